@@ -1,0 +1,213 @@
+//! Code generation for `#[parallelize]`: the signature is re-emitted as
+//! written, and the body moves, unchanged, into a closure that runs once per
+//! block with the split parameters rebound to that block.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::Ident;
+
+use crate::args::{Args, Op, Reduction};
+use crate::sig::{type_span, MaybeItemFn, Output, Role, Shape};
+
+/// `tokens` with every span set to `span`, so that an error about the
+/// expression they form is reported at `span` (a parameter's type, the
+/// return type) rather than at the attribute.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// A generated local, invisible to the user's body.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStream {
+    let private: TokenStream = match &args.krate {
+        Some(path) => quote!(#path::__private),
+        None => quote!(::shardkit::__private),
+    };
+    let MaybeItemFn {
+        attrs,
+        vis,
+        sig,
+        body,
+    } = item;
+    let function = sig.ident.to_string();
+    // `mut` on a split parameter belongs to the shard's binding, not to the
+    // whole value, which is only handed to the splitter.
+    let mut sig = sig.clone();
+    for input in &mut sig.inputs {
+        if let syn::FnArg::Typed(typed) = input {
+            if let syn::Pat::Ident(p) = &mut *typed.pat {
+                p.mutability = None;
+            }
+        }
+    }
+
+    // Broadcast parameters: checked to be shareable, at their type.
+    let broadcasts = shape
+        .params
+        .iter()
+        .filter(|p| p.role == Role::Broadcast)
+        .map(|p| {
+            let span = type_span(&p.ty);
+            let ident = &p.ident;
+            let arg = Ident::new(&ident.to_string(), span);
+            let check = respan(quote!(#private::broadcast), span);
+            quote_spanned! {span=>
+                let #ident = #check(#arg);
+            }
+        });
+
+    // Split parameters: wrapped (checked at their type), measured, cut.
+    let split: Vec<_> = shape.split_order.iter().map(|&i| &shape.params[i]).collect();
+    let sources: Vec<Ident> = (0..split.len())
+        .map(|i| local(&format!("__shardkit_source_{i}")))
+        .collect();
+    let wrap = split.iter().zip(&sources).map(|(p, source)| {
+        let span = type_span(&p.ty);
+        let arg = Ident::new(&p.ident.to_string(), span);
+        let check = respan(quote!(#private::split), span);
+        quote_spanned! {span=>
+            let #source = #check(#arg);
+        }
+    });
+    let len = local("__shardkit_len");
+    let lengths = split.iter().zip(&sources).map(|(p, source)| {
+        let name = p.ident.to_string();
+        quote!((#name, #private::Source::len(&#source)))
+    });
+    let plan = local("__shardkit_plan");
+    let make_plan = match (&args.weights, &args.block_size) {
+        (Some((_, weight)), _) => {
+            let first = &sources[0];
+            quote_spanned! {weight.span()=>
+                #private::plan_weighted(&#first, #weight)
+            }
+        }
+        (None, Some((_, size))) => quote_spanned! {size.span()=>
+            #private::plan(#len, ::core::option::Option::Some(#size))
+        },
+        (None, None) => quote!(#private::plan(#len, ::core::option::Option::None)),
+    };
+    let cuts: Vec<TokenStream> = sources
+        .iter()
+        .map(|s| quote!(#private::Source::cut(#s, &#plan)))
+        .collect();
+    let pieces = local("__shardkit_pieces");
+    let piece_names: Vec<Ident> = (0..split.len())
+        .map(|i| local(&format!("__shardkit_piece_{i}")))
+        .collect();
+    let (zipped, pattern) = zip(&cuts, &piece_names);
+
+    // The shard: lend each piece as the declared type, innermost the body.
+    let (ret, merge_target, runner) = match &shape.output {
+        Output::Plain(t) => (
+            match &sig.output {
+                syn::ReturnType::Default => quote!(()),
+                syn::ReturnType::Type(_, ty) => ty.to_token_stream(),
+            },
+            t,
+            format_ident!("run"),
+        ),
+        Output::Result(t) => (
+            match &sig.output {
+                syn::ReturnType::Type(_, ty) => ty.to_token_stream(),
+                syn::ReturnType::Default => unreachable!("a Result output has a type"),
+            },
+            t,
+            format_ident!("run_result"),
+        ),
+    };
+    let mut shard = quote!(-> #ret #body);
+    for (p, piece) in split.iter().zip(&piece_names).rev() {
+        let ident = &p.ident;
+        let mutability = &p.mutability;
+        let ty = &p.ty;
+        shard = quote! {
+            #piece.lend(|#mutability #ident: #ty| #shard)
+        };
+    }
+    // `-> T { body }` is only valid as a closure body if it is the innermost
+    // closure's signature; when no piece wraps it, wrap it in one.
+    let shard = if split.is_empty() {
+        quote!(|| #shard)
+    } else {
+        shard
+    };
+
+    let merge = merge_fn(&private, args, merge_target);
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #(#broadcasts)*
+            #(#wrap)*
+            let #len = #private::lockstep(#function, &[#(#lengths),*]);
+            let #plan = #make_plan;
+            let #pieces = #zipped;
+            #private::#runner(
+                #function,
+                #pieces,
+                |#pattern| #shard,
+                #merge,
+            )
+        }
+    }
+}
+
+/// The expression that zips the cut parameters into one `Vec` of blocks,
+/// and the closure pattern that takes a block apart.
+fn zip(cuts: &[TokenStream], names: &[Ident]) -> (TokenStream, TokenStream) {
+    if cuts.len() == 1 {
+        let cut = &cuts[0];
+        let name = &names[0];
+        return (quote!(#cut), quote!(#name));
+    }
+    let first = &cuts[0];
+    let mut iter = quote!(::core::iter::IntoIterator::into_iter(#first));
+    let mut nested = {
+        let n = &names[0];
+        quote!(#n)
+    };
+    for (cut, name) in cuts[1..].iter().zip(&names[1..]) {
+        iter = quote!(::core::iter::Iterator::zip(#iter, #cut));
+        nested = quote!((#nested, #name));
+    }
+    let flat = quote!((#(#names),*));
+    let zipped = quote! {
+        ::core::iter::Iterator::collect::<::std::vec::Vec<_>>(
+            ::core::iter::Iterator::map(#iter, |#nested| #flat)
+        )
+    };
+    (zipped, flat)
+}
+
+/// The merge function, spanned at what the user wrote so that a type that
+/// cannot be merged is reported at the return type (named reductions) or at
+/// the function path (`reduce = path`).
+fn merge_fn(private: &TokenStream, args: &Args, target: &syn::Type) -> TokenStream {
+    let span = type_span(target);
+    match args.reduce.as_ref().expect("validated") {
+        Reduction::Op(op, _) => {
+            let name = format_ident!("{}", op.name());
+            match op {
+                Op::None => quote!(#private::none),
+                _ => respan(quote!(#private::#name::<#target>), span),
+            }
+        }
+        Reduction::Merge(path) => path.to_token_stream(),
+    }
+}

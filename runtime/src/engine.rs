@@ -1,0 +1,150 @@
+//! Running the blocks of one call and folding their results in block order.
+//!
+//! Workers take blocks in increasing index order from a shared counter (so a
+//! slow block does not hold up the others), and whoever finishes the block
+//! that is next in order folds it, and any later blocks already waiting,
+//! into the running result. Only results that finished out of order wait, so
+//! memory stays near one partial result per worker, and the fold is always
+//! `((b0 · b1) · b2) · …` — the same expression on every executor.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::executor::{Executor, Installed};
+
+type Payload = Box<dyn Any + Send + 'static>;
+
+/// What became of one block.
+enum Outcome<T, E> {
+    Done(T),
+    Failed(E),
+    Panicked(Payload),
+}
+
+/// The running fold, owned by whichever worker holds the lock.
+struct Fold<'f, T, E> {
+    /// The index of the next block to fold.
+    next: usize,
+    /// Blocks that finished before their turn.
+    waiting: BTreeMap<usize, Outcome<T, E>>,
+    acc: Option<T>,
+    merge: &'f (dyn Fn(T, T) -> T + Sync),
+    /// The first error or panic in block order; nothing is folded after it.
+    stop: Option<Outcome<T, E>>,
+}
+
+impl<T, E> Fold<'_, T, E> {
+    fn accept(&mut self, index: usize, outcome: Outcome<T, E>) {
+        self.waiting.insert(index, outcome);
+        while let Some(outcome) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            if self.stop.is_some() {
+                continue;
+            }
+            match outcome {
+                Outcome::Done(value) => {
+                    let merged = match self.acc.take() {
+                        None => Ok(value),
+                        Some(acc) => {
+                            let merge = self.merge;
+                            panic::catch_unwind(AssertUnwindSafe(|| merge(acc, value)))
+                        }
+                    };
+                    match merged {
+                        Ok(v) => self.acc = Some(v),
+                        Err(payload) => self.stop = Some(Outcome::Panicked(payload)),
+                    }
+                }
+                failed => self.stop = Some(failed),
+            }
+        }
+    }
+}
+
+/// Runs `shard` on every piece and folds the results in block order with
+/// `merge`.
+///
+/// Returns the first error in block order. Blocks after a failing one that
+/// have not started are skipped; blocks already running finish. A panic in a
+/// shard (or in `merge`) is caught, the blocks before it still run (one of
+/// them may fail first), and the first panic in block order is resumed on the
+/// calling thread.
+///
+/// # Panics
+///
+/// If `pieces` is empty (a plan always has a block), or when a shard panics.
+pub(crate) fn execute<P, T, E>(
+    exec: &Executor,
+    pieces: Vec<P>,
+    shard: &(dyn Fn(P) -> Result<T, E> + Sync),
+    merge: &(dyn Fn(T, T) -> T + Sync),
+) -> Result<T, E>
+where
+    P: Send,
+    T: Send,
+    E: Send,
+{
+    let blocks = pieces.len();
+    assert!(blocks > 0, "shardkit: a call always has at least one block");
+    let slots: Vec<Mutex<Option<P>>> = pieces.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let counter = AtomicUsize::new(0);
+    // Blocks after this index are not started: an earlier block failed.
+    let cutoff = AtomicUsize::new(usize::MAX);
+    let fold = Mutex::new(Fold {
+        next: 0,
+        waiting: BTreeMap::new(),
+        acc: None,
+        merge,
+        stop: None,
+    });
+
+    let work = || loop {
+        let index = counter.fetch_add(1, Ordering::Relaxed);
+        if index >= blocks || index > cutoff.load(Ordering::Relaxed) {
+            return;
+        }
+        let piece = lock(&slots[index]).take().expect("each block is taken once");
+        let outcome = {
+            // A #[parallelize] call made inside a shard runs on this thread.
+            let _nested = Installed::new(Some(Executor::serial()));
+            match panic::catch_unwind(AssertUnwindSafe(|| shard(piece))) {
+                Ok(Ok(value)) => Outcome::Done(value),
+                Ok(Err(error)) => Outcome::Failed(error),
+                Err(payload) => Outcome::Panicked(payload),
+            }
+        };
+        if !matches!(outcome, Outcome::Done(_)) {
+            cutoff.fetch_min(index, Ordering::Relaxed);
+        }
+        lock(&fold).accept(index, outcome);
+    };
+
+    match exec.pool() {
+        Some(pool) if blocks > 1 && pool.current_num_threads() > 1 => {
+            let workers = pool.current_num_threads().min(blocks);
+            pool.scope(|scope| {
+                for _ in 0..workers {
+                    scope.spawn(|_| work());
+                }
+            });
+        }
+        _ => work(),
+    }
+
+    let fold = fold.into_inner().unwrap_or_else(|e| e.into_inner());
+    match fold.stop {
+        Some(Outcome::Failed(error)) => Err(error),
+        Some(Outcome::Panicked(payload)) => panic::resume_unwind(payload),
+        Some(Outcome::Done(_)) => unreachable!("a finished block never stops the fold"),
+        None => Ok(fold.acc.expect("every block was folded")),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Shards and merges run under catch_unwind, so a poisoned lock only
+    // means another worker is unwinding; the data is still consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

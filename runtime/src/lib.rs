@@ -1,0 +1,20 @@
+//! The runtime behind shardkit's `#[parallelize]`: executors, block plans,
+//! splitting and deterministic reduction.
+//!
+//! Use it through the `shardkit` crate, which re-exports everything here
+//! beside the attribute.
+#![warn(missing_docs, unreachable_pub)]
+
+mod engine;
+mod executor;
+#[doc(hidden)]
+pub mod glue;
+mod plan;
+mod reduce;
+mod split;
+pub mod weights;
+
+pub use executor::{Executor, ExecutorError, THREADS_ENV};
+pub use plan::{Plan, DEFAULT_BLOCKS};
+pub use reduce::{Concat, Extremum, Reduce};
+pub use split::{Copied, Items, Rows, Same, Source, Split, Weigh};

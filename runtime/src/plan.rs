@@ -1,0 +1,176 @@
+//! Cutting `len` items into blocks, from the data alone.
+
+use std::ops::Range;
+
+/// How many blocks a call cuts its input into when neither `block_size` nor
+/// `weights` says otherwise (fewer when there are fewer items).
+///
+/// The number is fixed, not derived from the number of workers, so that the
+/// blocks — and therefore the bits of the result — are the same on any
+/// executor. 256 blocks keep 16 workers busy with 16 blocks each.
+pub const DEFAULT_BLOCKS: usize = 256;
+
+/// The block boundaries of one call: block `i` holds items
+/// `bounds[i]..bounds[i + 1]`.
+///
+/// There is always at least one block. Empty input gives one empty block,
+/// so the body still runs once and returns its own empty result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    bounds: Vec<usize>,
+}
+
+impl Plan {
+    /// Blocks of `block_size` items (the last may be shorter), or, for
+    /// `None`, `min(len, DEFAULT_BLOCKS)` blocks whose sizes differ by at
+    /// most one.
+    ///
+    /// # Panics
+    ///
+    /// If `block_size` is `Some(0)`.
+    #[track_caller]
+    pub fn even(len: usize, block_size: Option<usize>) -> Plan {
+        if let Some(size) = block_size {
+            assert!(size > 0, "shardkit: `block_size` must be at least 1");
+            let mut bounds: Vec<usize> = (0..len).step_by(size).collect();
+            bounds.push(len);
+            if bounds.len() == 1 {
+                bounds.insert(0, 0);
+            }
+            return Plan { bounds };
+        }
+        let blocks = len.clamp(1, DEFAULT_BLOCKS);
+        let (base, extra) = (len / blocks, len % blocks);
+        let mut bounds = Vec::with_capacity(blocks + 1);
+        let mut at = 0;
+        bounds.push(0);
+        for i in 0..blocks {
+            at += base + usize::from(i < extra);
+            bounds.push(at);
+        }
+        Plan { bounds }
+    }
+
+    /// About `min(len, DEFAULT_BLOCKS)` blocks of nearly equal total weight,
+    /// one weight per item (e.g. a file's size in bytes). Each block holds at
+    /// least one item, so a very heavy item makes a block of its own and the
+    /// plan may hold fewer blocks. All-zero weights fall back to
+    /// [`Plan::even`].
+    pub fn weighted(weights: &[u64]) -> Plan {
+        let len = weights.len();
+        let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
+        if total == 0 {
+            return Plan::even(len, None);
+        }
+        let blocks = len.clamp(1, DEFAULT_BLOCKS) as u128;
+        let mut bounds = vec![0];
+        let mut prefix: u128 = 0;
+        let mut next_cut: u128 = 1;
+        for (i, &w) in weights.iter().enumerate() {
+            prefix += u128::from(w);
+            // Close a block after item `i` once the prefix reaches the next
+            // multiple of total/blocks (compared without division).
+            if prefix * blocks >= next_cut * total && i + 1 < len {
+                bounds.push(i + 1);
+                while next_cut * total <= prefix * blocks {
+                    next_cut += 1;
+                }
+            }
+        }
+        bounds.push(len);
+        Plan { bounds }
+    }
+
+    /// The number of blocks (at least one).
+    pub fn blocks(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    /// The total number of items.
+    pub fn len(&self) -> usize {
+        *self.bounds.last().expect("a plan has bounds")
+    }
+
+    /// Whether the plan covers no item (it still has one, empty, block).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The item range of every block, in block order.
+    pub fn ranges(&self) -> impl ExactSizeIterator<Item = Range<usize>> + '_ {
+        self.bounds.windows(2).map(|w| w[0]..w[1])
+    }
+
+    /// The sizes of the blocks, in block order.
+    pub fn sizes(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.bounds.windows(2).map(|w| w[1] - w[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(plan: &Plan, len: usize) {
+        assert_eq!(plan.len(), len);
+        assert!(plan.blocks() >= 1);
+        let mut at = 0;
+        for r in plan.ranges() {
+            assert_eq!(r.start, at);
+            assert!(r.end > r.start || len == 0, "empty block in {plan:?}");
+            at = r.end;
+        }
+        assert_eq!(at, len);
+    }
+
+    #[test]
+    fn even_plans_cover_the_input_without_empty_blocks() {
+        for len in [0, 1, 2, 3, 7, 255, 256, 257, 1000, 100_000] {
+            let plan = Plan::even(len, None);
+            check(&plan, len);
+            assert_eq!(plan.blocks(), len.clamp(1, DEFAULT_BLOCKS));
+            let (min, max) = (plan.sizes().min().unwrap(), plan.sizes().max().unwrap());
+            assert!(max - min <= 1);
+        }
+    }
+
+    #[test]
+    fn fixed_block_size() {
+        let plan = Plan::even(10, Some(4));
+        assert_eq!(plan.sizes().collect::<Vec<_>>(), [4, 4, 2]);
+        let plan = Plan::even(0, Some(4));
+        assert_eq!(plan.sizes().collect::<Vec<_>>(), [0]);
+        check(&Plan::even(8, Some(4)), 8);
+    }
+
+    #[test]
+    #[should_panic(expected = "`block_size` must be at least 1")]
+    fn zero_block_size_is_refused() {
+        Plan::even(3, Some(0));
+    }
+
+    #[test]
+    fn weights_balance_blocks() {
+        // One heavy item among light ones gets a block of its own.
+        let mut w = vec![1u64; 999];
+        w.insert(500, 1_000_000);
+        let plan = Plan::weighted(&w);
+        check(&plan, 1000);
+        assert!(plan.ranges().any(|r| r == (500..501)), "{plan:?}");
+
+        let w: Vec<u64> = (0..1000).map(|i| (i % 7) as u64 + 1).collect();
+        let plan = Plan::weighted(&w);
+        check(&plan, 1000);
+        let total: u64 = w.iter().sum();
+        let heaviest = plan.ranges().map(|r| w[r].iter().sum::<u64>()).max().unwrap();
+        assert!(heaviest <= total / DEFAULT_BLOCKS as u64 + 7, "{heaviest}");
+    }
+
+    #[test]
+    fn degenerate_weights() {
+        check(&Plan::weighted(&[]), 0);
+        check(&Plan::weighted(&[0, 0, 0]), 3);
+        check(&Plan::weighted(&[5]), 1);
+        check(&Plan::weighted(&[u64::MAX, u64::MAX, 1]), 3);
+    }
+}

@@ -1,0 +1,482 @@
+//! How the results of two blocks become one: the traits behind `reduce =
+//! "sum"`, `"min"`, `"max"` and `"concat"`.
+//!
+//! Every merge takes the earlier block's result as `self` and the later one
+//! as `other`; the runtime always merges in block order, so a merge need not
+//! be commutative (concatenation is not) and floating-point sums give the
+//! same bits on any executor.
+
+use ndarray::{concatenate, Array, Axis, Dimension, RemoveAxis, Zip};
+
+/// A partial result that can be summed with another: the trait behind
+/// `reduce = "sum"`.
+///
+/// Numbers add; tuples, `Vec`s and ndarray arrays add element by element;
+/// `Option` treats `None` as nothing to add. `#[derive(Reduce)]` merges a
+/// struct field by field (and `#[reduce(min)]` / `#[reduce(max)]` on a field
+/// takes that field's minimum or maximum instead).
+///
+/// # Identity
+///
+/// [`identity`](Reduce::identity) is the result of a shard that saw no data
+/// (`merge(identity(), x) == x`). An empty `Vec` or array is the identity
+/// whatever the shape of the other side.
+///
+/// # Panics
+///
+/// Element-wise merges of different lengths or shapes panic, naming both.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be summed across shards",
+    label = "`reduce = \"sum\"` cannot merge this type",
+    note = "`sum` merges numbers, tuples, `Vec`s and ndarray arrays (element-wise), `Option`s, and structs with `#[derive(shardkit::Reduce)]`",
+    note = "for any other type, implement `shardkit::Reduce` or write `reduce = path::to::merge_fn` with a `fn(T, T) -> T`"
+)]
+pub trait Reduce: Sized {
+    /// The result of a shard that saw no data.
+    fn identity() -> Self;
+    /// Adds the later partial result `other` into `self`.
+    fn merge(&mut self, other: Self);
+}
+
+/// A partial result with an element-wise minimum and maximum: the trait
+/// behind `reduce = "min"` and `reduce = "max"`.
+///
+/// Floats use [`f64::min`] / [`f64::max`], so a NaN loses to any number.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no minimum or maximum across shards",
+    label = "`reduce = \"min\"` / `\"max\"` cannot merge this type",
+    note = "`min` and `max` merge numbers, tuples, `Vec`s and ndarray arrays (element-wise) and `Option`s",
+    note = "for any other type, implement `shardkit::Extremum` or write `reduce = path::to::merge_fn`"
+)]
+pub trait Extremum: Sized {
+    /// The identity of `min`: larger than or equal to every value.
+    fn top() -> Self;
+    /// The identity of `max`: smaller than or equal to every value.
+    fn bottom() -> Self;
+    /// Keeps the smaller of `self` and `other` (element-wise).
+    fn merge_min(&mut self, other: Self);
+    /// Keeps the larger of `self` and `other` (element-wise).
+    fn merge_max(&mut self, other: Self);
+}
+
+/// A partial result that can be appended to: the trait behind
+/// `reduce = "concat"`. The later block's items follow the earlier's, so the
+/// result is in the order of the input.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be concatenated across shards",
+    label = "`reduce = \"concat\"` cannot merge this type",
+    note = "`concat` appends `Vec`s, `String`s, ndarray arrays (along axis 0) and tuples of those",
+    note = "for any other type, implement `shardkit::Concat` or write `reduce = path::to::merge_fn`"
+)]
+pub trait Concat: Sized {
+    /// The empty result.
+    fn empty() -> Self;
+    /// Appends `other` after `self`.
+    fn append(&mut self, other: Self);
+}
+
+macro_rules! numbers {
+    ($($t:ty => $top:expr, $bottom:expr;)*) => {$(
+        impl Reduce for $t {
+            fn identity() -> Self {
+                0 as $t
+            }
+            #[inline]
+            fn merge(&mut self, other: Self) {
+                *self += other;
+            }
+        }
+        impl Extremum for $t {
+            fn top() -> Self {
+                $top
+            }
+            fn bottom() -> Self {
+                $bottom
+            }
+            #[inline]
+            fn merge_min(&mut self, other: Self) {
+                *self = Ord_::min_(*self, other);
+            }
+            #[inline]
+            fn merge_max(&mut self, other: Self) {
+                *self = Ord_::max_(*self, other);
+            }
+        }
+    )*};
+}
+
+numbers! {
+    f32 => f32::INFINITY, f32::NEG_INFINITY;
+    f64 => f64::INFINITY, f64::NEG_INFINITY;
+    i8 => i8::MAX, i8::MIN;
+    i16 => i16::MAX, i16::MIN;
+    i32 => i32::MAX, i32::MIN;
+    i64 => i64::MAX, i64::MIN;
+    i128 => i128::MAX, i128::MIN;
+    isize => isize::MAX, isize::MIN;
+    u8 => u8::MAX, u8::MIN;
+    u16 => u16::MAX, u16::MIN;
+    u32 => u32::MAX, u32::MIN;
+    u64 => u64::MAX, u64::MIN;
+    u128 => u128::MAX, u128::MIN;
+    usize => usize::MAX, usize::MIN;
+}
+
+/// `min` / `max` under one name for floats (`f64::min`) and integers (`Ord::min`).
+trait Ord_ {
+    fn min_(self, other: Self) -> Self;
+    fn max_(self, other: Self) -> Self;
+}
+macro_rules! ord_ {
+    ($($t:ty => $min:path, $max:path;)*) => {$(
+        impl Ord_ for $t {
+            #[inline]
+            fn min_(self, other: Self) -> Self {
+                $min(self, other)
+            }
+            #[inline]
+            fn max_(self, other: Self) -> Self {
+                $max(self, other)
+            }
+        }
+    )*};
+}
+ord_! {
+    f32 => f32::min, f32::max;
+    f64 => f64::min, f64::max;
+    i8 => Ord::min, Ord::max; i16 => Ord::min, Ord::max; i32 => Ord::min, Ord::max;
+    i64 => Ord::min, Ord::max; i128 => Ord::min, Ord::max; isize => Ord::min, Ord::max;
+    u8 => Ord::min, Ord::max; u16 => Ord::min, Ord::max; u32 => Ord::min, Ord::max;
+    u64 => Ord::min, Ord::max; u128 => Ord::min, Ord::max; usize => Ord::min, Ord::max;
+}
+
+impl<T: Reduce> Reduce for Option<T> {
+    fn identity() -> Self {
+        None
+    }
+    fn merge(&mut self, other: Self) {
+        match (self.as_mut(), other) {
+            (Some(a), Some(b)) => a.merge(b),
+            (None, b) => *self = b,
+            (Some(_), None) => {}
+        }
+    }
+}
+
+impl<T: Extremum> Extremum for Option<T> {
+    fn top() -> Self {
+        None
+    }
+    fn bottom() -> Self {
+        None
+    }
+    fn merge_min(&mut self, other: Self) {
+        match (self.as_mut(), other) {
+            (Some(a), Some(b)) => a.merge_min(b),
+            (None, b) => *self = b,
+            (Some(_), None) => {}
+        }
+    }
+    fn merge_max(&mut self, other: Self) {
+        match (self.as_mut(), other) {
+            (Some(a), Some(b)) => a.merge_max(b),
+            (None, b) => *self = b,
+            (Some(_), None) => {}
+        }
+    }
+}
+
+#[track_caller]
+fn same_len(what: &str, a: usize, b: usize) {
+    assert!(
+        a == b,
+        "shardkit: cannot {what} `Vec`s of different lengths element-wise: the earlier block gave {a} elements, the later {b}"
+    );
+}
+
+impl<T: Reduce> Reduce for Vec<T> {
+    fn identity() -> Self {
+        Vec::new()
+    }
+    fn merge(&mut self, other: Self) {
+        if self.is_empty() {
+            *self = other;
+        } else if !other.is_empty() {
+            same_len("sum", self.len(), other.len());
+            self.iter_mut().zip(other).for_each(|(a, b)| a.merge(b));
+        }
+    }
+}
+
+impl<T: Extremum> Extremum for Vec<T> {
+    fn top() -> Self {
+        Vec::new()
+    }
+    fn bottom() -> Self {
+        Vec::new()
+    }
+    fn merge_min(&mut self, other: Self) {
+        if self.is_empty() {
+            *self = other;
+        } else if !other.is_empty() {
+            same_len("take the minimum of", self.len(), other.len());
+            self.iter_mut().zip(other).for_each(|(a, b)| a.merge_min(b));
+        }
+    }
+    fn merge_max(&mut self, other: Self) {
+        if self.is_empty() {
+            *self = other;
+        } else if !other.is_empty() {
+            same_len("take the maximum of", self.len(), other.len());
+            self.iter_mut().zip(other).for_each(|(a, b)| a.merge_max(b));
+        }
+    }
+}
+
+impl<T> Concat for Vec<T> {
+    fn empty() -> Self {
+        Vec::new()
+    }
+    fn append(&mut self, mut other: Self) {
+        if self.is_empty() {
+            *self = other;
+        } else {
+            Vec::append(self, &mut other);
+        }
+    }
+}
+
+impl Concat for String {
+    fn empty() -> Self {
+        String::new()
+    }
+    fn append(&mut self, other: Self) {
+        self.push_str(&other);
+    }
+}
+
+fn zero_sized<A, D: Dimension>() -> Array<A, D> {
+    Array::from_shape_vec(D::zeros(D::NDIM.unwrap_or(1)), Vec::new())
+        .expect("an all-zero shape holds no element")
+}
+
+#[track_caller]
+fn same_shape(what: &str, a: &[usize], b: &[usize]) {
+    assert!(
+        a == b,
+        "shardkit: cannot {what} arrays of different shapes element-wise: the earlier block gave shape {a:?}, the later {b:?}"
+    );
+}
+
+impl<A: Reduce + Clone, D: Dimension> Reduce for Array<A, D> {
+    fn identity() -> Self {
+        zero_sized()
+    }
+    fn merge(&mut self, other: Self) {
+        if self.is_empty() {
+            *self = other;
+        } else if !other.is_empty() {
+            same_shape("sum", self.shape(), other.shape());
+            Zip::from(self)
+                .and(&other)
+                .for_each(|a, b| a.merge(b.clone()));
+        }
+    }
+}
+
+impl<A: Extremum + Clone, D: Dimension> Extremum for Array<A, D> {
+    fn top() -> Self {
+        zero_sized()
+    }
+    fn bottom() -> Self {
+        zero_sized()
+    }
+    fn merge_min(&mut self, other: Self) {
+        if self.is_empty() {
+            *self = other;
+        } else if !other.is_empty() {
+            same_shape("take the minimum of", self.shape(), other.shape());
+            Zip::from(self)
+                .and(&other)
+                .for_each(|a, b| a.merge_min(b.clone()));
+        }
+    }
+    fn merge_max(&mut self, other: Self) {
+        if self.is_empty() {
+            *self = other;
+        } else if !other.is_empty() {
+            same_shape("take the maximum of", self.shape(), other.shape());
+            Zip::from(self)
+                .and(&other)
+                .for_each(|a, b| a.merge_max(b.clone()));
+        }
+    }
+}
+
+impl<A: Clone, D: RemoveAxis> Concat for Array<A, D> {
+    fn empty() -> Self {
+        zero_sized()
+    }
+    fn append(&mut self, other: Self) {
+        if self.is_empty() && self.len_of(Axis(0)) == 0 {
+            *self = other;
+        } else if other.len_of(Axis(0)) > 0 {
+            let joined = concatenate(Axis(0), &[self.view(), other.view()]).unwrap_or_else(|_| {
+                panic!(
+                    "shardkit: cannot concatenate arrays along axis 0: the earlier block gave shape {:?}, the later {:?}; all but the first axis must agree",
+                    self.shape(),
+                    other.shape()
+                )
+            });
+            *self = joined;
+        }
+    }
+}
+
+macro_rules! tuples {
+    ($(($($name:ident $idx:tt),+);)*) => {$(
+        impl<$($name: Reduce),+> Reduce for ($($name,)+) {
+            fn identity() -> Self {
+                ($($name::identity(),)+)
+            }
+            fn merge(&mut self, other: Self) {
+                $(self.$idx.merge(other.$idx);)+
+            }
+        }
+        impl<$($name: Extremum),+> Extremum for ($($name,)+) {
+            fn top() -> Self {
+                ($($name::top(),)+)
+            }
+            fn bottom() -> Self {
+                ($($name::bottom(),)+)
+            }
+            fn merge_min(&mut self, other: Self) {
+                $(self.$idx.merge_min(other.$idx);)+
+            }
+            fn merge_max(&mut self, other: Self) {
+                $(self.$idx.merge_max(other.$idx);)+
+            }
+        }
+        impl<$($name: Concat),+> Concat for ($($name,)+) {
+            fn empty() -> Self {
+                ($($name::empty(),)+)
+            }
+            fn append(&mut self, other: Self) {
+                $(self.$idx.append(other.$idx);)+
+            }
+        }
+    )*};
+}
+
+tuples! {
+    (A 0);
+    (A 0, B 1);
+    (A 0, B 1, C 2);
+    (A 0, B 1, C 2, D 3);
+    (A 0, B 1, C 2, D 3, E 4);
+    (A 0, B 1, C 2, D 3, E 4, F 5);
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+}
+
+/// Merges with `reduce = "sum"`, by value (used by generated code).
+pub fn sum<T: Reduce>(mut a: T, b: T) -> T {
+    a.merge(b);
+    a
+}
+
+/// Merges with `reduce = "min"`, by value (used by generated code).
+pub fn min<T: Extremum>(mut a: T, b: T) -> T {
+    a.merge_min(b);
+    a
+}
+
+/// Merges with `reduce = "max"`, by value (used by generated code).
+pub fn max<T: Extremum>(mut a: T, b: T) -> T {
+    a.merge_max(b);
+    a
+}
+
+/// Merges with `reduce = "concat"`, by value (used by generated code).
+pub fn concat<T: Concat>(mut a: T, b: T) -> T {
+    a.append(b);
+    a
+}
+
+/// Keeps nothing: `reduce = "none"` (used by generated code).
+pub fn none(_: (), _: ()) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{arr1, arr2, Array2};
+    use std::fmt::Debug;
+
+/// Checks, in tests, that a type's identity is neutral for its merge.
+    fn identity_is_neutral<T: Reduce + Clone + PartialEq + Debug>(x: T) -> bool {
+        let mut left = T::identity();
+        left.merge(x.clone());
+        let mut right = x.clone();
+        right.merge(T::identity());
+        left == x && right == x
+    }
+
+    #[test]
+    fn numbers_tuples_options() {
+        assert_eq!(sum(2.5f64, 0.5), 3.0);
+        assert_eq!(sum((1u32, 2.0f32), (3, 4.0)), (4, 6.0));
+        assert_eq!(min(3i64, -2), -2);
+        assert_eq!(max((1u8, 9u8), (4, 2)), (4, 9));
+        assert_eq!(sum(None, Some(3u8)), Some(3));
+        assert_eq!(sum(Some(1u8), None), Some(1));
+        assert_eq!(min(f64::NAN, 1.0), 1.0);
+        assert!(identity_is_neutral((1.5f32, vec![1u64, 2], Some(-3i32))));
+        assert_eq!(min(f64::top(), 4.0), 4.0);
+        assert_eq!(max(u16::bottom(), 4), 4);
+    }
+
+    #[test]
+    fn vecs_and_arrays_merge_element_wise() {
+        assert_eq!(sum(vec![1, 2], vec![10, 20]), [11, 22]);
+        assert_eq!(sum(Vec::new(), vec![1.0]), [1.0]);
+        assert_eq!(sum(vec![1.0], Vec::new()), [1.0]);
+        assert_eq!(max(vec![1, 5], vec![3, 2]), [3, 5]);
+        let a = arr2(&[[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(sum(a.clone(), a.clone()), &a * 2.0);
+        assert_eq!(sum(Array2::identity(), a.clone()), a);
+        assert_eq!(min(arr1(&[1, 5]), arr1(&[3, 2])), arr1(&[1, 2]));
+        assert!(identity_is_neutral(a));
+    }
+
+    #[test]
+    fn concat_keeps_block_order() {
+        assert_eq!(concat(vec![1, 2], vec![3]), [1, 2, 3]);
+        assert_eq!(concat(String::from("ab"), "c".into()), "abc");
+        let top = arr2(&[[1, 2]]);
+        let bottom = arr2(&[[3, 4], [5, 6]]);
+        assert_eq!(
+            concat(top.clone(), bottom),
+            arr2(&[[1, 2], [3, 4], [5, 6]])
+        );
+        assert_eq!(concat(Array2::empty(), top.clone()), top);
+        assert_eq!(concat((vec![1], vec!['a']), (vec![2], vec!['b'])), (vec![1, 2], vec!['a', 'b']));
+    }
+
+    #[test]
+    #[should_panic(expected = "the earlier block gave 2 elements, the later 3")]
+    fn vec_length_mismatch_names_both() {
+        sum(vec![1, 2], vec![1, 2, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "the earlier block gave shape [2, 2], the later [1, 2]")]
+    fn array_shape_mismatch_names_both() {
+        sum(Array2::<f64>::zeros((2, 2)), Array2::zeros((1, 2)));
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot concatenate arrays along axis 0")]
+    fn concat_shape_mismatch() {
+        concat(Array2::<f64>::zeros((2, 2)), Array2::zeros((1, 3)));
+    }
+}

@@ -1,0 +1,402 @@
+//! What a `split` parameter may be, and how it is cut into blocks.
+//!
+//! A split parameter of type `P` goes through three steps:
+//! [`Split::source`] turns it into a [`Source`], which knows its length and
+//! cuts itself along a [`Plan`] into one piece per block ([`Same`] or
+//! [`Copied`]); each piece then lends the body a value of type `P` again — a sub-slice, a
+//! sub-view, a sub-range, or (for `&Vec<T>` and `&Array`) a reference to a
+//! copy of the block's items.
+
+use std::ops::Range;
+
+use ndarray::{Array, ArrayBase, ArrayView, ArrayViewMut, Axis, Data, RemoveAxis};
+
+use crate::plan::Plan;
+
+/// A parameter type that `#[parallelize(split = "...")]` can cut into shards.
+///
+/// Implemented for `&[T]`, `&mut [T]`, `Vec<T>`, `&Vec<T>`, `Range<usize>`,
+/// and ndarray's `ArrayView`, `ArrayViewMut`, `&Array` and `Array` of any
+/// dimension (cut along axis 0, i.e. by rows).
+#[diagnostic::on_unimplemented(
+    message = "`split` parameter of type `{Self}` cannot be split into shards",
+    label = "cannot be cut into shards",
+    note = "a `split` parameter must be `&[T]`, `&mut [T]`, `Vec<T>`, `&Vec<T>`, `Range<usize>`, or an ndarray `ArrayView`, `ArrayViewMut`, `&Array` or `Array` (cut along axis 0)",
+    note = "to share this value with every shard instead, leave it out of `split`"
+)]
+pub trait Split: Sized {
+    /// The parameter, ready to be measured and cut.
+    type Source: Source;
+    /// Wraps the parameter.
+    fn source(self) -> Self::Source;
+}
+
+/// A split parameter that knows its length and how to cut itself.
+pub trait Source {
+    /// What one block of the parameter is stored as until its shard runs.
+    type Piece: Send;
+    /// The number of items (rows for arrays).
+    fn len(&self) -> usize;
+    /// Whether there are no items.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// One piece per block of `plan`, in block order.
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece>;
+}
+
+/// A split parameter whose items can be weighed one by one (see the
+/// attribute's `weights` key).
+#[diagnostic::on_unimplemented(
+    message = "`weights` needs a first `split` parameter whose items can be weighed, found `{Self}`",
+    note = "weights apply to `&[T]`, `&mut [T]`, `Vec<T>`, `&Vec<T>` and `Range<usize>`; for arrays use `block_size`"
+)]
+pub trait Weigh {
+    /// The item handed to the weight function.
+    type Item: ?Sized;
+    /// The weight of every item, in order.
+    fn weigh(&self, weight: impl Fn(&Self::Item) -> u64) -> Vec<u64>;
+}
+
+/// A piece that is already a value of the parameter's type.
+#[derive(Debug)]
+pub struct Same<T>(T);
+
+impl<T> Same<T> {
+    /// Calls `f` with the block.
+    #[inline(always)]
+    pub fn lend<R>(self, f: impl FnOnce(T) -> R) -> R {
+        f(self.0)
+    }
+}
+
+/// A piece holding a copy of a block, lent by reference (for `&Vec<T>` and
+/// `&Array` parameters, whose blocks are not values of their own).
+#[derive(Debug)]
+pub struct Copied<T>(T);
+
+impl<T> Copied<T> {
+    /// Calls `f` with a reference to the copy of the block.
+    #[inline(always)]
+    pub fn lend<R>(self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
+    }
+}
+
+/// [`Source`] of slices, vectors and ranges.
+#[derive(Debug)]
+pub struct Items<T>(T);
+
+/// [`Source`] of ndarray arrays and views.
+#[derive(Debug)]
+pub struct Rows<T>(T);
+
+impl<'a, T: Sync> Split for &'a [T] {
+    type Source = Items<&'a [T]>;
+    fn source(self) -> Self::Source {
+        Items(self)
+    }
+}
+
+impl<'a, T: Sync> Source for Items<&'a [T]> {
+    type Piece = Same<&'a [T]>;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        plan.ranges().map(|r| Same(&self.0[r])).collect()
+    }
+}
+
+impl<'a, T: Send> Split for &'a mut [T] {
+    type Source = Items<&'a mut [T]>;
+    fn source(self) -> Self::Source {
+        Items(self)
+    }
+}
+
+impl<'a, T: Send> Source for Items<&'a mut [T]> {
+    type Piece = Same<&'a mut [T]>;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        let mut rest = self.0;
+        plan.sizes()
+            .map(|n| {
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+                rest = tail;
+                Same(head)
+            })
+            .collect()
+    }
+}
+
+impl<T: Send> Split for Vec<T> {
+    type Source = Items<Vec<T>>;
+    fn source(self) -> Self::Source {
+        Items(self)
+    }
+}
+
+impl<T: Send> Source for Items<Vec<T>> {
+    type Piece = Same<Vec<T>>;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        let mut items = self.0.into_iter();
+        plan.sizes()
+            .map(|n| Same(items.by_ref().take(n).collect()))
+            .collect()
+    }
+}
+
+impl<'a, T: Clone + Send + Sync> Split for &'a Vec<T> {
+    type Source = Items<&'a Vec<T>>;
+    fn source(self) -> Self::Source {
+        Items(self)
+    }
+}
+
+impl<T: Clone + Send + Sync> Source for Items<&Vec<T>> {
+    type Piece = Copied<Vec<T>>;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        plan.ranges().map(|r| Copied(self.0[r].to_vec())).collect()
+    }
+}
+
+impl Split for Range<usize> {
+    type Source = Items<Range<usize>>;
+    fn source(self) -> Self::Source {
+        Items(self)
+    }
+}
+
+impl Source for Items<Range<usize>> {
+    type Piece = Same<Range<usize>>;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        let start = self.0.start;
+        plan.ranges()
+            .map(|r| Same(start + r.start..start + r.end))
+            .collect()
+    }
+}
+
+impl<T> Weigh for Items<&[T]> {
+    type Item = T;
+    fn weigh(&self, weight: impl Fn(&T) -> u64) -> Vec<u64> {
+        self.0.iter().map(weight).collect()
+    }
+}
+
+impl<T> Weigh for Items<&mut [T]> {
+    type Item = T;
+    fn weigh(&self, weight: impl Fn(&T) -> u64) -> Vec<u64> {
+        self.0.iter().map(weight).collect()
+    }
+}
+
+impl<T> Weigh for Items<Vec<T>> {
+    type Item = T;
+    fn weigh(&self, weight: impl Fn(&T) -> u64) -> Vec<u64> {
+        self.0.iter().map(weight).collect()
+    }
+}
+
+impl<T> Weigh for Items<&Vec<T>> {
+    type Item = T;
+    fn weigh(&self, weight: impl Fn(&T) -> u64) -> Vec<u64> {
+        self.0.iter().map(weight).collect()
+    }
+}
+
+impl Weigh for Items<Range<usize>> {
+    type Item = usize;
+    fn weigh(&self, weight: impl Fn(&usize) -> u64) -> Vec<u64> {
+        self.0.clone().map(|i| weight(&i)).collect()
+    }
+}
+
+fn rows_of<A, S: Data<Elem = A>, D: RemoveAxis>(a: &ArrayBase<S, D>) -> usize {
+    if a.ndim() == 0 {
+        1
+    } else {
+        a.len_of(Axis(0))
+    }
+}
+
+impl<'a, A: Sync, D: RemoveAxis> Split for ArrayView<'a, A, D> {
+    type Source = Rows<ArrayView<'a, A, D>>;
+    fn source(self) -> Self::Source {
+        Rows(self)
+    }
+}
+
+impl<'a, A: Sync, D: RemoveAxis> Source for Rows<ArrayView<'a, A, D>> {
+    type Piece = Same<ArrayView<'a, A, D>>;
+    fn len(&self) -> usize {
+        rows_of(&self.0)
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        let mut rest = self.0;
+        plan.sizes()
+            .map(|n| {
+                let (head, tail) = rest.clone().split_at(Axis(0), n);
+                rest = tail;
+                Same(head)
+            })
+            .collect()
+    }
+}
+
+impl<'a, A: Send, D: RemoveAxis> Split for ArrayViewMut<'a, A, D> {
+    type Source = Rows<ArrayViewMut<'a, A, D>>;
+    fn source(self) -> Self::Source {
+        Rows(self)
+    }
+}
+
+impl<'a, A: Send, D: RemoveAxis> Source for Rows<ArrayViewMut<'a, A, D>> {
+    type Piece = Same<ArrayViewMut<'a, A, D>>;
+    fn len(&self) -> usize {
+        rows_of(&self.0)
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        let mut pieces = Vec::with_capacity(plan.blocks());
+        let mut rest = Some(self.0);
+        for n in plan.sizes() {
+            let (head, tail) = rest.take().expect("one rest per block").split_at(Axis(0), n);
+            pieces.push(Same(head));
+            rest = Some(tail);
+        }
+        pieces
+    }
+}
+
+impl<'a, A: Clone + Send + Sync, D: RemoveAxis> Split for &'a Array<A, D> {
+    type Source = Rows<&'a Array<A, D>>;
+    fn source(self) -> Self::Source {
+        Rows(self)
+    }
+}
+
+impl<A: Clone + Send + Sync, D: RemoveAxis> Source for Rows<&Array<A, D>> {
+    type Piece = Copied<Array<A, D>>;
+    fn len(&self) -> usize {
+        rows_of(self.0)
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        plan.ranges()
+            .map(|r| Copied(self.0.slice_axis(Axis(0), r.into()).to_owned()))
+            .collect()
+    }
+}
+
+impl<A: Clone + Send + Sync, D: RemoveAxis> Split for Array<A, D> {
+    type Source = Rows<Array<A, D>>;
+    fn source(self) -> Self::Source {
+        Rows(self)
+    }
+}
+
+impl<A: Clone + Send + Sync, D: RemoveAxis> Source for Rows<Array<A, D>> {
+    type Piece = Same<Array<A, D>>;
+    fn len(&self) -> usize {
+        rows_of(&self.0)
+    }
+    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+        plan.ranges()
+            .map(|r| Same(self.0.slice_axis(Axis(0), r.into()).to_owned()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{arr2, Array2};
+
+    fn cut<P: Split>(p: P, plan: &Plan) -> Vec<<P::Source as Source>::Piece> {
+        p.source().cut(plan)
+    }
+
+    #[test]
+    fn slices_and_vecs_cut_in_order() {
+        let xs: Vec<u32> = (0..10).collect();
+        let plan = Plan::even(10, Some(4));
+        let pieces: Vec<Vec<u32>> = cut(&xs[..], &plan)
+            .into_iter()
+            .map(|p| p.lend(|s| s.to_vec()))
+            .collect();
+        assert_eq!(pieces, [vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
+        let owned: Vec<Vec<u32>> = cut(xs.clone(), &plan)
+            .into_iter()
+            .map(|p| p.lend(|s| s))
+            .collect();
+        assert_eq!(owned, pieces);
+        let copied: Vec<Vec<u32>> = cut(&xs, &plan)
+            .into_iter()
+            .map(|p| p.lend(|s: &Vec<u32>| s.clone()))
+            .collect();
+        assert_eq!(copied, pieces);
+        let ranges: Vec<Range<usize>> = cut(5..15, &plan)
+            .into_iter()
+            .map(|p| p.lend(|r| r))
+            .collect();
+        assert_eq!(ranges, [5..9, 9..13, 13..15]);
+    }
+
+    #[test]
+    fn mutable_pieces_are_disjoint() {
+        let mut xs = vec![0u32; 10];
+        let plan = Plan::even(10, Some(3));
+        for (b, p) in cut(&mut xs[..], &plan).into_iter().enumerate() {
+            p.lend(|s| s.iter_mut().for_each(|x| *x = b as u32));
+        }
+        assert_eq!(xs, [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]);
+
+        let mut a = Array2::<u32>::zeros((5, 2));
+        for (b, p) in cut(a.view_mut(), &Plan::even(5, Some(2)))
+            .into_iter()
+            .enumerate()
+        {
+            p.lend(|mut v| v.fill(b as u32));
+        }
+        assert_eq!(a.column(1).to_vec(), [0, 0, 1, 1, 2]);
+    }
+
+    #[test]
+    fn arrays_cut_by_rows() {
+        let a = arr2(&[[1, 2], [3, 4], [5, 6]]);
+        let plan = Plan::even(3, Some(2));
+        let views: Vec<Array2<i32>> = cut(a.view(), &plan)
+            .into_iter()
+            .map(|p| p.lend(|v| v.to_owned()))
+            .collect();
+        assert_eq!(views, [arr2(&[[1, 2], [3, 4]]), arr2(&[[5, 6]])]);
+        let copies: Vec<Array2<i32>> = cut(&a, &plan)
+            .into_iter()
+            .map(|p| p.lend(|v: &Array2<i32>| v.clone()))
+            .collect();
+        assert_eq!(copies, views);
+        let owned: Vec<Array2<i32>> = cut(a.clone(), &plan)
+            .into_iter()
+            .map(|p| p.lend(|v| v))
+            .collect();
+        assert_eq!(owned, views);
+    }
+
+    #[test]
+    fn weights_follow_items() {
+        let names = ["a", "bbb", "cc"];
+        assert_eq!(names[..].source().weigh(|s| s.len() as u64), [1, 3, 2]);
+        assert_eq!((3..6).source().weigh(|&i| i as u64 * 2), [6, 8, 10]);
+    }
+}

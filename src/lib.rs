@@ -1,0 +1,45 @@
+//! # shardkit
+//!
+//! Write a function for one shard of your data; `#[parallelize]` runs it on
+//! every shard — on a thread pool today, on MPI ranks with the `mpi`
+//! feature — and merges the results in a fixed order, so the answer has the
+//! same bits on 1 thread or 16.
+//!
+//! ```
+//! use shardkit::{parallelize, Executor, Reduce};
+//!
+//! #[derive(Reduce, Debug, PartialEq)]
+//! struct Stats {
+//!     count: u64,
+//!     total: f64,
+//! }
+//!
+//! #[parallelize(split = "samples", reduce = "sum")]
+//! fn stats(samples: &[f64], scale: f64) -> Stats {
+//!     Stats { count: samples.len() as u64, total: samples.iter().map(|x| x * scale).sum() }
+//! }
+//!
+//! let samples: Vec<f64> = (0..10_000).map(|i| (i as f64).sin()).collect();
+//! let threaded = stats(&samples, 2.0);
+//! let serial = Executor::serial().install(|| stats(&samples, 2.0));
+//! assert_eq!(threaded, serial); // bit for bit
+//! assert_eq!(threaded.count, 10_000);
+//! ```
+//!
+//! See [`parallelize`] for the rules of the attribute, [`Executor`] for
+//! choosing where shards run, and [`Reduce`] for the accumulators.
+#![warn(missing_docs, unreachable_pub)]
+
+extern crate self as shardkit;
+
+pub use shardkit_macros::{parallelize, Reduce};
+pub use shardkit_runtime::weights;
+pub use shardkit_runtime::{
+    Concat, Executor, ExecutorError, Extremum, Plan, Reduce, Split, DEFAULT_BLOCKS, THREADS_ENV,
+};
+
+/// Items of the runtime that only generated code uses. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use shardkit_runtime::glue::*;
+}

@@ -1,10 +1,11 @@
 //! `#[derive(Reduce)]`: merge a struct field by field.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Index, LitStr, Path};
 
+use crate::respan;
 use crate::sig::Errors;
 
 /// How one field merges.
@@ -84,9 +85,15 @@ pub(crate) fn derive_reduce(input: DeriveInput) -> syn::Result<TokenStream> {
             FieldOp::Min => (quote!(Extremum), quote!(top), quote!(merge_min)),
             FieldOp::Max => (quote!(Extremum), quote!(bottom), quote!(merge_max)),
         };
-        identities.push(quote_spanned!(span=> #member: <#ty as #krate::#trait_>::#identity()));
-        merges.push(quote_spanned!(span=> #krate::#trait_::#merge(&mut self.#member, other.#member);));
-        bounds.push(quote_spanned!(span=> #ty: #krate::#trait_));
+        identities.push(respan(
+            quote!(#member: <#ty as #krate::#trait_>::#identity()),
+            span,
+        ));
+        merges.push(respan(
+            quote!(#krate::#trait_::#merge(&mut self.#member, other.#member);),
+            span,
+        ));
+        bounds.push(respan(quote!(#ty: #krate::#trait_), span));
     }
     errors.finish()?;
     let name = &input.ident;

@@ -8,26 +8,8 @@ use syn::spanned::Spanned;
 use syn::Ident;
 
 use crate::args::{Args, Op, Reduction};
+use crate::respan;
 use crate::sig::{type_span, MaybeItemFn, Output, Role, Shape};
-
-/// `tokens` with every span set to `span`, so that an error about the
-/// expression they form is reported at `span` (a parameter's type, the
-/// return type) rather than at the attribute.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut tt| {
-            if let proc_macro2::TokenTree::Group(g) = &tt {
-                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
-                group.set_span(span);
-                tt = proc_macro2::TokenTree::Group(group);
-            } else {
-                tt.set_span(span);
-            }
-            tt
-        })
-        .collect()
-}
 
 /// A generated local, invisible to the user's body.
 fn local(name: &str) -> Ident {

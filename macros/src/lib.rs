@@ -115,6 +115,10 @@ pub fn parallelize(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(e) => {
             // Not a function: say so, and give the tokens back untouched.
+            let e = syn::Error::new(
+                e.span(),
+                "`#[parallelize]` applies to functions: a free `fn` or a method taking `&self`",
+            );
             let mut out = e.to_compile_error();
             out.extend(item2);
             return out.into();
@@ -128,6 +132,25 @@ pub fn parallelize(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(shape) => expand::expand(&args, &parsed_item, &shape).into(),
         Err(e) => fallback(&parsed_item, e),
     }
+}
+
+/// `tokens` with every span set to `span`, so that an error about the
+/// expression they form is reported at `span` (a parameter's type, the
+/// return type) rather than at the attribute.
+pub(crate) fn respan(tokens: proc_macro2::TokenStream, span: proc_macro2::Span) -> proc_macro2::TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 /// The user's function, unchanged, plus the errors: one mistake gives one

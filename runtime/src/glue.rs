@@ -15,6 +15,12 @@ use crate::executor::Executor;
 ///
 /// The check goes through [`broadcast`], whose return type is this trait's
 /// projection, so a failing parameter is reported once, at its type.
+#[diagnostic::on_unimplemented(
+    message = "broadcast parameter of type `{Self}` is shared by every shard, so it must be `Sync`",
+    label = "not `Sync`: shards on other threads would use it at once",
+    note = "every parameter not named in `split` is broadcast: all shards see it by shared reference",
+    note = "use a `Sync` type (`Mutex`, atomics, `Arc` instead of `Rc`), or add the parameter to `split` to give each shard its own part"
+)]
 pub trait Broadcast {
     /// The parameter's own type.
     type Shared;

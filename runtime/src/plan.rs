@@ -51,11 +51,13 @@ impl Plan {
         Plan { bounds }
     }
 
-    /// About `min(len, DEFAULT_BLOCKS)` blocks of nearly equal total weight,
-    /// one weight per item (e.g. a file's size in bytes). Each block holds at
-    /// least one item, so a very heavy item makes a block of its own and the
-    /// plan may hold fewer blocks. All-zero weights fall back to
-    /// [`Plan::even`].
+    /// Blocks of nearly equal total weight, one weight per item (e.g. a
+    /// file's size in bytes), aiming at `min(len, DEFAULT_BLOCKS)` blocks.
+    ///
+    /// Items are taken in order; a block closes before an item that would
+    /// take it past `total / min(len, DEFAULT_BLOCKS)`, so no block is
+    /// heavier than that unless it is one heavy item on its own. All-zero
+    /// weights fall back to [`Plan::even`].
     pub fn weighted(weights: &[u64]) -> Plan {
         let len = weights.len();
         let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
@@ -63,19 +65,16 @@ impl Plan {
             return Plan::even(len, None);
         }
         let blocks = len.clamp(1, DEFAULT_BLOCKS) as u128;
+        // Compare `block * blocks` with `total` to avoid rounding the target.
         let mut bounds = vec![0];
-        let mut prefix: u128 = 0;
-        let mut next_cut: u128 = 1;
+        let mut block: u128 = 0;
         for (i, &w) in weights.iter().enumerate() {
-            prefix += u128::from(w);
-            // Close a block after item `i` once the prefix reaches the next
-            // multiple of total/blocks (compared without division).
-            if prefix * blocks >= next_cut * total && i + 1 < len {
-                bounds.push(i + 1);
-                while next_cut * total <= prefix * blocks {
-                    next_cut += 1;
-                }
+            let w = u128::from(w);
+            if block > 0 && (block + w) * blocks > total {
+                bounds.push(i);
+                block = 0;
             }
+            block += w;
         }
         bounds.push(len);
         Plan { bounds }
@@ -162,8 +161,13 @@ mod tests {
         let plan = Plan::weighted(&w);
         check(&plan, 1000);
         let total: u64 = w.iter().sum();
-        let heaviest = plan.ranges().map(|r| w[r].iter().sum::<u64>()).max().unwrap();
-        assert!(heaviest <= total / DEFAULT_BLOCKS as u64 + 7, "{heaviest}");
+        let heaviest = plan
+            .ranges()
+            .map(|r| w[r].iter().sum::<u64>())
+            .max()
+            .unwrap();
+        assert!(heaviest * DEFAULT_BLOCKS as u64 <= total, "{heaviest}");
+        assert!(plan.blocks() <= 2 * DEFAULT_BLOCKS + 1);
     }
 
     #[test]

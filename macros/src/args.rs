@@ -93,7 +93,9 @@ impl Parse for Args {
             ) {
                 let hint = match name.as_str() {
                     "splits" | "shard" | "shards" | "scatter" | "list" => "; did you mean `split`?",
-                    "reduction" | "reducer" | "op" | "combine" | "merge" => "; did you mean `reduce`?",
+                    "reduction" | "reducer" | "op" | "combine" | "merge" => {
+                        "; did you mean `reduce`?"
+                    }
                     "weight" | "cost" => "; did you mean `weights`?",
                     "block" | "blocksize" | "chunk" | "chunk_size" | "batch_size" => {
                         "; did you mean `block_size`?"

@@ -55,7 +55,11 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
         });
 
     // Split parameters: wrapped (checked at their type), measured, cut.
-    let split: Vec<_> = shape.split_order.iter().map(|&i| &shape.params[i]).collect();
+    let split: Vec<_> = shape
+        .split_order
+        .iter()
+        .map(|&i| &shape.params[i])
+        .collect();
     let sources: Vec<Ident> = (0..split.len())
         .map(|i| local(&format!("__shardkit_source_{i}")))
         .collect();
@@ -75,9 +79,11 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
     let plan = local("__shardkit_plan");
     let make_plan = match (&args.weights, &args.block_size) {
         (Some((_, weight)), _) => {
-            let first = &sources[0];
-            quote_spanned! {weight.span()=>
-                #private::plan_weighted(&#first, #weight)
+            let at = weight.span();
+            let first = Ident::new("__shardkit_source_0", Span::mixed_site().located_at(at));
+            let call = respan(quote!(#private::plan_weighted), at);
+            quote_spanned! {at=>
+                #call(&#first, #weight)
             }
         }
         (None, Some((_, size))) => quote_spanned! {size.span()=>

@@ -137,7 +137,10 @@ pub fn parallelize(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `tokens` with every span set to `span`, so that an error about the
 /// expression they form is reported at `span` (a parameter's type, the
 /// return type) rather than at the attribute.
-pub(crate) fn respan(tokens: proc_macro2::TokenStream, span: proc_macro2::Span) -> proc_macro2::TokenStream {
+pub(crate) fn respan(
+    tokens: proc_macro2::TokenStream,
+    span: proc_macro2::Span,
+) -> proc_macro2::TokenStream {
     tokens
         .into_iter()
         .map(|mut tt| {

@@ -247,7 +247,10 @@ pub(crate) fn validate(args: &Args, item: &MaybeItemFn) -> Result<Shape, syn::Er
                         };
                         errors.push(
                             split.lit.span(),
-                            format!("`split` names `{}`, which is not a parameter; {listed}{self_hint}", wanted.name),
+                            format!(
+                                "`split` names `{}`, which is not a parameter; {listed}{self_hint}",
+                                wanted.name
+                            ),
                         );
                     }
                 }

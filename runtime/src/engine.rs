@@ -106,7 +106,9 @@ where
         if index >= blocks || index > cutoff.load(Ordering::Relaxed) {
             return;
         }
-        let piece = lock(&slots[index]).take().expect("each block is taken once");
+        let piece = lock(&slots[index])
+            .take()
+            .expect("each block is taken once");
         let outcome = {
             // A #[parallelize] call made inside a shard runs on this thread.
             let _nested = Installed::new(Some(Executor::serial()));

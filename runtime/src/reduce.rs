@@ -412,7 +412,7 @@ mod tests {
     use ndarray::{arr1, arr2, Array2};
     use std::fmt::Debug;
 
-/// Checks, in tests, that a type's identity is neutral for its merge.
+    /// Checks, in tests, that a type's identity is neutral for its merge.
     fn identity_is_neutral<T: Reduce + Clone + PartialEq + Debug>(x: T) -> bool {
         let mut left = T::identity();
         left.merge(x.clone());
@@ -454,12 +454,12 @@ mod tests {
         assert_eq!(concat(String::from("ab"), "c".into()), "abc");
         let top = arr2(&[[1, 2]]);
         let bottom = arr2(&[[3, 4], [5, 6]]);
-        assert_eq!(
-            concat(top.clone(), bottom),
-            arr2(&[[1, 2], [3, 4], [5, 6]])
-        );
+        assert_eq!(concat(top.clone(), bottom), arr2(&[[1, 2], [3, 4], [5, 6]]));
         assert_eq!(concat(Array2::empty(), top.clone()), top);
-        assert_eq!(concat((vec![1], vec!['a']), (vec![2], vec!['b'])), (vec![1, 2], vec!['a', 'b']));
+        assert_eq!(
+            concat((vec![1], vec!['a']), (vec![2], vec!['b'])),
+            (vec![1, 2], vec!['a', 'b'])
+        );
     }
 
     #[test]

@@ -48,8 +48,9 @@ pub trait Source {
 /// A split parameter whose items can be weighed one by one (see the
 /// attribute's `weights` key).
 #[diagnostic::on_unimplemented(
-    message = "`weights` needs a first `split` parameter whose items can be weighed, found `{Self}`",
-    note = "weights apply to `&[T]`, `&mut [T]`, `Vec<T>`, `&Vec<T>` and `Range<usize>`; for arrays use `block_size`"
+    message = "`weights` weighs the items of the first `split` parameter, which must be a slice, `Vec` or `Range<usize>`",
+    label = "the first `split` parameter's items cannot be weighed",
+    note = "weights apply to `&[T]`, `&mut [T]`, `Vec<T>`, `&Vec<T>` and `Range<usize>`; for ndarray arrays use `block_size`"
 )]
 pub trait Weigh {
     /// The item handed to the weight function.
@@ -272,7 +273,10 @@ impl<'a, A: Send, D: RemoveAxis> Source for Rows<ArrayViewMut<'a, A, D>> {
         let mut pieces = Vec::with_capacity(plan.blocks());
         let mut rest = Some(self.0);
         for n in plan.sizes() {
-            let (head, tail) = rest.take().expect("one rest per block").split_at(Axis(0), n);
+            let (head, tail) = rest
+                .take()
+                .expect("one rest per block")
+                .split_at(Axis(0), n);
             pieces.push(Same(head));
             rest = Some(tail);
         }

@@ -24,42 +24,80 @@ enum Outcome<T, E> {
     Panicked(Payload),
 }
 
-/// The running fold, owned by whichever worker holds the lock.
-struct Fold<'f, T, E> {
+/// The state of the ordered fold, shared by the workers.
+struct Fold<T, E> {
     /// The index of the next block to fold.
     next: usize,
     /// Blocks that finished before their turn.
     waiting: BTreeMap<usize, Outcome<T, E>>,
+    /// The running result; `None` while a worker has it out to merge.
     acc: Option<T>,
-    merge: &'f (dyn Fn(T, T) -> T + Sync),
+    /// Whether a worker is folding now; others only leave their results.
+    folding: bool,
     /// The first error or panic in block order; nothing is folded after it.
     stop: Option<Outcome<T, E>>,
 }
 
-impl<T, E> Fold<'_, T, E> {
-    fn accept(&mut self, index: usize, outcome: Outcome<T, E>) {
-        self.waiting.insert(index, outcome);
-        while let Some(outcome) = self.waiting.remove(&self.next) {
-            self.next += 1;
-            if self.stop.is_some() {
-                continue;
-            }
-            match outcome {
-                Outcome::Done(value) => {
-                    let merged = match self.acc.take() {
-                        None => Ok(value),
-                        Some(acc) => {
-                            let merge = self.merge;
-                            panic::catch_unwind(AssertUnwindSafe(|| merge(acc, value)))
-                        }
-                    };
-                    match merged {
-                        Ok(v) => self.acc = Some(v),
-                        Err(payload) => self.stop = Some(Outcome::Panicked(payload)),
-                    }
+/// Leaves block `index`'s outcome and, unless another worker is already
+/// folding, folds every block that is ready, in order.
+///
+/// The merge runs *outside* the lock: a merge that uses rayon (or calls a
+/// `#[parallelize]` function) may make this thread pick up another block,
+/// whose `deliver` then finds the fold taken and just leaves its result.
+fn deliver<T, E>(
+    fold: &Mutex<Fold<T, E>>,
+    merge: &(dyn Fn(T, T) -> T + Sync),
+    index: usize,
+    outcome: Outcome<T, E>,
+) {
+    let mut state = lock(fold);
+    state.waiting.insert(index, outcome);
+    if state.folding {
+        return;
+    }
+    state.folding = true;
+    loop {
+        // Take the run of blocks that are ready, stopping at a failure.
+        let mut ready = Vec::new();
+        while state.stop.is_none() {
+            let next = state.next;
+            match state.waiting.remove(&next) {
+                Some(Outcome::Done(value)) => {
+                    state.next += 1;
+                    ready.push(value);
                 }
-                failed => self.stop = Some(failed),
+                Some(failed) => {
+                    state.next += 1;
+                    state.stop = Some(failed);
+                }
+                None => break,
             }
+        }
+        if state.stop.is_some() {
+            // Nothing more is folded; drop whatever waits or arrives later.
+            state.waiting.clear();
+        }
+        if ready.is_empty() {
+            state.folding = false;
+            return;
+        }
+        let mut acc = state.acc.take();
+        drop(state);
+        let merged = panic::catch_unwind(AssertUnwindSafe(|| {
+            for value in ready {
+                acc = Some(match acc.take() {
+                    None => value,
+                    Some(a) => merge(a, value),
+                });
+            }
+            acc
+        }));
+        state = lock(fold);
+        match merged {
+            Ok(acc) => state.acc = acc,
+            // The merge covered blocks before any failure this pass found,
+            // so its panic comes first in block order.
+            Err(payload) => state.stop = Some(Outcome::Panicked(payload)),
         }
     }
 }
@@ -97,7 +135,7 @@ where
         next: 0,
         waiting: BTreeMap::new(),
         acc: None,
-        merge,
+        folding: false,
         stop: None,
     });
 
@@ -121,7 +159,7 @@ where
         if !matches!(outcome, Outcome::Done(_)) {
             cutoff.fetch_min(index, Ordering::Relaxed);
         }
-        lock(&fold).accept(index, outcome);
+        deliver(&fold, merge, index, outcome);
     };
 
     match exec.pool() {

@@ -68,11 +68,13 @@ impl Plan {
         // Compare `block * blocks` with `total` to avoid rounding the target.
         let mut bounds = vec![0];
         let mut block: u128 = 0;
+        let mut start = 0;
         for (i, &w) in weights.iter().enumerate() {
             let w = u128::from(w);
-            if block > 0 && (block + w) * blocks > total {
+            if i > start && (block + w) * blocks > total {
                 bounds.push(i);
                 block = 0;
+                start = i;
             }
             block += w;
         }

@@ -225,12 +225,13 @@ impl Weigh for Items<Range<usize>> {
     }
 }
 
+#[track_caller]
 fn rows_of<A, S: Data<Elem = A>, D: RemoveAxis>(a: &ArrayBase<S, D>) -> usize {
-    if a.ndim() == 0 {
-        1
-    } else {
-        a.len_of(Axis(0))
-    }
+    assert!(
+        a.ndim() > 0,
+        "shardkit: cannot split a 0-dimensional array: it has no rows (axis 0) to cut; pass it as a broadcast parameter instead"
+    );
+    a.len_of(Axis(0))
 }
 
 impl<'a, A: Sync, D: RemoveAxis> Split for ArrayView<'a, A, D> {

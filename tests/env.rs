@@ -1,0 +1,78 @@
+//! `SHARDKIT_THREADS`, read by `Executor::from_env` and by the default
+//! executor. Environment variables are process-wide, so this binary holds a
+//! single test that changes them one step at a time.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use shardkit::{parallelize, Executor, ExecutorError, THREADS_ENV};
+
+#[parallelize(split = "xs", reduce = "concat", block_size = 1)]
+fn thread_names(xs: &[u8]) -> Vec<Option<String>> {
+    vec![std::thread::current().name().map(str::to_string); xs.len()]
+}
+
+fn set(value: &str) {
+    std::env::set_var(THREADS_ENV, value);
+}
+
+/// `from_env` fails, naming the variable and the value found.
+fn refused(value: &str) {
+    set(value);
+    let err = Executor::from_env().expect_err(value);
+    match &err {
+        ExecutorError::BadThreadsEnv { value: found } => assert_eq!(found, value),
+        other => panic!("{value:?} gave {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(message.contains("SHARDKIT_THREADS"), "{message}");
+    assert!(message.contains(&format!("`{value}`")), "{message}");
+}
+
+#[test]
+fn shardkit_threads() {
+    assert_eq!(THREADS_ENV, "SHARDKIT_THREADS");
+
+    // Malformed values are refused by `from_env`...
+    for value in ["0", "abc", "-1", "", "2.5", "1e3"] {
+        refused(value);
+    }
+    // ...and make the default executor panic, naming the variable; the
+    // failure is not remembered.
+    set("abc");
+    let payload = panic::catch_unwind(AssertUnwindSafe(Executor::current))
+        .expect_err("a malformed SHARDKIT_THREADS cannot build the default");
+    let text = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(text.contains("SHARDKIT_THREADS=`abc`"), "{text}");
+
+    // Valid values give pools of that size.
+    for n in [1, 3, 5] {
+        set(&n.to_string());
+        let exec = Executor::from_env().unwrap();
+        assert_eq!(exec.workers(), n);
+        assert_eq!(format!("{exec:?}"), format!("Executor::Threads({n})"));
+    }
+
+    // The default executor is built from the variable on first use, then
+    // kept.
+    set("3");
+    assert_eq!(Executor::current().workers(), 3);
+    let names = thread_names(&[0; 30]);
+    assert!(
+        names
+            .iter()
+            .all(|n| n.as_deref().is_some_and(|n| n.starts_with("shardkit-"))),
+        "{names:?}"
+    );
+    set("5");
+    assert_eq!(Executor::current().workers(), 3);
+
+    // Unset, `from_env` uses every core.
+    std::env::remove_var(THREADS_ENV);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(Executor::from_env().unwrap().workers(), cores);
+    assert!(std::env::var(THREADS_ENV).is_err());
+}

@@ -6,7 +6,7 @@
 //! be commutative (concatenation is not) and floating-point sums give the
 //! same bits on any executor.
 
-use ndarray::{concatenate, Array, Axis, Dimension, RemoveAxis, Zip};
+use ndarray::{Array, Axis, Dimension, RemoveAxis, Zip};
 
 /// A partial result that can be summed with another: the trait behind
 /// `reduce = "sum"`.
@@ -317,18 +317,18 @@ impl<A: Clone, D: RemoveAxis> Concat for Array<A, D> {
     fn empty() -> Self {
         zero_sized()
     }
+    /// Grows `self` in place (amortised, as `Vec` does), so concatenating
+    /// many blocks costs linear, not quadratic, copying.
     fn append(&mut self, other: Self) {
         if self.is_empty() && self.len_of(Axis(0)) == 0 {
             *self = other;
         } else if other.len_of(Axis(0)) > 0 {
-            let joined = concatenate(Axis(0), &[self.view(), other.view()]).unwrap_or_else(|_| {
+            let (earlier, later) = (self.shape().to_vec(), other.shape().to_vec());
+            Array::append(self, Axis(0), other.view()).unwrap_or_else(|_| {
                 panic!(
-                    "shardkit: cannot concatenate arrays along axis 0: the earlier block gave shape {:?}, the later {:?}; all but the first axis must agree",
-                    self.shape(),
-                    other.shape()
+                    "shardkit: cannot concatenate arrays along axis 0: the earlier block gave shape {earlier:?}, the later {later:?}; all but the first axis must agree"
                 )
             });
-            *self = joined;
         }
     }
 }

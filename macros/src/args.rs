@@ -124,7 +124,22 @@ impl Parse for Args {
                 "split" => args.split = Some(parse_split(input.parse()?)?),
                 "reduce" => args.reduce = Some(parse_reduce(input)?),
                 "weights" => args.weights = Some((key, input.parse()?)),
-                "block_size" => args.block_size = Some((key, input.parse()?)),
+                "block_size" => {
+                    let size: Expr = input.parse()?;
+                    if let Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(n),
+                        ..
+                    }) = &size
+                    {
+                        if n.base10_parse::<u128>()? == 0 {
+                            return Err(syn::Error::new(
+                                n.span(),
+                                "`block_size` must be at least 1: it is the number of items in each block",
+                            ));
+                        }
+                    }
+                    args.block_size = Some((key, size));
+                }
                 _ => {
                     let lit: LitStr = input.parse()?;
                     args.krate = Some(lit.parse().map_err(|_| {

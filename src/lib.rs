@@ -35,7 +35,8 @@ extern crate self as shardkit;
 pub use shardkit_macros::{parallelize, Reduce};
 pub use shardkit_runtime::weights;
 pub use shardkit_runtime::{
-    Concat, Executor, ExecutorError, Extremum, Plan, Reduce, Split, DEFAULT_BLOCKS, THREADS_ENV,
+    Concat, Executor, ExecutorError, Extremum, LaneOp, Lanes, Plan, Reduce, Split, Unlanes,
+    DEFAULT_BLOCKS, THREADS_ENV,
 };
 
 /// Items of the runtime that only generated code uses. Not a public API.

@@ -69,6 +69,96 @@ fn block_fold<T>(plan: &Plan, part: impl Fn(Range<usize>) -> T, merge: impl Fn(T
     acc.expect("a plan has at least one block")
 }
 
+/// The contract of `sum` for floats: the *exact* sum of the block results,
+/// rounded once (the runtime adds them as fixed-point integers), a zero
+/// total being `+0.0`. Computed independently with Shewchuk's algorithm
+/// (Python's `math.fsum`), which is correctly rounded.
+fn exact_sum(parts: impl IntoIterator<Item = f64>) -> f64 {
+    fsum(parts) + 0.0
+}
+
+fn fsum(parts: impl IntoIterator<Item = f64>) -> f64 {
+    let mut partials: Vec<f64> = Vec::new();
+    for mut x in parts {
+        let mut i = 0;
+        for j in 0..partials.len() {
+            let mut y = partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let hi = x + y;
+            let lo = y - (hi - x);
+            if lo != 0.0 {
+                partials[i] = lo;
+                i += 1;
+            }
+            x = hi;
+        }
+        partials.truncate(i);
+        partials.push(x);
+    }
+    let mut n = partials.len();
+    if n == 0 {
+        return 0.0;
+    }
+    n -= 1;
+    let mut hi = partials[n];
+    let mut lo = 0.0;
+    while n > 0 {
+        let x = hi;
+        let y = partials[n - 1];
+        n -= 1;
+        hi = x + y;
+        let yr = hi - x;
+        lo = y - yr;
+        if lo != 0.0 {
+            break;
+        }
+    }
+    if n > 0 && ((lo < 0.0 && partials[n - 1] < 0.0) || (lo > 0.0 && partials[n - 1] > 0.0)) {
+        let y = lo * 2.0;
+        let x = hi + y;
+        if y == x - hi {
+            hi = x;
+        }
+    }
+    hi
+}
+
+/// The exact sum of `part` over the blocks of `plan`.
+fn exact_fold(plan: &Plan, part: impl Fn(Range<usize>) -> f64) -> f64 {
+    exact_sum(plan.ranges().map(part))
+}
+
+/// The contract of `min` / `max` for floats: NaN loses to every number and
+/// `-0.0 < +0.0`, whatever the grouping.
+fn total_min(parts: impl IntoIterator<Item = f64>) -> f64 {
+    parts
+        .into_iter()
+        .filter(|x| !x.is_nan())
+        .min_by(f64::total_cmp)
+        .unwrap_or(f64::NAN)
+}
+
+fn total_max(parts: impl IntoIterator<Item = f64>) -> f64 {
+    parts
+        .into_iter()
+        .filter(|x| !x.is_nan())
+        .max_by(f64::total_cmp)
+        .unwrap_or(f64::NAN)
+}
+
+#[test]
+fn exact_sum_is_correctly_rounded() {
+    assert_eq!(exact_sum([0.1, 0.2, 0.3]), 0.6);
+    assert_eq!(exact_sum([1e16, 1.0, -1e16]), 1.0);
+    assert_eq!(
+        exact_sum([2f64.powi(53), 1.0, 2f64.powi(-60)]),
+        2f64.powi(53) + 2.0
+    );
+    assert_eq!(exact_sum([]), 0.0);
+}
+
 fn bits64(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.to_bits()).collect()
 }
@@ -153,22 +243,17 @@ fn sum_i64(xs: &[i64]) -> i64 {
 
 fn check_sum_f64(xs: &[f64]) -> Result<(), TestCaseError> {
     let got = same_on_every_executor(|| sum_f64(xs), |r| r.to_bits())?;
-    let want = block_fold(
-        &Plan::even(xs.len(), None),
-        |r| xs[r].iter().sum::<f64>(),
-        |a, b| a + b,
-    );
+    let want = exact_fold(&Plan::even(xs.len(), None), |r| xs[r].iter().sum::<f64>());
     prop_assert_eq!(got.to_bits(), want.to_bits(), "{} != {}", got, want);
     Ok(())
 }
 
 fn check_sum_f32(xs: &[f32]) -> Result<(), TestCaseError> {
     let got = same_on_every_executor(|| sum_f32(xs), |r| r.to_bits())?;
-    let want = block_fold(
-        &Plan::even(xs.len(), None),
-        |r| xs[r].iter().sum::<f32>(),
-        |a, b| a + b,
-    );
+    // Exact in f64, then rounded to f32.
+    let want = exact_fold(&Plan::even(xs.len(), None), |r| {
+        f64::from(xs[r].iter().sum::<f32>())
+    }) as f32;
     prop_assert_eq!(got.to_bits(), want.to_bits(), "{} != {}", got, want);
     Ok(())
 }
@@ -233,18 +318,16 @@ fn check_default_plan(xs: &[f64]) -> Result<(), TestCaseError> {
 fn check_min_max_f64(xs: &[f64]) -> Result<(), TestCaseError> {
     let plan = Plan::even(xs.len(), None);
     let min = same_on_every_executor(|| min_f64(xs), |r| r.to_bits())?;
-    let want = block_fold(
-        &plan,
-        |r| xs[r].iter().copied().fold(f64::INFINITY, f64::min),
-        f64::min,
+    let want = total_min(
+        plan.ranges()
+            .map(|r| xs[r].iter().copied().fold(f64::INFINITY, f64::min)),
     );
     prop_assert_eq!(min.to_bits(), want.to_bits(), "min {} != {}", min, want);
 
     let max = same_on_every_executor(|| max_f64(xs), |r| r.to_bits())?;
-    let want = block_fold(
-        &plan,
-        |r| xs[r].iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        f64::max,
+    let want = total_max(
+        plan.ranges()
+            .map(|r| xs[r].iter().copied().fold(f64::NEG_INFINITY, f64::max)),
     );
     prop_assert_eq!(max.to_bits(), want.to_bits(), "max {} != {}", max, want);
 
@@ -405,19 +488,22 @@ fn summarize(xs: &[f64]) -> Summary {
 
 fn check_derived(xs: &[f64]) -> Result<(), TestCaseError> {
     let got = same_on_every_executor(|| summarize(xs), Summary::key)?;
-    // The fold written out field by field, without the derived merge.
-    let want = block_fold(
-        &Plan::even(xs.len(), None),
-        |r| Summary::of(&xs[r]),
-        |a, b| Summary {
-            count: a.count + b.count,
-            total: a.total + b.total,
-            squares: a.squares + b.squares,
-            bands: a.bands.iter().zip(&b.bands).map(|(x, y)| x + y).collect(),
-            lowest: f64::min(a.lowest, b.lowest),
-            highest: f64::max(a.highest, b.highest),
-        },
-    );
+    // The combination written out field by field, without the derived
+    // merge: integers add, floats add exactly, extremes by total order.
+    let parts: Vec<Summary> = Plan::even(xs.len(), None)
+        .ranges()
+        .map(|r| Summary::of(&xs[r]))
+        .collect();
+    let want = Summary {
+        count: parts.iter().map(|p| p.count).sum(),
+        total: exact_sum(parts.iter().map(|p| p.total)),
+        squares: exact_sum(parts.iter().map(|p| f64::from(p.squares))) as f32,
+        bands: (0..parts[0].bands.len())
+            .map(|i| parts.iter().map(|p| p.bands[i]).sum())
+            .collect(),
+        lowest: total_min(parts.iter().map(|p| p.lowest)),
+        highest: total_max(parts.iter().map(|p| p.highest)),
+    };
     prop_assert_eq!(got.key(), want.key());
     prop_assert_eq!(got.count, xs.len() as u64);
     prop_assert_eq!(got.bands.iter().sum::<u32>() as usize, xs.len());
@@ -435,11 +521,14 @@ fn column_sums(rows: ArrayView2<f64>) -> Array1<f64> {
 
 fn check_column_sums(a: &Array2<f64>) -> Result<(), TestCaseError> {
     let got = same_on_every_executor(|| column_sums(a.view()), |r| bits64(&r.to_vec()))?;
-    let want = block_fold(
-        &Plan::even(a.nrows(), None),
-        |r| a.slice(s![r, ..]).sum_axis(Axis(0)),
-        |x, y| &x + &y,
-    );
+    let plan = Plan::even(a.nrows(), None);
+    let parts: Vec<Array1<f64>> = plan
+        .ranges()
+        .map(|r| a.slice(s![r, ..]).sum_axis(Axis(0)))
+        .collect();
+    let want: Array1<f64> = (0..a.ncols())
+        .map(|j| exact_sum(parts.iter().map(|p| p[j])))
+        .collect();
     prop_assert_eq!(got.len(), a.ncols());
     prop_assert_eq!(bits64(&got.to_vec()), bits64(&want.to_vec()));
     Ok(())
@@ -480,7 +569,7 @@ fn check_weights(xs: &[f64]) -> Result<(), TestCaseError> {
     let sizes = same_on_every_executor(|| weighted_sizes(xs), Clone::clone)?;
     prop_assert_eq!(sizes, plan.sizes().collect::<Vec<_>>());
     let got = same_on_every_executor(|| weighted_sum(xs), |r| r.to_bits())?;
-    let want = block_fold(&plan, |r| xs[r].iter().sum::<f64>(), |a, b| a + b);
+    let want = exact_fold(&plan, |r| xs[r].iter().sum::<f64>());
     prop_assert_eq!(got.to_bits(), want.to_bits(), "{} != {}", got, want);
     Ok(())
 }
@@ -490,7 +579,7 @@ fn check_block_size(xs: &[f64], size: usize) -> Result<(), TestCaseError> {
     let sizes = same_on_every_executor(|| sizes_in_blocks(xs, size), Clone::clone)?;
     prop_assert_eq!(sizes, plan.sizes().collect::<Vec<_>>());
     let got = same_on_every_executor(|| sum_in_blocks(xs, size), |r| r.to_bits())?;
-    let want = block_fold(&plan, |r| xs[r].iter().sum::<f64>(), |a, b| a + b);
+    let want = exact_fold(&plan, |r| xs[r].iter().sum::<f64>());
     prop_assert_eq!(got.to_bits(), want.to_bits(), "{} != {}", got, want);
     Ok(())
 }
@@ -503,12 +592,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn sum_of_f64_is_the_block_fold(xs in vec_of(spread_f64())) {
+    fn sum_of_f64_is_the_exact_sum_of_block_results(xs in vec_of(spread_f64())) {
         check_sum_f64(&xs)?;
     }
 
     #[test]
-    fn sum_of_f32_is_the_block_fold(xs in vec_of(spread_f32())) {
+    fn sum_of_f32_is_the_exact_sum_of_block_results(xs in vec_of(spread_f32())) {
         check_sum_f32(&xs)?;
     }
 
@@ -640,10 +729,9 @@ fn the_data_makes_addition_order_matter() {
     let xs = fixed_f64(1000);
     let contract = sum_f64(&xs).to_bits();
     for workers in [1, 2, 3, 7] {
-        let per_worker = block_fold(
+        let per_worker = exact_fold(
             &Plan::even(xs.len(), Some(xs.len().div_ceil(workers))),
             |r| xs[r].iter().sum::<f64>(),
-            |a, b| a + b,
         );
         assert_ne!(contract, per_worker.to_bits(), "{workers} blocks");
     }

@@ -49,6 +49,8 @@ pub(crate) fn derive_reduce(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     let mut identities = Vec::new();
     let mut merges = Vec::new();
+    let mut packs = Vec::new();
+    let mut unpacks = Vec::new();
     let mut bounds = Vec::new();
     for (i, field) in fields.iter().enumerate() {
         let mut op = FieldOp::Sum;
@@ -80,11 +82,41 @@ pub(crate) fn derive_reduce(input: DeriveInput) -> syn::Result<TokenStream> {
         };
         let ty = &field.ty;
         let span = ty.span();
-        let (trait_, identity, merge) = match op {
-            FieldOp::Sum => (quote!(Reduce), quote!(identity), quote!(merge)),
-            FieldOp::Min => (quote!(Extremum), quote!(top), quote!(merge_min)),
-            FieldOp::Max => (quote!(Extremum), quote!(bottom), quote!(merge_max)),
+        let (trait_, identity, merge, lane_op) = match op {
+            FieldOp::Sum => (quote!(Reduce), quote!(identity), quote!(merge), quote!(Sum)),
+            FieldOp::Min => (
+                quote!(Extremum),
+                quote!(top),
+                quote!(merge_min),
+                quote!(Min),
+            ),
+            FieldOp::Max => (
+                quote!(Extremum),
+                quote!(bottom),
+                quote!(merge_max),
+                quote!(Max),
+            ),
         };
+        let pack = match op {
+            FieldOp::Sum => quote!(#krate::Reduce::pack(&self.#member, lanes)),
+            _ => quote!({
+                let outer = lanes.set_op(#krate::LaneOp::#lane_op);
+                let packed = #krate::Extremum::pack(&self.#member, lanes);
+                lanes.set_op(outer);
+                packed
+            }),
+        };
+        packs.push(respan(pack, span));
+        let unpack = match op {
+            FieldOp::Sum => quote!(#member: <#ty as #krate::Reduce>::unpack(lanes)),
+            _ => quote!(#member: {
+                let outer = lanes.set_op(#krate::LaneOp::#lane_op);
+                let value = <#ty as #krate::Extremum>::unpack(lanes);
+                lanes.set_op(outer);
+                value
+            }),
+        };
+        unpacks.push(respan(unpack, span));
         identities.push(respan(
             quote!(#member: <#ty as #krate::#trait_>::#identity()),
             span,
@@ -104,10 +136,12 @@ pub(crate) fn derive_reduce(input: DeriveInput) -> syn::Result<TokenStream> {
     if !input.generics.params.is_empty() {
         predicates.extend(bounds);
     }
-    let construct = match fields {
-        Fields::Named(_) => quote!(#name { #(#identities),* }),
-        Fields::Unnamed(_) => quote!(#name { #(#identities),* }),
-        Fields::Unit => quote!(#name),
+    let (construct, rebuild) = match fields {
+        Fields::Named(_) | Fields::Unnamed(_) => (
+            quote!(#name { #(#identities),* }),
+            quote!(#name { #(#unpacks),* }),
+        ),
+        Fields::Unit => (quote!(#name), quote!(#name)),
     };
     Ok(quote! {
         #[automatically_derived]
@@ -118,6 +152,14 @@ pub(crate) fn derive_reduce(input: DeriveInput) -> syn::Result<TokenStream> {
             fn merge(&mut self, other: Self) {
                 let _ = &other;
                 #(#merges)*
+            }
+            fn pack(&self, lanes: &mut #krate::Lanes) -> bool {
+                let _ = &lanes;
+                true #(&& #packs)*
+            }
+            fn unpack(lanes: &mut #krate::Unlanes) -> Self {
+                let _ = &lanes;
+                #rebuild
             }
         }
     })

@@ -91,9 +91,10 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
         },
         (None, None) => quote!(#private::plan(#len, ::core::option::Option::None)),
     };
+    let assignment = local("__shardkit_assignment");
     let cuts: Vec<TokenStream> = sources
         .iter()
-        .map(|s| quote!(#private::Source::cut(#s, &#plan)))
+        .map(|s| quote!(#private::Source::cut(#s, &#plan, #assignment.blocks())))
         .collect();
     let pieces = local("__shardkit_pieces");
     let piece_names: Vec<Ident> = (0..split.len())
@@ -102,7 +103,7 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
     let (zipped, pattern) = zip(&cuts, &piece_names);
 
     // The shard: lend each piece as the declared type, innermost the body.
-    let (ret, merge_target, runner) = match &shape.output {
+    let (ret, merge_target, runner, errors) = match &shape.output {
         Output::Plain(t) => (
             match &sig.output {
                 syn::ReturnType::Default => quote!(()),
@@ -110,14 +111,16 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
             },
             t,
             format_ident!("run"),
+            None,
         ),
-        Output::Result(t) => (
+        Output::Result(t, error) => (
             match &sig.output {
                 syn::ReturnType::Type(_, ty) => ty.to_token_stream(),
                 syn::ReturnType::Default => unreachable!("a Result output has a type"),
             },
             t,
             format_ident!("run_result"),
+            Some(error_ops(&private, error.as_deref())),
         ),
     };
     let mut shard = quote!(-> #ret #body);
@@ -145,14 +148,39 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
             #(#wrap)*
             let #len = #private::lockstep(#function, &[#(#lengths),*]);
             let #plan = #make_plan;
+            let #assignment = #private::assign(#function, &#plan);
             let #pieces = #zipped;
             #private::#runner(
                 #function,
+                #assignment,
                 #pieces,
                 |#pattern| #shard,
                 #merge,
+                #errors
             )
         }
+    }
+}
+
+/// What the runtime may do with the error type (see `ErrorOps`): probed
+/// by autoref on the concrete type when the signature names it.
+fn error_ops(private: &TokenStream, error: Option<&syn::Type>) -> TokenStream {
+    match error {
+        None => quote!(#private::ErrorOps::opaque(),),
+        Some(e) => quote! {
+            #private::ErrorOps {
+                remote: {
+                    #[allow(unused_imports)]
+                    use #private::{NoFrom as _, ViaFrom as _};
+                    (&#private::Probe::<#e>::new()).remote()
+                },
+                describe: {
+                    #[allow(unused_imports)]
+                    use #private::{NoDisplay as _, ViaDisplay as _};
+                    (&#private::Probe::<#e>::new()).describe()
+                },
+            },
+        },
     }
 }
 
@@ -192,10 +220,13 @@ fn merge_fn(private: &TokenStream, args: &Args, target: &syn::Type) -> TokenStre
         Reduction::Op(op, _) => {
             let name = format_ident!("{}", op.name());
             match op {
-                Op::None => quote!(#private::none),
-                _ => respan(quote!(#private::#name::<#target>), span),
+                Op::None => quote!(#private::none()),
+                _ => respan(quote!(#private::#name::<#target>()), span),
             }
         }
-        Reduction::Merge(path) => path.to_token_stream(),
+        Reduction::Merge(path) => {
+            let custom = respan(quote!(#private::custom::<#target>), path.span());
+            quote!(#custom(#path))
+        }
     }
 }

@@ -66,8 +66,9 @@ pub(crate) struct Param {
 pub(crate) enum Output {
     /// `-> T`, or nothing (`T = ()`).
     Plain(Type),
-    /// `-> Result<T, E>` (any path ending in `Result`).
-    Result(Type),
+    /// `-> Result<T, E>` (any path ending in `Result`), with `E` when it is
+    /// written out.
+    Result(Type, Option<Box<Type>>),
 }
 
 /// The validated view that expansion works from.
@@ -260,8 +261,8 @@ pub(crate) fn validate(args: &Args, item: &MaybeItemFn) -> Result<Shape, syn::Er
 
     let output = match &sig.output {
         ReturnType::Default => Output::Plain(syn::parse_quote!(())),
-        ReturnType::Type(_, ty) => match result_ok_type(ty) {
-            Some(ok) => Output::Result(ok),
+        ReturnType::Type(_, ty) => match result_types(ty) {
+            Some((ok, err)) => Output::Result(ok, err.map(Box::new)),
             None => Output::Plain((**ty).clone()),
         },
     };
@@ -277,7 +278,7 @@ pub(crate) fn validate(args: &Args, item: &MaybeItemFn) -> Result<Shape, syn::Er
         None => errors.add(crate::args::missing("reduce")),
         Some(reduce) => {
             let value = match &output {
-                Output::Plain(t) | Output::Result(t) => t,
+                Output::Plain(t) | Output::Result(t, _) => t,
             };
             let returns_unit = matches!(value, Type::Tuple(t) if t.elems.is_empty());
             let shown = match &sig.output {
@@ -306,9 +307,9 @@ pub(crate) fn validate(args: &Args, item: &MaybeItemFn) -> Result<Shape, syn::Er
     })
 }
 
-/// `T` for a return type `Result<T, E>` (or `io::Result<T>`, any path whose
-/// last segment is `Result`).
-fn result_ok_type(ty: &Type) -> Option<Type> {
+/// `T` and `E` for a return type `Result<T, E>` (or `T` alone for
+/// `io::Result<T>`: any path whose last segment is `Result`).
+fn result_types(ty: &Type) -> Option<(Type, Option<Type>)> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
     if last.ident != "Result" {
@@ -317,10 +318,12 @@ fn result_ok_type(ty: &Type) -> Option<Type> {
     let PathArguments::AngleBracketed(args) = &last.arguments else {
         return None;
     };
-    args.args.iter().find_map(|a| match a {
+    let mut types = args.args.iter().filter_map(|a| match a {
         GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
-    })
+    });
+    let ok = types.next()?;
+    Some((ok, types.next()))
 }
 
 fn contains_impl_trait(ty: &Type) -> bool {

@@ -6,6 +6,11 @@
 //! into the running result. Only results that finished out of order wait, so
 //! memory stays near one partial result per worker, and the fold is always
 //! `((b0 · b1) · b2) · …` — the same expression on every executor.
+//!
+//! What "folding" means is a [`Folder`]: the plain one merges results with
+//! the reduction's merge function; the exact one (for `sum`, `min` and `max`
+//! of types that [`pack`](crate::Reduce::pack)) adds them as fixed-point
+//! integers, which makes even the grouping irrelevant.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -24,18 +29,30 @@ enum Outcome<T, E> {
     Panicked(Payload),
 }
 
+/// How block results become one running result.
+pub(crate) trait Folder<T>: Sync {
+    /// The running result.
+    type Acc: Send;
+    /// The running result after the first block (number `index`).
+    fn start(&self, index: usize, first: T) -> Self::Acc;
+    /// Adds the result of block `index` to the running result.
+    fn fold(&self, acc: Self::Acc, index: usize, next: T) -> Self::Acc;
+}
+
 /// The state of the ordered fold, shared by the workers.
-struct Fold<T, E> {
+struct Fold<T, A, E> {
     /// The index of the next block to fold.
     next: usize,
     /// Blocks that finished before their turn.
     waiting: BTreeMap<usize, Outcome<T, E>>,
-    /// The running result; `None` while a worker has it out to merge.
-    acc: Option<T>,
+    /// The running result; `None` before the first block, and while a
+    /// worker has it out to merge.
+    acc: Option<A>,
     /// Whether a worker is folding now; others only leave their results.
     folding: bool,
-    /// The first error or panic in block order; nothing is folded after it.
-    stop: Option<Outcome<T, E>>,
+    /// The first error or panic in block order, with its block; nothing is
+    /// folded after it.
+    stop: Option<(usize, Outcome<T, E>)>,
 }
 
 /// Leaves block `index`'s outcome and, unless another worker is already
@@ -44,9 +61,9 @@ struct Fold<T, E> {
 /// The merge runs *outside* the lock: a merge that uses rayon (or calls a
 /// `#[parallelize]` function) may make this thread pick up another block,
 /// whose `deliver` then finds the fold taken and just leaves its result.
-fn deliver<T, E>(
-    fold: &Mutex<Fold<T, E>>,
-    merge: &(dyn Fn(T, T) -> T + Sync),
+fn deliver<T, E, F: Folder<T>>(
+    fold: &Mutex<Fold<T, F::Acc, E>>,
+    folder: &F,
     index: usize,
     outcome: Outcome<T, E>,
 ) {
@@ -63,12 +80,12 @@ fn deliver<T, E>(
             let next = state.next;
             match state.waiting.remove(&next) {
                 Some(Outcome::Done(value)) => {
+                    ready.push((next, value));
                     state.next += 1;
-                    ready.push(value);
                 }
                 Some(failed) => {
                     state.next += 1;
-                    state.stop = Some(failed);
+                    state.stop = Some((next, failed));
                 }
                 None => break,
             }
@@ -84,10 +101,10 @@ fn deliver<T, E>(
         let mut acc = state.acc.take();
         drop(state);
         let merged = panic::catch_unwind(AssertUnwindSafe(|| {
-            for value in ready {
+            for (index, value) in ready {
                 acc = Some(match acc.take() {
-                    None => value,
-                    Some(a) => merge(a, value),
+                    None => folder.start(index, value),
+                    Some(a) => folder.fold(a, index, value),
                 });
             }
             acc
@@ -97,15 +114,16 @@ fn deliver<T, E>(
             Ok(acc) => state.acc = acc,
             // The merge covered blocks before any failure this pass found,
             // so its panic comes first in block order.
-            Err(payload) => state.stop = Some(Outcome::Panicked(payload)),
+            Err(payload) => state.stop = Some((state.next, Outcome::Panicked(payload))),
         }
     }
 }
 
-/// Runs `shard` on every piece and folds the results in block order with
-/// `merge`.
+/// Runs `shard` on every piece (block `first + i` for piece `i`) and folds
+/// the results in block order with `folder`; `None` when there are no
+/// pieces (an MPI rank that owns no block).
 ///
-/// Returns the first error in block order. Blocks after a failing one that
+/// Returns the first error in block order, with its block number. Blocks after a failing one that
 /// have not started are skipped; blocks already running finish. A panic in a
 /// shard (or in `merge`) is caught, the blocks before it still run (one of
 /// them may fail first), and the first panic in block order is resumed on the
@@ -113,26 +131,27 @@ fn deliver<T, E>(
 ///
 /// # Panics
 ///
-/// If `pieces` is empty (a plan always has a block), or when a shard panics.
-pub(crate) fn execute<P, T, E>(
+/// When a shard panics.
+pub(crate) fn execute<P, T, E, F>(
     exec: &Executor,
+    first: usize,
     pieces: Vec<P>,
     shard: &(dyn Fn(P) -> Result<T, E> + Sync),
-    merge: &(dyn Fn(T, T) -> T + Sync),
-) -> Result<T, E>
+    folder: &F,
+) -> Result<Option<F::Acc>, (usize, E)>
 where
     P: Send,
     T: Send,
     E: Send,
+    F: Folder<T>,
 {
     let blocks = pieces.len();
-    assert!(blocks > 0, "shardkit: a call always has at least one block");
     let slots: Vec<Mutex<Option<P>>> = pieces.into_iter().map(|p| Mutex::new(Some(p))).collect();
     let counter = AtomicUsize::new(0);
     // Blocks after this index are not started: an earlier block failed.
     let cutoff = AtomicUsize::new(usize::MAX);
     let fold = Mutex::new(Fold {
-        next: 0,
+        next: first,
         waiting: BTreeMap::new(),
         acc: None,
         folding: false,
@@ -159,7 +178,7 @@ where
         if !matches!(outcome, Outcome::Done(_)) {
             cutoff.fetch_min(index, Ordering::Relaxed);
         }
-        deliver(&fold, merge, index, outcome);
+        deliver(&fold, folder, first + index, outcome);
     };
 
     match exec.pool() {
@@ -176,10 +195,10 @@ where
 
     let fold = fold.into_inner().unwrap_or_else(|e| e.into_inner());
     match fold.stop {
-        Some(Outcome::Failed(error)) => Err(error),
-        Some(Outcome::Panicked(payload)) => panic::resume_unwind(payload),
-        Some(Outcome::Done(_)) => unreachable!("a finished block never stops the fold"),
-        None => Ok(fold.acc.expect("every block was folded")),
+        Some((block, Outcome::Failed(error))) => Err((block, error)),
+        Some((_, Outcome::Panicked(payload))) => panic::resume_unwind(payload),
+        Some((_, Outcome::Done(_))) => unreachable!("a finished block never stops the fold"),
+        None => Ok(fold.acc),
     }
 }
 

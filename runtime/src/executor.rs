@@ -20,6 +20,16 @@ pub enum ExecutorError {
         /// The value found in the environment.
         value: String,
     },
+    /// MPI could not be initialised (feature `mpi`).
+    #[error("MPI could not be initialised; was the program started by mpirun (or srun)?")]
+    MpiInit,
+    /// The MPI library cannot call MPI from the thread that initialised it
+    /// while other threads run (feature `mpi`).
+    #[error("the MPI library provides thread support {provided}, but shardkit needs at least Funneled (MPI called only from the main thread while worker threads run); use an MPI build with thread support")]
+    MpiThreading {
+        /// The level MPI provided.
+        provided: String,
+    },
     /// The operating system refused to start the pool's threads.
     #[error("could not start a pool of {threads} threads: {source}")]
     Pool {
@@ -58,6 +68,8 @@ pub struct Executor {
 enum Kind {
     Serial,
     Threads(Arc<rayon::ThreadPool>),
+    #[cfg(feature = "mpi")]
+    Mpi(Arc<crate::mpi::Ranks>),
 }
 
 impl fmt::Debug for Executor {
@@ -65,6 +77,8 @@ impl fmt::Debug for Executor {
         match &self.kind {
             Kind::Serial => f.write_str("Executor::Serial"),
             Kind::Threads(pool) => write!(f, "Executor::Threads({})", pool.current_num_threads()),
+            #[cfg(feature = "mpi")]
+            Kind::Mpi(ranks) => write!(f, "Executor::Mpi({ranks:?})"),
         }
     }
 }
@@ -105,22 +119,84 @@ impl Executor {
     /// The executor the environment asks for: a pool of `SHARDKIT_THREADS`
     /// threads when that variable is set, else a pool over every core.
     ///
+    /// Under `mpirun` / `srun` (detected from the launcher's environment
+    /// variables) and with the `mpi` feature, it is the MPI world instead,
+    /// each rank with a pool of `SHARDKIT_THREADS` threads (default: its
+    /// share of the node's cores). Without the feature, a launch under
+    /// `mpirun` is reported on standard error, since every rank would then
+    /// do all the work.
+    ///
     /// # Errors
     ///
     /// [`ExecutorError::BadThreadsEnv`] when the variable is not a positive
-    /// integer.
+    /// integer; MPI initialisation errors under `mpirun`.
     pub fn from_env() -> Result<Self, ExecutorError> {
-        match std::env::var(THREADS_ENV) {
+        let threads = match std::env::var(THREADS_ENV) {
             Ok(value) => match value.trim().parse::<usize>() {
-                Ok(n) if n > 0 => Executor::threads(n),
-                _ => Err(ExecutorError::BadThreadsEnv { value }),
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err(ExecutorError::BadThreadsEnv { value }),
             },
-            Err(_) => Executor::threads(
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1),
-            ),
+            Err(_) => None,
+        };
+        #[cfg(feature = "mpi")]
+        if crate::mpi::launch_size().is_some() {
+            return Ok(Executor {
+                kind: Kind::Mpi(crate::mpi::Ranks::world(threads)?),
+            });
         }
+        #[cfg(not(feature = "mpi"))]
+        warn_mpi_launch();
+        Executor::threads(threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }))
+    }
+
+    /// Every rank of the MPI world, each running its blocks on `local`
+    /// (`Executor::serial()` or a pool). Initialises MPI if the program has
+    /// not (with `Threading::Funneled`; it is finalised at exit).
+    ///
+    /// # Errors
+    ///
+    /// When MPI cannot be initialised or lacks thread support.
+    #[cfg(feature = "mpi")]
+    pub fn mpi_world(local: Executor) -> Result<Self, ExecutorError> {
+        Executor::mpi(::mpi::topology::SimpleCommunicator::world(), local)
+    }
+
+    /// The ranks of a communicator the program manages itself (a split of
+    /// the world, say), each running its blocks on `local`. Every rank of
+    /// `comm` must make the same calls.
+    ///
+    /// # Errors
+    ///
+    /// When MPI cannot be initialised or lacks thread support.
+    #[cfg(feature = "mpi")]
+    pub fn mpi(
+        comm: ::mpi::topology::SimpleCommunicator,
+        local: Executor,
+    ) -> Result<Self, ExecutorError> {
+        Ok(Executor {
+            kind: Kind::Mpi(crate::mpi::Ranks::new(comm, local)?),
+        })
+    }
+
+    /// This process's rank and the number of ranks: `(0, 1)` except on an
+    /// MPI executor. Use it for work that one rank does for all (writing a
+    /// model file, printing progress).
+    pub fn rank(&self) -> (usize, usize) {
+        match &self.kind {
+            #[cfg(feature = "mpi")]
+            Kind::Mpi(ranks) => (ranks.rank(), ranks.size()),
+            _ => (0, 1),
+        }
+    }
+
+    /// Whether this process is rank 0 (always true off MPI): the one that
+    /// writes files and prints.
+    pub fn is_root(&self) -> bool {
+        self.rank().0 == 0
     }
 
     /// The executor that a `#[parallelize]` call made here would run on.
@@ -170,20 +246,43 @@ impl Executor {
         f()
     }
 
-    /// How many shards run at once: 1 for serial, the pool size for threads.
+    /// How many shards run at once: 1 for serial, the pool size for
+    /// threads, ranks × each rank's workers for MPI.
     pub fn workers(&self) -> usize {
         match &self.kind {
             Kind::Serial => 1,
             Kind::Threads(pool) => pool.current_num_threads(),
+            #[cfg(feature = "mpi")]
+            Kind::Mpi(ranks) => ranks.size() * ranks.local().workers(),
         }
     }
 
     /// The thread pool, or `None` for the serial executor.
     pub(crate) fn pool(&self) -> Option<&rayon::ThreadPool> {
         match &self.kind {
-            Kind::Serial => None,
             Kind::Threads(pool) => Some(pool),
+            _ => None,
         }
+    }
+
+    /// The MPI ranks, for an MPI executor.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn ranks(&self) -> Option<&crate::mpi::Ranks> {
+        match &self.kind {
+            Kind::Mpi(ranks) => Some(ranks),
+            _ => None,
+        }
+    }
+}
+
+/// Says once, on standard error, that an `mpirun` launch is being ignored.
+#[cfg(not(feature = "mpi"))]
+fn warn_mpi_launch() {
+    const VARS: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"];
+    if let Some(var) = VARS.iter().find(|v| std::env::var_os(v).is_some()) {
+        eprintln!(
+            "shardkit: started under MPI ({var} is set) but built without the `mpi` feature: every rank runs the whole computation on its own threads; build with `--features mpi` to share the work between ranks"
+        );
     }
 }
 

@@ -2,13 +2,17 @@
 //! re-exports it as `shardkit::__private`, and only generated code names it.
 
 use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::ops::Range;
 
 pub use crate::plan::Plan;
-pub use crate::reduce::{concat, max, min, none, sum};
+pub use crate::reduction::{concat, custom, max, min, none, sum, Reduction};
+pub use crate::remote::RemoteError;
 pub use crate::split::{Source, Split, Weigh};
 
 use crate::engine::execute;
 use crate::executor::Executor;
+use crate::reduction::{ExactFolder, Plain};
 
 /// The bound on every broadcast (non-`split`) parameter: shared by reference
 /// between the threads that run the shards, so it must be `Sync`.
@@ -77,15 +81,139 @@ pub fn plan_weighted<S: Weigh>(source: &S, weight: impl Fn(&S::Item) -> u64) -> 
     Plan::weighted(&source.weigh(weight))
 }
 
+/// The blocks this process runs, decided once the plan is known: all of
+/// them on threads; a contiguous run of them on an MPI rank (after checking
+/// that every rank cut the same plan).
+pub struct Assignment {
+    exec: Executor,
+    blocks: Range<usize>,
+}
+
+impl Assignment {
+    /// The block numbers to cut.
+    pub fn blocks(&self) -> Range<usize> {
+        self.blocks.clone()
+    }
+}
+
+/// Decides which blocks of `plan` this process runs.
+#[track_caller]
+pub fn assign(function: &'static str, plan: &Plan) -> Assignment {
+    let exec = Executor::current();
+    #[cfg(feature = "mpi")]
+    if let Some(ranks) = exec.ranks() {
+        let blocks = ranks.assign(function, plan);
+        return Assignment { exec, blocks };
+    }
+    let _ = function;
+    Assignment {
+        exec,
+        blocks: 0..plan.blocks(),
+    }
+}
+
+/// What the runtime may do with a shard's error type `E` when another MPI
+/// rank fails: build an `E` from a [`RemoteError`] (when `E:
+/// From<RemoteError>`) and describe a local `E` to the other ranks (when
+/// `E: Display`). Found by generated code with [`Probe`].
+pub struct ErrorOps<E> {
+    /// `E::from`, when `E: From<RemoteError>`.
+    pub remote: Option<fn(RemoteError) -> E>,
+    /// `E::to_string`, when `E: Display`.
+    pub describe: Option<fn(&E) -> String>,
+}
+
+impl<E> ErrorOps<E> {
+    /// Nothing is known about `E` (a generic or unnamed error type).
+    pub fn opaque() -> Self {
+        ErrorOps {
+            remote: None,
+            describe: None,
+        }
+    }
+}
+
+/// Autoref probe for what an error type supports; see [`ErrorOps`].
+pub struct Probe<E>(PhantomData<E>);
+
+impl<E> Probe<E> {
+    /// A probe for `E`.
+    pub fn new() -> Self {
+        Probe(PhantomData)
+    }
+}
+
+impl<E> Default for Probe<E> {
+    fn default() -> Self {
+        Probe::new()
+    }
+}
+
+/// Chosen when `E: From<RemoteError>`.
+pub trait ViaFrom<E> {
+    /// `Some(E::from)`.
+    fn remote(&self) -> Option<fn(RemoteError) -> E>;
+}
+
+impl<E: From<RemoteError>> ViaFrom<E> for Probe<E> {
+    fn remote(&self) -> Option<fn(RemoteError) -> E> {
+        Some(<E as From<RemoteError>>::from)
+    }
+}
+
+/// Chosen otherwise.
+pub trait NoFrom<E> {
+    /// `None`.
+    fn remote(&self) -> Option<fn(RemoteError) -> E>;
+}
+
+impl<E> NoFrom<E> for &Probe<E> {
+    fn remote(&self) -> Option<fn(RemoteError) -> E> {
+        None
+    }
+}
+
+/// Chosen when `E: Display`.
+pub trait ViaDisplay<E> {
+    /// `Some(E::to_string)`.
+    fn describe(&self) -> Option<fn(&E) -> String>;
+}
+
+impl<E: std::fmt::Display> ViaDisplay<E> for Probe<E> {
+    fn describe(&self) -> Option<fn(&E) -> String> {
+        Some(|e| e.to_string())
+    }
+}
+
+/// Chosen otherwise.
+pub trait NoDisplay<E> {
+    /// `None`.
+    fn describe(&self) -> Option<fn(&E) -> String>;
+}
+
+impl<E> NoDisplay<E> for &Probe<E> {
+    fn describe(&self) -> Option<fn(&E) -> String> {
+        None
+    }
+}
+
 /// Runs a function whose body returns `T`.
 pub fn run<P: Send, T: Send>(
     function: &'static str,
+    assignment: Assignment,
     pieces: Vec<P>,
     shard: impl Fn(P) -> T + Sync,
-    merge: fn(T, T) -> T,
+    reduction: Reduction<T>,
 ) -> T {
     let shard = |p| Ok::<T, Infallible>(shard(p));
-    match run_result(function, pieces, shard, merge) {
+    match run_result(
+        function,
+        assignment,
+        pieces,
+        shard,
+        reduction,
+        ErrorOps::opaque(),
+    ) {
         Ok(value) => value,
         Err(never) => match never {},
     }
@@ -94,11 +222,13 @@ pub fn run<P: Send, T: Send>(
 /// Runs a function whose body returns `Result<T, E>`.
 pub fn run_result<P: Send, T: Send, E: Send>(
     function: &'static str,
+    assignment: Assignment,
     pieces: Vec<P>,
     shard: impl Fn(P) -> Result<T, E> + Sync,
-    merge: fn(T, T) -> T,
+    reduction: Reduction<T>,
+    errors: ErrorOps<E>,
 ) -> Result<T, E> {
-    let exec = Executor::current();
+    let Assignment { exec, blocks } = assignment;
     let _span = tracing::debug_span!(
         "parallelize",
         function,
@@ -106,5 +236,38 @@ pub fn run_result<P: Send, T: Send, E: Send>(
         workers = exec.workers()
     )
     .entered();
-    execute(&exec, pieces, &shard, &merge)
+    let exact = reduction
+        .exact
+        .as_ref()
+        .and_then(|ops| ExactFolder::new(function, ops));
+    #[cfg(feature = "mpi")]
+    if let Some(ranks) = exec.ranks() {
+        return ranks.run(
+            function,
+            blocks,
+            pieces,
+            &shard,
+            reduction.merge,
+            exact,
+            errors,
+        );
+    }
+    let _ = errors;
+    const ONE_BLOCK: &str = "a plan always has a block";
+    match exact {
+        Some(folder) => {
+            let acc = execute(&exec, blocks.start, pieces, &shard, &folder)
+                .map_err(|(_, e)| e)?
+                .expect(ONE_BLOCK);
+            Ok(folder.finish(&acc))
+        }
+        None => {
+            let plain = Plain {
+                merge: reduction.merge,
+            };
+            Ok(execute(&exec, blocks.start, pieces, &shard, &plain)
+                .map_err(|(_, e)| e)?
+                .expect(ONE_BLOCK))
+        }
+    }
 }

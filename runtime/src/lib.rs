@@ -6,15 +6,23 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod engine;
+mod exact;
 mod executor;
 #[doc(hidden)]
 pub mod glue;
+mod lanes;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod plan;
 mod reduce;
+mod reduction;
+mod remote;
 mod split;
 pub mod weights;
 
 pub use executor::{Executor, ExecutorError, THREADS_ENV};
+pub use lanes::{LaneOp, Lanes, Unlanes};
 pub use plan::{Plan, DEFAULT_BLOCKS};
 pub use reduce::{Concat, Extremum, Reduce};
+pub use remote::RemoteError;
 pub use split::{Copied, Items, Rows, Same, Source, Split, Weigh};

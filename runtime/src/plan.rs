@@ -102,6 +102,53 @@ impl Plan {
         self.bounds.windows(2).map(|w| w[0]..w[1])
     }
 
+    /// The item ranges of the blocks numbered `blocks`, in block order.
+    pub fn ranges_in(
+        &self,
+        blocks: Range<usize>,
+    ) -> impl ExactSizeIterator<Item = Range<usize>> + '_ {
+        self.bounds[blocks.start..=blocks.end]
+            .windows(2)
+            .map(|w| w[0]..w[1])
+    }
+
+    /// The items of the blocks numbered `blocks`.
+    pub fn items_in(&self, blocks: Range<usize>) -> Range<usize> {
+        self.bounds[blocks.start]..self.bounds[blocks.end]
+    }
+
+    /// A digest of the block boundaries, to check that MPI ranks cut the
+    /// same plan.
+    pub fn digest(&self) -> u64 {
+        // FNV-1a over the bounds: stable across processes and platforms.
+        self.bounds.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+
+    /// The contiguous run of blocks of part `part` of `parts` (an MPI rank of
+    /// a world): runs of nearly equal item count, in order, the first part
+    /// always holding block 0.
+    pub fn share(&self, part: usize, parts: usize) -> Range<usize> {
+        let total = self.len() as u128;
+        let parts = parts as u128;
+        // Block i goes to the part in which its first item falls, counting
+        // each block at least as one item so that empty plans share too.
+        let owner = |i: usize| -> usize {
+            if total == 0 {
+                return (i as u128 * parts / self.blocks() as u128) as usize;
+            }
+            (self.bounds[i] as u128 * parts / total) as usize
+        };
+        let start = (0..self.blocks())
+            .find(|&i| owner(i) >= part)
+            .unwrap_or(self.blocks());
+        let end = (0..self.blocks())
+            .find(|&i| owner(i) > part)
+            .unwrap_or(self.blocks());
+        start.min(end)..end
+    }
+
     /// The sizes of the blocks, in block order.
     pub fn sizes(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
         self.bounds.windows(2).map(|w| w[1] - w[0])
@@ -170,6 +217,26 @@ mod tests {
             .unwrap();
         assert!(heaviest * DEFAULT_BLOCKS as u64 <= total, "{heaviest}");
         assert!(plan.blocks() <= 2 * DEFAULT_BLOCKS + 1);
+    }
+
+    #[test]
+    fn shares_are_contiguous_and_cover_every_block() {
+        for (len, parts) in [(0, 3), (1, 4), (5, 2), (1000, 3), (10, 16), (300, 7)] {
+            let plan = Plan::even(len, None);
+            let mut next = 0;
+            for part in 0..parts {
+                let share = plan.share(part, parts);
+                assert_eq!(share.start, next, "{len} items, part {part} of {parts}");
+                next = share.end;
+            }
+            assert_eq!(next, plan.blocks());
+            assert!(plan.share(0, parts).contains(&0));
+        }
+        let plan = Plan::even(1000, None);
+        let sizes: Vec<usize> = (0..4)
+            .map(|p| plan.items_in(plan.share(p, 4)).len())
+            .collect();
+        assert!(sizes.iter().all(|&n| n.abs_diff(250) <= 4), "{sizes:?}");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 use ndarray::{Array, Axis, Dimension, RemoveAxis, Zip};
 
+use crate::lanes::{Lanes, Unlanes};
+
 /// A partial result that can be summed with another: the trait behind
 /// `reduce = "sum"`.
 ///
@@ -36,6 +38,29 @@ pub trait Reduce: Sized {
     fn identity() -> Self;
     /// Adds the later partial result `other` into `self`.
     fn merge(&mut self, other: Self);
+
+    /// Writes this partial result's structure and numbers into `lanes`, so
+    /// that block results can be summed *exactly* (as fixed-point integers),
+    /// which makes the result independent of how blocks are grouped — across
+    /// threads and MPI ranks alike. Returns `false` if the type cannot be
+    /// laid out so (the default); such a type is merged with
+    /// [`merge`](Reduce::merge) in block order on threads and cannot cross
+    /// MPI ranks.
+    ///
+    /// Numbers are written with [`Lanes::f64`] / [`Lanes::int`], lengths and
+    /// shapes with [`Lanes::shape`]; [`unpack`](Reduce::unpack) must read
+    /// back the same lanes in the same order. `#[derive(Reduce)]` writes both.
+    fn pack(&self, lanes: &mut Lanes) -> bool {
+        let _ = lanes;
+        false
+    }
+
+    /// Rebuilds a value from lanes written by [`pack`](Reduce::pack), whose
+    /// numbers have been combined.
+    fn unpack(lanes: &mut Unlanes) -> Self {
+        let _ = lanes;
+        unreachable!("shardkit: `Reduce::unpack` called for a type whose `pack` returns false")
+    }
 }
 
 /// A partial result with an element-wise minimum and maximum: the trait
@@ -57,6 +82,19 @@ pub trait Extremum: Sized {
     fn merge_min(&mut self, other: Self);
     /// Keeps the larger of `self` and `other` (element-wise).
     fn merge_max(&mut self, other: Self);
+
+    /// As [`Reduce::pack`]: writes the structure and numbers; the lanes'
+    /// operation (minimum or maximum) is set by the caller. Default: `false`.
+    fn pack(&self, lanes: &mut Lanes) -> bool {
+        let _ = lanes;
+        false
+    }
+
+    /// As [`Reduce::unpack`].
+    fn unpack(lanes: &mut Unlanes) -> Self {
+        let _ = lanes;
+        unreachable!("shardkit: `Extremum::unpack` called for a type whose `pack` returns false")
+    }
 }
 
 /// A partial result that can be appended to: the trait behind
@@ -76,7 +114,7 @@ pub trait Concat: Sized {
 }
 
 macro_rules! numbers {
-    ($($t:ty => $top:expr, $bottom:expr;)*) => {$(
+    ($($t:ty => $top:expr, $bottom:expr, $pack:expr, $unpack:expr;)*) => {$(
         impl Reduce for $t {
             fn identity() -> Self {
                 0 as $t
@@ -84,6 +122,14 @@ macro_rules! numbers {
             #[inline]
             fn merge(&mut self, other: Self) {
                 *self += other;
+            }
+            #[inline]
+            fn pack(&self, lanes: &mut Lanes) -> bool {
+                ($pack)(*self, lanes)
+            }
+            #[inline]
+            fn unpack(lanes: &mut Unlanes) -> Self {
+                ($unpack)(lanes)
             }
         }
         impl Extremum for $t {
@@ -101,25 +147,76 @@ macro_rules! numbers {
             fn merge_max(&mut self, other: Self) {
                 *self = Ord_::max_(*self, other);
             }
+            #[inline]
+            fn pack(&self, lanes: &mut Lanes) -> bool {
+                ($pack)(*self, lanes)
+            }
+            #[inline]
+            fn unpack(lanes: &mut Unlanes) -> Self {
+                ($unpack)(lanes)
+            }
         }
     )*};
 }
 
-numbers! {
-    f32 => f32::INFINITY, f32::NEG_INFINITY;
-    f64 => f64::INFINITY, f64::NEG_INFINITY;
-    i8 => i8::MAX, i8::MIN;
-    i16 => i16::MAX, i16::MIN;
-    i32 => i32::MAX, i32::MIN;
-    i64 => i64::MAX, i64::MIN;
-    i128 => i128::MAX, i128::MIN;
-    isize => isize::MAX, isize::MIN;
-    u8 => u8::MAX, u8::MIN;
-    u16 => u16::MAX, u16::MIN;
-    u32 => u32::MAX, u32::MIN;
-    u64 => u64::MAX, u64::MIN;
-    u128 => u128::MAX, u128::MIN;
-    usize => usize::MAX, usize::MIN;
+macro_rules! float {
+    ($t:ty) => {
+        (
+            |x: $t, l: &mut Lanes| {
+                l.f64(f64::from(x));
+                true
+            },
+            |l: &mut Unlanes| l.f64() as $t,
+        )
+    };
+}
+
+macro_rules! int {
+    ($t:ty) => {
+        (
+            |x: $t, l: &mut Lanes| match i128::try_from(x) {
+                Ok(x) => {
+                    l.int(x);
+                    true
+                }
+                Err(_) => false,
+            },
+            |l: &mut Unlanes| {
+                let x = l.int();
+                <$t>::try_from(x).unwrap_or_else(|_| {
+                    panic!(
+                        "shardkit: the combined value {x} does not fit in `{}`",
+                        stringify!($t)
+                    )
+                })
+            },
+        )
+    };
+}
+
+macro_rules! all_numbers {
+    ($($t:ty => $top:expr, $bottom:expr, $kind:ident;)*) => {
+        numbers! {
+            $($t => $top, $bottom, $kind!($t).0, $kind!($t).1;)*
+        }
+    };
+}
+
+all_numbers! {
+    f32 => f32::INFINITY, f32::NEG_INFINITY, float;
+    f64 => f64::INFINITY, f64::NEG_INFINITY, float;
+    i8 => i8::MAX, i8::MIN, int;
+    i16 => i16::MAX, i16::MIN, int;
+    i32 => i32::MAX, i32::MIN, int;
+    i64 => i64::MAX, i64::MIN, int;
+    i128 => i128::MAX, i128::MIN, int;
+    isize => isize::MAX, isize::MIN, int;
+    u8 => u8::MAX, u8::MIN, int;
+    u16 => u16::MAX, u16::MIN, int;
+    u32 => u32::MAX, u32::MIN, int;
+    u64 => u64::MAX, u64::MIN, int;
+    u128 => u128::MAX, u128::MIN, int;
+    usize => usize::MAX, usize::MIN, int;
 }
 
 /// `min` / `max` under one name for floats (`f64::min`) and integers (`Ord::min`).
@@ -161,6 +258,21 @@ impl<T: Reduce> Reduce for Option<T> {
             (Some(_), None) => {}
         }
     }
+    fn pack(&self, lanes: &mut Lanes) -> bool {
+        match self {
+            None => {
+                lanes.shape(0);
+                true
+            }
+            Some(x) => {
+                lanes.shape(1);
+                Reduce::pack(x, lanes)
+            }
+        }
+    }
+    fn unpack(lanes: &mut Unlanes) -> Self {
+        (lanes.shape() == 1).then(|| <T as Reduce>::unpack(lanes))
+    }
 }
 
 impl<T: Extremum> Extremum for Option<T> {
@@ -184,6 +296,21 @@ impl<T: Extremum> Extremum for Option<T> {
             (Some(_), None) => {}
         }
     }
+    fn pack(&self, lanes: &mut Lanes) -> bool {
+        match self {
+            None => {
+                lanes.shape(0);
+                true
+            }
+            Some(x) => {
+                lanes.shape(1);
+                Extremum::pack(x, lanes)
+            }
+        }
+    }
+    fn unpack(lanes: &mut Unlanes) -> Self {
+        (lanes.shape() == 1).then(|| <T as Extremum>::unpack(lanes))
+    }
 }
 
 #[track_caller]
@@ -205,6 +332,14 @@ impl<T: Reduce> Reduce for Vec<T> {
             same_len("sum", self.len(), other.len());
             self.iter_mut().zip(other).for_each(|(a, b)| a.merge(b));
         }
+    }
+    fn pack(&self, lanes: &mut Lanes) -> bool {
+        lanes.shape(self.len());
+        self.iter().all(|x| Reduce::pack(x, lanes))
+    }
+    fn unpack(lanes: &mut Unlanes) -> Self {
+        let n = lanes.shape();
+        (0..n).map(|_| <T as Reduce>::unpack(lanes)).collect()
     }
 }
 
@@ -231,6 +366,14 @@ impl<T: Extremum> Extremum for Vec<T> {
             self.iter_mut().zip(other).for_each(|(a, b)| a.merge_max(b));
         }
     }
+    fn pack(&self, lanes: &mut Lanes) -> bool {
+        lanes.shape(self.len());
+        self.iter().all(|x| Extremum::pack(x, lanes))
+    }
+    fn unpack(lanes: &mut Unlanes) -> Self {
+        let n = lanes.shape();
+        (0..n).map(|_| <T as Extremum>::unpack(lanes)).collect()
+    }
 }
 
 impl<T> Concat for Vec<T> {
@@ -253,6 +396,20 @@ impl Concat for String {
     fn append(&mut self, other: Self) {
         self.push_str(&other);
     }
+}
+
+fn pack_shape(shape: &[usize], lanes: &mut Lanes) {
+    lanes.shape(shape.len());
+    shape.iter().for_each(|&n| lanes.shape(n));
+}
+
+fn unpack_shape<D: Dimension>(lanes: &mut Unlanes) -> D {
+    let ndim = lanes.shape();
+    let mut dim = D::zeros(ndim);
+    for axis in dim.slice_mut() {
+        *axis = lanes.shape();
+    }
+    dim
 }
 
 fn zero_sized<A, D: Dimension>() -> Array<A, D> {
@@ -282,6 +439,16 @@ impl<A: Reduce + Clone, D: Dimension> Reduce for Array<A, D> {
                 .for_each(|a, b| a.merge(b.clone()));
         }
     }
+    fn pack(&self, lanes: &mut Lanes) -> bool {
+        pack_shape(self.shape(), lanes);
+        self.iter().all(|x| Reduce::pack(x, lanes))
+    }
+    fn unpack(lanes: &mut Unlanes) -> Self {
+        let dim: D = unpack_shape(lanes);
+        let n = dim.size();
+        let items: Vec<A> = (0..n).map(|_| <A as Reduce>::unpack(lanes)).collect();
+        Array::from_shape_vec(dim, items).expect("a packed shape holds its items")
+    }
 }
 
 impl<A: Extremum + Clone, D: Dimension> Extremum for Array<A, D> {
@@ -310,6 +477,16 @@ impl<A: Extremum + Clone, D: Dimension> Extremum for Array<A, D> {
                 .and(&other)
                 .for_each(|a, b| a.merge_max(b.clone()));
         }
+    }
+    fn pack(&self, lanes: &mut Lanes) -> bool {
+        pack_shape(self.shape(), lanes);
+        self.iter().all(|x| Extremum::pack(x, lanes))
+    }
+    fn unpack(lanes: &mut Unlanes) -> Self {
+        let dim: D = unpack_shape(lanes);
+        let n = dim.size();
+        let items: Vec<A> = (0..n).map(|_| <A as Extremum>::unpack(lanes)).collect();
+        Array::from_shape_vec(dim, items).expect("a packed shape holds its items")
     }
 }
 
@@ -342,6 +519,12 @@ macro_rules! tuples {
             fn merge(&mut self, other: Self) {
                 $(self.$idx.merge(other.$idx);)+
             }
+            fn pack(&self, lanes: &mut Lanes) -> bool {
+                $(Reduce::pack(&self.$idx, lanes))&&+
+            }
+            fn unpack(lanes: &mut Unlanes) -> Self {
+                ($(<$name as Reduce>::unpack(lanes),)+)
+            }
         }
         impl<$($name: Extremum),+> Extremum for ($($name,)+) {
             fn top() -> Self {
@@ -355,6 +538,12 @@ macro_rules! tuples {
             }
             fn merge_max(&mut self, other: Self) {
                 $(self.$idx.merge_max(other.$idx);)+
+            }
+            fn pack(&self, lanes: &mut Lanes) -> bool {
+                $(Extremum::pack(&self.$idx, lanes))&&+
+            }
+            fn unpack(lanes: &mut Unlanes) -> Self {
+                ($(<$name as Extremum>::unpack(lanes),)+)
             }
         }
         impl<$($name: Concat),+> Concat for ($($name,)+) {
@@ -379,36 +568,26 @@ tuples! {
     (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 }
 
-/// Merges with `reduce = "sum"`, by value (used by generated code).
-pub fn sum<T: Reduce>(mut a: T, b: T) -> T {
-    a.merge(b);
-    a
-}
-
-/// Merges with `reduce = "min"`, by value (used by generated code).
-pub fn min<T: Extremum>(mut a: T, b: T) -> T {
-    a.merge_min(b);
-    a
-}
-
-/// Merges with `reduce = "max"`, by value (used by generated code).
-pub fn max<T: Extremum>(mut a: T, b: T) -> T {
-    a.merge_max(b);
-    a
-}
-
-/// Merges with `reduce = "concat"`, by value (used by generated code).
-pub fn concat<T: Concat>(mut a: T, b: T) -> T {
-    a.append(b);
-    a
-}
-
-/// Keeps nothing: `reduce = "none"` (used by generated code).
-pub fn none(_: (), _: ()) {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sum<T: Reduce>(mut a: T, b: T) -> T {
+        a.merge(b);
+        a
+    }
+    fn min<T: Extremum>(mut a: T, b: T) -> T {
+        a.merge_min(b);
+        a
+    }
+    fn max<T: Extremum>(mut a: T, b: T) -> T {
+        a.merge_max(b);
+        a
+    }
+    fn concat<T: Concat>(mut a: T, b: T) -> T {
+        a.append(b);
+        a
+    }
     use ndarray::{arr1, arr2, Array2};
     use std::fmt::Debug;
 

@@ -41,8 +41,9 @@ pub trait Source {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// One piece per block of `plan`, in block order.
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece>;
+    /// One piece per block of `plan` numbered in `blocks` (all of them on
+    /// threads; an MPI rank's own run of blocks), in block order.
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece>;
 }
 
 /// A split parameter whose items can be weighed one by one (see the
@@ -104,8 +105,8 @@ impl<'a, T: Sync> Source for Items<&'a [T]> {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
-        plan.ranges().map(|r| Same(&self.0[r])).collect()
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
+        plan.ranges_in(blocks).map(|r| Same(&self.0[r])).collect()
     }
 }
 
@@ -121,11 +122,11 @@ impl<'a, T: Send> Source for Items<&'a mut [T]> {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
-        let mut rest = self.0;
-        plan.sizes()
-            .map(|n| {
-                let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
+        let mut rest = &mut self.0[plan.items_in(blocks.clone())];
+        plan.ranges_in(blocks)
+            .map(|r| {
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(r.len());
                 rest = tail;
                 Same(head)
             })
@@ -145,10 +146,10 @@ impl<T: Send> Source for Items<Vec<T>> {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
-        let mut items = self.0.into_iter();
-        plan.sizes()
-            .map(|n| Same(items.by_ref().take(n).collect()))
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
+        let mut items = self.0.into_iter().skip(plan.items_in(blocks.clone()).start);
+        plan.ranges_in(blocks)
+            .map(|r| Same(items.by_ref().take(r.len()).collect()))
             .collect()
     }
 }
@@ -165,8 +166,10 @@ impl<T: Clone + Send + Sync> Source for Items<&Vec<T>> {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
-        plan.ranges().map(|r| Copied(self.0[r].to_vec())).collect()
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
+        plan.ranges_in(blocks)
+            .map(|r| Copied(self.0[r].to_vec()))
+            .collect()
     }
 }
 
@@ -182,9 +185,9 @@ impl Source for Items<Range<usize>> {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
         let start = self.0.start;
-        plan.ranges()
+        plan.ranges_in(blocks)
             .map(|r| Same(start + r.start..start + r.end))
             .collect()
     }
@@ -246,14 +249,9 @@ impl<'a, A: Sync, D: RemoveAxis> Source for Rows<ArrayView<'a, A, D>> {
     fn len(&self) -> usize {
         rows_of(&self.0)
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
-        let mut rest = self.0;
-        plan.sizes()
-            .map(|n| {
-                let (head, tail) = rest.clone().split_at(Axis(0), n);
-                rest = tail;
-                Same(head)
-            })
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
+        plan.ranges_in(blocks)
+            .map(|r| Same(self.0.clone().slice_axis_move(Axis(0), r.into())))
             .collect()
     }
 }
@@ -270,10 +268,11 @@ impl<'a, A: Send, D: RemoveAxis> Source for Rows<ArrayViewMut<'a, A, D>> {
     fn len(&self) -> usize {
         rows_of(&self.0)
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
-        let mut pieces = Vec::with_capacity(plan.blocks());
-        let mut rest = Some(self.0);
-        for n in plan.sizes() {
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
+        let mut pieces = Vec::with_capacity(blocks.len());
+        let mine = plan.items_in(blocks.clone());
+        let mut rest = Some(self.0.slice_axis_move(Axis(0), mine.into()));
+        for n in plan.ranges_in(blocks).map(|r| r.len()) {
             let (head, tail) = rest
                 .take()
                 .expect("one rest per block")
@@ -297,8 +296,8 @@ impl<A: Clone + Send + Sync, D: RemoveAxis> Source for Rows<&Array<A, D>> {
     fn len(&self) -> usize {
         rows_of(self.0)
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
-        plan.ranges()
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
+        plan.ranges_in(blocks)
             .map(|r| Copied(self.0.slice_axis(Axis(0), r.into()).to_owned()))
             .collect()
     }
@@ -316,8 +315,8 @@ impl<A: Clone + Send + Sync, D: RemoveAxis> Source for Rows<Array<A, D>> {
     fn len(&self) -> usize {
         rows_of(&self.0)
     }
-    fn cut(self, plan: &Plan) -> Vec<Self::Piece> {
-        plan.ranges()
+    fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
+        plan.ranges_in(blocks)
             .map(|r| Same(self.0.slice_axis(Axis(0), r.into()).to_owned()))
             .collect()
     }
@@ -329,7 +328,7 @@ mod tests {
     use ndarray::{arr2, Array2};
 
     fn cut<P: Split>(p: P, plan: &Plan) -> Vec<<P::Source as Source>::Piece> {
-        p.source().cut(plan)
+        p.source().cut(plan, 0..plan.blocks())
     }
 
     #[test]

@@ -1,0 +1,1498 @@
+//! Reproducible summation: `f64` values as fixed-point integers.
+//!
+//! Block results are summed on threads and across MPI ranks in whatever
+//! grouping the executor happens to use; floating-point addition would make
+//! the bits of the total depend on that grouping. Here every addend is
+//! converted to an integer multiple of 2^-[`FRAC_BITS`] (a *fixed* binary
+//! point, not one chosen from the data), the integers are added — integer
+//! addition is associative and commutative, so any grouping gives the same
+//! integer — and the exact total is rounded to `f64` once, at the end.
+//!
+//! # Representation
+//!
+//! A number is [`LIMBS`] signed `i64` limbs; limb `i` has weight
+//! 2^(32·i − [`FRAC_BITS`]), so limb 0 is worth 2^-108 and the top limb
+//! 2^52. Limbs are added one by one with plain `i64` addition (which is also
+//! what `MPI_SUM` on `MPI_INT64_T` does), without carrying. *Normalising*
+//! propagates the carries so that every limb but the top one is in
+//! `[0, 2^32)` and the top limb carries the sign; the value is unchanged.
+//!
+//! # Range and headroom
+//!
+//! One addend must satisfy |x| < [`MAX_MAGNITUDE`] = 2^[`MAX_EXP`] = 2^84;
+//! bits of x below 2^-108 are dropped (truncation toward zero). 84 =
+//! 32·6 − 108 is exactly the range in which *every* limb of a converted
+//! addend has |limb| < 2^32, whatever its sign. Hence:
+//!
+//! * Lower limbs (0..5): after normalisation they are in `[0, 2^32)`, and a
+//!   converted addend contributes less than 2^32 in magnitude to each, so
+//!   after `k` additions since the last normalisation |limb| < (k + 1)·2^32.
+//!   With `k` ≤ [`ADD_LIMIT`] = 2^30 that is below 2^62 + 2^32 < 2^63.
+//!   Callers of [`Fixed::add`] must normalise at least that often;
+//!   [`FixedVec`] does it by itself.
+//! * Top limb: it is not reduced by normalisation, it simply holds
+//!   ⌊value / 2^52⌋. When numbers that are each a (normalised or freshly
+//!   converted) sum of some of the addends are added, the top limbs add up to
+//!   at most Σ|xᵢ| / 2^52 plus one per operand. For a total of at most 2^30
+//!   addends per number — counted over all threads, blocks and ranks
+//!   together — Σ|xᵢ| < 2^30 · 2^84 = 2^114, so the top limb stays below
+//!   2^62 + 2^31 < 2^63 in *any* grouping, and the exact total
+//!   (|total| < 2^114) is always representable. 2^85 would already allow the
+//!   top limb to reach 2^63, so 2^84 is the largest power-of-two bound that is
+//!   safe for 2^30 addends.
+//!
+//! Rounding the final value ([`Fixed::to_f64`]) is correct (to nearest,
+//! ties to even) for any limbs, normalised or not. Every nonzero value is at
+//! least 2^-108 and below 2^116 in magnitude, so the result is always a
+//! normal `f64`: there is no subnormal or overflow case. An integer has no
+//! negative zero: a zero total is `+0.0`, even if every addend was `-0.0`
+//! (where IEEE addition, and `Iterator::sum` of nothing, give `-0.0`).
+
+use std::fmt;
+
+/// Number of `i64` limbs per number.
+pub(crate) const LIMBS: usize = 6;
+
+/// Position of the binary point: limb 0 is worth 2^-`FRAC_BITS`, which is the
+/// resolution of the representation.
+pub(crate) const FRAC_BITS: u32 = 108;
+
+/// Bits of payload per limb (the weight ratio of neighbouring limbs).
+const LIMB_BITS: u32 = 32;
+
+/// Mask of a limb's payload.
+const LIMB_MASK: u64 = (1 << LIMB_BITS) - 1;
+
+/// Binary exponent bound for one addend: |x| < 2^`MAX_EXP`. It equals the
+/// payload width `32 · LIMBS` minus `FRAC_BITS`, so that every limb of one
+/// converted addend is below 2^32 in magnitude (see the module docs for why
+/// sums of 2^30 such addends cannot overflow).
+pub(crate) const MAX_EXP: i32 = (LIMB_BITS * LIMBS as u32 - FRAC_BITS) as i32;
+
+/// The smallest magnitude that one addend may *not* have: 2^84. Finite
+/// addends with |x| < `MAX_MAGNITUDE` are accepted; at most 2^30 of them may
+/// contribute to one sum (see the module docs).
+pub(crate) const MAX_MAGNITUDE: f64 = 19_342_813_113_834_066_795_298_816.0;
+
+/// How many additions may accumulate on top of a normalised number before it
+/// must be normalised again: 2^30, which keeps the lower limbs below 2^63.
+pub(crate) const ADD_LIMIT: u32 = 1 << 30;
+
+/// Number of explicit mantissa bits of an `f64`.
+const MANT_BITS: u32 = 52;
+
+/// Mask of the explicit mantissa bits of an `f64`.
+const MANT_MASK: u64 = (1 << MANT_BITS) - 1;
+
+/// The implicit leading mantissa bit of a normal `f64`.
+const HIDDEN_BIT: u64 = 1 << MANT_BITS;
+
+/// Mask of the (shifted down) biased exponent field of an `f64`.
+const EXP_FIELD: u64 = 0x7ff;
+
+/// The exponent bias of `f64`.
+const EXP_BIAS: u64 = 1023;
+
+/// Biased exponents from this one up (which includes NaN and infinities)
+/// mean |x| >= 2^`MAX_EXP`: rejected.
+const EXP_TOO_BIG: u64 = EXP_BIAS + MAX_EXP as u64;
+
+/// Biased exponents below this one mean |x| < 2^-`FRAC_BITS` (zeros and
+/// subnormals included): such values truncate to zero.
+const EXP_MIN_NONZERO: u64 = EXP_BIAS - FRAC_BITS as u64;
+
+/// A normal `f64` with biased exponent `e` and 53-bit integer mantissa `m`
+/// is `m · 2^(e − 1075)`, i.e. `m · 2^(e − SHIFT_BIAS)` units of 2^-108. The
+/// conversion works in a window padded by 64 bits below the resolution (so
+/// that the shift is never negative); this is the exponent that maps to a
+/// shift of zero in that padded window.
+const PADDED_SHIFT_BIAS: u64 = EXP_BIAS + MANT_BITS as u64 - FRAC_BITS as u64 - 64;
+
+/// Limb holding the units bit (2^0) of a number.
+const INT_LIMB: usize = (FRAC_BITS / LIMB_BITS) as usize;
+
+/// Bit position of 2^0 inside limb `INT_LIMB`.
+const INT_SHIFT: u32 = FRAC_BITS % LIMB_BITS;
+
+// The bit-twiddling below is written for this layout.
+const _: () = assert!(LIMBS == 6 && LIMB_BITS == 32);
+const _: () = assert!(MAX_EXP == 84 && INT_LIMB + 2 == LIMBS - 1);
+const _: () = assert!(EXP_MIN_NONZERO == 915 && EXP_TOO_BIG == 1107);
+// The padded window is 256 bits, of which the top 192 are the limbs; the
+// largest accepted addend has its top bit at 64 + 191.
+const _: () = assert!(EXP_TOO_BIG - 1 - PADDED_SHIFT_BIAS + MANT_BITS as u64 == 64 + 191);
+const _: () = assert!(EXP_MIN_NONZERO - PADDED_SHIFT_BIAS + MANT_BITS as u64 == 64);
+const _: () = assert!((ADD_LIMIT as i128 + 2) * (1 << LIMB_BITS) < i64::MAX as i128);
+
+/// A value that cannot be accumulated: NaN, ±infinity, or a magnitude of at
+/// least [`MAX_MAGNITUDE`]. (For an integer addend, `value` is the integer
+/// rounded to `f64`.)
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Unrepresentable {
+    /// The offending value.
+    pub(crate) value: f64,
+}
+
+impl fmt::Display for Unrepresentable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:e} cannot be summed exactly: only finite values of magnitude below 2^{MAX_EXP} are accepted",
+            self.value
+        )
+    }
+}
+
+impl std::error::Error for Unrepresentable {}
+
+/// One exact fixed-point number: an integer multiple of 2^-[`FRAC_BITS`],
+/// held as [`LIMBS`] signed limbs (see the module docs).
+///
+/// The derived equality compares limbs, so two equal values compare equal
+/// only once both are normalised (the normalised form is unique).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Fixed {
+    /// Limb `i` has weight 2^(32·i − `FRAC_BITS`).
+    limbs: [i64; LIMBS],
+}
+
+// Some conversions serve only the tests and future callers.
+#[cfg_attr(not(test), allow(dead_code))]
+impl Fixed {
+    /// Converts `x` exactly, truncated toward zero to a multiple of 2^-108
+    /// (bits below the resolution are dropped, so |x| < 2^-108 — subnormals
+    /// included — gives zero). Both zeros give zero. NaN, ±infinity and
+    /// |x| >= [`MAX_MAGNITUDE`] are refused.
+    ///
+    /// Every limb of the result is below 2^32 in magnitude (negative values
+    /// have all limbs ≤ 0), so it is ready to be added.
+    #[inline]
+    pub(crate) fn from_f64(x: f64) -> Result<Fixed, Unrepresentable> {
+        let bits = x.to_bits();
+        if (bits >> MANT_BITS) & EXP_FIELD >= EXP_TOO_BIG {
+            return Err(Unrepresentable { value: x });
+        }
+        let mut f = Fixed::default();
+        add_bits(&mut f.limbs, bits, 0);
+        Ok(f)
+    }
+
+    /// Converts an integer exactly; |x| >= [`MAX_MAGNITUDE`] is refused (the
+    /// error holds `x` rounded to `f64`).
+    pub(crate) fn from_i128(x: i128) -> Result<Fixed, Unrepresentable> {
+        let mag = x.unsigned_abs();
+        if mag >> MAX_EXP != 0 {
+            return Err(Unrepresentable { value: x as f64 });
+        }
+        // mag · 2^108 occupies bits 108..192: limbs 3, 4 and 5.
+        let neg = -i64::from(x < 0);
+        let mut limbs = [0i64; LIMBS];
+        let chunks = [
+            (mag << INT_SHIFT) as u64 & LIMB_MASK,
+            (mag >> (LIMB_BITS - INT_SHIFT)) as u64 & LIMB_MASK,
+            (mag >> (2 * LIMB_BITS - INT_SHIFT)) as u64 & LIMB_MASK,
+        ];
+        for (limb, chunk) in limbs[INT_LIMB..].iter_mut().zip(chunks) {
+            *limb = (chunk as i64 ^ neg) - neg;
+        }
+        Ok(Fixed { limbs })
+    }
+
+    /// Adds `other` limb by limb with plain `i64` additions, without carrying.
+    ///
+    /// The caller must normalise at least every [`ADD_LIMIT`] additions and
+    /// keep to the addend budget of the module docs; then no limb overflows.
+    #[inline]
+    pub(crate) fn add(&mut self, other: &Fixed) {
+        for (a, b) in self.limbs.iter_mut().zip(&other.limbs) {
+            *a += b;
+        }
+    }
+
+    /// Propagates carries so that limbs 0..5 are in `[0, 2^32)` and the top
+    /// limb holds the sign (and the rest of the value). The value is
+    /// unchanged.
+    #[inline]
+    pub(crate) fn normalize(&mut self) {
+        normalize_limbs(&mut self.limbs);
+    }
+
+    /// The exact value rounded to the nearest `f64`, ties to even, from any
+    /// limbs (normalised or not). Zero is `+0.0`.
+    // `&self` as specified for callers (e.g. `.map(Fixed::to_f64)` over
+    // references), although `Fixed` is `Copy`.
+    #[allow(clippy::wrong_self_convention)]
+    pub(crate) fn to_f64(&self) -> f64 {
+        limbs_to_f64(&self.limbs)
+    }
+
+    /// The value as an integer, or `None` if it has a fractional part. (Every
+    /// integer value of a `Fixed` fits an `i128`: |value| < 2^116.)
+    // `&self` as specified for callers (e.g. `.map(Fixed::to_i128)` over
+    // references), although `Fixed` is `Copy`.
+    #[allow(clippy::wrong_self_convention)]
+    pub(crate) fn to_i128(&self) -> Option<i128> {
+        limbs_to_i128(&self.limbs)
+    }
+
+    /// The raw limbs, e.g. to send them to another MPI rank.
+    pub(crate) fn limbs(&self) -> &[i64; LIMBS] {
+        &self.limbs
+    }
+
+    /// A number from raw limbs, e.g. received from another MPI rank.
+    pub(crate) fn from_limbs(limbs: [i64; LIMBS]) -> Fixed {
+        Fixed { limbs }
+    }
+}
+
+/// Many [`Fixed`] numbers stored contiguously ([`LIMBS`] words each): an
+/// exact accumulator for a whole vector of `f64` sums. It counts additions
+/// and normalises by itself before the headroom of the lower limbs runs out.
+/// The default is the empty vector.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FixedVec {
+    /// `LIMBS` words per number, number `i` at `i * LIMBS`.
+    limbs: Vec<i64>,
+    /// Additions since the last normalisation (an upper bound; the lower
+    /// limbs are below `(adds_since_normalize + 1) · 2^32` in magnitude).
+    adds_since_normalize: u32,
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+impl FixedVec {
+    /// `n` zeros.
+    pub(crate) fn new(n: usize) -> FixedVec {
+        FixedVec {
+            limbs: vec![0; n * LIMBS],
+            adds_since_normalize: 0,
+        }
+    }
+
+    /// How many numbers there are.
+    pub(crate) fn len(&self) -> usize {
+        self.limbs.len() / LIMBS
+    }
+
+    /// Whether there are no numbers.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.limbs.is_empty()
+    }
+
+    /// Makes room for an operand that adds `weight` to the headroom count,
+    /// normalising first if the count would pass [`ADD_LIMIT`].
+    #[inline]
+    fn reserve(&mut self, weight: u32) {
+        if self.adds_since_normalize.saturating_add(weight) > ADD_LIMIT {
+            self.normalize();
+        }
+        self.adds_since_normalize += weight;
+    }
+
+    /// Adds `xs[i]` to number `i`, each truncated toward zero to a multiple
+    /// of 2^-108 exactly as [`Fixed::from_f64`] does.
+    ///
+    /// On an unrepresentable element, returns its index (the first such) and
+    /// leaves every value unchanged.
+    ///
+    /// # Panics
+    ///
+    /// If `xs.len() != self.len()`.
+    pub(crate) fn add_f64_slice(&mut self, xs: &[f64]) -> Result<(), (usize, Unrepresentable)> {
+        assert_eq!(
+            xs.len(),
+            self.len(),
+            "FixedVec::add_f64_slice: {} values for {} numbers",
+            xs.len(),
+            self.len()
+        );
+        self.reserve(1);
+        if let Some(i) = add_slice(&mut self.limbs, xs, 0) {
+            // Take back what was added (integer additions: exactly).
+            add_slice(&mut self.limbs, &xs[..i], -1);
+            return Err((i, Unrepresentable { value: xs[i] }));
+        }
+        Ok(())
+    }
+
+    /// Adds the integer `x` to number `index` exactly.
+    ///
+    /// # Panics
+    ///
+    /// If `index >= self.len()`.
+    pub(crate) fn add_i128(&mut self, index: usize, x: i128) -> Result<(), Unrepresentable> {
+        let f = Fixed::from_i128(x)?;
+        self.reserve(1);
+        let acc = limb_array(&mut self.limbs[index * LIMBS..(index + 1) * LIMBS]);
+        for (a, b) in acc.iter_mut().zip(f.limbs) {
+            *a += b;
+        }
+        Ok(())
+    }
+
+    /// Adds `other` number by number.
+    ///
+    /// # Panics
+    ///
+    /// If the lengths differ (the message names both).
+    pub(crate) fn add_assign(&mut self, other: &FixedVec) {
+        assert_eq!(
+            self.len(),
+            other.len(),
+            "FixedVec::add_assign: lengths differ ({} and {})",
+            self.len(),
+            other.len()
+        );
+        // `other`'s lower limbs are below (other.adds + 1) · 2^32.
+        self.reserve(other.adds_since_normalize + 1);
+        for (a, b) in self.limbs.iter_mut().zip(&other.limbs) {
+            *a += b;
+        }
+        if self.adds_since_normalize > ADD_LIMIT {
+            self.normalize();
+        }
+    }
+
+    /// Normalises every number (see [`Fixed::normalize`]).
+    pub(crate) fn normalize(&mut self) {
+        for acc in self.limbs.chunks_exact_mut(LIMBS) {
+            normalize_limbs(limb_array(acc));
+        }
+        self.adds_since_normalize = 0;
+    }
+
+    /// The raw words ([`LIMBS`] per number), e.g. to send them to other MPI
+    /// ranks. The words of several vectors may be added with plain `i64`
+    /// additions (as `MPI_SUM` does) as long as the additions behind all of
+    /// them, plus one per vector, total at most 2^30; normalise first (or use
+    /// [`normalized_words`](FixedVec::normalized_words)) to make that simply
+    /// "at most 2^30 vectors".
+    pub(crate) fn words(&self) -> &[i64] {
+        &self.limbs
+    }
+
+    /// A normalised copy of the raw words: the words of up to 2^30 such
+    /// vectors can be added with plain `i64` additions (as `MPI_SUM` does).
+    pub(crate) fn normalized_words(&self) -> Vec<i64> {
+        let mut words = self.limbs.clone();
+        for acc in words.chunks_exact_mut(LIMBS) {
+            normalize_limbs(limb_array(acc));
+        }
+        words
+    }
+
+    /// The raw words, writable (e.g. as an in-place `MPI_Allreduce` buffer).
+    /// Since the words may change arbitrarily, the next addition normalises
+    /// first.
+    pub(crate) fn words_mut(&mut self) -> &mut [i64] {
+        self.adds_since_normalize = ADD_LIMIT;
+        &mut self.limbs
+    }
+
+    /// Numbers from raw words, e.g. the element-wise `i64` sum of the
+    /// [`words`](FixedVec::words) of up to 2^30 normalised vectors. The next
+    /// addition normalises first.
+    ///
+    /// # Panics
+    ///
+    /// If `words.len()` is not a multiple of [`LIMBS`].
+    pub(crate) fn from_words(words: Vec<i64>) -> FixedVec {
+        assert!(
+            words.len() % LIMBS == 0,
+            "FixedVec::from_words: {} words is not a multiple of {LIMBS}",
+            words.len()
+        );
+        FixedVec {
+            limbs: words,
+            adds_since_normalize: ADD_LIMIT,
+        }
+    }
+
+    /// Number `i` as a [`Fixed`].
+    ///
+    /// # Panics
+    ///
+    /// If `i >= self.len()`.
+    pub(crate) fn get(&self, i: usize) -> Fixed {
+        let mut limbs = [0; LIMBS];
+        limbs.copy_from_slice(&self.limbs[i * LIMBS..(i + 1) * LIMBS]);
+        Fixed { limbs }
+    }
+
+    /// Every number correctly rounded to `f64` (see [`Fixed::to_f64`]).
+    pub(crate) fn to_f64_vec(&self) -> Vec<f64> {
+        self.limbs
+            .chunks_exact(LIMBS)
+            .map(|l| limbs_to_f64(limb_array_ref(l)))
+            .collect()
+    }
+
+    /// Number `i` correctly rounded to `f64`.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= self.len()`.
+    pub(crate) fn get_f64(&self, i: usize) -> f64 {
+        self.get(i).to_f64()
+    }
+
+    /// Number `i` as an integer, or `None` if it has a fractional part.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= self.len()`.
+    pub(crate) fn get_i128(&self, i: usize) -> Option<i128> {
+        self.get(i).to_i128()
+    }
+}
+
+/// A `LIMBS`-word chunk as an array (the chunking guarantees the length).
+#[inline(always)]
+fn limb_array(chunk: &mut [i64]) -> &mut [i64; LIMBS] {
+    chunk.try_into().expect("chunk of LIMBS words")
+}
+
+/// A `LIMBS`-word chunk as an array (the chunking guarantees the length).
+#[inline(always)]
+fn limb_array_ref(chunk: &[i64]) -> &[i64; LIMBS] {
+    chunk.try_into().expect("chunk of LIMBS words")
+}
+
+/// Adds (`flip = 0`) or subtracts (`flip = -1`) `xs[i]` to / from the number
+/// at `limbs[i * LIMBS..]`, up to the first unrepresentable element, whose
+/// index it returns.
+#[inline]
+// A counter rather than `enumerate`, which made this hot loop ~15% slower.
+#[allow(clippy::explicit_counter_loop)]
+fn add_slice(limbs: &mut [i64], xs: &[f64], flip: i64) -> Option<usize> {
+    let mut i = 0;
+    for (acc, &x) in limbs.chunks_exact_mut(LIMBS).zip(xs) {
+        let bits = x.to_bits();
+        if (bits >> MANT_BITS) & EXP_FIELD >= EXP_TOO_BIG {
+            return Some(i);
+        }
+        add_bits(limb_array(acc), bits, flip);
+        i += 1;
+    }
+    None
+}
+
+/// The magnitude of the finite `f64` with bits `bits` and |x| < 2^84,
+/// truncated to a multiple of 2^-108, as three little-endian 64-bit words in
+/// units of 2^-108 (its limbs are the 32-bit halves). Branch-free.
+#[inline(always)]
+fn magnitude_words(bits: u64) -> [u64; 3] {
+    let e = (bits >> MANT_BITS) & EXP_FIELD;
+    // Values below 2^-108 (zeros and subnormals among them) become zero.
+    let m = ((bits & MANT_MASK) | HIDDEN_BIT) & u64::from(e >= EXP_MIN_NONZERO).wrapping_neg();
+    // In a 256-bit window whose lowest 64 bits lie below the resolution, the
+    // magnitude is m << t with t in [12, 203]: window word k = t / 64 gets the
+    // low and word k + 1 the high half of m << (t % 64). Window words 1..=3
+    // are the limbs' words 0..=2 (word 4 could only get the high half for
+    // k = 3, which is zero for accepted values). The selection uses masks
+    // rather than `if`s, which LLVM would turn into an unpredictable jump
+    // table; for m = 0, t may be anything.
+    let t = e.wrapping_sub(PADDED_SHIFT_BIAS);
+    let w = u128::from(m) << (t & 63);
+    let (lo, hi) = (w as u64, (w >> 64) as u64);
+    let k = (t >> 6) & 3;
+    let is = |c: u64| u64::from(k == c).wrapping_neg();
+    let (k0, k1, k2, k3) = (is(0), is(1), is(2), is(3));
+    let w0 = (lo & k1) | (hi & k0);
+    let w1 = (lo & k2) | (hi & k1);
+    let w2 = (lo & k3) | (hi & k2);
+    [w0, w1, w2]
+}
+
+/// Adds the value of the `f64` with bits `bits` (finite, |x| < 2^84) to
+/// `acc`, truncated toward zero at 2^-108; with `flip = -1` subtracts it
+/// instead. Each limb changes by less than 2^32.
+#[inline(always)]
+fn add_bits(acc: &mut [i64; LIMBS], bits: u64, flip: i64) {
+    let w = magnitude_words(bits);
+    // +1 to add, -1 to subtract (a multiplication is cheaper here than
+    // `(p ^ neg) - neg`).
+    let neg = ((bits as i64) >> 63) ^ flip;
+    let sign = 1 | neg;
+    let parts = [
+        w[0] & LIMB_MASK,
+        w[0] >> LIMB_BITS,
+        w[1] & LIMB_MASK,
+        w[1] >> LIMB_BITS,
+        w[2] & LIMB_MASK,
+        w[2] >> LIMB_BITS,
+    ];
+    for (a, p) in acc.iter_mut().zip(parts) {
+        *a += p as i64 * sign;
+    }
+}
+
+/// Carry propagation: limbs 0..5 into `[0, 2^32)`, the rest of the value (and
+/// the sign) into the top limb.
+#[inline]
+fn normalize_limbs(l: &mut [i64; LIMBS]) {
+    for i in 0..LIMBS - 1 {
+        let carry = l[i] >> LIMB_BITS; // floor division by 2^32
+        l[i] &= LIMB_MASK as i64;
+        l[i + 1] += carry;
+    }
+}
+
+/// The exact value of any limbs as a 256-bit two's-complement integer in
+/// units of 2^-108: `(hi, lo)` with value `hi · 2^128 + lo`. Carries are taken
+/// in `i128`, so no input overflows (|value| < 2^224).
+#[inline]
+fn limbs_to_i256(l: &[i64; LIMBS]) -> (i128, u128) {
+    let mut low = [0u128; LIMBS - 1];
+    let mut carry: i128 = 0;
+    for (out, &limb) in low.iter_mut().zip(l) {
+        let v = i128::from(limb) + carry;
+        *out = (v as u128) & u128::from(LIMB_MASK);
+        carry = v >> LIMB_BITS;
+    }
+    // |top| < 2^63 + 2^32, so top << 32 fits easily.
+    let top = i128::from(l[LIMBS - 1]) + carry;
+    let lo = low[0] | low[1] << 32 | low[2] << 64 | low[3] << 96;
+    let hi = low[4] as i128 + (top << 32);
+    (hi, lo)
+}
+
+/// 2^k as an `f64`, for -1022 <= k <= 1023.
+#[inline]
+fn pow2(k: i32) -> f64 {
+    f64::from_bits(((k + EXP_BIAS as i32) as u64) << MANT_BITS)
+}
+
+/// Bits `s..s + 64` of the 256-bit number `(hi, lo)`, for `s < 256`.
+#[inline]
+fn shr_u64(hi: u128, lo: u128, s: u32) -> u64 {
+    let v = if s == 0 {
+        lo
+    } else if s < 128 {
+        (lo >> s) | (hi << (128 - s))
+    } else {
+        hi >> (s - 128)
+    };
+    v as u64
+}
+
+/// Whether any of the lowest `s` bits of the 256-bit number `(hi, lo)` is
+/// set, for `s < 256`.
+#[inline]
+fn low_bits_nonzero(hi: u128, lo: u128, s: u32) -> bool {
+    if s < 128 {
+        lo & ((1u128 << s) - 1) != 0
+    } else {
+        lo != 0 || hi & ((1u128 << (s - 128)) - 1) != 0
+    }
+}
+
+/// The non-negative 256-bit integer `(hi, lo)` times 2^-108, rounded to
+/// nearest, ties to even. Callers guarantee `(hi, lo) < 2^225`, so the result
+/// is 0 or a normal `f64` in [2^-108, 2^117).
+#[inline]
+fn round_magnitude(hi: u128, lo: u128) -> f64 {
+    let bit_len = if hi != 0 {
+        256 - hi.leading_zeros()
+    } else {
+        128 - lo.leading_zeros()
+    };
+    if bit_len <= 53 {
+        // Exact: fewer than 54 significant bits, and scaling by a power of
+        // two stays in the normal range.
+        return lo as u64 as f64 * pow2(-(FRAC_BITS as i32));
+    }
+    let shift = bit_len - 53;
+    // The 53 kept bits, then the rounding bit below them.
+    let top54 = shr_u64(hi, lo, shift - 1);
+    let mut m = top54 >> 1;
+    let round = top54 & 1 != 0;
+    if round && (m & 1 != 0 || low_bits_nonzero(hi, lo, shift - 1)) {
+        // May give m = 2^53, which is still exact as an f64.
+        m += 1;
+    }
+    // m <= 2^53 converts exactly; the power-of-two scaling is exact too.
+    m as f64 * pow2(shift as i32 - FRAC_BITS as i32)
+}
+
+/// Correctly rounded value of any limbs (see [`Fixed::to_f64`]).
+#[inline]
+fn limbs_to_f64(l: &[i64; LIMBS]) -> f64 {
+    let (hi, lo) = limbs_to_i256(l);
+    if hi < 0 {
+        // Two's-complement negation of the 256-bit number.
+        let (nlo, borrow) = (!lo).overflowing_add(1);
+        let nhi = (!hi as u128).wrapping_add(u128::from(borrow));
+        -round_magnitude(nhi, nlo)
+    } else {
+        round_magnitude(hi as u128, lo)
+    }
+}
+
+/// Integer value of any limbs, or `None` if fractional (see
+/// [`Fixed::to_i128`]).
+fn limbs_to_i128(l: &[i64; LIMBS]) -> Option<i128> {
+    let (hi, lo) = limbs_to_i256(l);
+    if lo & ((1u128 << FRAC_BITS) - 1) != 0 {
+        return None;
+    }
+    // value / 2^108 = hi · 2^20 + lo / 2^108, and |hi| < 2^97.
+    Some((hi << (128 - FRAC_BITS)) + (lo >> FRAC_BITS) as i128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SplitMix64: a small deterministic generator, so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        /// The next 64 random bits.
+        fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        /// Uniform in `0..n` (n > 0; the slight bias does not matter here).
+        fn below(&mut self, n: usize) -> usize {
+            (self.next_u64() % n as u64) as usize
+        }
+
+        /// Uniform in `lo..=hi`.
+        fn range_i32(&mut self, lo: i32, hi: i32) -> i32 {
+            lo + self.below((hi - lo + 1) as usize) as i32
+        }
+
+        /// A fair coin.
+        fn coin(&mut self) -> bool {
+            self.next_u64() & 1 == 1
+        }
+
+        /// An integer mantissa in [1, 2^53): full-width, short, or with
+        /// long runs of ones / zeros (to provoke carries and ties).
+        fn mantissa(&mut self) -> u64 {
+            let r = self.next_u64();
+            match self.below(4) {
+                0 => (r >> 11) | 1 << 52,
+                1 => ((r >> 11) | 1 << 52) >> self.below(53),
+                2 => (1 << 53) - 1 - (r >> (11 + self.below(53) as u32)),
+                _ => (1 << 52) | (r >> (11 + self.below(53) as u32)),
+            }
+            .max(1)
+        }
+
+        /// ±m · 2^k with the top bit of the value at exponent `top` in
+        /// `[emin, emax]`: a random f64 of that magnitude.
+        fn f64_in(&mut self, emin: i32, emax: i32) -> f64 {
+            let m = (self.next_u64() >> 11) | 1 << 52;
+            let top = self.range_i32(emin, emax);
+            let x = m as f64 * 2f64.powi(top - 52);
+            if self.coin() {
+                -x
+            } else {
+                x
+            }
+        }
+
+        /// Fisher–Yates shuffle.
+        fn shuffle<T>(&mut self, v: &mut [T]) {
+            for i in (1..v.len()).rev() {
+                v.swap(i, self.below(i + 1));
+            }
+        }
+    }
+
+    /// Python's `math.fsum` (Shewchuk's msum plus the final half-way fix):
+    /// the correctly rounded sum of finite values whose partial sums do not
+    /// overflow. Independent of the code under test.
+    fn fsum(xs: &[f64]) -> f64 {
+        let mut partials: Vec<f64> = Vec::new();
+        for &x0 in xs {
+            let mut x = x0;
+            let mut i = 0;
+            for j in 0..partials.len() {
+                let mut y = partials[j];
+                if x.abs() < y.abs() {
+                    std::mem::swap(&mut x, &mut y);
+                }
+                let hi = x + y;
+                let lo = y - (hi - x);
+                if lo != 0.0 {
+                    partials[i] = lo;
+                    i += 1;
+                }
+                x = hi;
+            }
+            partials.truncate(i);
+            partials.push(x);
+        }
+        let mut n = partials.len();
+        let mut hi = 0.0;
+        if n > 0 {
+            n -= 1;
+            hi = partials[n];
+            let mut lo = 0.0;
+            while n > 0 {
+                let x = hi;
+                n -= 1;
+                let y = partials[n];
+                hi = x + y;
+                let yr = hi - x;
+                lo = y - yr;
+                if lo != 0.0 {
+                    break;
+                }
+            }
+            if n > 0 && ((lo < 0.0 && partials[n - 1] < 0.0) || (lo > 0.0 && partials[n - 1] > 0.0))
+            {
+                let y = lo * 2.0;
+                let x = hi + y;
+                let yr = x - hi;
+                if y == yr {
+                    hi = x;
+                }
+            }
+        }
+        hi
+    }
+
+    /// `x` truncated toward zero to a multiple of 2^-108, computed with plain
+    /// float operations (all exact here), zero as +0.0.
+    fn trunc_ref(x: f64) -> f64 {
+        let t = (x * 2f64.powi(108)).trunc() * 2f64.powi(-108);
+        if t == 0.0 {
+            0.0
+        } else {
+            t
+        }
+    }
+
+    /// The exact sum of `xs`, added in order, not normalised.
+    fn sum_fixed(xs: &[f64]) -> Fixed {
+        let mut acc = Fixed::default();
+        for &x in xs {
+            acc.add(&Fixed::from_f64(x).unwrap());
+        }
+        acc
+    }
+
+    /// Bit-for-bit equality of two `f64`s, with context on failure.
+    fn assert_same(got: f64, want: f64, what: &dyn fmt::Debug) {
+        assert_eq!(
+            got.to_bits(),
+            want.to_bits(),
+            "got {got:e}, want {want:e} for {what:?}"
+        );
+    }
+
+    /// Whether limbs 0..5 are in `[0, 2^32)`.
+    fn is_normalized(l: &[i64; LIMBS]) -> bool {
+        l[..LIMBS - 1].iter().all(|&v| (0..1 << 32).contains(&v))
+    }
+
+    /// The range and headroom arithmetic of the module docs.
+    #[test]
+    fn constants() {
+        assert_eq!(MAX_MAGNITUDE, 2f64.powi(MAX_EXP));
+        assert_eq!(MAX_EXP, 84);
+        // 2^30 normalised operands (or 2^30 additions onto a normalised
+        // number) keep the lower limbs below 2^63 ...
+        assert!((i128::from(ADD_LIMIT) + 1) * (1 << 32) <= i128::from(i64::MAX));
+        // ... and the top limb of any partial sum of 2^30 addends, plus one
+        // per operand of rounding, stays below 2^63.
+        let top_bound = (1i128 << 30) * (1i128 << MAX_EXP) / (1i128 << 52) + (1i128 << 31);
+        assert!(top_bound < i128::from(i64::MAX));
+        // One more bit of range would break that.
+        assert!((1i128 << 30) * (1i128 << (MAX_EXP + 1)) / (1i128 << 52) >= i128::from(i64::MAX));
+    }
+
+    /// Values on the 2^-108 grid below 2^84 survive `from_f64` → `to_f64` (and `to_i128`, normalisation, `from_i128`) unchanged.
+    #[test]
+    fn roundtrip_exactly_representable() {
+        let mut rng = Rng(1);
+        for case in 0..300_000 {
+            let m = rng.mantissa();
+            let len = 64 - m.leading_zeros() as i32;
+            // lowest bit >= 2^-108, top bit < 2^84
+            let e = rng.range_i32(-(FRAC_BITS as i32), MAX_EXP - len);
+            let mut x = m as f64 * 2f64.powi(e);
+            if case % 2 == 1 {
+                x = -x;
+            }
+            let f = Fixed::from_f64(x).unwrap();
+            assert!(f.limbs.iter().all(|l| l.unsigned_abs() < 1 << 32), "{x:e}");
+            assert_same(f.to_f64(), x, &x);
+            let mut n = f;
+            n.normalize();
+            assert!(is_normalized(&n.limbs));
+            assert_same(n.to_f64(), x, &x);
+            let want_int = (x.fract() == 0.0).then_some(x as i128);
+            assert_eq!(f.to_i128(), want_int, "{x:e}");
+            assert_eq!(n.to_i128(), want_int, "{x:e}");
+            if let Some(i) = want_int {
+                let mut g = Fixed::from_i128(i).unwrap();
+                g.normalize();
+                assert_eq!(g, n, "{x:e}");
+            }
+        }
+        let edges = [
+            2f64.powi(-108),
+            3.0 * 2f64.powi(-108),
+            (2f64.powi(53) - 1.0) * 2f64.powi(-108),
+            2f64.powi(-76),
+            2f64.powi(-44),
+            1.0,
+            2f64.powi(20),
+            2f64.powi(52),
+            2f64.powi(53) - 1.0,
+            2f64.powi(83),
+            MAX_MAGNITUDE - 2f64.powi(31), // the largest accepted value
+        ];
+        for x in edges {
+            for x in [x, -x] {
+                assert_same(Fixed::from_f64(x).unwrap().to_f64(), x, &x);
+            }
+        }
+    }
+
+    /// Any finite value converts to its truncation toward zero at 2^-108.
+    #[test]
+    fn truncation_of_arbitrary_values() {
+        let mut rng = Rng(2);
+        for _ in 0..300_000 {
+            // Any finite bit pattern below 2^84, subnormals and zeros included,
+            // with extra weight on the region around the resolution.
+            let bits = rng.next_u64();
+            let exp = match rng.below(3) {
+                0 => rng.below(EXP_TOO_BIG as usize) as u64,
+                1 => rng.below(4) as u64, // zero / subnormal / tiny normals
+                _ => EXP_MIN_NONZERO - 3 + rng.below(60) as u64,
+            };
+            let x = f64::from_bits((bits & !(EXP_FIELD << 52)) | exp << 52);
+            let f = Fixed::from_f64(x).unwrap();
+            assert_same(f.to_f64(), trunc_ref(x), &x);
+        }
+        for x in [
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            -f64::from_bits(1),
+            2f64.powi(-109),
+            -2f64.powi(-108) * 1.999_999,
+            2f64.powi(-108) * 1.5,
+        ] {
+            assert_same(Fixed::from_f64(x).unwrap().to_f64(), trunc_ref(x), &x);
+        }
+        assert_eq!(Fixed::from_f64(-0.0).unwrap(), Fixed::default());
+        assert_eq!(
+            Fixed::from_f64(f64::from_bits(1)).unwrap(),
+            Fixed::default()
+        );
+    }
+
+    /// NaN, infinities and |x| >= 2^84 are refused, with the value; the largest accepted values are not.
+    #[test]
+    fn rejects_unrepresentable() {
+        for x in [
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            MAX_MAGNITUDE,
+            -MAX_MAGNITUDE,
+            MAX_MAGNITUDE * 1.5,
+            f64::MAX,
+            f64::MIN,
+            1e300,
+        ] {
+            assert_eq!(Fixed::from_f64(x), Err(Unrepresentable { value: x }));
+        }
+        let nan = Fixed::from_f64(f64::NAN).unwrap_err();
+        assert!(nan.value.is_nan());
+        assert!(Fixed::from_f64(-f64::NAN).unwrap_err().value.is_nan());
+        assert!(Fixed::from_f64(MAX_MAGNITUDE - 2f64.powi(31)).is_ok());
+        assert!(Fixed::from_f64(-(MAX_MAGNITUDE - 2f64.powi(31))).is_ok());
+
+        let max = (1i128 << 84) - 1;
+        for x in [max, -max, 0, 1, -1] {
+            let f = Fixed::from_i128(x).unwrap();
+            assert_eq!(f.to_i128(), Some(x));
+            assert_same(f.to_f64(), x as f64, &x);
+        }
+        for x in [1i128 << 84, -(1i128 << 84), i128::MAX, i128::MIN] {
+            assert_eq!(
+                Fixed::from_i128(x),
+                Err(Unrepresentable { value: x as f64 })
+            );
+        }
+        assert!(Unrepresentable { value: 1e100 }
+            .to_string()
+            .contains("2^84"));
+    }
+
+    /// Integers up to 2^84 round exactly like Rust's `i128 as f64`.
+    #[test]
+    fn integers_round_like_the_i128_cast() {
+        // Rust's i128 -> f64 conversion rounds to nearest, ties to even: an
+        // independent reference for the rounding of large integers.
+        let mut rng = Rng(3);
+        for _ in 0..200_000 {
+            let bits = rng.below(85) as u32;
+            let mag = if bits == 0 {
+                0
+            } else {
+                let r = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+                (r >> (128 - bits)) as i128
+            };
+            let x = if rng.coin() { -mag } else { mag };
+            let f = Fixed::from_i128(x).unwrap();
+            assert_same(f.to_f64(), x as f64, &x);
+            assert_eq!(f.to_i128(), Some(x));
+            let mut n = f;
+            n.normalize();
+            assert!(is_normalized(&n.limbs));
+            assert_same(n.to_f64(), x as f64, &x);
+            assert_eq!(n.to_i128(), Some(x));
+        }
+    }
+
+    /// `to_i128` only answers for integer values.
+    #[test]
+    fn fractions_are_not_integers() {
+        for x in [0.5, -0.5, 2f64.powi(-108), 1.0 + 2f64.powi(-52), -3.25] {
+            assert_eq!(Fixed::from_f64(x).unwrap().to_i128(), None, "{x}");
+        }
+        assert_eq!(Fixed::from_f64(-3.0).unwrap().to_i128(), Some(-3));
+        // A sum that is an integer although its addends are not.
+        let f = sum_fixed(&[0.75, 0.25, -2.5, -0.5]);
+        assert_eq!(f.to_i128(), Some(-2));
+    }
+
+    /// Permuting and regrouping addends, with random normalisations, gives the same limbs and bits.
+    #[test]
+    fn order_and_grouping_do_not_matter() {
+        let mut rng = Rng(4);
+        for case in 0..400 {
+            let n = if case < 10 { case } else { rng.below(1001) };
+            let xs: Vec<f64> = (0..n).map(|_| rng.f64_in(-60, 50)).collect();
+            let mut reference = sum_fixed(&xs);
+            let want = reference.to_f64();
+            reference.normalize();
+
+            for _ in 0..4 {
+                let mut perm = xs.clone();
+                rng.shuffle(&mut perm);
+                // Random groups, each summed with random normalisations.
+                let mut groups = Vec::new();
+                let mut rest = &perm[..];
+                while !rest.is_empty() {
+                    let k = 1 + rng.below(rest.len().min(64));
+                    let mut g = Fixed::default();
+                    for x in &rest[..k] {
+                        g.add(&Fixed::from_f64(*x).unwrap());
+                        if rng.below(8) == 0 {
+                            g.normalize();
+                        }
+                    }
+                    groups.push(g);
+                    rest = &rest[k..];
+                }
+                rng.shuffle(&mut groups);
+                let mut total = Fixed::default();
+                for g in &groups {
+                    total.add(g);
+                    if rng.below(4) == 0 {
+                        total.normalize();
+                    }
+                }
+                assert_same(total.to_f64(), want, &case);
+                total.normalize();
+                assert_eq!(total, reference, "case {case}");
+            }
+        }
+    }
+
+    /// The same for whole `FixedVec`s merged with `add_assign`.
+    #[test]
+    fn fixed_vec_grouping_does_not_matter() {
+        let mut rng = Rng(5);
+        let len = 7;
+        for case in 0..100 {
+            let rows = rng.below(300);
+            let data: Vec<Vec<f64>> = (0..rows)
+                .map(|_| (0..len).map(|_| rng.f64_in(-60, 50)).collect())
+                .collect();
+            let mut seq = FixedVec::new(len);
+            for row in &data {
+                seq.add_f64_slice(row).unwrap();
+            }
+            let want = seq.to_f64_vec();
+            for (j, w) in want.iter().enumerate() {
+                let col: Vec<f64> = data.iter().map(|r| r[j]).collect();
+                assert_same(*w, sum_fixed(&col).to_f64(), &(case, j));
+                assert_same(seq.get_f64(j), *w, &(case, j));
+            }
+
+            let mut order: Vec<usize> = (0..rows).collect();
+            rng.shuffle(&mut order);
+            let mut parts = Vec::new();
+            let mut rest = &order[..];
+            while !rest.is_empty() {
+                let k = 1 + rng.below(rest.len());
+                let mut p = FixedVec::new(len);
+                for &r in &rest[..k] {
+                    p.add_f64_slice(&data[r]).unwrap();
+                    if rng.below(16) == 0 {
+                        p.normalize();
+                    }
+                }
+                parts.push(p);
+                rest = &rest[k..];
+            }
+            rng.shuffle(&mut parts);
+            let mut total = FixedVec::new(len);
+            for p in &parts {
+                total.add_assign(p);
+            }
+            let got = total.to_f64_vec();
+            for (g, w) in got.iter().zip(&want) {
+                assert_same(*g, *w, &case);
+            }
+            total.normalize();
+            seq.normalize();
+            assert_eq!(total.words(), seq.words(), "case {case}");
+        }
+    }
+
+    /// Sums of addends on the 2^-108 grid are rounded exactly like Python's `math.fsum`.
+    #[test]
+    fn correctly_rounded_like_fsum() {
+        let mut rng = Rng(6);
+        for case in 0..3000 {
+            let n = 1 + rng.below(200);
+            // Lowest bit >= 2^-107: exactly representable, so the exact
+            // fixed-point sum is the exact real sum.
+            let (lo, hi) = match case % 4 {
+                0 => (-55, 50),
+                1 => (-55, -20),
+                2 => (0, 50),
+                _ => (30, 40),
+            };
+            let mut xs: Vec<f64> = (0..n).map(|_| rng.f64_in(lo, hi)).collect();
+            if case % 3 == 0 {
+                // Heavy cancellation: negate most of them, keep a residue.
+                let extra: Vec<f64> = xs.iter().take(n - 1).map(|x| -x).collect();
+                xs.extend(extra);
+                rng.shuffle(&mut xs);
+            }
+            let want = fsum(&xs);
+            assert_same(sum_fixed(&xs).to_f64(), want, &xs);
+            let mut v = FixedVec::new(1);
+            for &x in &xs {
+                v.add_f64_slice(&[x]).unwrap();
+            }
+            assert_same(v.get_f64(0), want, &xs);
+        }
+    }
+
+    /// Sums on the 2^-40 grid are rounded exactly like their exact `i128` total.
+    #[test]
+    fn correctly_rounded_like_i128() {
+        // Addends that are multiples of 2^-40 below 2^50: the exact sum is an
+        // i128 number of 2^-40 units; `as f64` rounds it correctly.
+        let mut rng = Rng(7);
+        for _ in 0..3000 {
+            let n = 1 + rng.below(300);
+            let mut units = 0i128;
+            let mut acc = Fixed::default();
+            for _ in 0..n {
+                let top = rng.range_i32(-40, 49);
+                let keep = (top + 40).min(52) as u32; // significant bits kept
+                let m = (rng.next_u64() >> (63 - keep)) | 1 << keep;
+                let e = top - keep as i32;
+                let x = m as f64 * 2f64.powi(e) * if rng.coin() { -1.0 } else { 1.0 };
+                units += (x * 2f64.powi(40)) as i128;
+                acc.add(&Fixed::from_f64(x).unwrap());
+            }
+            let want = units as f64 * 2f64.powi(-40);
+            assert_same(acc.to_f64(), want, &units);
+        }
+    }
+
+    /// Cancellation, ties to even, sticky bits, negative totals, limb-boundary crossings.
+    #[test]
+    fn adversarial_sums() {
+        let p = |k: i32| 2f64.powi(k);
+        let cases: Vec<(Vec<f64>, f64)> = vec![
+            (vec![p(50), 1.0, -p(50)], 1.0),
+            (vec![p(50), p(-100), -p(50)], p(-100)),
+            (vec![p(83), p(-108), -p(83)], p(-108)),
+            (vec![p(-108), -p(-107)], -p(-108)),
+            // Ties to even.
+            (vec![p(53), 1.0], p(53)),
+            (vec![p(53), 3.0], p(53) + 4.0),
+            (vec![-p(53), -1.0], -p(53)),
+            (vec![-p(53), -3.0], -p(53) - 4.0),
+            (vec![p(53) - 1.0, 0.5], p(53)), // carry into the exponent
+            (vec![-(p(53) - 1.0), -0.5], -p(53)),
+            (vec![1.0, p(-53)], 1.0),
+            (vec![1.0, p(-53), p(-52)], 1.0 + 2.0 * p(-52)),
+            // A tie broken by a sticky bit far below.
+            (vec![p(53), 1.0, p(-100)], p(53) + 2.0),
+            (vec![p(53), 1.0, -p(-100)], p(53)),
+            (vec![p(53), 3.0, -p(-107)], p(53) + 2.0),
+            // Negative totals close to a power of two.
+            (vec![1.0, -p(-100)], 1.0),
+            (vec![-1.0, p(-100)], -1.0),
+            (vec![p(-1), -1.0, -p(-60)], -0.5),
+            (vec![-p(80), p(-20)], -p(80)),
+            // Beyond one addend's range, still exact.
+            (
+                vec![MAX_MAGNITUDE - p(31); 8],
+                8.0 * (MAX_MAGNITUDE - p(31)),
+            ),
+            (
+                vec![MAX_MAGNITUDE - p(31), MAX_MAGNITUDE - p(31), p(-108)],
+                p(85) - p(32),
+            ),
+            (vec![0.1, 0.2, 0.3, -0.6], fsum(&[0.1, 0.2, 0.3, -0.6])),
+        ];
+        for (xs, want) in cases {
+            assert_same(sum_fixed(&xs).to_f64(), want, &xs);
+            assert_same(fsum(&xs), want, &("fsum", &xs));
+        }
+
+        // Many tiny values whose sum crosses limb boundaries (2^-76, 2^-44).
+        for (x, n) in [
+            (p(-77) + p(-107), 5000),
+            (p(-108) * 3.0, 3000),
+            (p(-45) - p(-97), 4097),
+            (-(p(-77) + p(-108)), 777),
+        ] {
+            let xs = vec![x; n];
+            let mut with_one = xs.clone();
+            with_one.push(1.0);
+            for xs in [xs, with_one] {
+                assert_same(sum_fixed(&xs).to_f64(), fsum(&xs), &(x, n));
+            }
+        }
+    }
+
+    /// Arbitrary (even extreme, unnormalised) limbs round correctly.
+    #[test]
+    fn rounding_of_arbitrary_limbs() {
+        // Any limbs, normalised or not, against fsum of their exact parts:
+        // each limb split into a signed high and an unsigned low 32-bit half.
+        let mut rng = Rng(8);
+        for case in 0..100_000 {
+            let mut l = [0i64; LIMBS];
+            for v in l.iter_mut() {
+                *v = match rng.below(4) {
+                    0 => rng.next_u64() as i64,
+                    1 => (rng.next_u64() as i64) >> rng.below(64),
+                    2 => (rng.next_u64() & LIMB_MASK) as i64,
+                    _ => 0,
+                };
+            }
+            if case % 5 == 0 {
+                normalize_limbs(&mut l);
+            }
+            let parts: Vec<f64> = l
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &v)| {
+                    let w = 32 * i as i32 - FRAC_BITS as i32;
+                    [
+                        (v >> 32) as f64 * 2f64.powi(w + 32),
+                        (v & 0xFFFF_FFFF) as f64 * 2f64.powi(w),
+                    ]
+                })
+                .collect();
+            let want = fsum(&parts);
+            let f = Fixed::from_limbs(l);
+            assert_same(f.to_f64(), want, &l);
+            assert_eq!(f.limbs(), &l);
+        }
+    }
+
+    /// Normalisation keeps the value, is idempotent and has the documented form.
+    #[test]
+    fn normalize_keeps_the_value() {
+        let mut rng = Rng(9);
+        for _ in 0..100_000 {
+            let mut l = [0i64; LIMBS];
+            for v in l.iter_mut() {
+                *v = (rng.next_u64() as i64) >> 2; // within the headroom
+            }
+            let f = Fixed::from_limbs(l);
+            let mut n = f;
+            n.normalize();
+            assert!(is_normalized(&n.limbs));
+            assert_same(n.to_f64(), f.to_f64(), &l);
+            assert_eq!(n.to_i128(), f.to_i128());
+            let mut again = n;
+            again.normalize();
+            assert_eq!(again, n);
+        }
+        // Zero has the all-zero normal form; -2^-108 borrows through all limbs.
+        let mut z = sum_fixed(&[1.5, -1.5]);
+        z.normalize();
+        assert_eq!(z, Fixed::default());
+        assert_same(z.to_f64(), 0.0, &z);
+        let mut m = Fixed::from_f64(-(2f64.powi(-108))).unwrap();
+        m.normalize();
+        assert_eq!(
+            m.limbs,
+            [
+                0xFFFF_FFFF,
+                0xFFFF_FFFF,
+                0xFFFF_FFFF,
+                0xFFFF_FFFF,
+                0xFFFF_FFFF,
+                -1
+            ]
+        );
+    }
+
+    /// 2^30 additions of the largest accepted addend overflow no limb.
+    #[test]
+    fn headroom_for_2_pow_30_largest_addends() {
+        let big = MAX_MAGNITUDE - 2f64.powi(31); // largest accepted addend
+        let n = 1i64 << 30;
+        for x in [big, -big, big * 0.75 + 1.0 + 2f64.powi(-100)] {
+            let f = Fixed::from_f64(x).unwrap();
+            assert!(f.limbs.iter().all(|l| l.unsigned_abs() < 1 << 32));
+            let mut normed = f;
+            normed.normalize();
+            // 2^30 limb-wise additions of `f` (or of its normal form) are
+            // `n * limb`: no limb overflows.
+            for g in [f, normed] {
+                let limbs = g.limbs.map(|l| l.checked_mul(n).expect("limb overflow"));
+                let sum = Fixed::from_limbs(limbs);
+                let exact = x * 2f64.powi(30); // exact scaling
+                assert_same(sum.to_f64(), exact, &x);
+                if x.fract() == 0.0 {
+                    assert_eq!(sum.to_i128(), Some((x as i128) << 30));
+                }
+                // Normalised, the total's top limb still leaves room for
+                // 2^30 more normalised operands' lower limbs and carries.
+                let mut s = sum;
+                s.normalize();
+                assert!(s.limbs[LIMBS - 1].unsigned_abs() < 1 << 62);
+                assert_same(s.to_f64(), exact, &x);
+            }
+        }
+        // A direct loop over a smaller count agrees with the multiplication.
+        let f = Fixed::from_f64(-big).unwrap();
+        let mut acc = Fixed::default();
+        for _ in 0..100_000 {
+            acc.add(&f);
+        }
+        assert_eq!(acc, Fixed::from_limbs(f.limbs.map(|l| l * 100_000)));
+        assert_eq!(acc.to_i128(), Some(-(big as i128) * 100_000));
+        // Two halves of 2^29 addends each, normalised and then added: the
+        // grouping bound of the module docs.
+        let half = Fixed::from_limbs(Fixed::from_f64(big).unwrap().limbs.map(|l| l << 29));
+        let mut a = half;
+        a.normalize();
+        let mut total = a;
+        total.add(&a);
+        assert_eq!(total.to_i128(), Some((big as i128) << 30));
+    }
+
+    /// `FixedVec` normalises by itself before the headroom runs out.
+    #[test]
+    fn fixed_vec_normalizes_before_headroom_runs_out() {
+        let mut v = FixedVec::new(2);
+        v.add_f64_slice(&[-1.0, 2.5]).unwrap();
+        v.adds_since_normalize = ADD_LIMIT;
+        v.add_f64_slice(&[-1.0, 0.25]).unwrap();
+        assert_eq!(v.adds_since_normalize, 1);
+        assert!(is_normalized(limb_array_ref(&v.limbs[..LIMBS])));
+        assert_eq!(v.to_f64_vec(), vec![-2.0, 2.75]);
+
+        let mut other = FixedVec::new(2);
+        other.add_f64_slice(&[0.5, 0.5]).unwrap();
+        other.adds_since_normalize = ADD_LIMIT;
+        v.add_assign(&other);
+        assert_eq!(v.adds_since_normalize, 0, "normalised after the add");
+        assert_eq!(v.to_f64_vec(), vec![-1.5, 3.25]);
+
+        v.add_i128(1, -3).unwrap();
+        assert_eq!(v.get_i128(1), None);
+        v.add_i128(0, 1).unwrap();
+        assert_eq!(v.get_i128(0), None);
+        v.add_f64_slice(&[0.5, -0.25]).unwrap();
+        assert_eq!(v.get_i128(0), Some(0));
+        assert_eq!(v.get_i128(1), Some(0));
+        assert_eq!(
+            v.add_i128(0, 1 << 84),
+            Err(Unrepresentable {
+                value: 2f64.powi(84)
+            })
+        );
+        assert!(!v.is_empty());
+        assert!(FixedVec::new(0).is_empty());
+    }
+
+    /// A bad element is reported by index and the accumulator keeps its value.
+    #[test]
+    fn add_f64_slice_reports_first_bad_index_and_changes_nothing() {
+        let mut v = FixedVec::new(5);
+        v.add_f64_slice(&[1.0, -2.0, 3.5, 1e-30, 7.0]).unwrap();
+        let before = v.to_f64_vec();
+        let words_before = v.words().to_vec();
+        let err = v
+            .add_f64_slice(&[1.0, 2.0, f64::INFINITY, f64::NAN, 3.0])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            (
+                2,
+                Unrepresentable {
+                    value: f64::INFINITY
+                }
+            )
+        );
+        assert_eq!(v.to_f64_vec(), before);
+        assert_eq!(v.words(), &words_before[..]);
+        let err = v.add_f64_slice(&[1.0, 2.0, 3.0, 4.0, -1e90]).unwrap_err();
+        assert_eq!(err, (4, Unrepresentable { value: -1e90 }));
+        assert_eq!(v.words(), &words_before[..]);
+        let (i, e) = v.add_f64_slice(&[f64::NAN; 5]).unwrap_err();
+        assert_eq!(i, 0);
+        assert!(e.value.is_nan());
+        assert_eq!(v.to_f64_vec(), before);
+    }
+
+    /// Merging vectors of different lengths panics, naming both.
+    #[test]
+    #[should_panic(expected = "lengths differ (3 and 4)")]
+    fn add_assign_length_mismatch_panics() {
+        FixedVec::new(3).add_assign(&FixedVec::new(4));
+    }
+
+    /// Adding a slice of the wrong length panics, naming both.
+    #[test]
+    #[should_panic(expected = "2 values for 3 numbers")]
+    fn add_f64_slice_length_mismatch_panics() {
+        let _ = FixedVec::new(3).add_f64_slice(&[1.0, 2.0]);
+    }
+
+    /// Raw words round-trip, and summing them with plain `i64` additions (as `MPI_SUM` does) equals `add_assign`.
+    #[test]
+    fn words_transport_like_mpi_sum() {
+        let mut rng = Rng(10);
+        for case in 0..200 {
+            let len = rng.below(20);
+            let ranks = 1 + rng.below(6);
+            let mut vecs: Vec<FixedVec> = (0..ranks)
+                .map(|_| {
+                    let mut v = FixedVec::new(len);
+                    for _ in 0..rng.below(50) {
+                        let xs: Vec<f64> = (0..len).map(|_| rng.f64_in(-60, 80)).collect();
+                        v.add_f64_slice(&xs).unwrap();
+                    }
+                    v
+                })
+                .collect();
+            // Round trip of the raw words.
+            for v in &vecs {
+                let w = FixedVec::from_words(v.words().to_vec());
+                assert_eq!(w.words(), v.words());
+                assert_eq!(w.len(), v.len());
+                let (a, b) = (w.to_f64_vec(), v.to_f64_vec());
+                assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+            }
+            if case % 2 == 0 {
+                for v in &mut vecs {
+                    let words = v.normalized_words();
+                    v.normalize();
+                    assert_eq!(v.words(), &words[..]);
+                    assert!(words
+                        .chunks_exact(LIMBS)
+                        .all(|l| is_normalized(limb_array_ref(l))));
+                }
+            }
+            // MPI_SUM: plain element-wise i64 addition of the words.
+            let mut mpi = vec![0i64; len * LIMBS];
+            for v in &vecs {
+                for (s, w) in mpi.iter_mut().zip(v.words()) {
+                    *s += w;
+                }
+            }
+            let mut mpi = FixedVec::from_words(mpi);
+            let mut merged = FixedVec::new(len);
+            for v in &vecs {
+                merged.add_assign(v);
+            }
+            let (a, b) = (mpi.to_f64_vec(), merged.to_f64_vec());
+            assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+            // Accumulating further on received words works (normalises first).
+            let xs: Vec<f64> = (0..len).map(|_| rng.f64_in(-60, 80)).collect();
+            mpi.add_f64_slice(&xs).unwrap();
+            merged.add_f64_slice(&xs).unwrap();
+            mpi.normalize();
+            merged.normalize();
+            assert_eq!(mpi.words(), merged.words());
+            for i in 0..len {
+                assert_eq!(mpi.get(i), merged.get(i));
+            }
+        }
+        // words_mut: an in-place receive buffer.
+        let mut v = FixedVec::new(1);
+        v.add_f64_slice(&[2.0]).unwrap();
+        let w = Fixed::from_f64(0.5).unwrap();
+        for (a, b) in v.words_mut().iter_mut().zip(w.limbs()) {
+            *a += b;
+        }
+        assert_eq!(v.adds_since_normalize, ADD_LIMIT);
+        assert_eq!(v.get_f64(0), 2.5);
+    }
+
+    /// Prints ns/element of the hot paths (`EXACT_N` sets the vector length).
+    #[test]
+    #[ignore = "timing; run with --release -- --ignored --nocapture"]
+    fn timing() {
+        use std::hint::black_box;
+        use std::time::Instant;
+        let mut rng = Rng(11);
+        let n = std::env::var("EXACT_N").map_or(1 << 14, |v| v.parse().unwrap());
+        let xs: Vec<f64> = (0..n).map(|_| rng.f64_in(-60, 50)).collect();
+        let mut v = FixedVec::new(n);
+        let reps = 2000;
+        v.add_f64_slice(&xs).unwrap();
+        let t = Instant::now();
+        for _ in 0..reps {
+            v.add_f64_slice(black_box(&xs)).unwrap();
+        }
+        let add_ns = t.elapsed().as_nanos() as f64 / (reps * n) as f64;
+        let t = Instant::now();
+        let mut out = 0.0;
+        for _ in 0..reps / 20 {
+            out += black_box(v.to_f64_vec())[n / 2];
+        }
+        let to_ns = t.elapsed().as_nanos() as f64 / ((reps / 20) * n) as f64;
+        let t = Instant::now();
+        for _ in 0..reps / 20 {
+            black_box(&mut v).normalize();
+        }
+        let norm_ns = t.elapsed().as_nanos() as f64 / ((reps / 20) * n) as f64;
+        let t = Instant::now();
+        let mut f = Fixed::default();
+        for _ in 0..reps {
+            for &x in black_box(&xs) {
+                f.add(&Fixed::from_f64(x).unwrap());
+            }
+        }
+        let single_ns = t.elapsed().as_nanos() as f64 / (reps * n) as f64;
+        println!(
+            "add_f64_slice {add_ns:.2} ns/element, to_f64_vec {to_ns:.2} ns/element, \
+             normalize {norm_ns:.2} ns/element, Fixed::from_f64+add {single_ns:.2} ns/element \
+             ({out:e} {:e})",
+            f.to_f64()
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! MPI behaviour: launches examples/mpi_worker.rs under `mpirun -n 1..4`
+//! (oversubscribed, so it runs on a 2-core machine), each run bounded by a
+//! timeout, and compares with the threaded run of the same program.
+//!
+//! Needs the `mpi` feature and an MPI launcher: `cargo test --features mpi
+//! --test mpi`. Skips (with a message) when `mpirun` is not installed.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The worker binary, built by `cargo test` beside the test binaries.
+fn worker() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    dir.join("examples").join("mpi_worker")
+}
+
+fn have_mpirun() -> bool {
+    Command::new("mpirun").arg("--version").output().is_ok()
+}
+
+/// Runs the worker under `mpirun -n ranks` with `threads` per rank, killed
+/// after 60 s (the job must end by itself far sooner).
+fn mpirun(ranks: usize, threads: usize, scenario: &str) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .args([
+            "-k",
+            "10",
+            "60",
+            "mpirun",
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+        ])
+        .args(["--timeout", "50", "-n", &ranks.to_string()])
+        .arg(worker())
+        .arg(scenario)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("SHARDKIT_THREADS", threads.to_string())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("mpirun starts");
+    (out, start.elapsed())
+}
+
+/// Rank `rank`'s lines of the output, without the `rank N: ` prefix.
+fn lines_of(out: &Output, rank: usize) -> Vec<String> {
+    let prefix = format!("rank {rank}: ");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .filter(|l| !l.starts_with("of "))
+        .collect()
+}
+
+macro_rules! require_mpirun {
+    () => {
+        if !have_mpirun() {
+            eprintln!("skipped: no mpirun on this machine");
+            return;
+        }
+    };
+}
+
+#[test]
+fn sums_have_the_same_bits_for_any_ranks_and_threads() {
+    require_mpirun!();
+    let reference = Command::new(worker())
+        .arg("sum")
+        .env("SHARDKIT_THREADS", "2")
+        .output()
+        .expect("the worker runs without mpirun");
+    assert!(reference.status.success(), "{reference:?}");
+    let want = lines_of(&reference, 0);
+    assert_eq!(want.len(), 2, "{want:?}");
+    for (ranks, threads) in [(1, 1), (2, 1), (3, 2), (4, 1)] {
+        let (out, _) = mpirun(ranks, threads, "sum");
+        assert!(
+            out.status.success(),
+            "{ranks} ranks x {threads} threads: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for rank in 0..ranks {
+            assert_eq!(
+                lines_of(&out, rank),
+                want,
+                "rank {rank} of {ranks} x {threads} threads"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_error_on_one_rank_is_an_error_on_every_rank() {
+    require_mpirun!();
+    let (out, _) = mpirun(3, 1, "error");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Item 500 of 1000 in blocks of 7 is block 71, on the middle rank.
+    let failing = lines_of(&out, 1);
+    assert_eq!(failing, ["error item 500 is bad"]);
+    for rank in [0, 2] {
+        assert_eq!(
+            lines_of(&out, rank),
+            ["error `checked` failed on MPI rank 1, block 71: item 500 is bad"],
+            "rank {rank}"
+        );
+    }
+}
+
+#[test]
+fn a_panic_on_one_rank_ends_the_job() {
+    require_mpirun!();
+    let (out, took) = mpirun(3, 2, "panic");
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("item 990 exploded"), "{stderr}");
+    assert!(stderr.contains("aborting the job"), "{stderr}");
+    assert!(
+        lines_of(&out, 0).is_empty(),
+        "no rank went on after the panic"
+    );
+}
+
+#[test]
+fn different_inputs_on_different_ranks_are_refused_on_every_rank() {
+    require_mpirun!();
+    let (out, took) = mpirun(2, 1, "mismatch");
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("was called with different split inputs on different MPI ranks: rank 0 has 100 items in 10 blocks, rank 1 has 101 items in 11 blocks"),
+        "{stderr}"
+    );
+}

@@ -21,16 +21,21 @@ fn main() {
     const N: u64 = 10_000_000;
     let xs: Vec<f64> = (0..N).map(|i| i as f64).collect();
 
-    // On the default executor: every core, or SHARDKIT_THREADS threads.
-    let threads = Executor::current().workers();
+    // On the default executor: every core, or SHARDKIT_THREADS threads
+    // (under mpirun, with the `mpi` feature: every rank and its threads).
+    let exec = Executor::current();
+    let (rank, ranks) = exec.rank();
+    let workers = exec.workers();
     let total = sum_of_squares(&xs);
 
     // 0² + 1² + … + (n-1)² = n(n-1)(2n-1)/6, exact in u128.
     let n = u128::from(N);
     let exact = (n * (n - 1) * (2 * n - 1) / 6) as f64;
     let rel = ((total - exact) / exact).abs();
-    println!("sum of squares of 0..{N} on {threads} thread(s): {total:e}");
-    println!("closed form n(n-1)(2n-1)/6:            {exact:e} (relative error {rel:.1e})");
+    if rank == 0 {
+        println!("sum of squares of 0..{N} on {workers} worker(s), {ranks} rank(s): {total:e}");
+        println!("closed form n(n-1)(2n-1)/6:            {exact:e} (relative error {rel:.1e})");
+    }
     assert!(rel < 1e-12, "relative error {rel:e} is too large");
 
     // Blocks are cut from the data alone and merged in block order, so every
@@ -46,5 +51,9 @@ fn main() {
             "threads({n}) gave {on_pool:e}, serial {serial:e}"
         );
     }
-    println!("serial, threads(1), threads(2), threads(3) and the default pool agree bit for bit");
+    if rank == 0 {
+        println!(
+            "serial, threads(1), threads(2), threads(3) and the default executor agree bit for bit"
+        );
+    }
 }

@@ -2,8 +2,9 @@
 //! (oversubscribed, so it runs on a 2-core machine), each run bounded by a
 //! timeout, and compares with the threaded run of the same program.
 //!
-//! Needs the `mpi` feature and an MPI launcher: `cargo test --features mpi
-//! --test mpi`. Skips (with a message) when `mpirun` is not installed.
+//! Needs the `mpi` feature, an MPI launcher and the worker:
+//! `cargo build --features mpi --example mpi_worker && cargo test --features
+//! mpi --test mpi`. Skips (with a message) when `mpirun` is not installed.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -458,6 +458,14 @@ unsafe extern "C" fn combine_words(
     }
 }
 
+/// The three parts of the words, reduced one chunk at a time.
+#[derive(Clone, Copy)]
+enum Section {
+    Sums,
+    Mins,
+    Maxs,
+}
+
 /// Words per collective: MPI counts are 32-bit, and one element of the
 /// chunk datatype must stay well inside that.
 const CHUNK_WORDS: usize = 1 << 26;
@@ -469,48 +477,31 @@ fn allreduce_words(comm: &SimpleCommunicator, words: &mut [i64], layout: WordLay
     // minima and maxima) and reads only the buffers MPI hands it.
     let op = unsafe { UnsafeUserOperation::commutative(combine_words) };
     let sections = [
-        (
-            0,
-            layout.sums,
-            WordLayout {
-                sums: 1,
-                mins: 0,
-                maxs: 0,
-            },
-        ),
-        (
-            layout.sums,
-            layout.mins,
-            WordLayout {
-                sums: 0,
-                mins: 2,
-                maxs: 0,
-            },
-        ),
-        (
-            layout.sums + layout.mins,
-            layout.maxs,
-            WordLayout {
-                sums: 0,
-                mins: 0,
-                maxs: 2,
-            },
-        ),
+        (0, layout.sums, Section::Sums),
+        (layout.sums, layout.mins, Section::Mins),
+        (layout.sums + layout.mins, layout.maxs, Section::Maxs),
     ];
-    for (start, len, unit) in sections {
-        let step = unit.sums + unit.mins + unit.maxs;
+    for (start, len, section) in sections {
         let mut at = start;
         while at < start + len {
+            // Even, so that chunks of keys (two words each) stay whole.
             let n = (start + len - at).min(CHUNK_WORDS);
-            let chunk_layout = WordLayout {
-                sums: unit.sums * n,
-                mins: unit.mins * n / step,
-                maxs: unit.maxs * n / step,
-            };
-            let chunk_layout = WordLayout {
-                sums: chunk_layout.sums,
-                mins: if unit.mins > 0 { n } else { 0 },
-                maxs: if unit.maxs > 0 { n } else { 0 },
+            let chunk_layout = match section {
+                Section::Sums => WordLayout {
+                    sums: n,
+                    mins: 0,
+                    maxs: 0,
+                },
+                Section::Mins => WordLayout {
+                    sums: 0,
+                    mins: n,
+                    maxs: 0,
+                },
+                Section::Maxs => WordLayout {
+                    sums: 0,
+                    mins: 0,
+                    maxs: n,
+                },
             };
             LAYOUT.with(|l| l.set(chunk_layout));
             let datatype = UserDatatype::contiguous(n as i32, &i64::equivalent_datatype());

@@ -92,9 +92,9 @@ impl Lanes {
 
     /// Writes what `f` writes under `op` (a `#[reduce(min)]` field, say).
     pub fn with_op<R>(&mut self, op: LaneOp, f: impl FnOnce(&mut Lanes) -> R) -> R {
-        let outer = std::mem::replace(&mut self.op, op);
+        let outer = self.set_op(op);
         let r = f(self);
-        self.op = outer;
+        self.set_op(outer);
         r
     }
 }
@@ -146,9 +146,9 @@ impl Unlanes {
 
     /// Reads what `f` reads under `op`, mirroring [`Lanes::with_op`].
     pub fn with_op<R>(&mut self, op: LaneOp, f: impl FnOnce(&mut Unlanes) -> R) -> R {
-        let outer = std::mem::replace(&mut self.op, op);
+        let outer = self.set_op(op);
         let r = f(self);
-        self.op = outer;
+        self.set_op(outer);
         r
     }
 }

@@ -247,31 +247,115 @@ ord_! {
     u64 => Ord::min, Ord::max; u128 => Ord::min, Ord::max; usize => Ord::min, Ord::max;
 }
 
+// Option, Vec and arrays merge the same way under every operation: the
+// empty side (None, an empty Vec or array) is the identity, otherwise the
+// elements merge pairwise with the operation's element merge. Packing writes
+// the structure, then each element with the element's own `pack`.
+
+fn merge_option<T>(a: &mut Option<T>, b: Option<T>, merge: impl FnOnce(&mut T, T)) {
+    match (a.as_mut(), b) {
+        (Some(x), Some(y)) => merge(x, y),
+        (None, b) => *a = b,
+        (Some(_), None) => {}
+    }
+}
+
+fn pack_option<T>(x: &Option<T>, lanes: &mut Lanes, pack: fn(&T, &mut Lanes) -> bool) -> bool {
+    lanes.shape(usize::from(x.is_some()));
+    x.as_ref().is_none_or(|x| pack(x, lanes))
+}
+
+fn unpack_option<T>(lanes: &mut Unlanes, unpack: fn(&mut Unlanes) -> T) -> Option<T> {
+    (lanes.shape() == 1).then(|| unpack(lanes))
+}
+
+#[track_caller]
+fn merge_vec<T>(a: &mut Vec<T>, b: Vec<T>, what: &str, merge: impl Fn(&mut T, T)) {
+    if a.is_empty() {
+        *a = b;
+    } else if !b.is_empty() {
+        assert!(
+            a.len() == b.len(),
+            "shardkit: cannot {what} `Vec`s of different lengths element-wise: the earlier block gave {} elements, the later {}",
+            a.len(),
+            b.len()
+        );
+        a.iter_mut().zip(b).for_each(|(x, y)| merge(x, y));
+    }
+}
+
+fn pack_items<'a, T: 'a>(
+    items: impl IntoIterator<Item = &'a T>,
+    lanes: &mut Lanes,
+    pack: fn(&T, &mut Lanes) -> bool,
+) -> bool {
+    items.into_iter().all(|x| pack(x, lanes))
+}
+
+fn unpack_vec<T>(lanes: &mut Unlanes, unpack: fn(&mut Unlanes) -> T) -> Vec<T> {
+    let n = lanes.shape();
+    (0..n).map(|_| unpack(lanes)).collect()
+}
+
+#[track_caller]
+fn merge_array<A: Clone, D: Dimension>(
+    a: &mut Array<A, D>,
+    b: Array<A, D>,
+    what: &str,
+    merge: impl Fn(&mut A, A),
+) {
+    if a.is_empty() {
+        *a = b;
+    } else if !b.is_empty() {
+        assert!(
+            a.shape() == b.shape(),
+            "shardkit: cannot {what} arrays of different shapes element-wise: the earlier block gave shape {:?}, the later {:?}",
+            a.shape(),
+            b.shape()
+        );
+        Zip::from(a).and(&b).for_each(|x, y| merge(x, y.clone()));
+    }
+}
+
+fn pack_array<A, D: Dimension>(
+    x: &Array<A, D>,
+    lanes: &mut Lanes,
+    pack: fn(&A, &mut Lanes) -> bool,
+) -> bool {
+    lanes.shape(x.ndim());
+    x.shape().iter().for_each(|&n| lanes.shape(n));
+    pack_items(x.iter(), lanes, pack)
+}
+
+fn unpack_array<A, D: Dimension>(
+    lanes: &mut Unlanes,
+    unpack: fn(&mut Unlanes) -> A,
+) -> Array<A, D> {
+    let mut dim = D::zeros(lanes.shape());
+    for axis in dim.slice_mut() {
+        *axis = lanes.shape();
+    }
+    let items: Vec<A> = (0..dim.size()).map(|_| unpack(lanes)).collect();
+    Array::from_shape_vec(dim, items).expect("a packed shape holds its items")
+}
+
+fn zero_sized<A, D: Dimension>() -> Array<A, D> {
+    Array::from_shape_vec(D::zeros(D::NDIM.unwrap_or(1)), Vec::new())
+        .expect("an all-zero shape holds no element")
+}
+
 impl<T: Reduce> Reduce for Option<T> {
     fn identity() -> Self {
         None
     }
     fn merge(&mut self, other: Self) {
-        match (self.as_mut(), other) {
-            (Some(a), Some(b)) => a.merge(b),
-            (None, b) => *self = b,
-            (Some(_), None) => {}
-        }
+        merge_option(self, other, T::merge);
     }
     fn pack(&self, lanes: &mut Lanes) -> bool {
-        match self {
-            None => {
-                lanes.shape(0);
-                true
-            }
-            Some(x) => {
-                lanes.shape(1);
-                Reduce::pack(x, lanes)
-            }
-        }
+        pack_option(self, lanes, <T as Reduce>::pack)
     }
     fn unpack(lanes: &mut Unlanes) -> Self {
-        (lanes.shape() == 1).then(|| <T as Reduce>::unpack(lanes))
+        unpack_option(lanes, <T as Reduce>::unpack)
     }
 }
 
@@ -283,42 +367,17 @@ impl<T: Extremum> Extremum for Option<T> {
         None
     }
     fn merge_min(&mut self, other: Self) {
-        match (self.as_mut(), other) {
-            (Some(a), Some(b)) => a.merge_min(b),
-            (None, b) => *self = b,
-            (Some(_), None) => {}
-        }
+        merge_option(self, other, T::merge_min);
     }
     fn merge_max(&mut self, other: Self) {
-        match (self.as_mut(), other) {
-            (Some(a), Some(b)) => a.merge_max(b),
-            (None, b) => *self = b,
-            (Some(_), None) => {}
-        }
+        merge_option(self, other, T::merge_max);
     }
     fn pack(&self, lanes: &mut Lanes) -> bool {
-        match self {
-            None => {
-                lanes.shape(0);
-                true
-            }
-            Some(x) => {
-                lanes.shape(1);
-                Extremum::pack(x, lanes)
-            }
-        }
+        pack_option(self, lanes, <T as Extremum>::pack)
     }
     fn unpack(lanes: &mut Unlanes) -> Self {
-        (lanes.shape() == 1).then(|| <T as Extremum>::unpack(lanes))
+        unpack_option(lanes, <T as Extremum>::unpack)
     }
-}
-
-#[track_caller]
-fn same_len(what: &str, a: usize, b: usize) {
-    assert!(
-        a == b,
-        "shardkit: cannot {what} `Vec`s of different lengths element-wise: the earlier block gave {a} elements, the later {b}"
-    );
 }
 
 impl<T: Reduce> Reduce for Vec<T> {
@@ -326,20 +385,14 @@ impl<T: Reduce> Reduce for Vec<T> {
         Vec::new()
     }
     fn merge(&mut self, other: Self) {
-        if self.is_empty() {
-            *self = other;
-        } else if !other.is_empty() {
-            same_len("sum", self.len(), other.len());
-            self.iter_mut().zip(other).for_each(|(a, b)| a.merge(b));
-        }
+        merge_vec(self, other, "sum", T::merge);
     }
     fn pack(&self, lanes: &mut Lanes) -> bool {
         lanes.shape(self.len());
-        self.iter().all(|x| Reduce::pack(x, lanes))
+        pack_items(self, lanes, <T as Reduce>::pack)
     }
     fn unpack(lanes: &mut Unlanes) -> Self {
-        let n = lanes.shape();
-        (0..n).map(|_| <T as Reduce>::unpack(lanes)).collect()
+        unpack_vec(lanes, <T as Reduce>::unpack)
     }
 }
 
@@ -351,28 +404,17 @@ impl<T: Extremum> Extremum for Vec<T> {
         Vec::new()
     }
     fn merge_min(&mut self, other: Self) {
-        if self.is_empty() {
-            *self = other;
-        } else if !other.is_empty() {
-            same_len("take the minimum of", self.len(), other.len());
-            self.iter_mut().zip(other).for_each(|(a, b)| a.merge_min(b));
-        }
+        merge_vec(self, other, "take the minimum of", T::merge_min);
     }
     fn merge_max(&mut self, other: Self) {
-        if self.is_empty() {
-            *self = other;
-        } else if !other.is_empty() {
-            same_len("take the maximum of", self.len(), other.len());
-            self.iter_mut().zip(other).for_each(|(a, b)| a.merge_max(b));
-        }
+        merge_vec(self, other, "take the maximum of", T::merge_max);
     }
     fn pack(&self, lanes: &mut Lanes) -> bool {
         lanes.shape(self.len());
-        self.iter().all(|x| Extremum::pack(x, lanes))
+        pack_items(self, lanes, <T as Extremum>::pack)
     }
     fn unpack(lanes: &mut Unlanes) -> Self {
-        let n = lanes.shape();
-        (0..n).map(|_| <T as Extremum>::unpack(lanes)).collect()
+        unpack_vec(lanes, <T as Extremum>::unpack)
     }
 }
 
@@ -398,56 +440,18 @@ impl Concat for String {
     }
 }
 
-fn pack_shape(shape: &[usize], lanes: &mut Lanes) {
-    lanes.shape(shape.len());
-    shape.iter().for_each(|&n| lanes.shape(n));
-}
-
-fn unpack_shape<D: Dimension>(lanes: &mut Unlanes) -> D {
-    let ndim = lanes.shape();
-    let mut dim = D::zeros(ndim);
-    for axis in dim.slice_mut() {
-        *axis = lanes.shape();
-    }
-    dim
-}
-
-fn zero_sized<A, D: Dimension>() -> Array<A, D> {
-    Array::from_shape_vec(D::zeros(D::NDIM.unwrap_or(1)), Vec::new())
-        .expect("an all-zero shape holds no element")
-}
-
-#[track_caller]
-fn same_shape(what: &str, a: &[usize], b: &[usize]) {
-    assert!(
-        a == b,
-        "shardkit: cannot {what} arrays of different shapes element-wise: the earlier block gave shape {a:?}, the later {b:?}"
-    );
-}
-
 impl<A: Reduce + Clone, D: Dimension> Reduce for Array<A, D> {
     fn identity() -> Self {
         zero_sized()
     }
     fn merge(&mut self, other: Self) {
-        if self.is_empty() {
-            *self = other;
-        } else if !other.is_empty() {
-            same_shape("sum", self.shape(), other.shape());
-            Zip::from(self)
-                .and(&other)
-                .for_each(|a, b| a.merge(b.clone()));
-        }
+        merge_array(self, other, "sum", A::merge);
     }
     fn pack(&self, lanes: &mut Lanes) -> bool {
-        pack_shape(self.shape(), lanes);
-        self.iter().all(|x| Reduce::pack(x, lanes))
+        pack_array(self, lanes, <A as Reduce>::pack)
     }
     fn unpack(lanes: &mut Unlanes) -> Self {
-        let dim: D = unpack_shape(lanes);
-        let n = dim.size();
-        let items: Vec<A> = (0..n).map(|_| <A as Reduce>::unpack(lanes)).collect();
-        Array::from_shape_vec(dim, items).expect("a packed shape holds its items")
+        unpack_array(lanes, <A as Reduce>::unpack)
     }
 }
 
@@ -459,34 +463,16 @@ impl<A: Extremum + Clone, D: Dimension> Extremum for Array<A, D> {
         zero_sized()
     }
     fn merge_min(&mut self, other: Self) {
-        if self.is_empty() {
-            *self = other;
-        } else if !other.is_empty() {
-            same_shape("take the minimum of", self.shape(), other.shape());
-            Zip::from(self)
-                .and(&other)
-                .for_each(|a, b| a.merge_min(b.clone()));
-        }
+        merge_array(self, other, "take the minimum of", A::merge_min);
     }
     fn merge_max(&mut self, other: Self) {
-        if self.is_empty() {
-            *self = other;
-        } else if !other.is_empty() {
-            same_shape("take the maximum of", self.shape(), other.shape());
-            Zip::from(self)
-                .and(&other)
-                .for_each(|a, b| a.merge_max(b.clone()));
-        }
+        merge_array(self, other, "take the maximum of", A::merge_max);
     }
     fn pack(&self, lanes: &mut Lanes) -> bool {
-        pack_shape(self.shape(), lanes);
-        self.iter().all(|x| Extremum::pack(x, lanes))
+        pack_array(self, lanes, <A as Extremum>::pack)
     }
     fn unpack(lanes: &mut Unlanes) -> Self {
-        let dim: D = unpack_shape(lanes);
-        let n = dim.size();
-        let items: Vec<A> = (0..n).map(|_| <A as Extremum>::unpack(lanes)).collect();
-        Array::from_shape_vec(dim, items).expect("a packed shape holds its items")
+        unpack_array(lanes, <A as Extremum>::unpack)
     }
 }
 
@@ -572,22 +558,9 @@ tuples! {
 mod tests {
     use super::*;
 
-    fn sum<T: Reduce>(mut a: T, b: T) -> T {
-        a.merge(b);
-        a
-    }
-    fn min<T: Extremum>(mut a: T, b: T) -> T {
-        a.merge_min(b);
-        a
-    }
-    fn max<T: Extremum>(mut a: T, b: T) -> T {
-        a.merge_max(b);
-        a
-    }
-    fn concat<T: Concat>(mut a: T, b: T) -> T {
-        a.append(b);
-        a
-    }
+    use crate::reduction::{
+        merge_concat as concat, merge_max as max, merge_min as min, merge_sum as sum,
+    };
     use ndarray::{arr1, arr2, Array2};
     use std::fmt::Debug;
 

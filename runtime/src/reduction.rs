@@ -28,22 +28,22 @@ impl<T> Clone for ExactOps<T> {
     }
 }
 
-fn merge_sum<T: Reduce>(mut a: T, b: T) -> T {
+pub(crate) fn merge_sum<T: Reduce>(mut a: T, b: T) -> T {
     a.merge(b);
     a
 }
 
-fn merge_min<T: Extremum>(mut a: T, b: T) -> T {
+pub(crate) fn merge_min<T: Extremum>(mut a: T, b: T) -> T {
     a.merge_min(b);
     a
 }
 
-fn merge_max<T: Extremum>(mut a: T, b: T) -> T {
+pub(crate) fn merge_max<T: Extremum>(mut a: T, b: T) -> T {
     a.merge_max(b);
     a
 }
 
-fn merge_concat<T: Concat>(mut a: T, b: T) -> T {
+pub(crate) fn merge_concat<T: Concat>(mut a: T, b: T) -> T {
     a.append(b);
     a
 }
@@ -63,24 +63,20 @@ pub fn sum<T: Reduce>() -> Reduction<T> {
 
 /// `reduce = "min"`.
 pub fn min<T: Extremum>() -> Reduction<T> {
-    Reduction {
-        merge: merge_min::<T>,
-        exact: Some(ExactOps {
-            op: LaneOp::Min,
-            identity: T::top,
-            pack: <T as Extremum>::pack,
-            unpack: <T as Extremum>::unpack,
-        }),
-    }
+    extremum(LaneOp::Min, merge_min::<T>, T::top)
 }
 
 /// `reduce = "max"`.
 pub fn max<T: Extremum>() -> Reduction<T> {
+    extremum(LaneOp::Max, merge_max::<T>, T::bottom)
+}
+
+fn extremum<T: Extremum>(op: LaneOp, merge: fn(T, T) -> T, identity: fn() -> T) -> Reduction<T> {
     Reduction {
-        merge: merge_max::<T>,
+        merge,
         exact: Some(ExactOps {
-            op: LaneOp::Max,
-            identity: T::bottom,
+            op,
+            identity,
             pack: <T as Extremum>::pack,
             unpack: <T as Extremum>::unpack,
         }),

@@ -1,0 +1,187 @@
+//! How fast is the GMM E-step, next to the machine's f32 GEMM peak?
+//!
+//! ```text
+//! cargo run --release -p shardkit-algorithms --example gmm_estep
+//! cargo run --release -p shardkit-algorithms --example gmm_estep -- --frames 200000 --reps 5 --write /tmp/gmm
+//! ```
+//!
+//! Generates MFCC-like frames (`--frames N`, default 200,000; `--dim D`,
+//! default 60) and a UBM-like model (`--components M`, default 512) with a
+//! fixed seed, then reports, for 1 and 2 threads (`--threads 1,2`):
+//!
+//! - the f32 GEMM peak of faer (the GEMM crate the E-step uses) on a
+//!   2048×2048×2048 product, one thread (`Par::Seq`) and n threads
+//!   (`Par::rayon(n)`);
+//! - the E-step (`gmm::accumulate`, 8·N·M·D flops), with the default
+//!   refinement and without it, in GFLOP/s and as a share of that peak.
+//!
+//! Every time is the best of `--reps` runs (default 5) after one warm-up
+//! run, with the spread (worst / best − 1). `--write DIR` saves the frames and
+//! the model as `.npy` files for `scripts/peers/gmm_numpy.py`, and the
+//! average log-likelihood per frame is printed to compare with it.
+
+#[path = "../tests/gmm_data/mod.rs"]
+mod gmm_data;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use ndarray_npy::WriteNpyExt;
+use shardkit::Executor;
+use shardkit_algorithms::gmm::{self, GmmStats, Prepared};
+
+struct Args {
+    frames: usize,
+    dim: usize,
+    components: usize,
+    reps: usize,
+    threads: Vec<usize>,
+    write: Option<PathBuf>,
+}
+
+const USAGE: &str = "usage: gmm_estep [--frames N] [--dim D] [--components M] [--reps R] [--threads 1,2] [--write DIR]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        frames: 200_000,
+        dim: 60,
+        components: 512,
+        reps: 5,
+        threads: vec![1, 2],
+        write: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = || format!("`{flag}` needs a value\n{USAGE}");
+        let mut number = |slot: &mut usize| -> Result<(), String> {
+            let v = it.next().ok_or_else(value)?;
+            *slot = v
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("`{flag} {v}`: expected a positive integer"))?;
+            Ok(())
+        };
+        match flag.as_str() {
+            "--frames" => number(&mut args.frames)?,
+            "--dim" => number(&mut args.dim)?,
+            "--components" => number(&mut args.components)?,
+            "--reps" => number(&mut args.reps)?,
+            "--threads" => {
+                let v = it.next().ok_or_else(value)?;
+                args.threads = v
+                    .split(',')
+                    .map(|s| s.trim().parse().ok().filter(|&n: &usize| n > 0))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| format!("`--threads {v}`: expected e.g. 1,2"))?;
+            }
+            "--write" => args.write = Some(it.next().ok_or_else(value)?.into()),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Best and worst of `reps` timed runs after one untimed run.
+fn time<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, Duration, R) {
+    let mut last = f();
+    let (mut best, mut worst) = (Duration::MAX, Duration::ZERO);
+    for _ in 0..reps {
+        let start = Instant::now();
+        last = f();
+        let t = start.elapsed();
+        best = best.min(t);
+        worst = worst.max(t);
+    }
+    (best, worst, last)
+}
+
+fn spread(best: Duration, worst: Duration) -> f64 {
+    100.0 * (worst.as_secs_f64() / best.as_secs_f64() - 1.0)
+}
+
+/// faer's f32 GEMM rate on an n×n×n product with `par`, in GFLOP/s.
+fn gemm_peak(n: usize, par: Par, reps: usize) -> (f64, f64) {
+    let a = Mat::<f32>::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 17) as f32 * 0.1 - 0.8);
+    let b = Mat::<f32>::from_fn(n, n, |i, j| ((i * 5 + j * 11) % 13) as f32 * 0.1 - 0.6);
+    let mut c = Mat::<f32>::zeros(n, n);
+    let (best, worst, ()) = time(reps, || {
+        matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par)
+    });
+    let flops = 2.0 * (n as f64).powi(3);
+    (flops / best.as_secs_f64() / 1e9, spread(best, worst))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(m) => {
+            eprintln!("{m}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (n, d, m) = (args.frames, args.dim, args.components);
+    let frames = gmm_data::mfcc_like(n, d, 64, 1);
+    let ubm = gmm_data::ubm_like(&frames, m, 2);
+    if let Some(dir) = &args.write {
+        let write = || -> Result<(), Box<dyn std::error::Error>> {
+            std::fs::create_dir_all(dir)?;
+            let file = |name: &str| std::fs::File::create(dir.join(name));
+            frames.write_npy(file("frames.npy")?)?;
+            ubm.weights().write_npy(file("weights.npy")?)?;
+            ubm.means().write_npy(file("means.npy")?)?;
+            ubm.variances().write_npy(file("variances.npy")?)?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            eprintln!("cannot write to {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+        println!(
+            "wrote frames.npy, weights.npy, means.npy, variances.npy to {}",
+            dir.display()
+        );
+    }
+    let flops = 8.0 * (n * m * d) as f64;
+    println!(
+        "E-step: N = {n} frames, D = {d}, M = {m}: {:.1} GFLOP per iteration; best of {} runs (spread = worst/best - 1)",
+        flops / 1e9,
+        args.reps
+    );
+    let refined = ubm.prepare();
+    let plain = ubm.prepare().with_refine_margin(None);
+    for &threads in &args.threads {
+        let par = if threads == 1 {
+            Par::Seq
+        } else {
+            Par::rayon(threads)
+        };
+        let pool = Executor::threads(threads).expect("a pool");
+        let (peak, peak_spread) = gemm_peak(2048, par, args.reps);
+        println!("{threads} thread(s): faer f32 GEMM peak (2048^3) {peak:6.1} GFLOP/s (spread {peak_spread:.0}%)");
+        let run = |what: &str, model: &Prepared<f32>| -> GmmStats {
+            let (best, worst, stats) =
+                pool.install(|| time(args.reps, || gmm::accumulate(frames.view(), model)));
+            let rate = flops / best.as_secs_f64() / 1e9;
+            println!(
+                "  E-step, {what:<22} {:8.3} s  {rate:6.1} GFLOP/s  {:5.1}% of peak  (spread {:.0}%)",
+                best.as_secs_f64(),
+                100.0 * rate / peak,
+                spread(best, worst)
+            );
+            stats
+        };
+        let stats = run("refined (default):", &refined);
+        let fast = run("not refined:", &plain);
+        println!(
+            "  average log-likelihood per frame: {:.9} (refined), {:.9} (not refined)",
+            stats.average_log_likelihood(),
+            fast.average_log_likelihood()
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,324 @@
+//! The block kernels of the E-step: everything one block of frames needs,
+//! on the calling thread, with single-threaded GEMMs.
+//!
+//! A block is processed in chunks of [`CHUNK_FRAMES`] frames, sized so that
+//! a chunk's log-densities (`CHUNK_FRAMES × M`) stay in the core's L2 cache
+//! between the GEMM that writes them, the log-sum-exp pass and the GEMM
+//! that reads them back. Per chunk:
+//!
+//! 1. `A = [y², y]` with `y = x − c` (`b×2D`);
+//! 2. `L = A·P` (GEMM, `b×M`), `P` the model's projection;
+//! 3. per frame: `L += k`, its maximum, the refinement of the components
+//!    near it (see [`Prepared`]), `e = exp(L − max)`, `s = Σ e`, the
+//!    log-likelihood `max + ln s`;
+//! 4. `A' = [y²/s, y/s, 1/s]` (`b×(2D+1)`, the posteriors' normalisation
+//!    folded into the right operand: `2D+1` products per frame instead of
+//!    `M`);
+//! 5. `C += Eᵀ·A'` (GEMM, `M×(2D+1)`): the centred second- and first-order
+//!    statistics and the zero-order ones, in `T`.
+//!
+//! `C` is added into `f64` accumulators every [`FLUSH_CHUNKS`] chunks, and
+//! at the end of the block the statistics are uncentred in `f64`
+//! (`F = F_c + n·c`, `S = S_c + 2c·F_c + n·c²`).
+
+use std::any::Any;
+use std::cell::RefCell;
+
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
+
+use super::prepared::Prepared;
+use super::real::Real;
+use super::simd;
+use super::stats::GmmStats;
+
+/// Frames per chunk inside a block (see the module docs; measured in
+/// `benches/gmm_estep.rs`).
+pub const CHUNK_FRAMES: usize = 256;
+
+/// Chunks whose statistics are summed in `T` before they are added into the
+/// `f64` accumulators.
+pub const FLUSH_CHUNKS: usize = 1;
+
+/// Buffers reused across chunks (and across blocks on the same thread).
+#[derive(Default)]
+struct Scratch<T> {
+    /// `[y², y]`, `chunk × 2D`.
+    a: Vec<T>,
+    /// Log-densities, then unnormalised posteriors, `chunk × M`.
+    l: Vec<T>,
+    /// `[y²/s, y/s, 1/s]`, `chunk × (2D+1)`.
+    a2: Vec<T>,
+    /// Statistics in `T`, `M × (2D+1)`.
+    c: Vec<T>,
+    /// Per frame: `1/s`.
+    inv: Vec<T>,
+    /// Per frame: the log-likelihood.
+    ll: Vec<f64>,
+    /// One frame in `f64`.
+    x64: Vec<f64>,
+    /// A chunk of frames copied contiguous, when the caller's are not.
+    xbuf: Vec<T>,
+    /// The components refined for one frame, and their exact log-densities.
+    cand: Vec<u32>,
+    exact: Vec<f64>,
+}
+
+impl<T: Real> Scratch<T> {
+    fn fit(&mut self, chunk: usize, m: usize, d: usize) {
+        let grow = |v: &mut Vec<T>, n: usize| {
+            if v.len() < n {
+                v.resize(n, T::default());
+            }
+        };
+        grow(&mut self.a, chunk * 2 * d);
+        grow(&mut self.l, chunk * m);
+        grow(&mut self.a2, chunk * (2 * d + 1));
+        grow(&mut self.c, m * (2 * d + 1));
+        grow(&mut self.inv, chunk);
+        self.ll.resize(chunk.max(self.ll.len()), 0.0);
+        self.x64.resize(d, 0.0);
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's scratch buffers for `T`.
+fn with_scratch<T: Real, R>(f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
+    let taken = SCRATCH.with(|cell| cell.borrow_mut().take());
+    let mut scratch: Box<Scratch<T>> = match taken.map(|b| b.downcast::<Scratch<T>>()) {
+        Some(Ok(s)) => s,
+        _ => Box::default(),
+    };
+    let r = f(&mut scratch);
+    SCRATCH.with(|cell| *cell.borrow_mut() = Some(scratch));
+    r
+}
+
+#[track_caller]
+fn check_dim<T: Real>(frames: &ArrayView2<T>, model: &Prepared<T>) {
+    assert_eq!(
+        frames.ncols(),
+        model.dim,
+        "frames have {} columns but the model has {} dimensions",
+        frames.ncols(),
+        model.dim
+    );
+}
+
+/// Steps 1–3 for the frames `x` (at most the scratch's chunk): fills
+/// `s.a`, `s.l` (unnormalised posteriors), `s.inv` and `s.ll`.
+fn chunk_posteriors<T: Real>(x: ArrayView2<T>, model: &Prepared<T>, s: &mut Scratch<T>) {
+    let (b, d) = x.dim();
+    let m = model.n_components;
+    let d2 = 2 * d;
+    let xs: &[T] = match x.as_slice() {
+        Some(xs) => xs,
+        None => {
+            s.xbuf.clear();
+            s.xbuf.extend(x.iter().copied());
+            &s.xbuf
+        }
+    };
+    T::centre(xs, &model.offset, &mut s.a[..b * d2]);
+    {
+        let av = ArrayView2::from_shape((b, d2), &s.a[..b * d2]).expect("chunk shape");
+        let lv = ArrayViewMut2::from_shape((b, m), &mut s.l[..b * m]).expect("chunk shape");
+        T::gemm(lv, false, av, model.projection.view());
+    }
+    for t in 0..b {
+        let row = &mut s.l[t * m..(t + 1) * m];
+        let max = T::add_max(row, &model.constants);
+        let shift = max.to_f64();
+        let sum = match model.refine_margin {
+            None => T::exp_sum(row, max).to_f64(),
+            Some(margin) => {
+                // Every component within the margin of the best is
+                // recomputed exactly; all values are relative to `max`.
+                s.cand.clear();
+                let threshold = T::from_f64(shift - margin);
+                let rest = T::exp_split(row, max, threshold, &mut s.cand).to_f64();
+                T::widen(&xs[t * d..(t + 1) * d], &mut s.x64);
+                s.exact.clear();
+                s.exact.resize(s.cand.len(), 0.0);
+                simd::refine(
+                    &s.x64,
+                    &s.cand,
+                    &model.means,
+                    &model.precisions,
+                    &model.log_norm,
+                    &mut s.exact,
+                );
+                let mut sum = rest;
+                for (&c, &l) in s.cand.iter().zip(&s.exact) {
+                    let e = (l - shift).exp();
+                    row[c as usize] = T::from_f64(e);
+                    sum += e;
+                }
+                sum
+            }
+        };
+        s.ll[t] = shift + sum.ln();
+        s.inv[t] = T::from_f64(1.0 / sum);
+    }
+}
+
+/// Steps 4–5: `C (+)= Eᵀ·[y²/s, y/s, 1/s]` for the chunk's `b` frames.
+fn chunk_stats<T: Real>(b: usize, model: &Prepared<T>, s: &mut Scratch<T>, add: bool) {
+    let (m, d) = (model.n_components, model.dim);
+    let w = 2 * d + 1;
+    T::scale(&s.a[..b * 2 * d], &s.inv[..b], &mut s.a2[..b * w]);
+    let e = ArrayView2::from_shape((b, m), &s.l[..b * m]).expect("chunk shape");
+    let a2 = ArrayView2::from_shape((b, w), &s.a2[..b * w]).expect("chunk shape");
+    let c = ArrayViewMut2::from_shape((m, w), &mut s.c[..m * w]).expect("stats shape");
+    T::gemm(c, add, e.t(), a2);
+}
+
+/// The E-step statistics of one block of frames, on the calling thread:
+/// the block kernel that [`accumulate`](super::accumulate) runs on each
+/// block. Frames are processed [`CHUNK_FRAMES`] at a time.
+///
+/// # Panics
+///
+/// If the frames' width is not the model's dimension.
+pub fn accumulate_block<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>) -> GmmStats {
+    accumulate_block_chunked(frames, model, CHUNK_FRAMES)
+}
+
+/// [`accumulate_block`] with another chunk size (for measurements).
+///
+/// # Panics
+///
+/// If the frames' width is not the model's dimension, or `chunk` is 0.
+#[doc(hidden)]
+pub fn accumulate_block_chunked<T: Real>(
+    frames: ArrayView2<T>,
+    model: &Prepared<T>,
+    chunk: usize,
+) -> GmmStats {
+    check_dim(&frames, model);
+    assert!(chunk > 0, "the chunk size must be positive");
+    let (n, d) = frames.dim();
+    let m = model.n_components;
+    let w = 2 * d + 1;
+    with_scratch(|s: &mut Scratch<T>| {
+        s.fit(chunk, m, d);
+        let mut acc = vec![0.0f64; m * w];
+        let mut log_lik = 0.0f64;
+        let mut pending = 0;
+        for start in (0..n).step_by(chunk) {
+            let end = (start + chunk).min(n);
+            chunk_posteriors(frames.slice(s![start..end, ..]), model, s);
+            log_lik += s.ll[..end - start].iter().sum::<f64>();
+            chunk_stats(end - start, model, s, pending > 0);
+            pending += 1;
+            if pending == FLUSH_CHUNKS {
+                T::add_to_f64(&s.c[..m * w], &mut acc);
+                pending = 0;
+            }
+        }
+        if pending > 0 {
+            T::add_to_f64(&s.c[..m * w], &mut acc);
+        }
+        uncentre(&acc, model, log_lik, n)
+    })
+}
+
+/// `GmmStats` from the centred `[S_c, F_c, n]` rows.
+fn uncentre<T: Real>(acc: &[f64], model: &Prepared<T>, log_lik: f64, n: usize) -> GmmStats {
+    let (m, d) = (model.n_components, model.dim);
+    let w = 2 * d + 1;
+    let mut stats = GmmStats::zeros(m, d);
+    for i in 0..m {
+        let row = &acc[i * w..(i + 1) * w];
+        let zero = row[2 * d];
+        stats.zero[i] = zero;
+        for (j, &c) in model.offset64.iter().enumerate() {
+            let (sc, fc) = (row[j], row[d + j]);
+            stats.first[[i, j]] = fc + c * zero;
+            stats.second[[i, j]] = sc + c * (2.0 * fc + c * zero);
+        }
+    }
+    stats.log_likelihood = log_lik;
+    stats.frames = n as u64;
+    stats
+}
+
+/// Runs `each(t, posteriors_row_unnormalised, 1/s, log_lik)` for every frame.
+fn for_each_frame<T: Real>(
+    frames: ArrayView2<T>,
+    model: &Prepared<T>,
+    mut each: impl FnMut(usize, &[T], T, f64),
+) {
+    check_dim(&frames, model);
+    let (n, d) = frames.dim();
+    let m = model.n_components;
+    with_scratch(|s: &mut Scratch<T>| {
+        s.fit(CHUNK_FRAMES, m, d);
+        for start in (0..n).step_by(CHUNK_FRAMES) {
+            let end = (start + CHUNK_FRAMES).min(n);
+            chunk_posteriors(frames.slice(s![start..end, ..]), model, s);
+            for t in 0..end - start {
+                each(start + t, &s.l[t * m..(t + 1) * m], s.inv[t], s.ll[t]);
+            }
+        }
+    })
+}
+
+/// Block kernel of [`frame_log_likelihood`](super::frame_log_likelihood).
+pub(crate) fn log_likelihood_block<T: Real>(
+    frames: ArrayView2<T>,
+    model: &Prepared<T>,
+) -> Array1<f64> {
+    let mut out = Array1::zeros(frames.nrows());
+    for_each_frame(frames, model, |t, _, _, ll| out[t] = ll);
+    out
+}
+
+/// Block kernel of [`posteriors`](super::posteriors).
+pub(crate) fn posteriors_block<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>) -> Array2<T> {
+    let mut out = Array2::from_elem((frames.nrows(), model.n_components), T::default());
+    for_each_frame(frames, model, |t, e, inv, _| {
+        for (o, &v) in out.row_mut(t).iter_mut().zip(e) {
+            *o = v * inv;
+        }
+    });
+    out
+}
+
+/// Block kernel of [`top_posteriors`](super::top_posteriors).
+pub(crate) fn top_block<T: Real>(
+    frames: ArrayView2<T>,
+    model: &Prepared<T>,
+    top: usize,
+) -> (Array2<u32>, Array2<T>) {
+    let n = frames.nrows();
+    let top = top.min(model.n_components);
+    let mut indices = Array2::zeros((n, top));
+    let mut values = Array2::from_elem((n, top), T::default());
+    let mut order: Vec<u32> = Vec::with_capacity(model.n_components);
+    for_each_frame(frames, model, |t, e, inv, _| {
+        if top == 0 {
+            return;
+        }
+        order.clear();
+        order.extend(0..e.len() as u32);
+        // Larger first; ties (and NaNs) by index, so the order is total.
+        let cmp = |a: &u32, b: &u32| {
+            let (x, y) = (e[*a as usize], e[*b as usize]);
+            y.partial_cmp(&x)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(b))
+        };
+        if top < order.len() {
+            order.select_nth_unstable_by(top - 1, cmp);
+        }
+        order[..top].sort_unstable_by(cmp);
+        for (k, &i) in order[..top].iter().enumerate() {
+            indices[[t, k]] = i;
+            values[[t, k]] = e[i as usize] * inv;
+        }
+    });
+    (indices, values)
+}

@@ -1,0 +1,198 @@
+//! The precisions the E-step runs in: `f32` (fast) and `f64` (checking).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::simd;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point type the E-step's products run in: `f32` (the fast
+/// path) or `f64` (the same algorithm in double precision, for checking).
+/// Implemented for those two only.
+pub trait Real:
+    sealed::Sealed
+    + Copy
+    + Default
+    + PartialOrd
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + 'static
+{
+    /// `x` rounded to this type.
+    #[doc(hidden)]
+    fn from_f64(x: f64) -> Self;
+    /// This value in `f64` (exact).
+    #[doc(hidden)]
+    fn to_f64(self) -> f64;
+    /// `row[i] += add[i]`, returning the maximum of the new row.
+    #[doc(hidden)]
+    fn add_max(row: &mut [Self], add: &[Self]) -> Self;
+    /// `row[i] = exp(row[i] − shift)`, returning the sum.
+    #[doc(hidden)]
+    fn exp_sum(row: &mut [Self], shift: Self) -> Self;
+    /// `row[i] = exp(row[i] − shift)`; the indices of the elements that
+    /// were at least `threshold` go to `out`; returns the sum of the others.
+    #[doc(hidden)]
+    fn exp_split(row: &mut [Self], shift: Self, threshold: Self, out: &mut Vec<u32>) -> Self;
+    /// `a` (`b×2D`) gets `[y², y]`, `y = x − offset`, for the `b×D` frames `x`.
+    #[doc(hidden)]
+    fn centre(x: &[Self], offset: &[Self], a: &mut [Self]);
+    /// `a2` (`b×(2D+1)`) gets each row of `a` times `inv[t]`, then `inv[t]`.
+    #[doc(hidden)]
+    fn scale(a: &[Self], inv: &[Self], a2: &mut [Self]);
+    /// `dst[i] = src[i]` in `f64`.
+    #[doc(hidden)]
+    fn widen(src: &[Self], dst: &mut [f64]);
+    /// `dst[i] += src[i]` in `f64`.
+    #[doc(hidden)]
+    fn add_to_f64(src: &[Self], dst: &mut [f64]);
+    /// `c = a·b` (or `c += a·b` with `add`), single-threaded.
+    #[doc(hidden)]
+    fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>);
+}
+
+fn faer_ref<'a, T>(a: &ArrayView2<'a, T>) -> MatRef<'a, T> {
+    let s = a.strides();
+    // SAFETY: pointer, shape and strides come from a valid view that lives
+    // for 'a.
+    unsafe { MatRef::from_raw_parts(a.as_ptr(), a.nrows(), a.ncols(), s[0], s[1]) }
+}
+
+fn faer_gemm<T: faer::traits::ComplexField>(
+    mut c: ArrayViewMut2<T>,
+    add: bool,
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    one: T,
+) {
+    let (rows, cols) = c.dim();
+    let (rs, cs) = (c.strides()[0], c.strides()[1]);
+    // SAFETY: as `faer_ref`, and `c` is borrowed mutably for the call.
+    let cm = unsafe { MatMut::from_raw_parts_mut(c.as_mut_ptr(), rows, cols, rs, cs) };
+    let accum = if add { Accum::Add } else { Accum::Replace };
+    matmul(cm, accum, faer_ref(&a), faer_ref(&b), one, Par::Seq);
+}
+
+impl Real for f32 {
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    #[inline]
+    fn add_max(row: &mut [Self], add: &[Self]) -> Self {
+        simd::add_max(row, add)
+    }
+    #[inline]
+    fn exp_sum(row: &mut [Self], shift: Self) -> Self {
+        simd::exp_sum(row, shift)
+    }
+    #[inline]
+    fn exp_split(row: &mut [Self], shift: Self, threshold: Self, out: &mut Vec<u32>) -> Self {
+        simd::exp_split(row, shift, threshold, out)
+    }
+    #[inline]
+    fn centre(x: &[Self], offset: &[Self], a: &mut [Self]) {
+        simd::centre(x, offset, a)
+    }
+    #[inline]
+    fn scale(a: &[Self], inv: &[Self], a2: &mut [Self]) {
+        simd::scale(a, inv, a2)
+    }
+    #[inline]
+    fn widen(src: &[Self], dst: &mut [f64]) {
+        simd::widen(src, dst)
+    }
+    #[inline]
+    fn add_to_f64(src: &[Self], dst: &mut [f64]) {
+        simd::add_to_f64(src, dst)
+    }
+    fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>) {
+        faer_gemm(c, add, a, b, 1.0)
+    }
+}
+
+/// The `f64` kernels are plain loops with `f64::exp`: this path exists to
+/// check the `f32` one, not to be fast.
+impl Real for f64 {
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn add_max(row: &mut [Self], add: &[Self]) -> Self {
+        assert_eq!(row.len(), add.len());
+        let mut max = f64::NEG_INFINITY;
+        for (r, a) in row.iter_mut().zip(add) {
+            *r += a;
+            max = if *r > max { *r } else { max };
+        }
+        max
+    }
+    fn exp_sum(row: &mut [Self], shift: Self) -> Self {
+        let mut sum = 0.0;
+        for r in row {
+            *r = (*r - shift).exp();
+            sum += *r;
+        }
+        sum
+    }
+    fn exp_split(row: &mut [Self], shift: Self, threshold: Self, out: &mut Vec<u32>) -> Self {
+        let mut rest = 0.0;
+        for (i, r) in row.iter_mut().enumerate() {
+            let hit = *r >= threshold;
+            *r = (*r - shift).exp();
+            if hit {
+                out.push(i as u32);
+            } else {
+                rest += *r;
+            }
+        }
+        rest
+    }
+    fn centre(x: &[Self], offset: &[Self], a: &mut [Self]) {
+        let d = offset.len();
+        for (xr, ar) in x.chunks_exact(d).zip(a.chunks_exact_mut(2 * d)) {
+            for (j, (&xv, &c)) in xr.iter().zip(offset).enumerate() {
+                let y = xv - c;
+                ar[j] = y * y;
+                ar[d + j] = y;
+            }
+        }
+    }
+    fn scale(a: &[Self], inv: &[Self], a2: &mut [Self]) {
+        let w = a2.len() / inv.len().max(1);
+        for ((ar, a2r), &s) in a.chunks_exact(w - 1).zip(a2.chunks_exact_mut(w)).zip(inv) {
+            for (o, &v) in a2r.iter_mut().zip(ar) {
+                *o = v * s;
+            }
+            a2r[w - 1] = s;
+        }
+    }
+    fn widen(src: &[Self], dst: &mut [f64]) {
+        dst.copy_from_slice(src);
+    }
+    fn add_to_f64(src: &[Self], dst: &mut [f64]) {
+        assert_eq!(src.len(), dst.len());
+        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+    }
+    fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>) {
+        faer_gemm(c, add, a, b, 1.0)
+    }
+}

@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("block size");
     g.sample_size(10);
-    for n in [1024, 4096, 16384] {
+    for n in [1024, 4096, 8192, 16384] {
         g.throughput(flops(n));
         let x = frames.slice(s![..n, ..]);
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {

@@ -306,7 +306,12 @@ fn refine_body<const FMA: bool>(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    //! The same bodies compiled for AVX2 with FMA.
+    //! The same bodies compiled for AVX2 with FMA, and `exp_split` written
+    //! with intrinsics.
+
+    use std::arch::x86_64::*;
+
+    use super::{EXP_MAX, EXP_MIN, LN2_HI, LN2_LO, LOG2_E, Q, ROUNDER};
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn exp_slice(xs: &mut [f32]) {
@@ -328,6 +333,39 @@ mod avx2 {
         super::add_to_f64_body(src, dst)
     }
 
+    /// Eight `exp`s: the operations of `exp1` as AVX2 intrinsics.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp8(x: __m256) -> __m256 {
+        let min = _mm256_set1_ps(EXP_MIN);
+        let under = _mm256_cmp_ps::<_CMP_LT_OQ>(x, min);
+        // `max_ps`/`min_ps` return their second operand when one is NaN:
+        // NaN stays NaN.
+        let xc = _mm256_min_ps(_mm256_set1_ps(EXP_MAX), _mm256_max_ps(min, x));
+        let rounder = _mm256_set1_ps(ROUNDER);
+        let t = _mm256_fmadd_ps(xc, _mm256_set1_ps(LOG2_E), rounder);
+        let n = _mm256_sub_ps(t, rounder);
+        let k = _mm256_sub_epi32(
+            _mm256_castps_si256(t),
+            _mm256_set1_epi32(ROUNDER.to_bits() as i32),
+        );
+        let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+            k,
+            _mm256_set1_epi32(127),
+        )));
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), xc);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+        let q = _mm256_fmadd_ps(_mm256_set1_ps(Q[4]), r, _mm256_set1_ps(Q[3]));
+        let q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(Q[2]));
+        let q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(Q[1]));
+        let q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(Q[0]));
+        let p = _mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r);
+        let p = _mm256_add_ps(p, _mm256_set1_ps(1.0));
+        _mm256_andnot_ps(under, _mm256_mul_ps(p, scale))
+    }
+
+    /// `exp_split_body` with explicit vectors: one `movemask` per eight
+    /// elements finds the rare components at or above the threshold.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn exp_split(
         row: &mut [f32],
@@ -335,7 +373,54 @@ mod avx2 {
         threshold: f32,
         out: &mut Vec<u32>,
     ) -> f32 {
-        super::exp_split_body::<true>(row, shift, threshold, out)
+        let n = row.len();
+        let whole = n - n % 16;
+        let ptr = row.as_mut_ptr();
+        let (vshift, vthr) = (_mm256_set1_ps(shift), _mm256_set1_ps(threshold));
+        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut i = 0;
+        while i < whole {
+            let v0 = _mm256_loadu_ps(ptr.add(i));
+            let v1 = _mm256_loadu_ps(ptr.add(i + 8));
+            let h0 = _mm256_cmp_ps::<_CMP_GE_OQ>(v0, vthr);
+            let h1 = _mm256_cmp_ps::<_CMP_GE_OQ>(v1, vthr);
+            let e0 = exp8(_mm256_sub_ps(v0, vshift));
+            let e1 = exp8(_mm256_sub_ps(v1, vshift));
+            _mm256_storeu_ps(ptr.add(i), e0);
+            _mm256_storeu_ps(ptr.add(i + 8), e1);
+            acc0 = _mm256_add_ps(acc0, _mm256_andnot_ps(h0, e0));
+            acc1 = _mm256_add_ps(acc1, _mm256_andnot_ps(h1, e1));
+            let mask = (_mm256_movemask_ps(h0) | (_mm256_movemask_ps(h1) << 8)) as u32;
+            if mask != 0 {
+                push_bits(out, i as u32, mask);
+            }
+            i += 16;
+        }
+        let mut lanes = [0.0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(acc0, acc1));
+        let mut sum = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6]))
+            + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+        for (j, r) in row.iter_mut().enumerate().skip(whole) {
+            let v = *r;
+            let e = super::exp1::<true>(v - shift);
+            *r = e;
+            if v >= threshold {
+                out.push(j as u32);
+            } else {
+                sum += e;
+            }
+        }
+        sum
+    }
+
+    /// Appends `base + b` for every set bit `b` of `mask`.
+    #[cold]
+    #[inline(never)]
+    fn push_bits(out: &mut Vec<u32>, base: u32, mut mask: u32) {
+        while mask != 0 {
+            out.push(base + mask.trailing_zeros());
+            mask &= mask - 1;
+        }
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -516,6 +601,23 @@ mod tests {
             .map(|&v| f64::from(v - 0.1).exp())
             .sum();
         assert!((f64::from(rest) - want_rest).abs() < 1e-6 * want_rest);
+        // The portable body finds the same components.
+        let mut again = before.clone();
+        let mut portable_hits = Vec::new();
+        let portable_rest = exp_split_body::<false>(&mut again, 0.1, 0.5, &mut portable_hits);
+        assert_eq!(portable_hits, hits);
+        assert!((portable_rest - rest).abs() < 1e-6 * rest);
+        for (a, b) in again.iter().zip(&row) {
+            assert!((a - b).abs() <= 3e-7 * b.abs());
+        }
+        // NaN stays NaN in the vector loop and the tail, and is no hit.
+        let mut nan = vec![0.0f32; 21];
+        nan[3] = f32::NAN;
+        nan[20] = f32::NAN;
+        let mut nan_hits = Vec::new();
+        let nan_rest = exp_split(&mut nan, 0.0, 0.5, &mut nan_hits);
+        assert!(nan[3].is_nan() && nan[20].is_nan() && nan_rest.is_nan());
+        assert!(nan_hits.is_empty());
         let mut acc = vec![1.0f64; 37];
         add_to_f64(&row, &mut acc);
         assert_eq!(acc[5], 1.0 + f64::from(row[5]));

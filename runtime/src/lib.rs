@@ -19,10 +19,11 @@ mod reduction;
 mod remote;
 mod split;
 pub mod weights;
+mod wire;
 
 pub use executor::{Executor, ExecutorError, THREADS_ENV};
 pub use lanes::{LaneOp, Lanes, Unlanes};
 pub use plan::{Plan, DEFAULT_BLOCKS};
 pub use reduce::{Concat, Extremum, Reduce};
 pub use remote::RemoteError;
-pub use split::{Copied, Items, Rows, Same, Source, Split, Weigh};
+pub use split::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weigh};

@@ -260,12 +260,18 @@ mod tests {
             next = share.end;
             let weight: u64 = w[plan.items_in(share)].iter().sum();
             let off = weight.abs_diff(total / 2);
-            assert!(off * 20 <= total, "part {part} has weight {weight} of {total}");
+            assert!(
+                off * 20 <= total,
+                "part {part} has weight {weight} of {total}"
+            );
         }
         assert_eq!(next, plan.blocks());
         // The weights are part of what ranks compare.
         let (a, b) = (Plan::weighted(&[1, 1, 1, 1]), Plan::weighted(&[2, 2, 2, 2]));
-        assert_eq!(a.ranges().collect::<Vec<_>>(), b.ranges().collect::<Vec<_>>());
+        assert_eq!(
+            a.ranges().collect::<Vec<_>>(),
+            b.ranges().collect::<Vec<_>>()
+        );
         assert_ne!(a.digest(), b.digest());
     }
 

@@ -249,6 +249,14 @@ fn main() {
             assert_eq!(out, negated, "a rank-local output stays the rank's own");
             say("local-fill ok".to_string());
         }
+        "write" => {
+            use std::io::Write;
+            let path = std::env::args().nth(2).expect("a path");
+            match shardkit::write_on_root(&path, |w| writeln!(w, "written by rank {rank}")) {
+                Ok(()) => say("write ok".to_string()),
+                Err(e) => say(format!("write error: {e}")),
+            }
+        }
         "opaque" => {
             say(format!("{}", opaque(0..10).len()));
         }

@@ -36,6 +36,16 @@ fn mpirun_with(
     scenario: &str,
     env: &[(&str, &str)],
 ) -> (Output, Duration) {
+    mpirun_args(ranks, threads, &[scenario], env)
+}
+
+/// [`mpirun_with`] with more arguments for the worker.
+fn mpirun_args(
+    ranks: usize,
+    threads: usize,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, Duration) {
     let start = Instant::now();
     let out = Command::new("timeout")
         .args([
@@ -49,7 +59,7 @@ fn mpirun_with(
         ])
         .args(["--timeout", "50", "-n", &ranks.to_string()])
         .arg(worker())
-        .arg(scenario)
+        .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
@@ -244,4 +254,58 @@ fn a_rank_killed_mid_run_ends_the_job() {
     for rank in 0..3 {
         assert!(lines_of(&out, rank).is_empty(), "rank {rank} went on");
     }
+}
+
+#[test]
+fn rank_zero_writes_and_every_rank_learns_the_outcome() {
+    require_mpirun!();
+    let dir = std::env::temp_dir().join(format!("shardkit-mpi-write-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.txt");
+    let (out, _) = mpirun_args(3, 1, &["write", path.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for rank in 0..3 {
+        assert_eq!(lines_of(&out, rank), ["write ok"], "rank {rank}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "written by rank 0\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "a temporary file was left"
+    );
+
+    let bad = dir.join("missing-folder").join("model.txt");
+    let (out, took) = mpirun_args(3, 1, &["write", bad.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    for rank in 0..3 {
+        let lines = lines_of(&out, rank);
+        assert_eq!(lines.len(), 1, "rank {rank}: {lines:?}");
+        assert!(
+            lines[0].starts_with("write error: "),
+            "rank {rank}: {lines:?}"
+        );
+        assert!(
+            lines[0].contains("missing-folder/model.txt"),
+            "rank {rank}: {lines:?}"
+        );
+        if rank > 0 {
+            assert!(
+                lines[0].contains("on MPI rank 0: "),
+                "rank {rank}: {lines:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

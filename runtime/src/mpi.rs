@@ -363,6 +363,27 @@ impl Ranks {
         }
     }
 
+    /// Rank 0's verdict, on every rank.
+    pub(crate) fn broadcast_verdict(&self, mine: Result<(), String>) -> Result<(), String> {
+        let comm = self.comm();
+        let root = comm.process_at_rank(0);
+        let mut message = match &mine {
+            Err(m) if self.rank == 0 => m.clone().into_bytes(),
+            _ => Vec::new(),
+        };
+        let mut head = [
+            u64::from(self.rank == 0 && mine.is_err()),
+            message.len() as u64,
+        ];
+        root.broadcast_into(&mut head[..]);
+        if head[0] == 0 {
+            return Ok(());
+        }
+        message.resize(head[1] as usize, 0);
+        root.broadcast_into(&mut message[..]);
+        Err(String::from_utf8_lossy(&message).into_owned())
+    }
+
     /// Every rank's `mine`, in rank order, on every rank. MPI counts are
     /// 32-bit, so long buffers go in rounds of at most [`chunk_bytes`] bytes
     /// per rank.

@@ -42,6 +42,11 @@ pub use shardkit_runtime::{
     THREADS_ENV,
 };
 
+/// The `mpi` crate (rsmpi) that shardkit's MPI executor uses: build a
+/// communicator of your own for [`Executor::mpi`], or call MPI directly.
+#[cfg(feature = "mpi")]
+pub use shardkit_runtime::rsmpi as mpi;
+
 /// Items of the runtime that only generated code uses. Not a public API.
 #[doc(hidden)]
 pub mod __private {

@@ -106,8 +106,19 @@ fn sums_have_the_same_bits_for_any_ranks_and_threads() {
     require_mpirun!();
     let want = threaded("sum");
     assert_eq!(want.len(), 2, "{want:?}");
-    for (ranks, threads) in [(1, 1), (2, 1), (3, 2), (4, 1)] {
-        let (out, _) = mpirun(ranks, threads, "sum");
+    // The last run reduces in rounds of 8 words.
+    for (ranks, threads, chunk) in [
+        (1, 1, None),
+        (2, 1, None),
+        (3, 2, None),
+        (4, 1, None),
+        (3, 1, Some("64")),
+    ] {
+        let env: Vec<(&str, &str)> = chunk
+            .map(|c| ("SHARDKIT_MPI_CHUNK_BYTES", c))
+            .into_iter()
+            .collect();
+        let (out, _) = mpirun_with(ranks, threads, "sum", &env);
         assert!(
             out.status.success(),
             "{ranks} ranks x {threads} threads: {}",
@@ -117,7 +128,7 @@ fn sums_have_the_same_bits_for_any_ranks_and_threads() {
             assert_eq!(
                 lines_of(&out, rank),
                 want,
-                "rank {rank} of {ranks} x {threads} threads"
+                "rank {rank} of {ranks} x {threads} threads, chunk {chunk:?}"
             );
         }
     }

@@ -22,6 +22,11 @@ mod split;
 pub mod weights;
 mod wire;
 
+/// The `mpi` crate (rsmpi) that the MPI executor uses, for programs that
+/// manage MPI themselves (see `Executor::mpi`).
+#[cfg(feature = "mpi")]
+#[doc(no_inline)]
+pub use ::mpi as rsmpi;
 pub use executor::{Executor, ExecutorError, THREADS_ENV};
 /// The progress bar type of [`progress`] (from `indicatif`).
 pub use indicatif::ProgressBar;

@@ -16,7 +16,7 @@ use std::os::raw::{c_int, c_void};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::ThreadId;
 
-use mpi::collective::UnsafeUserOperation;
+use mpi::collective::{SystemOperation, UnsafeUserOperation};
 use mpi::datatype::{MutView, PartitionMut, UserDatatype, View};
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
@@ -491,7 +491,7 @@ impl Ranks {
         // first rank that has a result.
         let mut local = local.filter(|e| !e.same_as(&folder.identity));
         let (digest, words) = match &local {
-            Some(e) => (e.digest(), e.to_words().0.len() as u64),
+            Some(e) => (e.digest(), e.word_count() as u64),
             None => (0, 0),
         };
         let mine = [u64::from(local.is_some()), digest, words];
@@ -526,9 +526,12 @@ impl Ranks {
             }
         }
         let mut exact = local.expect("every rank holds a result or the template's structure");
-        let (mut words, layout) = exact.to_words();
-        allreduce_words(comm, &mut words, layout);
-        exact.set_words(&words);
+        for words in exact.sum_words_mut() {
+            allreduce_sums(comm, words);
+        }
+        let (mut keys, layout) = exact.key_words();
+        allreduce_keys(comm, &mut keys, layout);
+        exact.set_key_words(&keys);
         exact
     }
 }
@@ -540,7 +543,7 @@ thread_local! {
     };
 }
 
-/// The user reduction of [`allreduce_words`]. One element of its datatype is
+/// The user reduction of [`allreduce_keys`]. One element of its datatype is
 /// a whole chunk of words, so MPI never hands it a part of one: `LAYOUT`
 /// says where the sums, minimum keys and maximum keys are.
 ///
@@ -583,10 +586,9 @@ unsafe extern "C" fn combine_words(
     }
 }
 
-/// The three parts of the words, reduced one chunk at a time.
+/// The key sections of the words, reduced one chunk at a time.
 #[derive(Clone, Copy)]
 enum Section {
-    Sums,
     Mins,
     Maxs,
 }
@@ -615,22 +617,36 @@ fn chunk_bytes(ranks: usize) -> usize {
     chunk_override().unwrap_or((i32::MAX as usize / ranks.max(1)).min(1 << 30))
 }
 
-/// Words per round of [`allreduce_words`].
+/// Words per round of [`allreduce_sums`] and [`allreduce_keys`].
 fn chunk_words() -> usize {
     // Even, so that minimum and maximum keys (two words each) stay whole.
     chunk_override().map_or(CHUNK_WORDS, |b| (b / 8) & !1)
 }
 
-/// Reduces `words` (laid out as `layout`) across the communicator in place,
-/// in chunks of at most [`CHUNK_WORDS`] words cut at section boundaries.
-fn allreduce_words(comm: &SimpleCommunicator, words: &mut [i64], layout: WordLayout) {
-    // SAFETY: the operation is associative and commutative (integer sums,
-    // minima and maxima) and reads only the buffers MPI hands it.
+/// Adds the words of exact sums across the communicator, in chunks of at
+/// most [`chunk_words`] words.
+fn allreduce_sums(comm: &SimpleCommunicator, words: &mut [i64]) {
+    // Normalised limbs have headroom for 2^30 ranks, so MPI's own MPI_SUM on
+    // int64 adds them, and MPI may cut and pipeline the buffer as it likes.
+    // (rsmpi offers no MPI_IN_PLACE, hence the copy.)
+    for chunk in words.chunks_mut(chunk_words().max(2)) {
+        let send = chunk.to_vec();
+        comm.all_reduce_into(&send[..], chunk, SystemOperation::sum());
+    }
+}
+
+/// Reduces minimum and maximum keys (laid out as `layout`) across the
+/// communicator in place, in chunks of at most [`chunk_words`] words.
+fn allreduce_keys(comm: &SimpleCommunicator, words: &mut [i64], layout: WordLayout) {
+    // Minimum and maximum keys are two words each, compared as one i128:
+    // a user operation over elements of a contiguous datatype (one key, or
+    // one chunk of keys), so MPI never splits a key.
+    // SAFETY: the operation is associative and commutative (integer minima
+    // and maxima) and reads only the buffers MPI hands it.
     let op = unsafe { UnsafeUserOperation::commutative(combine_words) };
     let sections = [
-        (0, layout.sums, Section::Sums),
-        (layout.sums, layout.mins, Section::Mins),
-        (layout.sums + layout.mins, layout.maxs, Section::Maxs),
+        (0, layout.mins, Section::Mins),
+        (layout.mins, layout.maxs, Section::Maxs),
     ];
     for (start, len, section) in sections {
         let mut at = start;
@@ -638,11 +654,6 @@ fn allreduce_words(comm: &SimpleCommunicator, words: &mut [i64], layout: WordLay
             // Even, so that chunks of keys (two words each) stay whole.
             let n = (start + len - at).min(chunk_words());
             let chunk_layout = match section {
-                Section::Sums => WordLayout {
-                    sums: n,
-                    mins: 0,
-                    maxs: 0,
-                },
                 Section::Mins => WordLayout {
                     sums: 0,
                     mins: n,

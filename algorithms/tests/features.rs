@@ -12,7 +12,7 @@ use shardkit_algorithms::features::{
     htk_kind, htk_kind_name, read_features, read_features_with, read_htk, read_htk_with_header,
     read_list, read_npy, write_htk, write_npy, FeatureError, FeatureFormat, HtkHeader, ReadOptions,
 };
-use shardkit_algorithms::io::atomic_write;
+use shardkit::write_atomic as atomic_write;
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------- helpers

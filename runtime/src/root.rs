@@ -2,9 +2,10 @@
 //! showing progress. Under MPI that process is rank 0; without MPI it is the
 //! only one, so the same code runs unchanged on threads and under `mpirun`.
 
-use std::fs::File;
-use std::io::{self, BufWriter};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -22,10 +23,21 @@ pub fn is_root() -> bool {
     Executor::current().is_root()
 }
 
-/// Writes `path` atomically: `write` fills a temporary file beside it,
-/// which is flushed to disk and renamed over `path` only when `write`
-/// succeeds. On any error the temporary file is removed and `path` is left
-/// as it was, so a reader never sees half a model.
+/// Writes `path` atomically: `write` fills a temporary file in the same
+/// folder, which is then flushed, synced to disk and renamed over `path`.
+///
+/// - On success, `path` holds exactly what `write` wrote, and the rename has
+///   been made durable (on Unix the folder is synced too, best effort).
+/// - If `write` returns an error or panics, or any step fails, the temporary
+///   file is removed and `path` is left as it was (absent, or its old
+///   content): a reader never sees half a model. `write`'s error is returned
+///   (its panic resumes) unchanged; errors of the other steps name `path`.
+///
+/// The temporary file is `.<file name>.<process id>.<counter>.tmp`, created
+/// fresh beside the target so that the rename never crosses a file system.
+/// `write` gets a buffered writer and need not flush it. Its error type only
+/// needs a conversion from [`io::Error`], so callers can use their own error
+/// enum.
 ///
 /// ```
 /// use std::io::Write;
@@ -37,44 +49,93 @@ pub fn is_root() -> bool {
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn write_atomic(
-    path: impl AsRef<Path>,
-    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> io::Result<()> {
+pub fn write_atomic<T, E, F>(path: impl AsRef<Path>, write: F) -> Result<T, E>
+where
+    F: FnOnce(&mut dyn Write) -> Result<T, E>,
+    E: From<io::Error>,
+{
     let path = path.as_ref();
-    let temporary = temporary_name(path)?;
-    let result = (|| {
-        let file = File::create(&temporary)?;
-        let mut out = BufWriter::new(file);
-        write(&mut out)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
+    let named = |e: io::Error| {
+        E::from(io::Error::new(
+            e.kind(),
+            format!("cannot write {}: {e}", path.display()),
+        ))
+    };
+    let (dir, name) = split_target(path).map_err(named)?;
+    let (file, temporary) = create_temporary(dir, &name).map_err(named)?;
+    // From here on, dropping `guard` (an early return or a panic) removes
+    // the temporary file.
+    let mut guard = Temporary(Some(temporary.clone()));
+    let mut out = BufWriter::new(file);
+    let value = write(&mut out)?;
+    let finish = (|| {
+        out.flush()?;
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&temporary, path)
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(io::Error::new(
-            e.kind(),
-            format!("cannot write {}: {e}", path.display()),
-        ));
-    }
-    Ok(())
+    finish.map_err(named)?;
+    guard.0 = None;
+    sync_dir(dir);
+    Ok(value)
 }
 
-/// `.<name>.<pid>.tmp` in the same folder, so that the rename stays on one
-/// file system.
-fn temporary_name(path: &Path) -> io::Result<PathBuf> {
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("cannot write {}: the path names no file", path.display()),
-        )
-    })?;
-    let mut temporary = std::ffi::OsString::from(".");
-    temporary.push(name);
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    Ok(path.with_file_name(temporary))
+/// The folder to create the temporary file in, and the target's file name.
+fn split_target(path: &Path) -> io::Result<(&Path, String)> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok((dir, name.to_string_lossy().into_owned()))
+}
+
+/// Creates a fresh temporary file beside the target (never opens an
+/// existing one).
+fn create_temporary(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    let mut last = None;
+    for _ in 0..64 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temporary = dir.join(format!(".{name}.{pid}.{n}.tmp"));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+        {
+            Ok(file) => return Ok((file, temporary)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary file name")))
+}
+
+/// Removes the temporary file it holds when dropped.
+struct Temporary(Option<PathBuf>);
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            // Best effort: the original error (or panic) matters more.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Makes a rename in `dir` durable. Some file systems refuse to sync a
+/// folder; the data itself is already synced, so failures are ignored.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// [`write_atomic`] on the root process only, with the same outcome on
@@ -92,7 +153,7 @@ fn temporary_name(path: &Path) -> io::Result<PathBuf> {
 /// ```
 pub fn write_on_root(
     path: impl AsRef<Path>,
-    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
     let exec = Executor::current();
     let mine = if exec.is_root() {
@@ -144,7 +205,6 @@ pub fn progress(len: u64, stage: &str) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("shardkit-root-{}-{name}", std::process::id()));
@@ -157,13 +217,12 @@ mod tests {
         let dir = scratch("failed");
         let path = dir.join("model.bin");
         std::fs::write(&path, b"old").unwrap();
-        let err = write_atomic(&path, |w| {
+        let err = write_atomic(&path, |w| -> io::Result<()> {
             w.write_all(b"half a model")?;
             Err(io::Error::other("disk on fire"))
         })
         .unwrap_err();
-        assert!(err.to_string().contains("model.bin"), "{err}");
-        assert!(err.to_string().contains("disk on fire"), "{err}");
+        assert_eq!(err.to_string(), "disk on fire");
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(left.len(), 1, "{left:?}");
@@ -183,12 +242,10 @@ mod tests {
 
     #[test]
     fn a_missing_folder_is_named() {
-        let err = write_atomic("/nonexistent-shardkit/x/model.bin", |_| Ok(())).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("/nonexistent-shardkit/x/model.bin"),
-            "{err}"
-        );
-        assert!(write_atomic("/", |_| Ok(())).is_err());
+        let err: io::Error =
+            write_atomic("/nonexistent-shardkit/x/model.bin", |_| Ok(())).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/nonexistent-shardkit/x/model.bin"), "{text}");
+        assert!(write_atomic::<(), io::Error, _>("/", |_| Ok(())).is_err());
     }
 }

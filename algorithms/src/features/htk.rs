@@ -14,7 +14,7 @@ use std::path::Path;
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 
 use super::error::FeatureError;
-use crate::io::atomic_write;
+use shardkit::write_atomic as atomic_write;
 
 /// HTK `parmKind` codes: base kinds (the low 6 bits) and qualifier flags
 /// (added to the base kind), as defined by the HTK Book.

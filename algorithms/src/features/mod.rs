@@ -13,7 +13,7 @@
 //!
 //! Readers never panic on malformed files: every problem is a
 //! [`FeatureError`] whose message names the file and says what is wrong with
-//! it. Writers are atomic ([`crate::io::atomic_write`]): a reader sees the old
+//! it. Writers are atomic ([`shardkit::write_atomic`]): a reader sees the old
 //! file or the complete new one, never a partial one.
 #![warn(missing_docs)]
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use ndarray::{Array2, ArrayBase, Data, Ix2, ShapeBuilder};
 
 use super::error::{python_tuple, FeatureError};
-use crate::io::atomic_write;
+use shardkit::write_atomic as atomic_write;
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 

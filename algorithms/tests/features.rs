@@ -8,11 +8,11 @@ use std::process::Command;
 
 use ndarray::{array, Array2, ShapeBuilder};
 use proptest::prelude::*;
+use shardkit::write_atomic as atomic_write;
 use shardkit_algorithms::features::{
     htk_kind, htk_kind_name, read_features, read_features_with, read_htk, read_htk_with_header,
     read_list, read_npy, write_htk, write_npy, FeatureError, FeatureFormat, HtkHeader, ReadOptions,
 };
-use shardkit::write_atomic as atomic_write;
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------- helpers

@@ -250,7 +250,6 @@ fn main() {
             say("local-fill ok".to_string());
         }
         "write" => {
-            use std::io::Write;
             let path = std::env::args().nth(2).expect("a path");
             match shardkit::write_on_root(&path, |w| writeln!(w, "written by rank {rank}")) {
                 Ok(()) => say("write ok".to_string()),

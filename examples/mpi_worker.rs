@@ -249,6 +249,23 @@ fn main() {
             assert_eq!(out, negated, "a rank-local output stays the rank's own");
             say("local-fill ok".to_string());
         }
+        "split" => {
+            // A program that manages MPI itself: two halves of the world,
+            // each its own executor; different data in each half.
+            use shardkit::mpi::topology::{Color, Communicator};
+            let world = shardkit::mpi::topology::SimpleCommunicator::world();
+            let half = rank % 2;
+            let comm = world
+                .split_by_color(Color::with_value(half as i32))
+                .expect("every rank has a color");
+            let sub = Executor::mpi(comm, Executor::serial()).expect("an executor");
+            let (r, n) = sub.rank();
+            let xs = data(1000 + 17 * half);
+            let total = sub.install(|| plain_total(&xs));
+            let alone = Executor::serial().install(|| plain_total(&xs));
+            assert_eq!(total.to_bits(), alone.to_bits());
+            say(format!("half {half} rank {r} of {n} ok"));
+        }
         "write" => {
             let path = std::env::args().nth(2).expect("a path");
             match shardkit::write_on_root(&path, |w| writeln!(w, "written by rank {rank}")) {

@@ -320,3 +320,18 @@ fn rank_zero_writes_and_every_rank_learns_the_outcome() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_communicator_of_the_programs_own_is_an_executor() {
+    require_mpirun!();
+    let (out, _) = mpirun(4, 1, "split");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for rank in 0..4 {
+        let want = format!("half {} rank {} of 2 ok", rank % 2, rank / 2);
+        assert_eq!(lines_of(&out, rank), [want], "rank {rank}");
+    }
+}

@@ -8,6 +8,7 @@
 //! ```
 #![deny(warnings)]
 
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use shardkit::{parallelize, Executor, Reduce};
 
 /// Statistics of a set of values, merged field by field.
@@ -77,6 +78,109 @@ fn explode(ids: std::ops::Range<usize>, bad: usize) -> u64 {
     ids.len() as u64
 }
 
+/// `concat` of owned vectors: every rank receives every block's values.
+#[parallelize(split = "xs", reduce = "concat", block_size = 13)]
+fn squares(xs: &[f64]) -> Vec<f64> {
+    xs.iter().map(|x| x * x).collect()
+}
+
+/// `concat` of ndarray rows.
+#[parallelize(split = "rows", reduce = "concat", block_size = 5)]
+fn doubled(rows: ArrayView2<f64>) -> Array2<f64> {
+    rows.mapv(|x| 2.0 * x)
+}
+
+/// A merge whose float result depends on the grouping: only a fold in
+/// block order gives the threaded run's bits.
+fn lopsided(a: f64, b: f64) -> f64 {
+    a * 0.75 + b
+}
+
+#[parallelize(split = "xs", reduce = lopsided, block_size = 11)]
+fn folded(xs: &[f64]) -> f64 {
+    xs.iter().sum()
+}
+
+/// In-place outputs, a slice and array rows, with `reduce = "none"`.
+#[parallelize(split = "xs, out, grid", reduce = "none", block_size = 9)]
+fn fill(xs: &[f64], out: &mut [f64], mut grid: ArrayViewMut2<f64>) {
+    for ((x, o), mut row) in xs.iter().zip(out.iter_mut()).zip(grid.rows_mut()) {
+        *o = x.sqrt().abs() + 1.0;
+        row.fill(*x * 3.0);
+    }
+}
+
+/// In-place output beside a summed result, with an error type.
+#[parallelize(split = "xs, out", reduce = "sum", block_size = 9)]
+fn scale(xs: &[f64], out: &mut [f64], by: f64) -> Result<u64, std::io::Error> {
+    for (x, o) in xs.iter().zip(out.iter_mut()) {
+        *o = x * by;
+    }
+    Ok(xs.len() as u64)
+}
+
+/// Rank-local data: each rank passes its own values; only the sum is global.
+#[parallelize(split = "xs", reduce = "sum", block_size = 7, data = "local")]
+fn local_total(xs: &[f64]) -> (u64, f64) {
+    (xs.len() as u64, xs.iter().sum())
+}
+
+/// The same body on data every rank passes whole.
+#[parallelize(split = "xs", reduce = "sum", block_size = 7)]
+fn shared_total(xs: &[f64]) -> (u64, f64) {
+    (xs.len() as u64, xs.iter().sum())
+}
+
+#[parallelize(split = "xs", reduce = "concat", block_size = 7, data = "local")]
+fn local_squares(xs: &[f64]) -> Vec<f64> {
+    xs.iter().map(|x| x * x).collect()
+}
+
+#[parallelize(split = "xs, out", reduce = "none", block_size = 7, data = "local")]
+fn local_fill(xs: &[f64], out: &mut [f64]) {
+    for (x, o) in xs.iter().zip(out.iter_mut()) {
+        *o = -x;
+    }
+}
+
+/// A stand-in for a long shard that a rank is killed in.
+#[parallelize(split = "ids", reduce = "sum")]
+fn killed(ids: std::ops::Range<usize>, victim: usize) -> u64 {
+    if ids.contains(&victim) {
+        std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status()
+            .ok();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+    ids.len() as u64
+}
+
+/// A result type without serde: it cannot travel between ranks.
+#[derive(Debug)]
+struct Opaque(#[allow(dead_code)] usize);
+
+#[parallelize(split = "ids", reduce = "concat")]
+fn opaque(ids: std::ops::Range<usize>) -> Vec<Opaque> {
+    ids.map(Opaque).collect()
+}
+
+/// FNV-1a over the bits of `values`: one short line per result.
+fn digest<'a>(values: impl IntoIterator<Item = &'a f64>) -> String {
+    let (mut h, mut n) = (0xcbf2_9ce4_8422_2325u64, 0usize);
+    for v in values {
+        h = (h ^ v.to_bits()).wrapping_mul(0x0100_0000_01b3);
+        n += 1;
+    }
+    format!("{n}:{h:016x}")
+}
+
+/// The values rank `rank` holds in the rank-local scenario: 7·(rank + 1)·10
+/// of them, a whole number of blocks of 7.
+fn local_data(rank: usize) -> Vec<f64> {
+    data(70 * (rank + 2)).split_off(70)
+}
+
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_else(|| "sum".into());
     let exec = Executor::current();
@@ -108,13 +212,81 @@ fn main() {
             let n = explode(0..1000, 990);
             say(format!("no panic {n}"));
         }
+        "gather" => {
+            let xs = data(1000);
+            say(format!("squares {}", digest(&squares(&xs))));
+            let rows = Array2::from_shape_fn((97, 3), |(i, j)| xs[i * 3 + j]);
+            say(format!("doubled {}", digest(&doubled(rows.view()))));
+            // Fortran order: rows that are not contiguous in memory.
+            let fortran = Array2::from_shape_fn((97, 3).f(), |(i, j)| xs[i * 3 + j]);
+            say(format!("doubled-f {}", digest(&doubled(fortran.view()))));
+            say(format!("folded {}", digest([&folded(&xs)])));
+            let mut out = vec![0.0; xs.len()];
+            let mut grid = Array2::zeros((xs.len(), 2));
+            fill(&xs, &mut out, grid.view_mut());
+            say(format!("fill {} {}", digest(&out), digest(&grid)));
+            let mut columns = Array2::<f64>::zeros((2, xs.len()));
+            fill(&xs, &mut out, columns.view_mut().reversed_axes());
+            say(format!("fill-t {}", digest(&columns)));
+            let mut scaled = vec![0.0; xs.len()];
+            let n = scale(&xs, &mut scaled, 0.5).expect("no error");
+            say(format!("scale {n} {}", digest(&scaled)));
+        }
+        "local" => {
+            let mine = local_data(rank);
+            let (n, total) = local_total(&mine);
+            say(format!("local-total {n} {:016x}", total.to_bits()));
+            let everything: Vec<f64> = (0..size).flat_map(local_data).collect();
+            let (n_all, total_all) = Executor::serial().install(|| shared_total(&everything));
+            assert_eq!((n, total.to_bits()), (n_all, total_all.to_bits()));
+            let squared = local_squares(&mine);
+            let all_squared: Vec<f64> = everything.iter().map(|x| x * x).collect();
+            assert_eq!(digest(&squared), digest(&all_squared));
+            say(format!("local-squares {}", digest(&squared)));
+            let mut out = vec![0.0; mine.len()];
+            local_fill(&mine, &mut out);
+            let negated: Vec<f64> = mine.iter().map(|x| -x).collect();
+            assert_eq!(out, negated, "a rank-local output stays the rank's own");
+            say("local-fill ok".to_string());
+        }
+        "split" => {
+            // A program that manages MPI itself: two halves of the world,
+            // each its own executor; different data in each half.
+            use shardkit::mpi::topology::{Color, Communicator};
+            let world = shardkit::mpi::topology::SimpleCommunicator::world();
+            let half = rank % 2;
+            let comm = world
+                .split_by_color(Color::with_value(half as i32))
+                .expect("every rank has a color");
+            let sub = Executor::mpi(comm, Executor::serial()).expect("an executor");
+            let (r, n) = sub.rank();
+            let xs = data(1000 + 17 * half);
+            let total = sub.install(|| plain_total(&xs));
+            let alone = Executor::serial().install(|| plain_total(&xs));
+            assert_eq!(total.to_bits(), alone.to_bits());
+            say(format!("half {half} rank {r} of {n} ok"));
+        }
+        "write" => {
+            let path = std::env::args().nth(2).expect("a path");
+            match shardkit::write_on_root(&path, |w| writeln!(w, "written by rank {rank}")) {
+                Ok(()) => say("write ok".to_string()),
+                Err(e) => say(format!("write error: {e}")),
+            }
+        }
+        "opaque" => {
+            say(format!("{}", opaque(0..10).len()));
+        }
+        "sigkill" => {
+            let n = killed(0..64, 60);
+            say(format!("not killed {n}"));
+        }
         "mismatch" => {
             let xs = data(100 + rank);
             say(format!("{}", plain_total(&xs)));
         }
         other => panic!("unknown scenario {other}"),
     }
-    if scenario == "sum" {
+    if scenario == "sum" || scenario == "gather" {
         say(format!("of {size}"));
     }
 }

@@ -1,7 +1,7 @@
 //! # shardkit
 //!
 //! Write a function for one shard of your data; `#[parallelize]` runs it on
-//! every shard — on a thread pool today, on MPI ranks with the `mpi`
+//! every shard — on a thread pool, and across MPI ranks with the `mpi`
 //! feature — and merges the results in a fixed order, so the answer has the
 //! same bits on 1 thread or 16.
 //!
@@ -27,7 +27,9 @@
 //! ```
 //!
 //! See [`parallelize`] for the rules of the attribute, [`Executor`] for
-//! choosing where shards run, and [`Reduce`] for the accumulators.
+//! choosing where shards run, and [`Reduce`] for the accumulators. Under
+//! MPI (feature `mpi`), [`is_root`], [`write_on_root`] and [`progress`] do
+//! the work that one process does for all.
 #![warn(missing_docs, unreachable_pub)]
 
 extern crate self as shardkit;
@@ -35,9 +37,15 @@ extern crate self as shardkit;
 pub use shardkit_macros::{parallelize, Reduce};
 pub use shardkit_runtime::weights;
 pub use shardkit_runtime::{
-    Concat, Executor, ExecutorError, Extremum, LaneOp, Lanes, Plan, Reduce, Split, Unlanes,
-    DEFAULT_BLOCKS, THREADS_ENV,
+    is_root, progress, write_atomic, write_on_root, Concat, Executor, ExecutorError, Extremum,
+    LaneOp, Lanes, Plan, ProgressBar, Reduce, RemoteError, Split, Unlanes, DEFAULT_BLOCKS,
+    THREADS_ENV,
 };
+
+/// The `mpi` crate (rsmpi) that shardkit's MPI executor uses: build a
+/// communicator of your own for [`Executor::mpi`], or call MPI directly.
+#[cfg(feature = "mpi")]
+pub use shardkit_runtime::rsmpi as mpi;
 
 /// Items of the runtime that only generated code uses. Not a public API.
 #[doc(hidden)]

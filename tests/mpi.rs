@@ -26,6 +26,26 @@ fn have_mpirun() -> bool {
 /// Runs the worker under `mpirun -n ranks` with `threads` per rank, killed
 /// after 60 s (the job must end by itself far sooner).
 fn mpirun(ranks: usize, threads: usize, scenario: &str) -> (Output, Duration) {
+    mpirun_with(ranks, threads, scenario, &[])
+}
+
+/// [`mpirun`] with extra environment variables.
+fn mpirun_with(
+    ranks: usize,
+    threads: usize,
+    scenario: &str,
+    env: &[(&str, &str)],
+) -> (Output, Duration) {
+    mpirun_args(ranks, threads, &[scenario], env)
+}
+
+/// [`mpirun_with`] with more arguments for the worker.
+fn mpirun_args(
+    ranks: usize,
+    threads: usize,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, Duration) {
     let start = Instant::now();
     let out = Command::new("timeout")
         .args([
@@ -39,12 +59,13 @@ fn mpirun(ranks: usize, threads: usize, scenario: &str) -> (Output, Duration) {
         ])
         .args(["--timeout", "50", "-n", &ranks.to_string()])
         .arg(worker())
-        .arg(scenario)
+        .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
         .env("SHARDKIT_THREADS", threads.to_string())
         .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied())
         .output()
         .expect("mpirun starts");
     (out, start.elapsed())
@@ -69,19 +90,35 @@ macro_rules! require_mpirun {
     };
 }
 
-#[test]
-fn sums_have_the_same_bits_for_any_ranks_and_threads() {
-    require_mpirun!();
+/// The worker's lines for `scenario` on two threads, without mpirun.
+fn threaded(scenario: &str) -> Vec<String> {
     let reference = Command::new(worker())
-        .arg("sum")
+        .arg(scenario)
         .env("SHARDKIT_THREADS", "2")
         .output()
         .expect("the worker runs without mpirun");
     assert!(reference.status.success(), "{reference:?}");
-    let want = lines_of(&reference, 0);
+    lines_of(&reference, 0)
+}
+
+#[test]
+fn sums_have_the_same_bits_for_any_ranks_and_threads() {
+    require_mpirun!();
+    let want = threaded("sum");
     assert_eq!(want.len(), 2, "{want:?}");
-    for (ranks, threads) in [(1, 1), (2, 1), (3, 2), (4, 1)] {
-        let (out, _) = mpirun(ranks, threads, "sum");
+    // The last run reduces in rounds of 8 words.
+    for (ranks, threads, chunk) in [
+        (1, 1, None),
+        (2, 1, None),
+        (3, 2, None),
+        (4, 1, None),
+        (3, 1, Some("64")),
+    ] {
+        let env: Vec<(&str, &str)> = chunk
+            .map(|c| ("SHARDKIT_MPI_CHUNK_BYTES", c))
+            .into_iter()
+            .collect();
+        let (out, _) = mpirun_with(ranks, threads, "sum", &env);
         assert!(
             out.status.success(),
             "{ranks} ranks x {threads} threads: {}",
@@ -91,7 +128,7 @@ fn sums_have_the_same_bits_for_any_ranks_and_threads() {
             assert_eq!(
                 lines_of(&out, rank),
                 want,
-                "rank {rank} of {ranks} x {threads} threads"
+                "rank {rank} of {ranks} x {threads} threads, chunk {chunk:?}"
             );
         }
     }
@@ -144,4 +181,157 @@ fn different_inputs_on_different_ranks_are_refused_on_every_rank() {
         stderr.contains("was called with different split inputs on different MPI ranks: rank 0 has 100 items in 10 blocks, rank 1 has 101 items in 11 blocks"),
         "{stderr}"
     );
+}
+
+#[test]
+fn concat_merges_and_in_place_outputs_reach_every_rank_with_the_threaded_bits() {
+    require_mpirun!();
+    let want = threaded("gather");
+    assert_eq!(want.len(), 7, "{want:?}");
+    // The last run cuts every transfer into 64-byte rounds.
+    for (ranks, threads, chunk) in [
+        (1, 1, None),
+        (2, 1, None),
+        (3, 2, None),
+        (4, 1, None),
+        (3, 1, Some("64")),
+    ] {
+        let env: Vec<(&str, &str)> = chunk
+            .map(|c| ("SHARDKIT_MPI_CHUNK_BYTES", c))
+            .into_iter()
+            .collect();
+        let (out, _) = mpirun_with(ranks, threads, "gather", &env);
+        assert!(
+            out.status.success(),
+            "{ranks} ranks x {threads} threads: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for rank in 0..ranks {
+            assert_eq!(
+                lines_of(&out, rank),
+                want,
+                "rank {rank} of {ranks} x {threads} threads, chunk {chunk:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rank_local_data_is_reduced_globally() {
+    require_mpirun!();
+    for ranks in [1, 2, 3] {
+        let (out, _) = mpirun(ranks, 1, "local");
+        assert!(
+            out.status.success(),
+            "{ranks} ranks: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Rank r holds 70·(r+1) values: the sum covers them all.
+        let n: usize = (1..=ranks).map(|r| 70 * r).sum();
+        let first = lines_of(&out, 0);
+        assert_eq!(first.len(), 3, "{first:?}");
+        assert!(
+            first[0].starts_with(&format!("local-total {n} ")),
+            "{first:?}"
+        );
+        for rank in 1..ranks {
+            assert_eq!(lines_of(&out, rank), first, "rank {rank} of {ranks}");
+        }
+    }
+}
+
+#[test]
+fn results_that_cannot_travel_are_refused_on_every_rank() {
+    require_mpirun!();
+    let (out, took) = mpirun(2, 1, "opaque");
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`opaque` returns `"), "{stderr}");
+    assert!(
+        stderr.contains("Opaque>`, whose values cannot travel between MPI ranks"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_rank_killed_mid_run_ends_the_job() {
+    require_mpirun!();
+    let (out, took) = mpirun(3, 1, "sigkill");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("signal 9"), "{stderr}");
+    for rank in 0..3 {
+        assert!(lines_of(&out, rank).is_empty(), "rank {rank} went on");
+    }
+}
+
+#[test]
+fn rank_zero_writes_and_every_rank_learns_the_outcome() {
+    require_mpirun!();
+    let dir = std::env::temp_dir().join(format!("shardkit-mpi-write-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.txt");
+    let (out, _) = mpirun_args(3, 1, &["write", path.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for rank in 0..3 {
+        assert_eq!(lines_of(&out, rank), ["write ok"], "rank {rank}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "written by rank 0\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "a temporary file was left"
+    );
+
+    let bad = dir.join("missing-folder").join("model.txt");
+    let (out, took) = mpirun_args(3, 1, &["write", bad.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    for rank in 0..3 {
+        let lines = lines_of(&out, rank);
+        assert_eq!(lines.len(), 1, "rank {rank}: {lines:?}");
+        assert!(
+            lines[0].starts_with("write error: "),
+            "rank {rank}: {lines:?}"
+        );
+        assert!(
+            lines[0].contains("missing-folder/model.txt"),
+            "rank {rank}: {lines:?}"
+        );
+        if rank > 0 {
+            assert!(
+                lines[0].contains("on MPI rank 0: "),
+                "rank {rank}: {lines:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_communicator_of_the_programs_own_is_an_executor() {
+    require_mpirun!();
+    let (out, _) = mpirun(4, 1, "split");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for rank in 0..4 {
+        let want = format!("half {} rank {} of 2 ok", rank % 2, rank / 2);
+        assert_eq!(lines_of(&out, rank), [want], "rank {rank}");
+    }
 }

@@ -6,7 +6,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, LitStr, Path, Token};
 
 /// The keys the attribute accepts, in the order the docs list them.
-const KEYS: &str = "`split`, `reduce`, `weights`, `block_size` or `crate`";
+const KEYS: &str = "`split`, `reduce`, `weights`, `block_size`, `data` or `crate`";
 
 /// The named reductions, as written in `reduce = "..."`.
 const OPS: &str = "`sum`, `concat`, `min`, `max`, `none`";
@@ -72,6 +72,8 @@ pub(crate) struct Args {
     pub(crate) weights: Option<(Ident, Expr)>,
     pub(crate) block_size: Option<(Ident, Expr)>,
     pub(crate) krate: Option<Path>,
+    /// `data = "local"`: every MPI rank passes its own part of the data.
+    pub(crate) local: bool,
 }
 
 impl Parse for Args {
@@ -89,7 +91,7 @@ impl Parse for Args {
             }
             if !matches!(
                 name.as_str(),
-                "split" | "reduce" | "weights" | "block_size" | "crate"
+                "split" | "reduce" | "weights" | "block_size" | "data" | "crate"
             ) {
                 let hint = match name.as_str() {
                     "splits" | "shard" | "shards" | "scatter" | "list" => "; did you mean `split`?",
@@ -100,6 +102,7 @@ impl Parse for Args {
                     "block" | "blocksize" | "chunk" | "chunk_size" | "batch_size" => {
                         "; did you mean `block_size`?"
                     }
+                    "local" | "distributed" | "mode" | "inputs" => "; did you mean `data`?",
                     _ => "",
                 };
                 return Err(syn::Error::new(
@@ -139,6 +142,19 @@ impl Parse for Args {
                         }
                     }
                     args.block_size = Some((key, size));
+                }
+                "data" => {
+                    let lit: LitStr = input.parse()?;
+                    args.local = match lit.value().trim() {
+                        "local" => true,
+                        "same" => false,
+                        other => {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                format!("unknown `data` mode `{other}`; expected `\"same\"` (the default: every MPI rank passes the same data, and the ranks share out its blocks) or `\"local\"` (every rank passes its own part, and only the reduction is global)"),
+                            ))
+                        }
+                    };
                 }
                 _ => {
                     let lit: LitStr = input.parse()?;

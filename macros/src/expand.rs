@@ -54,6 +54,8 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
             }
         });
 
+    let plan = local("__shardkit_plan");
+    let assignment = local("__shardkit_assignment");
     // Split parameters: wrapped (checked at their type), measured, cut.
     let split: Vec<_> = shape
         .split_order
@@ -63,20 +65,51 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
     let sources: Vec<Ident> = (0..split.len())
         .map(|i| local(&format!("__shardkit_source_{i}")))
         .collect();
-    let wrap = split.iter().zip(&sources).map(|(p, source)| {
-        let span = type_span(&p.ty);
-        let arg = Ident::new(&p.ident.to_string(), span);
-        let check = respan(quote!(#private::split), span);
-        quote_spanned! {span=>
-            let #source = #check(#arg);
-        }
-    });
+    let outputs: Vec<Ident> = (0..split.len())
+        .map(|i| local(&format!("__shardkit_output_{i}")))
+        .collect();
+    let codecs: Vec<Ident> = (0..split.len())
+        .map(|i| local(&format!("__shardkit_codec_{i}")))
+        .collect();
+    let wrap = split
+        .iter()
+        .zip(&sources)
+        .zip(outputs.iter().zip(&codecs))
+        .map(|((p, source), (output, codec))| {
+            let span = type_span(&p.ty);
+            let arg = Ident::new(&p.ident.to_string(), span);
+            let check = respan(quote!(#private::split), span);
+            quote_spanned! {span=>
+                let #source = #check(#arg);
+            }
+            .into_iter()
+            .chain(quote! {
+                // Where an in-place output lives, to share it between MPI
+                // ranks after the call, and how its items travel.
+                let #output = #private::Outputs::output(&#source);
+                let #codec = {
+                    #[allow(unused_imports)]
+                    use #private::{NoSerde as _, ViaSerde as _};
+                    (&#private::probe_output(&#output)).codec()
+                };
+            })
+            .collect::<TokenStream>()
+        });
+    let gathers: Vec<TokenStream> = split
+        .iter()
+        .zip(outputs.iter().zip(&codecs))
+        .map(|(p, (output, codec))| {
+            let name = p.ident.to_string();
+            quote! {
+                #private::gather(#function, &#assignment, &#plan, #name, #output, #codec);
+            }
+        })
+        .collect();
     let len = local("__shardkit_len");
     let lengths = split.iter().zip(&sources).map(|(p, source)| {
         let name = p.ident.to_string();
         quote!((#name, #private::Source::len(&#source)))
     });
-    let plan = local("__shardkit_plan");
     let make_plan = match (&args.weights, &args.block_size) {
         (Some((_, weight)), _) => {
             let at = weight.span();
@@ -91,7 +124,6 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
         },
         (None, None) => quote!(#private::plan(#len, ::core::option::Option::None)),
     };
-    let assignment = local("__shardkit_assignment");
     let cuts: Vec<TokenStream> = sources
         .iter()
         .map(|s| quote!(#private::Source::cut(#s, &#plan, #assignment.blocks())))
@@ -141,6 +173,20 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
     };
 
     let merge = merge_fn(&private, args, merge_target);
+    let local_data = args.local;
+    let result = local("__shardkit_result");
+    // Outputs are shared between ranks only when every rank succeeded
+    // (every rank returns `Err` otherwise).
+    let finish = match &shape.output {
+        Output::Plain(_) => quote! {
+            #(#gathers)*
+        },
+        Output::Result(..) => quote! {
+            if ::core::result::Result::is_ok(&#result) {
+                #(#gathers)*
+            }
+        },
+    };
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -148,16 +194,18 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
             #(#wrap)*
             let #len = #private::lockstep(#function, &[#(#lengths),*]);
             let #plan = #make_plan;
-            let #assignment = #private::assign(#function, &#plan);
+            let #assignment = #private::assign(#function, &#plan, #local_data);
             let #pieces = #zipped;
-            #private::#runner(
+            let #result = #private::#runner(
                 #function,
-                #assignment,
+                &#assignment,
                 #pieces,
                 |#pattern| #shard,
                 #merge,
                 #errors
-            )
+            );
+            #finish
+            #result
         }
     }
 }
@@ -216,17 +264,26 @@ fn zip(cuts: &[TokenStream], names: &[Ident]) -> (TokenStream, TokenStream) {
 /// the function path (`reduce = path`).
 fn merge_fn(private: &TokenStream, args: &Args, target: &syn::Type) -> TokenStream {
     let span = type_span(target);
+    // How the results travel between MPI ranks, when they must.
+    let codec = quote! {{
+        #[allow(unused_imports)]
+        use #private::{NoSerde as _, ViaSerde as _};
+        (&#private::Probe::<#target>::new()).codec()
+    }};
     match args.reduce.as_ref().expect("validated") {
         Reduction::Op(op, _) => {
             let name = format_ident!("{}", op.name());
             match op {
                 Op::None => quote!(#private::none()),
-                _ => respan(quote!(#private::#name::<#target>()), span),
+                _ => {
+                    let reduction = respan(quote!(#private::#name::<#target>()), span);
+                    quote!(#reduction.wire(#codec))
+                }
             }
         }
         Reduction::Merge(path) => {
             let custom = respan(quote!(#private::custom::<#target>), path.span());
-            quote!(#custom(#path))
+            quote!(#custom(#path).wire(#codec))
         }
     }
 }

@@ -41,6 +41,7 @@ mod sig;
 /// | `reduce` | `"sum"`, `"concat"`, `"min"`, `"max"`, `"none"` or a path (required) | how block results merge |
 /// | `weights` | a function `fn(&Item) -> u64` | cut blocks of equal total weight instead of equal item count |
 /// | `block_size` | an expression of type `usize` | items per block instead of the default |
+/// | `data` | `"same"` (default) or `"local"` | under MPI: every rank passes the same data, or its own part |
 /// | `crate` | `"path"` | where the `shardkit` crate is, for crates that re-export it |
 ///
 /// ## `split`
@@ -78,10 +79,33 @@ mod sig;
 ///
 /// The input is cut into `min(len, 256)` blocks of near-equal size (or
 /// `block_size` items each, or near-equal total `weights`) — a function of
-/// the data alone, never of the number of workers — and block results are
-/// merged left to right. A call therefore returns the same bits on the serial
-/// executor and on pools of 1, 2, 3 or 16 threads, floating-point sums
-/// included. Empty input gives one empty block, so the body still runs once.
+/// the data alone, never of the number of workers. `sum`, `min` and `max`
+/// of numeric results (numbers, tuples, `Vec`s, arrays, `Option`,
+/// `#[derive(Reduce)]` structs) are combined exactly: each block's result
+/// is converted to fixed point, the integers are added, and the total is
+/// rounded once, so the result does not depend on the order or grouping of
+/// the blocks. Other reductions merge the block results left to right. A
+/// call therefore returns the same bits on the serial executor, on pools of
+/// 1, 2, 3 or 16 threads, and on any number of MPI ranks. Empty input gives
+/// one empty block, so the body still runs once.
+///
+/// ## MPI ranks (cargo feature `mpi`)
+///
+/// Under `mpirun`, every rank runs the same program. With `data = "same"`
+/// (the default) every rank must pass the same split inputs (checked before
+/// any work: a mismatch panics on every rank with one message); each rank
+/// runs a contiguous run of the blocks on its own threads, and every rank
+/// returns the whole result. Results that are not exact sums/minima/maxima
+/// (`concat`, merge functions) and the items written into `&mut [T]` or
+/// `ArrayViewMut` outputs are sent to every rank, so their types must
+/// implement serde's `Serialize` and `Deserialize` (numbers, `String`,
+/// `Vec` and ndarray arrays do).
+///
+/// With `data = "local"` each rank passes its own part (its own file list,
+/// say): each rank runs all its blocks, the reduction covers the blocks of
+/// every rank (numbered in rank order, so `concat` stacks rank 0's results
+/// first), and in-place outputs stay each rank's own. Without MPI the two
+/// modes are the same.
 ///
 /// ## Errors and panics
 ///
@@ -89,22 +113,29 @@ mod sig;
 /// order; blocks after it that have not started are skipped. A panic in a
 /// shard lets the blocks before it finish, then the call panics with the
 /// first panic's payload in block order. Nothing aborts, nothing deadlocks.
+/// Under MPI an `Err` on one rank is an `Err` on every rank (the others get
+/// the failing rank, block and message through `From<RemoteError>`), and a
+/// panic on one rank aborts the whole job with the panic's message.
 ///
 /// ## Equivalent code without `#[parallelize]`
 ///
-/// On the serial executor, `sum_of_squares` above is
+/// On the serial executor, a function with `reduce = merge` is
 ///
 /// ```
-/// fn sum_of_squares(xs: &[f64]) -> f64 {
-///     let bounds = shardkit::Plan::even(xs.len(), None);
-///     let mut acc: Option<f64> = None;
-///     for block in bounds.ranges() {
-///         let part: f64 = xs[block].iter().map(|x| x * x).sum();
-///         acc = Some(match acc { None => part, Some(a) => a + part });
+/// fn merge(a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
+///     [a, b].concat()
+/// }
+///
+/// fn squares(xs: &[f64]) -> Vec<f64> {
+///     let plan = shardkit::Plan::even(xs.len(), None);
+///     let mut acc: Option<Vec<f64>> = None;
+///     for block in plan.ranges() {
+///         let part: Vec<f64> = xs[block].iter().map(|x| x * x).collect();
+///         acc = Some(match acc { None => part, Some(a) => merge(a, part) });
 ///     }
 ///     acc.unwrap()
 /// }
-/// # assert_eq!(sum_of_squares(&[1.0, 2.0]), 5.0);
+/// # assert_eq!(squares(&[1.0, 2.0]), [1.0, 4.0]);
 /// ```
 ///
 /// and the threaded executors return the same bits.

@@ -9,6 +9,7 @@ pub use crate::plan::Plan;
 pub use crate::reduction::{concat, custom, max, min, none, sum, Reduction};
 pub use crate::remote::RemoteError;
 pub use crate::split::{Source, Split, Weigh};
+pub use crate::wire::{probe_output, Codec, NoSerde, Output, Outputs, ViaSerde};
 
 use crate::engine::execute;
 use crate::executor::Executor;
@@ -83,10 +84,18 @@ pub fn plan_weighted<S: Weigh>(source: &S, weight: impl Fn(&S::Item) -> u64) -> 
 
 /// The blocks this process runs, decided once the plan is known: all of
 /// them on threads; a contiguous run of them on an MPI rank (after checking
-/// that every rank cut the same plan).
+/// that every rank cut the same plan), or, for `data = "local"`, all of the
+/// rank's own blocks.
 pub struct Assignment {
-    exec: Executor,
-    blocks: Range<usize>,
+    pub(crate) exec: Executor,
+    /// The block numbers to cut from this process's plan.
+    pub(crate) blocks: Range<usize>,
+    /// The number of the first of them in the whole call (differs from
+    /// `blocks.start` for rank-local data, where blocks are numbered across
+    /// the ranks in rank order).
+    pub(crate) first: usize,
+    /// Whether each MPI rank passed its own data (`data = "local"`).
+    pub(crate) local: bool,
 }
 
 impl Assignment {
@@ -96,20 +105,62 @@ impl Assignment {
     }
 }
 
-/// Decides which blocks of `plan` this process runs.
+/// Decides which blocks of `plan` this process runs. `local` is the
+/// attribute's `data = "local"`: every MPI rank has its own data.
 #[track_caller]
-pub fn assign(function: &'static str, plan: &Plan) -> Assignment {
+pub fn assign(function: &'static str, plan: &Plan, local: bool) -> Assignment {
     let exec = Executor::current();
     #[cfg(feature = "mpi")]
     if let Some(ranks) = exec.ranks() {
-        let blocks = ranks.assign(function, plan);
-        return Assignment { exec, blocks };
+        let (blocks, first) = if local {
+            let first = ranks.offset(plan.blocks());
+            (0..plan.blocks(), first)
+        } else {
+            let blocks = ranks.assign(function, plan);
+            let first = blocks.start;
+            (blocks, first)
+        };
+        return Assignment {
+            exec,
+            blocks,
+            first,
+            local,
+        };
     }
     let _ = function;
     Assignment {
         exec,
         blocks: 0..plan.blocks(),
+        first: 0,
+        local,
     }
+}
+
+/// After a call that succeeded, gives every MPI rank the items that the
+/// other ranks wrote into an in-place output (`&mut [T]` or
+/// `ArrayViewMut` split parameter). Does nothing on threads, for
+/// parameters that are not outputs, and for rank-local data.
+///
+/// Generated code calls it once per split parameter, after every block of
+/// the call has finished; `output` must come from [`Outputs::output`] on
+/// that parameter's source.
+#[track_caller]
+pub fn gather<O: Output>(
+    function: &'static str,
+    assignment: &Assignment,
+    plan: &Plan,
+    parameter: &'static str,
+    output: O,
+    codec: Option<Codec<O::Elem>>,
+) {
+    if !output.is_output() || assignment.local {
+        return;
+    }
+    #[cfg(feature = "mpi")]
+    if let Some(ranks) = assignment.exec.ranks() {
+        ranks.gather_output(function, plan, parameter, &output, codec);
+    }
+    let _ = (function, plan, parameter, codec);
 }
 
 /// What the runtime may do with a shard's error type `E` when another MPI
@@ -200,7 +251,7 @@ impl<E> NoDisplay<E> for &Probe<E> {
 /// Runs a function whose body returns `T`.
 pub fn run<P: Send, T: Send>(
     function: &'static str,
-    assignment: Assignment,
+    assignment: &Assignment,
     pieces: Vec<P>,
     shard: impl Fn(P) -> T + Sync,
     reduction: Reduction<T>,
@@ -222,13 +273,18 @@ pub fn run<P: Send, T: Send>(
 /// Runs a function whose body returns `Result<T, E>`.
 pub fn run_result<P: Send, T: Send, E: Send>(
     function: &'static str,
-    assignment: Assignment,
+    assignment: &Assignment,
     pieces: Vec<P>,
     shard: impl Fn(P) -> Result<T, E> + Sync,
     reduction: Reduction<T>,
     errors: ErrorOps<E>,
 ) -> Result<T, E> {
-    let Assignment { exec, blocks } = assignment;
+    let Assignment {
+        exec,
+        blocks,
+        first,
+        local,
+    } = assignment;
     let _span = tracing::debug_span!(
         "parallelize",
         function,
@@ -242,21 +298,13 @@ pub fn run_result<P: Send, T: Send, E: Send>(
         .and_then(|ops| ExactFolder::new(function, ops));
     #[cfg(feature = "mpi")]
     if let Some(ranks) = exec.ranks() {
-        return ranks.run(
-            function,
-            blocks,
-            pieces,
-            &shard,
-            reduction.merge,
-            exact,
-            errors,
-        );
+        return ranks.run(function, *first, pieces, &shard, reduction, exact, errors);
     }
-    let _ = errors;
+    let _ = (errors, first, local);
     const ONE_BLOCK: &str = "a plan always has a block";
     match exact {
         Some(folder) => {
-            let acc = execute(&exec, blocks.start, pieces, &shard, &folder)
+            let acc = execute(exec, blocks.start, pieces, &shard, &folder)
                 .map_err(|(_, e)| e)?
                 .expect(ONE_BLOCK);
             Ok(folder.finish(&acc))
@@ -265,7 +313,7 @@ pub fn run_result<P: Send, T: Send, E: Send>(
             let plain = Plain {
                 merge: reduction.merge,
             };
-            Ok(execute(&exec, blocks.start, pieces, &shard, &plain)
+            Ok(execute(exec, blocks.start, pieces, &shard, &plain)
                 .map_err(|(_, e)| e)?
                 .expect(ONE_BLOCK))
         }

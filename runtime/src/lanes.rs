@@ -321,52 +321,52 @@ impl Exact {
         }
     }
 
-    /// The numbers as 64-bit words, for an MPI reduction: sums first (added
-    /// word by word), then minimum keys, then maximum keys (two words each).
+    /// How many 64-bit words travel in an MPI reduction of this result.
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn to_words(&self) -> (Vec<i64>, WordLayout) {
-        let mut words = Vec::with_capacity(
-            self.sum_f.words().len()
-                + self.sum_i.words().len()
-                + 2 * (self.min.len() + self.max.len()),
-        );
-        // Normalised, so that any number of ranks up to 2^30 can add them.
-        words.extend_from_slice(&self.sum_f.normalized_words());
-        words.extend_from_slice(&self.sum_i.normalized_words());
-        let sums = words.len();
+    pub(crate) fn word_count(&self) -> usize {
+        self.sum_f.words().len() + self.sum_i.words().len() + 2 * (self.min.len() + self.max.len())
+    }
+
+    /// The words of the sums (floating-point, then integer), normalised so
+    /// that MPI's own `MPI_SUM` on int64 can add those of up to 2^30 ranks
+    /// in place.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn sum_words_mut(&mut self) -> [&mut [i64]; 2] {
+        self.sum_f.normalize();
+        self.sum_i.normalize();
+        [self.sum_f.words_mut(), self.sum_i.words_mut()]
+    }
+
+    /// The minimum keys, then the maximum keys, as two words each (high,
+    /// low), for an MPI reduction.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn key_words(&self) -> (Vec<i64>, WordLayout) {
+        let mut words = Vec::with_capacity(2 * (self.min.len() + self.max.len()));
         for &k in self.min.iter().chain(&self.max) {
             words.push((k >> 64) as i64);
             words.push(k as i64);
         }
         let layout = WordLayout {
-            sums,
+            sums: 0,
             mins: 2 * self.min.len(),
             maxs: 2 * self.max.len(),
         };
         (words, layout)
     }
 
-    /// Replaces the numbers with reduced `words` from [`Exact::to_words`].
+    /// Replaces the keys with reduced words from [`Exact::key_words`].
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn set_words(&mut self, words: &[i64]) {
-        let nf = self.sum_f.words().len();
-        let ni = self.sum_i.words().len();
-        self.sum_f = FixedVec::from_words(words[..nf].to_vec());
-        self.sum_i = FixedVec::from_words(words[nf..nf + ni].to_vec());
-        let keys = words[nf + ni..]
+    pub(crate) fn set_key_words(&mut self, words: &[i64]) {
+        let mut keys = words
             .chunks_exact(2)
             .map(|w| (i128::from(w[0]) << 64) | i128::from(w[1] as u64));
-        let nmin = self.min.len();
-        let (min, max): (Vec<i128>, Vec<i128>) = {
-            let all: Vec<i128> = keys.collect();
-            (all[..nmin].to_vec(), all[nmin..].to_vec())
-        };
-        self.min = min;
-        self.max = max;
+        for k in self.min.iter_mut().chain(self.max.iter_mut()) {
+            *k = keys.next().expect("a key per minimum and maximum");
+        }
     }
 }
 
-/// Where the sections of [`Exact::to_words`] are.
+/// Where the sections of the words of an MPI reduction are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) struct WordLayout {
@@ -450,14 +450,17 @@ mod tests {
 
     #[test]
     fn words_round_trip() {
-        let a = lanes(&[1.5, -2.25], -1.0, 4.0, 3);
-        let (words, layout) = a.to_words();
-        assert_eq!(layout.mins, 2);
-        assert_eq!(layout.maxs, 2);
+        let mut a = lanes(&[1.5, -2.25], -1.0, 4.0, 3);
+        let (keys, layout) = a.key_words();
+        assert_eq!((layout.sums, layout.mins, layout.maxs), (0, 2, 2));
+        let sums: Vec<Vec<i64>> = a.sum_words_mut().iter().map(|w| w.to_vec()).collect();
+        assert_eq!(a.word_count(), sums[0].len() + sums[1].len() + keys.len());
         let mut b = lanes(&[0.0, 0.0], 0.0, 0.0, 0);
-        b.set_words(&words);
-        let (again, _) = b.to_words();
-        assert_eq!(again, words);
+        for (to, from) in b.sum_words_mut().into_iter().zip(&sums) {
+            to.copy_from_slice(from);
+        }
+        b.set_key_words(&keys);
+        assert!(b.same_as(&a));
     }
 
     #[test]

@@ -17,12 +17,22 @@ mod plan;
 mod reduce;
 mod reduction;
 mod remote;
+mod root;
 mod split;
 pub mod weights;
+mod wire;
 
+/// The `mpi` crate (rsmpi) that the MPI executor uses, for programs that
+/// manage MPI themselves (see `Executor::mpi`).
+#[cfg(feature = "mpi")]
+#[doc(no_inline)]
+pub use ::mpi as rsmpi;
 pub use executor::{Executor, ExecutorError, THREADS_ENV};
+/// The progress bar type of [`progress`] (from `indicatif`).
+pub use indicatif::ProgressBar;
 pub use lanes::{LaneOp, Lanes, Unlanes};
 pub use plan::{Plan, DEFAULT_BLOCKS};
 pub use reduce::{Concat, Extremum, Reduce};
 pub use remote::RemoteError;
-pub use split::{Copied, Items, Rows, Same, Source, Split, Weigh};
+pub use root::{is_root, progress, write_atomic, write_on_root};
+pub use split::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weigh};

@@ -16,20 +16,21 @@ use std::os::raw::{c_int, c_void};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::ThreadId;
 
-use mpi::collective::UnsafeUserOperation;
-use mpi::datatype::{MutView, UserDatatype, View};
+use mpi::collective::{SystemOperation, UnsafeUserOperation};
+use mpi::datatype::{MutView, PartitionMut, UserDatatype, View};
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
-use mpi::Threading;
+use mpi::{Count, Threading};
 
 use crate::engine::execute;
 use crate::executor::{Executor, ExecutorError};
 use crate::glue::ErrorOps;
 use crate::lanes::{Exact, WordLayout};
 use crate::plan::Plan;
-use crate::reduction::{ExactFolder, Plain};
+use crate::reduction::{Collect, ExactFolder, Plain, Reduction};
 use crate::remote::RemoteError;
+use crate::wire::{Codec, Output};
 
 /// The environment variables that tell an MPI launch (Open MPI, MPICH/Hydra,
 /// PMIx, Slurm's PMI) from a plain run, with the world size they hold.
@@ -265,32 +266,165 @@ impl Ranks {
         plan.share(self.rank, self.size)
     }
 
-    /// Runs this rank's blocks and combines the results of all ranks.
+    /// The number, in the whole call, of this rank's first block when every
+    /// rank cut its own data into `blocks` blocks (`data = "local"`):
+    /// blocks are numbered across the ranks in rank order.
+    pub(crate) fn offset(&self, blocks: usize) -> usize {
+        let mut all = vec![0u64; self.size];
+        self.comm().all_gather_into(&(blocks as u64), &mut all[..]);
+        all[..self.rank].iter().sum::<u64>() as usize
+    }
+
+    /// Runs this rank's blocks (numbered from `first`) and combines the
+    /// results of all ranks.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn run<P: Send, T: Send, E: Send>(
         &self,
         function: &'static str,
-        blocks: Range<usize>,
+        first: usize,
         pieces: Vec<P>,
         shard: &(dyn Fn(P) -> Result<T, E> + Sync),
-        merge: fn(T, T) -> T,
+        reduction: Reduction<T>,
         exact: Option<ExactFolder<T>>,
         errors: ErrorOps<E>,
     ) -> Result<T, E> {
-        match exact {
-            Some(folder) => {
-                let local = execute(&self.local, blocks.start, pieces, shard, &folder);
-                let local = self.agree(function, local, &errors)?;
-                let exact = self.combine_exact(function, &folder, local);
-                Ok(folder.finish(&exact))
-            }
-            None => {
-                let plain = Plain { merge };
-                let local = execute(&self.local, blocks.start, pieces, shard, &plain);
-                let local = self.agree(function, local, &errors)?;
-                Ok(self.combine_plain(function, local))
+        if let Some(folder) = exact {
+            let mine = execute(&self.local, first, pieces, shard, &folder);
+            let mine = self.agree(function, mine, &errors)?;
+            let exact = self.combine_exact(function, &folder, mine);
+            return Ok(folder.finish(&exact));
+        }
+        if let Some(make) = reduction.stays {
+            // `none`: nothing travels but the verdict on errors.
+            let plain = Plain {
+                merge: reduction.merge,
+            };
+            let mine = execute(&self.local, first, pieces, shard, &plain);
+            return Ok(self.agree(function, mine, &errors)?.unwrap_or_else(make));
+        }
+        let Some(codec) = reduction.codec else {
+            panic!(
+                "shardkit: `{function}` returns `{}`, whose values cannot travel between MPI ranks: its reduction is not an exact sum/min/max, so every block's result is sent to every rank; implement `serde::Serialize` and `serde::Deserialize` for it (ndarray arrays, Vec, String and numbers already do)",
+                std::any::type_name::<T>(),
+            );
+        };
+        let mine = execute(&self.local, first, pieces, shard, &Collect);
+        let mine = self.agree(function, mine, &errors)?.unwrap_or_default();
+        let bytes = codec.encode_all(mine.iter()).unwrap_or_else(|e| {
+            panic!(
+                "shardkit: `{function}`: cannot encode this rank's results to send them to the other MPI ranks: {e}"
+            )
+        });
+        drop(mine);
+        let all = self.all_gather_bytes(&bytes);
+        drop(bytes);
+        // Every rank merges every block's result in block order (ranks hold
+        // contiguous runs of blocks, in rank order), as one thread would.
+        let mut results = all.iter().enumerate().flat_map(|(rank, bytes)| {
+            (codec.decode)(bytes).unwrap_or_else(|e| {
+                panic!("shardkit: `{function}`: cannot decode the results of MPI rank {rank}: {e}")
+            })
+        });
+        let first = results.next().expect("some rank holds block 0");
+        Ok(results.fold(first, reduction.merge))
+    }
+
+    /// Gives every rank the items the other ranks wrote into an in-place
+    /// output: each rank sends the items of its own blocks.
+    pub(crate) fn gather_output<O: Output>(
+        &self,
+        function: &'static str,
+        plan: &Plan,
+        parameter: &'static str,
+        output: &O,
+        codec: Option<Codec<O::Elem>>,
+    ) {
+        let Some(codec) = codec else {
+            panic!(
+                "shardkit: `{function}` writes `{parameter}` in place, and its items of type `{}` cannot travel between MPI ranks to give every rank the whole output; implement `serde::Serialize` and `serde::Deserialize` for them",
+                std::any::type_name::<O::Elem>()
+            );
+        };
+        let items = |rank: usize| plan.items_in(plan.share(rank, self.size));
+        let bytes = output.encode(items(self.rank), &codec).unwrap_or_else(|e| {
+            panic!("shardkit: `{function}`: cannot encode this rank's part of `{parameter}`: {e}")
+        });
+        let all = self.all_gather_bytes(&bytes);
+        for (rank, bytes) in all.iter().enumerate() {
+            if rank != self.rank {
+                output
+                    .decode(items(rank), bytes, &codec)
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "shardkit: `{function}`: cannot decode MPI rank {rank}'s part of `{parameter}`: {e}"
+                        )
+                    });
             }
         }
+    }
+
+    /// Rank 0's verdict, on every rank.
+    pub(crate) fn broadcast_verdict(&self, mine: Result<(), String>) -> Result<(), String> {
+        let comm = self.comm();
+        let root = comm.process_at_rank(0);
+        let mut message = match &mine {
+            Err(m) if self.rank == 0 => m.clone().into_bytes(),
+            _ => Vec::new(),
+        };
+        let mut head = [
+            u64::from(self.rank == 0 && mine.is_err()),
+            message.len() as u64,
+        ];
+        root.broadcast_into(&mut head[..]);
+        if head[0] == 0 {
+            return Ok(());
+        }
+        message.resize(head[1] as usize, 0);
+        root.broadcast_into(&mut message[..]);
+        Err(String::from_utf8_lossy(&message).into_owned())
+    }
+
+    /// Every rank's `mine`, in rank order, on every rank. MPI counts are
+    /// 32-bit, so long buffers go in rounds of at most [`chunk_bytes`] bytes
+    /// per rank.
+    fn all_gather_bytes(&self, mine: &[u8]) -> Vec<Vec<u8>> {
+        let comm = self.comm();
+        let mut lens = vec![0u64; self.size];
+        comm.all_gather_into(&(mine.len() as u64), &mut lens[..]);
+        let chunk = chunk_bytes(self.size) as u64;
+        let rounds = lens.iter().map(|&l| l.div_ceil(chunk)).max().unwrap_or(0);
+        let mut all: Vec<Vec<u8>> = lens
+            .iter()
+            .map(|&l| Vec::with_capacity(l as usize))
+            .collect();
+        for round in 0..rounds {
+            let at = round * chunk;
+            let counts: Vec<Count> = lens
+                .iter()
+                .map(|&l| l.saturating_sub(at).min(chunk) as Count)
+                .collect();
+            let displs: Vec<Count> = counts
+                .iter()
+                .scan(0, |sum, &c| {
+                    let d = *sum;
+                    *sum += c;
+                    Some(d)
+                })
+                .collect();
+            let total: usize = counts.iter().map(|&c| c as usize).sum();
+            let mut recv = vec![0u8; total];
+            let start = (at as usize).min(mine.len());
+            let send = &mine[start..start + counts[self.rank] as usize];
+            {
+                let mut partition = PartitionMut::new(&mut recv[..], &counts[..], &displs[..]);
+                comm.all_gather_varcount_into(send, &mut partition);
+            }
+            for (rank, buf) in all.iter_mut().enumerate() {
+                let d = displs[rank] as usize;
+                buf.extend_from_slice(&recv[d..d + counts[rank] as usize]);
+            }
+        }
+        all
     }
 
     /// Makes every rank agree on whether a shard failed anywhere: the first
@@ -357,7 +491,7 @@ impl Ranks {
         // first rank that has a result.
         let mut local = local.filter(|e| !e.same_as(&folder.identity));
         let (digest, words) = match &local {
-            Some(e) => (e.digest(), e.to_words().0.len() as u64),
+            Some(e) => (e.digest(), e.word_count() as u64),
             None => (0, 0),
         };
         let mine = [u64::from(local.is_some()), digest, words];
@@ -392,19 +526,13 @@ impl Ranks {
             }
         }
         let mut exact = local.expect("every rank holds a result or the template's structure");
-        let (mut words, layout) = exact.to_words();
-        allreduce_words(comm, &mut words, layout);
-        exact.set_words(&words);
+        for words in exact.sum_words_mut() {
+            allreduce_sums(comm, words);
+        }
+        let (mut keys, layout) = exact.key_words();
+        allreduce_keys(comm, &mut keys, layout);
+        exact.set_key_words(&keys);
         exact
-    }
-
-    /// Combines plain partial results across ranks: `concat`, merge
-    /// functions, `none` and sums of types that do not pack need their
-    /// results (or outputs) moved between ranks, which is not built yet.
-    fn combine_plain<T>(&self, function: &str, _local: Option<T>) -> T {
-        panic!(
-            "shardkit: `{function}`: across MPI ranks only `sum`, `min` and `max` of types that pack (numbers, tuples, Vec, ndarray arrays, Option, #[derive(Reduce)] structs) are supported so far; `concat`, `none`, merge functions and in-place outputs are not"
-        )
     }
 }
 
@@ -415,7 +543,7 @@ thread_local! {
     };
 }
 
-/// The user reduction of [`allreduce_words`]. One element of its datatype is
+/// The user reduction of [`allreduce_keys`]. One element of its datatype is
 /// a whole chunk of words, so MPI never hands it a part of one: `LAYOUT`
 /// says where the sums, minimum keys and maximum keys are.
 ///
@@ -458,10 +586,9 @@ unsafe extern "C" fn combine_words(
     }
 }
 
-/// The three parts of the words, reduced one chunk at a time.
+/// The key sections of the words, reduced one chunk at a time.
 #[derive(Clone, Copy)]
 enum Section {
-    Sums,
     Mins,
     Maxs,
 }
@@ -470,28 +597,63 @@ enum Section {
 /// chunk datatype must stay well inside that.
 const CHUNK_WORDS: usize = 1 << 26;
 
-/// Reduces `words` (laid out as `layout`) across the communicator in place,
-/// in chunks of at most [`CHUNK_WORDS`] words cut at section boundaries.
-fn allreduce_words(comm: &SimpleCommunicator, words: &mut [i64], layout: WordLayout) {
-    // SAFETY: the operation is associative and commutative (integer sums,
-    // minima and maxima) and reads only the buffers MPI hands it.
+/// Lowers the chunk sizes (in bytes) of the collectives, so that tests can
+/// reach the chunked paths with small data. Not for production use.
+const CHUNK_ENV: &str = "SHARDKIT_MPI_CHUNK_BYTES";
+
+fn chunk_override() -> Option<usize> {
+    static CHUNK: OnceLock<Option<usize>> = OnceLock::new();
+    *CHUNK.get_or_init(|| {
+        std::env::var(CHUNK_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&n: &usize| n >= 16)
+    })
+}
+
+/// Bytes per rank per round of [`Ranks::all_gather_bytes`]: the whole
+/// round must fit a 32-bit count.
+fn chunk_bytes(ranks: usize) -> usize {
+    chunk_override().unwrap_or((i32::MAX as usize / ranks.max(1)).min(1 << 30))
+}
+
+/// Words per round of [`allreduce_sums`] and [`allreduce_keys`].
+fn chunk_words() -> usize {
+    // Even, so that minimum and maximum keys (two words each) stay whole.
+    chunk_override().map_or(CHUNK_WORDS, |b| (b / 8) & !1)
+}
+
+/// Adds the words of exact sums across the communicator, in chunks of at
+/// most [`chunk_words`] words.
+fn allreduce_sums(comm: &SimpleCommunicator, words: &mut [i64]) {
+    // Normalised limbs have headroom for 2^30 ranks, so MPI's own MPI_SUM on
+    // int64 adds them, and MPI may cut and pipeline the buffer as it likes.
+    // (rsmpi offers no MPI_IN_PLACE, hence the copy.)
+    for chunk in words.chunks_mut(chunk_words().max(2)) {
+        let send = chunk.to_vec();
+        comm.all_reduce_into(&send[..], chunk, SystemOperation::sum());
+    }
+}
+
+/// Reduces minimum and maximum keys (laid out as `layout`) across the
+/// communicator in place, in chunks of at most [`chunk_words`] words.
+fn allreduce_keys(comm: &SimpleCommunicator, words: &mut [i64], layout: WordLayout) {
+    // Minimum and maximum keys are two words each, compared as one i128:
+    // a user operation over elements of a contiguous datatype (one key, or
+    // one chunk of keys), so MPI never splits a key.
+    // SAFETY: the operation is associative and commutative (integer minima
+    // and maxima) and reads only the buffers MPI hands it.
     let op = unsafe { UnsafeUserOperation::commutative(combine_words) };
     let sections = [
-        (0, layout.sums, Section::Sums),
-        (layout.sums, layout.mins, Section::Mins),
-        (layout.sums + layout.mins, layout.maxs, Section::Maxs),
+        (0, layout.mins, Section::Mins),
+        (layout.mins, layout.maxs, Section::Maxs),
     ];
     for (start, len, section) in sections {
         let mut at = start;
         while at < start + len {
             // Even, so that chunks of keys (two words each) stay whole.
-            let n = (start + len - at).min(CHUNK_WORDS);
+            let n = (start + len - at).min(chunk_words());
             let chunk_layout = match section {
-                Section::Sums => WordLayout {
-                    sums: n,
-                    mins: 0,
-                    maxs: 0,
-                },
                 Section::Mins => WordLayout {
                     sums: 0,
                     mins: n,

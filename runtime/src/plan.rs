@@ -18,6 +18,9 @@ pub const DEFAULT_BLOCKS: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     bounds: Vec<usize>,
+    /// For weighted plans, the total weight before each block boundary
+    /// (same length as `bounds`): MPI ranks share blocks by weight.
+    cumulative: Option<Vec<u128>>,
 }
 
 impl Plan {
@@ -37,7 +40,10 @@ impl Plan {
             if bounds.len() == 1 {
                 bounds.insert(0, 0);
             }
-            return Plan { bounds };
+            return Plan {
+                bounds,
+                cumulative: None,
+            };
         }
         let blocks = len.clamp(1, DEFAULT_BLOCKS);
         let (base, extra) = (len / blocks, len % blocks);
@@ -48,7 +54,10 @@ impl Plan {
             at += base + usize::from(i < extra);
             bounds.push(at);
         }
-        Plan { bounds }
+        Plan {
+            bounds,
+            cumulative: None,
+        }
     }
 
     /// Blocks of nearly equal total weight, one weight per item (e.g. a
@@ -67,19 +76,27 @@ impl Plan {
         let blocks = len.clamp(1, DEFAULT_BLOCKS) as u128;
         // Compare `block * blocks` with `total` to avoid rounding the target.
         let mut bounds = vec![0];
+        let mut cumulative = vec![0];
         let mut block: u128 = 0;
+        let mut before: u128 = 0;
         let mut start = 0;
         for (i, &w) in weights.iter().enumerate() {
             let w = u128::from(w);
             if i > start && (block + w) * blocks > total {
                 bounds.push(i);
+                cumulative.push(before);
                 block = 0;
                 start = i;
             }
             block += w;
+            before += w;
         }
         bounds.push(len);
-        Plan { bounds }
+        cumulative.push(total);
+        Plan {
+            bounds,
+            cumulative: Some(cumulative),
+        }
     }
 
     /// The number of blocks (at least one).
@@ -117,28 +134,38 @@ impl Plan {
         self.bounds[blocks.start]..self.bounds[blocks.end]
     }
 
-    /// A digest of the block boundaries, to check that MPI ranks cut the
-    /// same plan.
+    /// A digest of the block boundaries (and weights), to check that MPI
+    /// ranks cut the same plan.
     pub fn digest(&self) -> u64 {
         // FNV-1a over the bounds: stable across processes and platforms.
-        self.bounds.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-        })
+        let words = self.bounds.iter().map(|&b| b as u128);
+        let weights = self.cumulative.iter().flatten().copied();
+        words
+            .chain(weights)
+            .flat_map(|w| [w as u64, (w >> 64) as u64])
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
+                (h ^ w).wrapping_mul(0x0100_0000_01b3)
+            })
     }
 
     /// The contiguous run of blocks of part `part` of `parts` (an MPI rank of
-    /// a world): runs of nearly equal item count, in order, the first part
-    /// always holding block 0.
+    /// a world), in order, the first part always holding block 0: runs of
+    /// nearly equal total weight for weighted plans, of nearly equal item
+    /// count otherwise.
     pub fn share(&self, part: usize, parts: usize) -> Range<usize> {
-        let total = self.len() as u128;
+        let at = |i: usize| match &self.cumulative {
+            Some(c) => c[i],
+            None => self.bounds[i] as u128,
+        };
+        let total = at(self.blocks());
         let parts = parts as u128;
-        // Block i goes to the part in which its first item falls, counting
-        // each block at least as one item so that empty plans share too.
+        // Block i goes to the part in which its first item (or unit of
+        // weight) falls; without any, blocks are shared by count.
         let owner = |i: usize| -> usize {
             if total == 0 {
                 return (i as u128 * parts / self.blocks() as u128) as usize;
             }
-            (self.bounds[i] as u128 * parts / total) as usize
+            (at(i) * parts / total) as usize
         };
         let start = (0..self.blocks())
             .find(|&i| owner(i) >= part)
@@ -217,6 +244,35 @@ mod tests {
             .unwrap();
         assert!(heaviest * DEFAULT_BLOCKS as u64 <= total, "{heaviest}");
         assert!(plan.blocks() <= 2 * DEFAULT_BLOCKS + 1);
+    }
+
+    #[test]
+    fn weighted_plans_share_by_weight() {
+        // The first half of the items is 9 times heavier: an even split of
+        // items would give rank 0 nine tenths of the work.
+        let w: Vec<u64> = (0..512).map(|i| if i < 256 { 9 } else { 1 }).collect();
+        let plan = Plan::weighted(&w);
+        let total: u64 = w.iter().sum();
+        let mut next = 0;
+        for part in 0..2 {
+            let share = plan.share(part, 2);
+            assert_eq!(share.start, next);
+            next = share.end;
+            let weight: u64 = w[plan.items_in(share)].iter().sum();
+            let off = weight.abs_diff(total / 2);
+            assert!(
+                off * 20 <= total,
+                "part {part} has weight {weight} of {total}"
+            );
+        }
+        assert_eq!(next, plan.blocks());
+        // The weights are part of what ranks compare.
+        let (a, b) = (Plan::weighted(&[1, 1, 1, 1]), Plan::weighted(&[2, 2, 2, 2]));
+        assert_eq!(
+            a.ranges().collect::<Vec<_>>(),
+            b.ranges().collect::<Vec<_>>()
+        );
+        assert_ne!(a.digest(), b.digest());
     }
 
     #[test]

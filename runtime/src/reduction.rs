@@ -5,6 +5,7 @@
 use crate::engine::Folder;
 use crate::exact::MAX_MAGNITUDE;
 use crate::lanes::{Exact, LaneOp, Lanes};
+use crate::wire::Codec;
 use crate::{Concat, Extremum, Reduce};
 
 /// How the results of a call's blocks combine. Built by generated code
@@ -12,6 +13,22 @@ use crate::{Concat, Extremum, Reduce};
 pub struct Reduction<T> {
     pub(crate) merge: fn(T, T) -> T,
     pub(crate) exact: Option<ExactOps<T>>,
+    /// How block results travel between MPI ranks when they do not combine
+    /// exactly; see [`Reduction::wire`].
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) codec: Option<Codec<T>>,
+    /// For `none`: the results stay where they are, and a rank that ran no
+    /// block makes its own with this.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) stays: Option<fn() -> T>,
+}
+
+impl<T> Reduction<T> {
+    /// Adds how the results travel between MPI ranks (the call site probes
+    /// for serde support; `None` when the type has none).
+    pub fn wire(self, codec: Option<Codec<T>>) -> Self {
+        Reduction { codec, ..self }
+    }
 }
 
 /// The functions of a reduction that combines exactly.
@@ -58,6 +75,8 @@ pub fn sum<T: Reduce>() -> Reduction<T> {
             pack: <T as Reduce>::pack,
             unpack: <T as Reduce>::unpack,
         }),
+        codec: None,
+        stays: None,
     }
 }
 
@@ -80,6 +99,8 @@ fn extremum<T: Extremum>(op: LaneOp, merge: fn(T, T) -> T, identity: fn() -> T) 
             pack: <T as Extremum>::pack,
             unpack: <T as Extremum>::unpack,
         }),
+        codec: None,
+        stays: None,
     }
 }
 
@@ -88,6 +109,8 @@ pub fn concat<T: Concat>() -> Reduction<T> {
     Reduction {
         merge: merge_concat::<T>,
         exact: None,
+        codec: None,
+        stays: None,
     }
 }
 
@@ -96,12 +119,35 @@ pub fn none() -> Reduction<()> {
     Reduction {
         merge: |(), ()| (),
         exact: None,
+        codec: None,
+        stays: Some(|| ()),
     }
 }
 
 /// `reduce = path::to::merge`.
 pub fn custom<T>(merge: fn(T, T) -> T) -> Reduction<T> {
-    Reduction { merge, exact: None }
+    Reduction {
+        merge,
+        exact: None,
+        codec: None,
+        stays: None,
+    }
+}
+
+/// Keeps every block's result, in block order (for results that travel
+/// between MPI ranks and are merged there in block order).
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) struct Collect;
+
+impl<T: Send> Folder<T> for Collect {
+    type Acc = Vec<T>;
+    fn start(&self, _: usize, first: T) -> Vec<T> {
+        vec![first]
+    }
+    fn fold(&self, mut acc: Vec<T>, _: usize, next: T) -> Vec<T> {
+        acc.push(next);
+        acc
+    }
 }
 
 /// Folds with the merge function, in block order.

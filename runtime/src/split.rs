@@ -7,9 +7,12 @@
 //! sub-view, a sub-range, or (for `&Vec<T>` and `&Array`) a reference to a
 //! copy of the block's items.
 
+use std::marker::PhantomData;
 use std::ops::Range;
 
-use ndarray::{Array, ArrayBase, ArrayView, ArrayViewMut, Axis, Data, RemoveAxis};
+use ndarray::{
+    Array, ArrayBase, ArrayView, ArrayViewMut, Axis, Data, Dimension, RawArrayViewMut, RemoveAxis,
+};
 
 use crate::plan::Plan;
 
@@ -87,11 +90,11 @@ impl<T> Copied<T> {
 
 /// [`Source`] of slices, vectors and ranges.
 #[derive(Debug)]
-pub struct Items<T>(T);
+pub struct Items<T>(pub(crate) T);
 
 /// [`Source`] of ndarray arrays and views.
 #[derive(Debug)]
-pub struct Rows<T>(T);
+pub struct Rows<T>(pub(crate) T);
 
 impl<'a, T: Sync> Split for &'a [T] {
     type Source = Items<&'a [T]>;
@@ -111,24 +114,49 @@ impl<'a, T: Sync> Source for Items<&'a [T]> {
 }
 
 impl<'a, T: Send> Split for &'a mut [T] {
-    type Source = Items<&'a mut [T]>;
+    type Source = Items<MutSlice<'a, T>>;
     fn source(self) -> Self::Source {
-        Items(self)
+        Items(MutSlice {
+            ptr: self.as_mut_ptr(),
+            len: self.len(),
+            _borrow: PhantomData,
+        })
     }
 }
 
-impl<'a, T: Send> Source for Items<&'a mut [T]> {
+/// A `&'a mut [T]` split parameter, held by its raw parts so that the
+/// blocks cut from it and the output handle that shares its rows between
+/// MPI ranks after the call ([`crate::glue::Outputs`]) derive from the same
+/// pointer.
+pub struct MutSlice<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+impl<T> MutSlice<'_, T> {
+    pub(crate) fn raw_parts(&self) -> (*mut T, usize) {
+        (self.ptr, self.len)
+    }
+}
+
+impl<T> std::fmt::Debug for MutSlice<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MutSlice({} items)", self.len)
+    }
+}
+
+impl<'a, T: Send> Source for Items<MutSlice<'a, T>> {
     type Piece = Same<&'a mut [T]>;
     fn len(&self) -> usize {
-        self.0.len()
+        self.0.len
     }
     fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
-        let mut rest = &mut self.0[plan.items_in(blocks.clone())];
         plan.ranges_in(blocks)
             .map(|r| {
-                let (head, tail) = std::mem::take(&mut rest).split_at_mut(r.len());
-                rest = tail;
-                Same(head)
+                // SAFETY: the blocks' ranges are disjoint and inside the
+                // slice, which is mutably borrowed for 'a.
+                Same(unsafe { std::slice::from_raw_parts_mut(self.0.ptr.add(r.start), r.len()) })
             })
             .collect()
     }
@@ -200,10 +228,13 @@ impl<T> Weigh for Items<&[T]> {
     }
 }
 
-impl<T> Weigh for Items<&mut [T]> {
+impl<T> Weigh for Items<MutSlice<'_, T>> {
     type Item = T;
     fn weigh(&self, weight: impl Fn(&T) -> u64) -> Vec<u64> {
-        self.0.iter().map(weight).collect()
+        // SAFETY: the slice is borrowed for the source's life and no piece
+        // has been cut yet (cutting consumes the source).
+        let items = unsafe { std::slice::from_raw_parts(self.0.ptr, self.0.len) };
+        items.iter().map(weight).collect()
     }
 }
 
@@ -229,11 +260,16 @@ impl Weigh for Items<Range<usize>> {
 }
 
 #[track_caller]
-fn rows_of<A, S: Data<Elem = A>, D: RemoveAxis>(a: &ArrayBase<S, D>) -> usize {
+fn assert_rows(ndim: usize) {
     assert!(
-        a.ndim() > 0,
+        ndim > 0,
         "shardkit: cannot split a 0-dimensional array: it has no rows (axis 0) to cut; pass it as a broadcast parameter instead"
     );
+}
+
+#[track_caller]
+fn rows_of<A, S: Data<Elem = A>, D: RemoveAxis>(a: &ArrayBase<S, D>) -> usize {
+    assert_rows(a.ndim());
     a.len_of(Axis(0))
 }
 
@@ -257,30 +293,49 @@ impl<'a, A: Sync, D: RemoveAxis> Source for Rows<ArrayView<'a, A, D>> {
 }
 
 impl<'a, A: Send, D: RemoveAxis> Split for ArrayViewMut<'a, A, D> {
-    type Source = Rows<ArrayViewMut<'a, A, D>>;
-    fn source(self) -> Self::Source {
-        Rows(self)
+    type Source = Rows<MutRows<'a, A, D>>;
+    fn source(mut self) -> Self::Source {
+        Rows(MutRows {
+            raw: self.raw_view_mut(),
+            _borrow: PhantomData,
+        })
     }
 }
 
-impl<'a, A: Send, D: RemoveAxis> Source for Rows<ArrayViewMut<'a, A, D>> {
+/// An `ArrayViewMut<'a, A, D>` split parameter, held as a raw view for the
+/// same reason as [`MutSlice`].
+pub struct MutRows<'a, A, D: Dimension> {
+    raw: RawArrayViewMut<A, D>,
+    _borrow: PhantomData<&'a mut A>,
+}
+
+impl<A, D: Dimension> MutRows<'_, A, D> {
+    pub(crate) fn raw(&self) -> RawArrayViewMut<A, D> {
+        self.raw.clone()
+    }
+}
+
+impl<A, D: Dimension> std::fmt::Debug for MutRows<'_, A, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MutRows({:?})", self.raw.shape())
+    }
+}
+
+impl<'a, A: Send, D: RemoveAxis> Source for Rows<MutRows<'a, A, D>> {
     type Piece = Same<ArrayViewMut<'a, A, D>>;
     fn len(&self) -> usize {
-        rows_of(&self.0)
+        assert_rows(self.0.raw.ndim());
+        self.0.raw.len_of(Axis(0))
     }
     fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
-        let mut pieces = Vec::with_capacity(blocks.len());
-        let mine = plan.items_in(blocks.clone());
-        let mut rest = Some(self.0.slice_axis_move(Axis(0), mine.into()));
-        for n in plan.ranges_in(blocks).map(|r| r.len()) {
-            let (head, tail) = rest
-                .take()
-                .expect("one rest per block")
-                .split_at(Axis(0), n);
-            pieces.push(Same(head));
-            rest = Some(tail);
-        }
-        pieces
+        plan.ranges_in(blocks)
+            .map(|r| {
+                let rows = self.0.raw.clone().slice_axis_move(Axis(0), r.into());
+                // SAFETY: the blocks' rows are disjoint and inside the view,
+                // which is mutably borrowed for 'a.
+                Same(unsafe { rows.deref_into_view_mut() })
+            })
+            .collect()
     }
 }
 

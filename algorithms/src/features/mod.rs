@@ -1,0 +1,242 @@
+//! Features on disk: per-utterance matrices of frames × columns, as f32.
+//!
+//! | extension | format | read | write |
+//! |---|---|---|---|
+//! | `.npy` | NumPy, 2-D float32 or float64, either byte order, C or Fortran order | [`read_npy`] | [`write_npy`] (little-endian float32) |
+//! | `.htk`, `.mfc`, `.fea`, `.plp` | HTK parameter file, uncompressed float kinds | [`read_htk`], [`read_htk_with_header`] | [`write_htk`] |
+//!
+//! [`read_features`] picks the reader from the extension (case-insensitive);
+//! [`read_features_with`] also checks what the caller relies on — the number
+//! of columns, at least one frame, no NaN or infinity — so that a bad file is
+//! reported by name instead of poisoning an accumulator. [`read_list`] reads a
+//! list of feature files.
+//!
+//! Readers never panic on malformed files: every problem is a
+//! [`FeatureError`] whose message names the file and says what is wrong with
+//! it. Writers are atomic ([`shardkit::write_atomic`]): a reader sees the old
+//! file or the complete new one, never a partial one.
+#![warn(missing_docs)]
+
+mod error;
+mod htk;
+mod list;
+mod npy;
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use ndarray::{Array2, ArrayBase, Data, Ix2};
+
+pub use error::FeatureError;
+pub use htk::{
+    htk_kind, kind_name as htk_kind_name, read_htk, read_htk_with_header, write_htk, HtkHeader,
+};
+pub use list::read_list;
+pub use npy::{read_npy, write_npy};
+
+/// A feature file format, as chosen by the file's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FeatureFormat {
+    /// NumPy `.npy`.
+    Npy,
+    /// HTK parameter file (`.htk`, `.mfc`, `.fea`, `.plp`).
+    Htk,
+}
+
+impl FeatureFormat {
+    /// The extensions [`read_features`] accepts, each with its format.
+    pub const EXTENSIONS: [(&'static str, FeatureFormat); 5] = [
+        ("npy", Self::Npy),
+        ("htk", Self::Htk),
+        ("mfc", Self::Htk),
+        ("fea", Self::Htk),
+        ("plp", Self::Htk),
+    ];
+
+    /// The format named by `path`'s extension (case-insensitive), if known.
+    pub fn from_path(path: impl AsRef<Path>) -> Option<Self> {
+        let ext = path.as_ref().extension()?.to_str()?;
+        Self::EXTENSIONS
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+            .map(|&(_, format)| format)
+    }
+}
+
+/// What [`read_features_with`] checks, beyond the file being well formed.
+///
+/// The default checks that there is at least one frame and that every value
+/// is finite, and accepts any number of columns.
+///
+/// ```
+/// use shardkit_algorithms::features::ReadOptions;
+/// let options = ReadOptions::new().expect_dim(60);
+/// assert_eq!(options.expected_dim, Some(60));
+/// assert!(!options.allow_empty && !options.allow_non_finite);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// The number of columns every file must have (e.g. the model's
+    /// dimension), or `None` to accept any.
+    pub expected_dim: Option<usize>,
+    /// Accept files with zero frames (default: refused).
+    pub allow_empty: bool,
+    /// Accept NaN and infinite values (default: refused).
+    pub allow_non_finite: bool,
+}
+
+impl ReadOptions {
+    /// The default checks: at least one frame, finite values, any dimension.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requires exactly `dim` columns.
+    pub fn expect_dim(mut self, dim: usize) -> Self {
+        self.expected_dim = Some(dim);
+        self
+    }
+
+    /// Accepts (`true`) or refuses (`false`, the default) files with no frames.
+    pub fn allow_empty(mut self, allow: bool) -> Self {
+        self.allow_empty = allow;
+        self
+    }
+
+    /// Accepts (`true`) or refuses (`false`, the default) NaN and infinities.
+    pub fn allow_non_finite(mut self, allow: bool) -> Self {
+        self.allow_non_finite = allow;
+        self
+    }
+
+    /// Applies the checks to features already in memory; `path` names them
+    /// in the error.
+    ///
+    /// # Errors
+    ///
+    /// In this order: [`FeatureError::WrongDim`], [`FeatureError::NoFrames`],
+    /// [`FeatureError::NonFinite`] (the first bad value in row-major order).
+    pub fn check<S>(
+        &self,
+        path: impl AsRef<Path>,
+        features: &ArrayBase<S, Ix2>,
+    ) -> Result<(), FeatureError>
+    where
+        S: Data<Elem = f32>,
+    {
+        let path = path.as_ref();
+        let (frames, columns) = features.dim();
+        if let Some(expected) = self.expected_dim {
+            if columns != expected {
+                return Err(FeatureError::WrongDim {
+                    path: path.to_path_buf(),
+                    found: columns,
+                    expected,
+                });
+            }
+        }
+        if frames == 0 && !self.allow_empty {
+            return Err(FeatureError::NoFrames {
+                path: path.to_path_buf(),
+                columns,
+            });
+        }
+        if !self.allow_non_finite {
+            if let Some(((frame, column), &value)) =
+                features.indexed_iter().find(|(_, v)| !v.is_finite())
+            {
+                return Err(FeatureError::NonFinite {
+                    path: path.to_path_buf(),
+                    frame,
+                    column,
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a feature file as frames × columns, choosing the format from the
+/// extension: `.npy` ([`read_npy`]), or `.htk`, `.mfc`, `.fea`, `.plp`
+/// ([`read_htk`]), case-insensitive.
+///
+/// Only the format is checked; use [`read_features_with`] to also check the
+/// dimension, that there are frames, and that all values are finite.
+///
+/// # Errors
+///
+/// [`FeatureError::UnknownExtension`] (listing the accepted ones), or any
+/// error of the chosen reader. The message always starts with the path.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::array;
+/// use shardkit_algorithms::features::{read_features, read_features_with, write_npy, ReadOptions};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("spk1_001.npy");
+/// write_npy(&path, &array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]])?;
+///
+/// let frames = read_features(&path)?;
+/// assert_eq!(frames, array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+///
+/// // A model of dimension 60 cannot use it, and the error says which file.
+/// let err = read_features_with(&path, &ReadOptions::new().expect_dim(60)).unwrap_err();
+/// assert!(err.to_string().ends_with("spk1_001.npy: has 3 columns per frame but 60 are expected"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn read_features(path: impl AsRef<Path>) -> Result<Array2<f32>, FeatureError> {
+    let path = path.as_ref();
+    match FeatureFormat::from_path(path) {
+        Some(FeatureFormat::Npy) => read_npy(path),
+        Some(FeatureFormat::Htk) => read_htk(path),
+        None => Err(FeatureError::UnknownExtension {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// Reads a feature file like [`read_features`], then applies `options`
+/// ([`ReadOptions::check`]).
+///
+/// # Errors
+///
+/// Those of [`read_features`], then [`FeatureError::WrongDim`],
+/// [`FeatureError::NoFrames`] and [`FeatureError::NonFinite`].
+pub fn read_features_with(
+    path: impl AsRef<Path>,
+    options: &ReadOptions,
+) -> Result<Array2<f32>, FeatureError> {
+    let path = path.as_ref();
+    let features = read_features(path)?;
+    options.check(path, &features)?;
+    Ok(features)
+}
+
+/// Writes the values of `data` in row-major order, each encoded by `encode`.
+fn write_values<S, const N: usize>(
+    w: &mut dyn Write,
+    data: &ArrayBase<S, Ix2>,
+    encode: fn(f32) -> [u8; N],
+) -> io::Result<()>
+where
+    S: Data<Elem = f32>,
+{
+    const CHUNK: usize = 1 << 16;
+    let mut buf = Vec::with_capacity(CHUNK + N);
+    // `iter` visits elements in logical (row-major) order whatever the layout.
+    for &v in data.iter() {
+        buf.extend_from_slice(&encode(v));
+        if buf.len() >= CHUNK {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    w.write_all(&buf)
+}

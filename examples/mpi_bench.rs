@@ -1,0 +1,123 @@
+//! What MPI costs a `#[parallelize]` call, measured on the ambient executor.
+//!
+//! ```text
+//! cargo build --release --features mpi --example mpi_bench
+//! SHARDKIT_THREADS=2 target/release/examples/mpi_bench                 # 2 threads, no MPI
+//! SHARDKIT_THREADS=1 mpirun -n 2 --bind-to none target/release/examples/mpi_bench
+//! ```
+//!
+//! Prints, from rank 0, the median of repeated timings of:
+//!
+//! - `empty call`: a call whose shards do nothing (what a call costs);
+//! - `exact 512x60x2`: the reproducible sum of a 512 × 60 × 2 f64
+//!   accumulator (a GMM's first- and second-order statistics), one block
+//!   per rank, against `plain allreduce`, MPI's own `MPI_SUM` of the same
+//!   61,440 doubles (whose bits depend on the number of ranks);
+//! - `cpu-bound`: 200,000 items × 20 square roots and sines each.
+
+use std::time::{Duration, Instant};
+
+use ndarray::Array3;
+use shardkit::mpi::collective::SystemOperation;
+use shardkit::mpi::traits::*;
+use shardkit::{parallelize, Executor};
+
+#[parallelize(split = "ids", reduce = "sum")]
+fn empty(ids: std::ops::Range<usize>) -> u64 {
+    ids.len() as u64
+}
+
+/// One block per rank, each returning the whole accumulator.
+#[parallelize(split = "ids", reduce = "sum", block_size = 1)]
+fn accumulator(ids: std::ops::Range<usize>, part: &Array3<f64>) -> Array3<f64> {
+    let _ = ids;
+    part.clone()
+}
+
+/// `concat` of `len` doubles per rank.
+#[parallelize(split = "ids", reduce = "concat", block_size = 1)]
+fn gathered(ids: std::ops::Range<usize>, len: usize) -> Vec<f64> {
+    vec![ids.start as f64; len]
+}
+
+#[parallelize(split = "ids", reduce = "sum")]
+fn cpu_bound(ids: std::ops::Range<usize>) -> f64 {
+    let mut total = 0.0;
+    for i in ids {
+        let mut x = i as f64;
+        for _ in 0..20 {
+            x = (x.sqrt() + 1.0).sin() * 1000.0 + 1000.0;
+        }
+        total += x;
+    }
+    total
+}
+
+/// The median time of `runs` runs of `f`, after one untimed run.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    f();
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn main() {
+    let exec = Executor::current();
+    let (rank, ranks) = exec.rank();
+    let say = |line: String| {
+        if rank == 0 {
+            println!("{line}");
+        }
+    };
+    let per_rank = exec.workers() / ranks;
+    say(format!(
+        "{ranks} rank(s) x {per_rank} thread(s) per rank (median of repeated runs)"
+    ));
+
+    let t = median(200, || {
+        empty(0..64);
+    });
+    say(format!("  empty call (64 blocks)  {t:>12.2?}"));
+
+    let part = Array3::from_shape_fn((512, 60, 2), |(m, d, k)| {
+        ((m * 131 + d * 7 + k + rank * 17) as f64).sin() * 1e3
+    });
+    let t_exact = median(50, || {
+        accumulator(0..ranks, &part);
+    });
+    say(format!("  exact 512x60x2          {t_exact:>12.2?}"));
+    if ranks > 1 {
+        let world = shardkit::mpi::topology::SimpleCommunicator::world();
+        let send = part.as_slice().expect("standard layout").to_vec();
+        let mut recv = vec![0.0f64; send.len()];
+        let t_plain = median(50, || {
+            world.all_reduce_into(&send[..], &mut recv[..], SystemOperation::sum());
+        });
+        say(format!("  plain allreduce         {t_plain:>12.2?}"));
+        say(format!(
+            "  exact / plain           {:>11.2}x",
+            t_exact.as_secs_f64() / t_plain.as_secs_f64()
+        ));
+    }
+
+    for len in [1usize << 10, 1 << 13, 1 << 16] {
+        let t = median(50, || {
+            gathered(0..ranks, len);
+        });
+        say(format!(
+            "  concat {:>6} KiB/rank  {t:>12.2?}",
+            len * 8 / 1024
+        ));
+    }
+
+    let t = median(9, || {
+        cpu_bound(0..200_000);
+    });
+    say(format!("  cpu-bound               {t:>12.2?}"));
+}

@@ -6,3 +6,4 @@
 
 pub mod features;
 pub mod gmm;
+pub mod ubm;

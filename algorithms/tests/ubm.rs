@@ -1,0 +1,381 @@
+//! UBM training: recovery of a known mixture, EM's monotone likelihood, the
+//! same bits on any number of threads, files vs rows, the guards, and the
+//! errors.
+
+use std::path::PathBuf;
+
+use ndarray::{array, s, Array1, Array2};
+use proptest::prelude::*;
+use shardkit::Executor;
+use shardkit_algorithms::features::{write_npy, ReadOptions};
+use shardkit_algorithms::gmm::DiagGmm;
+use shardkit_algorithms::ubm::{
+    em, global_moments, maximize, split, train_ubm, EmConfig, TrainingData, UbmError,
+};
+
+/// A small seeded generator (xorshift) with normal deviates (Box-Muller).
+struct Rng(u64);
+
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// `n` frames drawn from `gmm`.
+fn sample(gmm: &DiagGmm, n: usize, seed: u64) -> Array2<f32> {
+    let mut rng = Rng(seed | 1);
+    let cumulative: Vec<f64> = gmm
+        .weights()
+        .iter()
+        .scan(0.0, |s, w| {
+            *s += w;
+            Some(*s)
+        })
+        .collect();
+    let mut frames = Array2::zeros((n, gmm.dim()));
+    for t in 0..n {
+        let u = rng.uniform();
+        let m = cumulative
+            .iter()
+            .position(|&c| u <= c)
+            .unwrap_or(cumulative.len() - 1);
+        for d in 0..gmm.dim() {
+            let x = gmm.means()[[m, d]] + gmm.variances()[[m, d]].sqrt() * rng.normal();
+            frames[[t, d]] = x as f32;
+        }
+    }
+    frames
+}
+
+fn known() -> DiagGmm {
+    DiagGmm::new(
+        array![0.1, 0.2, 0.3, 0.4],
+        array![
+            [-6.0, 0.0, 10.0],
+            [6.0, 1.0, 10.0],
+            [0.0, -7.0, 12.0],
+            [0.0, 7.0, 8.0]
+        ],
+        array![
+            [1.0, 0.5, 2.0],
+            [0.5, 1.0, 1.0],
+            [2.0, 1.0, 0.5],
+            [1.0, 2.0, 1.0]
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_mixture_drawn_from_a_known_gmm_is_recovered() {
+    let truth = known();
+    let frames = sample(&truth, 20_000, 7);
+    let config = EmConfig {
+        iterations: vec![10, 30],
+        ..EmConfig::default()
+    };
+    let trained = train_ubm(&TrainingData::Rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
+    let model = &trained.model;
+    // Match each true component to the nearest trained mean.
+    let mut used = [false; 4];
+    for m in 0..4 {
+        let distance = |k: usize| -> f64 {
+            (0..3)
+                .map(|d| (model.means()[[k, d]] - truth.means()[[m, d]]).powi(2))
+                .sum()
+        };
+        let k = (0..4)
+            .filter(|&k| !used[k])
+            .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
+            .unwrap();
+        used[k] = true;
+        // Standard error of a mean here is below 0.02; allow 0.1.
+        for d in 0..3 {
+            let (got, want) = (model.means()[[k, d]], truth.means()[[m, d]]);
+            assert!(
+                (got - want).abs() < 0.1,
+                "component {m} dim {d}: {got} vs {want}"
+            );
+            let (got, want) = (model.variances()[[k, d]], truth.variances()[[m, d]]);
+            assert!(
+                (got / want - 1.0).abs() < 0.1,
+                "variance {m} dim {d}: {got} vs {want}"
+            );
+        }
+        let (got, want) = (model.weights()[k], truth.weights()[m]);
+        assert!((got - want).abs() < 0.02, "weight {m}: {got} vs {want}");
+    }
+    assert_eq!(trained.history.len(), 40);
+    assert!(trained.history.iter().all(|it| it.frames == 20_000));
+}
+
+#[test]
+fn any_number_of_threads_gives_the_same_model() {
+    let frames = sample(&known(), 20_000, 11);
+    let data = TrainingData::Rows(frames.view());
+    let config = EmConfig {
+        iterations: vec![2, 3, 2],
+        ..EmConfig::default()
+    };
+    let train = || train_ubm(&data, 8, &config, &mut |_| {}).unwrap();
+    let serial = Executor::serial().install(train);
+    for n in [1, 2, 3] {
+        let threaded = Executor::threads(n).unwrap().install(train);
+        assert_eq!(threaded.model, serial.model, "{n} threads");
+        assert_eq!(threaded.history.len(), serial.history.len());
+        for (a, b) in threaded.history.iter().zip(&serial.history) {
+            assert_eq!(
+                a.average_log_likelihood.to_bits(),
+                b.average_log_likelihood.to_bits()
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// EM never decreases the likelihood (up to the f32 E-step's rounding).
+    #[test]
+    fn em_never_decreases_the_likelihood(seed in 1u64..u64::MAX, components in 2usize..6) {
+        let frames = sample(&known(), 3000, seed);
+        let data = TrainingData::Rows(frames.view());
+        // A deliberately poor start: components on random frames.
+        let mut rng = Rng(seed.rotate_left(17) | 1);
+        let picks: Vec<usize> = (0..components).map(|_| (rng.uniform() * 3000.0) as usize % 3000).collect();
+        let means = Array2::from_shape_fn((components, 3), |(m, d)| f64::from(frames[[picks[m], d]]));
+        let start = DiagGmm::new(
+            Array1::from_elem(components, 1.0 / components as f64),
+            means,
+            Array2::from_elem((components, 3), 4.0),
+        ).unwrap();
+        let trained = em(&data, start, 15, &EmConfig::default(), &mut |_| {}).unwrap();
+        for pair in trained.history.windows(2) {
+            let (a, b) = (pair[0].average_log_likelihood, pair[1].average_log_likelihood);
+            prop_assert!(b >= a - 1e-6 * a.abs(), "{a} then {b}");
+        }
+    }
+}
+
+#[test]
+fn files_give_the_statistics_of_the_same_rows() {
+    let frames = sample(&known(), 5000, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut at = 0;
+    for (i, len) in [700, 1300, 1, 999, 2000].into_iter().enumerate() {
+        let path = dir.path().join(format!("utt{i}.npy"));
+        write_npy(&path, &frames.slice(s![at..at + len, ..])).unwrap();
+        files.push(path);
+        at += len;
+    }
+    assert_eq!(at, 5000);
+    let options = ReadOptions::default();
+    let config = EmConfig {
+        iterations: vec![3, 3],
+        ..EmConfig::default()
+    };
+    let from_files = train_ubm(
+        &TrainingData::Files {
+            files: &files,
+            options: &options,
+        },
+        4,
+        &config,
+        &mut |_| {},
+    )
+    .unwrap();
+    let from_rows = train_ubm(&TrainingData::Rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+    for (a, b) in from_files.model.means().iter().zip(from_rows.model.means()) {
+        assert!(close(*a, *b), "{a} vs {b}");
+    }
+    for (a, b) in from_files.history.iter().zip(&from_rows.history) {
+        assert!(close(a.average_log_likelihood, b.average_log_likelihood));
+    }
+}
+
+#[test]
+fn global_moments_match_a_direct_computation() {
+    let frames = sample(&known(), 3000, 5);
+    let (mean, variance, n) = global_moments(&TrainingData::Rows(frames.view())).unwrap();
+    assert_eq!(n, 3000);
+    let x = frames.mapv(f64::from);
+    let want_mean = x.mean_axis(ndarray::Axis(0)).unwrap();
+    let want_var = x.var_axis(ndarray::Axis(0), 0.0);
+    for d in 0..3 {
+        assert!((mean[d] - want_mean[d]).abs() < 1e-6 * want_mean[d].abs().max(1.0));
+        assert!((variance[d] / want_var[d] - 1.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn split_moves_means_along_the_widest_axis() {
+    let gmm = DiagGmm::new(array![1.0], array![[1.0, 2.0]], array![[4.0, 9.0]]).unwrap();
+    let two = split(&gmm);
+    assert_eq!(two.weights(), array![0.5, 0.5]);
+    assert_eq!(two.means(), array![[1.0, -1.0], [1.0, 5.0]]);
+    assert_eq!(two.variances(), array![[4.0, 9.0], [4.0, 9.0]]);
+}
+
+#[test]
+fn collapsed_components_keep_their_parameters_and_never_become_nan() {
+    let frames = sample(&known(), 2000, 9);
+    // A third component far from every frame: it wins (almost) nothing.
+    let start = DiagGmm::new(
+        array![0.45, 0.45, 0.1],
+        array![[-3.0, 0.0, 10.0], [3.0, 0.0, 10.0], [1e4, 1e4, 1e4]],
+        Array2::ones((3, 3)),
+    )
+    .unwrap();
+    let trained = em(
+        &TrainingData::Rows(frames.view()),
+        start.clone(),
+        3,
+        &EmConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let model = &trained.model;
+    assert!(model.weights().iter().all(|w| w.is_finite() && *w > 0.0));
+    assert!(model.weights()[2] < 1e-9, "{}", model.weights()[2]);
+    assert_eq!(model.means().row(2), start.means().row(2));
+    assert_eq!(model.variances().row(2), start.variances().row(2));
+    assert!(model
+        .means()
+        .iter()
+        .chain(model.variances())
+        .all(|x| x.is_finite()));
+}
+
+#[test]
+fn variances_are_floored_and_capped_relative_to_the_global_variance() {
+    let gmm = DiagGmm::new(array![0.5, 0.5], array![[0.0], [1.0]], array![[1.0], [1.0]]).unwrap();
+    let stats = shardkit_algorithms::gmm::GmmStats {
+        zero: array![10.0, 10.0],
+        first: array![[0.0], [10.0]],
+        // Variance 0 for the first component, 1000 for the second.
+        second: array![[0.0], [10.0 * 1001.0]],
+        log_likelihood: -20.0,
+        frames: 20,
+    };
+    let model = maximize(&stats, &gmm, &array![0.02], &array![20.0], 1.0);
+    assert_eq!(model.variances(), array![[0.02], [20.0]]);
+}
+
+#[test]
+fn sizes_that_are_not_powers_of_two_are_refused_with_advice() {
+    let frames = Array2::<f32>::zeros((10, 2));
+    let err = train_ubm(
+        &TrainingData::Rows(frames.view()),
+        500,
+        &EmConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, UbmError::NotPowerOfTwo { .. }));
+    assert!(
+        text.contains("500 components") && text.contains("256 or 512"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_inputs_are_errors_that_say_what_is_wrong() {
+    let mut frames = Array2::<f32>::ones((10, 2));
+    frames[[3, 1]] = f32::NAN;
+    let err = train_ubm(
+        &TrainingData::Rows(frames.view()),
+        2,
+        &EmConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "training frame 3, column 1 is NaN; features must be finite"
+    );
+
+    let empty = Array2::<f32>::zeros((0, 2));
+    let err = train_ubm(
+        &TrainingData::Rows(empty.view()),
+        2,
+        &EmConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, UbmError::NoFrames), "{err}");
+
+    let short = EmConfig {
+        iterations: vec![1, 1],
+        ..EmConfig::default()
+    };
+    let ok = Array2::<f32>::from_shape_fn((50, 2), |(i, j)| (i * 3 + j) as f32);
+    let err = train_ubm(&TrainingData::Rows(ok.view()), 8, &short, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("3 split stages"), "{err}");
+
+    let missing = vec![PathBuf::from("/nonexistent/utt1.npy")];
+    let options = ReadOptions::default();
+    let err = train_ubm(
+        &TrainingData::Files {
+            files: &missing,
+            options: &options,
+        },
+        2,
+        &EmConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/utt1.npy"), "{err}");
+
+    let model = DiagGmm::new(array![1.0], array![[0.0, 0.0, 0.0]], Array2::ones((1, 3))).unwrap();
+    let err = em(
+        &TrainingData::Rows(ok.view()),
+        model,
+        1,
+        &EmConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 columns, but the model has 3 dimensions"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_of_the_wrong_dimension_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.npy");
+    let bad = dir.path().join("bad.npy");
+    write_npy(
+        &good,
+        &Array2::<f32>::from_shape_fn((20, 3), |(i, j)| (i + j) as f32),
+    )
+    .unwrap();
+    write_npy(&bad, &Array2::<f32>::ones((20, 2))).unwrap();
+    let options = ReadOptions::default();
+    let files = vec![good, bad.clone()];
+    let err = train_ubm(
+        &TrainingData::Files {
+            files: &files,
+            options: &options,
+        },
+        2,
+        &EmConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("bad.npy"), "{text}");
+}

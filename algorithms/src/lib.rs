@@ -6,4 +6,5 @@
 
 pub mod features;
 pub mod gmm;
+pub mod speaker;
 pub mod ubm;

@@ -1,0 +1,143 @@
+//! MAP adaptation and GMM-UBM scoring.
+
+use std::path::PathBuf;
+
+use ndarray::{array, Array2};
+use shardkit::Executor;
+use shardkit_algorithms::features::{write_npy, ReadOptions};
+use shardkit_algorithms::gmm::{DiagGmm, GmmStats};
+use shardkit_algorithms::speaker::{
+    adapt_speakers, llr, map_adapt, score_trials, MapConfig, Speaker, Trial,
+};
+
+fn ubm() -> DiagGmm {
+    DiagGmm::new(
+        array![0.25, 0.25, 0.25, 0.25],
+        array![[-4.0, 0.0], [4.0, 0.0], [0.0, -4.0], [0.0, 4.0]],
+        Array2::ones((4, 2)),
+    )
+    .unwrap()
+}
+
+/// Frames around the UBM's components, shifted by `shift` (a speaker).
+fn frames(n: usize, shift: [f32; 2], seed: u64) -> Array2<f32> {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+    };
+    let centres = [[-4.0, 0.0], [4.0, 0.0], [0.0, -4.0], [0.0, 4.0]];
+    Array2::from_shape_fn((n, 2), |(t, j)| centres[t % 4][j] + shift[j] + 2.0 * next())
+}
+
+#[test]
+fn map_moves_means_by_the_relevance_rule_and_keeps_unseen_components() {
+    let ubm = ubm();
+    let stats = GmmStats {
+        zero: array![16.0, 0.0, 48.0, 0.0],
+        first: array![[-16.0 * 3.0, 16.0], [0.0, 0.0], [48.0, 0.0], [0.0, 0.0]],
+        second: Array2::ones((4, 2)) * 100.0,
+        log_likelihood: -100.0,
+        frames: 64,
+    };
+    let model = map_adapt(&ubm, &stats, &MapConfig::default());
+    // n = r = 16: half way from the UBM's mean (-4, 0) to the data's (-3, 1).
+    assert_eq!(model.means().row(0), array![-3.5, 0.5]);
+    // Unseen: the UBM's mean, exactly.
+    assert_eq!(model.means().row(1), ubm.means().row(1));
+    // n = 48: three quarters of the way from (0, -4) to (1, 0).
+    assert_eq!(model.means().row(2), array![0.75, -1.0]);
+    assert_eq!(model.weights(), ubm.weights());
+    assert_eq!(model.variances(), ubm.variances());
+
+    let all = MapConfig {
+        weights: true,
+        variances: true,
+        ..MapConfig::default()
+    };
+    let model = map_adapt(&ubm, &stats, &all);
+    assert!((model.weights().sum() - 1.0).abs() < 1e-12);
+    assert!(model.weights()[2] > model.weights()[0]);
+    assert!(model.variances().iter().all(|v| v.is_finite() && *v > 0.0));
+    assert_eq!(model.variances().row(1), ubm.variances().row(1));
+}
+
+#[test]
+fn speakers_are_adapted_in_order_with_the_same_bits_on_any_pool_and_scored() {
+    let ubm = ubm();
+    let prepared = ubm.prepare();
+    let dir = tempfile::tempdir().unwrap();
+    let shifts = [[1.5f32, 0.0], [-1.5, 0.0], [0.0, 1.5]];
+    let mut speakers = Vec::new();
+    let mut tests: Vec<PathBuf> = Vec::new();
+    for (s, shift) in shifts.iter().enumerate() {
+        let mut files = Vec::new();
+        for u in 0..3 {
+            let path = dir.path().join(format!("spk{s}_enroll{u}.npy"));
+            write_npy(&path, &frames(200, *shift, (s * 10 + u + 1) as u64)).unwrap();
+            files.push(path);
+        }
+        speakers.push(Speaker {
+            name: format!("spk{s}"),
+            files,
+        });
+        let test = dir.path().join(format!("spk{s}_test.npy"));
+        write_npy(&test, &frames(150, *shift, (s * 10 + 9) as u64)).unwrap();
+        tests.push(test);
+    }
+    let options = ReadOptions::default();
+    let config = MapConfig::default();
+    let serial = Executor::serial()
+        .install(|| adapt_speakers(&speakers, &ubm, &prepared, &options, &config))
+        .unwrap();
+    let pooled = Executor::threads(2)
+        .unwrap()
+        .install(|| adapt_speakers(&speakers, &ubm, &prepared, &options, &config))
+        .unwrap();
+    assert_eq!(serial, pooled);
+    assert_eq!(serial.len(), 3);
+    // Speaker 0 moved right, speaker 1 left.
+    assert!(serial[0].means[[0, 0]] > -4.0 && serial[1].means[[0, 0]] < -4.0);
+
+    let models: Vec<DiagGmm> = serial.iter().map(|m| m.to_gmm()).collect();
+    let trials: Vec<Trial> = (0..3)
+        .flat_map(|m| {
+            tests.iter().map(move |file| Trial {
+                model: m,
+                file: file.clone(),
+            })
+        })
+        .collect();
+    let scores = score_trials(&trials, &models, &ubm, &prepared, &options, 10).unwrap();
+    assert_eq!(scores.len(), 9);
+    for m in 0..3 {
+        let target = scores[m * 3 + m];
+        for t in (0..3).filter(|&t| t != m) {
+            assert!(target > scores[m * 3 + t], "model {m}: {scores:?}");
+        }
+    }
+    let again = Executor::threads(3)
+        .unwrap()
+        .install(|| score_trials(&trials, &models, &ubm, &prepared, &options, 10))
+        .unwrap();
+    assert_eq!(scores, again);
+
+    let bad = vec![Trial {
+        model: 7,
+        file: tests[0].clone(),
+    }];
+    let err = score_trials(&bad, &models, &ubm, &prepared, &options, 10).unwrap_err();
+    assert!(
+        err.to_string().contains("model 7 but there are 3 models"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_ubm_against_itself_scores_zero() {
+    let ubm = ubm();
+    let x = frames(50, [0.3, -0.2], 5);
+    assert_eq!(llr(x.view(), &ubm, &ubm, &ubm.prepare(), 2), 0.0);
+}

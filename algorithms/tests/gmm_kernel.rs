@@ -76,6 +76,9 @@ struct Errors {
     second: f64,
     /// |ΔΣ log p| / |Σ log p|.
     log_lik: f64,
+    /// For information (not in `max`): the M-step's variances
+    /// `S/n − (F/n)²`, max relative error over components with n ≥ 10.
+    variance: f64,
 }
 
 impl Errors {
@@ -93,6 +96,11 @@ fn errors(got: &GmmStats, want: &Naive) -> Errors {
         first: 0.0,
         second: 0.0,
         log_lik: rel(got.log_likelihood, w.log_likelihood, w.log_likelihood.abs()),
+        variance: 0.0,
+    };
+    let var = |s: &GmmStats, i: usize, j: usize| {
+        let n = s.zero[i];
+        s.second[[i, j]] / n - (s.first[[i, j]] / n).powi(2)
     };
     for (i, (&g, &r)) in got.zero.iter().zip(&w.zero).enumerate() {
         if r >= 1e-3 {
@@ -102,6 +110,10 @@ fn errors(got: &GmmStats, want: &Naive) -> Errors {
                 let s = rel(got.second[[i, j]], w.second[[i, j]], w.second[[i, j]]);
                 e.first = e.first.max(f);
                 e.second = e.second.max(s);
+                if r >= 10.0 {
+                    let (a, b) = (var(got, i, j), var(w, i, j));
+                    e.variance = e.variance.max(rel(a, b, b));
+                }
             }
         }
     }

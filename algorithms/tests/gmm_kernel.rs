@@ -7,7 +7,7 @@
 mod gmm_data;
 
 use gmm_data::{mfcc_like, ubm_like, Rng};
-use ndarray::{array, Array1, Array2};
+use ndarray::{array, Array1, Array2, ShapeBuilder};
 use shardkit::Executor;
 use shardkit_algorithms::gmm::{self, DiagGmm, GmmError, GmmStats, Prepared};
 
@@ -444,4 +444,21 @@ fn model_validation_names_the_problem() {
         msg.contains("1.1") && msg.contains("divide them by their sum"),
         "{msg}"
     );
+}
+
+#[test]
+fn any_memory_layout_gives_the_same_bits() {
+    let frames = mfcc_like(600, 10, 4, 71);
+    let gmm = ubm_like(&frames, 8, 72);
+    let prepared = gmm.prepare();
+    let want = gmm::accumulate(frames.view(), &prepared);
+    // Column-major, and every other row of a taller array.
+    let mut fortran = Array2::zeros(frames.raw_dim().f());
+    fortran.assign(&frames);
+    let mut tall = Array2::zeros((1200, 10));
+    tall.slice_mut(ndarray::s![..;2, ..]).assign(&frames);
+    for view in [fortran.view(), tall.slice(ndarray::s![..;2, ..])] {
+        assert!(view.as_slice().is_none());
+        assert_eq!(gmm::accumulate(view, &prepared), want);
+    }
 }

@@ -462,3 +462,12 @@ fn any_memory_layout_gives_the_same_bits() {
         assert_eq!(gmm::accumulate(view, &prepared), want);
     }
 }
+
+#[test]
+#[should_panic(expected = "check the input for NaN or infinite values")]
+fn a_nan_frame_panics_naming_the_input() {
+    let mut frames = mfcc_like(100, 6, 2, 81);
+    let gmm = ubm_like(&frames, 3, 82);
+    frames[[42, 3]] = f32::NAN;
+    gmm::accumulate(frames.view(), &gmm.prepare());
+}

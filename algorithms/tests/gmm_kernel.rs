@@ -7,7 +7,7 @@
 mod gmm_data;
 
 use gmm_data::{mfcc_like, ubm_like, Rng};
-use ndarray::{array, Array1, Array2};
+use ndarray::{array, Array1, Array2, ShapeBuilder};
 use shardkit::Executor;
 use shardkit_algorithms::gmm::{self, DiagGmm, GmmError, GmmStats, Prepared};
 
@@ -76,6 +76,9 @@ struct Errors {
     second: f64,
     /// |ΔΣ log p| / |Σ log p|.
     log_lik: f64,
+    /// For information (not in `max`): the M-step's variances
+    /// `S/n − (F/n)²`, max relative error over components with n ≥ 10.
+    variance: f64,
 }
 
 impl Errors {
@@ -93,6 +96,11 @@ fn errors(got: &GmmStats, want: &Naive) -> Errors {
         first: 0.0,
         second: 0.0,
         log_lik: rel(got.log_likelihood, w.log_likelihood, w.log_likelihood.abs()),
+        variance: 0.0,
+    };
+    let var = |s: &GmmStats, i: usize, j: usize| {
+        let n = s.zero[i];
+        s.second[[i, j]] / n - (s.first[[i, j]] / n).powi(2)
     };
     for (i, (&g, &r)) in got.zero.iter().zip(&w.zero).enumerate() {
         if r >= 1e-3 {
@@ -102,6 +110,10 @@ fn errors(got: &GmmStats, want: &Naive) -> Errors {
                 let s = rel(got.second[[i, j]], w.second[[i, j]], w.second[[i, j]]);
                 e.first = e.first.max(f);
                 e.second = e.second.max(s);
+                if r >= 10.0 {
+                    let (a, b) = (var(got, i, j), var(w, i, j));
+                    e.variance = e.variance.max(rel(a, b, b));
+                }
             }
         }
     }
@@ -432,4 +444,30 @@ fn model_validation_names_the_problem() {
         msg.contains("1.1") && msg.contains("divide them by their sum"),
         "{msg}"
     );
+}
+
+#[test]
+fn any_memory_layout_gives_the_same_bits() {
+    let frames = mfcc_like(600, 10, 4, 71);
+    let gmm = ubm_like(&frames, 8, 72);
+    let prepared = gmm.prepare();
+    let want = gmm::accumulate(frames.view(), &prepared);
+    // Column-major, and every other row of a taller array.
+    let mut fortran = Array2::zeros(frames.raw_dim().f());
+    fortran.assign(&frames);
+    let mut tall = Array2::zeros((1200, 10));
+    tall.slice_mut(ndarray::s![..;2, ..]).assign(&frames);
+    for view in [fortran.view(), tall.slice(ndarray::s![..;2, ..])] {
+        assert!(view.as_slice().is_none());
+        assert_eq!(gmm::accumulate(view, &prepared), want);
+    }
+}
+
+#[test]
+#[should_panic(expected = "check the input for NaN or infinite values")]
+fn a_nan_frame_panics_naming_the_input() {
+    let mut frames = mfcc_like(100, 6, 2, 81);
+    let gmm = ubm_like(&frames, 3, 82);
+    frames[[42, 3]] = f32::NAN;
+    gmm::accumulate(frames.view(), &gmm.prepare());
 }

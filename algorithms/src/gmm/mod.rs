@@ -55,7 +55,7 @@ use shardkit::parallelize;
 
 pub use estep::{accumulate_block, accumulate_block_chunked, CHUNK_FRAMES, FLUSH_CHUNKS};
 pub use model::{DiagGmm, GmmError, WEIGHT_SUM_TOLERANCE};
-pub use prepared::{Prepared, DEFAULT_REFINE_MARGIN};
+pub use prepared::{Prepared, CENTRE_RATIO, DEFAULT_REFINE_MARGIN};
 pub use real::Real;
 pub use simd::exp_in_place;
 pub use stats::GmmStats;
@@ -203,6 +203,24 @@ pub struct TopPosteriors<T> {
 
 /// The `n` largest posteriors of each frame (all `M` if `n > M`), with
 /// their components; see [`TopPosteriors`].
+///
+/// ```
+/// use ndarray::{array, Array2};
+/// use shardkit_algorithms::gmm::{self, DiagGmm};
+///
+/// let ubm = DiagGmm::new(
+///     array![0.2, 0.3, 0.5],
+///     array![[0.0], [3.0], [6.0]],
+///     Array2::ones((3, 1)),
+/// )?;
+/// let frames: Array2<f32> = array![[0.2], [5.5]];
+/// let prepared = ubm.prepare();
+/// let top = gmm::top_posteriors(frames.view(), &prepared, 2);
+/// assert_eq!(top.indices, array![[0, 1], [2, 1]]);
+/// let dense = gmm::posteriors(frames.view(), &prepared);
+/// assert_eq!(top.values[[1, 0]], dense[[1, 2]]);
+/// # Ok::<(), shardkit_algorithms::gmm::GmmError>(())
+/// ```
 ///
 /// # Panics
 ///

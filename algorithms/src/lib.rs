@@ -1,10 +1,23 @@
-//! Algorithms built on shardkit (k-means, GMM/UBM EM, i-vectors, ...): coming in the algorithms issues.
+//! Speaker-recognition algorithms built on shardkit's `#[parallelize]`:
+//! each algorithm's data pass is one annotated function over frames or
+//! files, so it runs on threads or MPI ranks with the same bits.
 //!
-//! Available now: [`features`] (feature files on disk: `.npy`, HTK, list
-//! files; files are written with [`shardkit::write_atomic`], so a reader
-//! never sees half a file) and [`gmm`] (diagonal GMMs and their E-step).
+//! - [`features`]: feature files on disk (`.npy`, HTK, list files);
+//! - [`npz`]: models as NumPy `.npz` archives;
+//! - [`kmeans`]: Lloyd's k-means with k-means++ and k-means||
+//!   initialisation, over rows in memory or over feature files;
+//! - [`gmm`]: diagonal GMMs and their E-step (GEMMs in `f32`, statistics in
+//!   `f64`);
+//! - [`ubm`]: UBM training by EM with the split schedule;
+//! - [`speaker`]: MAP adaptation and GMM-UBM scoring.
+//!
+//! Files are written with [`shardkit::write_atomic`], so a reader never sees
+//! half a file.
 
 pub mod features;
 pub mod gmm;
+pub mod kmeans;
+mod linalg;
+pub mod npz;
 pub mod speaker;
 pub mod ubm;

@@ -1,0 +1,127 @@
+//! [`KMeansError`]: everything that can stop a fit, a prediction or a
+//! save, with a message that says what to change.
+
+use std::path::PathBuf;
+
+use crate::features::FeatureError;
+use crate::npz::NpzError;
+
+/// A [`KMeans`](super::KMeans) setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KMeansParamsError {
+    /// `clusters` is 0.
+    #[error("`clusters` must be at least 1")]
+    Clusters,
+    /// `max_iter` is 0.
+    #[error("`max_iter` must be at least 1")]
+    MaxIter,
+    /// `tol` is negative or NaN.
+    #[error("`tol` must be a number >= 0 (the relative decrease of inertia that ends the iterations), found {0}")]
+    Tol(f64),
+    /// `local_trials` is 0.
+    #[error("`local_trials` must be at least 1 (or `None` for 2 + ln(clusters))")]
+    LocalTrials,
+    /// k-means|| with an oversampling factor that is not a positive number.
+    #[error("k-means|| `oversampling` must be a number > 0 (points sampled per round, in multiples of `clusters`), found {0}")]
+    Oversampling(f64),
+    /// k-means|| with no rounds.
+    #[error("k-means|| `rounds` must be at least 1")]
+    Rounds,
+}
+
+/// Why k-means could not run, or a model could not be used, read or saved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KMeansError {
+    /// A setting of [`KMeans`](super::KMeans) is invalid.
+    #[error("invalid k-means setting: {0}")]
+    Params(#[from] KMeansParamsError),
+
+    /// There are no rows, no files, or rows of no columns.
+    #[error("no data: {what}")]
+    NoData {
+        /// What is empty.
+        what: &'static str,
+    },
+
+    /// Fewer points than clusters.
+    #[error("cannot make {clusters} clusters from {points} points: ask for at most {points} clusters, or give more data")]
+    TooFewPoints {
+        /// Clusters asked for.
+        clusters: usize,
+        /// Points given.
+        points: usize,
+    },
+
+    /// A NaN or infinite value in rows given in memory (files report theirs
+    /// as [`FeatureError::NonFinite`], naming the file).
+    #[error(
+        "row {row}, column {column} (counting from 0) is {value}: k-means needs finite values"
+    )]
+    NonFinite {
+        /// Row of the first bad value.
+        row: usize,
+        /// Its column.
+        column: usize,
+        /// The value.
+        value: f32,
+    },
+
+    /// Values so large that sums of squared distances could leave the range
+    /// that shardkit sums exactly (magnitudes below 2^84).
+    #[error("values up to {max_abs:e} over {rows} rows × {dim} columns are too large to sum exactly; scale the data down (e.g. standardise it)")]
+    TooLarge {
+        /// The largest magnitude found.
+        max_abs: f64,
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        dim: usize,
+    },
+
+    /// The data has another number of columns than the centroids (given
+    /// initial centroids, or a fitted model's).
+    #[error("{what} have {found} columns but the {other} have {expected}")]
+    DimMismatch {
+        /// What was given: `"rows"` or `"initial centroids"`.
+        what: &'static str,
+        /// Its columns.
+        found: usize,
+        /// What it is compared with: `"centroids"` or `"data"`.
+        other: &'static str,
+        /// Their columns.
+        expected: usize,
+    },
+
+    /// Given initial centroids of the wrong number, or with non-finite values.
+    #[error("initial centroids: {reason}")]
+    BadCentroids {
+        /// What is wrong with them.
+        reason: String,
+    },
+
+    /// A feature file could not be read, or is not what the fit expects
+    /// (the message names the file).
+    #[error(transparent)]
+    Features(#[from] FeatureError),
+
+    /// A feature file changed between two passes over the data.
+    #[error("{}: had {expected} frames in the first pass over the data and {found} now; files must not change during a fit", path.display())]
+    FileChanged {
+        /// The file.
+        path: PathBuf,
+        /// Frames at the first pass.
+        expected: usize,
+        /// Frames now.
+        found: usize,
+    },
+
+    /// A model archive could not be read or written.
+    #[error(transparent)]
+    Npz(#[from] NpzError),
+
+    /// Under MPI: a shard failed on another rank.
+    #[error(transparent)]
+    Remote(#[from] shardkit::RemoteError),
+}

@@ -1,0 +1,243 @@
+//! k-means: Lloyd's algorithm over rows in memory or over feature files,
+//! with greedy k-means++ or k-means|| initialisation.
+//!
+//! ```
+//! use ndarray::Array2;
+//! use shardkit_algorithms::kmeans::{Init, KMeans};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Three blobs of 100 points around (0, 0), (10, 0) and (0, 10).
+//! let rows = Array2::from_shape_fn((300, 2), |(i, j)| {
+//!     let centre = [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]][i % 3][j];
+//!     centre + ((i * 7 + j * 3) % 11) as f32 / 11.0 - 0.5
+//! });
+//! let model = KMeans::new(3).seed(42).fit(rows.view())?;
+//! assert!(model.converged());
+//! let inertia = model.inertia();
+//! assert!(inertia.windows(2).all(|w| w[1] <= w[0]));
+//!
+//! // The same with k-means|| initialisation, on two threads: same blobs.
+//! let pool = shardkit::Executor::threads(2)?;
+//! let other = pool.install(|| KMeans::new(3).init(Init::parallel()).seed(7).fit(rows.view()))?;
+//! let labels = model.predict(rows.view())?;
+//! let other_labels = other.predict(rows.view())?;
+//! for i in 0..3 {
+//!     for j in 0..300 {
+//!         // Points of one blob share a label in both models.
+//!         assert_eq!(labels[j] == labels[i], j % 3 == i);
+//!         assert_eq!(other_labels[j] == other_labels[i], j % 3 == i);
+//!     }
+//! }
+//!
+//! // Centroids are saved as `centroids` in an .npz archive NumPy reads.
+//! let dir = tempfile::tempdir()?;
+//! model.save(dir.path().join("kmeans.npz"))?;
+//! let back = shardkit_algorithms::kmeans::KMeansModel::load(dir.path().join("kmeans.npz"))?;
+//! assert_eq!(back.centroids(), model.centroids());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## The algorithm
+//!
+//! Each Lloyd iteration assigns every point to its nearest centroid and
+//! moves each centroid to the mean of its points. Distances come from
+//! `‖x‖² − 2x·c + ‖c‖²`, the cross terms from an f32 GEMM (faer) per chunk
+//! of 256 rows; the nearest centroid is the largest `x·c − ½‖c‖²` (ties:
+//! the lowest index). The squared distance to the chosen centroid, the
+//! per-cluster sums and the inertia are computed in f64 from the
+//! coordinates. Centroids are kept in f64 ([`KMeansModel::centroids`]) and
+//! rounded to f32 for the GEMM only.
+//!
+//! **Stop rule.** The fit stops after the first iteration whose inertia is
+//! lower than the previous iteration's by at most `tol` times that
+//! previous inertia (a relative tolerance, [`KMeans::tol`]; scikit-learn's
+//! `tol` measures the centroids' shift instead), when the centroids stop
+//! moving, or after `max_iter` iterations. The model's centroids are always
+//! the update of the last iteration.
+//!
+//! **Empty clusters.** A cluster that receives no point in an iteration is
+//! re-seeded: the empty clusters, in increasing index order, take the
+//! points farthest from their own centroid in that iteration (largest
+//! squared distance first; equal distances, the lower row first) — one
+//! extra pass over the data, in iterations that need it
+//! ([`Iteration::reseeded`]).
+//!
+//! **Initialisation.** [`Init::PlusPlus`] (greedy k-means++: one pass per
+//! centroid), [`Init::Parallel`] (k-means||: a fixed number of passes
+//! whatever the number of clusters, the variant for files and MPI), or
+//! [`Init::Given`] centroids.
+//!
+//! ## Parallelisation
+//!
+//! Every pass over the data is one `#[parallelize]` call that cuts the rows
+//! (or the files, balanced by size) into blocks:
+//!
+//! - the Lloyd pass sums, per block, the points per cluster, their f64
+//!   coordinate sums and their squared distances (`reduce = "sum"`, an
+//!   exact fixed-point sum);
+//! - each k-means++ step returns, per block, the potential of each trial
+//!   centroid (`reduce = "concat"`); the next step's draws pick a block by
+//!   these totals, then a point inside it;
+//! - each k-means|| round keeps, per block, the points of largest
+//!   `d²/u` (`reduce = "concat"`), from which the round's sample follows
+//!   once the total `φ` is known;
+//! - [`KMeansModel::predict`] writes labels in place (`reduce = "none"`).
+//!
+//! Blocks depend on the data only, random draws on the seed and on each
+//! point's index, and block results are combined exactly or in block
+//! order, so **a fit gives the same bits on any number of threads (and MPI
+//! ranks)** for a given seed. Rows and files give the same assignments; the
+//! centroids may differ in the last bits, as the f64 sums are split into
+//! blocks differently. The GEMM kernel faer picks depends on the CPU, so
+//! bits may differ between machines.
+
+mod errors;
+mod hyperparams;
+mod init;
+mod kernel;
+mod lloyd;
+mod model;
+mod rng;
+mod source;
+mod top;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayView2};
+
+pub use errors::{KMeansError, KMeansParamsError};
+pub use hyperparams::{Init, KMeans};
+pub use model::{Iteration, KMeansModel, CENTROIDS};
+
+use model::check_centroids;
+use rng::Rng;
+use source::{check_rows, Data};
+
+impl KMeans {
+    /// Fits k-means to `rows` (points × columns) on the ambient executor.
+    ///
+    /// # Errors
+    ///
+    /// [`KMeansError::Params`] for an invalid setting;
+    /// [`KMeansError::NoData`], [`KMeansError::TooFewPoints`] (fewer rows
+    /// than clusters), [`KMeansError::NonFinite`], [`KMeansError::TooLarge`]
+    /// for unusable rows; [`KMeansError::DimMismatch`] or
+    /// [`KMeansError::BadCentroids`] for [`Init::Given`] centroids that do
+    /// not fit.
+    pub fn fit(&self, rows: ArrayView2<'_, f32>) -> Result<KMeansModel, KMeansError> {
+        let data = self.rows_data(rows)?;
+        self.fit_data(&data)
+    }
+
+    /// Fits k-means to the frames of feature files (`.npy` or HTK, read with
+    /// [`read_features_with`](crate::features::read_features_with)), each of
+    /// `dim` columns. Each shard reads its files in every pass; nothing but
+    /// per-point state (a few f64 per frame during initialisation) is kept
+    /// between passes. Frames are numbered in list order, then file order.
+    ///
+    /// A first pass reads every file to check it and count its frames.
+    /// With [`Init::PlusPlus`] every file is then read once per cluster:
+    /// prefer [`Init::Parallel`] for large corpora.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`fit`](KMeans::fit), and [`KMeansError::Features`] for a
+    /// file that cannot be read or has another dimension, no frames, or a
+    /// non-finite value (naming the file); [`KMeansError::FileChanged`] if a
+    /// file's length changes during the fit.
+    pub fn fit_files(&self, files: &[PathBuf], dim: usize) -> Result<KMeansModel, KMeansError> {
+        self.check()?;
+        let data = Data::files(files, dim)?;
+        self.fit_data(&data)
+    }
+
+    /// The initial centroids the fit of `rows` starts from (for
+    /// [`Init::Given`], those centroids), without Lloyd iterations.
+    ///
+    /// # Errors
+    ///
+    /// As [`fit`](KMeans::fit).
+    pub fn initial_centroids(&self, rows: ArrayView2<'_, f32>) -> Result<Array2<f64>, KMeansError> {
+        let data = self.rows_data(rows)?;
+        self.check_size(&data)?;
+        self.initialise(&data)
+    }
+
+    fn rows_data<'a>(&self, rows: ArrayView2<'a, f32>) -> Result<Data<'a>, KMeansError> {
+        self.check()?;
+        if rows.nrows() == 0 {
+            return Err(KMeansError::NoData { what: "no rows" });
+        }
+        if rows.ncols() == 0 {
+            return Err(KMeansError::NoData {
+                what: "rows of 0 columns",
+            });
+        }
+        check_rows(rows)?;
+        Ok(Data::rows(rows))
+    }
+
+    fn check_size(&self, data: &Data<'_>) -> Result<(), KMeansError> {
+        if self.clusters > data.len() {
+            return Err(KMeansError::TooFewPoints {
+                clusters: self.clusters,
+                points: data.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn initialise(&self, data: &Data<'_>) -> Result<Array2<f64>, KMeansError> {
+        let k = self.clusters;
+        let trials = self.trials();
+        let points = match &self.init {
+            Init::Given(c) => {
+                check_centroids(c)?;
+                if c.ncols() != data.dim() {
+                    return Err(KMeansError::DimMismatch {
+                        what: "initial centroids",
+                        found: c.ncols(),
+                        other: "data",
+                        expected: data.dim(),
+                    });
+                }
+                if c.nrows() != k {
+                    return Err(KMeansError::BadCentroids {
+                        reason: format!("{} were given for {k} clusters", c.nrows()),
+                    });
+                }
+                return Ok(c.clone());
+            }
+            Init::PlusPlus => init::plus_plus(data, k, trials, None, &mut Rng::new(self.seed, 1))?,
+            Init::Parallel {
+                oversampling,
+                rounds,
+            } => init::parallel(
+                data,
+                k,
+                *oversampling,
+                *rounds,
+                trials,
+                self.seed,
+                &mut Rng::new(self.seed, 2),
+            )?,
+        };
+        Ok(points.mapv(f64::from))
+    }
+
+    fn fit_data(&self, data: &Data<'_>) -> Result<KMeansModel, KMeansError> {
+        self.check_size(data)?;
+        let start = Instant::now();
+        let init = self.initialise(data)?;
+        let init_seconds = start.elapsed().as_secs_f64();
+        let (centroids, history, converged) = lloyd::lloyd(data, init, self)?;
+        Ok(KMeansModel {
+            centroids,
+            history,
+            converged,
+            init_seconds,
+        })
+    }
+}

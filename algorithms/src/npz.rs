@@ -1,0 +1,541 @@
+//! `.npz` archives of named float arrays: what `np.savez` writes and
+//! `np.load` reads. Models are saved with it — k-means centroids
+//! (`centroids`), GMM weights, means and variances.
+//!
+//! An archive is a zip file holding one `.npy` file per array, named after
+//! the array. [`NpzWriter`] writes float32 and float64 arrays of any number
+//! of dimensions, uncompressed, and replaces the file atomically
+//! ([`shardkit::write_atomic`]): a reader sees the old archive or the
+//! complete new one. [`NpzReader`] reads archives from `np.savez` and
+//! `np.savez_compressed` (stored or deflated members) whose arrays are
+//! float32 or float64, in either byte order and either memory order, and
+//! converts them to the element type asked for.
+//!
+//! Every error names the archive and, where one is concerned, the array
+//! ([`NpzError`]).
+//!
+//! ```
+//! use ndarray::{array, Array1, Array2};
+//! use shardkit_algorithms::npz::{NpzReader, NpzWriter};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("model.npz");
+//! let mut npz = NpzWriter::new(&path);
+//! npz.add("weights", &array![0.25f64, 0.75])?;
+//! npz.add("means", &array![[0.0f32, 1.0], [2.0, 3.0]])?;
+//! npz.finish()?;
+//!
+//! let mut npz = NpzReader::open(&path)?;
+//! let weights: Array1<f64> = npz.read("weights")?;
+//! // float32 on disk, float64 asked for: converted exactly.
+//! let means: Array2<f64> = npz.read_shaped("means", &[Some(2), None])?;
+//! assert_eq!(weights, array![0.25, 0.75]);
+//! assert_eq!(means, array![[0.0, 1.0], [2.0, 3.0]]);
+//!
+//! // A missing array is reported with the archive's contents.
+//! let err = npz.read::<f64, ndarray::Ix2>("variances").unwrap_err();
+//! assert!(err.to_string().ends_with("model.npz: no array named 'variances' (the archive holds 'weights', 'means')"));
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufReader, Cursor};
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
+use ndarray_npy::{ReadNpyError, ReadNpzError, WritableElement, WriteNpzError};
+
+/// Why an `.npz` archive could not be read or written.
+///
+/// Every message starts with the archive's path; errors about one array
+/// name it, for example:
+///
+/// ```text
+/// ubm.npz: array 'means' has shape (512, 40) but (512, 60) is expected
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NpzError {
+    /// The operating system refused: missing file, no permission, disk full…
+    #[error("{}: cannot {op}: {error}", path.display())]
+    Io {
+        /// The archive.
+        path: PathBuf,
+        /// What was being done: `"read"` or `"write"`.
+        op: &'static str,
+        /// What the operating system said.
+        error: io::Error,
+    },
+
+    /// The file is not a zip archive, or its zip structure is damaged.
+    #[error("{}: not a valid .npz archive: {reason}", path.display())]
+    NotAnArchive {
+        /// The archive.
+        path: PathBuf,
+        /// What the zip reader found wrong.
+        reason: String,
+    },
+
+    /// The archive holds no array of that name.
+    #[error("{}: no array named '{name}' ({})", path.display(), list_names(available))]
+    Missing {
+        /// The archive.
+        path: PathBuf,
+        /// The array asked for.
+        name: String,
+        /// The arrays the archive holds.
+        available: Vec<String>,
+    },
+
+    /// The array's element type is neither float32 nor float64.
+    #[error(
+        "{}: array '{name}' has dtype {descr}; only float32 ('<f4') and float64 ('<f8') arrays are read",
+        path.display()
+    )]
+    Dtype {
+        /// The archive.
+        path: PathBuf,
+        /// The array.
+        name: String,
+        /// The dtype descriptor in the member's header, as a Python literal
+        /// (e.g. `'<i8'`).
+        descr: String,
+    },
+
+    /// The array does not have the number of dimensions or the shape the
+    /// caller expects.
+    #[error(
+        "{}: array '{name}' has shape {} but {} is expected",
+        path.display(),
+        python_shape(found),
+        expected_shape(expected)
+    )]
+    Shape {
+        /// The archive.
+        path: PathBuf,
+        /// The array.
+        name: String,
+        /// Its shape.
+        found: Vec<usize>,
+        /// The shape expected; `None` for an axis of any length.
+        expected: Vec<Option<usize>>,
+    },
+
+    /// The member holding the array is not a well-formed `.npy` file
+    /// (bad header, truncated data…).
+    #[error("{}: array '{name}' cannot be read: {reason}", path.display())]
+    BadArray {
+        /// The archive.
+        path: PathBuf,
+        /// The array.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// [`NpzWriter::add`] was given a name NumPy could not give back, or one
+    /// already added.
+    #[error("{}: cannot add an array named {name:?}: {reason}", path.display())]
+    BadName {
+        /// The archive being written.
+        path: PathBuf,
+        /// The name refused.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+impl NpzError {
+    /// The archive the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Io { path, .. }
+            | Self::NotAnArchive { path, .. }
+            | Self::Missing { path, .. }
+            | Self::Dtype { path, .. }
+            | Self::Shape { path, .. }
+            | Self::BadArray { path, .. }
+            | Self::BadName { path, .. } => path,
+        }
+    }
+}
+
+fn list_names(names: &[String]) -> String {
+    if names.is_empty() {
+        return "the archive is empty".to_owned();
+    }
+    let mut s = String::from("the archive holds ");
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "'{n}'");
+    }
+    s
+}
+
+fn python_shape(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    tuple(&dims)
+}
+
+fn expected_shape(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or_else(|| "_".to_owned(), |n| n.to_string()))
+        .collect();
+    let t = tuple(&dims);
+    if shape.iter().any(Option::is_none) {
+        format!("{t} (`_`: any length)")
+    } else {
+        t
+    }
+}
+
+/// `(60,)`, `(2, 3)`, `()`: the way NumPy prints shapes.
+fn tuple(items: &[String]) -> String {
+    match items {
+        [one] => format!("({one},)"),
+        _ => format!("({})", items.join(", ")),
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The element types an archive's arrays are read as and written from:
+/// `f32` and `f64`.
+///
+/// Reading converts what the archive holds: float32 to `f64` exactly,
+/// float64 to `f32` rounded to nearest (values beyond `f32`'s range become
+/// infinite).
+pub trait NpzElement: WritableElement + Copy + sealed::Sealed + 'static {
+    #[doc(hidden)]
+    fn from_f32(x: f32) -> Self;
+    #[doc(hidden)]
+    fn from_f64(x: f64) -> Self;
+}
+
+impl NpzElement for f32 {
+    fn from_f32(x: f32) -> Self {
+        x
+    }
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+}
+
+impl NpzElement for f64 {
+    fn from_f32(x: f32) -> Self {
+        f64::from(x)
+    }
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+}
+
+/// Builds an `.npz` archive in memory, then writes it atomically with
+/// [`finish`](NpzWriter::finish). See the [module documentation](self).
+///
+/// Members are stored uncompressed, each as `NAME.npy`: float32 (`'<f4'`)
+/// or float64 (`'<f8'`), little-endian, C order, whatever the array's
+/// memory layout.
+pub struct NpzWriter {
+    path: PathBuf,
+    names: Vec<String>,
+    zip: ndarray_npy::NpzWriter<Cursor<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for NpzWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpzWriter")
+            .field("path", &self.path)
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NpzWriter {
+    /// A new, empty archive that [`finish`](NpzWriter::finish) will write
+    /// to `path`. Nothing is written before then.
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Self {
+            path: path.as_ref().to_path_buf(),
+            names: Vec::new(),
+            zip: ndarray_npy::NpzWriter::new(Cursor::new(Vec::new())),
+        }
+    }
+
+    /// Adds `array` under `name` (`np.load(path)[name]` reads it back).
+    ///
+    /// # Errors
+    ///
+    /// [`NpzError::BadName`] for an empty name, a name with `/` or `\`, a
+    /// name ending in `.npy`, or a name already added.
+    pub fn add<A, S, D>(&mut self, name: &str, array: &ArrayBase<S, D>) -> Result<(), NpzError>
+    where
+        A: NpzElement,
+        S: Data<Elem = A>,
+        D: Dimension,
+    {
+        let bad = |reason| NpzError::BadName {
+            path: self.path.clone(),
+            name: name.to_owned(),
+            reason,
+        };
+        if name.is_empty() {
+            return Err(bad("the name is empty"));
+        }
+        if name.contains(['/', '\\']) {
+            return Err(bad("names cannot contain '/' or '\\'"));
+        }
+        if name.ends_with(".npy") {
+            return Err(bad(
+                "NumPy strips a '.npy' ending when reading; leave it out",
+            ));
+        }
+        if self.names.iter().any(|n| n == name) {
+            return Err(bad("an array of that name was already added"));
+        }
+        self.zip
+            .add_array(name, array)
+            .map_err(|e| self.write_error(e))?;
+        self.names.push(name.to_owned());
+        Ok(())
+    }
+
+    /// The names added so far, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Writes the archive to its path atomically (a temporary file renamed
+    /// into place), replacing any file there.
+    ///
+    /// # Errors
+    ///
+    /// [`NpzError::Io`] if the file cannot be written; the previous file at
+    /// the path, if any, is then left untouched.
+    pub fn finish(self) -> Result<(), NpzError> {
+        let path = self.path.clone();
+        let bytes = self
+            .zip
+            .finish()
+            .map_err(|e| write_error_at(&path, e))?
+            .into_inner();
+        shardkit::write_atomic(&path, |w| w.write_all(&bytes)).map_err(|e| NpzError::Io {
+            error: strip_path(&path, e),
+            path,
+            op: "write",
+        })
+    }
+
+    fn write_error(&self, e: WriteNpzError) -> NpzError {
+        write_error_at(&self.path, e)
+    }
+}
+
+/// Building the archive in memory cannot fail for lack of space; whatever
+/// the zip or npy writer reports is passed on as an I/O error.
+fn write_error_at(path: &Path, e: WriteNpzError) -> NpzError {
+    NpzError::Io {
+        path: path.to_path_buf(),
+        op: "write",
+        error: io::Error::other(e.to_string()),
+    }
+}
+
+/// `write_atomic` names the file in its errors; ours already does.
+fn strip_path(path: &Path, e: io::Error) -> io::Error {
+    let prefix = format!("cannot write {}: ", path.display());
+    match e.to_string().strip_prefix(&prefix) {
+        Some(rest) => io::Error::new(e.kind(), rest.to_owned()),
+        None => e,
+    }
+}
+
+/// An `.npz` archive open for reading. See the [module documentation](self).
+pub struct NpzReader {
+    path: PathBuf,
+    names: Vec<String>,
+    zip: ndarray_npy::NpzReader<BufReader<File>>,
+}
+
+impl std::fmt::Debug for NpzReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpzReader")
+            .field("path", &self.path)
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NpzReader {
+    /// Opens the archive at `path` and reads its table of contents.
+    ///
+    /// # Errors
+    ///
+    /// [`NpzError::Io`] if the file cannot be opened,
+    /// [`NpzError::NotAnArchive`] if it is not a zip archive.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, NpzError> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|error| NpzError::Io {
+            path: path.clone(),
+            op: "read",
+            error,
+        })?;
+        let not_archive = |e: ReadNpzError, path: &Path| match e {
+            ReadNpzError::Zip(zip::result::ZipError::Io(error)) => NpzError::Io {
+                path: path.to_path_buf(),
+                op: "read",
+                error,
+            },
+            ReadNpzError::Zip(z) => NpzError::NotAnArchive {
+                path: path.to_path_buf(),
+                reason: z.to_string(),
+            },
+            other => NpzError::NotAnArchive {
+                path: path.to_path_buf(),
+                reason: other.to_string(),
+            },
+        };
+        let mut zip =
+            ndarray_npy::NpzReader::new(BufReader::new(file)).map_err(|e| not_archive(e, &path))?;
+        let names = zip.names().map_err(|e| not_archive(e, &path))?;
+        Ok(Self { path, names, zip })
+    }
+
+    /// The archive's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The names of the arrays, in archive order (without `.npy`).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether the archive holds an array named `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// Reads the array `name` with the number of dimensions of `D`
+    /// (`Ix1`, `Ix2`, … or `IxDyn` for any), converting its elements to `A`.
+    ///
+    /// # Errors
+    ///
+    /// [`NpzError::Missing`] (listing the arrays there are),
+    /// [`NpzError::Dtype`] for an array that is not float32 or float64,
+    /// [`NpzError::Shape`] for another number of dimensions,
+    /// [`NpzError::BadArray`] for a damaged member.
+    pub fn read<A: NpzElement, D: Dimension>(
+        &mut self,
+        name: &str,
+    ) -> Result<ndarray::Array<A, D>, NpzError> {
+        let expected = vec![None; D::NDIM.unwrap_or(0)];
+        let array = self.read_dyn(name)?;
+        let found = array.shape().to_vec();
+        array
+            .into_dimensionality::<D>()
+            .map_err(|_| NpzError::Shape {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                found,
+                expected,
+            })
+    }
+
+    /// Reads the array `name` like [`read`](NpzReader::read), and checks its
+    /// shape: `expected` has one entry per dimension, `Some(n)` for an axis
+    /// that must have length `n`, `None` for one of any length.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`read`](NpzReader::read); [`NpzError::Shape`] also when
+    /// the number of dimensions of `D` and `expected` differ.
+    pub fn read_shaped<A: NpzElement, D: Dimension>(
+        &mut self,
+        name: &str,
+        expected: &[Option<usize>],
+    ) -> Result<ndarray::Array<A, D>, NpzError> {
+        let array = self.read_dyn::<A>(name)?;
+        let fits = D::NDIM.is_none_or(|n| n == expected.len())
+            && array.ndim() == expected.len()
+            && array
+                .shape()
+                .iter()
+                .zip(expected)
+                .all(|(&n, e)| e.is_none_or(|e| e == n));
+        if !fits {
+            return Err(NpzError::Shape {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                found: array.shape().to_vec(),
+                expected: expected.to_vec(),
+            });
+        }
+        Ok(array
+            .into_dimensionality::<D>()
+            .expect("the number of dimensions was checked"))
+    }
+
+    fn read_dyn<A: NpzElement>(&mut self, name: &str) -> Result<ArrayD<A>, NpzError> {
+        if !self.contains(name) {
+            return Err(NpzError::Missing {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                available: self.names.clone(),
+            });
+        }
+        // The member's dtype decides the conversion: try float64, then
+        // float32; any other descriptor is reported as it is written.
+        match self.zip.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(name) {
+            Ok(a) => return Ok(a.mapv(A::from_f64)),
+            Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
+            Err(e) => return Err(self.member_error(name, e)),
+        }
+        match self.zip.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(name) {
+            Ok(a) => Ok(a.mapv(A::from_f32)),
+            Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(descr))) => Err(NpzError::Dtype {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                descr: descr.to_string(),
+            }),
+            Err(e) => Err(self.member_error(name, e)),
+        }
+    }
+
+    fn member_error(&self, name: &str, e: ReadNpzError) -> NpzError {
+        let reason = match e {
+            ReadNpzError::Npy(ReadNpyError::Io(error)) => {
+                return NpzError::Io {
+                    path: self.path.clone(),
+                    op: "read",
+                    error,
+                }
+            }
+            ReadNpzError::Npy(ReadNpyError::MissingData) => {
+                "the data is shorter than its header announces".to_owned()
+            }
+            ReadNpzError::Npy(ReadNpyError::ExtraBytes(n)) => {
+                format!("{n} bytes follow the data its header announces")
+            }
+            ReadNpzError::Npy(e) => e.to_string(),
+            ReadNpzError::Zip(e) => e.to_string(),
+        };
+        NpzError::BadArray {
+            path: self.path.clone(),
+            name: name.to_owned(),
+            reason,
+        }
+    }
+}

@@ -465,12 +465,13 @@ pub struct Trained {
 /// use ndarray::Array2;
 /// use shardkit_algorithms::ubm::{train_ubm, EmConfig, TrainingData};
 ///
-/// // Two clusters in 2-D.
+/// // Two clusters in 2-D, around (-3, 0) and (3, 0).
 /// let frames = Array2::from_shape_fn((400, 2), |(i, j)| {
-///     let centre = if i % 2 == 0 { -3.0 } else { 3.0 };
+///     let centre = if j == 1 { 0.0 } else if i % 2 == 0 { -3.0 } else { 3.0 };
 ///     centre + ((i * 7 + j * 3) % 11) as f32 / 11.0 - 0.5
 /// });
-/// let trained = train_ubm(&TrainingData::Rows(frames.view()), 2, &EmConfig::default(), &mut |_| {})?;
+/// let config = EmConfig { iterations: vec![5], ..EmConfig::default() };
+/// let trained = train_ubm(&TrainingData::Rows(frames.view()), 2, &config, &mut |_| {})?;
 /// let means = trained.model.means();
 /// assert!((means[[0, 0]] + 3.0).abs() < 0.1 && (means[[1, 0]] - 3.0).abs() < 0.1);
 /// # Ok::<(), shardkit_algorithms::ubm::UbmError>(())

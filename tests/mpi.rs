@@ -101,12 +101,12 @@ fn threaded(scenario: &str) -> Vec<String> {
     lines_of(&reference, 0)
 }
 
-#[test]
-fn sums_have_the_same_bits_for_any_ranks_and_threads() {
-    require_mpirun!();
-    let want = threaded("sum");
-    assert_eq!(want.len(), 2, "{want:?}");
-    // The last run reduces in rounds of 8 words.
+/// Runs `scenario` on 1x1, 2x1, 3x2 and 4x1 ranks x threads, and on 3x1
+/// with 64-byte collective rounds, and checks that every rank prints the
+/// threaded run's `lines` lines.
+fn same_lines_as_threaded(scenario: &str, lines: usize) {
+    let want = threaded(scenario);
+    assert_eq!(want.len(), lines, "{want:?}");
     for (ranks, threads, chunk) in [
         (1, 1, None),
         (2, 1, None),
@@ -118,7 +118,7 @@ fn sums_have_the_same_bits_for_any_ranks_and_threads() {
             .map(|c| ("SHARDKIT_MPI_CHUNK_BYTES", c))
             .into_iter()
             .collect();
-        let (out, _) = mpirun_with(ranks, threads, "sum", &env);
+        let (out, _) = mpirun_with(ranks, threads, scenario, &env);
         assert!(
             out.status.success(),
             "{ranks} ranks x {threads} threads: {}",
@@ -128,10 +128,17 @@ fn sums_have_the_same_bits_for_any_ranks_and_threads() {
             assert_eq!(
                 lines_of(&out, rank),
                 want,
-                "rank {rank} of {ranks} x {threads} threads, chunk {chunk:?}"
+                "{scenario}: rank {rank} of {ranks} x {threads} threads, chunk {chunk:?}"
             );
         }
     }
+}
+
+#[test]
+fn sums_have_the_same_bits_for_any_ranks_and_threads() {
+    require_mpirun!();
+    // The chunked run reduces in rounds of 8 words.
+    same_lines_as_threaded("sum", 2);
 }
 
 #[test]
@@ -186,34 +193,8 @@ fn different_inputs_on_different_ranks_are_refused_on_every_rank() {
 #[test]
 fn concat_merges_and_in_place_outputs_reach_every_rank_with_the_threaded_bits() {
     require_mpirun!();
-    let want = threaded("gather");
-    assert_eq!(want.len(), 7, "{want:?}");
-    // The last run cuts every transfer into 64-byte rounds.
-    for (ranks, threads, chunk) in [
-        (1, 1, None),
-        (2, 1, None),
-        (3, 2, None),
-        (4, 1, None),
-        (3, 1, Some("64")),
-    ] {
-        let env: Vec<(&str, &str)> = chunk
-            .map(|c| ("SHARDKIT_MPI_CHUNK_BYTES", c))
-            .into_iter()
-            .collect();
-        let (out, _) = mpirun_with(ranks, threads, "gather", &env);
-        assert!(
-            out.status.success(),
-            "{ranks} ranks x {threads} threads: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for rank in 0..ranks {
-            assert_eq!(
-                lines_of(&out, rank),
-                want,
-                "rank {rank} of {ranks} x {threads} threads, chunk {chunk:?}"
-            );
-        }
-    }
+    // The chunked run cuts every transfer into 64-byte rounds.
+    same_lines_as_threaded("gather", 7);
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use ndarray::{Array1, Array2, ArrayView1};
-use shardkit::parallelize;
+use shardkit::{parallelize, Reduce};
 
 use crate::features::{read_features_with, ReadOptions};
 use crate::gmm::{self, DiagGmm, GmmStats, Prepared};
@@ -144,12 +144,7 @@ pub fn adapt_speakers(
         let mut stats = GmmStats::zeros(ubm.n_components(), ubm.dim());
         for path in &speaker.files {
             let frames = read_features_with(path, options)?;
-            let s = gmm::accumulate_block(frames.view(), prepared);
-            stats.zero += &s.zero;
-            stats.first += &s.first;
-            stats.second += &s.second;
-            stats.log_likelihood += s.log_likelihood;
-            stats.frames += s.frames;
+            stats.merge(gmm::accumulate_block(frames.view(), prepared));
         }
         if stats.frames == 0 {
             return Err(UbmError::Config(format!(

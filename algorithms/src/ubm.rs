@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
-use shardkit::{parallelize, RemoteError};
+use shardkit::{parallelize, Reduce, RemoteError};
 
 use crate::features::{read_features_with, FeatureError, ReadOptions};
 use crate::gmm::{self, DiagGmm, GmmError, GmmStats, Prepared};
@@ -160,18 +160,10 @@ fn accumulate_files(
     let mut total = GmmStats::zeros(model.n_components(), model.dim());
     for path in files {
         let frames = read_features_with(path, options)?;
-        let stats = gmm::accumulate_block(frames.view(), model);
-        add_stats(&mut total, &stats);
+        // The derived `Reduce::merge`: field-by-field addition.
+        total.merge(gmm::accumulate_block(frames.view(), model));
     }
     Ok(total)
-}
-
-fn add_stats(total: &mut GmmStats, stats: &GmmStats) {
-    total.zero += &stats.zero;
-    total.first += &stats.first;
-    total.second += &stats.second;
-    total.log_likelihood += stats.log_likelihood;
-    total.frames += stats.frames;
 }
 
 /// How EM runs; [`EmConfig::default`] is SIDEKIT's setting.

@@ -347,7 +347,6 @@ impl Exact {
             words.push(k as i64);
         }
         let layout = WordLayout {
-            sums: 0,
             mins: 2 * self.min.len(),
             maxs: 2 * self.max.len(),
         };
@@ -370,8 +369,6 @@ impl Exact {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) struct WordLayout {
-    /// Words added one by one.
-    pub(crate) sums: usize,
     /// Words of minimum keys (pairs: high, low).
     pub(crate) mins: usize,
     /// Words of maximum keys (pairs: high, low).
@@ -452,7 +449,7 @@ mod tests {
     fn words_round_trip() {
         let mut a = lanes(&[1.5, -2.25], -1.0, 4.0, 3);
         let (keys, layout) = a.key_words();
-        assert_eq!((layout.sums, layout.mins, layout.maxs), (0, 2, 2));
+        assert_eq!((layout.mins, layout.maxs), (2, 2));
         let sums: Vec<Vec<i64>> = a.sum_words_mut().iter().map(|w| w.to_vec()).collect();
         assert_eq!(a.word_count(), sums[0].len() + sums[1].len() + keys.len());
         let mut b = lanes(&[0.0, 0.0], 0.0, 0.0, 0);

@@ -325,8 +325,8 @@ impl Ranks {
                 panic!("shardkit: `{function}`: cannot decode the results of MPI rank {rank}: {e}")
             })
         });
-        let first = results.next().expect("some rank holds block 0");
-        Ok(results.fold(first, reduction.merge))
+        let block_0 = results.next().expect("some rank holds block 0");
+        Ok(results.fold(block_0, reduction.merge))
     }
 
     /// Gives every rank the items the other ranks wrote into an in-place
@@ -539,13 +539,13 @@ impl Ranks {
 thread_local! {
     /// The layout of the words being reduced, read by [`combine_words`].
     static LAYOUT: std::cell::Cell<WordLayout> = const {
-        std::cell::Cell::new(WordLayout { sums: 0, mins: 0, maxs: 0 })
+        std::cell::Cell::new(WordLayout { mins: 0, maxs: 0 })
     };
 }
 
 /// The user reduction of [`allreduce_keys`]. One element of its datatype is
 /// a whole chunk of words, so MPI never hands it a part of one: `LAYOUT`
-/// says where the sums, minimum keys and maximum keys are.
+/// says where the minimum and maximum keys are.
 ///
 /// # Safety
 ///
@@ -557,7 +557,7 @@ unsafe extern "C" fn combine_words(
     _datatype: *mut mpi::ffi::MPI_Datatype,
 ) {
     let layout = LAYOUT.with(|l| l.get());
-    let words = layout.sums + layout.mins + layout.maxs;
+    let words = layout.mins + layout.maxs;
     let n = words * (*len as usize);
     // SAFETY: MPI passes buffers of `len` elements of `words` i64 each.
     let (a, b) = unsafe {
@@ -566,12 +566,7 @@ unsafe extern "C" fn combine_words(
             std::slice::from_raw_parts_mut(inoutvec as *mut i64, n),
         )
     };
-    for (a, b) in a.chunks_exact(words).zip(b.chunks_exact_mut(words)) {
-        let (sa, ka) = a.split_at(layout.sums);
-        let (sb, kb) = b.split_at_mut(layout.sums);
-        for (x, y) in sa.iter().zip(sb.iter_mut()) {
-            *y += *x;
-        }
+    for (ka, kb) in a.chunks_exact(words).zip(b.chunks_exact_mut(words)) {
         let key = |w: &[i64]| (i128::from(w[0]) << 64) | i128::from(w[1] as u64);
         for (i, (x, y)) in ka.chunks_exact(2).zip(kb.chunks_exact_mut(2)).enumerate() {
             let (kx, ky) = (key(x), key(y));
@@ -584,13 +579,6 @@ unsafe extern "C" fn combine_words(
             y[1] = keep as i64;
         }
     }
-}
-
-/// The key sections of the words, reduced one chunk at a time.
-#[derive(Clone, Copy)]
-enum Section {
-    Mins,
-    Maxs,
 }
 
 /// Words per collective: MPI counts are 32-bit, and one element of the
@@ -644,26 +632,17 @@ fn allreduce_keys(comm: &SimpleCommunicator, words: &mut [i64], layout: WordLayo
     // SAFETY: the operation is associative and commutative (integer minima
     // and maxima) and reads only the buffers MPI hands it.
     let op = unsafe { UnsafeUserOperation::commutative(combine_words) };
-    let sections = [
-        (0, layout.mins, Section::Mins),
-        (layout.mins, layout.maxs, Section::Maxs),
-    ];
-    for (start, len, section) in sections {
+    // Each chunk holds keys of one kind only.
+    let sections = [(0, layout.mins, true), (layout.mins, layout.maxs, false)];
+    for (start, len, minima) in sections {
         let mut at = start;
         while at < start + len {
             // Even, so that chunks of keys (two words each) stay whole.
             let n = (start + len - at).min(chunk_words());
-            let chunk_layout = match section {
-                Section::Mins => WordLayout {
-                    sums: 0,
-                    mins: n,
-                    maxs: 0,
-                },
-                Section::Maxs => WordLayout {
-                    sums: 0,
-                    mins: 0,
-                    maxs: n,
-                },
+            let chunk_layout = if minima {
+                WordLayout { mins: n, maxs: 0 }
+            } else {
+                WordLayout { mins: 0, maxs: n }
             };
             LAYOUT.with(|l| l.set(chunk_layout));
             let datatype = UserDatatype::contiguous(n as i32, &i64::equivalent_datatype());

@@ -235,6 +235,38 @@ impl FeatureError {
         }
     }
 
+    /// [`FeatureError::Truncated`] or [`FeatureError::TrailingBytes`],
+    /// whichever `found` bytes against `expected` call for.
+    pub(crate) fn length(
+        path: &Path,
+        frames: usize,
+        columns: usize,
+        payload: &'static str,
+        expected: u64,
+        found: u64,
+    ) -> Self {
+        let path = path.to_path_buf();
+        if found < expected {
+            Self::Truncated {
+                path,
+                frames,
+                columns,
+                payload,
+                expected,
+                found,
+            }
+        } else {
+            Self::TrailingBytes {
+                path,
+                frames,
+                columns,
+                payload,
+                expected,
+                found,
+            }
+        }
+    }
+
     pub(crate) fn io(path: &Path, op: &'static str, error: io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),

@@ -411,27 +411,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<(HtkHeader, Array2<f32>
                     expected,
                     found,
                 } => {
-                    let path = path.to_path_buf();
                     let payload = if checksum { "f32 + 2-byte CRC" } else { "f32" };
-                    if found < expected {
-                        FeatureError::Truncated {
-                            path,
-                            frames,
-                            columns,
-                            payload,
-                            expected,
-                            found,
-                        }
-                    } else {
-                        FeatureError::TrailingBytes {
-                            path,
-                            frames,
-                            columns,
-                            payload,
-                            expected,
-                            found,
-                        }
-                    }
+                    FeatureError::length(path, frames, columns, payload, expected, found)
                 }
             });
         }

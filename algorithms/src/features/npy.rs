@@ -224,26 +224,14 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Array2<f32>, FeatureErr
     let data = &bytes[start + header_len..];
     let found = data.len() as u64;
     if found != expected {
-        let (path, payload) = (path.to_path_buf(), info.dtype.name());
-        return Err(if found < expected {
-            FeatureError::Truncated {
-                path,
-                frames,
-                columns,
-                payload,
-                expected,
-                found,
-            }
-        } else {
-            FeatureError::TrailingBytes {
-                path,
-                frames,
-                columns,
-                payload,
-                expected,
-                found,
-            }
-        });
+        return Err(FeatureError::length(
+            path,
+            frames,
+            columns,
+            info.dtype.name(),
+            expected,
+            found,
+        ));
     }
     let values = info.dtype.decode(data);
     let array = if info.fortran_order {

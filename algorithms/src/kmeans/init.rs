@@ -48,16 +48,7 @@ impl Visit for Trials<'_> {
         mut state: ArrayViewMut2<'_, f64>,
         work: &mut CandidateWork,
     ) {
-        if self.first {
-            row_norms(x, &mut work.norms);
-            state
-                .column_mut(NORM)
-                .assign(&ndarray::ArrayView1::from(&work.norms));
-            state.column_mut(D2).fill(f64::INFINITY);
-        } else {
-            work.norms.clear();
-            work.norms.extend(state.column(NORM).iter());
-        }
+        load_norms(self.first, x, &mut state, work);
         if let Some(j) = self.commit {
             let won = state.column(TRIAL + j).to_owned();
             state.column_mut(D2).assign(&won);
@@ -240,16 +231,7 @@ impl Visit for Round<'_> {
         mut state: ArrayViewMut2<'_, f64>,
         work: &mut CandidateWork,
     ) {
-        if self.first {
-            row_norms(x, &mut work.norms);
-            state
-                .column_mut(NORM)
-                .assign(&ndarray::ArrayView1::from(&work.norms));
-            state.column_mut(D2).fill(f64::INFINITY);
-        } else {
-            work.norms.clear();
-            work.norms.extend(state.column(NORM).iter());
-        }
+        load_norms(self.first, x, &mut state, work);
         if self.batch.len() > 0 {
             let dists =
                 self.batch
@@ -360,4 +342,25 @@ pub(crate) fn parallel(
     }
     let candidates = Data::rows(points.view());
     plus_plus(&candidates, k, trials, Some(&weights), rng)
+}
+
+/// Puts the rows' squared norms in `work.norms`: computed and stored in the
+/// per-point state on the first pass (which also starts every `D²` at
+/// infinity), read back from it afterwards.
+fn load_norms(
+    first: bool,
+    x: ArrayView2<'_, f32>,
+    state: &mut ArrayViewMut2<'_, f64>,
+    work: &mut CandidateWork,
+) {
+    if first {
+        row_norms(x, &mut work.norms);
+        state
+            .column_mut(NORM)
+            .assign(&ndarray::ArrayView1::from(&work.norms));
+        state.column_mut(D2).fill(f64::INFINITY);
+    } else {
+        work.norms.clear();
+        work.norms.extend(state.column(NORM).iter());
+    }
 }

@@ -7,13 +7,28 @@
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::errors::KMeansError;
-use super::kernel::{row_norms, CandidateWork, Candidates};
+use super::kernel::{nearer, row_norms, trial_column, weighted_sum, CandidateWork, Candidates};
 use super::rng::{point_uniform, Rng};
 use super::source::{Data, Kept, State, Visit};
 use super::top::{self, Top, TopRows};
 
+/// Column of the state: squared distance to the nearest chosen point.
 const D2: usize = 0;
-const NORM: usize = 1;
+
+/// The state's columns, as slices (the state is column-major).
+fn columns(mut state: ArrayViewMut2<'_, f64>) -> Vec<&mut [f64]> {
+    let mut cols = Vec::with_capacity(state.ncols());
+    while state.ncols() > 0 {
+        let (col, rest) = state.split_at(Axis(1), 1);
+        cols.push(
+            col.index_axis_move(Axis(1), 0)
+                .into_slice()
+                .expect("column-major state"),
+        );
+        state = rest;
+    }
+    cols
+}
 
 // ---------------------------------------------------------------- k-means++
 
@@ -45,34 +60,38 @@ impl Visit for Trials<'_> {
         out: &mut Vec<f64>,
         x: ArrayView2<'_, f32>,
         first: usize,
-        mut state: ArrayViewMut2<'_, f64>,
+        state: ArrayViewMut2<'_, f64>,
         work: &mut CandidateWork,
     ) {
+        let m = x.nrows();
+        let mut cols = columns(state);
+        let (head, trial) = cols.split_at_mut(TRIAL);
+        let [d2, norm, weight] = head else {
+            unreachable!("three state columns before the trials")
+        };
         if self.first {
             row_norms(x, &mut work.norms);
-            state
-                .column_mut(NORM)
-                .assign(&ndarray::ArrayView1::from(&work.norms));
-            state.column_mut(D2).fill(f64::INFINITY);
-        } else {
-            work.norms.clear();
-            work.norms.extend(state.column(NORM).iter());
+            norm.copy_from_slice(&work.norms);
+            d2.fill(f64::INFINITY);
         }
         if let Some(j) = self.commit {
-            let won = state.column(TRIAL + j).to_owned();
-            state.column_mut(D2).assign(&won);
+            d2.copy_from_slice(trial[j]);
         }
-        let dists =
-            self.candidates
-                .distances(x, &work.norms, first, &mut work.scores, &mut work.dists);
-        for (i, row) in dists.axis_iter(Axis(0)).enumerate() {
-            let (d2, w) = (state[(i, D2)], state[(i, WEIGHT)]);
-            for (j, &d) in row.iter().enumerate() {
-                let v = d2.min(d);
-                state[(i, TRIAL + j)] = v;
-                out[j] += w * v;
-            }
+        let dots = self.candidates.cross(x, &mut work.scores);
+        for (j, col) in trial.iter_mut().enumerate().take(self.candidates.len()) {
+            let cc = self.candidates.norms[j];
+            trial_column(&dots[j * m..][..m], norm, d2, cc, col);
         }
+        for (j, i) in self.candidates.within(first, m) {
+            trial[j][i] = 0.0;
+        }
+        for (j, pot) in out.iter_mut().enumerate() {
+            *pot += weighted_sum(weight, trial[j]);
+        }
+    }
+
+    fn chunk_rows(&self) -> usize {
+        self.candidates.chunk_rows()
     }
 
     fn finish(&self, out: Vec<f64>) -> Vec<f64> {
@@ -138,6 +157,8 @@ pub(crate) fn plus_plus(
     weights: Option<&[f64]>,
     rng: &mut Rng,
 ) -> Result<Array2<f32>, KMeansError> {
+    let columnar = data.columnar();
+    let data = &columnar;
     let n = data.len();
     let first = match weights {
         None => rng.below(n),
@@ -199,9 +220,6 @@ pub(crate) fn plus_plus(
 
 // ---------------------------------------------------------------- k-means||
 
-/// k-means|| state: `d²`, norm, index of the nearest candidate.
-const NEAREST: usize = 2;
-
 /// One k-means|| pass: fold the previous round's sample into `d²` (and the
 /// nearest candidate), then sample this round's points — kept
 /// independently with probability `min(1, ℓ·d²/φ)`, i.e. when
@@ -237,52 +255,56 @@ impl Visit for Round<'_> {
         out: &mut Self::Out,
         x: ArrayView2<'_, f32>,
         first: usize,
-        mut state: ArrayViewMut2<'_, f64>,
+        state: ArrayViewMut2<'_, f64>,
         work: &mut CandidateWork,
     ) {
+        let m = x.nrows();
+        let mut cols = columns(state);
+        let [d2, norm, near] = cols.as_mut_slice() else {
+            unreachable!("three state columns")
+        };
         if self.first {
             row_norms(x, &mut work.norms);
-            state
-                .column_mut(NORM)
-                .assign(&ndarray::ArrayView1::from(&work.norms));
-            state.column_mut(D2).fill(f64::INFINITY);
-        } else {
-            work.norms.clear();
-            work.norms.extend(state.column(NORM).iter());
+            norm.copy_from_slice(&work.norms);
+            d2.fill(f64::INFINITY);
         }
         if self.batch.len() > 0 {
-            let dists =
-                self.batch
-                    .distances(x, &work.norms, first, &mut work.scores, &mut work.dists);
-            for (i, row) in dists.axis_iter(Axis(0)).enumerate() {
-                let (mut d2, mut near) = (state[(i, D2)], state[(i, NEAREST)]);
-                for (j, &d) in row.iter().enumerate() {
-                    if d < d2 {
-                        d2 = d;
-                        near = (self.base + j) as f64;
-                    }
+            let dots = self.batch.cross(x, &mut work.scores);
+            for j in 0..self.batch.len() {
+                let id = (self.base + j) as f64;
+                nearer(&dots[j * m..][..m], norm, self.batch.norms[j], id, d2, near);
+            }
+            for (j, i) in self.batch.within(first, m) {
+                // A candidate is its own nearest (unless an earlier one
+                // coincides with it).
+                if d2[i] > 0.0 {
+                    d2[i] = 0.0;
+                    near[i] = (self.base + j) as f64;
                 }
-                state[(i, D2)] = d2;
-                state[(i, NEAREST)] = near;
             }
         }
         let (phi, top, counts) = out;
-        for (i, row) in x.rows().into_iter().enumerate() {
-            let d2 = state[(i, D2)];
-            *phi += d2;
-            if let Some((seed, round)) = self.sample {
-                if d2 > 0.0 {
+        *phi += d2.iter().sum::<f64>();
+        if let Some((seed, round)) = self.sample {
+            for (i, row) in x.rows().into_iter().enumerate() {
+                if d2[i] > 0.0 {
                     let index = (first + i) as u64;
-                    let key = d2 / point_uniform(seed, round, index);
+                    let key = d2[i] / point_uniform(seed, round, index);
                     top.push(key, index, |r| {
                         r.iter_mut().zip(row.iter()).for_each(|(a, &b)| *a = b)
                     });
                 }
             }
-            if !counts.is_empty() {
-                counts[state[(i, NEAREST)] as usize] += 1;
+        }
+        if !counts.is_empty() {
+            for &n in near.iter() {
+                counts[n as usize] += 1;
             }
         }
+    }
+
+    fn chunk_rows(&self) -> usize {
+        self.batch.chunk_rows()
     }
 
     fn finish(&self, (phi, top, counts): Self::Out) -> Self::Block {
@@ -304,6 +326,8 @@ pub(crate) fn parallel(
     seed: u64,
     rng: &mut Rng,
 ) -> Result<Array2<f32>, KMeansError> {
+    let columnar = data.columnar();
+    let data = &columnar;
     let (n, dim) = (data.len(), data.dim());
     let ell = oversampling * k as f64;
     // The kept sample of a round is at most what every block keeps; a

@@ -165,6 +165,23 @@ impl KMeans {
         self.initialise(&data)
     }
 
+    /// The initial centroids [`fit_files`](KMeans::fit_files) starts from,
+    /// without Lloyd iterations.
+    ///
+    /// # Errors
+    ///
+    /// As [`fit_files`](KMeans::fit_files).
+    pub fn initial_centroids_files(
+        &self,
+        files: &[PathBuf],
+        dim: usize,
+    ) -> Result<Array2<f64>, KMeansError> {
+        self.check()?;
+        let data = Data::files(files, dim)?;
+        self.check_size(&data)?;
+        self.initialise(&data)
+    }
+
     fn rows_data<'a>(&self, rows: ArrayView2<'a, f32>) -> Result<Data<'a>, KMeansError> {
         self.check()?;
         if rows.nrows() == 0 {

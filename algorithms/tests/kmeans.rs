@@ -495,6 +495,10 @@ fn bad_settings_are_refused() {
             KMeansParamsError::LocalTrials,
         ),
         (
+            KMeans::new(2).local_trials(Some(53)),
+            KMeansParamsError::LocalTrials,
+        ),
+        (
             KMeans::new(2).init(Init::Parallel {
                 oversampling: 0.0,
                 rounds: 5,

@@ -300,6 +300,9 @@ pub(crate) struct Candidates {
     /// Columns × candidates: the layout faer runs fastest for the skinny
     /// products of the initialisation (about 4× faster than `points`).
     ct: Array2<f32>,
+    /// Columns × candidates padded with zeros to a multiple of eight,
+    /// row-major: the right operand of [`row_dots`].
+    ct8: Vec<f32>,
     pub(crate) norms: Vec<f64>,
     pub(crate) index: Vec<usize>,
 }
@@ -312,9 +315,16 @@ impl Candidates {
             .map(|r| sq_norm(r.to_slice().expect("owned rows")))
             .collect();
         let ct = points.t().as_standard_layout().into_owned();
+        let (t, dim) = points.dim();
+        let tp = t.div_ceil(LANES) * LANES;
+        let mut ct8 = vec![0.0; dim * tp];
+        for ((j, k), &v) in points.indexed_iter() {
+            ct8[k * tp + j] = v;
+        }
         Self {
             points,
             ct,
+            ct8,
             norms,
             index,
         }
@@ -322,6 +332,11 @@ impl Candidates {
 
     pub(crate) fn len(&self) -> usize {
         self.points.nrows()
+    }
+
+    /// The number of candidates rounded up to a multiple of eight.
+    pub(crate) fn padded(&self) -> usize {
+        self.len().div_ceil(LANES) * LANES
     }
 
     /// Rows of a chunk per GEMM: the candidates × rows cross terms (f32)
@@ -357,48 +372,64 @@ impl Candidates {
     }
 }
 
-/// `out[i] = min(d2[i], max(0, xx[i] + cc − 2·dot[i]))`: the squared
-/// distance of each row to a candidate, floored at 0, against the nearest
-/// so far.
-pub(crate) fn trial_column(dot: &[f32], xx: &[f64], d2: &[f64], cc: f64, out: &mut [f64]) {
+/// The cross terms of `g` gathered rows (row-major, `dim` columns each)
+/// with the candidates, into `out` (rows × `padded()` candidates,
+/// row-major). Four rows at a time against eight candidates at a time, so
+/// that the products vectorise; each term is summed over the columns in
+/// order, so a row's terms do not depend on which rows were gathered.
+pub(crate) fn row_dots(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present (checked just above).
-        return unsafe { trial_column_avx2(dot, xx, d2, cc, out) };
+        return unsafe { row_dots_avx2(rows, dim, c, out) };
     }
-    trial_column_generic(dot, xx, d2, cc, out)
+    row_dots_generic(rows, dim, c, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn trial_column_avx2(dot: &[f32], xx: &[f64], d2: &[f64], cc: f64, out: &mut [f64]) {
-    trial_column_generic(dot, xx, d2, cc, out)
+unsafe fn row_dots_avx2(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
+    row_dots_generic(rows, dim, c, out)
 }
 
+// Index loops over fixed-size lanes are what vectorises here.
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
-fn trial_column_generic(dot: &[f32], xx: &[f64], d2: &[f64], cc: f64, out: &mut [f64]) {
-    let m = out.len();
-    let (dot, xx, d2) = (&dot[..m], &xx[..m], &d2[..m]);
-    for i in 0..m {
-        let d = (xx[i] + cc - 2.0 * f64::from(dot[i])).max(0.0);
-        out[i] = d2[i].min(d);
-    }
-}
-
-/// `Σ w[i]·v[i]`, eight lanes added in a fixed order.
-pub(crate) fn weighted_sum(w: &[f64], v: &[f64]) -> f64 {
-    let mut acc = [0.0f64; LANES];
-    let n = v.len() / LANES * LANES;
-    for (wc, vc) in w[..n].chunks_exact(LANES).zip(v[..n].chunks_exact(LANES)) {
-        for l in 0..LANES {
-            acc[l] += wc[l] * vc[l];
+fn row_dots_generic(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
+    const R: usize = 4;
+    let tp = c.padded();
+    let g = rows.len() / dim;
+    out.clear();
+    out.resize(g.div_ceil(R) * R * tp, 0.0);
+    let mut x = [[0.0f32; 64]; R];
+    for (block, o) in out.chunks_exact_mut(R * tp).enumerate() {
+        for group in 0..tp / LANES {
+            let mut acc = [[0.0f32; LANES]; R];
+            for k0 in (0..dim).step_by(64) {
+                let kn = (dim - k0).min(64);
+                for (q, xq) in x.iter_mut().enumerate() {
+                    let r = block * R + q;
+                    if r < g {
+                        xq[..kn].copy_from_slice(&rows[r * dim + k0..][..kn]);
+                    } else {
+                        xq[..kn].fill(0.0);
+                    }
+                }
+                for k in 0..kn {
+                    let cv = &c.ct8[(k0 + k) * tp + group * LANES..][..LANES];
+                    for q in 0..R {
+                        let xv = x[q][k];
+                        for l in 0..LANES {
+                            acc[q][l] += xv * cv[l];
+                        }
+                    }
+                }
+            }
+            for q in 0..R {
+                o[q * tp + group * LANES..][..LANES].copy_from_slice(&acc[q]);
+            }
         }
     }
-    let mut s = fold_lanes(acc);
-    for i in n..v.len() {
-        s += w[i] * v[i];
-    }
-    s
 }
 
 /// k-means||'s update for one candidate: where the candidate is nearer

@@ -713,3 +713,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn autotraits() {
+    fn has_autotraits<T: Send + Sync + Sized + Unpin>() {}
+    has_autotraits::<KMeans>();
+    has_autotraits::<Init>();
+    has_autotraits::<KMeansModel>();
+    has_autotraits::<KMeansError>();
+    has_autotraits::<KMeansParamsError>();
+    has_autotraits::<shardkit_algorithms::kmeans::Iteration>();
+    has_autotraits::<shardkit_algorithms::npz::NpzError>();
+    has_autotraits::<shardkit_algorithms::npz::NpzReader>();
+    has_autotraits::<shardkit_algorithms::npz::NpzWriter>();
+}

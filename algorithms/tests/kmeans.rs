@@ -495,6 +495,10 @@ fn bad_settings_are_refused() {
             KMeansParamsError::LocalTrials,
         ),
         (
+            KMeans::new(2).local_trials(Some(53)),
+            KMeansParamsError::LocalTrials,
+        ),
+        (
             KMeans::new(2).init(Init::Parallel {
                 oversampling: 0.0,
                 rounds: 5,
@@ -708,4 +712,18 @@ proptest! {
             prop_assert!(labels.iter().all(|&l| (l as usize) < k));
         }
     }
+}
+
+#[test]
+fn autotraits() {
+    fn has_autotraits<T: Send + Sync + Sized + Unpin>() {}
+    has_autotraits::<KMeans>();
+    has_autotraits::<Init>();
+    has_autotraits::<KMeansModel>();
+    has_autotraits::<KMeansError>();
+    has_autotraits::<KMeansParamsError>();
+    has_autotraits::<shardkit_algorithms::kmeans::Iteration>();
+    has_autotraits::<shardkit_algorithms::npz::NpzError>();
+    has_autotraits::<shardkit_algorithms::npz::NpzReader>();
+    has_autotraits::<shardkit_algorithms::npz::NpzWriter>();
 }

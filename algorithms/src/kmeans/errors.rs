@@ -19,8 +19,8 @@ pub enum KMeansParamsError {
     /// `tol` is negative or NaN.
     #[error("`tol` must be a number >= 0 (the relative decrease of inertia that ends the iterations), found {0}")]
     Tol(f64),
-    /// `local_trials` is 0.
-    #[error("`local_trials` must be at least 1 (or `None` for 2 + ln(clusters))")]
+    /// `local_trials` is 0 or more than 52.
+    #[error("`local_trials` must be between 1 and 52 (or `None` for 2 + ln(clusters))")]
     LocalTrials,
     /// k-means|| with an oversampling factor that is not a positive number.
     #[error("k-means|| `oversampling` must be a number > 0 (points sampled per round, in multiples of `clusters`), found {0}")]

@@ -97,7 +97,8 @@ impl KMeans {
 
     /// Candidates tried per centroid by greedy k-means++ (in [`Init::PlusPlus`]
     /// and in the last step of [`Init::Parallel`]); `None` (the default) for
-    /// 2 + ⌊ln clusters⌋, as scikit-learn. `Some(1)` is plain k-means++.
+    /// 2 + ⌊ln clusters⌋, as scikit-learn. `Some(1)` is plain k-means++; at
+    /// most 52.
     pub fn local_trials(mut self, trials: Option<usize>) -> Self {
         self.local_trials = trials;
         self
@@ -131,7 +132,10 @@ impl KMeans {
         if self.tol.is_nan() || self.tol < 0.0 {
             return Err(KMeansParamsError::Tol(self.tol));
         }
-        if self.local_trials == Some(0) {
+        if self
+            .local_trials
+            .is_some_and(|t| t == 0 || t > super::init::MAX_TRIALS)
+        {
             return Err(KMeansParamsError::LocalTrials);
         }
         if let Init::Parallel {

@@ -7,37 +7,77 @@
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::errors::KMeansError;
-use super::kernel::{row_norms, CandidateWork, Candidates};
+use super::kernel::{nearer, row_dots, row_norms, CandidateWork, Candidates, CHUNK};
 use super::rng::{point_uniform, Rng};
 use super::source::{Data, Kept, State, Visit};
 use super::top::{self, Top, TopRows};
 
+/// Column of the state: squared distance to the nearest chosen point.
 const D2: usize = 0;
-const NORM: usize = 1;
+
+/// The state's columns, as slices (the state is column-major).
+fn columns(mut state: ArrayViewMut2<'_, f64>) -> Vec<&mut [f64]> {
+    let mut cols = Vec::with_capacity(state.ncols());
+    while state.ncols() > 0 {
+        let (col, rest) = state.split_at(Axis(1), 1);
+        cols.push(
+            col.index_axis_move(Axis(1), 0)
+                .into_slice()
+                .expect("column-major state"),
+        );
+        state = rest;
+    }
+    cols
+}
 
 // ---------------------------------------------------------------- k-means++
 
-/// k-means++ state: `d²`, norm, weight, then one column per local trial.
+// k-means++ state: `d²` (column 0), squared norm (1), weight, index of the
+// nearest centroid (3), which trials improved on `d²` (a bit mask), then
+// one column per trial (meaningful where its bit is set).
 const WEIGHT: usize = 2;
-const TRIAL: usize = 3;
+const MASK: usize = 4;
+const TRIAL: usize = 5;
 
-/// One greedy k-means++ step: first commit the previous step's winner
-/// (copy its trial column into `d²`), then try each candidate: its column
-/// gets `min(d², d(x, candidate)²)`, and the block returns, per candidate,
-/// the weighted sum of that column — the potential if it is chosen.
+/// The most local trials: one bit each in an f64 mask.
+pub(crate) const MAX_TRIALS: usize = 52;
+
+/// One greedy k-means++ step. It first commits the previous step's winner
+/// (where its bit is set, `d²` takes its value and the nearest centroid
+/// becomes the new one), then tries each candidate.
+///
+/// A point can only get nearer to a candidate `c` if `‖a − c‖ < 2·d(x, a)`
+/// for its nearest centroid `a` (triangle inequality): points for which no
+/// candidate passes this test are skipped without reading their
+/// coordinates. The others are gathered and their distances computed by
+/// one GEMM. The block returns `Σ w·d²` and, per candidate, the weighted
+/// decrease it brings (`Σ w·(d² − d(x, c)²)` over the points it improves):
+/// the candidate's potential is their difference.
 struct Trials<'a> {
     candidates: &'a Candidates,
-    commit: Option<usize>,
+    /// The previous winner's trial column and the new centroid's number.
+    commit: Option<(usize, f64)>,
+    /// Per centroid so far, `min_c ‖a − c‖²` over the candidates.
+    gap: &'a [f64],
     first: bool,
 }
 
+/// Scratch space of a k-means++ step.
+#[derive(Debug, Default)]
+struct TrialWork {
+    cand: CandidateWork,
+    rows: Vec<usize>,
+    gathered: Vec<f32>,
+}
+
 impl Visit for Trials<'_> {
+    /// `Σ w·d²`, then the decrease per candidate.
     type Out = Vec<f64>;
     type Block = Vec<f64>;
-    type Work = CandidateWork;
+    type Work = TrialWork;
 
     fn start(&self) -> Vec<f64> {
-        vec![0.0; self.candidates.len()]
+        vec![0.0; 1 + self.candidates.len()]
     }
 
     fn chunk(
@@ -45,25 +85,91 @@ impl Visit for Trials<'_> {
         out: &mut Vec<f64>,
         x: ArrayView2<'_, f32>,
         first: usize,
-        mut state: ArrayViewMut2<'_, f64>,
-        work: &mut CandidateWork,
+        state: ArrayViewMut2<'_, f64>,
+        work: &mut TrialWork,
     ) {
-        load_norms(self.first, x, &mut state, work);
-        if let Some(j) = self.commit {
-            let won = state.column(TRIAL + j).to_owned();
-            state.column_mut(D2).assign(&won);
+        let (m, dim) = x.dim();
+        let t = self.candidates.len();
+        let mut cols = columns(state);
+        let (head, trial) = cols.split_at_mut(TRIAL);
+        let [d2, norm, weight, near, mask] = head else {
+            unreachable!("five state columns before the trials")
+        };
+        if self.first {
+            row_norms(x, &mut work.cand.norms);
+            norm.copy_from_slice(&work.cand.norms);
+            d2.fill(f64::INFINITY);
+            near.fill(0.0);
         }
-        let dists =
-            self.candidates
-                .distances(x, &work.norms, first, &mut work.scores, &mut work.dists);
-        for (i, row) in dists.axis_iter(Axis(0)).enumerate() {
-            let (d2, w) = (state[(i, D2)], state[(i, WEIGHT)]);
-            for (j, &d) in row.iter().enumerate() {
-                let v = d2.min(d);
-                state[(i, TRIAL + j)] = v;
-                out[j] += w * v;
+        // One sweep: commit the previous winner, clear the mask, add up
+        // `w·d²`, and list the points some candidate may improve.
+        let bit = self.commit.map_or(0, |(j, _)| 1u64 << j);
+        let (won, id): (&[f64], f64) = match self.commit {
+            Some((j, id)) => (&*trial[j], id),
+            None => (&[], 0.0),
+        };
+        work.rows.clear();
+        let mut acc = [0.0f64; 4];
+        for i in 0..m {
+            let mut di = d2[i];
+            if bit != 0 && (mask[i] as u64) & bit != 0 {
+                di = won[i];
+                d2[i] = di;
+                near[i] = id;
+            }
+            mask[i] = 0.0;
+            acc[i % 4] += weight[i] * di;
+            let gap = self.gap.get(near[i] as usize).copied().unwrap_or(0.0);
+            if gap < 4.0 * di * (1.0 + 1e-3) {
+                work.rows.push(i);
             }
         }
+        if !self.first {
+            out[0] += (acc[0] + acc[2]) + (acc[1] + acc[3]);
+        }
+        for (_, i) in self.candidates.within(first, m) {
+            if !work.rows.contains(&i) {
+                work.rows.push(i);
+            }
+        }
+        let g = work.rows.len();
+        if g > 0 {
+            work.gathered.clear();
+            for &i in &work.rows {
+                match x.row(i).to_slice() {
+                    Some(r) => work.gathered.extend_from_slice(r),
+                    None => work.gathered.extend(x.row(i).iter()),
+                }
+            }
+            row_dots(&work.gathered, dim, self.candidates, &mut work.cand.scores);
+            let tp = self.candidates.padded();
+            let dots = &work.cand.scores;
+            for j in 0..t {
+                let (cc, me) = (self.candidates.norms[j], self.candidates.index[j]);
+                let bit = (1u64 << j) as f64;
+                let mut gain = 0.0;
+                for (r, &i) in work.rows.iter().enumerate() {
+                    let mut d = (norm[i] + cc - 2.0 * f64::from(dots[r * tp + j])).max(0.0);
+                    if first + i == me {
+                        d = 0.0;
+                    }
+                    if d < d2[i] {
+                        if self.first {
+                            out[1 + j] += weight[i] * d;
+                        } else {
+                            gain += weight[i] * (d2[i] - d);
+                        }
+                        trial[j][i] = d;
+                        mask[i] += bit;
+                    }
+                }
+                out[1 + j] += gain;
+            }
+        }
+    }
+
+    fn chunk_rows(&self) -> usize {
+        8 * CHUNK
     }
 
     fn finish(&self, out: Vec<f64>) -> Vec<f64> {
@@ -71,20 +177,30 @@ impl Visit for Trials<'_> {
     }
 }
 
-/// Draws `count` points with probability proportional to `weight × col`
-/// (with replacement). `blocks` give each block's total of that product in
-/// block order; a draw picks a block, then a point inside it by a scan of
-/// the block alone. If every weight is zero (no point is off the centroids
-/// so far), points are drawn uniformly.
+/// The weighted `d²` that point `i` of a block would have if trial `j`
+/// wins: its trial value where the trial improved on it.
+fn after(d2: f64, mask: f64, trial: f64, j: usize) -> f64 {
+    if (mask as u64) >> j & 1 == 1 {
+        trial
+    } else {
+        d2
+    }
+}
+
+/// Draws `count` points with probability proportional to `weight × d²`
+/// after trial `winner` (with replacement; `None`: the weights alone).
+/// `blocks` give each block's total in block order; a draw picks a block,
+/// then a point inside it by a scan of that block alone. If every total is
+/// zero (no point is off the centroids so far), points are drawn uniformly.
 fn draw(
     data: &Data<'_>,
     state: &State,
     blocks: &[(usize, usize, f64)],
-    col: usize,
+    winner: Option<usize>,
     count: usize,
     rng: &mut Rng,
 ) -> Vec<usize> {
-    let total: f64 = blocks.iter().map(|b| b.2).sum();
+    let total: f64 = blocks.iter().map(|b| b.2.max(0.0)).sum();
     (0..count)
         .map(|_| {
             if total.is_nan() || total <= 0.0 {
@@ -94,15 +210,27 @@ fn draw(
             let mut before = 0.0;
             let mut pick = blocks.iter().rposition(|b| b.2 > 0.0).expect("total > 0");
             for (b, blk) in blocks.iter().enumerate() {
-                if blk.2 > 0.0 && before + blk.2 > target {
+                let w = blk.2.max(0.0);
+                if w > 0.0 && before + w > target {
                     pick = b;
                     break;
                 }
-                before += blk.2;
+                before += w;
             }
             let (first, rows, _) = blocks[pick];
-            let values = state.column(data, first..first + rows, col);
-            let weights = state.column(data, first..first + rows, WEIGHT);
+            let range = first..first + rows;
+            let weights = state.column(data, range.clone(), WEIGHT);
+            let values: Vec<f64> = match winner {
+                None => vec![1.0; rows],
+                Some(j) => {
+                    let d2 = state.column(data, range.clone(), D2);
+                    let mask = state.column(data, range.clone(), MASK);
+                    let trial = state.column(data, range, TRIAL + j);
+                    (0..rows)
+                        .map(|i| after(d2[i], mask[i], trial[i], j))
+                        .collect()
+                }
+            };
             let rest = target - before;
             let mut acc = 0.0;
             let mut last = None;
@@ -121,6 +249,27 @@ fn draw(
         .collect()
 }
 
+/// `min_c ‖a − c‖²` over the candidates, for each centroid `a`.
+fn gaps(centers: &Array2<f32>, candidates: &Candidates) -> Vec<f64> {
+    centers
+        .rows()
+        .into_iter()
+        .map(|a| {
+            candidates
+                .points
+                .rows()
+                .into_iter()
+                .map(|c| {
+                    a.iter()
+                        .zip(c.iter())
+                        .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+                        .sum::<f64>()
+                })
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect()
+}
+
 /// Greedy k-means++ over `data` (optionally weighted): `k` rows of the data.
 pub(crate) fn plus_plus(
     data: &Data<'_>,
@@ -130,57 +279,57 @@ pub(crate) fn plus_plus(
     rng: &mut Rng,
 ) -> Result<Array2<f32>, KMeansError> {
     let n = data.len();
-    let first = match weights {
-        None => rng.below(n),
-        Some(w) => {
-            let blocks = [(0, n, w.iter().sum::<f64>())];
-            let mut st = data.state(TRIAL);
-            st.set_column(WEIGHT, w);
-            st.fill(D2, 1.0);
-            draw(data, &st, &blocks, D2, 1, rng)[0]
-        }
-    };
-    let mut chosen = vec![first];
-    let mut centers = data.points(&chosen)?;
-    if k == 1 {
-        return Ok(centers);
-    }
     let mut state = data.state(TRIAL + trials);
     match weights {
         None => state.fill(WEIGHT, 1.0),
         Some(w) => state.set_column(WEIGHT, w),
     }
-    let seed = Candidates::new(centers.clone(), chosen.clone());
+    let first = match weights {
+        None => rng.below(n),
+        Some(w) => draw(data, &state, &[(0, n, w.iter().sum::<f64>())], None, 1, rng)[0],
+    };
+    let mut centers = data.points(&[first])?;
+    if k == 1 {
+        return Ok(centers);
+    }
+    let seed = Candidates::new(centers.clone(), vec![first]);
     let mut blocks = data.blocks(
         &Trials {
             candidates: &seed,
             commit: None,
+            gap: &[],
             first: true,
         },
         &mut state,
     )?;
+    // Block totals of the first pass: the potentials themselves.
+    let mut totals: Vec<(usize, usize, f64)> =
+        blocks.iter().map(|(f, r, p)| (*f, *r, p[1])).collect();
     let mut winner = 0;
-    while chosen.len() < k {
-        let totals: Vec<(usize, usize, f64)> =
-            blocks.iter().map(|(f, r, p)| (*f, *r, p[winner])).collect();
-        let picks = draw(data, &state, &totals, TRIAL + winner, trials, rng);
+    while centers.nrows() < k {
+        let picks = draw(data, &state, &totals, Some(winner), trials, rng);
         let candidates = Candidates::new(data.points(&picks)?, picks.clone());
+        let gap = gaps(&centers, &candidates);
         blocks = data.blocks(
             &Trials {
                 candidates: &candidates,
-                commit: Some(winner),
+                commit: Some((winner, (centers.nrows() - 1) as f64)),
+                gap: &gap,
                 first: false,
             },
             &mut state,
         )?;
-        let mut potential = vec![0.0; trials];
+        let mut gain = vec![0.0; trials];
         for (_, _, p) in &blocks {
-            potential.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+            gain.iter_mut().zip(&p[1..]).for_each(|(a, b)| *a += b);
         }
         winner = (0..trials)
-            .min_by(|&a, &b| potential[a].total_cmp(&potential[b]).then(a.cmp(&b)))
+            .max_by(|&a, &b| gain[a].total_cmp(&gain[b]).then(b.cmp(&a)))
             .expect("at least one trial");
-        chosen.push(picks[winner]);
+        totals = blocks
+            .iter()
+            .map(|(f, r, p)| (*f, *r, p[0] - p[1 + winner]))
+            .collect();
         centers
             .push_row(candidates.points.row(winner))
             .expect("same width");
@@ -189,9 +338,6 @@ pub(crate) fn plus_plus(
 }
 
 // ---------------------------------------------------------------- k-means||
-
-/// k-means|| state: `d²`, norm, index of the nearest candidate.
-const NEAREST: usize = 2;
 
 /// One k-means|| pass: fold the previous round's sample into `d²` (and the
 /// nearest candidate), then sample this round's points — kept
@@ -228,43 +374,56 @@ impl Visit for Round<'_> {
         out: &mut Self::Out,
         x: ArrayView2<'_, f32>,
         first: usize,
-        mut state: ArrayViewMut2<'_, f64>,
+        state: ArrayViewMut2<'_, f64>,
         work: &mut CandidateWork,
     ) {
-        load_norms(self.first, x, &mut state, work);
+        let m = x.nrows();
+        let mut cols = columns(state);
+        let [d2, norm, near] = cols.as_mut_slice() else {
+            unreachable!("three state columns")
+        };
+        if self.first {
+            row_norms(x, &mut work.norms);
+            norm.copy_from_slice(&work.norms);
+            d2.fill(f64::INFINITY);
+        }
         if self.batch.len() > 0 {
-            let dists =
-                self.batch
-                    .distances(x, &work.norms, first, &mut work.scores, &mut work.dists);
-            for (i, row) in dists.axis_iter(Axis(0)).enumerate() {
-                let (mut d2, mut near) = (state[(i, D2)], state[(i, NEAREST)]);
-                for (j, &d) in row.iter().enumerate() {
-                    if d < d2 {
-                        d2 = d;
-                        near = (self.base + j) as f64;
-                    }
+            let dots = self.batch.cross(x, &mut work.scores);
+            for j in 0..self.batch.len() {
+                let id = (self.base + j) as f64;
+                nearer(&dots[j * m..][..m], norm, self.batch.norms[j], id, d2, near);
+            }
+            for (j, i) in self.batch.within(first, m) {
+                // A candidate is its own nearest (unless an earlier one
+                // coincides with it).
+                if d2[i] > 0.0 {
+                    d2[i] = 0.0;
+                    near[i] = (self.base + j) as f64;
                 }
-                state[(i, D2)] = d2;
-                state[(i, NEAREST)] = near;
             }
         }
         let (phi, top, counts) = out;
-        for (i, row) in x.rows().into_iter().enumerate() {
-            let d2 = state[(i, D2)];
-            *phi += d2;
-            if let Some((seed, round)) = self.sample {
-                if d2 > 0.0 {
+        *phi += d2.iter().sum::<f64>();
+        if let Some((seed, round)) = self.sample {
+            for (i, row) in x.rows().into_iter().enumerate() {
+                if d2[i] > 0.0 {
                     let index = (first + i) as u64;
-                    let key = d2 / point_uniform(seed, round, index);
+                    let key = d2[i] / point_uniform(seed, round, index);
                     top.push(key, index, |r| {
                         r.iter_mut().zip(row.iter()).for_each(|(a, &b)| *a = b)
                     });
                 }
             }
-            if !counts.is_empty() {
-                counts[state[(i, NEAREST)] as usize] += 1;
+        }
+        if !counts.is_empty() {
+            for &n in near.iter() {
+                counts[n as usize] += 1;
             }
         }
+    }
+
+    fn chunk_rows(&self) -> usize {
+        self.batch.chunk_rows()
     }
 
     fn finish(&self, (phi, top, counts): Self::Out) -> Self::Block {
@@ -286,6 +445,8 @@ pub(crate) fn parallel(
     seed: u64,
     rng: &mut Rng,
 ) -> Result<Array2<f32>, KMeansError> {
+    let columnar = data.columnar();
+    let data = &columnar;
     let (n, dim) = (data.len(), data.dim());
     let ell = oversampling * k as f64;
     // The kept sample of a round is at most what every block keeps; a
@@ -344,23 +505,72 @@ pub(crate) fn parallel(
     plus_plus(&candidates, k, trials, Some(&weights), rng)
 }
 
-/// Puts the rows' squared norms in `work.norms`: computed and stored in the
-/// per-point state on the first pass (which also starts every `D²` at
-/// infinity), read back from it afterwards.
-fn load_norms(
-    first: bool,
-    x: ArrayView2<'_, f32>,
-    state: &mut ArrayViewMut2<'_, f64>,
-    work: &mut CandidateWork,
-) {
-    if first {
-        row_norms(x, &mut work.norms);
-        state
-            .column_mut(NORM)
-            .assign(&ndarray::ArrayView1::from(&work.norms));
-        state.column_mut(D2).fill(f64::INFINITY);
-    } else {
-        work.norms.clear();
-        work.norms.extend(state.column(NORM).iter());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sq(a: ndarray::ArrayView1<f32>, b: ndarray::ArrayView1<f32>) -> f64 {
+        a.iter()
+            .zip(b.iter())
+            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+            .sum()
+    }
+
+    /// The pruned k-means++ step computes what brute force computes.
+    #[test]
+    fn trials_match_brute_force() {
+        let mut g = Rng::new(3, 0);
+        let x = Array2::from_shape_fn((3000, 5), |(i, _)| {
+            ((i % 7) as f64 * 3.0 + g.uniform()) as f32
+        });
+        let data = Data::rows(x.view());
+        let mut state = data.state(TRIAL + 4);
+        state.fill(WEIGHT, 1.0);
+        let mut centers = data.points(&[0]).unwrap();
+        let seed = Candidates::new(centers.clone(), vec![0]);
+        let first = Trials {
+            candidates: &seed,
+            commit: None,
+            gap: &[],
+            first: true,
+        };
+        let blocks = data.blocks(&first, &mut state).unwrap();
+        let pot: f64 = blocks.iter().map(|b| b.2[1]).sum();
+        let d0: Vec<f64> = x.rows().into_iter().map(|r| sq(r, x.row(0))).collect();
+        assert!((pot - d0.iter().sum::<f64>()).abs() < 1e-6 * pot);
+        let mut nearest = d0;
+        let mut winner = 0;
+        for picks in [vec![5, 6, 7000 % 3000, 1234], vec![2, 2999, 17, 1500]] {
+            let candidates = Candidates::new(data.points(&picks).unwrap(), picks.clone());
+            let gap = gaps(&centers, &candidates);
+            let pass = Trials {
+                candidates: &candidates,
+                commit: Some((winner, (centers.nrows() - 1) as f64)),
+                gap: &gap,
+                first: false,
+            };
+            let blocks = data.blocks(&pass, &mut state).unwrap();
+            let base: f64 = blocks.iter().map(|b| b.2[0]).sum();
+            assert!((base - nearest.iter().sum::<f64>()).abs() < 1e-6 * base);
+            let mut gains = Vec::new();
+            for (j, &p) in picks.iter().enumerate() {
+                let brute: f64 = x
+                    .rows()
+                    .into_iter()
+                    .zip(&nearest)
+                    .map(|(r, &n)| (n - sq(r, x.row(p))).max(0.0))
+                    .sum();
+                let ours: f64 = blocks.iter().map(|b| b.2[1 + j]).sum();
+                assert!((ours - brute).abs() < 1e-6 * base, "{j}: {ours} vs {brute}");
+                gains.push(brute);
+            }
+            winner = (0..picks.len())
+                .max_by(|&a, &b| gains[a].total_cmp(&gains[b]).then(b.cmp(&a)))
+                .unwrap();
+            for (n, r) in nearest.iter_mut().zip(x.rows()) {
+                *n = n.min(sq(r, x.row(picks[winner])));
+            }
+            centers.push_row(x.row(picks[winner])).unwrap();
+        }
     }
 }

@@ -14,13 +14,14 @@
 //! Every reduction here runs in a fixed order (eight lanes combined in a
 //! fixed tree), so the bits of a row's results depend on the row alone.
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use crate::linalg::gemm_f32;
 
 /// Rows per GEMM: the chunk's score matrix (`CHUNK × K` f32) stays in the
-/// L2 cache for the argmin that reads it back.
-pub(crate) const CHUNK: usize = 256;
+/// L2 cache for the argmin that reads it back; a multiple of 96, the row
+/// tile of faer's AVX-512 f32 kernels.
+pub(crate) const CHUNK: usize = 384;
 
 const LANES: usize = 8;
 
@@ -30,8 +31,8 @@ const LANES: usize = 8;
 pub(crate) struct Centroids {
     /// Clusters × columns, the exact (f64) centroids.
     pub(crate) c64: Array2<f64>,
-    /// Columns × clusters, rounded to f32.
-    ct32: Array2<f32>,
+    /// Clusters × columns, rounded to f32.
+    c32: Array2<f32>,
     /// `½‖c‖²` of the f32 centroids (computed in f64, rounded once).
     half_norms: Vec<f32>,
 }
@@ -44,10 +45,9 @@ impl Centroids {
             .into_iter()
             .map(|r| (0.5 * sq_norm(r.as_slice().expect("owned rows are contiguous"))) as f32)
             .collect();
-        let ct32 = c32.t().as_standard_layout().into_owned();
         Self {
             c64,
-            ct32,
+            c32,
             half_norms,
         }
     }
@@ -86,7 +86,10 @@ fn cross_terms<'w>(
 /// `work.labels`.
 pub(crate) fn assign(x: ArrayView2<'_, f32>, c: &Centroids, work: &mut Work) {
     let k = c.k();
-    let scores = cross_terms(x, c.ct32.view(), &mut work.scores);
+    // Row-major output and the centroids as a column-major right operand:
+    // the layout faer runs fastest for these shapes (no packing of the
+    // centroids for each chunk).
+    let scores = cross_terms(x, c.c32.t(), &mut work.scores);
     work.labels.clear();
     work.labels.resize(x.nrows(), 0);
     let scores = scores.into_slice().expect("standard layout");
@@ -111,30 +114,29 @@ unsafe fn argmax_rows_avx2(scores: &[f32], k: usize, half: &[f32], labels: &mut 
 
 #[inline(always)]
 fn argmax_rows_generic(scores: &[f32], k: usize, half: &[f32], labels: &mut [u32]) {
-    let full = k / LANES * LANES;
+    const W: usize = 16;
+    let full = k / W * W;
     for (row, label) in scores.chunks_exact(k).zip(labels.iter_mut()) {
-        // Eight running maxima, lane l seeing columns l, l+8, l+16, ...;
-        // a strict `>` keeps each lane's first maximum.
-        let mut best = [f32::NEG_INFINITY; LANES];
-        let mut arg = [0u32; LANES];
-        for (j, (s, h)) in row[..full]
-            .chunks_exact(LANES)
-            .zip(half[..full].chunks_exact(LANES))
-            .enumerate()
+        // W running maxima, lane l seeing columns l, l+W, l+2W, ...; a
+        // strict `>` keeps each lane's first maximum. The index update is
+        // written with masks so that it vectorises as the values do.
+        let mut best = [f32::NEG_INFINITY; W];
+        let mut arg = [0u32; W];
+        let mut idx: [u32; W] = std::array::from_fn(|l| l as u32);
+        for (s, h) in row[..full]
+            .chunks_exact(W)
+            .zip(half[..full].chunks_exact(W))
         {
-            for l in 0..LANES {
+            for l in 0..W {
                 let v = s[l] - h[l];
-                let better = v > best[l];
-                best[l] = if better { v } else { best[l] };
-                arg[l] = if better {
-                    (j * LANES + l) as u32
-                } else {
-                    arg[l]
-                };
+                let mask = u32::from(v > best[l]).wrapping_neg();
+                best[l] = if v > best[l] { v } else { best[l] };
+                arg[l] = (idx[l] & mask) | (arg[l] & !mask);
+                idx[l] += W as u32;
             }
         }
         let (mut b, mut a) = (f32::NEG_INFINITY, 0u32);
-        for l in 0..LANES {
+        for l in 0..W {
             if best[l] > b || (best[l] == b && arg[l] < a) {
                 b = best[l];
                 a = arg[l];
@@ -275,37 +277,54 @@ fn accumulate_generic(
 }
 
 /// Squared norms of the rows of `x`, into `work.norms`.
+/// Rows need not be contiguous; the result does not depend on the layout.
 pub(crate) fn row_norms(x: ArrayView2<'_, f32>, norms: &mut Vec<f64>) {
     norms.clear();
-    norms.extend(
-        x.rows()
-            .into_iter()
-            .map(|r| sq_norm(r.to_slice().expect("rows are contiguous"))),
-    );
+    let mut buf: Vec<f32> = Vec::with_capacity(x.ncols());
+    norms.extend(x.rows().into_iter().map(|r| match r.to_slice() {
+        Some(r) => sq_norm(r),
+        None => {
+            buf.clear();
+            buf.extend(r.iter());
+            sq_norm(&buf)
+        }
+    }));
 }
 
 /// Points tried as centroids by k-means++ and k-means||: their
-/// coordinates (f32: they are rows of the data), transposed for the GEMM,
-/// their squared norms, and their global row indices.
+/// coordinates (f32: they are rows of the data), their squared norms, and
+/// their global row indices.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidates {
     pub(crate) points: Array2<f32>,
+    /// Columns × candidates: the layout faer runs fastest for the skinny
+    /// products of the initialisation (about 4× faster than `points`).
     ct: Array2<f32>,
-    norms: Vec<f64>,
+    /// Columns × candidates padded with zeros to a multiple of eight,
+    /// row-major: the right operand of [`row_dots`].
+    ct8: Vec<f32>,
+    pub(crate) norms: Vec<f64>,
     pub(crate) index: Vec<usize>,
 }
 
 impl Candidates {
     pub(crate) fn new(points: Array2<f32>, index: Vec<usize>) -> Self {
-        let ct = points.t().as_standard_layout().into_owned();
         let norms = points
             .rows()
             .into_iter()
             .map(|r| sq_norm(r.to_slice().expect("owned rows")))
             .collect();
+        let ct = points.t().as_standard_layout().into_owned();
+        let (t, dim) = points.dim();
+        let tp = t.div_ceil(LANES) * LANES;
+        let mut ct8 = vec![0.0; dim * tp];
+        for ((j, k), &v) in points.indexed_iter() {
+            ct8[k * tp + j] = v;
+        }
         Self {
             points,
             ct,
+            ct8,
             norms,
             index,
         }
@@ -315,33 +334,130 @@ impl Candidates {
         self.points.nrows()
     }
 
-    /// Squared distances of the chunk's rows (squared norms `norms`, first
-    /// global index `first`) to every candidate, row-major rows × candidates,
-    /// floored at 0; a candidate's distance to itself is exactly 0.
-    pub(crate) fn distances<'w>(
+    /// The number of candidates rounded up to a multiple of eight.
+    pub(crate) fn padded(&self) -> usize {
+        self.len().div_ceil(LANES) * LANES
+    }
+
+    /// Rows of a chunk per GEMM: the candidates × rows cross terms (f32)
+    /// stay within about 1 MiB.
+    pub(crate) fn chunk_rows(&self) -> usize {
+        (262_144 / self.len().max(1)).clamp(CHUNK, 4 * CHUNK) / CHUNK * CHUNK
+    }
+
+    /// The cross terms `c·x` of every candidate with every row of the
+    /// chunk: candidates × rows, row-major, so that a candidate's terms are
+    /// contiguous.
+    pub(crate) fn cross<'w>(&self, x: ArrayView2<'_, f32>, scores: &'w mut Vec<f32>) -> &'w [f32] {
+        let (t, m) = (self.len(), x.nrows());
+        scores.clear();
+        scores.resize(t * m, 0.0);
+        let out = ArrayViewMut2::from_shape((t, m), scores.as_mut_slice()).expect("sized above");
+        gemm_f32(out, self.ct.t(), x.t());
+        scores
+    }
+
+    /// Rows of the chunk `first..first + m` that are candidates themselves:
+    /// `(candidate, row in chunk)`, whose distance is exactly 0.
+    pub(crate) fn within(
         &self,
-        x: ArrayView2<'_, f32>,
-        norms: &[f64],
         first: usize,
-        scores: &'w mut Vec<f32>,
-        out: &'w mut Vec<f64>,
-    ) -> ArrayViewMut2<'w, f64> {
-        let (m, t) = (x.nrows(), self.len());
-        let dots = cross_terms(x, self.ct.view(), scores);
-        out.clear();
-        out.reserve(m * t);
-        for (row, &xx) in dots.axis_iter(Axis(0)).zip(norms) {
-            for (&dot, &cc) in row.iter().zip(&self.norms) {
-                out.push((xx + cc - 2.0 * f64::from(dot)).max(0.0));
+        m: usize,
+    ) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.index
+            .iter()
+            .enumerate()
+            .filter(move |(_, &i)| (first..first + m).contains(&i))
+            .map(move |(j, &i)| (j, i - first))
+    }
+}
+
+/// The cross terms of `g` gathered rows (row-major, `dim` columns each)
+/// with the candidates, into `out` (rows × `padded()` candidates,
+/// row-major). Four rows at a time against eight candidates at a time, so
+/// that the products vectorise; each term is summed over the columns in
+/// order, so a row's terms do not depend on which rows were gathered.
+pub(crate) fn row_dots(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        return unsafe { row_dots_avx2(rows, dim, c, out) };
+    }
+    row_dots_generic(rows, dim, c, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_dots_avx2(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
+    row_dots_generic(rows, dim, c, out)
+}
+
+// Index loops over fixed-size lanes are what vectorises here.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+fn row_dots_generic(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
+    const R: usize = 4;
+    let tp = c.padded();
+    let g = rows.len() / dim;
+    out.clear();
+    out.resize(g.div_ceil(R) * R * tp, 0.0);
+    let mut x = [[0.0f32; 64]; R];
+    for (block, o) in out.chunks_exact_mut(R * tp).enumerate() {
+        for group in 0..tp / LANES {
+            let mut acc = [[0.0f32; LANES]; R];
+            for k0 in (0..dim).step_by(64) {
+                let kn = (dim - k0).min(64);
+                for (q, xq) in x.iter_mut().enumerate() {
+                    let r = block * R + q;
+                    if r < g {
+                        xq[..kn].copy_from_slice(&rows[r * dim + k0..][..kn]);
+                    } else {
+                        xq[..kn].fill(0.0);
+                    }
+                }
+                for k in 0..kn {
+                    let cv = &c.ct8[(k0 + k) * tp + group * LANES..][..LANES];
+                    for q in 0..R {
+                        let xv = x[q][k];
+                        for l in 0..LANES {
+                            acc[q][l] += xv * cv[l];
+                        }
+                    }
+                }
+            }
+            for q in 0..R {
+                o[q * tp + group * LANES..][..LANES].copy_from_slice(&acc[q]);
             }
         }
-        let mut d = ArrayViewMut2::from_shape((m, t), out.as_mut_slice()).expect("sized above");
-        for (j, &i) in self.index.iter().enumerate() {
-            if (first..first + m).contains(&i) {
-                d[(i - first, j)] = 0.0;
-            }
-        }
-        d
+    }
+}
+
+/// k-means||'s update for one candidate: where the candidate is nearer
+/// than the nearest so far (strictly), it becomes the nearest.
+pub(crate) fn nearer(dot: &[f32], xx: &[f64], cc: f64, id: f64, d2: &mut [f64], near: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        return unsafe { nearer_avx2(dot, xx, cc, id, d2, near) };
+    }
+    nearer_generic(dot, xx, cc, id, d2, near)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn nearer_avx2(dot: &[f32], xx: &[f64], cc: f64, id: f64, d2: &mut [f64], near: &mut [f64]) {
+    nearer_generic(dot, xx, cc, id, d2, near)
+}
+
+#[inline(always)]
+fn nearer_generic(dot: &[f32], xx: &[f64], cc: f64, id: f64, d2: &mut [f64], near: &mut [f64]) {
+    let m = d2.len();
+    let (dot, xx, near) = (&dot[..m], &xx[..m], &mut near[..m]);
+    for i in 0..m {
+        let d = (xx[i] + cc - 2.0 * f64::from(dot[i])).max(0.0);
+        let closer = d < d2[i];
+        d2[i] = if closer { d } else { d2[i] };
+        near[i] = if closer { id } else { near[i] };
     }
 }
 
@@ -349,6 +465,5 @@ impl Candidates {
 #[derive(Debug, Default)]
 pub(crate) struct CandidateWork {
     pub(crate) scores: Vec<f32>,
-    pub(crate) dists: Vec<f64>,
     pub(crate) norms: Vec<f64>,
 }

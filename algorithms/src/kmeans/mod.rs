@@ -42,8 +42,8 @@
 //!
 //! Each Lloyd iteration assigns every point to its nearest centroid and
 //! moves each centroid to the mean of its points. Distances come from
-//! `‖x‖² − 2x·c + ‖c‖²`, the cross terms from an f32 GEMM (faer) per chunk
-//! of 256 rows; the nearest centroid is the largest `x·c − ½‖c‖²` (ties:
+//! `‖x‖² − 2x·c + ‖c‖²`, the cross terms from an f32 GEMM (faer, one thread
+//! per block) per chunk of 384 rows; the nearest centroid is the largest `x·c − ½‖c‖²` (ties:
 //! the lowest index). The squared distance to the chosen centroid, the
 //! per-cluster sums and the inertia are computed in f64 from the
 //! coordinates. Centroids are kept in f64 ([`KMeansModel::centroids`]) and
@@ -66,7 +66,14 @@
 //! **Initialisation.** [`Init::PlusPlus`] (greedy k-means++: one pass per
 //! centroid), [`Init::Parallel`] (k-means||: a fixed number of passes
 //! whatever the number of clusters, the variant for files and MPI), or
-//! [`Init::Given`] centroids.
+//! [`Init::Given`] centroids. A k-means++ step skips the points that no
+//! candidate can bring nearer: by the triangle inequality, a candidate `c`
+//! can only improve on a point's nearest centroid `a` if
+//! `‖a − c‖ < 2·d(x, a)`, and a test per point against the closest
+//! candidate to `a` leaves most points unread once there are a few dozen
+//! centroids. Candidate distances use the same formula as the assignment,
+//! in f64 from f32 cross terms, floored at 0 (a point's distance to itself
+//! is exactly 0).
 //!
 //! ## Parallelisation
 //!
@@ -76,9 +83,9 @@
 //! - the Lloyd pass sums, per block, the points per cluster, their f64
 //!   coordinate sums and their squared distances (`reduce = "sum"`, an
 //!   exact fixed-point sum);
-//! - each k-means++ step returns, per block, the potential of each trial
-//!   centroid (`reduce = "concat"`); the next step's draws pick a block by
-//!   these totals, then a point inside it;
+//! - each k-means++ step returns, per block, `Σ d²` and the decrease each
+//!   trial centroid would bring (`reduce = "concat"`); the next step's
+//!   draws pick a block by these totals, then a point inside it;
 //! - each k-means|| round keeps, per block, the points of largest
 //!   `d²/u` (`reduce = "concat"`), from which the round's sample follows
 //!   once the total `φ` is known;
@@ -86,11 +93,25 @@
 //!
 //! Blocks depend on the data only, random draws on the seed and on each
 //! point's index, and block results are combined exactly or in block
-//! order, so **a fit gives the same bits on any number of threads (and MPI
-//! ranks)** for a given seed. Rows and files give the same assignments; the
-//! centroids may differ in the last bits, as the f64 sums are split into
-//! blocks differently. The GEMM kernel faer picks depends on the CPU, so
-//! bits may differ between machines.
+//! order, so **a fit gives the same bits on any number of threads** for a
+//! given seed (tested on 1, 2 and 3 threads; MPI ranks follow from the
+//! runtime's promise but are not tested here). Rows and files give the
+//! same assignments; the centroids may differ in the last bits, as the f64
+//! sums are split into blocks differently. The GEMM kernel faer picks
+//! depends on the CPU, so bits may differ between machines.
+//!
+//! ## Performance
+//!
+//! On 200,000 × 60 f32 frames and 256 clusters (2-core AMD EPYC with
+//! AVX-512, `examples/bench_kmeans.rs`), one Lloyd iteration takes 0.081 s
+//! on one thread and 0.041 s on two (75 and 148 GFLOP/s counting
+//! `2·N·K·D`); about two thirds of it is the GEMM, then the argmax (10%),
+//! the exact f64 distances and sums (9%) and the exact reduction of the
+//! blocks' sums (6%). Greedy k-means++ takes 1.2 s on one thread, 0.65 s
+//! on two. `scripts/peers/kmeans_sklearn.py` times scikit-learn,
+//! scikit-learn-intelex and daal4py on the same data.
+
+#![warn(missing_docs)]
 
 mod errors;
 mod hyperparams;
@@ -147,6 +168,42 @@ impl KMeans {
     /// file that cannot be read or has another dimension, no frames, or a
     /// non-finite value (naming the file); [`KMeansError::FileChanged`] if a
     /// file's length changes during the fit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::{s, Array2};
+    /// use shardkit_algorithms::features::write_npy;
+    /// use shardkit_algorithms::kmeans::{Init, KMeans};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Four utterances of 3-dimensional frames from two well-separated
+    /// // sources.
+    /// let dir = tempfile::tempdir()?;
+    /// let frames = Array2::from_shape_fn((400, 3), |(i, j)| {
+    ///     (i % 2) as f32 * 50.0 + ((i * 13 + j * 7) % 10) as f32 / 10.0
+    /// });
+    /// let mut files = Vec::new();
+    /// for u in 0..4 {
+    ///     let path = dir.path().join(format!("utt{u}.npy"));
+    ///     write_npy(&path, &frames.slice(s![u * 100..(u + 1) * 100, ..]))?;
+    ///     files.push(path);
+    /// }
+    /// let params = KMeans::new(2).init(Init::parallel()).seed(1);
+    /// let from_files = params.fit_files(&files, 3)?;
+    /// // The same frames in memory give the same clusters.
+    /// let in_memory = params.fit(frames.view())?;
+    /// assert_eq!(from_files.predict(frames.view())?, in_memory.predict(frames.view())?);
+    ///
+    /// // A file of another dimension is named in the error.
+    /// let odd = dir.path().join("odd.npy");
+    /// write_npy(&odd, &Array2::<f32>::zeros((10, 4)))?;
+    /// files.push(odd);
+    /// let err = params.fit_files(&files, 3).unwrap_err();
+    /// assert!(err.to_string().ends_with("odd.npy: has 4 columns per frame but 3 are expected"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn fit_files(&self, files: &[PathBuf], dim: usize) -> Result<KMeansModel, KMeansError> {
         self.check()?;
         let data = Data::files(files, dim)?;
@@ -161,6 +218,23 @@ impl KMeans {
     /// As [`fit`](KMeans::fit).
     pub fn initial_centroids(&self, rows: ArrayView2<'_, f32>) -> Result<Array2<f64>, KMeansError> {
         let data = self.rows_data(rows)?;
+        self.check_size(&data)?;
+        self.initialise(&data)
+    }
+
+    /// The initial centroids [`fit_files`](KMeans::fit_files) starts from,
+    /// without Lloyd iterations.
+    ///
+    /// # Errors
+    ///
+    /// As [`fit_files`](KMeans::fit_files).
+    pub fn initial_centroids_files(
+        &self,
+        files: &[PathBuf],
+        dim: usize,
+    ) -> Result<Array2<f64>, KMeansError> {
+        self.check()?;
+        let data = Data::files(files, dim)?;
         self.check_size(&data)?;
         self.initialise(&data)
     }

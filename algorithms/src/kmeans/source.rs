@@ -34,7 +34,7 @@ pub(crate) trait Visit: Sync {
     type Work: Default;
     /// The result of a block that saw no rows.
     fn start(&self) -> Self::Out;
-    /// Visits `x` (at most [`CHUNK`] rows), whose first row has global
+    /// Visits `x` (at most [`chunk_rows`](Visit::chunk_rows) rows), whose first row has global
     /// index `first`; `state` holds the rows' per-point state.
     fn chunk(
         &self,
@@ -46,6 +46,10 @@ pub(crate) trait Visit: Sync {
     );
     /// Turns a block's running result into what a `concat` pass keeps.
     fn finish(&self, out: Self::Out) -> Self::Block;
+    /// Rows per chunk (a function of the settings, never of the executor).
+    fn chunk_rows(&self) -> usize {
+        CHUNK
+    }
 }
 
 /// One feature file of a fit: its path and where its rows fall in the
@@ -80,6 +84,8 @@ pub(crate) enum Data<'a> {
         jobs: Vec<FileJob>,
         dim: usize,
         rows: usize,
+        /// Whether chunks are handed to visitors column-major.
+        columnar: bool,
     },
 }
 
@@ -149,6 +155,31 @@ impl State {
 }
 
 impl<'a> Data<'a> {
+    /// The same points, handed to visitors column-major: a chunk is then
+    /// used by the GEMM as it is, with no packing (worth it for the
+    /// initialisation's GEMMs, which have few columns). Rows are copied
+    /// once; files are transposed after each read.
+    pub(crate) fn columnar(&self) -> Data<'static> {
+        match self {
+            Data::Rows { rows, block } => {
+                let mut copy = Array2::zeros(rows.raw_dim().f());
+                copy.assign(rows);
+                Data::Rows {
+                    rows: CowArray::from(copy),
+                    block: *block,
+                }
+            }
+            Data::Files {
+                jobs, dim, rows, ..
+            } => Data::Files {
+                jobs: jobs.clone(),
+                dim: *dim,
+                rows: *rows,
+                columnar: true,
+            },
+        }
+    }
+
     /// Rows in memory; copied only if they are not in standard layout.
     pub(crate) fn rows(rows: ArrayView2<'a, f32>) -> Self {
         let block = block_rows(rows.nrows());
@@ -204,7 +235,15 @@ impl<'a> Data<'a> {
                 *block,
                 visit,
             )),
-            (Data::Files { jobs, dim, .. }, State::Files(st)) => sum_files(jobs, st, *dim, visit),
+            (
+                Data::Files {
+                    jobs,
+                    dim,
+                    columnar,
+                    ..
+                },
+                State::Files(st),
+            ) => sum_files(jobs, st, *dim, *columnar, visit),
             _ => unreachable!("state of another data source"),
         }
     }
@@ -224,9 +263,15 @@ impl<'a> Data<'a> {
                 *block,
                 visit,
             )),
-            (Data::Files { jobs, dim, .. }, State::Files(st)) => {
-                blocks_files(jobs, st, *dim, visit)
-            }
+            (
+                Data::Files {
+                    jobs,
+                    dim,
+                    columnar,
+                    ..
+                },
+                State::Files(st),
+            ) => blocks_files(jobs, st, *dim, *columnar, visit),
             _ => unreachable!("state of another data source"),
         }
     }
@@ -284,9 +329,10 @@ fn visit_rows<V: Visit>(
     work: &mut V::Work,
 ) {
     let n = rows.nrows();
+    let step = visit.chunk_rows();
     let mut at = 0;
     while at < n {
-        let end = (at + CHUNK).min(n);
+        let end = (at + step).min(n);
         visit.chunk(
             out,
             rows.slice(s![at..end, ..]),
@@ -351,10 +397,16 @@ fn visit_files<V: Visit>(
     jobs: &[FileJob],
     state: &mut [Array2<f64>],
     dim: usize,
+    columnar: bool,
 ) -> Result<(), KMeansError> {
     let mut work = V::Work::default();
     for (job, st) in jobs.iter().zip(state) {
-        let x = read_job(job, dim)?;
+        let mut x = read_job(job, dim)?;
+        if columnar {
+            let mut f = Array2::zeros(x.raw_dim().f());
+            f.assign(&x);
+            x = f;
+        }
         visit_rows(visit, out, x.view(), job.first, st.view_mut(), &mut work);
     }
     Ok(())
@@ -366,6 +418,7 @@ fn sum_files<V>(
     jobs: &[FileJob],
     state: &mut [Array2<f64>],
     dim: usize,
+    columnar: bool,
     visit: &V,
 ) -> Result<V::Out, KMeansError>
 where
@@ -373,7 +426,7 @@ where
     V::Out: Reduce,
 {
     let mut out = visit.start();
-    visit_files(visit, &mut out, jobs, state, dim)?;
+    visit_files(visit, &mut out, jobs, state, dim, columnar)?;
     Ok(out)
 }
 
@@ -383,10 +436,11 @@ fn blocks_files<V: Visit>(
     jobs: &[FileJob],
     state: &mut [Array2<f64>],
     dim: usize,
+    columnar: bool,
     visit: &V,
 ) -> Result<Vec<Kept<V>>, KMeansError> {
     let mut out = visit.start();
-    visit_files(visit, &mut out, jobs, state, dim)?;
+    visit_files(visit, &mut out, jobs, state, dim, columnar)?;
     let first = jobs.first().map_or(0, |j| j.first);
     let rows = jobs.iter().map(|j| j.rows).sum();
     Ok(vec![(first, rows, visit.finish(out))])
@@ -497,6 +551,7 @@ impl Data<'static> {
             jobs,
             dim,
             rows: first,
+            columnar: false,
         })
     }
 }

@@ -315,3 +315,135 @@ fn failed_write_names_the_file_and_keeps_the_old_one() {
     let x: Array1<f64> = NpzReader::open(&kept).unwrap().read("x").unwrap();
     assert_eq!(x, array![2.0]);
 }
+
+mod gmm_files {
+    use super::*;
+    use shardkit_algorithms::gmm::{DiagGmm, GmmError, GmmFileError};
+
+    fn model() -> DiagGmm {
+        DiagGmm::new(
+            array![0.1, 0.2, 0.7],
+            array![[0.0, 1.0], [-2.5, 3.25], [1e-3, 7.0]],
+            array![[1.0, 0.5], [2.0, 1e-4], [3.0, 4.0]],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_keeps_every_bit_and_numpy_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ubm.npz");
+        let gmm = model();
+        gmm.save(&path).unwrap();
+        assert_eq!(DiagGmm::load(&path).unwrap(), gmm);
+        let Some(out) = python(&format!(
+            "import numpy as np; z = np.load({}); \
+             print(sorted(z.files), z['weights'].dtype, z['means'].shape, z['variances'][1, 1])",
+            py_path(&path)
+        )) else {
+            return;
+        };
+        assert_eq!(
+            out.trim(),
+            "['means', 'variances', 'weights'] float64 (3, 2) 0.0001"
+        );
+    }
+
+    #[test]
+    fn loads_a_float32_model_from_numpy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("np.npz");
+        if python(&format!(
+            "import numpy as np; np.savez_compressed({}, weights=np.float32([0.5, 0.5]), \
+             means=np.float32([[1, 2], [3, 4]]), variances=np.ones((2, 2), np.float32), extra=np.zeros(3))",
+            py_path(&path)
+        ))
+        .is_none()
+        {
+            return;
+        }
+        let gmm = DiagGmm::load(&path).unwrap();
+        assert_eq!(gmm.means(), array![[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(gmm.weights(), array![0.5, 0.5]);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_array() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.npz");
+        let write = |w: Array1<f64>, m: Array2<f64>, v: Array2<f64>| {
+            let mut npz = NpzWriter::new(&path);
+            npz.add("weights", &w).unwrap();
+            npz.add("means", &m).unwrap();
+            npz.add("variances", &v).unwrap();
+            npz.finish().unwrap();
+        };
+
+        // Variances of another shape than the means.
+        write(
+            array![0.5, 0.5],
+            Array2::zeros((2, 3)),
+            Array2::ones((2, 2)),
+        );
+        let err = DiagGmm::load(&path).unwrap_err();
+        assert!(matches!(err, GmmFileError::Npz(NpzError::Shape { .. })));
+        let msg = err.to_string();
+        assert!(
+            msg.contains("bad.npz") && msg.contains("'variances'"),
+            "{msg}"
+        );
+
+        // Means with another number of rows than the weights.
+        write(array![1.0], Array2::zeros((2, 3)), Array2::ones((2, 3)));
+        let msg = DiagGmm::load(&path).unwrap_err().to_string();
+        assert!(msg.contains("bad.npz") && msg.contains("'means'"), "{msg}");
+
+        // Parts of the right shapes that are not a mixture.
+        write(
+            array![0.5, 0.5],
+            Array2::zeros((2, 1)),
+            array![[1.0], [0.0]],
+        );
+        let err = DiagGmm::load(&path).unwrap_err();
+        assert!(matches!(
+            err,
+            GmmFileError::Invalid {
+                source: GmmError::BadVariance { component: 1, .. },
+                ..
+            }
+        ));
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "{}: not a valid GMM: variance (1, 0)",
+                path.display()
+            )),
+            "{msg}"
+        );
+
+        // No such file.
+        let missing = dir.path().join("missing.npz");
+        let msg = DiagGmm::load(&missing).unwrap_err().to_string();
+        assert!(msg.starts_with(&missing.display().to_string()), "{msg}");
+    }
+
+    #[test]
+    fn a_failed_save_names_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a folder in the way: the final rename fails.
+        let path = dir.path().join("ubm.npz");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("keep"), b"x").unwrap();
+        let err = model().save(&path).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&path.display().to_string()),
+            "{err}"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["ubm.npz"], "no temporary file is left behind");
+        assert_eq!(std::fs::read(path.join("keep")).unwrap(), b"x");
+    }
+}

@@ -44,6 +44,7 @@
 //! the same way.
 
 mod estep;
+mod io;
 mod model;
 mod prepared;
 mod real;
@@ -54,6 +55,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 use shardkit::parallelize;
 
 pub use estep::{accumulate_block, accumulate_block_chunked, CHUNK_FRAMES, FLUSH_CHUNKS};
+pub use io::{GmmFileError, MEANS, VARIANCES, WEIGHTS};
 pub use model::{DiagGmm, GmmError, WEIGHT_SUM_TOLERANCE};
 pub use prepared::{Prepared, CENTRE_RATIO, DEFAULT_REFINE_MARGIN};
 pub use real::Real;

@@ -56,6 +56,20 @@ fn shardkit_threads() {
         assert_eq!(format!("{exec:?}"), format!("Executor::Threads({n})"));
     }
 
+    // A program's own thread count takes precedence over the variable,
+    // even a malformed one; `Some(0)` is refused, `None` reads it.
+    set("abc");
+    let exec = Executor::from_env_with_threads(Some(2)).unwrap();
+    assert_eq!(exec.workers(), 2);
+    assert!(matches!(
+        Executor::from_env_with_threads(Some(0)),
+        Err(ExecutorError::ZeroThreads)
+    ));
+    assert!(matches!(
+        Executor::from_env_with_threads(None),
+        Err(ExecutorError::BadThreadsEnv { .. })
+    ));
+
     // The default executor is built from the variable on first use, then
     // kept.
     set("3");

@@ -131,12 +131,35 @@ impl Executor {
     /// [`ExecutorError::BadThreadsEnv`] when the variable is not a positive
     /// integer; MPI initialisation errors under `mpirun`.
     pub fn from_env() -> Result<Self, ExecutorError> {
-        let threads = match std::env::var(THREADS_ENV) {
-            Ok(value) => match value.trim().parse::<usize>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => return Err(ExecutorError::BadThreadsEnv { value }),
+        Executor::from_env_with_threads(None)
+    }
+
+    /// [`from_env`](Executor::from_env) with the threads per process given
+    /// by the program — a `--threads` option, say — in place of
+    /// `SHARDKIT_THREADS` (`None` falls back to it): a pool of `threads`,
+    /// or under `mpirun` the MPI world with `threads` per rank.
+    ///
+    /// ```
+    /// let exec = shardkit::Executor::from_env_with_threads(Some(2))?;
+    /// assert_eq!(exec.workers(), 2); // outside mpirun: a pool of 2
+    /// # Ok::<(), shardkit::ExecutorError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Executor::from_env); [`ExecutorError::ZeroThreads`]
+    /// for `Some(0)`.
+    pub fn from_env_with_threads(threads: Option<usize>) -> Result<Self, ExecutorError> {
+        let threads = match threads {
+            Some(0) => return Err(ExecutorError::ZeroThreads),
+            Some(n) => Some(n),
+            None => match std::env::var(THREADS_ENV) {
+                Ok(value) => match value.trim().parse::<usize>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => return Err(ExecutorError::BadThreadsEnv { value }),
+                },
+                Err(_) => None,
             },
-            Err(_) => None,
         };
         #[cfg(feature = "mpi")]
         if crate::mpi::launch_size().is_some() {

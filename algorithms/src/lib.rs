@@ -9,13 +9,16 @@
 //! - [`gmm`]: diagonal GMMs and their E-step (GEMMs in `f32`, statistics in
 //!   `f64`);
 //! - [`ubm`]: UBM training by EM with the split schedule;
-//! - [`speaker`]: MAP adaptation and GMM-UBM scoring.
+//! - [`speaker`]: MAP adaptation and GMM-UBM scoring;
+//! - [`ivector`]: Baum-Welch statistics, total-variability training and
+//!   i-vector extraction.
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
 
 pub mod features;
 pub mod gmm;
+pub mod ivector;
 pub mod kmeans;
 mod linalg;
 pub mod npz;

@@ -1,19 +1,44 @@
-//! Small dense kernels shared by the algorithms: an f32 GEMM (faer, one
-//! thread — shardkit's blocks give the parallelism).
+//! Small dense kernels shared by the algorithms: GEMM (faer, one thread —
+//! shardkit's blocks give the parallelism), Cholesky factorisations and
+//! symmetric matrices packed as their lower triangle.
 
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt;
 use faer::linalg::matmul::matmul;
+use faer::reborrow::ReborrowMut;
+use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-/// `c = a · b` in f32, on the calling thread. Any strides.
+/// A faer view of an ndarray view (any strides).
+pub(crate) fn mat_ref<'a, T>(a: &ArrayView2<'a, T>) -> MatRef<'a, T> {
+    let s = a.strides();
+    // SAFETY: pointer, shape and strides come from a live ndarray view that
+    // outlives the result ('a).
+    unsafe { MatRef::from_raw_parts(a.as_ptr(), a.nrows(), a.ncols(), s[0], s[1]) }
+}
+
+/// A mutable faer view of an ndarray view (any strides).
+pub(crate) fn mat_mut<'a, T>(a: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
+    let (m, n) = a.dim();
+    let s = a.strides();
+    let (s0, s1) = (s[0], s[1]);
+    // SAFETY: as `mat_ref`, and the view is borrowed mutably for 'a, so
+    // nothing else reaches these elements meanwhile.
+    unsafe { MatMut::from_raw_parts_mut(a.as_mut_ptr(), m, n, s0, s1) }
+}
+
+/// `c = a · b` (or `c += a · b` with `add`), on the calling thread. Any
+/// strides.
 ///
 /// # Panics
 ///
 /// If the shapes do not agree (`a`: m × k, `b`: k × n, `c`: m × n).
-pub(crate) fn gemm_f32(
-    mut c: ArrayViewMut2<'_, f32>,
-    a: ArrayView2<'_, f32>,
-    b: ArrayView2<'_, f32>,
+pub(crate) fn gemm<T: ComplexField + Copy>(
+    mut c: ArrayViewMut2<'_, T>,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    add: bool,
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
@@ -24,15 +49,113 @@ pub(crate) fn gemm_f32(
         b.dim(),
         c.dim()
     );
-    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
-    let (sc0, sc1) = (sc[0], sc[1]);
-    // SAFETY: pointers, shapes and strides come from live ndarray views of
-    // exactly these shapes; `c` is borrowed mutably for the call and cannot
-    // alias `a` or `b`.
-    unsafe {
-        let a = MatRef::from_raw_parts(a.as_ptr(), m, k, sa[0], sa[1]);
-        let b = MatRef::from_raw_parts(b.as_ptr(), k, n, sb[0], sb[1]);
-        let c = MatMut::from_raw_parts_mut(c.as_mut_ptr(), m, n, sc0, sc1);
-        matmul(c, Accum::Replace, a, b, 1.0f32, Par::Seq);
+    let accum = if add { Accum::Add } else { Accum::Replace };
+    matmul(
+        mat_mut(&mut c),
+        accum,
+        mat_ref(&a),
+        mat_ref(&b),
+        T::one_impl(),
+        Par::Seq,
+    );
+}
+
+/// `c = a · b` in f32, on the calling thread. Any strides.
+///
+/// # Panics
+///
+/// If the shapes do not agree (`a`: m × k, `b`: k × n, `c`: m × n).
+pub(crate) fn gemm_f32(c: ArrayViewMut2<'_, f32>, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) {
+    gemm(c, a, b, false);
+}
+
+/// The length of a packed `r × r` symmetric matrix: `r(r+1)/2`.
+pub(crate) const fn packed_len(r: usize) -> usize {
+    r * (r + 1) / 2
+}
+
+/// Writes the lower triangle of `m` (row by row: `(0,0), (1,0), (1,1),
+/// (2,0), …`) into `out`.
+pub(crate) fn pack_lower(m: MatRef<'_, f64>, out: &mut [f64]) {
+    let r = m.nrows();
+    debug_assert_eq!(out.len(), packed_len(r));
+    let mut k = 0;
+    for i in 0..r {
+        for j in 0..=i {
+            out[k] = m[(i, j)];
+            k += 1;
+        }
     }
+}
+
+/// Fills the lower triangle of `m` from a packed matrix (the upper
+/// triangle is left as it is: the factorisations read the lower one).
+pub(crate) fn unpack_lower(p: &[f64], mut m: MatMut<'_, f64>) {
+    let r = m.nrows();
+    debug_assert_eq!(p.len(), packed_len(r));
+    let mut k = 0;
+    for i in 0..r {
+        for j in 0..=i {
+            m[(i, j)] = p[k];
+            k += 1;
+        }
+    }
+}
+
+/// Reusable memory for [`cholesky`] and [`cholesky_inverse`] of `r × r`
+/// matrices.
+pub(crate) struct CholWork {
+    buffer: MemBuffer,
+}
+
+impl CholWork {
+    pub(crate) fn new(r: usize) -> CholWork {
+        let req = llt::factor::cholesky_in_place_scratch::<f64>(r, Par::Seq, Default::default())
+            .or(llt::inverse::inverse_scratch::<f64>(r, Par::Seq));
+        CholWork {
+            buffer: MemBuffer::new(req),
+        }
+    }
+}
+
+/// Factors the symmetric positive definite matrix whose lower triangle is
+/// in `a`, in place: `a`'s lower triangle becomes `G` with `G·Gᵀ = a`
+/// (its upper triangle is left as it was). Returns `log det a`.
+///
+/// # Errors
+///
+/// The index of the first pivot that is not positive (the matrix is not
+/// positive definite, or holds NaN).
+pub(crate) fn cholesky(a: MatMut<'_, f64>, work: &mut CholWork) -> Result<f64, usize> {
+    let stack = MemStack::new(&mut work.buffer);
+    let mut a = a;
+    llt::factor::cholesky_in_place(
+        a.rb_mut(),
+        Default::default(),
+        Par::Seq,
+        stack,
+        Default::default(),
+    )
+    .map_err(|llt::factor::LltError::NonPositivePivot { index }| index)?;
+    let log_det = (0..a.nrows()).map(|i| a[(i, i)].ln()).sum::<f64>() * 2.0;
+    if log_det.is_finite() {
+        Ok(log_det)
+    } else {
+        Err((0..a.nrows())
+            .find(|&i| !a[(i, i)].is_finite())
+            .unwrap_or(0))
+    }
+}
+
+/// `out`'s lower triangle = `(G·Gᵀ)⁻¹` from the factor `g` of [`cholesky`].
+pub(crate) fn cholesky_inverse(out: MatMut<'_, f64>, g: MatRef<'_, f64>, work: &mut CholWork) {
+    let stack = MemStack::new(&mut work.buffer);
+    llt::inverse::inverse(out, g, Par::Seq, stack);
+}
+
+/// Solves `(G·Gᵀ)·x = rhs` in place (every column of `rhs`), with the
+/// factor `g` of [`cholesky`].
+pub(crate) fn cholesky_solve(g: MatRef<'_, f64>, rhs: MatMut<'_, f64>) {
+    let mut empty = MemBuffer::new(faer::dyn_stack::StackReq::EMPTY);
+    llt::solve::solve_in_place(g, rhs, Par::Seq, MemStack::new(&mut empty));
 }

@@ -119,7 +119,7 @@ mod init;
 mod kernel;
 mod lloyd;
 mod model;
-mod rng;
+pub(crate) mod rng;
 mod source;
 mod top;
 

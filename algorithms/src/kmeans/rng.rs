@@ -43,6 +43,13 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    /// A standard normal draw (Box–Muller, cosine branch).
+    pub(crate) fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.uniform(); // in (0, 1]
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     /// Uniform in `0..n` (`n > 0`), by the high half of a 128-bit product
     /// (bias below 2⁻⁶⁴·n, immaterial here).
     pub(crate) fn below(&mut self, n: usize) -> usize {

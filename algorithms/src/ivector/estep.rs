@@ -1,0 +1,371 @@
+//! The data passes of total-variability EM and i-vector extraction.
+//!
+//! Notation: `S` sessions, `C` components, `D` dimensions, rank `R`,
+//! `K = R(R+1)/2` (a symmetric `R × R` matrix packed as its lower
+//! triangle). With `N_s` the zero-order and `F̃_s` the centred first-order
+//! statistics of session `s`, and `P_c = T_cᵀ Σ_c⁻¹ T_c`:
+//!
+//! ```text
+//! L_s = I + Σ_c N_sc P_c         (one GEMM per block: N · P, P packed C × K)
+//! b_s = Tᵀ Σ⁻¹ F̃_s               (one GEMM per block: F̃ · Σ⁻¹T)
+//! E[w_s] = L_s⁻¹ b_s,  E[w_s w_sᵀ] = L_s⁻¹ + E[w_s] E[w_s]ᵀ
+//! ```
+//!
+//! The per-session `C·D × R` products `Σ⁻¹ T N_s` are never formed. The
+//! M-step's accumulators `A_c = Σ_s N_sc E[w wᵀ]_s` (`C × K`) and
+//! `C = Σ_s F̃_s E[w_s]ᵀ` (`C·D × R`) are large, so they are not summed
+//! per worker: the session pass writes each session's `E[w]` and packed
+//! `E[w wᵀ]` in place, then `Aᵀ = E[wwᵀ]ᵀ · N` is computed split over the
+//! `K` packed entries and `C` split over components — each element has one
+//! owner, so nothing large is reduced and every worker reads its share of
+//! the session data once.
+
+use std::ops::Range;
+
+use faer::Mat;
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
+use shardkit::{parallelize, Reduce};
+
+use super::stats::centre;
+use super::{IvectorError, TvModel};
+use crate::linalg::{
+    cholesky, cholesky_inverse, cholesky_solve, gemm, mat_mut, mat_ref, pack_lower, packed_len,
+    unpack_lower, CholWork,
+};
+
+/// Sessions per block of the session pass: GEMMs of 64 rows keep the cores
+/// busy, and the block's scratch (`64 × C·D` centred statistics, `64 × K`)
+/// stays small.
+pub(crate) const SESSION_BLOCK: usize = 64;
+/// Components per block of the component passes.
+pub(crate) const COMPONENT_BLOCK: usize = 8;
+/// Packed entries of `E[w wᵀ]` per block of the `Aᵀ` pass.
+pub(crate) const PACKED_BLOCK: usize = 256;
+
+/// What the session pass writes for each session besides `E[w]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Second {
+    /// Nothing (plain extraction).
+    Nothing,
+    /// The posterior covariance `L⁻¹`, packed.
+    Covariance,
+    /// The second moment `E[w wᵀ] = L⁻¹ + E[w]E[w]ᵀ`, packed (training).
+    Moment,
+}
+
+/// The model's per-iteration precomputation: `P_c = T_cᵀ Σ_c⁻¹ T_c`
+/// (packed, `C × K`) and `Σ⁻¹ T` (`C·D × R`).
+pub(crate) struct Precomputed {
+    p: Array2<f64>,
+    tsig: Array2<f64>,
+}
+
+impl Precomputed {
+    pub(crate) fn new(model: &TvModel) -> Precomputed {
+        let (c, d, r) = (model.n_components(), model.dim(), model.rank());
+        let mut p = Array2::zeros((c, packed_len(r)));
+        let mut tsig = Array2::zeros((c * d, r));
+        precompute(
+            by_component(model.t(), c),
+            model.variances(),
+            p.view_mut(),
+            by_component_mut(tsig.view_mut(), c),
+        );
+        Precomputed { p, tsig }
+    }
+}
+
+/// `C·D × R` (standard layout) seen as `C × D·R`: one row per component.
+pub(crate) fn by_component(t: ArrayView2<'_, f64>, c: usize) -> ArrayView2<'_, f64> {
+    let len = t.len();
+    t.into_shape_with_order((c, len / c))
+        .expect("T is in standard layout")
+}
+
+/// The mutable [`by_component`].
+pub(crate) fn by_component_mut(t: ArrayViewMut2<'_, f64>, c: usize) -> ArrayViewMut2<'_, f64> {
+    let len = t.len();
+    t.into_shape_with_order((c, len / c))
+        .expect("T is in standard layout")
+}
+
+/// One component's `D × R` block of a `C × D·R` row.
+fn block(row: ndarray::ArrayView1<'_, f64>, r: usize) -> ArrayView2<'_, f64> {
+    let d = row.len() / r;
+    row.into_shape_with_order((d, r))
+        .expect("rows of a standard-layout array are contiguous")
+}
+
+#[parallelize(
+    split = "t, variances, p, tsig",
+    reduce = "none",
+    block_size = COMPONENT_BLOCK
+)]
+fn precompute(
+    t: ArrayView2<'_, f64>,
+    variances: ArrayView2<'_, f64>,
+    p: ArrayViewMut2<'_, f64>,
+    tsig: ArrayViewMut2<'_, f64>,
+) {
+    let (mut p, mut tsig) = (p, tsig);
+    let r = packed_rank(p.ncols());
+    let mut full = Array2::<f64>::zeros((r, r));
+    for c in 0..t.nrows() {
+        let tc = block(t.row(c), r);
+        let mut sc = tsig
+            .row_mut(c)
+            .into_shape_with_order((tc.nrows(), r))
+            .expect("contiguous row");
+        for ((mut out, row), &v) in sc
+            .rows_mut()
+            .into_iter()
+            .zip(tc.rows())
+            .zip(variances.row(c))
+        {
+            out.zip_mut_with(&row, |o, &x| *o = x / v);
+        }
+        gemm(full.view_mut(), tc.t(), sc.view(), false);
+        pack_lower(
+            mat_ref(&full.view()),
+            p.row_mut(c).as_slice_mut().expect("contiguous row"),
+        );
+    }
+}
+
+/// `R` from `K = R(R+1)/2`.
+fn packed_rank(k: usize) -> usize {
+    let r = (((8 * k + 1) as f64).sqrt() as usize).saturating_sub(1) / 2;
+    debug_assert_eq!(packed_len(r), k);
+    r
+}
+
+/// What the session pass adds up over sessions.
+#[derive(Reduce, Debug, Clone, PartialEq)]
+pub(crate) struct PosteriorSums {
+    /// `Σ_s E[w_s]`, `R`.
+    pub(crate) first: Array1<f64>,
+    /// `Σ_s E[w_s w_sᵀ]`, packed (zeros unless the second moment is asked).
+    pub(crate) second: Array1<f64>,
+    /// `Σ_s (½ b_sᵀ E[w_s] − ½ log det L_s)`: the log-likelihood of the
+    /// statistics up to terms that do not depend on `T`.
+    pub(crate) objective: f64,
+    /// Sessions seen.
+    pub(crate) sessions: u64,
+}
+
+/// The posterior of every session's i-vector: `E[w]` into `w` (`S × R`),
+/// and what `what` asks into `second` (`S × K`, or `S × 0` for nothing).
+/// `sessions` are the rows' indices in the whole set (for messages).
+#[allow(clippy::too_many_arguments)]
+#[parallelize(
+    split = "sessions, zero, first, w, second",
+    reduce = "sum",
+    block_size = SESSION_BLOCK
+)]
+pub(crate) fn posterior_pass(
+    sessions: Range<usize>,
+    zero: ArrayView2<'_, f64>,
+    first: ArrayView2<'_, f64>,
+    w: ArrayViewMut2<'_, f64>,
+    second: ArrayViewMut2<'_, f64>,
+    model: &TvModel,
+    pre: &Precomputed,
+    what: Second,
+) -> Result<PosteriorSums, IvectorError> {
+    let (mut w, mut second) = (w, second);
+    let n = zero.nrows();
+    let (c, d, r) = (model.n_components(), model.dim(), model.rank());
+    let k = packed_len(r);
+    let mut centred = Array2::zeros((n, c * d));
+    centre(zero, first, model.means(), centred.view_mut());
+    let mut lp = Array2::zeros((n, k));
+    gemm(lp.view_mut(), zero, pre.p.view(), false);
+    let mut b = Array2::zeros((n, r));
+    gemm(b.view_mut(), centred.view(), pre.tsig.view(), false);
+    drop(centred);
+
+    let mut sums = PosteriorSums {
+        first: Array1::zeros(r),
+        second: Array1::zeros(if what == Second::Moment { k } else { 0 }),
+        objective: 0.0,
+        sessions: n as u64,
+    };
+    let mut l = Mat::<f64>::zeros(r, r);
+    let mut inv = Mat::<f64>::zeros(r, r);
+    let mut x = Mat::<f64>::zeros(r, 1);
+    let mut work = CholWork::new(r);
+    for i in 0..n {
+        unpack_lower(lp.row(i).as_slice().expect("contiguous row"), l.as_mut());
+        for j in 0..r {
+            l[(j, j)] += 1.0;
+        }
+        let log_det = cholesky(l.as_mut(), &mut work).map_err(|pivot| {
+            IvectorError::BadStatistics {
+                session: sessions.start + i,
+                reason: format!(
+                    "its posterior precision is not positive definite (pivot {pivot}); are its zero-order statistics valid?"
+                ),
+            }
+        })?;
+        for j in 0..r {
+            x[(j, 0)] = b[[i, j]];
+        }
+        cholesky_solve(l.as_ref(), x.as_mut());
+        let mut bw = 0.0;
+        for j in 0..r {
+            bw += b[[i, j]] * x[(j, 0)];
+            w[[i, j]] = x[(j, 0)];
+            sums.first[j] += x[(j, 0)];
+        }
+        sums.objective += 0.5 * bw - 0.5 * log_det;
+        if what == Second::Nothing {
+            continue;
+        }
+        cholesky_inverse(inv.as_mut(), l.as_ref(), &mut work);
+        if what == Second::Moment {
+            for p in 0..r {
+                for q in 0..=p {
+                    inv[(p, q)] += x[(p, 0)] * x[(q, 0)];
+                }
+            }
+        }
+        let out = second.row_mut(i).into_slice().expect("contiguous row");
+        pack_lower(inv.as_ref(), out);
+        if what == Second::Moment {
+            sums.second
+                .zip_mut_with(&ndarray::ArrayView1::from(&*out), |a, &v| *a += v);
+        }
+    }
+    Ok(sums)
+}
+
+/// `Aᵀ += E[wwᵀ]ᵀ · N` for a range of packed entries: `at` is `K × C`
+/// (a block of its rows), `second` the sessions' packed `E[w wᵀ]` (`S × K`,
+/// all of them), `zero` their zero-order statistics (`S × C`).
+#[parallelize(split = "entries, at", reduce = "none", block_size = PACKED_BLOCK)]
+pub(crate) fn accumulate_a(
+    entries: Range<usize>,
+    at: ArrayViewMut2<'_, f64>,
+    second: ArrayView2<'_, f64>,
+    zero: ArrayView2<'_, f64>,
+) {
+    let rows = second.slice(s![.., entries]);
+    gemm(at, rows.t(), zero, true);
+}
+
+/// `C += F̃ᵀ · E[w]` for a range of components: `c` is `C × D·R` (a block
+/// of its rows, each a component's `D × R`), the session data whole.
+#[parallelize(split = "components, c", reduce = "none", block_size = COMPONENT_BLOCK)]
+pub(crate) fn accumulate_c(
+    components: Range<usize>,
+    c: ArrayViewMut2<'_, f64>,
+    zero: ArrayView2<'_, f64>,
+    first: ArrayView2<'_, f64>,
+    means: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+) {
+    let (c0, c1) = (components.start, components.end);
+    let d = means.ncols();
+    let r = w.ncols();
+    let mut centred = Array2::zeros((zero.nrows(), (c1 - c0) * d));
+    centre(
+        zero.slice(s![.., c0..c1]),
+        first.slice(s![.., c0 * d..c1 * d]),
+        means.slice(s![c0..c1, ..]),
+        centred.view_mut(),
+    );
+    let c = c
+        .into_shape_with_order(((c1 - c0) * d, r))
+        .expect("a block of standard-layout rows is contiguous");
+    gemm(c, centred.t(), w, true);
+}
+
+/// The M-step: `T_c = C_c A_c⁻¹` for a range of components (then `· G`,
+/// the minimum-divergence rotation, when given). A component whose `A_c`
+/// is not positive definite (no session uses it) keeps its rows of `old`
+/// (rotated alike). Returns how many components kept their rows.
+#[allow(clippy::too_many_arguments)]
+#[parallelize(split = "components, c, old, t", reduce = "sum", block_size = COMPONENT_BLOCK)]
+pub(crate) fn solve_components(
+    components: Range<usize>,
+    c: ArrayView2<'_, f64>,
+    old: ArrayView2<'_, f64>,
+    t: ArrayViewMut2<'_, f64>,
+    at: ArrayView2<'_, f64>,
+    r: usize,
+    rotation: Option<&Array2<f64>>,
+) -> u64 {
+    let mut t = t;
+    let d = old.ncols() / r;
+    let mut a = Mat::<f64>::zeros(r, r);
+    let mut rhs = Mat::<f64>::zeros(r, d);
+    let mut work = CholWork::new(r);
+    let mut kept = 0;
+    let mut packed = vec![0.0; at.nrows()];
+    for (i, comp) in components.enumerate() {
+        for (p, v) in packed.iter_mut().zip(at.column(comp)) {
+            *p = *v;
+        }
+        unpack_lower(&packed, a.as_mut());
+        let cc = block(c.row(i), r);
+        let mut tc = t
+            .row_mut(i)
+            .into_shape_with_order((d, r))
+            .expect("contiguous row");
+        let solved = cholesky(a.as_mut(), &mut work).is_ok();
+        if solved {
+            for p in 0..r {
+                for q in 0..d {
+                    rhs[(p, q)] = cc[[q, p]];
+                }
+            }
+            cholesky_solve(a.as_ref(), rhs.as_mut());
+        } else {
+            kept += 1;
+            let oc = block(old.row(i), r);
+            for p in 0..r {
+                for q in 0..d {
+                    rhs[(p, q)] = oc[[q, p]];
+                }
+            }
+        }
+        match rotation {
+            Some(g) => faer::linalg::matmul::matmul(
+                mat_mut(&mut tc),
+                faer::Accum::Replace,
+                rhs.as_ref().transpose(),
+                mat_ref(&g.view()),
+                1.0,
+                faer::Par::Seq,
+            ),
+            None => {
+                for p in 0..r {
+                    for q in 0..d {
+                        tc[[q, p]] = rhs[(p, q)];
+                    }
+                }
+            }
+        }
+    }
+    kept
+}
+
+/// The lower Cholesky factor `G` (full `R × R`, zeros above the diagonal)
+/// of a packed symmetric positive definite matrix.
+pub(crate) fn cholesky_factor(packed: &[f64], r: usize) -> Result<Array2<f64>, usize> {
+    let mut m = Mat::<f64>::zeros(r, r);
+    unpack_lower(packed, m.as_mut());
+    cholesky(m.as_mut(), &mut CholWork::new(r))?;
+    Ok(Array2::from_shape_fn((r, r), |(i, j)| {
+        if j <= i {
+            m[(i, j)]
+        } else {
+            0.0
+        }
+    }))
+}
+
+/// The session rows `range` of the statistics.
+pub(crate) fn rows(a: ArrayView2<'_, f64>, range: Range<usize>) -> ArrayView2<'_, f64> {
+    a.slice_move(s![range, ..])
+}

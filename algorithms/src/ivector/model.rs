@@ -1,0 +1,162 @@
+//! The total-variability model: what i-vectors are extracted with.
+
+use std::path::Path;
+
+use ndarray::{Array2, ArrayView2};
+
+use super::IvectorError;
+use crate::gmm::DiagGmm;
+use crate::kmeans::rng::Rng;
+use crate::npz::{NpzReader, NpzWriter};
+
+/// A total-variability model: the supervector of a session is
+/// `m + T·w` with `w ~ N(0, I)` its i-vector, and each component's
+/// first-order statistics are modelled with the UBM's diagonal covariance.
+///
+/// - `t`: `C·D × R`, rows component-major (row `c·D + d`), the total
+///   variability matrix;
+/// - `means`: `C × D`, the UBM means `m` (the statistics are centred on
+///   them);
+/// - `variances`: `C × D`, the UBM variances `Σ`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TvModel {
+    t: Array2<f64>,
+    means: Array2<f64>,
+    variances: Array2<f64>,
+}
+
+impl TvModel {
+    /// A model from its parts.
+    ///
+    /// # Errors
+    ///
+    /// [`IvectorError::Shape`] when the shapes disagree or the rank is 0;
+    /// [`IvectorError::Model`] for a non-finite entry or a variance that
+    /// is not positive.
+    pub fn new(
+        t: Array2<f64>,
+        means: Array2<f64>,
+        variances: Array2<f64>,
+    ) -> Result<TvModel, IvectorError> {
+        let (c, d) = means.dim();
+        if variances.dim() != (c, d) || t.nrows() != c * d || t.ncols() == 0 || c * d == 0 {
+            return Err(IvectorError::Shape(format!(
+                "total-variability model: T {:?}, means {:?} and variances {:?} need T of C·D × R (R > 0) and means and variances of C × D",
+                t.dim(),
+                means.dim(),
+                variances.dim()
+            )));
+        }
+        if let Some(((i, j), v)) = t.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(IvectorError::Model(format!("T[{i}, {j}] is {v}")));
+        }
+        if let Some(((i, j), v)) = means.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(IvectorError::Model(format!("mean ({i}, {j}) is {v}")));
+        }
+        if let Some(((i, j), v)) = variances
+            .indexed_iter()
+            .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+        {
+            return Err(IvectorError::Model(format!(
+                "variance ({i}, {j}) is {v}: variances must be positive and finite"
+            )));
+        }
+        Ok(TvModel {
+            t,
+            means,
+            variances,
+        })
+    }
+
+    /// A random starting point for training: `T[c·D + d, r] = σ_cd · g ·
+    /// scale` with `g` standard normal draws fixed by `seed`, and the
+    /// UBM's means and variances.
+    ///
+    /// # Errors
+    ///
+    /// [`IvectorError::Shape`] for `rank == 0`.
+    pub fn random(
+        ubm: &DiagGmm,
+        rank: usize,
+        scale: f64,
+        seed: u64,
+    ) -> Result<TvModel, IvectorError> {
+        let (c, d) = (ubm.n_components(), ubm.dim());
+        let mut rng = Rng::new(seed, 0x7476);
+        let sd = ubm.variances().mapv(f64::sqrt);
+        let t = Array2::from_shape_fn((c * d, rank), |(row, _)| {
+            sd[[row / d, row % d]] * rng.normal() * scale
+        });
+        TvModel::new(t, ubm.means().to_owned(), ubm.variances().to_owned())
+    }
+
+    /// `T`, `C·D × R`.
+    pub fn t(&self) -> ArrayView2<'_, f64> {
+        self.t.view()
+    }
+
+    /// The UBM means, `C × D`.
+    pub fn means(&self) -> ArrayView2<'_, f64> {
+        self.means.view()
+    }
+
+    /// The UBM variances, `C × D`.
+    pub fn variances(&self) -> ArrayView2<'_, f64> {
+        self.variances.view()
+    }
+
+    /// The i-vector dimension `R`.
+    pub fn rank(&self) -> usize {
+        self.t.ncols()
+    }
+
+    /// The number of components `C`.
+    pub fn n_components(&self) -> usize {
+        self.means.nrows()
+    }
+
+    /// The feature dimension `D`.
+    pub fn dim(&self) -> usize {
+        self.means.ncols()
+    }
+
+    pub(crate) fn with_t(&self, t: Array2<f64>) -> TvModel {
+        debug_assert_eq!(t.dim(), self.t.dim());
+        TvModel {
+            t,
+            means: self.means.clone(),
+            variances: self.variances.clone(),
+        }
+    }
+
+    /// Saves the model as float64 arrays `t`, `means` and `variances` of
+    /// an `.npz` archive, atomically.
+    ///
+    /// # Errors
+    ///
+    /// [`IvectorError::Npz`] naming the file.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), IvectorError> {
+        let mut npz = NpzWriter::new(path);
+        npz.add("t", &self.t)?;
+        npz.add("means", &self.means)?;
+        npz.add("variances", &self.variances)?;
+        npz.finish()?;
+        Ok(())
+    }
+
+    /// Loads a model saved by [`save`](TvModel::save) (float32 or float64
+    /// arrays).
+    ///
+    /// # Errors
+    ///
+    /// [`IvectorError::Npz`] naming the file and the array, or the checks
+    /// of [`TvModel::new`].
+    pub fn load(path: impl AsRef<Path>) -> Result<TvModel, IvectorError> {
+        let mut npz = NpzReader::open(path)?;
+        let means: Array2<f64> = npz.read("means")?;
+        let (c, d) = means.dim();
+        let variances: Array2<f64> = npz.read_shaped("variances", &[Some(c), Some(d)])?;
+        let t: Array2<f64> = npz.read_shaped("t", &[Some(c * d), None])?;
+        TvModel::new(t, means, variances)
+    }
+}

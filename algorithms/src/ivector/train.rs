@@ -1,0 +1,293 @@
+//! Total-variability training by EM.
+
+use std::time::Instant;
+
+use ndarray::Array2;
+
+use super::estep::{
+    accumulate_a, accumulate_c, by_component, by_component_mut, cholesky_factor, posterior_pass,
+    rows, solve_components, PosteriorSums, Precomputed, Second,
+};
+use super::{IvectorError, SessionStats, TvModel};
+use crate::gmm::DiagGmm;
+use crate::linalg::packed_len;
+use shardkit::Reduce;
+
+/// How total-variability EM runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TvConfig {
+    /// The i-vector dimension `R` (default 100).
+    pub rank: usize,
+    /// EM iterations (default 10).
+    pub iterations: usize,
+    /// Apply the minimum-divergence step after each M-step (default
+    /// `true`): `T ← T·G` with `G·Gᵀ = (1/S) Σ_s E[w_s w_sᵀ]`, so that the
+    /// i-vectors' second moment over the training set stays the prior's
+    /// `I`. It speeds up convergence and never lowers the likelihood.
+    pub min_divergence: bool,
+    /// Seed of the random initial `T` (default 0).
+    pub seed: u64,
+    /// Scale of the random initial `T`, relative to the UBM's standard
+    /// deviations (default 0.1; see [`TvModel::random`]).
+    pub init_scale: f64,
+    /// Bytes the per-session posteriors of one pass may take (default
+    /// 1 GiB): `8·(R + R(R+1)/2)` per session; sessions are processed in
+    /// chunks that fit. The `C × R(R+1)/2` and `C·D × R` accumulators are
+    /// held once, beside it.
+    pub memory: usize,
+}
+
+impl Default for TvConfig {
+    fn default() -> Self {
+        TvConfig {
+            rank: 100,
+            iterations: 10,
+            min_divergence: true,
+            seed: 0,
+            init_scale: 0.1,
+            memory: 1 << 30,
+        }
+    }
+}
+
+/// One EM iteration, as [`train_tv`] and [`tv_em`] report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TvIteration {
+    /// Iterations done before this one.
+    pub iteration: usize,
+    /// The objective of the model this iteration started from: the
+    /// log-likelihood of the statistics, up to terms that do not depend on
+    /// `T`, per session. EM never lowers it.
+    pub objective: f64,
+    /// Components whose accumulator was singular (unused by every
+    /// session) and that kept their previous rows of `T`.
+    pub kept_components: u64,
+    /// Wall-clock seconds of the iteration.
+    pub seconds: f64,
+}
+
+/// A trained model and the iterations that made it.
+#[derive(Debug, Clone)]
+pub struct TvTrained {
+    /// The model.
+    pub model: TvModel,
+    /// Every EM iteration, in order.
+    pub history: Vec<TvIteration>,
+}
+
+/// Trains a total-variability model on `stats` (from the UBM `ubm`) from a
+/// random start ([`TvModel::random`] with `config`'s rank, scale and
+/// seed): `config.iterations` EM iterations, `report` called after each.
+///
+/// ```
+/// use ndarray::{array, Array2};
+/// use shardkit_algorithms::gmm::DiagGmm;
+/// use shardkit_algorithms::ivector::{baum_welch, train_tv, TvConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ubm = DiagGmm::new(array![0.5, 0.5], array![[-1.0, 0.0], [1.0, 0.0]], Array2::ones((2, 2)))?;
+/// // Twenty sessions whose frames are offset by a session-dependent shift.
+/// let sessions: Vec<Array2<f32>> = (0..20)
+///     .map(|s| Array2::from_shape_fn((50, 2), |(t, d)| {
+///         let shift = (s as f32 - 10.0) / 10.0;
+///         (if t % 2 == 0 { -1.0 } else { 1.0 }) * (d == 0) as i32 as f32 + shift + 0.1 * ((t * 7 + d) % 5) as f32
+///     }))
+///     .collect();
+/// let views: Vec<_> = sessions.iter().map(|x| x.view()).collect();
+/// let stats = baum_welch(&views, &ubm)?;
+/// let config = TvConfig { rank: 2, iterations: 5, ..TvConfig::default() };
+/// let trained = train_tv(&stats, &ubm, &config, &mut |_| {})?;
+/// let objectives: Vec<f64> = trained.history.iter().map(|it| it.objective).collect();
+/// assert!(objectives.windows(2).all(|p| p[1] >= p[0] - 1e-9), "{objectives:?}");
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`IvectorError::Config`] for a rank of 0 or no memory,
+/// [`IvectorError::Shape`] when the statistics do not fit the UBM,
+/// [`IvectorError::BadStatistics`] naming a session.
+pub fn train_tv(
+    stats: &SessionStats,
+    ubm: &DiagGmm,
+    config: &TvConfig,
+    report: &mut dyn FnMut(&TvIteration),
+) -> Result<TvTrained, IvectorError> {
+    if config.rank == 0 || !(config.init_scale.is_finite() && config.init_scale > 0.0) {
+        return Err(IvectorError::Config(format!(
+            "need rank > 0 and a positive init_scale, got rank {} and init_scale {}",
+            config.rank, config.init_scale
+        )));
+    }
+    let model = TvModel::random(ubm, config.rank, config.init_scale, config.seed)?;
+    tv_em(stats, model, config, report)
+}
+
+/// EM from `model`: `config.iterations` iterations of [`tv_iteration`]
+/// (`config.rank`, seed and scale are not used).
+///
+/// # Errors
+///
+/// As [`train_tv`].
+pub fn tv_em(
+    stats: &SessionStats,
+    model: TvModel,
+    config: &TvConfig,
+    report: &mut dyn FnMut(&TvIteration),
+) -> Result<TvTrained, IvectorError> {
+    let mut model = model;
+    let mut history = Vec::with_capacity(config.iterations);
+    for iteration in 0..config.iterations {
+        let started = Instant::now();
+        let step = tv_iteration(stats, &model, config.min_divergence, config.memory)?;
+        model = step.model;
+        let it = TvIteration {
+            iteration,
+            objective: step.objective,
+            kept_components: step.kept_components,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        tracing::info!(
+            iteration,
+            objective = it.objective,
+            seconds = it.seconds,
+            "total-variability EM"
+        );
+        report(&it);
+        history.push(it);
+    }
+    Ok(TvTrained { model, history })
+}
+
+/// What one EM iteration returns.
+#[derive(Debug, Clone)]
+pub struct TvStep {
+    /// The updated model.
+    pub model: TvModel,
+    /// The objective of the model the iteration started from, per session
+    /// (see [`TvIteration::objective`]).
+    pub objective: f64,
+    /// Components that kept their rows (see
+    /// [`TvIteration::kept_components`]).
+    pub kept_components: u64,
+}
+
+/// One EM iteration: the E-step over every session (the ambient
+/// executor's threads or ranks; the same bits on any number of them), the
+/// M-step per component, and optionally the minimum-divergence step.
+/// `memory` bounds the per-session posteriors held at once (see
+/// [`TvConfig::memory`]).
+///
+/// Counting flops (`K = R(R+1)/2`): `2·S·C·K` for the precisions,
+/// `2·S·C·D·R` for the projections, about `S·R³` for the per-session
+/// factorisations and inverses, `2·S·C·K` for `A`, `2·S·C·D·R` for `C`,
+/// and `C·(R³/3 + 2·D·R²)` for the M-step.
+///
+/// # Errors
+///
+/// As [`train_tv`].
+pub fn tv_iteration(
+    stats: &SessionStats,
+    model: &TvModel,
+    min_divergence: bool,
+    memory: usize,
+) -> Result<TvStep, IvectorError> {
+    check(stats, model)?;
+    let (s, c, d, r) = (
+        stats.n_sessions(),
+        model.n_components(),
+        model.dim(),
+        model.rank(),
+    );
+    if s == 0 {
+        return Err(IvectorError::Config("no sessions to train on".to_string()));
+    }
+    let k = packed_len(r);
+    let chunk = (memory / (8 * (k + r))).min(s);
+    if chunk == 0 {
+        return Err(IvectorError::Config(format!(
+            "memory = {memory} bytes cannot hold one session's posterior ({} bytes)",
+            8 * (k + r)
+        )));
+    }
+    let pre = Precomputed::new(model);
+    let mut at = Array2::<f64>::zeros((k, c));
+    let mut cacc = Array2::<f64>::zeros((c * d, r));
+    let mut sums: Option<PosteriorSums> = None;
+    let mut start = 0;
+    while start < s {
+        let end = (start + chunk).min(s);
+        let zero = rows(stats.zero.view(), start..end);
+        let first = rows(stats.first.view(), start..end);
+        let mut w = Array2::zeros((end - start, r));
+        let mut second = Array2::zeros((end - start, k));
+        let part = posterior_pass(
+            start..end,
+            zero,
+            first,
+            w.view_mut(),
+            second.view_mut(),
+            model,
+            &pre,
+            Second::Moment,
+        )?;
+        match &mut sums {
+            Some(total) => total.merge(part),
+            None => sums = Some(part),
+        }
+        accumulate_a(0..k, at.view_mut(), second.view(), zero);
+        accumulate_c(
+            0..c,
+            by_component_mut(cacc.view_mut(), c),
+            zero,
+            first,
+            model.means(),
+            w.view(),
+        );
+        start = end;
+    }
+    let sums = sums.expect("at least one session");
+    let rotation = if min_divergence {
+        let second = sums.second.mapv(|v| v / s as f64);
+        Some(
+            cholesky_factor(second.as_slice().expect("contiguous"), r).map_err(|_| {
+                IvectorError::Model(
+                    "the i-vectors' second moment is singular: is the rank larger than the data supports?"
+                        .to_string(),
+                )
+            })?,
+        )
+    } else {
+        None
+    };
+    let mut t = Array2::<f64>::zeros((c * d, r));
+    let kept = solve_components(
+        0..c,
+        by_component(cacc.view(), c),
+        by_component(model.t(), c),
+        by_component_mut(t.view_mut(), c),
+        at.view(),
+        r,
+        rotation.as_ref(),
+    );
+    Ok(TvStep {
+        model: model.with_t(t),
+        objective: sums.objective / s as f64,
+        kept_components: kept,
+    })
+}
+
+/// The statistics fit the model.
+pub(crate) fn check(stats: &SessionStats, model: &TvModel) -> Result<(), IvectorError> {
+    if stats.n_components() != model.n_components() || stats.dim() != model.dim() {
+        return Err(IvectorError::Shape(format!(
+            "the statistics are for {} components in {} dimensions, the model has {} in {}",
+            stats.n_components(),
+            stats.dim(),
+            model.n_components(),
+            model.dim()
+        )));
+    }
+    Ok(())
+}

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use shardkit::parallelize;
 
 use super::IvectorError;
@@ -249,16 +249,30 @@ pub(crate) fn centre(
     mut out: ArrayViewMut2<'_, f64>,
 ) {
     let d = means.ncols();
+    let means = means.as_standard_layout();
+    let mu = means.as_slice().expect("standard layout");
     for ((n, f), mut o) in zero
         .axis_iter(Axis(0))
         .zip(first.axis_iter(Axis(0)))
         .zip(out.axis_iter_mut(Axis(0)))
     {
-        for (c, &nc) in n.iter().enumerate() {
-            let cols = s![c * d..(c + 1) * d];
-            let mu = means.row(c);
-            for ((o, &f), &m) in o.slice_mut(cols).iter_mut().zip(f.slice(cols)).zip(mu) {
-                *o = f - nc * m;
+        match (f.as_slice(), o.as_slice_mut()) {
+            (Some(f), Some(o)) => {
+                for (((o, f), mu), &nc) in o
+                    .chunks_exact_mut(d)
+                    .zip(f.chunks_exact(d))
+                    .zip(mu.chunks_exact(d))
+                    .zip(n.iter())
+                {
+                    for ((o, &f), &m) in o.iter_mut().zip(f).zip(mu) {
+                        *o = f - nc * m;
+                    }
+                }
+            }
+            _ => {
+                for (j, (o, &f)) in o.iter_mut().zip(f.iter()).enumerate() {
+                    *o = f - n[j / d] * mu[j];
+                }
             }
         }
     }

@@ -1,0 +1,247 @@
+//! Times total-variability EM and i-vector extraction, next to the
+//! machine's f64 GEMM peak.
+//!
+//! ```text
+//! cargo run --release -p shardkit-algorithms --example bench_tv -- \
+//!     --components 256 --dim 40 --rank 100 --sessions 1000 --iters 3 --threads 2
+//! ```
+//!
+//! Generates statistics that follow the model (a hidden `T` of the same
+//! rank, sessions of 200 to 1,000 frames spread unevenly over the
+//! components; seeded), or reads them with `--load DIR`; `--write DIR` saves
+//! them for the peer scripts (`scripts/peers/tv_numpy.py`,
+//! `scripts/peers/tv_sidekit.py`):
+//!
+//! - `ubm.npz`: `weights` (C), `means` and `variances` (C × D);
+//! - `zero.npy`: S × C zero-order statistics (float64);
+//! - `first.npy`: S × C·D first-order statistics, uncentred, column `c·D + d`;
+//! - `t_init.npy`: C·D × R, the initial `T`.
+//!
+//! Prints the f64 GEMM peak (faer, `n = 1024`), then one line per EM
+//! iteration (seconds, GFLOP/s counting the GEMM flops, share of the peak,
+//! objective), then the extraction time with and without covariances.
+
+#[path = "common/peak.rs"]
+mod peak;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use ndarray::{Array1, Array2};
+use ndarray_npy::{read_npy, write_npy};
+use shardkit::Executor;
+use shardkit_algorithms::gmm::DiagGmm;
+use shardkit_algorithms::ivector::{extract, extract_into, tv_iteration, SessionStats, TvModel};
+
+/// Time total-variability EM iterations and i-vector extraction.
+#[derive(Parser, Debug)]
+#[command(about, long_about = None)]
+struct Args {
+    /// UBM components C.
+    #[arg(long, default_value_t = 256)]
+    components: usize,
+    /// Feature dimension D.
+    #[arg(long, default_value_t = 40)]
+    dim: usize,
+    /// I-vector dimension R.
+    #[arg(long, default_value_t = 100)]
+    rank: usize,
+    /// Sessions S.
+    #[arg(long, default_value_t = 1000)]
+    sessions: usize,
+    /// EM iterations to time.
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+    /// Threads (default: SHARDKIT_THREADS, else every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Without the minimum-divergence step.
+    #[arg(long)]
+    no_min_div: bool,
+    /// Repetitions of the extraction timing (best is printed).
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Read the data from this folder (see the module docs) instead of
+    /// generating it.
+    #[arg(long)]
+    load: Option<PathBuf>,
+    /// Write the generated data to this folder.
+    #[arg(long)]
+    write: Option<PathBuf>,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_tv: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Data = (DiagGmm, SessionStats, TvModel);
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let exec = Executor::from_env_with_threads(args.threads)?;
+    let (ubm, stats, model) = match &args.load {
+        Some(dir) => load(dir)?,
+        None => generate(args)?,
+    };
+    if let Some(dir) = &args.write {
+        save(dir, &ubm, &stats, &model)?;
+        println!("wrote the data to {}", dir.display());
+    }
+    let (s, c, d, r) = (
+        stats.n_sessions(),
+        model.n_components(),
+        model.dim(),
+        model.rank(),
+    );
+    let threads = exec.workers();
+    let (one, each) = peak::gemm_peak::<f64>(1024, threads, 3);
+    let peak = one.0.max(each.0);
+    println!(
+        "S = {s}, C = {c}, D = {d}, R = {r}; {threads} thread(s); faer f64 GEMM peak {peak:.1} GFLOP/s"
+    );
+    let (s, c, d, r) = (s as f64, c as f64, d as f64, r as f64);
+    let k = r * (r + 1.0) / 2.0;
+    // The GEMMs of one iteration: precisions N·P and A = Nᵀ·E[wwᵀ] (2·S·C·K
+    // each), projections F̃·Σ⁻¹T and C = F̃ᵀ·E[w] (2·S·C·D·R each), the
+    // precomputation T_cᵀΣ_c⁻¹T_c (2·C·D·R²), the M-step's solves and the
+    // rotation (about 4·C·D·R²).
+    let gemm_flops = 4.0 * s * c * k + 4.0 * s * c * d * r + 6.0 * c * d * r * r;
+    // Per session: Cholesky (R³/3), inverse (2R³/3); per component: R³/3.
+    let other_flops = s * r.powi(3) + c * r.powi(3) / 3.0;
+    println!(
+        "one iteration: {:.2} GFLOP in GEMMs + {:.2} GFLOP in factorisations",
+        gemm_flops / 1e9,
+        other_flops / 1e9
+    );
+    exec.install(|| -> Result<(), Box<dyn std::error::Error>> {
+        let mut model = model;
+        for it in 0..args.iters {
+            let started = Instant::now();
+            let step = tv_iteration(&stats, &model, !args.no_min_div, 1 << 30)?;
+            let secs = started.elapsed().as_secs_f64();
+            let rate = gemm_flops / secs / 1e9;
+            println!(
+                "iter {it}: {secs:8.4} s  {rate:6.1} GFLOP/s (GEMM flops)  {:5.1}% of peak  objective {:.6}",
+                100.0 * rate / peak,
+                step.objective
+            );
+            model = step.model;
+        }
+        let (best, worst, w) = peak::time(args.reps, || extract(&stats, &model));
+        let w = w?;
+        let norm = w.iter().map(|v| v * v).sum::<f64>() / w.nrows() as f64;
+        println!(
+            "extraction (means):       {:8.4} s  (spread {:.0}%)  mean ‖w‖² {norm:.4}",
+            best.as_secs_f64(),
+            peak::spread(best, worst)
+        );
+        let mut out = Array2::zeros(w.dim());
+        let mut cov = Array2::zeros((w.nrows(), model.rank() * (model.rank() + 1) / 2));
+        let (best, worst, done) = peak::time(args.reps, || {
+            extract_into(&stats, &model, out.view_mut(), Some(cov.view_mut()))
+        });
+        done?;
+        println!(
+            "extraction (covariances): {:8.4} s  (spread {:.0}%)",
+            best.as_secs_f64(),
+            peak::spread(best, worst)
+        );
+        Ok(())
+    })
+}
+
+/// Statistics that follow the model: a hidden `T` (rank R, scale 0.5 of the
+/// UBM's deviations), i-vectors `w ~ N(0, I)`, sessions of 200 to 1,000
+/// frames whose occupancies are log-normal over the components, and
+/// first-order statistics `N·(μ + T w) + √N·σ·noise`.
+fn generate(args: &Args) -> Result<Data, Box<dyn std::error::Error>> {
+    let (s, c, d, r) = (args.sessions, args.components, args.dim, args.rank);
+    let mut g = Normal::new(args.seed);
+    let weights = Array1::from_elem(c, 1.0 / c as f64);
+    let means = Array2::from_shape_fn((c, d), |_| g.next());
+    let variances = Array2::from_shape_fn((c, d), |_| 0.5 + g.uniform());
+    let ubm = DiagGmm::new(weights, means.clone(), variances.clone())?;
+    let hidden = Array2::from_shape_fn((c * d, r), |(row, _)| {
+        0.5 * variances[[row / d, row % d]].sqrt() * g.next() / (r as f64).sqrt()
+    });
+    let ivectors = Array2::from_shape_fn((s, r), |_| g.next());
+    let shifts = ivectors.dot(&hidden.t());
+    let mut zero = Array2::zeros((s, c));
+    let mut first = Array2::zeros((s, c * d));
+    for i in 0..s {
+        let frames = 200.0 + 800.0 * g.uniform();
+        let raw: Vec<f64> = (0..c).map(|_| (1.5 * g.next()).exp()).collect();
+        let total: f64 = raw.iter().sum();
+        for (cc, &share) in raw.iter().enumerate() {
+            let n = frames * share / total;
+            zero[[i, cc]] = n;
+            for dd in 0..d {
+                let row = cc * d + dd;
+                let sd = variances[[cc, dd]].sqrt();
+                first[[i, row]] =
+                    n * (means[[cc, dd]] + shifts[[i, row]]) + n.sqrt() * sd * g.next();
+            }
+        }
+    }
+    let stats = SessionStats::new(zero, first)?;
+    let model = TvModel::random(&ubm, r, 0.1, args.seed)?;
+    Ok((ubm, stats, model))
+}
+
+fn save(
+    dir: &Path,
+    ubm: &DiagGmm,
+    stats: &SessionStats,
+    model: &TvModel,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    ubm.save(dir.join("ubm.npz"))?;
+    write_npy(dir.join("zero.npy"), &stats.zero)?;
+    write_npy(dir.join("first.npy"), &stats.first)?;
+    write_npy(dir.join("t_init.npy"), &model.t())?;
+    Ok(())
+}
+
+fn load(dir: &Path) -> Result<Data, Box<dyn std::error::Error>> {
+    let ubm = DiagGmm::load(dir.join("ubm.npz"))?;
+    let zero: Array2<f64> = read_npy(dir.join("zero.npy"))?;
+    let first: Array2<f64> = read_npy(dir.join("first.npy"))?;
+    let t: Array2<f64> = read_npy(dir.join("t_init.npy"))?;
+    let stats = SessionStats::new(zero, first)?;
+    let model = TvModel::new(t, ubm.means().to_owned(), ubm.variances().to_owned())?;
+    Ok((ubm, stats, model))
+}
+
+/// Seeded standard normal draws (SplitMix64 + Box–Muller).
+struct Normal(u64);
+
+impl Normal {
+    fn new(seed: u64) -> Normal {
+        Normal(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x7476)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn next(&mut self) -> f64 {
+        let u = 1.0 - self.uniform();
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}

@@ -73,6 +73,18 @@ struct Args {
     /// Seed of the generated data.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Save the trained model here (.npz: t, means, variances).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Prints on the root process only (one line per job under mpirun).
+macro_rules! say {
+    ($($t:tt)*) => {
+        if shardkit::is_root() {
+            println!($($t)*);
+        }
+    };
 }
 
 fn main() -> ExitCode {
@@ -96,7 +108,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Some(dir) = &args.write {
         save(dir, &ubm, &stats, &model)?;
-        println!("wrote the data to {}", dir.display());
+        say!("wrote the data to {}", dir.display());
     }
     let (s, c, d, r) = (
         stats.n_sessions(),
@@ -107,7 +119,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let threads = exec.workers();
     let (one, each) = peak::gemm_peak::<f64>(1024, threads, 3);
     let peak = one.0.max(each.0);
-    println!(
+    say!(
         "S = {s}, C = {c}, D = {d}, R = {r}; {threads} thread(s); faer f64 GEMM peak {peak:.1} GFLOP/s"
     );
     let (s, c, d, r) = (s as f64, c as f64, d as f64, r as f64);
@@ -119,7 +131,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let gemm_flops = 4.0 * s * c * k + 4.0 * s * c * d * r + 6.0 * c * d * r * r;
     // Per session: Cholesky (R³/3), inverse (2R³/3); per component: R³/3.
     let other_flops = s * r.powi(3) + c * r.powi(3) / 3.0;
-    println!(
+    say!(
         "one iteration: {:.2} GFLOP in GEMMs + {:.2} GFLOP in factorisations",
         gemm_flops / 1e9,
         other_flops / 1e9
@@ -131,17 +143,20 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             let step = tv_iteration(&stats, &model, !args.no_min_div, 1 << 30)?;
             let secs = started.elapsed().as_secs_f64();
             let rate = gemm_flops / secs / 1e9;
-            println!(
+            say!(
                 "iter {it}: {secs:8.4} s  {rate:6.1} GFLOP/s (GEMM flops)  {:5.1}% of peak  objective {:.6}",
                 100.0 * rate / peak,
                 step.objective
             );
             model = step.model;
         }
+        if let (Some(path), true) = (&args.out, shardkit::is_root()) {
+            model.save(path)?;
+        }
         let (best, worst, w) = peak::time(args.reps, || extract(&stats, &model));
         let w = w?;
         let norm = w.iter().map(|v| v * v).sum::<f64>() / w.nrows() as f64;
-        println!(
+        say!(
             "extraction (means):       {:8.4} s  (spread {:.0}%)  mean ‖w‖² {norm:.4}",
             best.as_secs_f64(),
             peak::spread(best, worst)
@@ -152,7 +167,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             extract_into(&stats, &model, out.view_mut(), Some(cov.view_mut()))
         });
         done?;
-        println!(
+        say!(
             "extraction (covariances): {:8.4} s  (spread {:.0}%)",
             best.as_secs_f64(),
             peak::spread(best, worst)

@@ -1,15 +1,16 @@
 //! WAV files: [`read_wav`] and what it accepts.
 
 use std::fs;
-use std::io::{self, Cursor};
+use std::io::Cursor;
 use std::path::Path;
 
 use hound::{SampleFormat, WavReader};
 
 use super::error::FrontendError;
 
-/// Mono audio as read from a WAV file: samples in `[-1, 1)` for integer
-/// PCM (a 16-bit sample `s` becomes `s / 32768`), as stored for float WAVs.
+/// Mono audio as read from a WAV file: samples in `[-1, 1]` for integer
+/// PCM (a 16-bit sample `s` becomes `s / 32768`; 32-bit samples near full
+/// scale round to ±1 in `f32`), as stored for float WAVs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Wav {
     /// The samples, in time order.
@@ -33,7 +34,7 @@ impl Wav {
 ///
 /// **Accepted:** RIFF/WAVE (including `WAVE_FORMAT_EXTENSIBLE` headers) with
 /// one channel, holding 16-, 24- or 32-bit signed integer PCM (scaled by
-/// `2^-(bits-1)` into `[-1, 1)`) or 32-bit IEEE float (kept as stored, and
+/// `2^-(bits-1)` into `[-1, 1]`) or 32-bit IEEE float (kept as stored, and
 /// required to be finite).
 ///
 /// **Refused**, with a [`FrontendError`] naming the file and what it holds:
@@ -119,9 +120,7 @@ pub(crate) fn parse_wav(bytes: &[u8], path: &Path) -> Result<Wav, FrontendError>
         }
     }
     let mut reader = WavReader::new(Cursor::new(bytes)).map_err(|e| match e {
-        hound::Error::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            not_wav("the header ends early (truncated file)".into())
-        }
+        hound::Error::IoError(_) => not_wav("the header ends early (truncated file)".into()),
         hound::Error::Unsupported => unsupported("an encoding the reader does not know".into()),
         hound::Error::FormatError(reason) => not_wav(reason.into()),
         other => not_wav(other.to_string()),
@@ -139,14 +138,14 @@ pub(crate) fn parse_wav(bytes: &[u8], path: &Path) -> Result<Wav, FrontendError>
         return Err(unsupported(found));
     }
     let expected = reader.len() as usize;
+    // The bytes are in memory, so a read error can only mean that they ran
+    // out (hound reports it as `ErrorKind::Other`).
     let truncated = |found: usize, e: hound::Error| match e {
-        hound::Error::IoError(ref io) if io.kind() == io::ErrorKind::UnexpectedEof => {
-            FrontendError::Truncated {
-                path: path.to_path_buf(),
-                found,
-                expected,
-            }
-        }
+        hound::Error::IoError(_) => FrontendError::Truncated {
+            path: path.to_path_buf(),
+            found,
+            expected,
+        },
         other => not_wav(format!("sample {found}: {other}")),
     };
     // `expected` comes from the header: cap the reservation by what the

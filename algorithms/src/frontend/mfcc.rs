@@ -200,7 +200,9 @@ pub fn deltas(x: ArrayView2<f64>, window: usize) -> Array2<f64> {
             let ahead = x.row((t + n).min(last));
             let behind = x.row(t.saturating_sub(n));
             let w = n as f64 / denom;
-            row.zip_mut_with(&(&ahead - &behind), |o, &d| *o += w * d);
+            for ((o, &a), &b) in row.iter_mut().zip(&ahead).zip(&behind) {
+                *o += w * (a - b);
+            }
         }
     }
     out

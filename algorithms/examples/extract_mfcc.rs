@@ -19,7 +19,8 @@
 //! each time rewriting every output, and prints files/s, frames/s (frames
 //! analysed, before voice activity detection) and the frames kept. With
 //! `--keep-going`, files that fail are listed and the others are written;
-//! without it the first failure stops the run (exit status 1).
+//! without it the first failure (in list order) stops the run. The exit
+//! status is 1 when any file failed.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 //! files, so it runs on threads or MPI ranks with the same bits.
 //!
 //! - [`features`]: feature files on disk (`.npy`, HTK, list files);
+//! - [`frontend`]: WAV files to MFCC features (Δ, ΔΔ, energy VAD, CMVN);
 //! - [`npz`]: models as NumPy `.npz` archives;
 //! - [`kmeans`]: Lloyd's k-means with k-means++ and k-means||
 //!   initialisation, over rows in memory or over feature files;
@@ -17,6 +18,7 @@
 //! half a file.
 
 pub mod features;
+pub mod frontend;
 pub mod gmm;
 pub mod ivector;
 pub mod kmeans;

@@ -287,6 +287,15 @@ fn weighted_sq_dist_body<const FMA: bool>(x: &[f64], mu: &[f64], p: &[f64]) -> f
     acc[0] + rest
 }
 
+/// `dst[i] += g·src[i]` in `f64` (the pruned E-step's statistics).
+#[inline(always)]
+fn axpy_f64_body<const FMA: bool>(dst: &mut [f64], g: f64, src: &[f64]) {
+    assert_eq!(dst.len(), src.len());
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = if FMA { g.mul_add(s, *d) } else { g * s + *d };
+    }
+}
+
 #[inline(always)]
 fn refine_body<const FMA: bool>(
     x: &[f64],
@@ -440,6 +449,11 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn axpy_f64(dst: &mut [f64], g: f64, src: &[f64]) {
+        super::axpy_f64_body::<true>(dst, g, src)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn refine(
         x: &[f64],
         components: &[u32],
@@ -530,6 +544,16 @@ pub(crate) fn scale(a: &[f32], inv: &[f32], a2: &mut [f32]) {
 /// `dst[i] = src[i]` in `f64`.
 pub(crate) fn widen(src: &[f32], dst: &mut [f64]) {
     dispatch!(widen(src, dst), widen_body(src, dst))
+}
+
+/// `dst[i] += g·src[i]` in `f64` (fused with FMA, which changes the last
+/// bit, never the result's determinism on one machine).
+///
+/// # Panics
+///
+/// If the slices differ in length.
+pub(crate) fn axpy_f64(dst: &mut [f64], g: f64, src: &[f64]) {
+    dispatch!(axpy_f64(dst, g, src), axpy_f64_body::<false>(dst, g, src))
 }
 
 /// The exact log-densities of frame `x` under the listed components:

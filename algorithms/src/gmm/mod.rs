@@ -269,7 +269,8 @@ fn top_posteriors_blocks<T: Real>(
 /// The pruned E-step's selection ([`Pruning`]): for every frame, the
 /// `top_n` components with the largest log-densities `log w_m + log
 /// N(x_t; μ_m, σ²_m)` (computed in `T` by the exact E-step's first GEMM),
-/// by decreasing log-density, ties to the lower index; `N × top_n`.
+/// ties to the lower index, listed in increasing component order; `N ×
+/// top_n`.
 ///
 /// ```
 /// use ndarray::{array, Array2};
@@ -282,7 +283,7 @@ fn top_posteriors_blocks<T: Real>(
 /// )?;
 /// let frames: Array2<f32> = array![[0.2], [5.5]];
 /// let selection = gmm::select(frames.view(), &ubm.prepare(), 2)?;
-/// assert_eq!(selection, array![[0, 1], [2, 1]]);
+/// assert_eq!(selection, array![[0, 1], [1, 2]]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///

@@ -25,6 +25,34 @@
 //!   `max(n_m, 10⁻¹⁰·N) / N`, renormalised — so no weight is exactly zero
 //!   and nothing becomes NaN. The component can win frames back in later
 //!   iterations.
+//!
+//! # Precision of the statistics
+//!
+//! The exact E-step ([`gmm::accumulate`]) forms its statistics with `f32`
+//! GEMMs on frames centred on one offset for all components (see
+//! [`Prepared`]), summed in `f64`. The means and weights then carry
+//! relative errors near `1e-7`, but the variance `S/n − (F/n)²` cancels:
+//! its relative error grows with `((μ_m − c)/σ_m)²`, and reaches about
+//! `5e-6` on the MFCC-like test case of `tests/gmm_kernel.rs` (the `f64`
+//! path: `4e-13`). That is far below what moves EM (variances are floored
+//! at 1% of the global variance), but when the statistics themselves are
+//! the result, compute them with [`DiagGmm::prepare_f64`] and `f64` frames
+//! ([`gmm::accumulate`] is generic), then call [`maximize`]. The pruned
+//! E-step ([`EmConfig::pruning`]) accumulates `Σγx` and `Σγx²` directly in
+//! `f64`, so its variances do not lose those digits.
+//!
+//! # Pruned EM
+//!
+//! With [`EmConfig::pruning`] set, each stage with more components than
+//! [`Pruning::top_n`] runs Kaldi's Gaussian selection (see [`Pruning`] for
+//! exactly what is left out): the stage's first iteration selects each
+//! frame's `top_n` components (one full log-density pass, with the
+//! statistics of the pruned pass computed in the same pass) and stores the
+//! selection (`4·top_n` bytes per frame, in memory, for rows and for
+//! files); the next iterations evaluate only the selected components,
+//! re-selecting every [`Pruning::reselect_every`] iterations. Stages with
+//! at most `top_n` components run the exact E-step. [`Iteration::selection_pass`]
+//! says which iterations selected.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -33,7 +61,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use shardkit::{parallelize, Reduce, RemoteError};
 
 use crate::features::{read_features_with, FeatureError, ReadOptions};
-use crate::gmm::{self, DiagGmm, GmmError, GmmStats, Prepared};
+use crate::gmm::{self, DiagGmm, GmmError, GmmStats, Prepared, PruneError, Pruning};
 
 /// SIDEKIT's default number of EM iterations after each split: stage `k`
 /// trains `2^(k+1)` components.
@@ -95,6 +123,9 @@ pub enum UbmError {
     /// The configuration is unusable.
     #[error("invalid EM configuration: {0}")]
     Config(String),
+    /// The pruning settings are unusable ([`EmConfig::pruning`]).
+    #[error("invalid pruning settings: {0}")]
+    Pruning(#[from] PruneError),
 }
 
 /// The frames a UBM is trained on.
@@ -139,6 +170,68 @@ impl TrainingData<'_> {
         }
     }
 
+    /// The pruned E-step: selects each frame's components into `selection`
+    /// first when `reselect` (or when there is no selection yet), then the
+    /// statistics of the selected components.
+    fn accumulate_pruned(
+        &self,
+        model: &Prepared<f32>,
+        pruning: &Pruning,
+        selection: &mut Option<Selection>,
+        reselect: bool,
+    ) -> Result<GmmStats, UbmError> {
+        match self {
+            TrainingData::Rows(rows) => {
+                if rows.ncols() != model.dim() {
+                    return Err(UbmError::Dimension {
+                        data: rows.ncols(),
+                        model: model.dim(),
+                    });
+                }
+                match selection {
+                    Some(Selection::Rows(sel)) if !reselect => Ok(gmm::accumulate_pruned(
+                        *rows,
+                        model,
+                        sel.view(),
+                        pruning.min_posterior,
+                    )?),
+                    _ => {
+                        let (stats, sel) = gmm::select_and_accumulate(*rows, model, pruning)?;
+                        *selection = Some(Selection::Rows(sel));
+                        Ok(stats)
+                    }
+                }
+            }
+            TrainingData::Files { files, options } => {
+                if files.is_empty() {
+                    return Err(UbmError::NoFrames);
+                }
+                pruning.check(model.n_components())?;
+                let options = ReadOptions {
+                    expected_dim: Some(model.dim()),
+                    ..(*options).clone()
+                };
+                match selection {
+                    Some(Selection::Files(sels)) if !reselect => {
+                        pruned_files(files, sels, model, pruning.min_posterior, &options)
+                    }
+                    _ => {
+                        let mut sels = vec![Array2::zeros((0, pruning.top_n)); files.len()];
+                        let stats = select_pruned_files(
+                            files,
+                            &mut sels,
+                            model,
+                            pruning.min_posterior,
+                            &options,
+                        )?;
+                        *selection = Some(Selection::Files(sels));
+                        Ok(stats)
+                    }
+                }
+            }
+        }
+    }
+
     /// The number of columns, when it is known without reading.
     fn dim(&self) -> Option<usize> {
         match self {
@@ -166,6 +259,71 @@ fn accumulate_files(
     Ok(total)
 }
 
+/// The pruned E-step's stored selection: one `N × top_n` matrix for rows,
+/// one per file for files.
+enum Selection {
+    Rows(Array2<u32>),
+    Files(Vec<Array2<u32>>),
+}
+
+/// The selection pass over feature files: each file's selection is written
+/// into its slot of `selections`, and the pruned statistics of the same
+/// pass are summed exactly, in file order.
+#[parallelize(split = "files, selections", reduce = "sum", weights = shardkit::weights::file_size)]
+fn select_pruned_files(
+    files: &[PathBuf],
+    selections: &mut [Array2<u32>],
+    model: &Prepared<f32>,
+    min_posterior: f64,
+    options: &ReadOptions,
+) -> Result<GmmStats, UbmError> {
+    let mut total = GmmStats::zeros(model.n_components(), model.dim());
+    let top_n = selections.first().map_or(0, |s| s.ncols());
+    for (path, slot) in files.iter().zip(selections.iter_mut()) {
+        let frames = read_features_with(path, options)?;
+        let mut sel = Array2::zeros((frames.nrows(), top_n));
+        total.merge(gmm::select_and_accumulate_block(
+            frames.view(),
+            model,
+            sel.view_mut(),
+            min_posterior,
+        ));
+        *slot = sel;
+    }
+    Ok(total)
+}
+
+/// The pruned pass over feature files with their stored selections.
+#[parallelize(split = "files, selections", reduce = "sum", weights = shardkit::weights::file_size)]
+fn pruned_files(
+    files: &[PathBuf],
+    selections: &[Array2<u32>],
+    model: &Prepared<f32>,
+    min_posterior: f64,
+    options: &ReadOptions,
+) -> Result<GmmStats, UbmError> {
+    let mut total = GmmStats::zeros(model.n_components(), model.dim());
+    for (path, sel) in files.iter().zip(selections) {
+        let frames = read_features_with(path, options)?;
+        // A file that changed since the selection pass is an error, not a
+        // panic.
+        if sel.nrows() != frames.nrows() {
+            return Err(PruneError::SelectionRows {
+                expected: frames.nrows(),
+                found: sel.nrows(),
+            }
+            .into());
+        }
+        total.merge(gmm::accumulate_pruned_block(
+            frames.view(),
+            model,
+            sel.view(),
+            min_posterior,
+        ));
+    }
+    Ok(total)
+}
+
 /// How EM runs; [`EmConfig::default`] is SIDEKIT's setting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmConfig {
@@ -181,6 +339,10 @@ pub struct EmConfig {
     /// A component with fewer frames than this (its zero-order statistic)
     /// keeps its previous mean and variance (default 1.0).
     pub min_occupancy: f64,
+    /// The pruned E-step (Kaldi-style Gaussian selection, see [`Pruning`]
+    /// and the module's "Pruned EM"), or `None` for the exact E-step
+    /// (default).
+    pub pruning: Option<Pruning>,
 }
 
 impl Default for EmConfig {
@@ -190,12 +352,16 @@ impl Default for EmConfig {
             variance_floor: 0.01,
             variance_ceiling: 10.0,
             min_occupancy: 1.0,
+            pruning: None,
         }
     }
 }
 
 impl EmConfig {
     fn check(&self) -> Result<(), UbmError> {
+        if let Some(p) = &self.pruning {
+            p.check_options()?;
+        }
         let ok = self.variance_floor > 0.0
             && self.variance_floor.is_finite()
             && self.variance_ceiling >= self.variance_floor
@@ -224,6 +390,12 @@ pub struct Iteration {
     pub frames: u64,
     /// Wall-clock seconds of the iteration (E-step and M-step).
     pub seconds: f64,
+    /// Whether the E-step was pruned ([`EmConfig::pruning`]): then the
+    /// log-likelihood is over each frame's selected components.
+    pub pruned: bool,
+    /// Whether this iteration ran the pruned E-step's selection pass
+    /// (included in `seconds`).
+    pub selection_pass: bool,
 }
 
 /// The global mean and variance of the data, and its frame count (one data
@@ -358,6 +530,12 @@ pub fn split(gmm: &DiagGmm) -> DiagGmm {
 /// The M-step: the model that the statistics `stats` call for, with the
 /// variance control and collapse rule of the module docs. `floor` and
 /// `ceiling` are per-dimension variance bounds (absolute).
+///
+/// The variances `S/n − (F/n)²` are only as precise as the statistics:
+/// from the `f32` exact E-step expect relative errors up to about `1e-5`
+/// (cancellation, see the module's "Precision of the statistics"); from
+/// `f64` statistics ([`DiagGmm::prepare_f64`]) or the pruned E-step, near
+/// `1e-12`.
 pub fn maximize(
     stats: &GmmStats,
     previous: &DiagGmm,
@@ -414,9 +592,19 @@ fn run_em(
     history: &mut Vec<Iteration>,
 ) -> Result<DiagGmm, UbmError> {
     let (floor, ceiling) = bounds(global_variance, config);
-    for _ in 0..iterations {
+    // Pruned when asked for and there are more components than `top_n`.
+    let pruning = config.pruning.filter(|p| model.n_components() > p.top_n);
+    let mut selection = None;
+    for i in 0..iterations {
         let start = Instant::now();
-        let stats = data.accumulate(&model.prepare())?;
+        let reselect = match &pruning {
+            Some(p) => i == 0 || (p.reselect_every > 0 && i % p.reselect_every == 0),
+            None => false,
+        };
+        let stats = match &pruning {
+            Some(p) => data.accumulate_pruned(&model.prepare(), p, &mut selection, reselect)?,
+            None => data.accumulate(&model.prepare())?,
+        };
         if stats.frames == 0 {
             return Err(UbmError::NoFrames);
         }
@@ -426,11 +614,15 @@ fn run_em(
             average_log_likelihood: stats.average_log_likelihood(),
             frames: stats.frames,
             seconds: start.elapsed().as_secs_f64(),
+            pruned: pruning.is_some(),
+            selection_pass: reselect,
         };
         tracing::info!(
             components = it.components,
             average_log_likelihood = it.average_log_likelihood,
             seconds = it.seconds,
+            pruned = it.pruned,
+            selection_pass = it.selection_pass,
             "EM iteration"
         );
         report(&it);
@@ -473,7 +665,9 @@ pub struct Trained {
 ///
 /// [`UbmError::NotPowerOfTwo`], [`UbmError::Schedule`] (too few stages in
 /// `config.iterations`), [`UbmError::NoFrames`], [`UbmError::NonFinite`]
-/// (rows), a file error naming the file, or [`UbmError::Config`].
+/// (rows), a file error naming the file, [`UbmError::Config`], or
+/// [`UbmError::Pruning`] for pruning settings that are invalid or whose
+/// `top_n` exceeds `components`.
 pub fn train_ubm(
     data: &TrainingData<'_>,
     components: usize,
@@ -492,6 +686,9 @@ pub fn train_ubm(
             below,
             above: components.next_power_of_two(),
         });
+    }
+    if let Some(p) = &config.pruning {
+        p.check(components)?;
     }
     let stages = components.ilog2() as usize;
     if config.iterations.len() < stages {
@@ -531,7 +728,8 @@ pub fn train_ubm(
 ///
 /// # Errors
 ///
-/// As [`train_ubm`], and [`UbmError::Dimension`] when the model's
+/// As [`train_ubm`] (with `top_n` checked against the model's
+/// components), and [`UbmError::Dimension`] when the model's
 /// dimension is not the data's.
 pub fn em(
     data: &TrainingData<'_>,
@@ -541,6 +739,9 @@ pub fn em(
     report: &mut dyn FnMut(&Iteration),
 ) -> Result<Trained, UbmError> {
     config.check()?;
+    if let Some(p) = &config.pruning {
+        p.check(model.n_components())?;
+    }
     if let Some(dim) = data.dim() {
         if dim != model.dim() {
             return Err(UbmError::Dimension {

@@ -8,6 +8,15 @@
 DIR holds frames.npy (N x D, float32), weights.npy (M), means.npy and
 variances.npy (M x D, float64), as written by the example's --write.
 
+Or the data and model of bench_gmm (the same files and initial model):
+
+    cargo run --release -p shardkit-algorithms --example bench_gmm -- --generate 200000 --out /tmp/gmm-bench ...
+    python3 scripts/peers/gmm_numpy.py --list /tmp/gmm-bench/list.txt --init /tmp/gmm-bench/init.npz
+
+--list FILE names one .npy file per line (relative paths against the list's folder; blank
+lines and "#" comments skipped, as shardkit's read_list), concatenated in order; --init
+FILE.npz holds the arrays weights, means, variances. The E-step is timed with that model.
+
 The E-step, per block of frames, in float32 with float64 accumulators:
   y = x - c                       (c: the model's centring offset, as in Rust)
   L = [y^2, y] @ [-1/(2 var), (mu - c)/var]^T + k        (one sgemm, B x M)
@@ -31,12 +40,17 @@ import time
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dir", help="folder with frames.npy, weights.npy, means.npy, variances.npy")
+    ap.add_argument("dir", nargs="?", help="folder with frames.npy, weights.npy, means.npy, variances.npy")
+    ap.add_argument("--list", help="list of .npy feature files (instead of DIR/frames.npy)")
+    ap.add_argument("--init", help=".npz with weights, means, variances (instead of DIR/*.npy)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     ap.add_argument("--reps", type=int, default=3, help="timed iterations (default 3)")
     ap.add_argument("--block", type=int, default=4096, help="frames per block (default 4096)")
     ap.add_argument("--peak", action="store_true", help="also time a 2048^3 float32 matmul")
-    return ap.parse_args()
+    args = ap.parse_args()
+    if args.dir is None and (args.list is None or args.init is None):
+        ap.error("give DIR, or --list FILE and --init FILE.npz")
+    return args
 
 
 ARGS = parse_args()
@@ -99,11 +113,36 @@ def best_of(reps, f):
     return min(times), max(times), out
 
 
+def read_list(path):
+    """The files of a list: one per line, relative to the list's folder; blank lines and
+    comments ("#" at the start or after whitespace) skipped."""
+    base = os.path.dirname(path)
+    files = []
+    with open(path, encoding="utf-8-sig") as f:
+        for line in f:
+            entry = line
+            for i, ch in enumerate(line):
+                if ch == "#" and (i == 0 or line[i - 1].isspace()):
+                    entry = line[:i]
+                    break
+            entry = entry.strip()
+            if entry:
+                files.append(entry if os.path.isabs(entry) else os.path.join(base, entry))
+    return files
+
+
 def main():
-    x = np.load(os.path.join(ARGS.dir, "frames.npy")).astype(np.float32, copy=False)
-    w = np.load(os.path.join(ARGS.dir, "weights.npy"))
-    mu = np.load(os.path.join(ARGS.dir, "means.npy"))
-    var = np.load(os.path.join(ARGS.dir, "variances.npy"))
+    if ARGS.list:
+        x = np.concatenate([np.load(f) for f in read_list(ARGS.list)]).astype(np.float32, copy=False)
+    else:
+        x = np.load(os.path.join(ARGS.dir, "frames.npy")).astype(np.float32, copy=False)
+    if ARGS.init:
+        with np.load(ARGS.init) as z:
+            w, mu, var = (z[k].astype(np.float64) for k in ("weights", "means", "variances"))
+    else:
+        w = np.load(os.path.join(ARGS.dir, "weights.npy"))
+        mu = np.load(os.path.join(ARGS.dir, "means.npy"))
+        var = np.load(os.path.join(ARGS.dir, "variances.npy"))
     n, d = x.shape
     m = w.shape[0]
     flops = 8.0 * n * m * d

@@ -41,23 +41,37 @@
 //! [`GmmStats`] are summed exactly, so the statistics have the same bits on
 //! any number of threads (or MPI ranks). [`frame_log_likelihood`],
 //! [`mean_log_likelihood`], [`posteriors`] and [`top_posteriors`] are split
-//! the same way.
+//! the same way, and so are the pruned E-step's [`select`],
+//! [`accumulate_pruned`] and [`select_and_accumulate`] (the selection is
+//! split in lockstep with the frames).
+//!
+//! # The pruned E-step
+//!
+//! [`Pruning`] describes a Kaldi-style alternative to [`accumulate`]:
+//! a selection pass keeps each frame's `top_n` best components
+//! ([`select`]), then each iteration evaluates only those
+//! ([`accumulate_pruned`]), with posteriors below a threshold left out.
 
 mod estep;
 mod io;
 mod model;
 mod prepared;
+mod prune;
 mod real;
 mod simd;
 mod stats;
 
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 use shardkit::parallelize;
 
 pub use estep::{accumulate_block, accumulate_block_chunked, CHUNK_FRAMES, FLUSH_CHUNKS};
 pub use io::{GmmFileError, MEANS, VARIANCES, WEIGHTS};
 pub use model::{DiagGmm, GmmError, WEIGHT_SUM_TOLERANCE};
 pub use prepared::{Prepared, CENTRE_RATIO, DEFAULT_REFINE_MARGIN};
+pub use prune::{
+    accumulate_pruned_block, select_and_accumulate_block, select_block, PruneError, Pruning,
+    DEFAULT_MIN_POSTERIOR, DEFAULT_RESELECT_EVERY, DEFAULT_TOP_N,
+};
 pub use real::Real;
 pub use simd::exp_in_place;
 pub use stats::GmmStats;
@@ -252,4 +266,137 @@ fn top_posteriors_blocks<T: Real>(
     n: usize,
 ) -> (Array2<u32>, Array2<T>) {
     estep::top_block(frames, model, n)
+}
+
+/// The pruned E-step's selection ([`Pruning`]): for every frame, the
+/// `top_n` components with the largest log-densities `log w_m + log
+/// N(x_t; μ_m, σ²_m)` (computed in `T` by the exact E-step's first GEMM),
+/// ties to the lower index, listed in increasing component order; `N ×
+/// top_n`.
+///
+/// ```
+/// use ndarray::{array, Array2};
+/// use shardkit_algorithms::gmm::{self, DiagGmm};
+///
+/// let ubm = DiagGmm::new(
+///     array![0.2, 0.3, 0.5],
+///     array![[0.0], [3.0], [6.0]],
+///     Array2::ones((3, 1)),
+/// )?;
+/// let frames: Array2<f32> = array![[0.2], [5.5]];
+/// let selection = gmm::select(frames.view(), &ubm.prepare(), 2)?;
+/// assert_eq!(selection, array![[0, 1], [1, 2]]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`PruneError::TopNZero`], or [`PruneError::TopNTooLarge`] when `top_n`
+/// exceeds the model's components.
+///
+/// # Panics
+///
+/// If the frames' width is not the model's dimension.
+#[track_caller]
+pub fn select<T: Real>(
+    frames: ArrayView2<T>,
+    model: &Prepared<T>,
+    top_n: usize,
+) -> Result<Array2<u32>, PruneError> {
+    check_dim(&frames, model);
+    prune::check_top_n(top_n, model.n_components())?;
+    let mut out = Array2::zeros((frames.nrows(), top_n));
+    select_blocks(frames, out.view_mut(), model);
+    Ok(out)
+}
+
+#[parallelize(split = "frames, out", reduce = "none", block_size = BLOCK_FRAMES)]
+fn select_blocks<T: Real>(frames: ArrayView2<T>, out: ArrayViewMut2<u32>, model: &Prepared<T>) {
+    select_block(frames, model, out)
+}
+
+/// The pruned E-step's statistics ([`Pruning`]): each frame's selected
+/// components (a row of `selection`, e.g. from [`select`]) are evaluated
+/// exactly in `f64`, posteriors are normalised over them, those below
+/// `min_posterior` are dropped (the largest is kept) and the rest
+/// renormalised; the frame's log-likelihood is the log-sum-exp over the
+/// selected components. Sums are exact, so the result has the same bits on
+/// any number of threads.
+///
+/// # Errors
+///
+/// [`PruneError::MinPosterior`] for a threshold outside `[0, 1)`;
+/// [`PruneError::SelectionRows`], [`PruneError::SelectionEmpty`] or
+/// [`PruneError::SelectionComponent`] for a selection that does not fit the
+/// frames and the model.
+///
+/// # Panics
+///
+/// If the frames' width is not the model's dimension; if a frame holds NaN
+/// or an infinity (as [`accumulate`]).
+#[track_caller]
+pub fn accumulate_pruned<T: Real>(
+    frames: ArrayView2<T>,
+    model: &Prepared<T>,
+    selection: ArrayView2<u32>,
+    min_posterior: f64,
+) -> Result<GmmStats, PruneError> {
+    check_dim(&frames, model);
+    prune::check_min_posterior(min_posterior)?;
+    prune::check_selection(&selection, frames.nrows(), model.n_components())?;
+    let stats = accumulate_pruned_blocks(frames, selection, model, min_posterior);
+    Ok(if stats.frames == 0 {
+        GmmStats::zeros(model.n_components(), model.dim())
+    } else {
+        stats
+    })
+}
+
+#[parallelize(split = "frames, selection", reduce = "sum", block_size = BLOCK_FRAMES)]
+fn accumulate_pruned_blocks<T: Real>(
+    frames: ArrayView2<T>,
+    selection: ArrayView2<u32>,
+    model: &Prepared<T>,
+    min_posterior: f64,
+) -> GmmStats {
+    accumulate_pruned_block(frames, model, selection, min_posterior)
+}
+
+/// [`select`] then [`accumulate_pruned`] in one pass over the frames: the
+/// iteration of pruned EM that refreshes the selection. Returns the
+/// statistics and the selection (`N × pruning.top_n`).
+///
+/// # Errors
+///
+/// As [`select`] and [`accumulate_pruned`] ([`Pruning::check`]).
+///
+/// # Panics
+///
+/// As [`accumulate`].
+#[track_caller]
+pub fn select_and_accumulate<T: Real>(
+    frames: ArrayView2<T>,
+    model: &Prepared<T>,
+    pruning: &Pruning,
+) -> Result<(GmmStats, Array2<u32>), PruneError> {
+    check_dim(&frames, model);
+    pruning.check(model.n_components())?;
+    let mut out = Array2::zeros((frames.nrows(), pruning.top_n));
+    let stats = select_accumulate_blocks(frames, out.view_mut(), model, pruning.min_posterior);
+    let stats = if stats.frames == 0 {
+        GmmStats::zeros(model.n_components(), model.dim())
+    } else {
+        stats
+    };
+    Ok((stats, out))
+}
+
+#[parallelize(split = "frames, out", reduce = "sum", block_size = BLOCK_FRAMES)]
+fn select_accumulate_blocks<T: Real>(
+    frames: ArrayView2<T>,
+    out: ArrayViewMut2<u32>,
+    model: &Prepared<T>,
+    min_posterior: f64,
+) -> GmmStats {
+    select_and_accumulate_block(frames, model, out, min_posterior)
 }

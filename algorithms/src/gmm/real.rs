@@ -44,6 +44,13 @@ pub trait Real:
     /// were at least `threshold` go to `out`; returns the sum of the others.
     #[doc(hidden)]
     fn exp_split(row: &mut [Self], shift: Self, threshold: Self, out: &mut Vec<u32>) -> Self;
+    /// The number of elements at least `threshold`.
+    #[doc(hidden)]
+    fn count_ge(row: &[Self], threshold: Self) -> usize;
+    /// Appends the indices of the elements at least `threshold`, in
+    /// increasing order.
+    #[doc(hidden)]
+    fn collect_ge(row: &[Self], threshold: Self, out: &mut Vec<u32>);
     /// `a` (`b×2D`) gets `[y², y]`, `y = x − offset`, for the `b×D` frames `x`.
     #[doc(hidden)]
     fn centre(x: &[Self], offset: &[Self], a: &mut [Self]);
@@ -103,6 +110,14 @@ impl Real for f32 {
     #[inline]
     fn exp_split(row: &mut [Self], shift: Self, threshold: Self, out: &mut Vec<u32>) -> Self {
         simd::exp_split(row, shift, threshold, out)
+    }
+    #[inline]
+    fn count_ge(row: &[Self], threshold: Self) -> usize {
+        simd::count_ge(row, threshold)
+    }
+    #[inline]
+    fn collect_ge(row: &[Self], threshold: Self, out: &mut Vec<u32>) {
+        simd::collect_ge(row, threshold, out)
     }
     #[inline]
     fn centre(x: &[Self], offset: &[Self], a: &mut [Self]) {
@@ -165,6 +180,16 @@ impl Real for f64 {
             }
         }
         rest
+    }
+    fn count_ge(row: &[Self], threshold: Self) -> usize {
+        row.iter().filter(|&&v| v >= threshold).count()
+    }
+    fn collect_ge(row: &[Self], threshold: Self, out: &mut Vec<u32>) {
+        for (i, &v) in row.iter().enumerate() {
+            if v >= threshold {
+                out.push(i as u32);
+            }
+        }
     }
     fn centre(x: &[Self], offset: &[Self], a: &mut [Self]) {
         let d = offset.len();

@@ -200,6 +200,46 @@ fn exp_split_body<const FMA: bool>(
     lane_sum(acc)
 }
 
+/// The number of elements of `row` that are at least `threshold`.
+#[inline(always)]
+fn count_ge_body(row: &[f32], threshold: f32) -> usize {
+    let mut acc = [0u32; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for i in 0..LANES {
+            acc[i] += u32::from(chunk[i] >= threshold);
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .filter(|&&v| v >= threshold)
+        .count();
+    acc.iter().map(|&c| c as usize).sum::<usize>() + tail
+}
+
+/// Appends to `out` the indices of the elements of `row` that are at
+/// least `threshold`, in increasing order.
+#[inline(always)]
+fn collect_ge_body(row: &[f32], threshold: f32, out: &mut Vec<u32>) {
+    let base = row.len() - row.len() % LANES;
+    for (c, chunk) in row[..base].chunks_exact(LANES).enumerate() {
+        let mut bits = 0u32;
+        for (i, &v) in chunk.iter().enumerate() {
+            bits |= u32::from(v >= threshold) << i;
+        }
+        while bits != 0 {
+            out.push((c * LANES) as u32 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+    }
+    for (i, &v) in row[base..].iter().enumerate() {
+        if v >= threshold {
+            out.push((base + i) as u32);
+        }
+    }
+}
+
 /// The sum of the lanes, pairwise.
 #[inline(always)]
 fn lane_sum(mut acc: [f32; LANES]) -> f32 {
@@ -285,6 +325,15 @@ fn weighted_sq_dist_body<const FMA: bool>(x: &[f64], mu: &[f64], p: &[f64]) -> f
         }
     }
     acc[0] + rest
+}
+
+/// `dst[i] += g·src[i]` in `f64` (the pruned E-step's statistics).
+#[inline(always)]
+fn axpy_f64_body<const FMA: bool>(dst: &mut [f64], g: f64, src: &[f64]) {
+    assert_eq!(dst.len(), src.len());
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = if FMA { g.mul_add(s, *d) } else { g * s + *d };
+    }
 }
 
 #[inline(always)]
@@ -414,6 +463,59 @@ mod avx2 {
         sum
     }
 
+    /// `count_ge_body` with `movemask` and `popcnt` per sixteen elements.
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    pub(super) unsafe fn count_ge(row: &[f32], threshold: f32) -> usize {
+        let n = row.len();
+        let whole = n - n % 16;
+        let ptr = row.as_ptr();
+        let vthr = _mm256_set1_ps(threshold);
+        let mut count = 0u32;
+        let mut i = 0;
+        while i < whole {
+            let h0 = _mm256_cmp_ps::<_CMP_GE_OQ>(_mm256_loadu_ps(ptr.add(i)), vthr);
+            let h1 = _mm256_cmp_ps::<_CMP_GE_OQ>(_mm256_loadu_ps(ptr.add(i + 8)), vthr);
+            let mask = (_mm256_movemask_ps(h0) | (_mm256_movemask_ps(h1) << 8)) as u32;
+            count += mask.count_ones();
+            i += 16;
+        }
+        count as usize + row[whole..].iter().filter(|&&v| v >= threshold).count()
+    }
+
+    /// `collect_ge_body` with one `movemask` per eight elements, writing
+    /// into reserved room.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn collect_ge(row: &[f32], threshold: f32, out: &mut Vec<u32>) {
+        let n = row.len();
+        let whole = n - n % 16;
+        let ptr = row.as_ptr();
+        let vthr = _mm256_set1_ps(threshold);
+        out.reserve(n);
+        let mut len = out.len();
+        let dst = out.as_mut_ptr();
+        let mut i = 0;
+        while i < whole {
+            let h0 = _mm256_cmp_ps::<_CMP_GE_OQ>(_mm256_loadu_ps(ptr.add(i)), vthr);
+            let h1 = _mm256_cmp_ps::<_CMP_GE_OQ>(_mm256_loadu_ps(ptr.add(i + 8)), vthr);
+            let mut mask = (_mm256_movemask_ps(h0) | (_mm256_movemask_ps(h1) << 8)) as u32;
+            while mask != 0 {
+                // SAFETY: at most `n` indices are written after the `len`
+                // already there, and `n` more were reserved.
+                dst.add(len).write(i as u32 + mask.trailing_zeros());
+                len += 1;
+                mask &= mask - 1;
+            }
+            i += 16;
+        }
+        // SAFETY: the first `len` elements are initialised.
+        out.set_len(len);
+        for (j, &v) in row.iter().enumerate().skip(whole) {
+            if v >= threshold {
+                out.push(j as u32);
+            }
+        }
+    }
+
     /// Appends `base + b` for every set bit `b` of `mask`.
     #[cold]
     #[inline(never)]
@@ -440,6 +542,11 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn axpy_f64(dst: &mut [f64], g: f64, src: &[f64]) {
+        super::axpy_f64_body::<true>(dst, g, src)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn refine(
         x: &[f64],
         components: &[u32],
@@ -452,12 +559,15 @@ mod avx2 {
     }
 }
 
-/// Whether the AVX2 + FMA variants can run here.
+/// Whether the AVX2 + FMA variants can run here (every CPU with AVX2 also
+/// has `popcnt`, which `count_ge` uses; it is checked all the same).
 #[inline]
 fn avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+        is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("popcnt")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -469,7 +579,7 @@ macro_rules! dispatch {
     ($name:ident($($arg:expr),*), $portable:expr) => {{
         #[cfg(target_arch = "x86_64")]
         if avx2() {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            // SAFETY: the CPU has AVX2, FMA and popcnt (checked just above).
             return unsafe { avx2::$name($($arg),*) };
         }
         $portable
@@ -515,6 +625,20 @@ pub(crate) fn exp_split(row: &mut [f32], shift: f32, threshold: f32, out: &mut V
     )
 }
 
+/// The number of elements of `row` that are at least `threshold`.
+pub(crate) fn count_ge(row: &[f32], threshold: f32) -> usize {
+    dispatch!(count_ge(row, threshold), count_ge_body(row, threshold))
+}
+
+/// Appends to `out` the indices (in increasing order) of the elements of
+/// `row` that are at least `threshold` (NaNs never are).
+pub(crate) fn collect_ge(row: &[f32], threshold: f32, out: &mut Vec<u32>) {
+    dispatch!(
+        collect_ge(row, threshold, out),
+        collect_ge_body(row, threshold, out)
+    )
+}
+
 /// `a` (`b×2D`) gets `[y², y]` with `y = x − offset` for each of the `b`
 /// frames of `x` (`b×D`, row-major).
 pub(crate) fn centre(x: &[f32], offset: &[f32], a: &mut [f32]) {
@@ -530,6 +654,16 @@ pub(crate) fn scale(a: &[f32], inv: &[f32], a2: &mut [f32]) {
 /// `dst[i] = src[i]` in `f64`.
 pub(crate) fn widen(src: &[f32], dst: &mut [f64]) {
     dispatch!(widen(src, dst), widen_body(src, dst))
+}
+
+/// `dst[i] += g·src[i]` in `f64` (fused with FMA, which changes the last
+/// bit, never the result's determinism on one machine).
+///
+/// # Panics
+///
+/// If the slices differ in length.
+pub(crate) fn axpy_f64(dst: &mut [f64], g: f64, src: &[f64]) {
+    dispatch!(axpy_f64(dst, g, src), axpy_f64_body::<false>(dst, g, src))
 }
 
 /// The exact log-densities of frame `x` under the listed components:

@@ -41,20 +41,20 @@
 //! gives the best selection iteration, the best iteration without
 //! selection, and the average over all iterations (the amortised figure).
 
+#[path = "common/peak.rs"]
+mod peak;
+
 #[path = "../tests/gmm_data/mod.rs"]
 mod gmm_data;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
 use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_features, read_list, write_npy};
 use shardkit_algorithms::gmm::{DiagGmm, Pruning};
-use shardkit_algorithms::npz::{NpzReader, NpzWriter};
 use shardkit_algorithms::ubm::{em, EmConfig, Iteration, Trained, TrainingData};
 
 struct Args {
@@ -193,82 +193,6 @@ fn default_init(x: ArrayView2<f32>, m: usize, seed: u64) -> Result<DiagGmm, Stri
     DiagGmm::new(Array1::from_elem(m, 1.0 / m as f64), means, variances).map_err(|e| e.to_string())
 }
 
-fn load_model(path: &Path) -> Result<DiagGmm, Box<dyn std::error::Error>> {
-    let mut npz = NpzReader::open(path)?;
-    let weights = npz.read::<f64, ndarray::Ix1>("weights")?;
-    let means = npz.read::<f64, ndarray::Ix2>("means")?;
-    let variances = npz.read::<f64, ndarray::Ix2>("variances")?;
-    Ok(DiagGmm::new(weights, means, variances).map_err(|e| format!("{}: {e}", path.display()))?)
-}
-
-fn save_model(gmm: &DiagGmm, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let mut npz = NpzWriter::new(path);
-    npz.add("weights", &gmm.weights())?;
-    npz.add("means", &gmm.means())?;
-    npz.add("variances", &gmm.variances())?;
-    npz.finish()?;
-    Ok(())
-}
-
-/// Best and worst of `reps` timed runs after one untimed run.
-fn time(reps: usize, mut f: impl FnMut()) -> (Duration, Duration) {
-    f();
-    let (mut best, mut worst) = (Duration::MAX, Duration::ZERO);
-    for _ in 0..reps {
-        let start = Instant::now();
-        f();
-        let t = start.elapsed();
-        best = best.min(t);
-        worst = worst.max(t);
-    }
-    (best, worst)
-}
-
-/// faer's f32 GEMM rate on 2048³ products, in GFLOP/s (as
-/// `examples/gmm_estep.rs`): one product (`Par::rayon(threads)`, `Par::Seq`
-/// for one thread) and `threads` single-threaded products at once; the
-/// larger is the peak.
-fn gemm_peak(threads: usize, reps: usize) -> (f64, f64) {
-    let n = 2048;
-    let operands = |seed: usize| {
-        let a = Mat::<f32>::from_fn(n, n, |i, j| {
-            ((i * 7 + j * 3 + seed) % 17) as f32 * 0.1 - 0.8
-        });
-        let b = Mat::<f32>::from_fn(n, n, |i, j| {
-            ((i * 5 + j * 11 + seed) % 13) as f32 * 0.1 - 0.6
-        });
-        (a, b, Mat::<f32>::zeros(n, n))
-    };
-    let flops = 2.0 * (n as f64).powi(3);
-    let par = if threads == 1 {
-        Par::Seq
-    } else {
-        Par::rayon(threads)
-    };
-    let (a, b, mut c) = operands(0);
-    let (best, _) = time(reps, || {
-        matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par)
-    });
-    let one = flops / best.as_secs_f64() / 1e9;
-    let mut sets: Vec<_> = (0..threads).map(operands).collect();
-    let (best, _) = time(reps, || {
-        std::thread::scope(|scope| {
-            for (a, b, c) in sets.iter_mut() {
-                scope.spawn(move || {
-                    matmul(
-                        c.as_mut(),
-                        Accum::Replace,
-                        a.as_ref(),
-                        b.as_ref(),
-                        1.0,
-                        Par::Seq,
-                    )
-                });
-            }
-        })
-    });
-    (one, threads as f64 * flops / best.as_secs_f64() / 1e9)
-}
 
 /// Summary of one mode's iterations.
 fn summarise(name: &str, history: &[Iteration], flops: f64, frames: f64, peak: Option<f64>) {
@@ -354,7 +278,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let init = match &a.init {
         Some(path) => {
-            let gmm = load_model(path)?;
+            let gmm = DiagGmm::load(path)?;
             if gmm.n_components() != m || gmm.dim() != d {
                 return Err(format!(
                     "{} holds {} components in {} dimensions, but --components is {m} and the data has {d} columns",
@@ -378,7 +302,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map(|_| list.parent().unwrap_or(Path::new(".")).join("init.npz"))
     });
     if let Some(path) = &write_init {
-        save_model(&init, path)?;
+        init.save(path)?;
         println!("wrote the initial model to {}", path.display());
     }
 
@@ -397,7 +321,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         flops / 1e9
     );
     let peak = if a.peak {
-        let (one, each) = gemm_peak(threads, 3);
+        let ((one, _), (each, _)) = peak::gemm_peak::<f32>(2048, threads, 3);
         let peak = one.max(each);
         println!(
             "faer f32 GEMM peak, 2048³, {threads} thread(s): {one:.1} GFLOP/s as one product, {each:.1} GFLOP/s as {threads} single-threaded products at once; peak = {peak:.1} GFLOP/s (best of 3)"
@@ -461,7 +385,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("largest relative difference of the average log-likelihood: {worst:.2e}");
     }
     if let (Some(path), Some((_, last))) = (&a.write_model, results.last()) {
-        save_model(&last.model, path)?;
+        last.model.save(path)?;
         println!("wrote the final model to {}", path.display());
     }
     Ok(())

@@ -21,15 +21,14 @@
 //! the model as `.npy` files for `scripts/peers/gmm_numpy.py`, and the
 //! average log-likelihood per frame is printed to compare with it.
 
+#[path = "common/peak.rs"]
+mod peak;
 #[path = "../tests/gmm_data/mod.rs"]
 mod gmm_data;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
 use ndarray_npy::WriteNpyExt;
 use shardkit::Executor;
 use shardkit_algorithms::gmm::{self, GmmStats, Prepared};
@@ -87,72 +86,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Best and worst of `reps` timed runs after one untimed run.
-fn time<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, Duration, R) {
-    let mut last = f();
-    let (mut best, mut worst) = (Duration::MAX, Duration::ZERO);
-    for _ in 0..reps {
-        let start = Instant::now();
-        last = f();
-        let t = start.elapsed();
-        best = best.min(t);
-        worst = worst.max(t);
-    }
-    (best, worst, last)
-}
-
-fn spread(best: Duration, worst: Duration) -> f64 {
-    100.0 * (worst.as_secs_f64() / best.as_secs_f64() - 1.0)
-}
-
-/// faer's f32 GEMM rate on n×n×n products, in GFLOP/s, with the spread:
-/// one product with `Par::rayon(threads)` (`Par::Seq` for one thread), and
-/// `threads` products at once, each `Par::Seq` on its own thread (how the
-/// E-step uses the cores).
-fn gemm_peak(n: usize, threads: usize, reps: usize) -> ((f64, f64), (f64, f64)) {
-    let operands = |seed: usize| {
-        let a = Mat::<f32>::from_fn(n, n, |i, j| {
-            ((i * 7 + j * 3 + seed) % 17) as f32 * 0.1 - 0.8
-        });
-        let b = Mat::<f32>::from_fn(n, n, |i, j| {
-            ((i * 5 + j * 11 + seed) % 13) as f32 * 0.1 - 0.6
-        });
-        (a, b, Mat::<f32>::zeros(n, n))
-    };
-    let flops = 2.0 * (n as f64).powi(3);
-    let par = if threads == 1 {
-        Par::Seq
-    } else {
-        Par::rayon(threads)
-    };
-    let (a, b, mut c) = operands(0);
-    let (best, worst, ()) = time(reps, || {
-        matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par)
-    });
-    let one = (flops / best.as_secs_f64() / 1e9, spread(best, worst));
-    let mut sets: Vec<_> = (0..threads).map(operands).collect();
-    let (best, worst, ()) = time(reps, || {
-        std::thread::scope(|scope| {
-            for (a, b, c) in sets.iter_mut() {
-                scope.spawn(move || {
-                    matmul(
-                        c.as_mut(),
-                        Accum::Replace,
-                        a.as_ref(),
-                        b.as_ref(),
-                        1.0,
-                        Par::Seq,
-                    )
-                });
-            }
-        })
-    });
-    let each = (
-        threads as f64 * flops / best.as_secs_f64() / 1e9,
-        spread(best, worst),
-    );
-    (one, each)
-}
 
 fn main() -> ExitCode {
     let args = match parse_args() {
@@ -194,18 +127,18 @@ fn main() -> ExitCode {
     let plain = ubm.prepare().with_refine_margin(None);
     for &threads in &args.threads {
         let pool = Executor::threads(threads).expect("a pool");
-        let ((one, one_spread), (each, each_spread)) = gemm_peak(2048, threads, args.reps);
+        let ((one, one_spread), (each, each_spread)) = peak::gemm_peak::<f32>(2048, threads, args.reps);
         let peak = one.max(each);
         println!("{threads} thread(s): faer f32 GEMM, 2048^3: {one:6.1} GFLOP/s as one product (spread {one_spread:.0}%), {each:6.1} GFLOP/s as {threads} single-threaded products at once (spread {each_spread:.0}%); peak = the larger");
         let run = |what: &str, model: &Prepared<f32>| -> GmmStats {
             let (best, worst, stats) =
-                pool.install(|| time(args.reps, || gmm::accumulate(frames.view(), model)));
+                pool.install(|| peak::time(args.reps, || gmm::accumulate(frames.view(), model)));
             let rate = flops / best.as_secs_f64() / 1e9;
             println!(
                 "  E-step, {what:<22} {:8.3} s  {rate:6.1} GFLOP/s  {:5.1}% of peak  (spread {:.0}%)",
                 best.as_secs_f64(),
                 100.0 * rate / peak,
-                spread(best, worst)
+                peak::spread(best, worst)
             );
             stats
         };
@@ -215,7 +148,7 @@ fn main() -> ExitCode {
             // The same blocks through the block kernel alone, without
             // shardkit: the difference is the runtime's share (planning,
             // exact fixed-point sums of each block's statistics).
-            let (best, worst, ()) = time(args.reps, || {
+            let (best, worst, ()) = peak::time(args.reps, || {
                 for block in frames.axis_chunks_iter(ndarray::Axis(0), gmm::BLOCK_FRAMES) {
                     std::hint::black_box(gmm::accumulate_block(block, &refined));
                 }
@@ -225,7 +158,7 @@ fn main() -> ExitCode {
                 "  block kernel in a loop, refined, no shardkit: {:8.3} s  {rate:6.1} GFLOP/s  {:5.1}% of peak  (spread {:.0}%)",
                 best.as_secs_f64(),
                 100.0 * rate / peak,
-                spread(best, worst)
+                peak::spread(best, worst)
             );
         }
         println!(

@@ -9,7 +9,9 @@
 //! - [`gmm`]: diagonal GMMs and their E-step (GEMMs in `f32`, statistics in
 //!   `f64`);
 //! - [`ubm`]: UBM training by EM with the split schedule;
-//! - [`speaker`]: MAP adaptation and GMM-UBM scoring.
+//! - [`speaker`]: MAP adaptation and GMM-UBM scoring;
+//! - [`metrics`]: EER, minimum DCF, DET curve points and DET plots (SVG,
+//!   PNG).
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
@@ -18,6 +20,7 @@ pub mod features;
 pub mod gmm;
 pub mod kmeans;
 mod linalg;
+pub mod metrics;
 pub mod npz;
 pub mod speaker;
 pub mod ubm;

@@ -10,12 +10,15 @@
 //!   `f64`);
 //! - [`ubm`]: UBM training by EM with the split schedule;
 //! - [`speaker`]: MAP adaptation and GMM-UBM scoring;
+//! - [`backend`]: scoring back ends for i-vectors — length normalisation,
+//!   cosine scoring, LDA, WCCN, two-covariance PLDA;
 //! - [`metrics`]: EER, minimum DCF, DET curve points and DET plots (SVG,
 //!   PNG).
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
 
+pub mod backend;
 pub mod features;
 pub mod gmm;
 pub mod kmeans;

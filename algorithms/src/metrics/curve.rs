@@ -372,9 +372,11 @@ impl DetCurve {
 /// # fn main() -> Result<(), shardkit_algorithms::metrics::MetricsError> {
 /// // Perfectly separated: no error at a threshold between 0.4 and 0.6.
 /// assert_eq!(eer(&[0.6, 0.9], &[0.1, 0.4])?.eer, 0.0);
-/// // One target below one of two non-targets.
+/// // One target below one of two non-targets: the hull joins
+/// // (p_fa, p_miss) = (0.5, 0) and (0, 0.5), and crosses the diagonal at
+/// // 0.25.
 /// let e = eer(&[0.3, 0.9], &[0.1, 0.5])?;
-/// assert!((e.eer - 1.0 / 3.0).abs() < 1e-12);
+/// assert!((e.eer - 0.25).abs() < 1e-12);
 /// # Ok(())
 /// # }
 /// ```
@@ -396,9 +398,11 @@ pub fn eer(targets: &[f64], nontargets: &[f64]) -> Result<Eer, MetricsError> {
 /// let targets = [2.0, 3.0, 0.5];
 /// let nontargets = [-1.0, 0.0, 1.0, -2.0];
 /// let m = min_dcf(&targets, &nontargets, &DcfParams::with_prior(0.5))?;
-/// // Accepting scores > 1 misses one target in three and no non-target.
-/// assert!((m.min_dcf - 1.0 / 3.0).abs() < 1e-12);
-/// assert_eq!(m.threshold, 1.0);
+/// // With P_target = 0.5 the cost is p_miss + p_fa. Accepting scores > 0
+/// // keeps every target and one non-target in four: 0.25 (accepting
+/// // scores > 1 would miss one target in three).
+/// assert!((m.min_dcf - 0.25).abs() < 1e-12);
+/// assert_eq!((m.threshold, m.p_miss, m.p_fa), (0.0, 0.0, 0.25));
 /// # Ok(())
 /// # }
 /// ```

@@ -610,3 +610,71 @@ fn plda_errors_name_the_problem() {
     let e = Plda::load(dir.path().join("missing.npz")).unwrap_err();
     assert!(matches!(e, BackendError::Npz(_)));
 }
+
+/// The Python interpreter to cross-check with: `SHARDKIT_TEST_PYTHON`, or
+/// `python3`; `None` when it has no NumPy.
+fn python_with_numpy() -> Option<String> {
+    let python = std::env::var("SHARDKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(python)
+}
+
+/// LDA, WCCN, cosine and PLDA against scripts/peers/backend_numpy.py.
+#[test]
+fn numpy_cross_check_when_available() {
+    let Some(python) = python_with_numpy() else {
+        eprintln!(
+            "skipped: no python3 with numpy (set SHARDKIT_TEST_PYTHON to one to run this check)"
+        );
+        return;
+    };
+    let mut rng = Rng(13);
+    let (x, labels) = labelled(&mut rng, 15, 8, 5);
+    let enrol = rng.matrix(6, 5) * 2.0;
+    let test = rng.matrix(9, 5) * 2.0;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let mut npz = shardkit_algorithms::npz::NpzWriter::new(path("data.npz"));
+    npz.add("x", &x).unwrap();
+    let float_labels: Array1<f64> = labels.iter().map(|&l| l as f64).collect();
+    npz.add("labels", &float_labels).unwrap();
+    npz.add("enrol", &enrol).unwrap();
+    npz.add("test", &test).unwrap();
+    npz.finish().unwrap();
+
+    Lda::fit(x.view(), &labels, 3)
+        .unwrap()
+        .save(path("lda.npz"))
+        .unwrap();
+    Wccn::fit(x.view(), &labels)
+        .unwrap()
+        .save(path("wccn.npz"))
+        .unwrap();
+    let plda = Plda::fit(x.view(), &labels, 5).unwrap().model;
+    plda.save(path("plda.npz")).unwrap();
+    let mut npz = shardkit_algorithms::npz::NpzWriter::new(path("scores.npz"));
+    npz.add("cosine", &cosine_scores(enrol.view(), test.view()).unwrap())
+        .unwrap();
+    npz.add("plda", &plda.score(enrol.view(), test.view()).unwrap())
+        .unwrap();
+    npz.finish().unwrap();
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/peers/backend_numpy.py"
+    );
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -221,7 +221,7 @@ fn cosine_scores_of_normalised_vectors_are_dot_products() {
     let err = cosine_scores(e.view(), rng.matrix(3, 6).view()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the test vectors has dimension 6, but 7 is expected"
+        "the test vectors: dimension 6, but the model (or the other side) has 7"
     );
 }
 
@@ -585,7 +585,7 @@ fn plda_errors_name_the_problem() {
     let e = plda.score(x.view(), rng.matrix(2, 4).view()).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "the test vectors has dimension 4, but 3 is expected"
+        "the test vectors: dimension 4, but the model (or the other side) has 3"
     );
     let e = Plda::new(Array1::zeros(2), Array2::eye(2), Array2::zeros((2, 2))).unwrap_err();
     assert!(
@@ -609,6 +609,17 @@ fn plda_errors_name_the_problem() {
     );
     let e = Plda::load(dir.path().join("missing.npz")).unwrap_err();
     assert!(matches!(e, BackendError::Npz(_)));
+}
+
+#[test]
+fn models_and_errors_are_send_sync() {
+    fn assert_traits<T: Send + Sync + 'static>() {}
+    assert_traits::<BackendError>();
+    assert_traits::<LengthNorm>();
+    assert_traits::<Lda>();
+    assert_traits::<Wccn>();
+    assert_traits::<Plda>();
+    assert_traits::<ClassStats>();
 }
 
 /// The Python interpreter to cross-check with: `SHARDKIT_TEST_PYTHON`, or

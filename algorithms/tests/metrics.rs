@@ -278,6 +278,20 @@ fn score_matrix_splits_by_labels() {
 }
 
 #[test]
+fn trial_lists_split_by_their_key() {
+    let scores = [0.9, 0.1, 0.8, 0.4];
+    let key = [true, false, true, false];
+    let curve = DetCurve::from_trials(&scores, &key).unwrap();
+    assert_eq!((curve.n_targets(), curve.n_nontargets()), (2, 2));
+    assert_eq!(curve, DetCurve::new(&[0.9, 0.8], &[0.1, 0.4]).unwrap());
+    let e = DetCurve::from_trials(&scores, &key[..3]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "4 scores but 3 target flags: give one flag per trial"
+    );
+}
+
+#[test]
 fn errors_name_the_problem() {
     let e = eer(&[], &[1.0]).unwrap_err();
     assert!(matches!(e, MetricsError::NoScores(ScoreSet::Targets)));
@@ -370,6 +384,14 @@ fn demo_curves() -> (DetCurve, DetCurve) {
         DetCurve::new(&a_tar, &a_non).unwrap(),
         DetCurve::new(&b_tar, &b_non).unwrap(),
     )
+}
+
+#[test]
+fn errors_are_send_sync() {
+    fn assert_traits<T: Send + Sync + 'static>() {}
+    assert_traits::<MetricsError>();
+    assert_traits::<DetCurve>();
+    assert_traits::<DetPlot>();
 }
 
 #[test]

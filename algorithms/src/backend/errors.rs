@@ -42,7 +42,7 @@ pub enum BackendError {
 
     /// Vectors of another dimension than the model's, or than the other
     /// side of a trial list.
-    #[error("{what} has dimension {found}, but {expected} is expected")]
+    #[error("{what}: dimension {found}, but the model (or the other side) has {expected}")]
     Dimension {
         /// Which input.
         what: &'static str,

@@ -203,6 +203,34 @@ impl DetCurve {
         Self::new(&t, &n)
     }
 
+    /// The curve of a trial list: `scores[i]` is trial `i`'s score and
+    /// `is_target[i]` whether its enrolment and test speakers are the same
+    /// (e.g. the GMM-UBM scores of
+    /// [`speaker::score_trials`](crate::speaker::score_trials), in trial
+    /// order).
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::KeyLength`] if the two lists differ in length, and
+    /// those of [`DetCurve::new`].
+    pub fn from_trials(scores: &[f64], is_target: &[bool]) -> Result<Self, MetricsError> {
+        if scores.len() != is_target.len() {
+            return Err(MetricsError::KeyLength {
+                scores: scores.len(),
+                keys: is_target.len(),
+            });
+        }
+        let (mut tar, mut non) = (Vec::new(), Vec::new());
+        for (&s, &t) in scores.iter().zip(is_target) {
+            if t {
+                tar.push(s);
+            } else {
+                non.push(s);
+            }
+        }
+        Self::new(&tar, &non)
+    }
+
     /// Number of target scores.
     pub fn n_targets(&self) -> usize {
         self.n_targets

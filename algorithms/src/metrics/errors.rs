@@ -64,6 +64,15 @@ pub enum MetricsError {
         test: usize,
     },
 
+    /// A trial list whose scores and target flags differ in length.
+    #[error("{scores} scores but {keys} target flags: give one flag per trial")]
+    KeyLength {
+        /// Scores given.
+        scores: usize,
+        /// Flags given.
+        keys: usize,
+    },
+
     /// A DET plot with nothing to draw, or with unusable settings.
     #[error("cannot draw the DET plot: {0}")]
     Plot(String),

@@ -12,17 +12,23 @@
 //! - [`ubm`]: UBM training by EM with the split schedule;
 //! - [`speaker`]: MAP adaptation and GMM-UBM scoring;
 //! - [`ivector`]: Baum-Welch statistics, total-variability training and
-//!   i-vector extraction.
+//!   i-vector extraction;
+//! - [`backend`]: scoring back ends for i-vectors — length normalisation,
+//!   cosine scoring, LDA, WCCN, two-covariance PLDA;
+//! - [`metrics`]: EER, minimum DCF, DET curve points and DET plots (SVG,
+//!   PNG).
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
 
+pub mod backend;
 pub mod features;
 pub mod frontend;
 pub mod gmm;
 pub mod ivector;
 pub mod kmeans;
 mod linalg;
+pub mod metrics;
 pub mod npz;
 pub mod speaker;
 pub mod ubm;

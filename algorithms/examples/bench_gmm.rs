@@ -193,7 +193,6 @@ fn default_init(x: ArrayView2<f32>, m: usize, seed: u64) -> Result<DiagGmm, Stri
     DiagGmm::new(Array1::from_elem(m, 1.0 / m as f64), means, variances).map_err(|e| e.to_string())
 }
 
-
 /// Summary of one mode's iterations.
 fn summarise(name: &str, history: &[Iteration], flops: f64, frames: f64, peak: Option<f64>) {
     let rate = |s: f64| {

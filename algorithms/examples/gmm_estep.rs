@@ -21,10 +21,10 @@
 //! the model as `.npy` files for `scripts/peers/gmm_numpy.py`, and the
 //! average log-likelihood per frame is printed to compare with it.
 
-#[path = "common/peak.rs"]
-mod peak;
 #[path = "../tests/gmm_data/mod.rs"]
 mod gmm_data;
+#[path = "common/peak.rs"]
+mod peak;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,7 +86,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -127,7 +126,8 @@ fn main() -> ExitCode {
     let plain = ubm.prepare().with_refine_margin(None);
     for &threads in &args.threads {
         let pool = Executor::threads(threads).expect("a pool");
-        let ((one, one_spread), (each, each_spread)) = peak::gemm_peak::<f32>(2048, threads, args.reps);
+        let ((one, one_spread), (each, each_spread)) =
+            peak::gemm_peak::<f32>(2048, threads, args.reps);
         let peak = one.max(each);
         println!("{threads} thread(s): faer f32 GEMM, 2048^3: {one:6.1} GFLOP/s as one product (spread {one_spread:.0}%), {each:6.1} GFLOP/s as {threads} single-threaded products at once (spread {each_spread:.0}%); peak = the larger");
         let run = |what: &str, model: &Prepared<f32>| -> GmmStats {

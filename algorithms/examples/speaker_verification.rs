@@ -49,11 +49,16 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use ndarray::{Array2, Axis};
 use shardkit::Executor;
+use shardkit_algorithms::backend::{
+    average_by_label, cosine_scores, ClassStats, Lda, LengthNorm, Plda, Wccn,
+};
 use shardkit_algorithms::features::ReadOptions;
 use shardkit_algorithms::frontend::{extract_features, Job, MfccConfig};
 use shardkit_algorithms::gmm::DiagGmm;
-use shardkit_algorithms::ivector::{baum_welch_files, extract, train_tv, SessionStats, TvConfig};
+use shardkit_algorithms::ivector::{baum_welch_files, extract, train_tv, TvConfig};
+use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
 use shardkit_algorithms::speaker::{adapt_speakers, score_trials, MapConfig, Speaker, Trial};
 use shardkit_algorithms::ubm::{train_ubm, EmConfig, TrainingData};
 
@@ -203,10 +208,7 @@ fn run(args: &Args) -> Result<()> {
         bar.finish_and_clear();
         Ok(())
     })?;
-    let options = ReadOptions {
-        expected_dim: Some(config.dim()),
-        ..ReadOptions::default()
-    };
+    let options = ReadOptions::new().expect_dim(config.dim());
     let train_files: Vec<PathBuf> = train.iter().map(|r| r.npy.clone()).collect();
 
     // UBM.
@@ -272,9 +274,14 @@ fn run(args: &Args) -> Result<()> {
         let files: Vec<PathBuf> = recordings.iter().map(|r| r.npy.clone()).collect();
         Ok(baum_welch_files(&files, &ubm, &options)?)
     })?;
-    let train_rows: Vec<usize> = (0..recordings.len()).filter(|&i| recordings[i].train).collect();
+    let train_rows: Vec<usize> = (0..recordings.len())
+        .filter(|&i| recordings[i].train)
+        .collect();
     let tv = stages.run(
-        &format!("total variability (R = {}, {} iterations)", args.rank, args.tv_iters),
+        &format!(
+            "total variability (R = {}, {} iterations)",
+            args.rank, args.tv_iters
+        ),
         || {
             let config = TvConfig {
                 rank: args.rank,
@@ -283,7 +290,9 @@ fn run(args: &Args) -> Result<()> {
                 ..TvConfig::default()
             };
             let bar = shardkit::progress(args.tv_iters as u64, "TV EM");
-            let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| bar.inc(1))?;
+            let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| {
+                bar.inc(1)
+            })?;
             bar.finish_and_clear();
             if shardkit::is_root() {
                 trained.model.save(args.out.join("tv.npz"))?;
@@ -293,13 +302,149 @@ fn run(args: &Args) -> Result<()> {
     )?;
     let ivectors = stages.run("i-vector extraction", || Ok(extract(&stats, &tv)?))?;
 
-    let systems = backends(&recordings, speakers.len(), &ivectors, &gmm_scores, &mut stages)?;
+    let systems = backends(
+        &recordings,
+        speakers.len(),
+        &ivectors,
+        &gmm_scores,
+        &mut stages,
+    )?;
     report(args, &recordings, speakers.len(), &systems, &mut stages)?;
+    say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// One system's scores, as a DET curve.
+struct System {
+    name: &'static str,
+    curve: DetCurve,
+}
+
+/// The i-vector back ends, and the GMM-UBM scores as a curve.
+fn backends(
+    recordings: &[Recording],
+    n_speakers: usize,
+    ivectors: &Array2<f64>,
+    gmm_scores: &[f64],
+    stages: &mut Stages,
+) -> Result<Vec<System>> {
+    let train_rows: Vec<usize> = (0..recordings.len())
+        .filter(|&i| recordings[i].train)
+        .collect();
+    let test_rows: Vec<usize> = (0..recordings.len())
+        .filter(|&i| !recordings[i].train)
+        .collect();
+    let train_labels: Vec<usize> = train_rows.iter().map(|&i| recordings[i].speaker).collect();
+    let test_labels: Vec<usize> = test_rows.iter().map(|&i| recordings[i].speaker).collect();
+    let train = ivectors.select(Axis(0), &train_rows);
+    let test = ivectors.select(Axis(0), &test_rows);
+
+    // GMM-UBM: trials are test-major, one per speaker.
+    let is_target: Vec<bool> = test_labels
+        .iter()
+        .flat_map(|&t| (0..n_speakers).map(move |k| k == t))
+        .collect();
+    let mut systems = vec![System {
+        name: "GMM-UBM",
+        curve: DetCurve::from_trials(gmm_scores, &is_target)?,
+    }];
+
+    stages.run("back ends: cosine, LDA+WCCN, PLDA", || {
+        // Cosine on length-normalised i-vectors (centred on the training
+        // mean); a speaker's enrolment vector is the mean of theirs.
+        let norm = LengthNorm::fit(train.view(), false)?;
+        let (train_n, test_n) = (norm.transform(train.view())?, norm.transform(test.view())?);
+        let cosine = |train: &Array2<f64>, test: &Array2<f64>| -> Result<DetCurve> {
+            let (enrol, enrol_labels) = average_by_label(train.view(), &train_labels)?;
+            let scores = cosine_scores(enrol.view(), test.view())?;
+            Ok(DetCurve::from_score_matrix(
+                scores.view(),
+                &enrol_labels,
+                &test_labels,
+            )?)
+        };
+        systems.push(System {
+            name: "i-vector cosine",
+            curve: cosine(&train_n, &test_n)?,
+        });
+
+        // LDA (at most speakers − 1 directions, up to 150), then WCCN.
+        let k = (n_speakers - 1).min(150).min(train_n.ncols());
+        let lda = Lda::fit(train_n.view(), &train_labels, k)?;
+        let (train_l, test_l) = (
+            lda.transform(train_n.view())?,
+            lda.transform(test_n.view())?,
+        );
+        let wccn = Wccn::fit(train_l.view(), &train_labels)?;
+        systems.push(System {
+            name: "i-vector LDA+WCCN cosine",
+            curve: cosine(
+                &wccn.transform(train_l.view())?,
+                &wccn.transform(test_l.view())?,
+            )?,
+        });
+
+        // Two-covariance PLDA on the length-normalised LDA vectors,
+        // enrolled from all of a speaker's training vectors.
+        let norm = LengthNorm::fit(train_l.view(), false)?;
+        let (train_p, test_p) = (
+            norm.transform(train_l.view())?,
+            norm.transform(test_l.view())?,
+        );
+        let plda = Plda::fit(train_p.view(), &train_labels, 10)?.model;
+        let enrol = ClassStats::from_labels(train_p.view(), &train_labels)?;
+        let scores = plda.score_stats(&enrol, &ClassStats::singles(test_p.view())?)?;
+        systems.push(System {
+            name: "i-vector PLDA",
+            curve: DetCurve::from_score_matrix(scores.view(), enrol.labels(), &test_labels)?,
+        });
+        Ok(())
+    })?;
+    Ok(systems)
+}
+
+/// Prints the table and writes the DET plot (rank 0).
+fn report(
+    args: &Args,
+    recordings: &[Recording],
+    n_speakers: usize,
+    systems: &[System],
+    stages: &mut Stages,
+) -> Result<()> {
+    let params = DcfParams::default();
+    let tests = recordings.iter().filter(|r| !r.train).count();
     say!(
-        "total {:.1} s",
-        stages.started.elapsed().as_secs_f64()
+        "\n{} trials ({} target, {} non-target); minDCF at P_target = {}",
+        tests * n_speakers,
+        tests,
+        tests * (n_speakers - 1),
+        params.p_target
     );
-    let _ = &stats as &SessionStats;
+    say!("  {:<26} {:>8} {:>8}", "system", "EER %", "minDCF");
+    for s in systems {
+        say!(
+            "  {:<26} {:>8.2} {:>8.4}",
+            s.name,
+            100.0 * s.curve.eer().eer,
+            s.curve.min_dcf(&params)?.min_dcf
+        );
+    }
+    stages.run("DET plot (PNG, SVG)", || {
+        if shardkit::is_root() {
+            let mut plot = DetPlot::new("Speaker verification: DET curves");
+            for s in systems {
+                plot = plot.system(s.name, &s.curve);
+            }
+            plot.write_png(args.out.join("det.png"))?;
+            plot.write_svg(args.out.join("det.svg"))?;
+        }
+        Ok(())
+    })?;
+    say!(
+        "wrote {} and {}",
+        args.out.join("det.png").display(),
+        args.out.join("det.svg").display()
+    );
     Ok(())
 }
 
@@ -307,7 +452,9 @@ fn run(args: &Args) -> Result<()> {
 /// name) and the speakers' names (sorted).
 fn scan(dir: &Path, feature_dir: &Path) -> Result<(Vec<Recording>, Vec<String>)> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?
+    {
         let path = entry?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("wav") {
             continue;
@@ -343,19 +490,29 @@ fn scan(dir: &Path, feature_dir: &Path) -> Result<(Vec<Recording>, Vec<String>)>
         .map(|(i, s)| (s, i))
         .collect();
     if names.len() < 2 {
-        return Err(format!("{}: need recordings of at least two speakers", dir.display()).into());
+        return Err(format!(
+            "{}: need recordings of at least two speakers",
+            dir.display()
+        )
+        .into());
     }
     let recordings: Vec<Recording> = found
         .into_iter()
         .map(|(wav, speaker, index)| Recording {
-            npy: feature_dir.join(wav.file_stem().expect("a file").to_owned()).with_extension("npy"),
+            npy: feature_dir
+                .join(wav.file_stem().expect("a file"))
+                .with_extension("npy"),
             wav,
             speaker: names[&speaker],
             train: index >= 5,
         })
         .collect();
     for (name, &k) in &names {
-        let has = |train: bool| recordings.iter().any(|r| r.speaker == k && r.train == train);
+        let has = |train: bool| {
+            recordings
+                .iter()
+                .any(|r| r.speaker == k && r.train == train)
+        };
         if !has(true) || !has(false) {
             return Err(format!(
                 "{}: speaker {name} needs training (index >= 5) and test (index 0-4) recordings",

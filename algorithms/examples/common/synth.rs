@@ -24,7 +24,6 @@
 //! formants; the channel filter and noise are applied last.
 
 use std::f64::consts::PI;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Formants (Hz) of ten vowels: i, ɪ, e, ɛ, æ, ɑ, ɔ, o, ʊ, u.
@@ -112,8 +111,16 @@ impl Speaker {
         Speaker {
             f0: r.range(85.0, 230.0),
             alpha: r.range(0.82, 1.18),
-            offsets: [r.range(-0.06, 0.06), r.range(-0.06, 0.06), r.range(-0.06, 0.06)],
-            bandwidths: [r.range(50.0, 110.0), r.range(70.0, 140.0), r.range(100.0, 200.0)],
+            offsets: [
+                r.range(-0.06, 0.06),
+                r.range(-0.06, 0.06),
+                r.range(-0.06, 0.06),
+            ],
+            bandwidths: [
+                r.range(50.0, 110.0),
+                r.range(70.0, 140.0),
+                r.range(100.0, 200.0),
+            ],
             tilt: r.range(0.6, 0.95),
             breath: r.range(0.02, 0.25),
         }
@@ -158,7 +165,13 @@ impl Resonator {
 }
 
 /// The samples of recording `index` of `digit` by `speaker`.
-pub fn utterance(seed: u64, speaker_id: usize, speaker: &Speaker, digit: usize, index: usize) -> Vec<i16> {
+pub fn utterance(
+    seed: u64,
+    speaker_id: usize,
+    speaker: &Speaker,
+    digit: usize,
+    index: usize,
+) -> Vec<i16> {
     let stream = ((speaker_id * 10 + digit) * 1000 + index) as u64;
     let mut r = Rng::new(seed, stream);
     let rate = f64::from(RATE);
@@ -176,7 +189,8 @@ pub fn utterance(seed: u64, speaker_id: usize, speaker: &Speaker, digit: usize, 
         .map(|_| (r.range(0.12, 0.22) * tempo * rate) as usize)
         .collect();
     let voiced: usize = lengths.iter().sum();
-    let target = |v: usize, f: usize| VOWELS[vowels[v]][f] * speaker.alpha * (1.0 + speaker.offsets[f]);
+    let target =
+        |v: usize, f: usize| VOWELS[vowels[v]][f] * speaker.alpha * (1.0 + speaker.offsets[f]);
     let glide = (0.03 * rate) as usize;
 
     let mut out = Vec::with_capacity(lead + voiced + tail);
@@ -212,8 +226,8 @@ pub fn utterance(seed: u64, speaker_id: usize, speaker: &Speaker, digit: usize, 
                 pulse = 1.0;
             }
             let edge = (t.min(voiced - 1 - t) as f64 / (0.02 * rate)).min(1.0);
-            let source = (1.0 - speaker.breath) * pulse * period.sqrt() * 0.3
-                + speaker.breath * r.normal();
+            let source =
+                (1.0 - speaker.breath) * pulse * period.sqrt() * 0.3 + speaker.breath * r.normal();
             tilt_state = speaker.tilt * tilt_state + source;
             x = tilt_state * edge;
         }
@@ -231,7 +245,12 @@ pub fn utterance(seed: u64, speaker_id: usize, speaker: &Speaker, digit: usize, 
 /// Writes the corpus: `speakers × 10 digits × indices` recordings named
 /// `{digit}_{speaker}_{index}.wav` in `dir` (speakers named `spk00`, …).
 /// Returns the paths, digit-major.
-pub fn write_corpus(dir: &Path, speakers: usize, indices: usize, seed: u64) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+pub fn write_corpus(
+    dir: &Path,
+    speakers: usize,
+    indices: usize,
+    seed: u64,
+) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let spec = hound::WavSpec {
         channels: 1,
@@ -251,7 +270,9 @@ pub fn write_corpus(dir: &Path, speakers: usize, indices: usize, seed: u64) -> R
                     w.write_sample(s)?;
                 }
                 w.finalize()?;
-                shardkit::write_atomic(&path, |out| out.write_all(bytes.get_ref()))?;
+                shardkit::write_atomic(&path, |out| {
+                    std::io::Write::write_all(out, bytes.get_ref())
+                })?;
                 paths.push(path);
             }
         }

@@ -71,6 +71,13 @@ def parse_args():
     ap.add_argument("--no-extract", action="store_true", help="skip the extraction")
     ap.add_argument("--compare", action="store_true",
                     help="also run tv_numpy.py in this process: ratios and cross-check")
+    ap.add_argument("--chunk", type=int, default=0, metavar="K",
+                    help="also time SIDEKIT's per-session kernels on K-session chunks, --chunk-reps "
+                         "times, and extrapolate the best rate to S sessions (filters out other load)")
+    ap.add_argument("--chunk-reps", type=int, default=10)
+    ap.add_argument("--scipy-threads", type=int, default=None, metavar="N",
+                    help="threads of SciPy's own OpenBLAS copy (SIDEKIT's per-session scipy.linalg.inv); "
+                         "default: --threads")
     ap.add_argument("--tmp", default=None, help="folder for the HDF5 stat file (default: a temp dir)")
     return ap.parse_args()
 
@@ -174,6 +181,9 @@ def rel(a, b):
 def main():
     args = ARGS
     tv_numpy.limit_threads(args.threads)
+    if args.scipy_threads is not None:
+        from threadpoolctl import threadpool_limits
+        tv_numpy._SCIPY_LIMITER = threadpool_limits(limits={"libscipy_openblas": args.scipy_threads})
     sidekit = import_sidekit()
     data = tv_numpy.get_data(args)
     C, D = data["means"].shape
@@ -228,6 +238,26 @@ def main():
         print("SIDEKIT extract_ivectors_single:  %.3f s (best of %d; best CPU time %.3f s)"
               % (t_ext, args.reps, CPU["extract"]))
 
+    if args.chunk:
+        from sidekit.factor_analyser import e_on_batch
+        K = args.chunk
+        t_e, t_x = float("inf"), float("inf")
+        for i in range(args.chunk_reps):
+            lo = (i * K) % max(S - K + 1, 1)
+            sub = slice(lo, lo + K)
+            n0, n1 = data["zero"][sub].copy(), data["first"][sub].copy()
+            t0 = time.perf_counter()
+            e_on_batch(n0, n1, ubm, F0)  # SIDEKIT's TV E-step on one batch
+            t_e = min(t_e, time.perf_counter() - t0)
+            small = make_statserver(sidekit, {"zero": data["zero"][sub], "first": data["first"][sub]})
+            fa.F = F0.copy()
+            t0 = time.perf_counter()
+            fa.extract_ivectors_single(ubm, small)
+            t_x = min(t_x, time.perf_counter() - t0)
+        res["tv_chunk"], res["extract_chunk"] = t_e * S / K, t_x * S / K
+        print("SIDEKIT best %d-session chunk of %d, extrapolated to S=%d: TV E-step (e_on_batch) %.3f s, "
+              "extract_ivectors_single %.3f s" % (K, args.chunk_reps, S, res["tv_chunk"], res["extract_chunk"]))
+
     tv = tv_numpy.TV(C, D, R, packed=True)
     Fc, ivar = tv_numpy.centre(data)
     if args.out:
@@ -264,6 +294,10 @@ def main():
                 print(", extraction %.1fx (E[w] only), %.1fx (with covariances)"
                       % (CPU["extract"] / c["extract_s"], CPU["extract"] / c["extract_cov_s"]), end="")
             print()
+        if "tv_chunk" in res:
+            print("chunk-extrapolated: TV E-step %.3f s / %.4f s = %.1fx, extraction %.3f s / %.4f s = %.1fx "
+                  "(E[w] only)" % (res["tv_chunk"], r["iter_s"], res["tv_chunk"] / r["iter_s"],
+                                  res["extract_chunk"], r["extract_s"], res["extract_chunk"] / r["extract_s"]))
         print("25x targets: TV iteration <= %s s, extraction <= %s s"
               % ("%.4f" % (res["tv"] / 25) if "tv" in res else "-",
                  "%.4f" % (res["extract"] / 25) if "extract" in res else "-"))

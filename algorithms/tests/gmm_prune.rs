@@ -10,7 +10,7 @@ mod gmm_data;
 
 use std::path::PathBuf;
 
-use gmm_data::{mfcc_like, ubm_like};
+use gmm_data::{known_gmm as known, mfcc_like, sample_gmm as sample, ubm_like};
 use ndarray::{array, s, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{write_npy, ReadOptions};
@@ -303,68 +303,6 @@ fn same_bits_on_one_two_and_three_threads() {
         let threaded = Executor::threads(n).unwrap().install(train);
         assert_eq!(threaded.model, serial.model, "{n} threads");
     }
-}
-
-/// The generator of `tests/ubm.rs` (xorshift, Box-Muller), so that the
-/// recovery case is the same data as the exact mode's test there.
-struct XorShift(u64);
-
-impl XorShift {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-}
-
-/// `n` frames drawn from `gmm` (as `tests/ubm.rs` draws them).
-fn sample(gmm: &DiagGmm, n: usize, seed: u64) -> Array2<f32> {
-    let mut rng = XorShift(seed | 1);
-    let cumulative: Vec<f64> = gmm
-        .weights()
-        .iter()
-        .scan(0.0, |s, w| {
-            *s += w;
-            Some(*s)
-        })
-        .collect();
-    let mut frames = Array2::zeros((n, gmm.dim()));
-    for t in 0..n {
-        let u = rng.uniform();
-        let m = cumulative
-            .iter()
-            .position(|&c| u <= c)
-            .unwrap_or(cumulative.len() - 1);
-        for d in 0..gmm.dim() {
-            let x = gmm.means()[[m, d]] + gmm.variances()[[m, d]].sqrt() * rng.normal();
-            frames[[t, d]] = x as f32;
-        }
-    }
-    frames
-}
-
-fn known() -> DiagGmm {
-    DiagGmm::new(
-        array![0.1, 0.2, 0.3, 0.4],
-        array![
-            [-6.0, 0.0, 10.0],
-            [6.0, 1.0, 10.0],
-            [0.0, -7.0, 12.0],
-            [0.0, 7.0, 8.0]
-        ],
-        array![
-            [1.0, 0.5, 2.0],
-            [0.5, 1.0, 1.0],
-            [2.0, 1.0, 0.5],
-            [1.0, 2.0, 1.0]
-        ],
-    )
-    .unwrap()
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{array, Array1, Array2, Axis};
 use shardkit_algorithms::gmm::DiagGmm;
 
 /// splitmix64: a tiny, seeded, well-mixed generator.
@@ -98,4 +98,69 @@ pub fn ubm_like(frames: &Array2<f32>, m: usize, seed: u64) -> DiagGmm {
     let weights = Array1::from_shape_fn(m, |_| 0.5 + rng.uniform());
     let weights = &weights / weights.sum();
     DiagGmm::new(weights, means, variances).expect("a valid model")
+}
+
+/// A small seeded generator (xorshift) with normal deviates (Box-Muller):
+/// the UBM tests' draws.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// `n` frames drawn from `gmm`.
+/// `n` frames drawn from `gmm` with [`XorShift`] seeded by `seed`.
+pub fn sample_gmm(gmm: &DiagGmm, n: usize, seed: u64) -> Array2<f32> {
+    let mut rng = XorShift(seed | 1);
+    let cumulative: Vec<f64> = gmm
+        .weights()
+        .iter()
+        .scan(0.0, |s, w| {
+            *s += w;
+            Some(*s)
+        })
+        .collect();
+    let mut frames = Array2::zeros((n, gmm.dim()));
+    for t in 0..n {
+        let u = rng.uniform();
+        let m = cumulative
+            .iter()
+            .position(|&c| u <= c)
+            .unwrap_or(cumulative.len() - 1);
+        for d in 0..gmm.dim() {
+            let x = gmm.means()[[m, d]] + gmm.variances()[[m, d]].sqrt() * rng.normal();
+            frames[[t, d]] = x as f32;
+        }
+    }
+    frames
+}
+
+/// A well-separated 4-component GMM in 3 dimensions that EM should
+/// recover (the UBM and pruned-EM recovery tests).
+pub fn known_gmm() -> DiagGmm {
+    DiagGmm::new(
+        array![0.1, 0.2, 0.3, 0.4],
+        array![
+            [-6.0, 0.0, 10.0],
+            [6.0, 1.0, 10.0],
+            [0.0, -7.0, 12.0],
+            [0.0, 7.0, 8.0]
+        ],
+        array![
+            [1.0, 0.5, 2.0],
+            [0.5, 1.0, 1.0],
+            [2.0, 1.0, 0.5],
+            [1.0, 2.0, 1.0]
+        ],
+    )
+    .unwrap()
 }

@@ -21,6 +21,8 @@
 //! iteration (seconds, GFLOP/s counting the GEMM flops, share of the peak,
 //! objective), then the extraction time with and without covariances.
 
+#[path = "../tests/gmm_data/mod.rs"]
+mod gmm_data;
 #[path = "common/peak.rs"]
 mod peak;
 
@@ -29,6 +31,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use gmm_data::Rng;
 use ndarray::{Array1, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use shardkit::Executor;
@@ -182,21 +185,21 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 /// first-order statistics `N·(μ + T w) + √N·σ·noise`.
 fn generate(args: &Args) -> Result<Data, Box<dyn std::error::Error>> {
     let (s, c, d, r) = (args.sessions, args.components, args.dim, args.rank);
-    let mut g = Normal::new(args.seed);
+    let mut g = Rng::new(args.seed ^ 0x7476);
     let weights = Array1::from_elem(c, 1.0 / c as f64);
-    let means = Array2::from_shape_fn((c, d), |_| g.next());
+    let means = Array2::from_shape_fn((c, d), |_| g.normal());
     let variances = Array2::from_shape_fn((c, d), |_| 0.5 + g.uniform());
     let ubm = DiagGmm::new(weights, means.clone(), variances.clone())?;
     let hidden = Array2::from_shape_fn((c * d, r), |(row, _)| {
-        0.5 * variances[[row / d, row % d]].sqrt() * g.next() / (r as f64).sqrt()
+        0.5 * variances[[row / d, row % d]].sqrt() * g.normal() / (r as f64).sqrt()
     });
-    let ivectors = Array2::from_shape_fn((s, r), |_| g.next());
+    let ivectors = Array2::from_shape_fn((s, r), |_| g.normal());
     let shifts = ivectors.dot(&hidden.t());
     let mut zero = Array2::zeros((s, c));
     let mut first = Array2::zeros((s, c * d));
     for i in 0..s {
         let frames = 200.0 + 800.0 * g.uniform();
-        let raw: Vec<f64> = (0..c).map(|_| (1.5 * g.next()).exp()).collect();
+        let raw: Vec<f64> = (0..c).map(|_| (1.5 * g.normal()).exp()).collect();
         let total: f64 = raw.iter().sum();
         for (cc, &share) in raw.iter().enumerate() {
             let n = frames * share / total;
@@ -205,7 +208,7 @@ fn generate(args: &Args) -> Result<Data, Box<dyn std::error::Error>> {
                 let row = cc * d + dd;
                 let sd = variances[[cc, dd]].sqrt();
                 first[[i, row]] =
-                    n * (means[[cc, dd]] + shifts[[i, row]]) + n.sqrt() * sd * g.next();
+                    n * (means[[cc, dd]] + shifts[[i, row]]) + n.sqrt() * sd * g.normal();
             }
         }
     }
@@ -236,27 +239,4 @@ fn load(dir: &Path) -> Result<Data, Box<dyn std::error::Error>> {
     let stats = SessionStats::new(zero, first)?;
     let model = TvModel::new(t, ubm.means().to_owned(), ubm.variances().to_owned())?;
     Ok((ubm, stats, model))
-}
-
-/// Seeded standard normal draws (SplitMix64 + Box–Muller).
-struct Normal(u64);
-
-impl Normal {
-    fn new(seed: u64) -> Normal {
-        Normal(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x7476)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn next(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
 }

@@ -40,10 +40,12 @@
 //! draws the progress bars and writes; every rank computes the same
 //! numbers.
 
+#[path = "../tests/gmm_data/mod.rs"]
+mod gmm_data;
 #[path = "common/synth.rs"]
 mod synth;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -481,11 +483,12 @@ fn scan(dir: &Path, feature_dir: &Path) -> Result<(Vec<Recording>, Vec<String>)>
         found.push((path, speaker, index));
     }
     found.sort();
+    // Speakers numbered in name order.
     let names: BTreeMap<String, usize> = found
         .iter()
-        .map(|(_, s, _)| (s.clone(), 0))
-        .collect::<BTreeMap<_, _>>()
-        .into_keys()
+        .map(|(_, s, _)| s.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .enumerate()
         .map(|(i, s)| (s, i))
         .collect();

@@ -25,11 +25,15 @@
 //! a temporary file renamed into place); the model has the same bits on any
 //! number of threads or ranks.
 
+#[path = "../tests/gmm_data/mod.rs"]
+mod gmm_data;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use gmm_data::{sample_gmm, Rng};
 use ndarray::{Array1, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_list, write_npy, ReadOptions};
@@ -237,31 +241,17 @@ fn check(
 fn generate(dir: &Path) -> Result<DiagGmm, Box<dyn std::error::Error>> {
     const M: usize = 16;
     const D: usize = 20;
-    let mut rng = SplitMix(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     let weights = Array1::from_shape_fn(M, |_| 0.5 + rng.uniform());
     let weights = &weights / weights.sum();
-    let means = Array2::from_shape_fn((M, D), |_| 6.0 * rng.uniform() - 3.0);
-    let variances = Array2::from_shape_fn((M, D), |_| 0.2 + 0.8 * rng.uniform());
-    let truth = DiagGmm::new(weights.clone(), means.clone(), variances.clone())?;
-    let cumulative: Vec<f64> = weights
-        .iter()
-        .scan(0.0, |acc, w| {
-            *acc += w;
-            Some(*acc)
-        })
-        .collect();
+    let means = Array2::from_shape_fn((M, D), |_| rng.range(-3.0, 3.0));
+    let variances = Array2::from_shape_fn((M, D), |_| rng.range(0.2, 1.0));
+    let truth = DiagGmm::new(weights, means, variances)?;
     std::fs::create_dir_all(dir)?;
     let mut list = String::new();
     for file in 0..40 {
         let frames = 400 + 30 * file * 7 % 1171;
-        let mut x = Array2::<f32>::zeros((frames, D));
-        for mut row in x.rows_mut() {
-            let u = rng.uniform();
-            let m = cumulative.iter().position(|&c| u < c).unwrap_or(M - 1);
-            for (d, v) in row.iter_mut().enumerate() {
-                *v = (means[[m, d]] + variances[[m, d]].sqrt() * rng.normal()) as f32;
-            }
-        }
+        let x = sample_gmm(&truth, frames, file as u64 + 1);
         let name = format!("utt{file:03}.npy");
         write_npy(dir.join(&name), &x)?;
         list.push_str(&name);
@@ -270,29 +260,4 @@ fn generate(dir: &Path) -> Result<DiagGmm, Box<dyn std::error::Error>> {
     shardkit::write_atomic(dir.join("train.lst"), |w| w.write_all(list.as_bytes()))?;
     truth.save(dir.join("truth.npz"))?;
     Ok(truth)
-}
-
-/// A small deterministic generator (SplitMix64) for the generated corpus.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
 }

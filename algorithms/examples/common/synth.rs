@@ -26,6 +26,8 @@
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 
+use crate::gmm_data::Rng;
+
 /// Formants (Hz) of ten vowels: i, ɪ, e, ɛ, æ, ɑ, ɔ, o, ʊ, u.
 const VOWELS: [[f64; 3]; 10] = [
     [270.0, 2290.0, 3010.0],
@@ -57,40 +59,9 @@ const DIGITS: [&[usize]; 10] = [
 /// Sample rate of the corpus.
 pub const RATE: u32 = 8000;
 
-/// SplitMix64 with uniform and normal draws.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `stream` of `seed`.
-    pub fn new(seed: u64, stream: u64) -> Rng {
-        let mut r = Rng(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        r.next_u64();
-        r
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `[lo, hi)`.
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.uniform()
-    }
-
-    /// Standard normal (Box–Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        (-2.0 * u.ln()).sqrt() * (2.0 * PI * self.uniform()).cos()
-    }
+/// The generator for `stream` of `seed` (the one of `tests/gmm_data`).
+fn rng(seed: u64, stream: u64) -> Rng {
+    Rng::new(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
 /// What makes one speaker's voice.
@@ -107,7 +78,7 @@ pub struct Speaker {
 impl Speaker {
     /// Speaker `k` of the corpus seeded `seed`.
     pub fn new(seed: u64, k: usize) -> Speaker {
-        let mut r = Rng::new(seed, 1000 + k as u64);
+        let mut r = rng(seed, 1000 + k as u64);
         Speaker {
             f0: r.range(85.0, 230.0),
             alpha: r.range(0.82, 1.18),
@@ -173,7 +144,7 @@ pub fn utterance(
     index: usize,
 ) -> Vec<i16> {
     let stream = ((speaker_id * 10 + digit) * 1000 + index) as u64;
-    let mut r = Rng::new(seed, stream);
+    let mut r = rng(seed, stream);
     let rate = f64::from(RATE);
     let f0 = speaker.f0 * r.range(0.92, 1.08);
     let tempo = r.range(0.85, 1.15);

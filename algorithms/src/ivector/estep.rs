@@ -303,31 +303,28 @@ pub(crate) fn solve_components(
     let mut kept = 0;
     let mut packed = vec![0.0; at.nrows()];
     for (i, comp) in components.enumerate() {
-        for (p, v) in packed.iter_mut().zip(at.column(comp)) {
-            *p = *v;
-        }
+        packed
+            .iter_mut()
+            .zip(at.column(comp))
+            .for_each(|(p, v)| *p = *v);
         unpack_lower(&packed, a.as_mut());
-        let cc = block(c.row(i), r);
         let mut tc = t
             .row_mut(i)
             .into_shape_with_order((d, r))
             .expect("contiguous row");
+        // T_cᵀ = A_c⁻¹ C_cᵀ, or the previous rows when A_c is singular.
         let solved = cholesky(a.as_mut(), &mut work).is_ok();
-        if solved {
-            for p in 0..r {
-                for q in 0..d {
-                    rhs[(p, q)] = cc[[q, p]];
-                }
+        let source = if solved { c.row(i) } else { old.row(i) };
+        let source = block(source, r);
+        for p in 0..r {
+            for q in 0..d {
+                rhs[(p, q)] = source[[q, p]];
             }
+        }
+        if solved {
             cholesky_solve(a.as_ref(), rhs.as_mut());
         } else {
             kept += 1;
-            let oc = block(old.row(i), r);
-            for p in 0..r {
-                for q in 0..d {
-                    rhs[(p, q)] = oc[[q, p]];
-                }
-            }
         }
         match rotation {
             Some(g) => faer::linalg::matmul::matmul(

@@ -1,5 +1,6 @@
 //! Seeded synthetic data for the GMM tests, benches and examples:
-//! MFCC-like frames and a UBM-like model fitted loosely to them. Shared by
+//! MFCC-like frames and a UBM-like model fitted loosely to them, a known
+//! GMM and its sampler, and the generators behind them. Shared by
 //! path (`#[path = "../tests/gmm_data/mod.rs"] mod gmm_data;`), so that
 //! every measurement uses the same generator.
 
@@ -27,6 +28,11 @@ impl Rng {
     /// Uniform in [0, 1).
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.uniform()
     }
 
     /// Uniform in `0..n`.

@@ -27,7 +27,7 @@
 //!                        and print the relative difference of their log-likelihoods
 //!   --top-n N            pruning: components kept per frame (default 30)
 //!   --min-post P         pruning: posteriors below P are left out (default 1e-4)
-//!   --reselect-every R   pruning: re-select every R iterations, 0 = once (default 4)
+//!   --reselect-every R   pruning: re-select every R iterations, 0 = once (default 0, as Kaldi)
 //!   --no-peak            skip the GEMM peak measurement
 //! ```
 //!
@@ -192,7 +192,6 @@ fn default_init(x: ArrayView2<f32>, m: usize, seed: u64) -> Result<DiagGmm, Stri
     let variances = Array2::from_shape_fn((m, x.ncols()), |(_, j)| var[j]);
     DiagGmm::new(Array1::from_elem(m, 1.0 / m as f64), means, variances).map_err(|e| e.to_string())
 }
-
 
 /// Summary of one mode's iterations.
 fn summarise(name: &str, history: &[Iteration], flops: f64, frames: f64, peak: Option<f64>) {

@@ -79,32 +79,32 @@ pub const DEFAULT_RESELECT_EVERY: usize = 0;
 ///     --init /tmp/gmm-bench/init.npz --threads 1 --reps 3
 /// ```
 ///
-/// (and the same with `--threads 2`; `--prune --reselect-every 0` for one
-/// selection only). `N = 200,000` MFCC-like frames, `D = 60`, `M = 512`,
-/// 10 EM iterations from 512 random frames with the global variance,
-/// these defaults; the NumPy `float32` E-step on the same files and
-/// initial model. One session on a shared 2-core AMD EPYC (Zen 4) **under
-/// load from other jobs** (load average 5.5; the exact iteration took
-/// 0.81 s against 0.59 s unloaded), best of the iterations, 1 thread:
+/// (and the same with `--threads 2`; `--prune --no-peak` for the pruned
+/// mode alone). `N = 200,000` MFCC-like frames, `D = 60`, `M = 512`, 10 EM
+/// iterations from 512 random frames with the global variance, these
+/// defaults (one selection pass, then 9 pruned passes); the NumPy
+/// `float32` E-step on the same files and initial model, run in the same
+/// minute. A shared 2-core AMD EPYC (Zen 4) under load from other jobs
+/// (load average 4–5), best of the iterations:
 ///
-/// | per iteration                                  | seconds | NumPy 1.158 s ÷ |
-/// |------------------------------------------------|---------|-----------------|
-/// | exact                                          | 0.808   | 1.4×            |
-/// | pruned, with the selection pass                | 1.061   | 1.1×            |
-/// | pruned, without                                | 0.380   | 3.0×            |
-/// | pruned, average of 10 (3 selection passes)     | 0.602   | 1.9×            |
-/// | pruned, average of 10, `reselect_every = 0`    | 0.462   | 2.5×            |
+/// | per iteration                              | 1 thread | 2 threads |
+/// |--------------------------------------------|----------|-----------|
+/// | NumPy `float32` E-step                     | 0.794 s  | 1.196 s   |
+/// | exact                                      | 0.607 s  |           |
+/// | pruned, with the selection pass            | 0.729 s  | 0.775 s   |
+/// | pruned, without                            | 0.268 s  | 0.255 s   |
+/// | pruned, average of 10 (1 selection pass)   | 0.358 s  | 0.328 s   |
+/// | NumPy ÷ pruned average                     | 2.2×     | 3.7×      |
 ///
-/// The average log-likelihood of each pruned iteration was within
-/// `2.9e-7` relative of the exact mode's. With 2 threads neither
-/// implementation sped up in that session (NumPy 1.758 s, exact 0.911 s,
-/// pruned 0.375 s without and 1.036 s with selection, average 0.589 s),
-/// so those figures say little. So far only the iterations without the
-/// selection pass reach 3× the NumPy E-step: the selection pass costs
-/// about 1.3 exact iterations (its GEMM is half the exact flops, and the
-/// top-`n` search about 1 µs per frame), and the pruned pass about 1.9 µs
-/// per frame for 30 components in `f64` (means, precisions and
-/// accumulators, 1.5 MB in all, do not fit the 1 MB L2).
+/// (NumPy with 2 threads was slower than with 1 in that session, and so
+/// the 2-thread ratio says little.) The average log-likelihood of each
+/// pruned iteration was within `2.9e-7` relative of the exact mode's. The
+/// pruned pass groups each 128-frame chunk's selections by component, so
+/// a component's mean, precisions and accumulator row are read once per
+/// chunk (it took 0.380 s per iteration frame by frame); it is still about
+/// 1.3 µs per frame in `f64`, and the selection pass (a half-size `f32`
+/// GEMM and a top-`n` search) about 2.7 pruned passes: at 1 thread the
+/// average is short of 3× NumPy.
 ///
 /// ```
 /// use shardkit_algorithms::gmm::{Pruning, PruneError};

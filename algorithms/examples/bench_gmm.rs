@@ -27,7 +27,7 @@
 //!                        and print the relative difference of their log-likelihoods
 //!   --top-n N            pruning: components kept per frame (default 30)
 //!   --min-post P         pruning: posteriors below P are left out (default 1e-4)
-//!   --reselect-every R   pruning: re-select every R iterations, 0 = once (default 4)
+//!   --reselect-every R   pruning: re-select every R iterations, 0 = once (default 0, as Kaldi)
 //!   --no-peak            skip the GEMM peak measurement
 //! ```
 //!

@@ -49,8 +49,9 @@
 //! frame's `top_n` components (one full log-density pass, with the
 //! statistics of the pruned pass computed in the same pass) and stores the
 //! selection (`4·top_n` bytes per frame, in memory, for rows and for
-//! files); the next iterations evaluate only the selected components,
-//! re-selecting every [`Pruning::reselect_every`] iterations. Stages with
+//! files); the next iterations evaluate only the selected components
+//! (by default the stage never re-selects, as Kaldi; see
+//! [`Pruning::reselect_every`]). Stages with
 //! at most `top_n` components run the exact E-step. [`Iteration::selection_pass`]
 //! says which iterations selected.
 

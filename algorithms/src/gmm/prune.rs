@@ -23,8 +23,11 @@ pub const DEFAULT_TOP_N: usize = 30;
 /// The default [`Pruning::min_posterior`].
 pub const DEFAULT_MIN_POSTERIOR: f64 = 1e-4;
 
-/// The default [`Pruning::reselect_every`].
-pub const DEFAULT_RESELECT_EVERY: usize = 4;
+/// The default [`Pruning::reselect_every`]: 0, select once per stage, as
+/// Kaldi's `sid/train_diag_ubm.sh` does (`gmm-gselect` once with the
+/// initial model, before the iterations, whose
+/// `gmm-global-acc-stats --gselect=…` all reuse that selection).
+pub const DEFAULT_RESELECT_EVERY: usize = 0;
 
 /// The pruned ("Gaussian selection") E-step, as Kaldi trains diagonal UBMs
 /// (`gmm-gselect --n=30` once, then `gmm-global-acc-stats --gselect=…`).
@@ -52,9 +55,10 @@ pub const DEFAULT_RESELECT_EVERY: usize = 4;
 ///
 /// Between selection passes, the selection comes from an older model:
 /// EM (in [`ubm::em`](crate::ubm::em) and [`ubm::train_ubm`](crate::ubm::train_ubm))
-/// selects on the first iteration, after every split (the components
-/// change), and every [`reselect_every`](Pruning::reselect_every)
-/// iterations. The exact E-step is used where it would cost no more: a
+/// selects on the first iteration and after every split (the components
+/// change), as Kaldi's `train_diag_ubm.sh` selects once before its
+/// iterations; [`reselect_every`](Pruning::reselect_every) `= R > 0` also
+/// re-selects every `R` iterations of a stage. The exact E-step is used where it would cost no more: a
 /// model with at most `top_n` components.
 ///
 /// # Accuracy
@@ -75,32 +79,32 @@ pub const DEFAULT_RESELECT_EVERY: usize = 4;
 ///     --init /tmp/gmm-bench/init.npz --threads 1 --reps 3
 /// ```
 ///
-/// (and the same with `--threads 2`; `--prune --reselect-every 0` for one
-/// selection only). `N = 200,000` MFCC-like frames, `D = 60`, `M = 512`,
-/// 10 EM iterations from 512 random frames with the global variance,
-/// these defaults; the NumPy `float32` E-step on the same files and
-/// initial model. One session on a shared 2-core AMD EPYC (Zen 4) **under
-/// load from other jobs** (load average 5.5; the exact iteration took
-/// 0.81 s against 0.59 s unloaded), best of the iterations, 1 thread:
+/// (and the same with `--threads 2`; `--prune --no-peak` for the pruned
+/// mode alone). `N = 200,000` MFCC-like frames, `D = 60`, `M = 512`, 10 EM
+/// iterations from 512 random frames with the global variance, these
+/// defaults (one selection pass, then 9 pruned passes); the NumPy
+/// `float32` E-step on the same files and initial model, run in the same
+/// minute. A shared 2-core AMD EPYC (Zen 4) under load from other jobs
+/// (load average 4–5), best of the iterations:
 ///
-/// | per iteration                                  | seconds | NumPy 1.158 s ÷ |
-/// |------------------------------------------------|---------|-----------------|
-/// | exact                                          | 0.808   | 1.4×            |
-/// | pruned, with the selection pass                | 1.061   | 1.1×            |
-/// | pruned, without                                | 0.380   | 3.0×            |
-/// | pruned, average of 10 (3 selection passes)     | 0.602   | 1.9×            |
-/// | pruned, average of 10, `reselect_every = 0`    | 0.462   | 2.5×            |
+/// | per iteration                              | 1 thread | 2 threads |
+/// |--------------------------------------------|----------|-----------|
+/// | NumPy `float32` E-step                     | 0.794 s  | 1.196 s   |
+/// | exact                                      | 0.607 s  |           |
+/// | pruned, with the selection pass            | 0.729 s  | 0.775 s   |
+/// | pruned, without                            | 0.268 s  | 0.255 s   |
+/// | pruned, average of 10 (1 selection pass)   | 0.358 s  | 0.328 s   |
+/// | NumPy ÷ pruned average                     | 2.2×     | 3.7×      |
 ///
-/// The average log-likelihood of each pruned iteration was within
-/// `2.9e-7` relative of the exact mode's. With 2 threads neither
-/// implementation sped up in that session (NumPy 1.758 s, exact 0.911 s,
-/// pruned 0.375 s without and 1.036 s with selection, average 0.589 s),
-/// so those figures say little. So far only the iterations without the
-/// selection pass reach 3× the NumPy E-step: the selection pass costs
-/// about 1.3 exact iterations (its GEMM is half the exact flops, and the
-/// top-`n` search about 1 µs per frame), and the pruned pass about 1.9 µs
-/// per frame for 30 components in `f64` (means, precisions and
-/// accumulators, 1.5 MB in all, do not fit the 1 MB L2).
+/// (NumPy with 2 threads was slower than with 1 in that session, and so
+/// the 2-thread ratio says little.) The average log-likelihood of each
+/// pruned iteration was within `2.9e-7` relative of the exact mode's. The
+/// pruned pass groups each 128-frame chunk's selections by component, so
+/// a component's mean, precisions and accumulator row are read once per
+/// chunk (it took 0.380 s per iteration frame by frame); it is still about
+/// 1.3 µs per frame in `f64`, and the selection pass (a half-size `f32`
+/// GEMM and a top-`n` search) about 2.7 pruned passes: at 1 thread the
+/// average is short of 3× NumPy.
 ///
 /// ```
 /// use shardkit_algorithms::gmm::{Pruning, PruneError};
@@ -123,7 +127,7 @@ pub struct Pruning {
     pub min_posterior: f64,
     /// In EM, the selection is redone every this many iterations of a stage
     /// (and always on a stage's first iteration); 0 selects only once per
-    /// stage, as Kaldi does (default [`DEFAULT_RESELECT_EVERY`], 4).
+    /// stage, as Kaldi does (default [`DEFAULT_RESELECT_EVERY`], 0).
     pub reselect_every: usize,
 }
 
@@ -526,61 +530,128 @@ pub fn accumulate_pruned_block<T: Real>(
     let k = selection.ncols();
     let w = 2 * d + 1;
     let mut acc = vec![0.0f64; m * w];
-    let mut z = vec![0.0f64; w];
-    z[2 * d] = 1.0;
-    let mut x64 = vec![0.0f64; d];
-    let mut exact = vec![0.0f64; k];
-    let mut sel = vec![0u32; k];
     let mut log_lik = 0.0f64;
-    for t in 0..n {
-        for (v, &x) in x64.iter_mut().zip(frames.row(t)) {
-            *v = x.to_f64();
+    if k == 0 || n == 0 {
+        // No frames, or none with a selected component (log-likelihood −∞).
+        if n > 0 {
+            log_lik = f64::NEG_INFINITY;
         }
-        for j in 0..d {
-            z[j] = x64[j] * x64[j];
-            z[d + j] = x64[j];
+        return finish(acc, m, d, log_lik, n);
+    }
+    let chunk = PRUNE_CHUNK.min(n);
+    // The chunk's frames in f64, `chunk × D`.
+    let mut x64 = vec![0.0f64; chunk * d];
+    // Per (frame, slot) `t·k + j`: the log-density, then the weight in the
+    // statistics (negative: dropped).
+    let mut dens = vec![0.0f64; chunk * k];
+    // The chunk's (frame, slot) entries grouped by component, in frame
+    // order within a component; `start[c]..start[c + 1]` are component c's.
+    let mut start = vec![0usize; m + 1];
+    let mut fill = vec![0usize; m];
+    let mut order = vec![0u32; chunk * k];
+    let mut rows = vec![0u32; chunk * k];
+    let mut q = vec![0.0f64; chunk * k];
+    for first in (0..n).step_by(chunk) {
+        let b = chunk.min(n - first);
+        let sel = selection.slice(s![first..first + b, ..]);
+        for (t, row) in frames
+            .slice(s![first..first + b, ..])
+            .rows()
+            .into_iter()
+            .enumerate()
+        {
+            for (v, &x) in x64[t * d..(t + 1) * d].iter_mut().zip(row) {
+                *v = x.to_f64();
+            }
         }
-        for (o, &c) in sel.iter_mut().zip(selection.row(t)) {
+        start.fill(0);
+        for &c in sel.iter() {
             assert!(
                 (c as usize) < m,
                 "the selection names component {c}, but the model has {m}"
             );
-            *o = c;
+            start[c as usize + 1] += 1;
         }
-        simd::refine(
-            &x64,
-            &sel,
-            &model.means,
-            &model.precisions,
-            &model.log_norm,
-            &mut exact,
-        );
-        let max = exact.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mut sum = 0.0;
-        for e in exact.iter_mut() {
-            *e = (*e - max).exp();
-            sum += *e;
+        for c in 0..m {
+            start[c + 1] += start[c];
         }
-        log_lik += max + sum.ln();
-        // The posterior of selected component i is exact[i] / sum, and the
-        // best one's exact[i] is exactly 1: those below `min_posterior`
-        // are dropped (never the best, as the cut is at most 1) and the
-        // rest renormalised.
-        let cut = (min_posterior * sum).min(1.0);
-        let kept = if min_posterior > 0.0 {
-            exact.iter().filter(|&&e| e >= cut).sum()
-        } else {
-            sum
-        };
-        let scale = 1.0 / kept;
-        for (&c, &e) in sel.iter().zip(&exact) {
-            if e < cut {
+        fill.copy_from_slice(&start[..m]);
+        for (t, row) in sel.rows().into_iter().enumerate() {
+            for (j, &c) in row.iter().enumerate() {
+                let at = &mut fill[c as usize];
+                order[*at] = (t * k + j) as u32;
+                rows[*at] = t as u32;
+                *at += 1;
+            }
+        }
+        // Log-densities, one component at a time (its mean and precisions
+        // are read once per chunk).
+        for c in 0..m {
+            let (lo, hi) = (start[c], start[c + 1]);
+            if lo == hi {
                 continue;
             }
-            let c = c as usize;
-            simd::axpy_f64(&mut acc[c * w..(c + 1) * w], e * scale, &z);
+            simd::sq_dists(
+                &x64[..b * d],
+                &rows[lo..hi],
+                &model.means[c * d..(c + 1) * d],
+                &model.precisions[c * d..(c + 1) * d],
+                &mut q[lo..hi],
+            );
+            for (&e, &q) in order[lo..hi].iter().zip(&q[lo..hi]) {
+                dens[e as usize] = model.log_norm[c] - 0.5 * q;
+            }
+        }
+        for exact in dens[..b * k].chunks_exact_mut(k) {
+            let max = exact.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut sum = 0.0;
+            for e in exact.iter_mut() {
+                *e = (*e - max).exp();
+                sum += *e;
+            }
+            log_lik += max + sum.ln();
+            // The posterior of selected component i is exact[i] / sum, and
+            // the best one's exact[i] is exactly 1: those below
+            // `min_posterior` are dropped (never the best, as the cut is at
+            // most 1) and the rest renormalised.
+            let cut = (min_posterior * sum).min(1.0);
+            let kept: f64 = if min_posterior > 0.0 {
+                exact.iter().filter(|&&e| e >= cut).sum()
+            } else {
+                sum
+            };
+            let scale = 1.0 / kept;
+            for e in exact.iter_mut() {
+                *e = if *e < cut { -1.0 } else { *e * scale };
+            }
+        }
+        // Statistics, one component at a time (its accumulator row stays in
+        // L1), frames in order: the additions into each row are those of a
+        // frame-by-frame pass, so are the bits.
+        for c in 0..m {
+            let (lo, hi) = (start[c], start[c + 1]);
+            let row = &mut acc[c * w..(c + 1) * w];
+            for (&e, &t) in order[lo..hi].iter().zip(&rows[lo..hi]) {
+                let g = dens[e as usize];
+                if g < 0.0 {
+                    continue;
+                }
+                let t = t as usize;
+                simd::moments(row, g, &x64[t * d..(t + 1) * d]);
+            }
         }
     }
+    finish(acc, m, d, log_lik, n)
+}
+
+/// Frames per chunk of the pruned pass: a chunk's frames (`f64`) stay in
+/// L2 while each component's mean, precisions and accumulator row are
+/// read once per chunk.
+const PRUNE_CHUNK: usize = 128;
+
+/// The statistics from the accumulator rows `[Σγx², Σγx, Σγ]`.
+fn finish(acc: Vec<f64>, m: usize, d: usize, log_lik: f64, n: usize) -> GmmStats {
+    let w = 2 * d + 1;
     let mut stats = GmmStats::zeros(m, d);
     for i in 0..m {
         let row = &acc[i * w..(i + 1) * w];

@@ -327,13 +327,34 @@ fn weighted_sq_dist_body<const FMA: bool>(x: &[f64], mu: &[f64], p: &[f64]) -> f
     acc[0] + rest
 }
 
-/// `dst[i] += g·src[i]` in `f64` (the pruned E-step's statistics).
+/// `out[i] = Σ_d p_d·(x[r_i]_d − μ_d)²` for the rows `r_i = rows[i]` of
+/// `x` (row-major, width `mu.len()`): one component against many frames,
+/// with the same operations as [`refine_body`] (so the same bits).
 #[inline(always)]
-fn axpy_f64_body<const FMA: bool>(dst: &mut [f64], g: f64, src: &[f64]) {
-    assert_eq!(dst.len(), src.len());
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = if FMA { g.mul_add(s, *d) } else { g * s + *d };
+fn sq_dists_body<const FMA: bool>(x: &[f64], rows: &[u32], mu: &[f64], p: &[f64], out: &mut [f64]) {
+    let d = mu.len();
+    for (o, &r) in out.iter_mut().zip(rows) {
+        let r = r as usize;
+        *o = weighted_sq_dist_body::<FMA>(&x[r * d..(r + 1) * d], mu, p);
     }
+}
+
+/// `acc += g·[x², x, 1]` (`acc` is `2D + 1` long), fused with FMA (which
+/// changes the last bit, never the result's determinism on one machine).
+#[inline(always)]
+fn moments_body<const FMA: bool>(acc: &mut [f64], g: f64, x: &[f64]) {
+    let d = x.len();
+    assert_eq!(acc.len(), 2 * d + 1);
+    let (sq, rest) = acc.split_at_mut(d);
+    let (lin, one) = rest.split_at_mut(d);
+    let f = |a: f64, z: f64| if FMA { g.mul_add(z, a) } else { g * z + a };
+    for (a, &v) in sq.iter_mut().zip(x) {
+        *a = f(*a, v * v);
+    }
+    for (a, &v) in lin.iter_mut().zip(x) {
+        *a = f(*a, v);
+    }
+    one[0] = f(one[0], 1.0);
 }
 
 #[inline(always)]
@@ -542,8 +563,13 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn axpy_f64(dst: &mut [f64], g: f64, src: &[f64]) {
-        super::axpy_f64_body::<true>(dst, g, src)
+    pub(super) unsafe fn sq_dists(x: &[f64], rows: &[u32], mu: &[f64], p: &[f64], out: &mut [f64]) {
+        super::sq_dists_body::<true>(x, rows, mu, p, out)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn moments(acc: &mut [f64], g: f64, x: &[f64]) {
+        super::moments_body::<true>(acc, g, x)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -656,16 +682,6 @@ pub(crate) fn widen(src: &[f32], dst: &mut [f64]) {
     dispatch!(widen(src, dst), widen_body(src, dst))
 }
 
-/// `dst[i] += g·src[i]` in `f64` (fused with FMA, which changes the last
-/// bit, never the result's determinism on one machine).
-///
-/// # Panics
-///
-/// If the slices differ in length.
-pub(crate) fn axpy_f64(dst: &mut [f64], g: f64, src: &[f64]) {
-    dispatch!(axpy_f64(dst, g, src), axpy_f64_body::<false>(dst, g, src))
-}
-
 /// The exact log-densities of frame `x` under the listed components:
 /// `out[i] = log_norm[m] − ½·Σ_d precisions[m,d]·(x_d − means[m,d])²` for
 /// `m = components[i]`, in `f64` (`means` and `precisions` are `M×D`
@@ -682,6 +698,30 @@ pub(crate) fn refine(
         refine(x, components, means, precisions, log_norm, out),
         refine_body::<false>(x, components, means, precisions, log_norm, out)
     )
+}
+
+/// `out[i] = Σ_d p_d·(x[r]_d − μ_d)²` for each row `r = rows[i]` of `x`
+/// (row-major, `D = mu.len()` wide): one component against many frames, in
+/// `f64`, with the bits of [`refine`] for that component.
+///
+/// # Panics
+///
+/// If a row is out of `x`, or `mu` and `p` differ in length.
+pub(crate) fn sq_dists(x: &[f64], rows: &[u32], mu: &[f64], p: &[f64], out: &mut [f64]) {
+    dispatch!(
+        sq_dists(x, rows, mu, p, out),
+        sq_dists_body::<false>(x, rows, mu, p, out)
+    )
+}
+
+/// `acc += g·[x², x, 1]` in `f64` (`acc` is `2D + 1` long; the pruned
+/// E-step's statistics), fused with FMA where the CPU has it.
+///
+/// # Panics
+///
+/// If `acc` is not `2·x.len() + 1` long.
+pub(crate) fn moments(acc: &mut [f64], g: f64, x: &[f64]) {
+    dispatch!(moments(acc, g, x), moments_body::<false>(acc, g, x))
 }
 
 #[cfg(test)]

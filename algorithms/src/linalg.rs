@@ -102,7 +102,7 @@ pub(crate) fn unpack_lower(p: &[f64], mut m: MatMut<'_, f64>) {
     }
 }
 
-/// Reusable memory for [`cholesky`] and [`cholesky_inverse`] of `r × r`
+/// Reusable memory for [`cholesky`] of `r × r`
 /// matrices.
 pub(crate) struct CholWork {
     buffer: MemBuffer,
@@ -110,8 +110,7 @@ pub(crate) struct CholWork {
 
 impl CholWork {
     pub(crate) fn new(r: usize) -> CholWork {
-        let req = llt::factor::cholesky_in_place_scratch::<f64>(r, Par::Seq, Default::default())
-            .or(llt::inverse::inverse_scratch::<f64>(r, Par::Seq));
+        let req = llt::factor::cholesky_in_place_scratch::<f64>(r, Par::Seq, Default::default());
         CholWork {
             buffer: MemBuffer::new(req),
         }
@@ -145,12 +144,6 @@ pub(crate) fn cholesky(a: MatMut<'_, f64>, work: &mut CholWork) -> Result<f64, u
             .find(|&i| !a[(i, i)].is_finite())
             .unwrap_or(0))
     }
-}
-
-/// `out`'s lower triangle = `(G·Gᵀ)⁻¹` from the factor `g` of [`cholesky`].
-pub(crate) fn cholesky_inverse(out: MatMut<'_, f64>, g: MatRef<'_, f64>, work: &mut CholWork) {
-    let stack = MemStack::new(&mut work.buffer);
-    llt::inverse::inverse(out, g, Par::Seq, stack);
 }
 
 /// Solves `(G·Gᵀ)·x = rhs` in place (every column of `rhs`), with the

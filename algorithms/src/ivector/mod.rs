@@ -33,6 +33,7 @@
 //! [`TvConfig::memory`]. Results have the same bits on any number of
 //! threads or MPI ranks.
 
+mod batch;
 mod estep;
 mod extract;
 mod model;

@@ -1,0 +1,846 @@
+//! The per-session solves of the i-vector E-step, [`LANES`] sessions at a
+//! time.
+//!
+//! Each session needs the Cholesky factor `G` of its `R × R` precision
+//! `L = G·Gᵀ`, `log det L`, the mean `L⁻¹ b` and (in training, or when the
+//! posterior covariances are asked) the packed inverse `L⁻¹`. At the rank
+//! of speaker recognition (`R` ≈ 100–400) one session is too small for a
+//! factorisation library to run near the machine's peak: a 100 × 100
+//! Cholesky through faer ran at about 7 GFLOP/s here, where the GEMMs of
+//! the same iteration run at 45–50. So the batch stores `LANES` sessions'
+//! matrices interleaved, element by element (`[f64; LANES]` per entry):
+//! every arithmetic operation of the plain scalar algorithm becomes one
+//! operation on a vector of `LANES` independent sessions, with unit-stride
+//! loads, and no lane ever reads another. A session's bits therefore do
+//! not depend on which other sessions share its batch, nor on where a
+//! block boundary falls (padding lanes hold the identity).
+//!
+//! Every step is written as dot products over contiguous packed rows (the
+//! factor packed by rows of its lower triangle, `Z = G⁻ᵀ` by rows of its
+//! upper triangle), each with four accumulators:
+//!
+//! ```text
+//! G[i][j] = (L[i][j] − Σ_{k<j} G[i][k]·G[j][k]) / G[j][j]    (Cholesky, i ≥ j)
+//! Z[j][i] = −(Σ_{j≤k<i} G[i][k]·Z[j][k]) / G[i][i]           (Z = G⁻ᵀ, i > j)
+//! L⁻¹[i][j] = Σ_{k≥i} Z[i][k]·Z[j][k]                        (L⁻¹ = Z·Zᵀ, i ≥ j)
+//! ```
+//!
+//! `R³/3 + R³/3 + R³/3` flops per session, as LAPACK's `potrf` + `potri`.
+//! The kernels are compiled twice, as the GMM kernels are (portable, and
+//! with AVX2 + FMA chosen at run time); the bits differ between the two,
+//! never between threads or ranks on one machine.
+
+// The lane loops (`for l in 0..LANES`) index several arrays in step: that
+// is the form the vectoriser turns into one vector operation.
+#![allow(clippy::needless_range_loop)]
+
+use crate::linalg::packed_len;
+
+/// Sessions per batch: two AVX2 vectors of `f64`.
+pub(crate) const LANES: usize = 8;
+
+/// One packed entry of `LANES` sessions.
+type V = [f64; LANES];
+
+const ZERO: V = [0.0; LANES];
+
+/// Runs the AVX2 + FMA variant of a kernel when `fast` (which must only be
+/// true where [`avx2`] holds), else the portable one (`<name>_body::<false>`).
+macro_rules! kernel {
+    ($fast:expr, $name:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        if $fast {
+            // SAFETY: `fast` only where the CPU has AVX2 and FMA.
+            unsafe { avx2::$name($($arg),*) }
+        } else {
+            paste_body!($name($($arg),*))
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = $fast;
+            paste_body!($name($($arg),*))
+        }
+    }};
+}
+
+/// The portable variant of a kernel.
+macro_rules! paste_body {
+    (factor($($arg:expr),*)) => { factor_body::<false>($($arg),*) };
+    (solve($($arg:expr),*)) => { solve_body::<false>($($arg),*) };
+    (inverse($($arg:expr),*)) => { inverse_body::<false>($($arg),*) };
+}
+
+/// `LANES` sessions' matrices and right-hand sides, and the results.
+pub(crate) struct Batch {
+    r: usize,
+    /// The precisions, packed by rows of the lower triangle; after
+    /// [`Batch::factor`] their Cholesky factors, after [`Batch::inverse`]
+    /// the inverses.
+    g: Vec<V>,
+    /// `Z = G⁻ᵀ`, packed by rows of the upper triangle.
+    z: Vec<V>,
+    /// `1 / G[i][i]`.
+    inv_diag: Vec<V>,
+    /// The right-hand sides `b`.
+    b: Vec<V>,
+    /// The means `L⁻¹ b`.
+    x: Vec<V>,
+    /// `log det L` per lane.
+    log_det: V,
+}
+
+/// Where the factorisation failed: the lane and the index of the first
+/// pivot that is not a positive finite number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotPositive {
+    pub(crate) lane: usize,
+    pub(crate) pivot: usize,
+}
+
+impl Batch {
+    /// A batch for rank `r`.
+    pub(crate) fn new(r: usize) -> Batch {
+        let k = packed_len(r);
+        Batch {
+            r,
+            g: vec![ZERO; k],
+            z: vec![ZERO; k],
+            inv_diag: vec![ZERO; r],
+            b: vec![ZERO; r],
+            x: vec![ZERO; r],
+            log_det: ZERO,
+        }
+    }
+
+    /// The rank the batch is for.
+    pub(crate) fn rank(&self) -> usize {
+        self.r
+    }
+
+    /// Loads lane `lane`: the precision `I + packed` (`packed` by rows of
+    /// its lower triangle) and the right-hand side `b`.
+    pub(crate) fn load(&mut self, lane: usize, packed: &[f64], b: &[f64]) {
+        debug_assert_eq!(packed.len(), self.g.len());
+        for (g, &p) in self.g.iter_mut().zip(packed) {
+            g[lane] = p;
+        }
+        for i in 0..self.r {
+            self.g[diag(i)][lane] += 1.0;
+        }
+        for (x, &v) in self.b.iter_mut().zip(b) {
+            x[lane] = v;
+        }
+    }
+
+    /// Fills lane `lane` with the identity and a zero right-hand side (the
+    /// tail of a block).
+    pub(crate) fn pad(&mut self, lane: usize) {
+        for g in self.g.iter_mut() {
+            g[lane] = 0.0;
+        }
+        for i in 0..self.r {
+            self.g[diag(i)][lane] = 1.0;
+        }
+        for x in self.b.iter_mut() {
+            x[lane] = 0.0;
+        }
+    }
+
+    /// Factors every lane and solves for the means.
+    ///
+    /// # Errors
+    ///
+    /// The first lane (lowest index) whose precision is not positive
+    /// definite or not finite, with its pivot.
+    pub(crate) fn factor_and_solve(&mut self) -> Result<(), NotPositive> {
+        self.factor_and_solve_on(avx2())
+    }
+
+    /// [`Batch::factor_and_solve`] with the AVX2 + FMA kernels or the
+    /// portable ones (`fast` only where [`avx2`] holds).
+    fn factor_and_solve_on(&mut self, fast: bool) -> Result<(), NotPositive> {
+        let mut bad = [usize::MAX; LANES];
+        kernel!(fast, factor(self, &mut bad));
+        if let Some(lane) = bad.iter().position(|&p| p != usize::MAX) {
+            return Err(NotPositive {
+                lane,
+                pivot: bad[lane],
+            });
+        }
+        kernel!(fast, solve(self));
+        Ok(())
+    }
+
+    /// Replaces the factors by the inverses `L⁻¹` (after
+    /// [`Batch::factor_and_solve`]).
+    pub(crate) fn inverse(&mut self) {
+        self.inverse_on(avx2());
+    }
+
+    /// [`Batch::inverse`] with the kernels of [`Batch::factor_and_solve_on`].
+    fn inverse_on(&mut self, fast: bool) {
+        kernel!(fast, inverse(self));
+    }
+
+    /// `log det L` of lane `lane`.
+    pub(crate) fn log_det(&self, lane: usize) -> f64 {
+        self.log_det[lane]
+    }
+
+    /// `bᵀ L⁻¹ b` of lane `lane`, summed in index order.
+    pub(crate) fn b_dot_mean(&self, lane: usize) -> f64 {
+        self.b
+            .iter()
+            .zip(&self.x)
+            .map(|(b, x)| b[lane] * x[lane])
+            .sum()
+    }
+
+    /// Writes lane `lane`'s mean `L⁻¹ b` into `out` (`R`).
+    pub(crate) fn mean(&self, lane: usize, out: &mut [f64]) {
+        for (o, x) in out.iter_mut().zip(&self.x) {
+            *o = x[lane];
+        }
+    }
+
+    /// Writes lane `lane`'s packed inverse into `out` (after
+    /// [`Batch::inverse`]), plus the outer product of the mean with itself
+    /// when `plus_outer` (the second moment `E[w wᵀ]`).
+    pub(crate) fn write_inverse(&self, lane: usize, plus_outer: bool, out: &mut [f64]) {
+        if !plus_outer {
+            for (o, g) in out.iter_mut().zip(&self.g) {
+                *o = g[lane];
+            }
+            return;
+        }
+        let mut k = 0;
+        for i in 0..self.r {
+            let xi = self.x[i][lane];
+            for j in 0..=i {
+                out[k] = self.g[k][lane] + xi * self.x[j][lane];
+                k += 1;
+            }
+        }
+    }
+}
+
+/// Index of `(i, i)` in a lower triangle packed by rows.
+#[inline(always)]
+fn diag(i: usize) -> usize {
+    packed_len(i + 1) - 1
+}
+
+/// Start of row `i` of a lower triangle packed by rows.
+#[inline(always)]
+fn lower_row(i: usize) -> usize {
+    packed_len(i)
+}
+
+/// Start of row `j` (its entries `j..r`) of an `r × r` upper triangle
+/// packed by rows.
+#[inline(always)]
+fn upper_row(j: usize, r: usize) -> usize {
+    j * r - packed_len(j) + j
+}
+
+#[inline(always)]
+fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `Σ a[k]·b[k]` per lane, over the shorter length, in four interleaved
+/// partial sums (`k mod 4`) combined as `(s0 + s1) + (s2 + s3)`.
+///
+/// With `FMA` (only ever instantiated inside the AVX2 + FMA wrappers) the
+/// same sums, in the same order, through explicit AVX2 intrinsics: LLVM's
+/// own vectorisation of the `[f64; 8]` loops mixed vector and scalar
+/// operations in some call sites.
+#[inline(always)]
+fn dot<const FMA: bool>(a: &[V], b: &[V]) -> V {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: FMA = true is only compiled into the `avx2` wrappers,
+        // which run only where AVX2 and FMA were detected.
+        return unsafe { avx2::dot(a, b) };
+    }
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [ZERO; 4];
+    let mut ac = a.chunks_exact(4);
+    let mut bc = b.chunks_exact(4);
+    for (a4, b4) in (&mut ac).zip(&mut bc) {
+        for u in 0..4 {
+            for l in 0..LANES {
+                acc[u][l] = madd::<FMA>(a4[u][l], b4[u][l], acc[u][l]);
+            }
+        }
+    }
+    for (u, (av, bv)) in ac.remainder().iter().zip(bc.remainder()).enumerate() {
+        for l in 0..LANES {
+            acc[u][l] = madd::<FMA>(av[l], bv[l], acc[u][l]);
+        }
+    }
+    let mut out = ZERO;
+    for l in 0..LANES {
+        out[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+    }
+    out
+}
+
+/// The four dot products `[a0·b0, a0·b1, a1·b0, a1·b1]` per lane over
+/// `a0.len()` entries: each loaded entry feeds two products (a 2 × 2
+/// register tile), and the four sums are eight independent vector chains.
+/// With `FMA`, AVX2 intrinsics as in [`dot`].
+#[inline(always)]
+fn dot2x2<const FMA: bool>(a0: &[V], a1: &[V], b0: &[V], b1: &[V]) -> [V; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: as in `dot`.
+        return unsafe { avx2::dot2x2(a0, a1, b0, b1) };
+    }
+    let n = a0.len();
+    let (a1, b0, b1) = (&a1[..n], &b0[..n], &b1[..n]);
+    let mut acc = [ZERO; 4];
+    for (((x0, x1), y0), y1) in a0.iter().zip(a1).zip(b0).zip(b1) {
+        for l in 0..LANES {
+            acc[0][l] = madd::<FMA>(x0[l], y0[l], acc[0][l]);
+            acc[1][l] = madd::<FMA>(x0[l], y1[l], acc[1][l]);
+            acc[2][l] = madd::<FMA>(x1[l], y0[l], acc[2][l]);
+            acc[3][l] = madd::<FMA>(x1[l], y1[l], acc[3][l]);
+        }
+    }
+    acc
+}
+
+/// `(v − s) · f` per lane.
+#[inline(always)]
+fn sub_mul(v: V, s: V, f: V) -> V {
+    let mut out = ZERO;
+    for l in 0..LANES {
+        out[l] = (v[l] - s[l]) * f[l];
+    }
+    out
+}
+
+/// `s + a·b` per lane.
+#[inline(always)]
+fn add_prod<const FMA: bool>(s: V, a: V, b: V) -> V {
+    let mut out = ZERO;
+    for l in 0..LANES {
+        out[l] = madd::<FMA>(a[l], b[l], s[l]);
+    }
+    out
+}
+
+/// Cholesky factorisation in place, `log det`, `1 / G[i][i]`. A lane whose
+/// pivot `i` is not a positive finite number records `i` in `bad` (the
+/// first such) and goes on with the pivot 1, so that it cannot disturb
+/// anything (lanes never mix).
+///
+/// Rows are taken in pairs and their columns left of the diagonal in
+/// pairs (a 2 × 2 tile of [`dot2x2`]); the rest of a row pair, and a last
+/// single row, entry by entry.
+#[inline(always)]
+fn factor_body<const FMA: bool>(batch: &mut Batch, bad: &mut [usize; LANES]) {
+    let r = batch.r;
+    let mut log_det = ZERO;
+    let mut i = 0;
+    while i < r {
+        let pair = i + 1 < r;
+        let mut j = 0;
+        if pair {
+            let (ri, ri1) = (lower_row(i), lower_row(i + 1));
+            while j + 1 < i {
+                let (rj, rj1) = (lower_row(j), lower_row(j + 1));
+                let g = &batch.g;
+                let [s00, s01, s10, s11] = dot2x2::<FMA>(
+                    &g[ri..ri + j],
+                    &g[ri1..ri1 + j],
+                    &g[rj..rj + j],
+                    &g[rj1..rj1 + j],
+                );
+                let (inv0, inv1) = (batch.inv_diag[j], batch.inv_diag[j + 1]);
+                let gj1j = g[rj1 + j];
+                let g_ij = sub_mul(g[ri + j], s00, inv0);
+                let g_i1j = sub_mul(g[ri1 + j], s10, inv0);
+                let g_ij1 = sub_mul(g[ri + j + 1], add_prod::<FMA>(s01, g_ij, gj1j), inv1);
+                let g_i1j1 = sub_mul(g[ri1 + j + 1], add_prod::<FMA>(s11, g_i1j, gj1j), inv1);
+                batch.g[ri + j] = g_ij;
+                batch.g[ri1 + j] = g_i1j;
+                batch.g[ri + j + 1] = g_ij1;
+                batch.g[ri1 + j + 1] = g_i1j1;
+                j += 2;
+            }
+        }
+        let last = if pair { i + 1 } else { i };
+        for col in j..=last {
+            for row in i..=last {
+                if col <= row {
+                    factor_entry::<FMA>(batch, row, col, bad, &mut log_det);
+                }
+            }
+        }
+        i = last + 1;
+    }
+    for l in 0..LANES {
+        batch.log_det[l] = 2.0 * log_det[l];
+    }
+}
+
+/// One entry `G[i][j]` of the factor by a plain dot product.
+#[inline(always)]
+fn factor_entry<const FMA: bool>(
+    batch: &mut Batch,
+    i: usize,
+    j: usize,
+    bad: &mut [usize; LANES],
+    log_det: &mut V,
+) {
+    let (ri, rj) = (lower_row(i), lower_row(j));
+    let s = dot::<FMA>(&batch.g[ri..ri + j], &batch.g[rj..rj + j]);
+    if j < i {
+        batch.g[ri + j] = sub_mul(batch.g[ri + j], s, batch.inv_diag[j]);
+        return;
+    }
+    for l in 0..LANES {
+        let v = batch.g[ri + i][l] - s[l];
+        let ok = v > 0.0 && v.is_finite();
+        if !ok && bad[l] == usize::MAX {
+            bad[l] = i;
+        }
+        let d = if ok { v.sqrt() } else { 1.0 };
+        batch.g[ri + i][l] = d;
+        batch.inv_diag[i][l] = 1.0 / d;
+        log_det[l] += d.ln();
+    }
+}
+
+/// `x = G⁻ᵀ G⁻¹ b`: forward substitution by rows, back substitution by
+/// columns (each column of `Gᵀ` is a row of `G`).
+#[inline(always)]
+fn solve_body<const FMA: bool>(batch: &mut Batch) {
+    let r = batch.r;
+    let y = &mut batch.x;
+    for i in 0..r {
+        let ri = lower_row(i);
+        let s = dot::<FMA>(&batch.g[ri..ri + i], &y[..i]);
+        y[i] = sub_mul(batch.b[i], s, batch.inv_diag[i]);
+    }
+    for k in (0..r).rev() {
+        let rk = lower_row(k);
+        let mut xk = ZERO;
+        for l in 0..LANES {
+            xk[l] = y[k][l] * batch.inv_diag[k][l];
+        }
+        y[k] = xk;
+        for (yi, gki) in y[..k].iter_mut().zip(&batch.g[rk..rk + k]) {
+            for l in 0..LANES {
+                yi[l] = madd::<FMA>(-gki[l], xk[l], yi[l]);
+            }
+        }
+    }
+}
+
+/// `−s · f` per lane.
+#[inline(always)]
+fn neg_mul(s: V, f: V) -> V {
+    let mut out = ZERO;
+    for l in 0..LANES {
+        out[l] = -s[l] * f[l];
+    }
+    out
+}
+
+/// `Z = G⁻ᵀ` (rows of `Z` in pairs, their entries in pairs), then
+/// `L⁻¹ = Z·Zᵀ` into `g` (rows in pairs, columns in pairs).
+#[inline(always)]
+fn inverse_body<const FMA: bool>(batch: &mut Batch) {
+    let r = batch.r;
+    let up = |j: usize| upper_row(j, r);
+    // Z[j][i] = −(Σ_{j≤k<i} G[i][k]·Z[j][k]) / G[i][i], Z[j][j] = 1 / G[j][j].
+    let mut j = 0;
+    while j < r {
+        if j + 1 == r {
+            batch.z[up(j)] = batch.inv_diag[j];
+            break;
+        }
+        let (zj, zj1) = (up(j), up(j + 1));
+        batch.z[zj] = batch.inv_diag[j];
+        batch.z[zj1] = batch.inv_diag[j + 1];
+        let g_j1j = batch.g[lower_row(j + 1) + j];
+        batch.z[zj + 1] = neg_mul(
+            add_prod::<FMA>(ZERO, g_j1j, batch.z[zj]),
+            batch.inv_diag[j + 1],
+        );
+        let mut i = j + 2;
+        while i + 1 < r {
+            let (ri, ri1) = (lower_row(i), lower_row(i + 1));
+            let (g, z) = (&batch.g, &batch.z);
+            // k = j+1 .. i for both rows of Z.
+            let [s00, s01, s10, s11] = dot2x2::<FMA>(
+                &g[ri + j + 1..ri + i],
+                &g[ri1 + j + 1..ri1 + i],
+                &z[zj + 1..zj + (i - j)],
+                &z[zj1..zj1 + (i - j - 1)],
+            );
+            let (inv0, inv1) = (batch.inv_diag[i], batch.inv_diag[i + 1]);
+            let zjj = z[zj];
+            let z_ji = neg_mul(add_prod::<FMA>(s00, g[ri + j], zjj), inv0);
+            let z_j1i = neg_mul(s01, inv0);
+            let t = add_prod::<FMA>(add_prod::<FMA>(s10, g[ri1 + j], zjj), g[ri1 + i], z_ji);
+            let z_ji1 = neg_mul(t, inv1);
+            let z_j1i1 = neg_mul(add_prod::<FMA>(s11, g[ri1 + i], z_j1i), inv1);
+            batch.z[zj + (i - j)] = z_ji;
+            batch.z[zj1 + (i - j - 1)] = z_j1i;
+            batch.z[zj + (i + 1 - j)] = z_ji1;
+            batch.z[zj1 + (i - j)] = z_j1i1;
+            i += 2;
+        }
+        if i < r {
+            // The last column, one entry per row of the pair.
+            let ri = lower_row(i);
+            for (row, zr) in [(j, zj), (j + 1, zj1)] {
+                let s = dot::<FMA>(&batch.g[ri + row..ri + i], &batch.z[zr..zr + (i - row)]);
+                batch.z[zr + (i - row)] = neg_mul(s, batch.inv_diag[i]);
+            }
+        }
+        j += 2;
+    }
+    // L⁻¹[i][j] = Σ_{k≥i} Z[i][k]·Z[j][k], j ≤ i.
+    let mut i = 0;
+    while i < r {
+        let (zi, ri) = (up(i), lower_row(i));
+        if i + 1 == r {
+            for j in 0..=i {
+                let zjr = up(j) + (i - j);
+                batch.g[ri + j] = dot::<FMA>(&batch.z[zi..zi + 1], &batch.z[zjr..zjr + 1]);
+            }
+            break;
+        }
+        let (zi1, ri1) = (up(i + 1), lower_row(i + 1));
+        let n = r - i - 1;
+        let mut j = 0;
+        while j < i {
+            let z = &batch.z;
+            let (zj, zj1) = (up(j) + (i + 1 - j), up(j + 1) + (i - j));
+            let [s00, s01, s10, s11] = dot2x2::<FMA>(
+                &z[zi + 1..zi + 1 + n],
+                &z[zi1..zi1 + n],
+                &z[zj..zj + n],
+                &z[zj1..zj1 + n],
+            );
+            let zii = z[zi];
+            batch.g[ri + j] = add_prod::<FMA>(s00, zii, z[zj - 1]);
+            batch.g[ri + j + 1] = add_prod::<FMA>(s01, zii, z[zj1 - 1]);
+            batch.g[ri1 + j] = s10;
+            batch.g[ri1 + j + 1] = s11;
+            j += 2;
+        }
+        // Column i of both rows, then (i+1, i+1).
+        let zii_row = &batch.z[zi..zi + n + 1];
+        batch.g[ri + i] = dot::<FMA>(zii_row, zii_row);
+        batch.g[ri1 + i] = dot::<FMA>(&batch.z[zi1..zi1 + n], &batch.z[zi + 1..zi + 1 + n]);
+        batch.g[ri1 + i + 1] = dot::<FMA>(&batch.z[zi1..zi1 + n], &batch.z[zi1..zi1 + n]);
+        i += 2;
+    }
+}
+
+/// Whether the AVX2 + FMA variants can run here.
+#[inline]
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{factor_body, inverse_body, solve_body, Batch, LANES, V, ZERO};
+    use std::arch::x86_64::{
+        __m256d, _mm256_add_pd, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_setzero_pd,
+        _mm256_storeu_pd,
+    };
+
+    /// The two halves of an entry.
+    #[inline(always)]
+    unsafe fn load(v: &V) -> (__m256d, __m256d) {
+        (
+            _mm256_loadu_pd(v.as_ptr()),
+            _mm256_loadu_pd(v.as_ptr().add(4)),
+        )
+    }
+
+    #[inline(always)]
+    unsafe fn store(lo: __m256d, hi: __m256d) -> V {
+        let mut out = ZERO;
+        _mm256_storeu_pd(out.as_mut_ptr(), lo);
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), hi);
+        out
+    }
+
+    /// [`super::dot`]: four partial sums `k mod 4`, `(s0 + s1) + (s2 + s3)`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(super) unsafe fn dot(a: &[V], b: &[V]) -> V {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut lo = [_mm256_setzero_pd(); 4];
+        let mut hi = [_mm256_setzero_pd(); 4];
+        let mut ac = a.chunks_exact(4);
+        let mut bc = b.chunks_exact(4);
+        for (a4, b4) in (&mut ac).zip(&mut bc) {
+            for u in 0..4 {
+                let (xl, xh) = load(&a4[u]);
+                let (yl, yh) = load(&b4[u]);
+                lo[u] = _mm256_fmadd_pd(xl, yl, lo[u]);
+                hi[u] = _mm256_fmadd_pd(xh, yh, hi[u]);
+            }
+        }
+        for (u, (x, y)) in ac.remainder().iter().zip(bc.remainder()).enumerate() {
+            let (xl, xh) = load(x);
+            let (yl, yh) = load(y);
+            lo[u] = _mm256_fmadd_pd(xl, yl, lo[u]);
+            hi[u] = _mm256_fmadd_pd(xh, yh, hi[u]);
+        }
+        store(
+            _mm256_add_pd(_mm256_add_pd(lo[0], lo[1]), _mm256_add_pd(lo[2], lo[3])),
+            _mm256_add_pd(_mm256_add_pd(hi[0], hi[1]), _mm256_add_pd(hi[2], hi[3])),
+        )
+    }
+
+    /// [`super::dot2x2`].
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(super) unsafe fn dot2x2(a0: &[V], a1: &[V], b0: &[V], b1: &[V]) -> [V; 4] {
+        let n = a0.len();
+        let (a1, b0, b1) = (&a1[..n], &b0[..n], &b1[..n]);
+        let mut acc = [_mm256_setzero_pd(); 8];
+        for (((x0, x1), y0), y1) in a0.iter().zip(a1).zip(b0).zip(b1) {
+            let (x0l, x0h) = load(x0);
+            let (x1l, x1h) = load(x1);
+            let (y0l, y0h) = load(y0);
+            let (y1l, y1h) = load(y1);
+            acc[0] = _mm256_fmadd_pd(x0l, y0l, acc[0]);
+            acc[1] = _mm256_fmadd_pd(x0h, y0h, acc[1]);
+            acc[2] = _mm256_fmadd_pd(x0l, y1l, acc[2]);
+            acc[3] = _mm256_fmadd_pd(x0h, y1h, acc[3]);
+            acc[4] = _mm256_fmadd_pd(x1l, y0l, acc[4]);
+            acc[5] = _mm256_fmadd_pd(x1h, y0h, acc[5]);
+            acc[6] = _mm256_fmadd_pd(x1l, y1l, acc[6]);
+            acc[7] = _mm256_fmadd_pd(x1h, y1h, acc[7]);
+        }
+        [
+            store(acc[0], acc[1]),
+            store(acc[2], acc[3]),
+            store(acc[4], acc[5]),
+            store(acc[6], acc[7]),
+        ]
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn factor(batch: &mut Batch, bad: &mut [usize; LANES]) {
+        factor_body::<true>(batch, bad)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn solve(batch: &mut Batch) {
+        solve_body::<true>(batch)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn inverse(batch: &mut Batch) {
+        inverse_body::<true>(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic SPD matrix (packed lower, without the identity the
+    /// batch adds) and right-hand side for lane `seed`.
+    fn case(r: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let m: Vec<f64> = (0..r * r).map(|_| next()).collect();
+        let mut packed = vec![0.0; packed_len(r)];
+        let mut k = 0;
+        for i in 0..r {
+            for j in 0..=i {
+                packed[k] = (0..r).map(|t| m[i * r + t] * m[j * r + t]).sum::<f64>();
+                k += 1;
+            }
+        }
+        let b = (0..r).map(|_| next()).collect();
+        (packed, b)
+    }
+
+    /// Dense `I + packed`, its inverse by Gauss-Jordan, log det by LU.
+    fn naive(r: usize, packed: &[f64]) -> (Vec<f64>, f64) {
+        let mut a = vec![0.0; r * r];
+        let mut k = 0;
+        for i in 0..r {
+            for j in 0..=i {
+                a[i * r + j] = packed[k];
+                a[j * r + i] = packed[k];
+                k += 1;
+            }
+            a[i * r + i] += 1.0;
+        }
+        let mut inv: Vec<f64> = (0..r * r)
+            .map(|t| if t / r == t % r { 1.0 } else { 0.0 })
+            .collect();
+        let mut log_det = 0.0;
+        for c in 0..r {
+            let p = a[c * r + c];
+            log_det += p.ln();
+            for t in 0..r {
+                a[c * r + t] /= p;
+                inv[c * r + t] /= p;
+            }
+            for row in 0..r {
+                if row != c {
+                    let f = a[row * r + c];
+                    for t in 0..r {
+                        a[row * r + t] -= f * a[c * r + t];
+                        inv[row * r + t] -= f * inv[c * r + t];
+                    }
+                }
+            }
+        }
+        (inv, log_det)
+    }
+
+    /// The variants this machine can run: the portable one, and the AVX2 +
+    /// FMA one where the CPU has it.
+    fn variants() -> Vec<bool> {
+        if avx2() {
+            vec![false, true]
+        } else {
+            vec![false]
+        }
+    }
+
+    #[test]
+    fn agrees_with_gauss_jordan_in_every_lane_and_pads() {
+        for (r, fast) in [1, 2, 3, 5, 8, 13, 32]
+            .into_iter()
+            .flat_map(|r| variants().into_iter().map(move |f| (r, f)))
+        {
+            let mut batch = Batch::new(r);
+            let cases: Vec<_> = (0..LANES as u64 - 2).map(|l| case(r, 7 + l)).collect();
+            for (lane, (p, b)) in cases.iter().enumerate() {
+                batch.load(lane, p, b);
+            }
+            batch.pad(LANES - 2);
+            batch.pad(LANES - 1);
+            batch.factor_and_solve_on(fast).unwrap();
+            let means: Vec<Vec<f64>> = (0..LANES)
+                .map(|l| {
+                    let mut m = vec![0.0; r];
+                    batch.mean(l, &mut m);
+                    m
+                })
+                .collect();
+            let dets: Vec<f64> = (0..LANES).map(|l| batch.log_det(l)).collect();
+            batch.inverse_on(fast);
+            for (lane, (p, b)) in cases.iter().enumerate() {
+                let (inv, log_det) = naive(r, p);
+                assert!((dets[lane] - log_det).abs() < 1e-12 * (1.0 + log_det.abs()));
+                for i in 0..r {
+                    let want: f64 = (0..r).map(|j| inv[i * r + j] * b[j]).sum();
+                    assert!((means[lane][i] - want).abs() < 1e-12, "r {r} lane {lane}");
+                }
+                let mut out = vec![0.0; packed_len(r)];
+                batch.write_inverse(lane, true, &mut out);
+                let mut k = 0;
+                for i in 0..r {
+                    for j in 0..=i {
+                        let want = inv[i * r + j] + means[lane][i] * means[lane][j];
+                        assert!((out[k] - want).abs() < 1e-12, "r {r} lane {lane} ({i},{j})");
+                        k += 1;
+                    }
+                }
+            }
+            for lane in [LANES - 2, LANES - 1] {
+                assert_eq!(dets[lane], 0.0);
+                assert!(means[lane].iter().all(|&m| m == 0.0));
+                let mut out = vec![0.0; packed_len(r)];
+                batch.write_inverse(lane, false, &mut out);
+                let mut k = 0;
+                for i in 0..r {
+                    for j in 0..=i {
+                        assert_eq!(out[k], if i == j { 1.0 } else { 0.0 });
+                        k += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_lane_does_not_depend_on_its_neighbours() {
+        let r = 11;
+        let (p, b) = case(r, 3);
+        for fast in variants() {
+            let mut results = Vec::new();
+            for (lane, seed) in [(0, 100), (5, 200), (LANES - 1, 300)] {
+                let mut batch = Batch::new(r);
+                for l in 0..LANES {
+                    let (q, c) = case(r, seed + l as u64);
+                    batch.load(l, &q, &c);
+                }
+                batch.load(lane, &p, &b);
+                batch.factor_and_solve_on(fast).unwrap();
+                let mut m = vec![0.0; r];
+                batch.mean(lane, &mut m);
+                let det = batch.log_det(lane);
+                batch.inverse_on(fast);
+                let mut out = vec![0.0; packed_len(r)];
+                batch.write_inverse(lane, false, &mut out);
+                results.push((m, det.to_bits(), out));
+            }
+            assert!(results.windows(2).all(|w| w[0] == w[1]));
+        }
+    }
+
+    #[test]
+    fn reports_the_first_bad_lane_and_pivot() {
+        let r = 4;
+        let mut batch = Batch::new(r);
+        for l in 0..LANES {
+            let (p, b) = case(r, l as u64);
+            batch.load(l, &p, &b);
+        }
+        // Lane 5: entry (2,2) = −10 (after the identity); lane 6: NaN at (1,0).
+        let (mut p, b) = case(r, 5);
+        p[diag(2)] = -11.0;
+        batch.load(5, &p, &b);
+        let (mut p, b) = case(r, 6);
+        p[1] = f64::NAN;
+        batch.load(6, &p, &b);
+        for fast in variants() {
+            let mut copy = Batch::new(r);
+            copy.g.clone_from(&batch.g);
+            copy.b.clone_from(&batch.b);
+            assert_eq!(
+                copy.factor_and_solve_on(fast),
+                Err(NotPositive { lane: 5, pivot: 2 })
+            );
+        }
+    }
+}

@@ -117,32 +117,38 @@ impl Batch {
         self.r
     }
 
-    /// Loads lane `lane`: the precision `I + packed` (`packed` by rows of
-    /// its lower triangle) and the right-hand side `b`.
-    pub(crate) fn load(&mut self, lane: usize, packed: &[f64], b: &[f64]) {
-        debug_assert_eq!(packed.len(), self.g.len());
-        for (g, &p) in self.g.iter_mut().zip(packed) {
-            g[lane] = p;
+    /// Loads the first `packed.len()` lanes (at most [`LANES`]): precisions
+    /// `I + packed[l]` (each packed by rows of its lower triangle) and
+    /// right-hand sides `b[l]`. The other lanes get the identity and a
+    /// zero right-hand side (the tail of a block).
+    ///
+    /// # Panics
+    ///
+    /// If more than `LANES` lanes are given, or a matrix or right-hand
+    /// side has the wrong length.
+    pub(crate) fn load(&mut self, packed: &[&[f64]], b: &[&[f64]]) {
+        let lanes = packed.len();
+        assert!(lanes <= LANES && b.len() == lanes);
+        let k = self.g.len();
+        assert!(packed.iter().all(|p| p.len() == k) && b.iter().all(|b| b.len() == self.r));
+        // Entry-major, all lanes at once: each entry (a cache line) is
+        // written whole.
+        for (i, g) in self.g.iter_mut().enumerate() {
+            *g = ZERO;
+            for (v, p) in g.iter_mut().zip(packed) {
+                *v = p[i];
+            }
         }
         for i in 0..self.r {
-            self.g[diag(i)][lane] += 1.0;
+            for v in self.g[diag(i)].iter_mut() {
+                *v += 1.0;
+            }
         }
-        for (x, &v) in self.b.iter_mut().zip(b) {
-            x[lane] = v;
-        }
-    }
-
-    /// Fills lane `lane` with the identity and a zero right-hand side (the
-    /// tail of a block).
-    pub(crate) fn pad(&mut self, lane: usize) {
-        for g in self.g.iter_mut() {
-            g[lane] = 0.0;
-        }
-        for i in 0..self.r {
-            self.g[diag(i)][lane] = 1.0;
-        }
-        for x in self.b.iter_mut() {
-            x[lane] = 0.0;
+        for (i, x) in self.b.iter_mut().enumerate() {
+            *x = ZERO;
+            for (v, b) in x.iter_mut().zip(b) {
+                *v = b[i];
+            }
         }
     }
 
@@ -743,11 +749,9 @@ mod tests {
         {
             let mut batch = Batch::new(r);
             let cases: Vec<_> = (0..LANES as u64 - 2).map(|l| case(r, 7 + l)).collect();
-            for (lane, (p, b)) in cases.iter().enumerate() {
-                batch.load(lane, p, b);
-            }
-            batch.pad(LANES - 2);
-            batch.pad(LANES - 1);
+            let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
+            let rhs: Vec<&[f64]> = cases.iter().map(|c| &c.1[..]).collect();
+            batch.load(&packed, &rhs);
             batch.factor_and_solve_on(fast).unwrap();
             let means: Vec<Vec<f64>> = (0..LANES)
                 .map(|l| {
@@ -798,13 +802,19 @@ mod tests {
         let (p, b) = case(r, 3);
         for fast in variants() {
             let mut results = Vec::new();
-            for (lane, seed) in [(0, 100), (5, 200), (LANES - 1, 300)] {
+            // (lane, lanes loaded, seed of the others): full and partial batches.
+            for (lane, lanes, seed) in [
+                (0, LANES, 100),
+                (5, LANES, 200),
+                (LANES - 1, LANES, 300),
+                (2, 3, 400),
+            ] {
                 let mut batch = Batch::new(r);
-                for l in 0..LANES {
-                    let (q, c) = case(r, seed + l as u64);
-                    batch.load(l, &q, &c);
-                }
-                batch.load(lane, &p, &b);
+                let mut cases: Vec<_> = (0..lanes).map(|l| case(r, seed + l as u64)).collect();
+                cases[lane] = (p.clone(), b.clone());
+                let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
+                let rhs: Vec<&[f64]> = cases.iter().map(|c| &c.1[..]).collect();
+                batch.load(&packed, &rhs);
                 batch.factor_and_solve_on(fast).unwrap();
                 let mut m = vec![0.0; r];
                 batch.mean(lane, &mut m);
@@ -821,24 +831,17 @@ mod tests {
     #[test]
     fn reports_the_first_bad_lane_and_pivot() {
         let r = 4;
-        let mut batch = Batch::new(r);
-        for l in 0..LANES {
-            let (p, b) = case(r, l as u64);
-            batch.load(l, &p, &b);
-        }
+        let mut cases: Vec<_> = (0..LANES).map(|l| case(r, l as u64)).collect();
         // Lane 5: entry (2,2) = −10 (after the identity); lane 6: NaN at (1,0).
-        let (mut p, b) = case(r, 5);
-        p[diag(2)] = -11.0;
-        batch.load(5, &p, &b);
-        let (mut p, b) = case(r, 6);
-        p[1] = f64::NAN;
-        batch.load(6, &p, &b);
+        cases[5].0[diag(2)] = -11.0;
+        cases[6].0[1] = f64::NAN;
+        let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
+        let rhs: Vec<&[f64]> = cases.iter().map(|c| &c.1[..]).collect();
         for fast in variants() {
-            let mut copy = Batch::new(r);
-            copy.g.clone_from(&batch.g);
-            copy.b.clone_from(&batch.b);
+            let mut batch = Batch::new(r);
+            batch.load(&packed, &rhs);
             assert_eq!(
-                copy.factor_and_solve_on(fast),
+                batch.factor_and_solve_on(fast),
                 Err(NotPositive { lane: 5, pivot: 2 })
             );
         }

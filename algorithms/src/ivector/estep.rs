@@ -222,14 +222,11 @@ pub(crate) fn posterior_pass(
         let row = &mut scratch.row;
         for g0 in (0..n).step_by(LANES) {
             let lanes = LANES.min(n - g0);
-            for lane in 0..LANES {
-                if lane < lanes {
-                    let i = g0 + lane;
-                    batch.load(lane, contiguous(lp.row(i)), contiguous(b.row(i)));
-                } else {
-                    batch.pad(lane);
-                }
-            }
+            let packed: [&[f64]; LANES] =
+                std::array::from_fn(|l| contiguous(lp.row(g0 + l.min(lanes - 1))));
+            let rhs: [&[f64]; LANES] =
+                std::array::from_fn(|l| contiguous(b.row(g0 + l.min(lanes - 1))));
+            batch.load(&packed[..lanes], &rhs[..lanes]);
             batch.factor_and_solve().map_err(|bad| IvectorError::BadStatistics {
                 session: sessions.start + g0 + bad.lane,
                 reason: format!(

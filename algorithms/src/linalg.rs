@@ -145,10 +145,3 @@ pub(crate) fn cholesky(a: MatMut<'_, f64>, work: &mut CholWork) -> Result<f64, u
             .unwrap_or(0))
     }
 }
-
-/// Solves `(G·Gᵀ)·x = rhs` in place (every column of `rhs`), with the
-/// factor `g` of [`cholesky`].
-pub(crate) fn cholesky_solve(g: MatRef<'_, f64>, rhs: MatMut<'_, f64>) {
-    let mut empty = MemBuffer::new(faer::dyn_stack::StackReq::EMPTY);
-    llt::solve::solve_in_place(g, rhs, Par::Seq, MemStack::new(&mut empty));
-}

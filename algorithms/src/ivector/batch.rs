@@ -127,10 +127,35 @@ impl Batch {
     /// If more than `LANES` lanes are given, or a matrix or right-hand
     /// side has the wrong length.
     pub(crate) fn load(&mut self, packed: &[&[f64]], b: &[&[f64]]) {
+        assert!(b.len() == packed.len() && b.iter().all(|b| b.len() == self.r));
+        self.fill(packed, 1.0);
+        for (i, x) in self.b.iter_mut().enumerate() {
+            *x = ZERO;
+            for (v, b) in x.iter_mut().zip(b) {
+                *v = b[i];
+            }
+        }
+    }
+
+    /// Loads the first `packed.len()` lanes (at most [`LANES`]) with the
+    /// matrices `packed[l]` themselves (no identity added) and zero
+    /// right-hand sides, for [`Batch::factor_each`]; the other lanes get
+    /// the identity.
+    ///
+    /// # Panics
+    ///
+    /// As [`Batch::load`].
+    pub(crate) fn load_matrices(&mut self, packed: &[&[f64]]) {
+        self.fill(packed, 0.0);
+        self.b.fill(ZERO);
+    }
+
+    /// The matrices `packed[l] + shift·I`, the identity in the other lanes.
+    fn fill(&mut self, packed: &[&[f64]], shift: f64) {
         let lanes = packed.len();
-        assert!(lanes <= LANES && b.len() == lanes);
+        assert!(lanes <= LANES);
         let k = self.g.len();
-        assert!(packed.iter().all(|p| p.len() == k) && b.iter().all(|b| b.len() == self.r));
+        assert!(packed.iter().all(|p| p.len() == k));
         // Entry-major, all lanes at once: each entry (a cache line) is
         // written whole.
         for (i, g) in self.g.iter_mut().enumerate() {
@@ -140,16 +165,26 @@ impl Batch {
             }
         }
         for i in 0..self.r {
-            for v in self.g[diag(i)].iter_mut() {
-                *v += 1.0;
+            for (l, v) in self.g[diag(i)].iter_mut().enumerate() {
+                *v += if l < lanes { shift } else { 1.0 };
             }
         }
-        for (i, x) in self.b.iter_mut().enumerate() {
-            *x = ZERO;
-            for (v, b) in x.iter_mut().zip(b) {
-                *v = b[i];
-            }
-        }
+    }
+
+    /// Factors every lane (no solve): for each lane, `None`, or the first
+    /// pivot that is not a positive finite number. [`Batch::inverse`] may
+    /// follow; a failed lane's results are meaningless (but never reach
+    /// another lane).
+    pub(crate) fn factor_each(&mut self) -> [Option<usize>; LANES] {
+        self.factor_each_on(avx2())
+    }
+
+    /// [`Batch::factor_each`] with the kernels of
+    /// [`Batch::factor_and_solve_on`].
+    fn factor_each_on(&mut self, fast: bool) -> [Option<usize>; LANES] {
+        let mut bad = [usize::MAX; LANES];
+        kernel!(fast, factor(self, &mut bad));
+        bad.map(|p| (p != usize::MAX).then_some(p))
     }
 
     /// Factors every lane and solves for the means.
@@ -825,6 +860,47 @@ mod tests {
                 results.push((m, det.to_bits(), out));
             }
             assert!(results.windows(2).all(|w| w[0] == w[1]));
+        }
+    }
+
+    #[test]
+    fn matrices_without_the_identity_invert_and_report_each_bad_lane() {
+        let r = 9;
+        let mut cases: Vec<_> = (0..5).map(|l| case(r, 50 + l as u64)).collect();
+        for (p, _) in cases.iter_mut() {
+            for i in 0..r {
+                p[diag(i)] += 0.5;
+            }
+        }
+        cases[3].0[diag(4)] = -1.0;
+        let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
+        for fast in variants() {
+            let mut batch = Batch::new(r);
+            batch.load_matrices(&packed);
+            let bad = batch.factor_each_on(fast);
+            assert_eq!(bad[..5], [None, None, None, Some(4), None]);
+            assert!(bad[5..].iter().all(Option::is_none));
+            batch.inverse_on(fast);
+            for lane in [0, 1, 2, 4] {
+                // `naive` adds the identity: take it back out first.
+                let mut p = cases[lane].0.clone();
+                for i in 0..r {
+                    p[diag(i)] -= 1.0;
+                }
+                let (inv, _) = naive(r, &p);
+                let mut out = vec![0.0; packed_len(r)];
+                batch.write_inverse(lane, false, &mut out);
+                let mut k = 0;
+                for i in 0..r {
+                    for j in 0..=i {
+                        assert!(
+                            (out[k] - inv[i * r + j]).abs() < 1e-10,
+                            "lane {lane} ({i},{j})"
+                        );
+                        k += 1;
+                    }
+                }
+            }
         }
     }
 

@@ -29,7 +29,6 @@ mod peak;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::Parser;
 use gmm_data::Rng;
@@ -37,7 +36,9 @@ use ndarray::{Array1, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use shardkit::Executor;
 use shardkit_algorithms::gmm::DiagGmm;
-use shardkit_algorithms::ivector::{extract, extract_into, tv_iteration, SessionStats, TvModel};
+use shardkit_algorithms::ivector::{
+    extract, extract_into, tv_em, SessionStats, TvConfig, TvIteration, TvModel,
+};
 
 /// Time total-variability EM iterations and i-vector extraction.
 #[derive(Parser, Debug)]
@@ -142,21 +143,27 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         other_flops / 1e9
     );
     exec.install(|| -> Result<(), Box<dyn std::error::Error>> {
-        let mut model = model;
-        for it in 0..args.iters {
-            let started = Instant::now();
-            let step = tv_iteration(&stats, &model, !args.no_min_div, 1 << 30)?;
-            let secs = started.elapsed().as_secs_f64();
+        // tv_em, as training runs it (its arrays are kept from one
+        // iteration to the next); each report is one line.
+        let config = TvConfig {
+            rank: r as usize,
+            iterations: args.iters,
+            min_divergence: !args.no_min_div,
+            ..TvConfig::default()
+        };
+        let trained = tv_em(&stats, model, &config, &mut |it: &TvIteration| {
+            let secs = it.seconds;
             let rate = gemm_flops / secs / 1e9;
             let all = (gemm_flops + other_flops) / secs / 1e9;
             say!(
-                "iter {it}: {secs:8.4} s  {rate:6.1} GFLOP/s GEMM flops ({:4.1}% of peak), {all:6.1} all flops ({:4.1}%)  objective {:.6}",
+                "iter {}: {secs:8.4} s  {rate:6.1} GFLOP/s GEMM flops ({:4.1}% of peak), {all:6.1} all flops ({:4.1}%)  objective {:.6}",
+                it.iteration,
                 100.0 * rate / peak,
                 100.0 * all / peak,
-                step.objective
+                it.objective
             );
-            model = step.model;
-        }
+        })?;
+        let model = trained.model;
         if let (Some(path), true) = (&args.out, shardkit::is_root()) {
             model.save(path)?;
         }

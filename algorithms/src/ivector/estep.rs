@@ -73,19 +73,38 @@ pub(crate) struct Precomputed {
 
 impl Precomputed {
     pub(crate) fn new(model: &TvModel) -> Precomputed {
+        let mut pre = Precomputed {
+            p: Array2::zeros((0, 0)),
+            tsig: Array2::zeros((0, 0)),
+            neg_q: Array2::zeros((0, 0)),
+        };
+        pre.update(model);
+        pre
+    }
+
+    /// Recomputes for `model`, reusing the arrays when their shapes fit
+    /// (every element is overwritten).
+    pub(crate) fn update(&mut self, model: &TvModel) {
         let (c, d, r) = (model.n_components(), model.dim(), model.rank());
-        let mut p = Array2::zeros((c, packed_len(r)));
-        let mut tsig = Array2::zeros((c * d, r));
-        let mut neg_q = Array2::zeros((c, r));
+        reshape(&mut self.p, (c, packed_len(r)));
+        reshape(&mut self.tsig, (c * d, r));
+        reshape(&mut self.neg_q, (c, r));
         precompute(
             by_component(model.t(), c),
             model.variances(),
             model.means(),
-            p.view_mut(),
-            by_component_mut(tsig.view_mut(), c),
-            neg_q.view_mut(),
+            self.p.view_mut(),
+            by_component_mut(self.tsig.view_mut(), c),
+            self.neg_q.view_mut(),
         );
-        Precomputed { p, tsig, neg_q }
+    }
+}
+
+/// Makes `a` a `shape` array: kept as it is (contents and all) when it
+/// has that shape already, else a new zero array.
+pub(crate) fn reshape(a: &mut Array2<f64>, shape: (usize, usize)) {
+    if a.dim() != shape {
+        *a = Array2::zeros(shape);
     }
 }
 

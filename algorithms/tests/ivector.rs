@@ -6,7 +6,7 @@
 // Plain index loops are the point of the direct computation.
 #![allow(clippy::needless_range_loop)]
 
-use ndarray::{array, s, Array1, Array2, ArrayView2, Axis};
+use ndarray::{array, s, Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 use shardkit::Executor;
 use shardkit_algorithms::features::{write_npy, ReadOptions};
 use shardkit_algorithms::gmm::{self, DiagGmm};
@@ -146,6 +146,11 @@ fn extraction_matches_the_direct_computation() {
         w,
         "with or without covariances"
     );
+    // Outputs in column-major layout get the same bits.
+    let mut wf = Array2::<f64>::zeros((7, r).f());
+    let mut covf = Array2::<f64>::zeros((7, k).f());
+    extract_into(&stats, &model, wf.view_mut(), Some(covf.view_mut())).unwrap();
+    assert_eq!((&wf, &covf), (&w, &cov), "column-major outputs");
     for i in 0..7 {
         let (want_w, want_cov, _, _) = direct_posterior(&stats, &model, i);
         let got = w.row(i).to_owned().insert_axis(Axis(0));

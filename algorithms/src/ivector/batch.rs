@@ -248,17 +248,50 @@ impl Batch {
     /// [`Batch::inverse`]), plus the outer product of the mean with itself
     /// when `plus_outer` (the second moment `E[w wᵀ]`).
     pub(crate) fn write_inverse(&self, lane: usize, plus_outer: bool, out: &mut [f64]) {
-        if !plus_outer {
-            for (o, g) in out.iter_mut().zip(&self.g) {
-                *o = g[lane];
-            }
-            return;
-        }
+        self.write_inverses_from(lane, &mut [out], plus_outer, None);
+    }
+
+    /// [`Batch::write_inverse`] of the first `outs.len()` lanes, entry by
+    /// entry (each entry of the batch is read once), and when `sum` is
+    /// given, adds every written value to it, lane after lane (the same
+    /// additions, in the same order, as adding the rows one after the
+    /// other).
+    pub(crate) fn write_inverses(
+        &self,
+        outs: &mut [&mut [f64]],
+        plus_outer: bool,
+        sum: Option<&mut [f64]>,
+    ) {
+        self.write_inverses_from(0, outs, plus_outer, sum);
+    }
+
+    /// [`Batch::write_inverses`] of lanes `first..first + outs.len()`.
+    fn write_inverses_from(
+        &self,
+        first: usize,
+        outs: &mut [&mut [f64]],
+        plus_outer: bool,
+        mut sum: Option<&mut [f64]>,
+    ) {
+        let k_len = self.g.len();
+        assert!(first + outs.len() <= LANES && outs.iter().all(|o| o.len() == k_len));
         let mut k = 0;
         for i in 0..self.r {
-            let xi = self.x[i][lane];
+            let xi = &self.x[i];
             for j in 0..=i {
-                out[k] = self.g[k][lane] + xi * self.x[j][lane];
+                let (g, xj) = (&self.g[k], &self.x[j]);
+                for (l, out) in outs.iter_mut().enumerate() {
+                    let l = first + l;
+                    let v = if plus_outer {
+                        g[l] + xi[l] * xj[l]
+                    } else {
+                        g[l]
+                    };
+                    out[k] = v;
+                    if let Some(sum) = sum.as_deref_mut() {
+                        sum[k] += v;
+                    }
+                }
                 k += 1;
             }
         }

@@ -223,7 +223,8 @@ pub(crate) fn posterior_pass(
     with_scratch(|scratch| {
         scratch.lp.resize(n * k, 0.0);
         scratch.b.resize(n * r, 0.0);
-        scratch.row.resize(k, 0.0);
+        scratch.row.resize(r, 0.0);
+        scratch.spare.resize(LANES * k, 0.0);
         let batch = match &mut scratch.batch {
             Some(batch) if batch.rank() == r => batch,
             slot => slot.insert(Batch::new(r)),
@@ -236,7 +237,7 @@ pub(crate) fn posterior_pass(
         gemm(b.view_mut(), first, pre.tsig.view(), false);
         gemm(b.view_mut(), zero, pre.neg_q.view(), true);
         let (lp, b) = (lp.view(), b.view());
-        let row = &mut scratch.row;
+        let (row, spare) = (&mut scratch.row, &mut scratch.spare);
         for g0 in (0..n).step_by(LANES) {
             let lanes = LANES.min(n - g0);
             let packed: [&[f64]; LANES] =
@@ -264,15 +265,23 @@ pub(crate) fn posterior_pass(
                 continue;
             }
             batch.inverse();
-            for lane in 0..lanes {
-                let i = g0 + lane;
-                batch.write_inverse(lane, what == Second::Moment, row);
-                second
-                    .row_mut(i)
-                    .assign(&ndarray::ArrayView1::from(&row[..]));
-                if what == Second::Moment {
-                    sums.second
-                        .zip_mut_with(&ndarray::ArrayView1::from(&row[..]), |a, &v| *a += v);
+            let moment = what == Second::Moment;
+            let sum = moment.then(|| sums.second.as_slice_mut().expect("a new array"));
+            let mut block = second.slice_mut(s![g0..g0 + lanes, ..]);
+            let rows: Option<Vec<&mut [f64]>> = block
+                .rows_mut()
+                .into_iter()
+                .map(|row| row.into_slice())
+                .collect();
+            match rows {
+                Some(mut rows) => batch.write_inverses(&mut rows, moment, sum),
+                None => {
+                    // A caller's output in another layout: through scratch rows.
+                    let mut rows: Vec<&mut [f64]> = spare.chunks_exact_mut(k).take(lanes).collect();
+                    batch.write_inverses(&mut rows, moment, sum);
+                    for (mut out, row) in block.rows_mut().into_iter().zip(&rows) {
+                        out.assign(&ndarray::ArrayView1::from(&row[..]));
+                    }
                 }
             }
         }
@@ -292,6 +301,7 @@ struct Scratch {
     lp: Vec<f64>,
     b: Vec<f64>,
     row: Vec<f64>,
+    spare: Vec<f64>,
     batch: Option<Batch>,
 }
 

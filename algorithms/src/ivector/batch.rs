@@ -137,16 +137,29 @@ impl Batch {
         }
     }
 
-    /// Loads the first `packed.len()` lanes (at most [`LANES`]) with the
-    /// matrices `packed[l]` themselves (no identity added) and zero
-    /// right-hand sides, for [`Batch::factor_each`]; the other lanes get
-    /// the identity.
+    /// Loads the first `lanes` lanes with the columns of `columns` (`K ×
+    /// lanes`, one packed matrix per column, at most [`LANES`]; no identity
+    /// added), read row by row, and zero right-hand sides, for
+    /// [`Batch::factor_each`]. The other lanes get the identity.
     ///
     /// # Panics
     ///
-    /// As [`Batch::load`].
-    pub(crate) fn load_matrices(&mut self, packed: &[&[f64]]) {
-        self.fill(packed, 0.0);
+    /// If `columns` does not have `K` rows, or has more than `LANES`
+    /// columns.
+    pub(crate) fn load_columns(&mut self, columns: ndarray::ArrayView2<'_, f64>) {
+        let lanes = columns.ncols();
+        assert!(columns.nrows() == self.g.len() && lanes <= LANES);
+        for (g, row) in self.g.iter_mut().zip(columns.rows()) {
+            *g = ZERO;
+            for (v, &x) in g.iter_mut().zip(row.iter()) {
+                *v = x;
+            }
+        }
+        for i in 0..self.r {
+            for v in self.g[diag(i)].iter_mut().skip(lanes) {
+                *v = 1.0;
+            }
+        }
         self.b.fill(ZERO);
     }
 
@@ -907,9 +920,10 @@ mod tests {
         }
         cases[3].0[diag(4)] = -1.0;
         let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
+        let columns = ndarray::Array2::from_shape_fn((packed_len(r), 5), |(i, l)| packed[l][i]);
         for fast in variants() {
             let mut batch = Batch::new(r);
-            batch.load_matrices(&packed);
+            batch.load_columns(columns.view());
             let bad = batch.factor_each_on(fast);
             assert_eq!(bad[..5], [None, None, None, Some(4), None]);
             assert!(bad[5..].iter().all(Option::is_none));

@@ -386,54 +386,50 @@ pub(crate) fn solve_components(
     r: usize,
     rotation: Option<&Array2<f64>>,
 ) -> u64 {
-    let mut t = t;
     let d = old.ncols() / r;
     let k = packed_len(r);
     let n = components.len();
+    // The block's rows of T as one `n·D × R` matrix; unrotated into
+    // `plain` first when there is a rotation (then one GEMM rotates them
+    // all).
+    let mut t = t
+        .into_shape_with_order((n * d, r))
+        .expect("a block of standard-layout rows is contiguous");
+    let mut plain = Array2::<f64>::zeros(if rotation.is_some() {
+        (n * d, r)
+    } else {
+        (0, r)
+    });
     let mut batch = Batch::new(r);
-    let mut packed = vec![0.0; LANES * k];
+    let mut packed = vec![0.0; k];
     let mut inv = Array2::<f64>::zeros((r, r));
-    let mut tmp = Array2::<f64>::zeros((d, r));
     let mut kept = 0;
     for g0 in (0..n).step_by(LANES) {
         let lanes = LANES.min(n - g0);
-        for (l, p) in packed.chunks_exact_mut(k).take(lanes).enumerate() {
-            p.iter_mut()
-                .zip(at.column(components.start + g0 + l))
-                .for_each(|(p, v)| *p = *v);
-        }
-        let rows: Vec<&[f64]> = packed.chunks_exact(k).take(lanes).collect();
-        batch.load_matrices(&rows);
+        let first = components.start + g0;
+        batch.load_columns(at.slice(s![.., first..first + lanes]));
         let bad = batch.factor_each();
         batch.inverse();
         for (l, bad) in bad.iter().take(lanes).enumerate() {
             let i = g0 + l;
-            let mut tc = t
-                .row_mut(i)
-                .into_shape_with_order((d, r))
-                .expect("contiguous row");
+            let rows = i * d..(i + 1) * d;
+            let mut target = match rotation {
+                Some(_) => plain.slice_mut(s![rows, ..]),
+                None => t.slice_mut(s![rows, ..]),
+            };
             if bad.is_some() {
                 // A_c singular: the previous rows.
                 kept += 1;
-                let old_c = block(old.row(i), r);
-                match rotation {
-                    Some(g) => gemm(tc, old_c, g.view(), false),
-                    None => tc.assign(&old_c),
-                }
+                target.assign(&block(old.row(i), r));
                 continue;
             }
-            let p = &mut packed[..k];
-            batch.write_inverse(l, false, p);
-            unpack_symmetric(p, inv.view_mut());
-            let c_c = block(c.row(i), r);
-            match rotation {
-                Some(g) => {
-                    gemm(tmp.view_mut(), c_c, inv.view(), false);
-                    gemm(tc, tmp.view(), g.view(), false);
-                }
-                None => gemm(tc, c_c, inv.view(), false),
-            }
+            batch.write_inverse(l, false, &mut packed);
+            unpack_symmetric(&packed, inv.view_mut());
+            gemm(target, block(c.row(i), r), inv.view(), false);
         }
+    }
+    if let Some(g) = rotation {
+        gemm(t, plain.view(), g.view(), false);
     }
     kept
 }

@@ -276,6 +276,9 @@ struct Scratch<T> {
     cand: Vec<u32>,
     /// Their values.
     vals: Vec<T>,
+    /// The candidates' values and components in the `f32` search.
+    cv: Vec<f32>,
+    ci: Vec<u32>,
     /// The beam of the candidate search, carried from frame to frame.
     beam: f64,
 }
@@ -294,6 +297,8 @@ fn with_scratch<T: Real, R>(f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
             l: Vec::new(),
             cand: Vec::new(),
             vals: Vec::new(),
+            cv: Vec::new(),
+            ci: Vec::new(),
             beam: 16.0,
         }),
     };
@@ -483,16 +488,31 @@ pub fn select_block<T: Real>(
                 T::gemm(lv, false, av, model.projection.view());
             }
             for t in 0..b {
-                let row = &mut s.l[t * m..(t + 1) * m];
-                let max = T::add_max(row, &model.constants).to_f64();
-                top_of_row(
-                    row,
-                    max,
-                    &mut s.beam,
-                    &mut s.cand,
-                    &mut s.vals,
-                    &mut ordered,
-                );
+                let rows = t * m..(t + 1) * m;
+                let max = T::add_max(&mut s.l[rows.clone()], &model.constants).to_f64();
+                // `f32` rows: the vectorised search where it applies.
+                let fast = (&s.l as &dyn Any)
+                    .downcast_ref::<Vec<f32>>()
+                    .is_some_and(|l| {
+                        simd::top_n(
+                            &l[rows.clone()],
+                            max as f32,
+                            &mut s.beam,
+                            &mut s.cv,
+                            &mut s.ci,
+                            &mut ordered,
+                        )
+                    });
+                if !fast {
+                    top_of_row(
+                        &s.l[rows],
+                        max,
+                        &mut s.beam,
+                        &mut s.cand,
+                        &mut s.vals,
+                        &mut ordered,
+                    );
+                }
                 for (o, &c) in out.row_mut(start + t).iter_mut().zip(&ordered) {
                     *o = c;
                 }
@@ -540,12 +560,6 @@ pub fn accumulate_pruned_block<T: Real>(
         }
         return finish(acc, m, d, log_lik, n);
     }
-    for &c in selection.iter() {
-        assert!(
-            (c as usize) < m,
-            "the selection names component {c}, but the model has {m}"
-        );
-    }
     let coefs = Expanded::new(model);
     let lw = coefs.width;
     let chunk = PRUNE_CHUNK.min(n);
@@ -589,6 +603,9 @@ pub fn accumulate_pruned_block<T: Real>(
                     &sel_buf
                 }
             };
+            if let Some(&c) = sel.iter().find(|&&c| c as usize >= m) {
+                panic!("the selection names component {c}, but the model has {m}");
+            }
             simd::dots(&u, &coefs.coef, &coefs.konst, sel, &mut dens);
             let (max, sum) = simd::exp_max_sum(&mut dens);
             log_lik += max + sum.ln();
@@ -770,6 +787,80 @@ mod tests {
             );
             assert_eq!(out, brute(&row, n), "case {case}: m {m}, n {n}");
         }
+    }
+
+    /// The top `n` by sorting, NaNs after every number (then by index).
+    fn brute_nan(row: &[f32], n: usize) -> Vec<u32> {
+        let mut idx: Vec<u32> = (0..row.len() as u32).collect();
+        idx.sort_by(|&a, &b| {
+            let (x, y) = (row[a as usize], row[b as usize]);
+            match (x.is_nan(), y.is_nan()) {
+                (false, false) => y.partial_cmp(&x).unwrap(),
+                (a_nan, b_nan) => a_nan.cmp(&b_nan),
+            }
+            .then(a.cmp(&b))
+        });
+        let mut top = idx[..n].to_vec();
+        top.sort_unstable();
+        top
+    }
+
+    #[test]
+    fn vectorised_top_n_matches_sorting_or_declines() {
+        let mut state = 0x0bad_cafe_1234_5678u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut cv, mut ci) = (Vec::new(), Vec::new());
+        let mut width = 16.0;
+        let (mut handled, mut cases) = (0, 0);
+        for case in 0..6000 {
+            let m = 1 + (next() % 600) as usize;
+            let n = 1 + (next() % m as u64) as usize;
+            // Coarse values make ties common; wide ones need a wider
+            // search; some rows have NaNs and infinities.
+            let scale = [0.5f32, 7.0, 300.0, 1e-3][case % 4];
+            let mut row: Vec<f32> = (0..m).map(|_| -((next() % 64) as f32) * scale).collect();
+            if case % 7 == 0 {
+                for _ in 0..(next() % 4) {
+                    let at = (next() % m as u64) as usize;
+                    row[at] = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY][(next() % 3) as usize];
+                }
+            }
+            if case % 50 == 0 {
+                width = [0.0, f64::NAN, 1e-6, 1e6][(case / 50) % 4];
+            }
+            let max = row
+                .iter()
+                .copied()
+                .fold(f32::NEG_INFINITY, |a, v| if v > a { v } else { a });
+            let mut out = vec![0u32; n];
+            cases += 1;
+            if simd::top_n(&row, max, &mut width, &mut cv, &mut ci, &mut out) {
+                handled += 1;
+                assert_eq!(out, brute_nan(&row, n), "case {case}: m {m}, n {n}");
+            }
+            // The portable search agrees, NaNs and all.
+            let mut beam = 16.0;
+            let (mut cand, mut vals) = (Vec::new(), Vec::new());
+            top_of_row(
+                &row,
+                f64::from(max),
+                &mut beam,
+                &mut cand,
+                &mut vals,
+                &mut out,
+            );
+            assert_eq!(out, brute_nan(&row, n), "case {case}: m {m}, n {n}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            assert!(handled * 10 > cases * 8, "{handled} of {cases}");
+        }
+        println!("vectorised search: {handled} of {cases} rows");
     }
 
     #[test]

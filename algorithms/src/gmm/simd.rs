@@ -763,6 +763,256 @@ mod avx2 {
         }
     }
 
+    /// For each 8-bit mask, the lanes of its set bits in increasing order
+    /// (then zeros): the permutation that left-packs them.
+    static PACK: [[u32; 8]; 256] = pack_table();
+
+    const fn pack_table() -> [[u32; 8]; 256] {
+        let mut table = [[0u32; 8]; 256];
+        let mut mask = 0;
+        while mask < 256 {
+            let (mut k, mut lane) = (0, 0);
+            while lane < 8 {
+                if mask & (1 << lane) != 0 {
+                    table[mask][k] = lane as u32;
+                    k += 1;
+                }
+                lane += 1;
+            }
+            mask += 1;
+        }
+        table
+    }
+
+    /// Writes the values of `vals[..n]` that are at least `thr` (NaNs never
+    /// are), left-packed in order, to `out_v`, and their indices (`idx[i]`,
+    /// or `i` where `idx` is null) to `out_i`; returns how many. Whole
+    /// vectors are stored: the outputs need 8 elements of room past the
+    /// count. They may be `vals` and `idx` themselves (each store is at or
+    /// before the block just read).
+    ///
+    /// # Safety
+    ///
+    /// `vals` (and `idx` unless null) readable for `n` elements; `out_v`,
+    /// `out_i` writable for the count plus 8.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    unsafe fn pack_ge(
+        vals: *const f32,
+        idx: *const u32,
+        n: usize,
+        thr: f32,
+        out_v: *mut f32,
+        out_i: *mut u32,
+    ) -> usize {
+        let vthr = _mm256_set1_ps(thr);
+        let mut lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let (mut k, mut i) = (0, 0);
+        while i + 8 <= n {
+            let v = _mm256_loadu_ps(vals.add(i));
+            let ix = if idx.is_null() {
+                lanes
+            } else {
+                _mm256_loadu_si256(idx.add(i) as *const __m256i)
+            };
+            let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, vthr)) as usize;
+            let perm = _mm256_loadu_si256(PACK[mask].as_ptr() as *const __m256i);
+            _mm256_storeu_ps(out_v.add(k), _mm256_permutevar8x32_ps(v, perm));
+            _mm256_storeu_si256(
+                out_i.add(k) as *mut __m256i,
+                _mm256_permutevar8x32_epi32(ix, perm),
+            );
+            k += mask.count_ones() as usize;
+            lanes = _mm256_add_epi32(lanes, _mm256_set1_epi32(8));
+            i += 8;
+        }
+        while i < n {
+            let v = *vals.add(i);
+            if v >= thr {
+                *out_v.add(k) = v;
+                *out_i.add(k) = if idx.is_null() { i as u32 } else { *idx.add(i) };
+                k += 1;
+            }
+            i += 1;
+        }
+        k
+    }
+
+    /// The number of `vals[..n]` at least `thr`.
+    ///
+    /// # Safety
+    ///
+    /// `vals` readable for `n` elements.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    unsafe fn count_ge_raw(vals: *const f32, n: usize, thr: f32) -> usize {
+        let vthr = _mm256_set1_ps(thr);
+        let (mut k, mut i) = (0, 0);
+        while i + 8 <= n {
+            let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(
+                _mm256_loadu_ps(vals.add(i)),
+                vthr,
+            ));
+            k += mask.count_ones() as usize;
+            i += 8;
+        }
+        while i < n {
+            k += usize::from(*vals.add(i) >= thr);
+            i += 1;
+        }
+        k
+    }
+
+    /// Writes to `out` (in order) the indices `idx[j]` of the candidates
+    /// `j < c` whose rank is below `out.len()`, the rank of `j` being the
+    /// number of candidates before it in the order (value descending,
+    /// position ascending): `#{i: v_i > v_j} + #{i < j: v_i = v_j}`. Ranks
+    /// are distinct (NaN-free values), so exactly `out.len()` are kept if
+    /// `c ≥ out.len()`; returns how many were (`usize::MAX` if more than
+    /// `out.len()`).
+    ///
+    /// # Safety
+    ///
+    /// `vals` and `idx` readable for `c` rounded up to a multiple of 8.
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    unsafe fn keep_top(vals: *const f32, idx: *const u32, c: usize, out: &mut [u32]) -> usize {
+        let n = out.len();
+        let (vn, vc) = (_mm256_set1_epi32(n as i32), _mm256_set1_epi32(c as i32));
+        let mut k = 0;
+        let mut jb = 0;
+        while jb < c {
+            let vj = _mm256_loadu_ps(vals.add(jb));
+            let jl = _mm256_add_epi32(
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                _mm256_set1_epi32(jb as i32),
+            );
+            // `rank −= mask` counts the candidates ranked above each lane.
+            let mut rank = _mm256_setzero_si256();
+            for i in 0..jb {
+                let m = _mm256_cmp_ps::<_CMP_GE_OQ>(_mm256_broadcast_ss(&*vals.add(i)), vj);
+                rank = _mm256_sub_epi32(rank, _mm256_castps_si256(m));
+            }
+            for i in jb..(jb + 8).min(c) {
+                let vi = _mm256_broadcast_ss(&*vals.add(i));
+                let gt = _mm256_cmp_ps::<_CMP_GT_OQ>(vi, vj);
+                let eq = _mm256_cmp_ps::<_CMP_EQ_OQ>(vi, vj);
+                let after =
+                    _mm256_castsi256_ps(_mm256_cmpgt_epi32(jl, _mm256_set1_epi32(i as i32)));
+                let m = _mm256_or_ps(gt, _mm256_and_ps(eq, after));
+                rank = _mm256_sub_epi32(rank, _mm256_castps_si256(m));
+            }
+            for i in (jb + 8).min(c)..c {
+                let m = _mm256_cmp_ps::<_CMP_GT_OQ>(_mm256_broadcast_ss(&*vals.add(i)), vj);
+                rank = _mm256_sub_epi32(rank, _mm256_castps_si256(m));
+            }
+            let keep = _mm256_and_si256(_mm256_cmpgt_epi32(vn, rank), _mm256_cmpgt_epi32(vc, jl));
+            let mask = _mm256_movemask_ps(_mm256_castsi256_ps(keep)) as usize;
+            let cnt = mask.count_ones() as usize;
+            if k + cnt > n {
+                return usize::MAX;
+            }
+            let mut lanes = [0u32; 8];
+            let perm = _mm256_loadu_si256(PACK[mask].as_ptr() as *const __m256i);
+            let ix = _mm256_loadu_si256(idx.add(jb) as *const __m256i);
+            _mm256_storeu_si256(
+                lanes.as_mut_ptr() as *mut __m256i,
+                _mm256_permutevar8x32_epi32(ix, perm),
+            );
+            out[k..k + cnt].copy_from_slice(&lanes[..cnt]);
+            k += cnt;
+            jb += 8;
+        }
+        k
+    }
+
+    /// The `out.len()` largest values of `row` (ties to the lower index,
+    /// NaNs never), their indices in increasing order into `out`; `max` is
+    /// the row's maximum and `width` the first guess of the distance from
+    /// it to the `n`-th largest, updated for the next row. Returns false,
+    /// with `out` unspecified, where it does not apply: a maximum that is
+    /// not finite, `n` not in `1..m`, or fewer than `n` numbers found.
+    ///
+    /// Candidates at least `max − w` are left-packed in one vectorised pass
+    /// (`w` widened until there are `n`), narrowed by bisection on the
+    /// packed values to at most `n + 8` (or as far as the values allow),
+    /// then ranked against each other (vector compares, `c²/8`) and the
+    /// first `n` kept.
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    pub(super) unsafe fn top_n(
+        row: &[f32],
+        max: f32,
+        width: &mut f64,
+        cv: &mut Vec<f32>,
+        ci: &mut Vec<u32>,
+        out: &mut [u32],
+    ) -> bool {
+        let (m, n) = (row.len(), out.len());
+        if !max.is_finite() || n == 0 || n >= m {
+            return false;
+        }
+        // Room for every element plus a whole vector, and whole-vector
+        // reads past the count (initialised).
+        if cv.len() < m + 8 {
+            cv.resize(m + 8, 0.0);
+            ci.resize(m + 8, 0);
+        }
+        let (pv, pi) = (cv.as_mut_ptr(), ci.as_mut_ptr());
+        let mut w = if width.is_finite() && *width > 0.0 {
+            *width as f32
+        } else {
+            16.0
+        };
+        let mut tries = 0;
+        let (mut c, mut lo) = loop {
+            let thr = max - w;
+            if !thr.is_finite() || tries == 8 {
+                return false;
+            }
+            // SAFETY: `row` has `m` elements; `cv`, `ci` have `m + 8`.
+            let c = pack_ge(row.as_ptr(), std::ptr::null(), m, thr, pv, pi);
+            if c >= n {
+                break (c, thr);
+            }
+            w *= 4.0;
+            tries += 1;
+        };
+        let target = n + 8;
+        if c > target {
+            let (mut hi, mut c_lo) = (max, c);
+            for _ in 0..12 {
+                let mid = 0.5 * (lo + hi);
+                if !(mid > lo && mid < hi) {
+                    break;
+                }
+                // SAFETY: the first `c` of `cv` are the candidates.
+                let cm = count_ge_raw(pv, c, mid);
+                if cm >= n {
+                    lo = mid;
+                    c_lo = cm;
+                    if cm <= target {
+                        break;
+                    }
+                } else {
+                    hi = mid;
+                }
+            }
+            if c_lo < c {
+                // SAFETY: in place, as `pack_ge` allows.
+                c = pack_ge(pv, pi, c, lo, pv, pi);
+            }
+        }
+        // SAFETY: `cv`, `ci` are initialised to `m + 8 ≥ c` rounded up to 8.
+        if keep_top(pv, pi, c, out) != n {
+            return false;
+        }
+        let nth = out
+            .iter()
+            .map(|&i| row[i as usize])
+            .fold(f32::INFINITY, |a, v| if v < a { v } else { a });
+        *width = 1.25 * f64::from(max - nth) + 0.5;
+        true
+    }
+
     /// `(x0 + x1) + (x2 + x3)` for each `x` of `a`, `b`, `c`, `d`, in that
     /// order.
     #[inline]
@@ -1043,6 +1293,27 @@ pub(crate) fn refine(
         refine(x, components, means, precisions, log_norm, out),
         refine_body::<false>(x, components, means, precisions, log_norm, out)
     )
+}
+
+/// The `out.len()` largest values of `row` (whose maximum is `max`; ties
+/// to the lower index, NaNs never), their indices in increasing order into
+/// `out`, with AVX2; `width` is the guess of the distance from the maximum
+/// to the `n`-th largest value, updated for the next row. Returns false
+/// (`out` unspecified) without AVX2, for a maximum that is not finite, for
+/// `n` not in `1..row.len()` or for fewer than `n` numbers near the
+/// maximum: the caller then uses its portable search.
+pub(crate) fn top_n(
+    row: &[f32],
+    max: f32,
+    width: &mut f64,
+    cv: &mut Vec<f32>,
+    ci: &mut Vec<u32>,
+    out: &mut [u32],
+) -> bool {
+    dispatch!(top_n(row, max, width, cv, ci, out), {
+        let _ = (row, max, width, cv, ci, out);
+        false
+    })
 }
 
 /// `out[i] = konst[c] + Σ_l u_l·coef[c·L + l]` for `c = comps[i]`, with

@@ -754,11 +754,20 @@ mod avx2 {
                 _mm256_set_pd(k(7), k(6), k(5), k(4)),
                 sum4(a[4], a[5], a[6], a[7]),
             );
-            let mut lanes = [0.0f64; 8];
-            _mm256_storeu_pd(lanes.as_mut_ptr(), s0);
-            _mm256_storeu_pd(lanes.as_mut_ptr().add(4), s1);
-            let take = (n - i).min(8);
-            out[i..i + take].copy_from_slice(&lanes[..take]);
+            if i + 8 <= n {
+                // SAFETY: `out` has at least `n ≥ i + 8` elements.
+                _mm256_storeu_pd(out.as_mut_ptr().add(i), s0);
+                _mm256_storeu_pd(out.as_mut_ptr().add(i + 4), s1);
+            } else {
+                // The first `n − i` lanes (masked stores: a copy of a
+                // variable length would be a call to `memcpy`).
+                let rem = _mm256_set1_epi64x((n - i) as i64);
+                let m0 = _mm256_cmpgt_epi64(rem, _mm256_setr_epi64x(0, 1, 2, 3));
+                let m1 = _mm256_cmpgt_epi64(rem, _mm256_setr_epi64x(4, 5, 6, 7));
+                // SAFETY: only lanes below `n − i` are written.
+                _mm256_maskstore_pd(out.as_mut_ptr().add(i), m0, s0);
+                _mm256_maskstore_pd(out.as_mut_ptr().add(i + 4), m1, s1);
+            }
             i += 8;
         }
     }
@@ -911,14 +920,19 @@ mod avx2 {
             if k + cnt > n {
                 return usize::MAX;
             }
-            let mut lanes = [0u32; 8];
             let perm = _mm256_loadu_si256(PACK[mask].as_ptr() as *const __m256i);
             let ix = _mm256_loadu_si256(idx.add(jb) as *const __m256i);
-            _mm256_storeu_si256(
-                lanes.as_mut_ptr() as *mut __m256i,
+            let first = _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(cnt as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            );
+            // SAFETY: only the first `cnt` lanes are written, and
+            // `k + cnt ≤ n` (checked above).
+            _mm256_maskstore_epi32(
+                out.as_mut_ptr().add(k) as *mut i32,
+                first,
                 _mm256_permutevar8x32_epi32(ix, perm),
             );
-            out[k..k + cnt].copy_from_slice(&lanes[..cnt]);
             k += cnt;
             jb += 8;
         }

@@ -332,7 +332,7 @@ fn weighted_sq_dist_body<const FMA: bool>(x: &[f64], mu: &[f64], p: &[f64]) -> f
 
 /// `ln 2` to 32 significant bits (fdlibm's `ln2_hi`): `n·LN2_HI64` is exact
 /// for `|n| < 2^21`.
-const LN2_HI64: f64 = 6.931_471_803_691_238_2e-1;
+const LN2_HI64: f64 = 0.693_147_180_369_123_8;
 /// `ln 2 − LN2_HI64`.
 const LN2_LO64: f64 = 1.908_214_929_270_587_7e-10;
 /// `1.5·2^52`, the rounder of the `f64` exponential.

@@ -87,26 +87,29 @@ pub const DEFAULT_RESELECT_EVERY: usize = 0;
 /// defaults (one selection pass, then 9 pruned passes); the NumPy
 /// `float32` E-step on the same files and initial model, run in the same
 /// minute. A shared 2-core AMD EPYC (Zen 4) under load from other jobs
-/// (load average 4–5), best of the iterations:
+/// (load average 2.6–3.0: the other core was mostly busy, so 2 threads
+/// gained little), best of the iterations:
 ///
 /// | per iteration                              | 1 thread | 2 threads |
 /// |--------------------------------------------|----------|-----------|
-/// | NumPy `float32` E-step                     | 0.794 s  | 1.196 s   |
-/// | exact                                      | 0.607 s  |           |
-/// | pruned, with the selection pass            | 0.729 s  | 0.775 s   |
-/// | pruned, without                            | 0.268 s  | 0.255 s   |
-/// | pruned, average of 10 (1 selection pass)   | 0.358 s  | 0.328 s   |
-/// | NumPy ÷ pruned average                     | 2.2×     | 3.7×      |
+/// | NumPy `float32` E-step                     | 0.823 s  | 1.252 s   |
+/// | exact                                      | 0.620 s  | 0.506 s   |
+/// | pruned, with the selection pass            | 0.552 s  | 0.431 s   |
+/// | pruned, without                            | 0.158 s  | 0.138 s   |
+/// | pruned, average of 10 (1 selection pass)   | 0.204 s  | 0.192 s   |
+/// | NumPy ÷ pruned average                     | 4.0×     | 6.5×      |
 ///
 /// (NumPy with 2 threads was slower than with 1 in that session, and so
 /// the 2-thread ratio says little.) The average log-likelihood of each
-/// pruned iteration was within `2.9e-7` relative of the exact mode's. The
-/// pruned pass groups each 128-frame chunk's selections by component, so
-/// a component's mean, precisions and accumulator row are read once per
-/// chunk (it took 0.380 s per iteration frame by frame); it is still about
-/// 1.3 µs per frame in `f64`, and the selection pass (a half-size `f32`
-/// GEMM and a top-`n` search) about 2.7 pruned passes: at 1 thread the
-/// average is short of 3× NumPy.
+/// pruned iteration was within `2.9e-7` relative of the exact mode's. A
+/// pruned pass is about 0.8 µs per frame: each frame's 30 log-densities
+/// in `f64`, eight components per AVX2 pass over their 960-byte rows of
+/// the expanded form (about a third of the time, bound by the loads of
+/// those rows from L2), a vectorised `exp`, and the statistics of each
+/// 512-frame chunk one component at a time, its row in registers. The
+/// selection pass adds about 2.5 pruned passes, half of it the `f32` GEMM
+/// (the top-`n` search is vectorised: left-packed candidates ranked
+/// against each other).
 ///
 /// ```
 /// use shardkit_algorithms::gmm::{Pruning, PruneError};

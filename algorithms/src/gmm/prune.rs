@@ -41,15 +41,17 @@ pub const DEFAULT_RESELECT_EVERY: usize = 0;
 ///    components with the largest ones (ties to the lower index). The
 ///    selection is stored (`4·top_n` bytes per frame) and reused.
 /// 2. **Pruned pass** (every iteration, including the one that selects):
-///    for each frame, only its selected components are evaluated, exactly
-///    in `f64` (`top_n·D` work per frame instead of `M·D`). The frame's
+///    for each frame, only its selected components are evaluated, in
+///    `f64` (`top_n·D` work per frame instead of `M·D`; the expanded form
+///    `k + [y, y²]·[ν/σ², −½/σ²]` on centred frames, within about 1e-13
+///    of the direct one, with a polynomial `exp` within 2 ulp). The frame's
 ///    log-likelihood is the log-sum-exp over the selected components (a
 ///    lower bound of the exact one: the components left out are missing
 ///    from the sum), and the posteriors are normalised over them.
 ///    Posteriors below [`min_posterior`](Pruning::min_posterior) are then
 ///    dropped and the others renormalised to sum to 1 (the frame's largest
 ///    posterior is always kept); the statistics `n`, `Σγx`, `Σγx²` of the
-///    kept components are accumulated in `f64`, directly (no centring, no
+///    kept components are accumulated in `f64`, directly (uncentred, no
 ///    `f32` GEMM), with exact block sums as in the exact E-step, so the
 ///    statistics have the same bits on any number of threads.
 ///
@@ -85,26 +87,29 @@ pub const DEFAULT_RESELECT_EVERY: usize = 0;
 /// defaults (one selection pass, then 9 pruned passes); the NumPy
 /// `float32` E-step on the same files and initial model, run in the same
 /// minute. A shared 2-core AMD EPYC (Zen 4) under load from other jobs
-/// (load average 4–5), best of the iterations:
+/// (load average 2.6–3.0: the other core was mostly busy, so 2 threads
+/// gained little), best of the iterations:
 ///
 /// | per iteration                              | 1 thread | 2 threads |
 /// |--------------------------------------------|----------|-----------|
-/// | NumPy `float32` E-step                     | 0.794 s  | 1.196 s   |
-/// | exact                                      | 0.607 s  |           |
-/// | pruned, with the selection pass            | 0.729 s  | 0.775 s   |
-/// | pruned, without                            | 0.268 s  | 0.255 s   |
-/// | pruned, average of 10 (1 selection pass)   | 0.358 s  | 0.328 s   |
-/// | NumPy ÷ pruned average                     | 2.2×     | 3.7×      |
+/// | NumPy `float32` E-step                     | 0.823 s  | 1.252 s   |
+/// | exact                                      | 0.620 s  | 0.506 s   |
+/// | pruned, with the selection pass            | 0.552 s  | 0.431 s   |
+/// | pruned, without                            | 0.158 s  | 0.138 s   |
+/// | pruned, average of 10 (1 selection pass)   | 0.204 s  | 0.192 s   |
+/// | NumPy ÷ pruned average                     | 4.0×     | 6.5×      |
 ///
 /// (NumPy with 2 threads was slower than with 1 in that session, and so
 /// the 2-thread ratio says little.) The average log-likelihood of each
-/// pruned iteration was within `2.9e-7` relative of the exact mode's. The
-/// pruned pass groups each 128-frame chunk's selections by component, so
-/// a component's mean, precisions and accumulator row are read once per
-/// chunk (it took 0.380 s per iteration frame by frame); it is still about
-/// 1.3 µs per frame in `f64`, and the selection pass (a half-size `f32`
-/// GEMM and a top-`n` search) about 2.7 pruned passes: at 1 thread the
-/// average is short of 3× NumPy.
+/// pruned iteration was within `2.9e-7` relative of the exact mode's. A
+/// pruned pass is about 0.8 µs per frame: each frame's 30 log-densities
+/// in `f64`, eight components per AVX2 pass over their 960-byte rows of
+/// the expanded form (about a third of the time, bound by the loads of
+/// those rows from L2), a vectorised `exp`, and the statistics of each
+/// 512-frame chunk one component at a time, its row in registers. The
+/// selection pass adds about 2.5 pruned passes, half of it the `f32` GEMM
+/// (the top-`n` search is vectorised: left-packed candidates ranked
+/// against each other).
 ///
 /// ```
 /// use shardkit_algorithms::gmm::{Pruning, PruneError};
@@ -274,6 +279,9 @@ struct Scratch<T> {
     cand: Vec<u32>,
     /// Their values.
     vals: Vec<T>,
+    /// The candidates' values and components in the `f32` search.
+    cv: Vec<f32>,
+    ci: Vec<u32>,
     /// The beam of the candidate search, carried from frame to frame.
     beam: f64,
 }
@@ -292,6 +300,8 @@ fn with_scratch<T: Real, R>(f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
             l: Vec::new(),
             cand: Vec::new(),
             vals: Vec::new(),
+            cv: Vec::new(),
+            ci: Vec::new(),
             beam: 16.0,
         }),
     };
@@ -481,16 +491,31 @@ pub fn select_block<T: Real>(
                 T::gemm(lv, false, av, model.projection.view());
             }
             for t in 0..b {
-                let row = &mut s.l[t * m..(t + 1) * m];
-                let max = T::add_max(row, &model.constants).to_f64();
-                top_of_row(
-                    row,
-                    max,
-                    &mut s.beam,
-                    &mut s.cand,
-                    &mut s.vals,
-                    &mut ordered,
-                );
+                let rows = t * m..(t + 1) * m;
+                let max = T::add_max(&mut s.l[rows.clone()], &model.constants).to_f64();
+                // `f32` rows: the vectorised search where it applies.
+                let fast = (&s.l as &dyn Any)
+                    .downcast_ref::<Vec<f32>>()
+                    .is_some_and(|l| {
+                        simd::top_n(
+                            &l[rows.clone()],
+                            max as f32,
+                            &mut s.beam,
+                            &mut s.cv,
+                            &mut s.ci,
+                            &mut ordered,
+                        )
+                    });
+                if !fast {
+                    top_of_row(
+                        &s.l[rows],
+                        max,
+                        &mut s.beam,
+                        &mut s.cand,
+                        &mut s.vals,
+                        &mut ordered,
+                    );
+                }
                 for (o, &c) in out.row_mut(start + t).iter_mut().zip(&ordered) {
                     *o = c;
                 }
@@ -538,116 +563,152 @@ pub fn accumulate_pruned_block<T: Real>(
         }
         return finish(acc, m, d, log_lik, n);
     }
+    let coefs = Expanded::new(model);
+    let lw = coefs.width;
     let chunk = PRUNE_CHUNK.min(n);
-    // The chunk's frames in f64, `chunk × D`.
+    // The frame's `[y, y², 0…]` (`y = x − c`, `lw` long).
+    let mut u = vec![0.0f64; lw];
+    // The chunk's frames in `f64`, `chunk × D`.
     let mut x64 = vec![0.0f64; chunk * d];
-    // Per (frame, slot) `t·k + j`: the log-density, then the weight in the
-    // statistics (negative: dropped).
-    let mut dens = vec![0.0f64; chunk * k];
-    // The chunk's (frame, slot) entries grouped by component, in frame
-    // order within a component; `start[c]..start[c + 1]` are component c's.
+    // One frame's selection (when the rows are not contiguous).
+    let mut sel_buf = vec![0u32; k];
+    // Per slot of one frame: the log-density, then `exp(· − max)`.
+    let mut dens = vec![0.0f64; k];
+    // The chunk's kept (component, frame, weight) entries, in frame order
+    // (`nkept` of them; written before it is known whether they are kept),
+    // then grouped by component (frame order within a component).
+    let mut kept: Vec<(u32, u32, f64)> = vec![(0, 0, 0.0); chunk * k];
+    let mut grouped: Vec<(u32, f64)> = vec![(0, 0.0); chunk * k];
     let mut start = vec![0usize; m + 1];
-    let mut fill = vec![0usize; m];
-    let mut order = vec![0u32; chunk * k];
-    let mut rows = vec![0u32; chunk * k];
-    let mut q = vec![0.0f64; chunk * k];
+    let mut xbuf = Vec::new();
     for first in (0..n).step_by(chunk) {
         let b = chunk.min(n - first);
-        let sel = selection.slice(s![first..first + b, ..]);
-        for (t, row) in frames
-            .slice(s![first..first + b, ..])
-            .rows()
-            .into_iter()
-            .enumerate()
-        {
-            for (v, &x) in x64[t * d..(t + 1) * d].iter_mut().zip(row) {
-                *v = x.to_f64();
+        let x = frames.slice(s![first..first + b, ..]);
+        let xs: &[T] = match x.as_slice() {
+            Some(xs) => xs,
+            None => {
+                xbuf.clear();
+                xbuf.extend(x.iter().copied());
+                &xbuf
+            }
+        };
+        T::widen(xs, &mut x64[..b * d]);
+        let mut nkept = 0;
+        for t in 0..b {
+            simd::expand(&x64[t * d..(t + 1) * d], &model.offset64, &mut u[..2 * d]);
+            let row = selection.row(first + t);
+            let sel: &[u32] = match row.as_slice() {
+                Some(r) => r,
+                None => {
+                    for (o, &c) in sel_buf.iter_mut().zip(&row) {
+                        *o = c;
+                    }
+                    &sel_buf
+                }
+            };
+            if let Some(&c) = sel.iter().find(|&&c| c as usize >= m) {
+                panic!("the selection names component {c}, but the model has {m}");
+            }
+            simd::dots(&u, &coefs.coef, &coefs.konst, sel, &mut dens);
+            let (max, sum) = simd::exp_max_sum(&mut dens);
+            log_lik += max + sum.ln();
+            // The posterior of selected component i is dens[i] / sum, and
+            // the best one's dens[i] is exactly 1: those below
+            // `min_posterior` are dropped (never the best, as the cut is at
+            // most 1) and the rest renormalised.
+            let cut = (min_posterior * sum).min(1.0);
+            let total = if min_posterior > 0.0 {
+                // Adding 0.0 leaves the (non-negative) sum's bits as they are.
+                dens.iter()
+                    .fold(0.0, |a, &e| a + if e >= cut { e } else { 0.0 })
+            } else {
+                sum
+            };
+            let scale = 1.0 / total;
+            for (&e, &c) in dens.iter().zip(sel) {
+                kept[nkept] = (c, t as u32, e * scale);
+                nkept += usize::from(e >= cut);
             }
         }
+        // Statistics, one component at a time (its accumulator row is read
+        // once per chunk), frames in order: the additions into each row
+        // are those of a frame-by-frame pass, so are the bits.
         start.fill(0);
-        for &c in sel.iter() {
-            assert!(
-                (c as usize) < m,
-                "the selection names component {c}, but the model has {m}"
-            );
+        for &(c, _, _) in &kept[..nkept] {
             start[c as usize + 1] += 1;
         }
         for c in 0..m {
             start[c + 1] += start[c];
         }
-        fill.copy_from_slice(&start[..m]);
-        for (t, row) in sel.rows().into_iter().enumerate() {
-            for (j, &c) in row.iter().enumerate() {
-                let at = &mut fill[c as usize];
-                order[*at] = (t * k + j) as u32;
-                rows[*at] = t as u32;
-                *at += 1;
-            }
+        for &(c, t, g) in &kept[..nkept] {
+            let at = &mut start[c as usize];
+            grouped[*at] = (t, g);
+            *at += 1;
         }
-        // Log-densities, one component at a time (its mean and precisions
-        // are read once per chunk).
-        for c in 0..m {
-            let (lo, hi) = (start[c], start[c + 1]);
-            if lo == hi {
-                continue;
+        // `start[c]` is now where component c's entries end.
+        let mut lo = 0;
+        for (c, &hi) in start[..m].iter().enumerate() {
+            if hi > lo {
+                simd::moments(
+                    &mut acc[c * w..(c + 1) * w],
+                    &grouped[lo..hi],
+                    &x64[..b * d],
+                );
             }
-            simd::sq_dists(
-                &x64[..b * d],
-                &rows[lo..hi],
-                &model.means[c * d..(c + 1) * d],
-                &model.precisions[c * d..(c + 1) * d],
-                &mut q[lo..hi],
-            );
-            for (&e, &q) in order[lo..hi].iter().zip(&q[lo..hi]) {
-                dens[e as usize] = model.log_norm[c] - 0.5 * q;
-            }
-        }
-        for exact in dens[..b * k].chunks_exact_mut(k) {
-            let max = exact.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let mut sum = 0.0;
-            for e in exact.iter_mut() {
-                *e = (*e - max).exp();
-                sum += *e;
-            }
-            log_lik += max + sum.ln();
-            // The posterior of selected component i is exact[i] / sum, and
-            // the best one's exact[i] is exactly 1: those below
-            // `min_posterior` are dropped (never the best, as the cut is at
-            // most 1) and the rest renormalised.
-            let cut = (min_posterior * sum).min(1.0);
-            let kept: f64 = if min_posterior > 0.0 {
-                exact.iter().filter(|&&e| e >= cut).sum()
-            } else {
-                sum
-            };
-            let scale = 1.0 / kept;
-            for e in exact.iter_mut() {
-                *e = if *e < cut { -1.0 } else { *e * scale };
-            }
-        }
-        // Statistics, one component at a time (its accumulator row stays in
-        // L1), frames in order: the additions into each row are those of a
-        // frame-by-frame pass, so are the bits.
-        for c in 0..m {
-            let (lo, hi) = (start[c], start[c + 1]);
-            let row = &mut acc[c * w..(c + 1) * w];
-            for (&e, &t) in order[lo..hi].iter().zip(&rows[lo..hi]) {
-                let g = dens[e as usize];
-                if g < 0.0 {
-                    continue;
-                }
-                let t = t as usize;
-                simd::moments(row, g, &x64[t * d..(t + 1) * d]);
-            }
+            lo = hi;
         }
     }
     finish(acc, m, d, log_lik, n)
 }
 
-/// Frames per chunk of the pruned pass: a chunk's frames (`f64`) stay in
-/// L2 while each component's mean, precisions and accumulator row are
-/// read once per chunk.
-const PRUNE_CHUNK: usize = 128;
+/// The model in the expanded form of the pruned pass, in `f64`:
+/// `log w_c + log N(x; μ_c, σ²_c) = k_c + [y, y²]·[a_c, b_c]` with
+/// `y = x − o` (`o` the preparation's offset), `a_c = (μ_c − o)/σ²_c`,
+/// `b_c = −½/σ²_c` and `k_c = log w_c − ½Σ log 2πσ²_c − ½Σ (μ_c − o)²/σ²_c`.
+/// Rows of `coef` are padded with zeros to a multiple of 4 (`width`).
+///
+/// In `f64` the expanded form loses nothing that matters: its terms are at
+/// most a few hundred in size (centred frames), so the rounding errors of
+/// the sum stay near 1e-13 absolute, far below what the statistics resolve
+/// (the tests check 1e-11 relative against the direct form).
+struct Expanded {
+    /// `M × width`, row c `[a_c, b_c, 0…]`.
+    coef: Vec<f64>,
+    /// `k_c`, `M`.
+    konst: Vec<f64>,
+    /// `2D` rounded up to a multiple of 4.
+    width: usize,
+}
+
+impl Expanded {
+    fn new<T: Real>(model: &Prepared<T>) -> Expanded {
+        let (m, d) = (model.n_components, model.dim);
+        let width = (2 * d).div_ceil(4) * 4;
+        let mut coef = vec![0.0f64; m * width];
+        let mut konst = Vec::with_capacity(m);
+        for c in 0..m {
+            let row = &mut coef[c * width..(c + 1) * width];
+            let mu = &model.means[c * d..(c + 1) * d];
+            let p = &model.precisions[c * d..(c + 1) * d];
+            let mut quad = 0.0;
+            for j in 0..d {
+                let nu = mu[j] - model.offset64[j];
+                row[j] = p[j] * nu;
+                row[d + j] = -0.5 * p[j];
+                quad += p[j] * nu * nu;
+            }
+            konst.push(model.log_norm[c] - 0.5 * quad);
+        }
+        Expanded { coef, konst, width }
+    }
+}
+
+/// Frames per chunk of the pruned pass: a chunk's frames (`f64`, 240 KB
+/// for `D = 60`) stay in L2 while each component's accumulator row is
+/// updated once per chunk, in registers, with all its entries (about 7 per
+/// component per chunk in the benchmark; 2 with 128 frames, which measured
+/// about 4% slower).
+const PRUNE_CHUNK: usize = 512;
 
 /// The statistics from the accumulator rows `[Σγx², Σγx, Σγ]`.
 fn finish(acc: Vec<f64>, m: usize, d: usize, log_lik: f64, n: usize) -> GmmStats {
@@ -729,6 +790,80 @@ mod tests {
             );
             assert_eq!(out, brute(&row, n), "case {case}: m {m}, n {n}");
         }
+    }
+
+    /// The top `n` by sorting, NaNs after every number (then by index).
+    fn brute_nan(row: &[f32], n: usize) -> Vec<u32> {
+        let mut idx: Vec<u32> = (0..row.len() as u32).collect();
+        idx.sort_by(|&a, &b| {
+            let (x, y) = (row[a as usize], row[b as usize]);
+            match (x.is_nan(), y.is_nan()) {
+                (false, false) => y.partial_cmp(&x).unwrap(),
+                (a_nan, b_nan) => a_nan.cmp(&b_nan),
+            }
+            .then(a.cmp(&b))
+        });
+        let mut top = idx[..n].to_vec();
+        top.sort_unstable();
+        top
+    }
+
+    #[test]
+    fn vectorised_top_n_matches_sorting_or_declines() {
+        let mut state = 0x0bad_cafe_1234_5678u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut cv, mut ci) = (Vec::new(), Vec::new());
+        let mut width = 16.0;
+        let (mut handled, mut cases) = (0, 0);
+        for case in 0..6000 {
+            let m = 1 + (next() % 600) as usize;
+            let n = 1 + (next() % m as u64) as usize;
+            // Coarse values make ties common; wide ones need a wider
+            // search; some rows have NaNs and infinities.
+            let scale = [0.5f32, 7.0, 300.0, 1e-3][case % 4];
+            let mut row: Vec<f32> = (0..m).map(|_| -((next() % 64) as f32) * scale).collect();
+            if case % 7 == 0 {
+                for _ in 0..(next() % 4) {
+                    let at = (next() % m as u64) as usize;
+                    row[at] = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY][(next() % 3) as usize];
+                }
+            }
+            if case % 50 == 0 {
+                width = [0.0, f64::NAN, 1e-6, 1e6][(case / 50) % 4];
+            }
+            let max = row
+                .iter()
+                .copied()
+                .fold(f32::NEG_INFINITY, |a, v| if v > a { v } else { a });
+            let mut out = vec![0u32; n];
+            cases += 1;
+            if simd::top_n(&row, max, &mut width, &mut cv, &mut ci, &mut out) {
+                handled += 1;
+                assert_eq!(out, brute_nan(&row, n), "case {case}: m {m}, n {n}");
+            }
+            // The portable search agrees, NaNs and all.
+            let mut beam = 16.0;
+            let (mut cand, mut vals) = (Vec::new(), Vec::new());
+            top_of_row(
+                &row,
+                f64::from(max),
+                &mut beam,
+                &mut cand,
+                &mut vals,
+                &mut out,
+            );
+            assert_eq!(out, brute_nan(&row, n), "case {case}: m {m}, n {n}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            assert!(handled * 10 > cases * 8, "{handled} of {cases}");
+        }
+        println!("vectorised search: {handled} of {cases} rows");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Vectorised kernels of the E-step: in `f32` add-and-max, a polynomial
 //! `exp` with its row sum, selection above a threshold and the `f32` to
-//! `f64` accumulation; in `f64` the exact log-densities of a few components.
+//! `f64` accumulation; in `f64` the exact log-densities of a few components,
+//! and the pruned E-step's kernels (log-densities of a frame's selected
+//! components in the expanded form, a polynomial `f64` exponential with
+//! the row's maximum and sum, and one component's statistics).
 //!
 //! # The exponential
 //!
@@ -327,34 +330,171 @@ fn weighted_sq_dist_body<const FMA: bool>(x: &[f64], mu: &[f64], p: &[f64]) -> f
     acc[0] + rest
 }
 
-/// `out[i] = Σ_d p_d·(x[r_i]_d − μ_d)²` for the rows `r_i = rows[i]` of
-/// `x` (row-major, width `mu.len()`): one component against many frames,
-/// with the same operations as [`refine_body`] (so the same bits).
+/// `ln 2` to 32 significant bits (fdlibm's `ln2_hi`): `n·LN2_HI64` is exact
+/// for `|n| < 2^21`.
+const LN2_HI64: f64 = 0.693_147_180_369_123_8;
+/// `ln 2 − LN2_HI64`.
+const LN2_LO64: f64 = 1.908_214_929_270_587_7e-10;
+/// `1.5·2^52`, the rounder of the `f64` exponential.
+const ROUNDER64: f64 = 6_755_399_441_055_744.0;
+/// Below this, the `f64` exponential gives 0 (the true value is below
+/// 3.3e-308).
+pub(crate) const EXP64_MIN: f64 = -708.0;
+/// Above this, the `f64` exponential is evaluated at this.
+const EXP64_MAX: f64 = 709.0;
+/// `1/k!` for `k = 13, 12, …, 2`: the Taylor polynomial of `exp(r)` of
+/// degree 13, whose remainder on `|r| ≤ ln2/2` is below 4e-18 relative.
+const TAYLOR64: [f64; 12] = [
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+];
+
+/// The `f64` exponential of one value, as [`exp1`] with a degree-13
+/// polynomial: within about 2 ulp of `f64::exp` (`exp64_accuracy` below);
+/// `0` below [`EXP64_MIN`], NaN for NaN.
 #[inline(always)]
-fn sq_dists_body<const FMA: bool>(x: &[f64], rows: &[u32], mu: &[f64], p: &[f64], out: &mut [f64]) {
-    let d = mu.len();
-    for (o, &r) in out.iter_mut().zip(rows) {
-        let r = r as usize;
-        *o = weighted_sq_dist_body::<FMA>(&x[r * d..(r + 1) * d], mu, p);
+fn exp64<const FMA: bool>(x: f64) -> f64 {
+    let under = x < EXP64_MIN;
+    let xc = if x < EXP64_MIN { EXP64_MIN } else { x };
+    let xc = if xc > EXP64_MAX { EXP64_MAX } else { xc };
+    let t = madd64::<FMA>(xc, std::f64::consts::LOG2_E, ROUNDER64);
+    let n = t - ROUNDER64;
+    let k = (t.to_bits() as i64).wrapping_sub(ROUNDER64.to_bits() as i64);
+    let scale = f64::from_bits(((k + 1023) << 52) as u64);
+    let r = madd64::<FMA>(n, -LN2_HI64, xc);
+    let r = madd64::<FMA>(n, -LN2_LO64, r);
+    let mut p = TAYLOR64[0];
+    for &c in &TAYLOR64[1..] {
+        p = madd64::<FMA>(p, r, c);
+    }
+    let p = madd64::<FMA>(p, r, 1.0);
+    let p = madd64::<FMA>(p, r, 1.0);
+    if under {
+        0.0
+    } else {
+        p * scale
     }
 }
 
-/// `acc += g·[x², x, 1]` (`acc` is `2D + 1` long), fused with FMA (which
-/// changes the last bit, never the result's determinism on one machine).
+/// `row[i] = exp(row[i] − max)` with `max` the row's largest number
+/// (NaNs skipped; `−∞` for none); returns `(max, Σ row[i])`, the sum in
+/// four lanes (lane `i mod 4`) added pairwise.
 #[inline(always)]
-fn moments_body<const FMA: bool>(acc: &mut [f64], g: f64, x: &[f64]) {
+fn exp_max_sum_body<const FMA: bool>(row: &mut [f64]) -> (f64, f64) {
+    const L: usize = 4;
+    let mut mx = [f64::NEG_INFINITY; L];
+    let mut chunks = row.chunks_exact(L);
+    for c in &mut chunks {
+        for i in 0..L {
+            mx[i] = if c[i] > mx[i] { c[i] } else { mx[i] };
+        }
+    }
+    for &v in chunks.remainder() {
+        mx[0] = if v > mx[0] { v } else { mx[0] };
+    }
+    let max = mx
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let mut acc = [0.0f64; L];
+    let mut chunks = row.chunks_exact_mut(L);
+    for c in &mut chunks {
+        for i in 0..L {
+            let e = exp64::<FMA>(c[i] - max);
+            c[i] = e;
+            acc[i] += e;
+        }
+    }
+    for v in chunks.into_remainder() {
+        let e = exp64::<FMA>(*v - max);
+        *v = e;
+        acc[0] += e;
+    }
+    (max, (acc[0] + acc[2]) + (acc[1] + acc[3]))
+}
+
+/// For one frame `x` (`D`, `f64`): `u = [y, y²]` (`2D`) with
+/// `y = x − offset`.
+#[inline(always)]
+fn expand_body(x: &[f64], offset: &[f64], u: &mut [f64]) {
     let d = x.len();
+    assert!(offset.len() == d && u.len() == 2 * d);
+    let (uy, usq) = u.split_at_mut(d);
+    for (((&v, &c), a), b) in x.iter().zip(offset).zip(uy).zip(usq) {
+        let y = v - c;
+        *a = y;
+        *b = y * y;
+    }
+}
+
+/// `a·b + c` in `f64`, fused when the caller is compiled with FMA.
+#[inline(always)]
+fn madd64<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `out[i] = konst[c] + Σ_l u_l·coef[c·L + l]` for `c = comps[i]`,
+/// `L = u.len()` (a multiple of 4): each component's products are summed
+/// in four lanes (lane `l mod 4`), in order, then
+/// `(lane0 + lane1) + (lane2 + lane3)`: the operations of the AVX2
+/// variant, so with FMA the same bits.
+#[inline(always)]
+fn dots_body<const FMA: bool>(
+    u: &[f64],
+    coef: &[f64],
+    konst: &[f64],
+    comps: &[u32],
+    out: &mut [f64],
+) {
+    let l = u.len();
+    assert!(l % 4 == 0 && out.len() >= comps.len());
+    for (o, &c) in out.iter_mut().zip(comps) {
+        let c = c as usize;
+        let v = &coef[c * l..(c + 1) * l];
+        let mut acc = [0.0f64; 4];
+        for (uc, vc) in u.chunks_exact(4).zip(v.chunks_exact(4)) {
+            for i in 0..4 {
+                acc[i] = madd64::<FMA>(uc[i], vc[i], acc[i]);
+            }
+        }
+        *o = konst[c] + ((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    }
+}
+
+/// `acc += g·[x², x, 1]` for each entry `(t, g)` of `entries`, in order,
+/// with `x` frame `t` of `x` (row-major, `D` wide; `acc` is `2D + 1`
+/// long): each element of `acc` gets `g·x_d²` (or `g·x_d`, `g`) added with
+/// one (fused with FMA) multiply-add per entry, in the entries' order, as
+/// the AVX2 variant does, so with FMA the same bits.
+#[inline(always)]
+fn moments_body<const FMA: bool>(acc: &mut [f64], entries: &[(u32, f64)], x: &[f64]) {
+    let d = (acc.len() - 1) / 2;
     assert_eq!(acc.len(), 2 * d + 1);
     let (sq, rest) = acc.split_at_mut(d);
     let (lin, one) = rest.split_at_mut(d);
-    let f = |a: f64, z: f64| if FMA { g.mul_add(z, a) } else { g * z + a };
-    for (a, &v) in sq.iter_mut().zip(x) {
-        *a = f(*a, v * v);
+    for &(t, g) in entries {
+        let xr = &x[t as usize * d..(t as usize + 1) * d];
+        for (a, &v) in sq.iter_mut().zip(xr) {
+            *a = madd64::<FMA>(g, v * v, *a);
+        }
+        for (a, &v) in lin.iter_mut().zip(xr) {
+            *a = madd64::<FMA>(g, v, *a);
+        }
+        one[0] = madd64::<FMA>(g, 1.0, one[0]);
     }
-    for (a, &v) in lin.iter_mut().zip(x) {
-        *a = f(*a, v);
-    }
-    one[0] = f(one[0], 1.0);
 }
 
 #[inline(always)]
@@ -382,7 +522,10 @@ mod avx2 {
 
     use std::arch::x86_64::*;
 
-    use super::{EXP_MAX, EXP_MIN, LN2_HI, LN2_LO, LOG2_E, Q, ROUNDER};
+    use super::{
+        EXP64_MAX, EXP64_MIN, EXP_MAX, EXP_MIN, LN2_HI, LN2_HI64, LN2_LO, LN2_LO64, LOG2_E, Q,
+        ROUNDER, ROUNDER64, TAYLOR64,
+    };
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn exp_slice(xs: &mut [f32]) {
@@ -562,14 +705,480 @@ mod avx2 {
         super::widen_body(src, dst)
     }
 
+    /// `dots_body` with explicit vectors: eight components at a time, one
+    /// accumulator each (eight independent chains of fused multiply-adds,
+    /// `u` loaded once per four elements for all eight), then the same
+    /// lane sums. A short last group repeats its last component.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn sq_dists(x: &[f64], rows: &[u32], mu: &[f64], p: &[f64], out: &mut [f64]) {
-        super::sq_dists_body::<true>(x, rows, mu, p, out)
+    pub(super) unsafe fn dots(
+        u: &[f64],
+        coef: &[f64],
+        konst: &[f64],
+        comps: &[u32],
+        out: &mut [f64],
+    ) {
+        let l = u.len();
+        assert!(l % 4 == 0 && out.len() >= comps.len());
+        for &c in comps {
+            assert!(
+                (c as usize) < konst.len() && (c as usize + 1) * l <= coef.len(),
+                "component {c} out of range"
+            );
+        }
+        let n = comps.len();
+        let up = u.as_ptr();
+        let mut i = 0;
+        while i < n {
+            let mut idx = [0usize; 8];
+            for (j, c) in idx.iter_mut().enumerate() {
+                *c = comps[(i + j).min(n - 1)] as usize;
+            }
+            // SAFETY: every component's row `c·l..(c + 1)·l` is inside
+            // `coef` (checked above).
+            let p = idx.map(|c| coef.as_ptr().add(c * l));
+            let mut a = [_mm256_setzero_pd(); 8];
+            let mut q = 0;
+            while q < l {
+                let uq = _mm256_loadu_pd(up.add(q));
+                for j in 0..8 {
+                    a[j] = _mm256_fmadd_pd(uq, _mm256_loadu_pd(p[j].add(q)), a[j]);
+                }
+                q += 4;
+            }
+            let k = |j: usize| konst[idx[j]];
+            let s0 = _mm256_add_pd(
+                _mm256_set_pd(k(3), k(2), k(1), k(0)),
+                sum4(a[0], a[1], a[2], a[3]),
+            );
+            let s1 = _mm256_add_pd(
+                _mm256_set_pd(k(7), k(6), k(5), k(4)),
+                sum4(a[4], a[5], a[6], a[7]),
+            );
+            if i + 8 <= n {
+                // SAFETY: `out` has at least `n ≥ i + 8` elements.
+                _mm256_storeu_pd(out.as_mut_ptr().add(i), s0);
+                _mm256_storeu_pd(out.as_mut_ptr().add(i + 4), s1);
+            } else {
+                // The first `n − i` lanes (masked stores: a copy of a
+                // variable length would be a call to `memcpy`).
+                let rem = _mm256_set1_epi64x((n - i) as i64);
+                let m0 = _mm256_cmpgt_epi64(rem, _mm256_setr_epi64x(0, 1, 2, 3));
+                let m1 = _mm256_cmpgt_epi64(rem, _mm256_setr_epi64x(4, 5, 6, 7));
+                // SAFETY: only lanes below `n − i` are written.
+                _mm256_maskstore_pd(out.as_mut_ptr().add(i), m0, s0);
+                _mm256_maskstore_pd(out.as_mut_ptr().add(i + 4), m1, s1);
+            }
+            i += 8;
+        }
+    }
+
+    /// For each 8-bit mask, the lanes of its set bits in increasing order
+    /// (then zeros): the permutation that left-packs them.
+    static PACK: [[u32; 8]; 256] = pack_table();
+
+    const fn pack_table() -> [[u32; 8]; 256] {
+        let mut table = [[0u32; 8]; 256];
+        let mut mask = 0;
+        while mask < 256 {
+            let (mut k, mut lane) = (0, 0);
+            while lane < 8 {
+                if mask & (1 << lane) != 0 {
+                    table[mask][k] = lane as u32;
+                    k += 1;
+                }
+                lane += 1;
+            }
+            mask += 1;
+        }
+        table
+    }
+
+    /// Writes the values of `vals[..n]` that are at least `thr` (NaNs never
+    /// are), left-packed in order, to `out_v`, and their indices (`idx[i]`,
+    /// or `i` where `idx` is null) to `out_i`; returns how many. Whole
+    /// vectors are stored: the outputs need 8 elements of room past the
+    /// count. They may be `vals` and `idx` themselves (each store is at or
+    /// before the block just read).
+    ///
+    /// # Safety
+    ///
+    /// `vals` (and `idx` unless null) readable for `n` elements; `out_v`,
+    /// `out_i` writable for the count plus 8.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    unsafe fn pack_ge(
+        vals: *const f32,
+        idx: *const u32,
+        n: usize,
+        thr: f32,
+        out_v: *mut f32,
+        out_i: *mut u32,
+    ) -> usize {
+        let vthr = _mm256_set1_ps(thr);
+        let mut lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let (mut k, mut i) = (0, 0);
+        while i + 8 <= n {
+            let v = _mm256_loadu_ps(vals.add(i));
+            let ix = if idx.is_null() {
+                lanes
+            } else {
+                _mm256_loadu_si256(idx.add(i) as *const __m256i)
+            };
+            let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, vthr)) as usize;
+            let perm = _mm256_loadu_si256(PACK[mask].as_ptr() as *const __m256i);
+            _mm256_storeu_ps(out_v.add(k), _mm256_permutevar8x32_ps(v, perm));
+            _mm256_storeu_si256(
+                out_i.add(k) as *mut __m256i,
+                _mm256_permutevar8x32_epi32(ix, perm),
+            );
+            k += mask.count_ones() as usize;
+            lanes = _mm256_add_epi32(lanes, _mm256_set1_epi32(8));
+            i += 8;
+        }
+        while i < n {
+            let v = *vals.add(i);
+            if v >= thr {
+                *out_v.add(k) = v;
+                *out_i.add(k) = if idx.is_null() { i as u32 } else { *idx.add(i) };
+                k += 1;
+            }
+            i += 1;
+        }
+        k
+    }
+
+    /// The number of `vals[..n]` at least `thr`.
+    ///
+    /// # Safety
+    ///
+    /// `vals` readable for `n` elements.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    unsafe fn count_ge_raw(vals: *const f32, n: usize, thr: f32) -> usize {
+        let vthr = _mm256_set1_ps(thr);
+        let (mut k, mut i) = (0, 0);
+        while i + 8 <= n {
+            let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(
+                _mm256_loadu_ps(vals.add(i)),
+                vthr,
+            ));
+            k += mask.count_ones() as usize;
+            i += 8;
+        }
+        while i < n {
+            k += usize::from(*vals.add(i) >= thr);
+            i += 1;
+        }
+        k
+    }
+
+    /// Writes to `out` (in order) the indices `idx[j]` of the candidates
+    /// `j < c` whose rank is below `out.len()`, the rank of `j` being the
+    /// number of candidates before it in the order (value descending,
+    /// position ascending): `#{i: v_i > v_j} + #{i < j: v_i = v_j}`. Ranks
+    /// are distinct (NaN-free values), so exactly `out.len()` are kept if
+    /// `c ≥ out.len()`; returns how many were (`usize::MAX` if more than
+    /// `out.len()`).
+    ///
+    /// # Safety
+    ///
+    /// `vals` and `idx` readable for `c` rounded up to a multiple of 8.
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    unsafe fn keep_top(vals: *const f32, idx: *const u32, c: usize, out: &mut [u32]) -> usize {
+        let n = out.len();
+        let (vn, vc) = (_mm256_set1_epi32(n as i32), _mm256_set1_epi32(c as i32));
+        let mut k = 0;
+        let mut jb = 0;
+        while jb < c {
+            let vj = _mm256_loadu_ps(vals.add(jb));
+            let jl = _mm256_add_epi32(
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                _mm256_set1_epi32(jb as i32),
+            );
+            // `rank −= mask` counts the candidates ranked above each lane.
+            let mut rank = _mm256_setzero_si256();
+            for i in 0..jb {
+                let m = _mm256_cmp_ps::<_CMP_GE_OQ>(_mm256_broadcast_ss(&*vals.add(i)), vj);
+                rank = _mm256_sub_epi32(rank, _mm256_castps_si256(m));
+            }
+            for i in jb..(jb + 8).min(c) {
+                let vi = _mm256_broadcast_ss(&*vals.add(i));
+                let gt = _mm256_cmp_ps::<_CMP_GT_OQ>(vi, vj);
+                let eq = _mm256_cmp_ps::<_CMP_EQ_OQ>(vi, vj);
+                let after =
+                    _mm256_castsi256_ps(_mm256_cmpgt_epi32(jl, _mm256_set1_epi32(i as i32)));
+                let m = _mm256_or_ps(gt, _mm256_and_ps(eq, after));
+                rank = _mm256_sub_epi32(rank, _mm256_castps_si256(m));
+            }
+            for i in (jb + 8).min(c)..c {
+                let m = _mm256_cmp_ps::<_CMP_GT_OQ>(_mm256_broadcast_ss(&*vals.add(i)), vj);
+                rank = _mm256_sub_epi32(rank, _mm256_castps_si256(m));
+            }
+            let keep = _mm256_and_si256(_mm256_cmpgt_epi32(vn, rank), _mm256_cmpgt_epi32(vc, jl));
+            let mask = _mm256_movemask_ps(_mm256_castsi256_ps(keep)) as usize;
+            let cnt = mask.count_ones() as usize;
+            if k + cnt > n {
+                return usize::MAX;
+            }
+            let perm = _mm256_loadu_si256(PACK[mask].as_ptr() as *const __m256i);
+            let ix = _mm256_loadu_si256(idx.add(jb) as *const __m256i);
+            let first = _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(cnt as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            );
+            // SAFETY: only the first `cnt` lanes are written, and
+            // `k + cnt ≤ n` (checked above).
+            _mm256_maskstore_epi32(
+                out.as_mut_ptr().add(k) as *mut i32,
+                first,
+                _mm256_permutevar8x32_epi32(ix, perm),
+            );
+            k += cnt;
+            jb += 8;
+        }
+        k
+    }
+
+    /// The `out.len()` largest values of `row` (ties to the lower index,
+    /// NaNs never), their indices in increasing order into `out`; `max` is
+    /// the row's maximum and `width` the first guess of the distance from
+    /// it to the `n`-th largest, updated for the next row. Returns false,
+    /// with `out` unspecified, where it does not apply: a maximum that is
+    /// not finite, `n` not in `1..m`, or fewer than `n` numbers found.
+    ///
+    /// Candidates at least `max − w` are left-packed in one vectorised pass
+    /// (`w` widened until there are `n`), narrowed by bisection on the
+    /// packed values to at most `n + 8` (or as far as the values allow),
+    /// then ranked against each other (vector compares, `c²/8`) and the
+    /// first `n` kept.
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    pub(super) unsafe fn top_n(
+        row: &[f32],
+        max: f32,
+        width: &mut f64,
+        cv: &mut Vec<f32>,
+        ci: &mut Vec<u32>,
+        out: &mut [u32],
+    ) -> bool {
+        let (m, n) = (row.len(), out.len());
+        if !max.is_finite() || n == 0 || n >= m {
+            return false;
+        }
+        // Room for every element plus a whole vector, and whole-vector
+        // reads past the count (initialised).
+        if cv.len() < m + 8 {
+            cv.resize(m + 8, 0.0);
+            ci.resize(m + 8, 0);
+        }
+        let (pv, pi) = (cv.as_mut_ptr(), ci.as_mut_ptr());
+        let mut w = if width.is_finite() && *width > 0.0 {
+            *width as f32
+        } else {
+            16.0
+        };
+        let mut tries = 0;
+        let (mut c, mut lo) = loop {
+            let thr = max - w;
+            if !thr.is_finite() || tries == 8 {
+                return false;
+            }
+            // SAFETY: `row` has `m` elements; `cv`, `ci` have `m + 8`.
+            let c = pack_ge(row.as_ptr(), std::ptr::null(), m, thr, pv, pi);
+            if c >= n {
+                break (c, thr);
+            }
+            w *= 4.0;
+            tries += 1;
+        };
+        let target = n + 8;
+        if c > target {
+            let (mut hi, mut c_lo) = (max, c);
+            for _ in 0..12 {
+                let mid = 0.5 * (lo + hi);
+                if !(mid > lo && mid < hi) {
+                    break;
+                }
+                // SAFETY: the first `c` of `cv` are the candidates.
+                let cm = count_ge_raw(pv, c, mid);
+                if cm >= n {
+                    lo = mid;
+                    c_lo = cm;
+                    if cm <= target {
+                        break;
+                    }
+                } else {
+                    hi = mid;
+                }
+            }
+            if c_lo < c {
+                // SAFETY: in place, as `pack_ge` allows.
+                c = pack_ge(pv, pi, c, lo, pv, pi);
+            }
+        }
+        // SAFETY: `cv`, `ci` are initialised to `m + 8 ≥ c` rounded up to 8.
+        if keep_top(pv, pi, c, out) != n {
+            return false;
+        }
+        let nth = out
+            .iter()
+            .map(|&i| row[i as usize])
+            .fold(f32::INFINITY, |a, v| if v < a { v } else { a });
+        *width = 1.25 * f64::from(max - nth) + 0.5;
+        true
+    }
+
+    /// `(x0 + x1) + (x2 + x3)` for each `x` of `a`, `b`, `c`, `d`, in that
+    /// order.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn sum4(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> __m256d {
+        // [a0+a1, b0+b1, a2+a3, b2+b3] and the same for c, d.
+        let ab = _mm256_hadd_pd(a, b);
+        let cd = _mm256_hadd_pd(c, d);
+        let lo = _mm256_permute2f128_pd::<0x20>(ab, cd);
+        let hi = _mm256_permute2f128_pd::<0x31>(ab, cd);
+        _mm256_add_pd(lo, hi)
+    }
+
+    /// Four `f64` exponentials: the operations of `exp64` as AVX2
+    /// intrinsics (the same bits).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp4(x: __m256d) -> __m256d {
+        let min = _mm256_set1_pd(EXP64_MIN);
+        let under = _mm256_cmp_pd::<_CMP_LT_OQ>(x, min);
+        // `max_pd`/`min_pd` return their second operand when one is NaN:
+        // NaN stays NaN.
+        let xc = _mm256_min_pd(_mm256_set1_pd(EXP64_MAX), _mm256_max_pd(min, x));
+        let rounder = _mm256_set1_pd(ROUNDER64);
+        let t = _mm256_fmadd_pd(xc, _mm256_set1_pd(std::f64::consts::LOG2_E), rounder);
+        let n = _mm256_sub_pd(t, rounder);
+        let k = _mm256_sub_epi64(
+            _mm256_castpd_si256(t),
+            _mm256_set1_epi64x(ROUNDER64.to_bits() as i64),
+        );
+        let scale = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(
+            k,
+            _mm256_set1_epi64x(1023),
+        )));
+        let r = _mm256_fnmadd_pd(n, _mm256_set1_pd(LN2_HI64), xc);
+        let r = _mm256_fnmadd_pd(n, _mm256_set1_pd(LN2_LO64), r);
+        let mut p = _mm256_set1_pd(TAYLOR64[0]);
+        for &c in &TAYLOR64[1..] {
+            p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c));
+        }
+        let one = _mm256_set1_pd(1.0);
+        let p = _mm256_fmadd_pd(p, r, one);
+        let p = _mm256_fmadd_pd(p, r, one);
+        _mm256_andnot_pd(under, _mm256_mul_pd(p, scale))
+    }
+
+    /// `exp_max_sum_body` with explicit vectors (the same bits).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn exp_max_sum(row: &mut [f64]) -> (f64, f64) {
+        let n = row.len();
+        let whole = n - n % 4;
+        let ptr = row.as_mut_ptr();
+        let mut mx = _mm256_set1_pd(f64::NEG_INFINITY);
+        let mut i = 0;
+        while i < whole {
+            // `max_pd(v, mx)` keeps `mx` when `v` is NaN, as the body's
+            // `if v > mx { v } else { mx }`.
+            mx = _mm256_max_pd(_mm256_loadu_pd(ptr.add(i)), mx);
+            i += 4;
+        }
+        let mut lanes = [0.0f64; 4];
+        _mm256_storeu_pd(lanes.as_mut_ptr(), mx);
+        for &v in &row[whole..] {
+            lanes[0] = if v > lanes[0] { v } else { lanes[0] };
+        }
+        let max = lanes
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        let shift = _mm256_set1_pd(max);
+        let mut acc = _mm256_setzero_pd();
+        let mut i = 0;
+        while i < whole {
+            let e = exp4(_mm256_sub_pd(_mm256_loadu_pd(ptr.add(i)), shift));
+            _mm256_storeu_pd(ptr.add(i), e);
+            acc = _mm256_add_pd(acc, e);
+            i += 4;
+        }
+        _mm256_storeu_pd(lanes.as_mut_ptr(), acc);
+        for v in &mut row[whole..] {
+            let e = super::exp64::<true>(*v - max);
+            *v = e;
+            lanes[0] += e;
+        }
+        (max, (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]))
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn moments(acc: &mut [f64], g: f64, x: &[f64]) {
-        super::moments_body::<true>(acc, g, x)
+    pub(super) unsafe fn expand(x: &[f64], offset: &[f64], u: &mut [f64]) {
+        super::expand_body(x, offset, u)
+    }
+
+    /// `moments_body` with the row held in registers sixteen dimensions
+    /// at a time (eight accumulators: `Σγx²` and `Σγx` of those sixteen)
+    /// while the entries pass (the same bits).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn moments(acc: &mut [f64], entries: &[(u32, f64)], x: &[f64]) {
+        let d = (acc.len() - 1) / 2;
+        assert_eq!(acc.len(), 2 * d + 1);
+        for &(t, _) in entries {
+            assert!((t as usize + 1) * d <= x.len(), "frame {t} out of range");
+        }
+        let ap = acc.as_mut_ptr();
+        let xp = x.as_ptr();
+        let mut j = 0;
+        // SAFETY (all pointer accesses): `j + 16 ≤ d` (or `j + 4 ≤ d`), so
+        // `acc[j..j + 16]`, `acc[d + j..d + j + 16]` and each entry's
+        // `x[t·d + j..t·d + j + 16]` are in bounds (checked above).
+        while j + 16 <= d {
+            let mut s = [_mm256_setzero_pd(); 4];
+            let mut l = [_mm256_setzero_pd(); 4];
+            for q in 0..4 {
+                s[q] = _mm256_loadu_pd(ap.add(j + 4 * q));
+                l[q] = _mm256_loadu_pd(ap.add(d + j + 4 * q));
+            }
+            for &(t, g) in entries {
+                let gv = _mm256_set1_pd(g);
+                let row = xp.add(t as usize * d + j);
+                for q in 0..4 {
+                    let v = _mm256_loadu_pd(row.add(4 * q));
+                    s[q] = _mm256_fmadd_pd(gv, _mm256_mul_pd(v, v), s[q]);
+                    l[q] = _mm256_fmadd_pd(gv, v, l[q]);
+                }
+            }
+            for q in 0..4 {
+                _mm256_storeu_pd(ap.add(j + 4 * q), s[q]);
+                _mm256_storeu_pd(ap.add(d + j + 4 * q), l[q]);
+            }
+            j += 16;
+        }
+        while j + 4 <= d {
+            let mut s = _mm256_loadu_pd(ap.add(j));
+            let mut l = _mm256_loadu_pd(ap.add(d + j));
+            for &(t, g) in entries {
+                let gv = _mm256_set1_pd(g);
+                let v = _mm256_loadu_pd(xp.add(t as usize * d + j));
+                s = _mm256_fmadd_pd(gv, _mm256_mul_pd(v, v), s);
+                l = _mm256_fmadd_pd(gv, v, l);
+            }
+            _mm256_storeu_pd(ap.add(j), s);
+            _mm256_storeu_pd(ap.add(d + j), l);
+            j += 4;
+        }
+        for j in j..d {
+            for &(t, g) in entries {
+                let v = x[t as usize * d + j];
+                acc[j] = g.mul_add(v * v, acc[j]);
+                acc[d + j] = g.mul_add(v, acc[d + j]);
+            }
+        }
+        for &(_, g) in entries {
+            acc[2 * d] = g.mul_add(1.0, acc[2 * d]);
+        }
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -700,28 +1309,75 @@ pub(crate) fn refine(
     )
 }
 
-/// `out[i] = Σ_d p_d·(x[r]_d − μ_d)²` for each row `r = rows[i]` of `x`
-/// (row-major, `D = mu.len()` wide): one component against many frames, in
-/// `f64`, with the bits of [`refine`] for that component.
+/// The `out.len()` largest values of `row` (whose maximum is `max`; ties
+/// to the lower index, NaNs never), their indices in increasing order into
+/// `out`, with AVX2; `width` is the guess of the distance from the maximum
+/// to the `n`-th largest value, updated for the next row. Returns false
+/// (`out` unspecified) without AVX2, for a maximum that is not finite, for
+/// `n` not in `1..row.len()` or for fewer than `n` numbers near the
+/// maximum: the caller then uses its portable search.
+pub(crate) fn top_n(
+    row: &[f32],
+    max: f32,
+    width: &mut f64,
+    cv: &mut Vec<f32>,
+    ci: &mut Vec<u32>,
+    out: &mut [u32],
+) -> bool {
+    dispatch!(top_n(row, max, width, cv, ci, out), {
+        let _ = (row, max, width, cv, ci, out);
+        false
+    })
+}
+
+/// `out[i] = konst[c] + Σ_l u_l·coef[c·L + l]` for `c = comps[i]`, with
+/// `L = u.len()` a multiple of 4 (`coef` is `M×L` row-major): the pruned
+/// E-step's `f64` log-densities of a frame's selected components. A
+/// component's value depends only on `u` and its own row (not on the
+/// others listed).
 ///
 /// # Panics
 ///
-/// If a row is out of `x`, or `mu` and `p` differ in length.
-pub(crate) fn sq_dists(x: &[f64], rows: &[u32], mu: &[f64], p: &[f64], out: &mut [f64]) {
+/// If `L` is not a multiple of 4, `out` is shorter than `comps`, or a
+/// component's row is outside `coef` or `konst`.
+pub(crate) fn dots(u: &[f64], coef: &[f64], konst: &[f64], comps: &[u32], out: &mut [f64]) {
     dispatch!(
-        sq_dists(x, rows, mu, p, out),
-        sq_dists_body::<false>(x, rows, mu, p, out)
+        dots(u, coef, konst, comps, out),
+        dots_body::<false>(u, coef, konst, comps, out)
     )
 }
 
-/// `acc += g·[x², x, 1]` in `f64` (`acc` is `2D + 1` long; the pruned
-/// E-step's statistics), fused with FMA where the CPU has it.
+/// `row[i] = exp(row[i] − max)`, `max` the row's largest number (NaNs
+/// skipped, `−∞` for none), with an `f64` polynomial exponential within
+/// about 2 ulp of `f64::exp` (0 below `−708`); returns `(max, Σ row[i])`.
+pub(crate) fn exp_max_sum(row: &mut [f64]) -> (f64, f64) {
+    dispatch!(exp_max_sum(row), exp_max_sum_body::<false>(row))
+}
+
+/// For one frame `x` (`D`): `u = [y, y²]` with `y = x − offset`, in
+/// `f64`.
 ///
 /// # Panics
 ///
-/// If `acc` is not `2·x.len() + 1` long.
-pub(crate) fn moments(acc: &mut [f64], g: f64, x: &[f64]) {
-    dispatch!(moments(acc, g, x), moments_body::<false>(acc, g, x))
+/// If `offset` is not `D` long, or `u` not `2D`.
+pub(crate) fn expand(x: &[f64], offset: &[f64], u: &mut [f64]) {
+    dispatch!(expand(x, offset, u), expand_body(x, offset, u))
+}
+
+/// `acc += g·[x², x, 1]` in `f64` for each entry `(t, g)` of `entries`,
+/// in order, with `x` frame `t` of `x` (row-major, `D` wide; `acc` is
+/// `2D + 1` long): one component's pruned statistics `[Σγx², Σγx, Σγ]`,
+/// fused with FMA where the CPU has it. Each element of `acc` gets the
+/// entries added one after the other, as entry-by-entry calls would.
+///
+/// # Panics
+///
+/// If `acc` has an even length, or an entry's frame is outside `x`.
+pub(crate) fn moments(acc: &mut [f64], entries: &[(u32, f64)], x: &[f64]) {
+    dispatch!(
+        moments(acc, entries, x),
+        moments_body::<false>(acc, entries, x)
+    )
 }
 
 #[cfg(test)]
@@ -740,6 +1396,94 @@ mod tests {
             for got in [a, b] {
                 let rel = (f64::from(*got) - want).abs() / want;
                 assert!(rel < 3e-7, "exp({x}) = {got}, want {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn exp64_accuracy() {
+        // Within 2 ulp of `f64::exp` (relative 2^-51) on [−708, 0], in
+        // both variants.
+        let mut worst = [0.0f64; 2];
+        let xs: Vec<f64> = (0..200_001)
+            .map(|i| (-708.0 + i as f64 * 0.003_54).min(0.0))
+            .collect();
+        for chunk in xs.chunks(37) {
+            let mut a = chunk.to_vec();
+            a.push(0.0); // the maximum, so the shift is 0
+            let mut b = a.clone();
+            let (max, _) = exp_max_sum(&mut a);
+            assert_eq!(max, 0.0);
+            exp_max_sum_body::<false>(&mut b);
+            for ((x, a), b) in chunk.iter().zip(&a).zip(&b) {
+                let want = x.exp();
+                for (w, got) in worst.iter_mut().zip([a, b]) {
+                    *w = w.max((got - want).abs() / want);
+                }
+            }
+        }
+        assert!(worst.iter().all(|&w| w <= 2.0 * f64::EPSILON), "{worst:?}");
+        let mut edge = [f64::NEG_INFINITY, -709.0, f64::NAN, -1e300, 0.0];
+        let (max, sum) = exp_max_sum(&mut edge);
+        assert_eq!(max, 0.0);
+        assert!(sum.is_nan());
+        assert_eq!(edge[0], 0.0);
+        assert_eq!(edge[1], 0.0);
+        assert!(edge[2].is_nan());
+        assert_eq!(edge[3], 0.0);
+        assert_eq!(edge[4], 1.0);
+    }
+
+    #[test]
+    fn dots_match_plain_loops_in_both_variants() {
+        let (m, l) = (13usize, 12usize);
+        let u: Vec<f64> = (0..l).map(|i| (i as f64 * 0.37).sin()).collect();
+        let coef: Vec<f64> = (0..m * l).map(|i| (i as f64 * 0.11).cos()).collect();
+        let konst: Vec<f64> = (0..m).map(|i| -(i as f64)).collect();
+        for n in [0usize, 1, 7, 8, 9, 17] {
+            let comps: Vec<u32> = (0..n as u32).map(|i| (i * 5) % m as u32).collect();
+            let mut a = vec![0.0; n];
+            let mut b = vec![0.0; n];
+            dots(&u, &coef, &konst, &comps, &mut a);
+            dots_body::<false>(&u, &coef, &konst, &comps, &mut b);
+            for (i, &c) in comps.iter().enumerate() {
+                let c = c as usize;
+                let want: f64 = konst[c] + (0..l).map(|j| u[j] * coef[c * l + j]).sum::<f64>();
+                assert!((a[i] - want).abs() <= 1e-14, "{} vs {want}", a[i]);
+                assert!((b[i] - want).abs() <= 1e-14, "{} vs {want}", b[i]);
+            }
+            // A component's value does not depend on its neighbours.
+            for (i, &c) in comps.iter().enumerate() {
+                let mut one = [0.0];
+                dots(&u, &coef, &konst, &[c], &mut one);
+                assert_eq!(one[0].to_bits(), a[i].to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn moments_add_entries_in_order_with_the_bits_of_the_body() {
+        for d in [1usize, 3, 4, 15, 16, 21, 60] {
+            let x: Vec<f64> = (0..7 * d).map(|i| (i as f64 * 0.77).sin() * 40.0).collect();
+            let entries: Vec<(u32, f64)> = [3u32, 0, 6, 3, 1]
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| (t, 0.1 + i as f64 * 0.17))
+                .collect();
+            let init: Vec<f64> = (0..2 * d + 1).map(|i| i as f64 * 0.5).collect();
+            let mut a = init.clone();
+            moments(&mut a, &entries, &x);
+            let mut b = init.clone();
+            let mut c = init.clone();
+            for e in &entries {
+                moments_body::<true>(&mut b, std::slice::from_ref(e), &x);
+                moments_body::<false>(&mut c, std::slice::from_ref(e), &x);
+            }
+            if avx2() {
+                assert_eq!(a, b, "d = {d}");
+            }
+            for (a, c) in a.iter().zip(&c) {
+                assert!((a - c).abs() <= 1e-12 * c.abs().max(1.0), "d = {d}");
             }
         }
     }

@@ -86,21 +86,19 @@ pub const DEFAULT_RESELECT_EVERY: usize = 0;
 /// iterations from 512 random frames with the global variance, these
 /// defaults (one selection pass, then 9 pruned passes); the NumPy
 /// `float32` E-step on the same files and initial model, run in the same
-/// minute. A shared 2-core AMD EPYC (Zen 4) under load from other jobs
-/// (load average 2.6–3.0: the other core was mostly busy, so 2 threads
-/// gained little), best of the iterations:
+/// minute, on a 2-core AMD EPYC (Zen 4) with nothing else running (load
+/// average under 1), best of the iterations:
 ///
 /// | per iteration                              | 1 thread | 2 threads |
 /// |--------------------------------------------|----------|-----------|
-/// | NumPy `float32` E-step                     | 0.823 s  | 1.252 s   |
-/// | exact                                      | 0.620 s  | 0.506 s   |
-/// | pruned, with the selection pass            | 0.552 s  | 0.431 s   |
-/// | pruned, without                            | 0.158 s  | 0.138 s   |
-/// | pruned, average of 10 (1 selection pass)   | 0.204 s  | 0.192 s   |
-/// | NumPy ÷ pruned average                     | 4.0×     | 6.5×      |
+/// | NumPy `float32` E-step                     | 0.824 s  | 0.539 s   |
+/// | exact                                      | 0.641 s  | 0.313 s   |
+/// | pruned, with the selection pass            | 0.568 s  | 0.285 s   |
+/// | pruned, without                            | 0.164 s  | 0.087 s   |
+/// | pruned, average of 10 (1 selection pass)   | 0.216 s  | 0.121 s   |
+/// | NumPy ÷ pruned average                     | 3.8×     | 4.5×      |
 ///
-/// (NumPy with 2 threads was slower than with 1 in that session, and so
-/// the 2-thread ratio says little.) The average log-likelihood of each
+/// The average log-likelihood of each
 /// pruned iteration was within `2.9e-7` relative of the exact mode's. A
 /// pruned pass is about 0.8 µs per frame: each frame's 30 log-densities
 /// in `f64`, eight components per AVX2 pass over their 960-byte rows of

@@ -117,18 +117,25 @@ impl Batch {
         self.r
     }
 
-    /// Loads the first `packed.len()` lanes (at most [`LANES`]): precisions
-    /// `I + packed[l]` (each packed by rows of its lower triangle) and
-    /// right-hand sides `b[l]`. The other lanes get the identity and a
-    /// zero right-hand side (the tail of a block).
+    /// Loads the first `packed.len()` lanes: the precisions `I + packed[l]`
+    /// and right-hand sides `b[l]` (the tests' form of
+    /// [`Batch::load_columns`] and [`Batch::set_rhs`]).
+    #[cfg(test)]
+    fn load(&mut self, packed: &[&[f64]], b: &[&[f64]]) {
+        let columns =
+            ndarray::Array2::from_shape_fn((self.g.len(), packed.len()), |(i, l)| packed[l][i]);
+        self.load_columns(columns.view(), true);
+        self.set_rhs(b);
+    }
+
+    /// Sets the right-hand sides of the first `b.len()` lanes (zero in the
+    /// others).
     ///
     /// # Panics
     ///
-    /// If more than `LANES` lanes are given, or a matrix or right-hand
-    /// side has the wrong length.
-    pub(crate) fn load(&mut self, packed: &[&[f64]], b: &[&[f64]]) {
-        assert!(b.len() == packed.len() && b.iter().all(|b| b.len() == self.r));
-        self.fill(packed, 1.0);
+    /// If more than [`LANES`] are given, or one has a length other than `R`.
+    pub(crate) fn set_rhs(&mut self, b: &[&[f64]]) {
+        assert!(b.len() <= LANES && b.iter().all(|b| b.len() == self.r));
         for (i, x) in self.b.iter_mut().enumerate() {
             *x = ZERO;
             for (v, b) in x.iter_mut().zip(b) {
@@ -138,50 +145,40 @@ impl Batch {
     }
 
     /// Loads the first `lanes` lanes with the columns of `columns` (`K ×
-    /// lanes`, one packed matrix per column, at most [`LANES`]; no identity
-    /// added), read row by row, and zero right-hand sides, for
-    /// [`Batch::factor_each`]. The other lanes get the identity.
+    /// lanes`, one matrix per column packed by rows of its lower triangle,
+    /// at most [`LANES`]), plus the identity when `plus_identity`, read
+    /// row by row (each row is one entry of every lane); zero right-hand
+    /// sides. The other lanes get the identity.
     ///
     /// # Panics
     ///
     /// If `columns` does not have `K` rows, or has more than `LANES`
     /// columns.
-    pub(crate) fn load_columns(&mut self, columns: ndarray::ArrayView2<'_, f64>) {
+    pub(crate) fn load_columns(
+        &mut self,
+        columns: ndarray::ArrayView2<'_, f64>,
+        plus_identity: bool,
+    ) {
         let lanes = columns.ncols();
         assert!(columns.nrows() == self.g.len() && lanes <= LANES);
         for (g, row) in self.g.iter_mut().zip(columns.rows()) {
             *g = ZERO;
-            for (v, &x) in g.iter_mut().zip(row.iter()) {
-                *v = x;
+            match row.as_slice() {
+                Some(row) => g[..lanes].copy_from_slice(row),
+                None => {
+                    for (v, &x) in g.iter_mut().zip(row.iter()) {
+                        *v = x;
+                    }
+                }
             }
         }
-        for i in 0..self.r {
-            for v in self.g[diag(i)].iter_mut().skip(lanes) {
-                *v = 1.0;
-            }
-        }
-        self.b.fill(ZERO);
-    }
-
-    /// The matrices `packed[l] + shift·I`, the identity in the other lanes.
-    fn fill(&mut self, packed: &[&[f64]], shift: f64) {
-        let lanes = packed.len();
-        assert!(lanes <= LANES);
-        let k = self.g.len();
-        assert!(packed.iter().all(|p| p.len() == k));
-        // Entry-major, all lanes at once: each entry (a cache line) is
-        // written whole.
-        for (i, g) in self.g.iter_mut().enumerate() {
-            *g = ZERO;
-            for (v, p) in g.iter_mut().zip(packed) {
-                *v = p[i];
-            }
-        }
+        let shift = if plus_identity { 1.0 } else { 0.0 };
         for i in 0..self.r {
             for (l, v) in self.g[diag(i)].iter_mut().enumerate() {
                 *v += if l < lanes { shift } else { 1.0 };
             }
         }
+        self.b.fill(ZERO);
     }
 
     /// Factors every lane (no solve): for each lane, `None`, or the first
@@ -923,7 +920,7 @@ mod tests {
         let columns = ndarray::Array2::from_shape_fn((packed_len(r), 5), |(i, l)| packed[l][i]);
         for fast in variants() {
             let mut batch = Batch::new(r);
-            batch.load_columns(columns.view());
+            batch.load_columns(columns.view(), false);
             let bad = batch.factor_each_on(fast);
             assert_eq!(bad[..5], [None, None, None, Some(4), None]);
             assert!(bad[5..].iter().all(Option::is_none));

@@ -229,22 +229,23 @@ pub(crate) fn posterior_pass(
             Some(batch) if batch.rank() == r => batch,
             slot => slot.insert(Batch::new(r)),
         };
+        // The precisions transposed (`K × n`): a row holds one entry of
+        // every session of the block, so a batch loads whole cache lines.
         let mut lp =
-            ArrayViewMut2::from_shape((n, k), &mut scratch.lp[..n * k]).expect("scratch of n × K");
+            ArrayViewMut2::from_shape((k, n), &mut scratch.lp[..n * k]).expect("scratch of K × n");
         let mut b =
             ArrayViewMut2::from_shape((n, r), &mut scratch.b[..n * r]).expect("scratch of n × R");
-        gemm(lp.view_mut(), zero, pre.p.view(), false);
+        gemm(lp.view_mut(), pre.p.t(), zero.t(), false);
         gemm(b.view_mut(), first, pre.tsig.view(), false);
         gemm(b.view_mut(), zero, pre.neg_q.view(), true);
         let (lp, b) = (lp.view(), b.view());
         let (row, spare) = (&mut scratch.row, &mut scratch.spare);
         for g0 in (0..n).step_by(LANES) {
             let lanes = LANES.min(n - g0);
-            let packed: [&[f64]; LANES] =
-                std::array::from_fn(|l| contiguous(lp.row(g0 + l.min(lanes - 1))));
             let rhs: [&[f64]; LANES] =
                 std::array::from_fn(|l| contiguous(b.row(g0 + l.min(lanes - 1))));
-            batch.load(&packed[..lanes], &rhs[..lanes]);
+            batch.load_columns(lp.slice(s![.., g0..g0 + lanes]), true);
+            batch.set_rhs(&rhs[..lanes]);
             batch.factor_and_solve().map_err(|bad| IvectorError::BadStatistics {
                 session: sessions.start + g0 + bad.lane,
                 reason: format!(
@@ -407,7 +408,7 @@ pub(crate) fn solve_components(
     for g0 in (0..n).step_by(LANES) {
         let lanes = LANES.min(n - g0);
         let first = components.start + g0;
-        batch.load_columns(at.slice(s![.., first..first + lanes]));
+        batch.load_columns(at.slice(s![.., first..first + lanes]), false);
         let bad = batch.factor_each();
         batch.inverse();
         for (l, bad) in bad.iter().take(lanes).enumerate() {

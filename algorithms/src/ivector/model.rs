@@ -18,6 +18,35 @@ use crate::npz::{NpzReader, NpzWriter};
 /// - `means`: `C × D`, the UBM means `m` (the statistics are centred on
 ///   them);
 /// - `variances`: `C × D`, the UBM variances `Σ`.
+///
+/// ```
+/// use ndarray::{array, Array2};
+/// use shardkit_algorithms::gmm::DiagGmm;
+/// use shardkit_algorithms::ivector::{IvectorError, TvModel};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Two components in two dimensions, rank 3, seeded random start.
+/// let ubm = DiagGmm::new(
+///     array![0.5, 0.5],
+///     array![[0.0, 0.0], [1.0, 1.0]],
+///     array![[1.0, 4.0], [1.0, 1.0]],
+/// )?;
+/// let model = TvModel::random(&ubm, 3, 0.1, 7)?;
+/// assert_eq!((model.t().dim(), model.rank()), ((4, 3), 3));
+/// assert_eq!(model, TvModel::random(&ubm, 3, 0.1, 7)?, "the same seed, the same T");
+///
+/// // Round trip through an .npz archive NumPy reads.
+/// let path = std::env::temp_dir().join(format!("tv-doc-{}.npz", std::process::id()));
+/// model.save(&path)?;
+/// assert_eq!(TvModel::load(&path)?, model);
+/// std::fs::remove_file(&path)?;
+///
+/// // Shapes are checked: T needs C·D = 4 rows.
+/// let bad = TvModel::new(Array2::zeros((3, 3)), ubm.means().to_owned(), ubm.variances().to_owned());
+/// assert!(matches!(bad, Err(IvectorError::Shape(_))));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TvModel {
     t: Array2<f64>,

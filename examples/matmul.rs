@@ -9,8 +9,8 @@
 //!
 //! Options: `--n N` (matrix size, default 256), `--threads T` (pool size for
 //! the parallel run; default: the ambient executor, i.e. every core, or
-//! `SHARDKIT_THREADS`), `--reps R` (timed repetitions, at least; the best is
-//! kept; default 3).
+//! `SHARDKIT_THREADS`), `--reps R` (timed repetitions, at least; more for
+//! small `n`, a number fixed by `n` alone; the best is kept; default 3).
 //!
 //! Under MPI the parallel run shares the row blocks out between the ranks
 //! and every rank receives the whole product (`concat` gathers the blocks):
@@ -79,23 +79,30 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// The best time of at least `reps` runs of `f` (more, up to 1,000, until
-/// the runs add up to a quarter of a second, so that short products are
-/// timed reliably) after one untimed run, which also starts a pool's
-/// threads; and the last result.
-fn best_of(reps: usize, f: impl Fn() -> Array2<f64>) -> (Duration, Array2<f64>) {
+/// The best time of `runs(reps, n)` runs of `f` on `n × n` matrices,
+/// after one untimed run (which also starts a pool's threads); and the
+/// last result.
+///
+/// The number of runs depends only on the arguments, never on the clock:
+/// under MPI every call of `f` is a collective step, so a rank that
+/// decided on its own to time once more (as an earlier, time-based rule
+/// did) would wait for ever for the others at the end.
+fn best_of(reps: usize, n: usize, f: impl Fn() -> Array2<f64>) -> (Duration, Array2<f64>) {
     let mut c = f();
-    let (mut best, mut total) = (Duration::MAX, Duration::ZERO);
-    let mut runs = 0;
-    while runs < reps || (total < Duration::from_millis(250) && runs < 1_000) {
+    let mut best = Duration::MAX;
+    for _ in 0..runs(reps, n) {
         let start = Instant::now();
         c = f();
-        let elapsed = start.elapsed();
-        best = best.min(elapsed);
-        total += elapsed;
-        runs += 1;
+        best = best.min(start.elapsed());
     }
     (best, c)
+}
+
+/// At least `reps` runs, and more for small matrices: about 10 GFLOP of
+/// products in all (a quarter of a second at 40 GFLOP/s), at most 1,000.
+fn runs(reps: usize, n: usize) -> usize {
+    let flops = 2.0 * (n as f64).powi(3);
+    reps.max(((1e10 / flops) as usize).min(1_000))
 }
 
 fn main() -> ExitCode {
@@ -126,10 +133,10 @@ fn main() -> ExitCode {
     } else {
         format!("{} threads", many.workers())
     };
-    let (t1, c1) = one.install(|| best_of(args.reps, || matmul(a.view(), &b)));
-    let (tn, cn) = many.install(|| best_of(args.reps, || matmul(a.view(), &b)));
+    let (t1, c1) = one.install(|| best_of(args.reps, n, || matmul(a.view(), &b)));
+    let (tn, cn) = many.install(|| best_of(args.reps, n, || matmul(a.view(), &b)));
     // The baseline: ndarray's own product, on the calling thread.
-    let (t_dot, reference) = best_of(args.reps, || a.dot(&b));
+    let (t_dot, reference) = best_of(args.reps, n, || a.dot(&b));
 
     assert_eq!(cn.dim(), (n, n));
     let max_diff = (&cn - &reference).fold(0.0f64, |m, d| m.max(d.abs()));
@@ -146,8 +153,8 @@ fn main() -> ExitCode {
         println!("  {what:<22} {t:>10.3?}  ({:5.2} GFLOP/s)", gflops(t));
     };
     println!(
-        "C = A·B, n = {n}, {blocks} blocks of up to {ROWS_PER_BLOCK} rows, best of at least {} runs",
-        args.reps
+        "C = A·B, n = {n}, {blocks} blocks of up to {ROWS_PER_BLOCK} rows, best of {} runs",
+        runs(args.reps, n)
     );
     line("A.dot(&B), no shardkit", t_dot);
     line("matmul, 1 thread", t1);

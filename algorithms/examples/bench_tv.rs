@@ -146,7 +146,6 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         // tv_em, as training runs it (its arrays are kept from one
         // iteration to the next); each report is one line.
         let config = TvConfig {
-            rank: r as usize,
             iterations: args.iters,
             min_divergence: !args.no_min_div,
             ..TvConfig::default()

@@ -30,5 +30,6 @@ pub mod kmeans;
 mod linalg;
 pub mod metrics;
 pub mod npz;
+mod scratch;
 pub mod speaker;
 pub mod ubm;

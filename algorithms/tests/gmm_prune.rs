@@ -10,7 +10,7 @@ mod gmm_data;
 
 use std::path::PathBuf;
 
-use gmm_data::{known_gmm as known, mfcc_like, sample_gmm as sample, ubm_like};
+use gmm_data::{assert_recovers, known_gmm as known, mfcc_like, sample_gmm as sample, ubm_like};
 use ndarray::{array, s, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{write_npy, ReadOptions};
@@ -321,34 +321,7 @@ fn pruned_em_recovers_a_known_gmm() {
         ..EmConfig::default()
     };
     let trained = train_ubm(&TrainingData::Rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
-    let model = &trained.model;
-    let mut used = [false; 4];
-    for m in 0..4 {
-        let distance = |k: usize| -> f64 {
-            (0..3)
-                .map(|d| (model.means()[[k, d]] - truth.means()[[m, d]]).powi(2))
-                .sum()
-        };
-        let k = (0..4)
-            .filter(|&k| !used[k])
-            .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
-            .unwrap();
-        used[k] = true;
-        for d in 0..3 {
-            let (got, want) = (model.means()[[k, d]], truth.means()[[m, d]]);
-            assert!(
-                (got - want).abs() < 0.1,
-                "component {m} dim {d}: {got} vs {want}"
-            );
-            let (got, want) = (model.variances()[[k, d]], truth.variances()[[m, d]]);
-            assert!(
-                (got / want - 1.0).abs() < 0.1,
-                "variance {m} dim {d}: {got} vs {want}"
-            );
-        }
-        let (got, want) = (model.weights()[k], truth.weights()[m]);
-        assert!((got - want).abs() < 0.02, "weight {m}: {got} vs {want}");
-    }
+    assert_recovers(&trained.model, &truth);
     // The 2-component stage is exact (M ≤ top_n), the 4-component one pruned.
     assert!(trained.history[..10].iter().all(|it| !it.pruned));
     assert!(trained.history[10..].iter().all(|it| it.pruned));

@@ -11,7 +11,7 @@ use shardkit_algorithms::features::{write_npy, ReadOptions};
 use shardkit_algorithms::gmm::DiagGmm;
 mod gmm_data;
 
-use gmm_data::{known_gmm as known, sample_gmm as sample, XorShift as Rng};
+use gmm_data::{assert_recovers, known_gmm as known, sample_gmm as sample, XorShift as Rng};
 use shardkit_algorithms::ubm::{
     em, global_moments, maximize, split, train_ubm, EmConfig, TrainingData, UbmError,
 };
@@ -25,36 +25,7 @@ fn a_mixture_drawn_from_a_known_gmm_is_recovered() {
         ..EmConfig::default()
     };
     let trained = train_ubm(&TrainingData::Rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
-    let model = &trained.model;
-    // Match each true component to the nearest trained mean.
-    let mut used = [false; 4];
-    for m in 0..4 {
-        let distance = |k: usize| -> f64 {
-            (0..3)
-                .map(|d| (model.means()[[k, d]] - truth.means()[[m, d]]).powi(2))
-                .sum()
-        };
-        let k = (0..4)
-            .filter(|&k| !used[k])
-            .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
-            .unwrap();
-        used[k] = true;
-        // Standard error of a mean here is below 0.02; allow 0.1.
-        for d in 0..3 {
-            let (got, want) = (model.means()[[k, d]], truth.means()[[m, d]]);
-            assert!(
-                (got - want).abs() < 0.1,
-                "component {m} dim {d}: {got} vs {want}"
-            );
-            let (got, want) = (model.variances()[[k, d]], truth.variances()[[m, d]]);
-            assert!(
-                (got / want - 1.0).abs() < 0.1,
-                "variance {m} dim {d}: {got} vs {want}"
-            );
-        }
-        let (got, want) = (model.weights()[k], truth.weights()[m]);
-        assert!((got - want).abs() < 0.02, "weight {m}: {got} vs {want}");
-    }
+    assert_recovers(&trained.model, &truth);
     assert_eq!(trained.history.len(), 40);
     assert!(trained.history.iter().all(|it| it.frames == 20_000));
 }

@@ -7,7 +7,6 @@
 //! leaves out are described on [`Pruning`].
 
 use std::any::Any;
-use std::cell::RefCell;
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
@@ -15,6 +14,7 @@ use super::prepared::Prepared;
 use super::real::Real;
 use super::simd;
 use super::stats::GmmStats;
+use crate::scratch::with_scratch;
 
 /// The default [`Pruning::top_n`]: Kaldi's `num_gselect` in
 /// `sid/train_diag_ubm.sh`.
@@ -284,16 +284,9 @@ struct Scratch<T> {
     beam: f64,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with this thread's selection buffers for `T`.
-fn with_scratch<T: Real, R>(f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
-    let taken = SCRATCH.with(|cell| cell.borrow_mut().take());
-    let mut scratch: Box<Scratch<T>> = match taken.map(|b| b.downcast::<Scratch<T>>()) {
-        Some(Ok(s)) => s,
-        _ => Box::new(Scratch {
+impl<T> Default for Scratch<T> {
+    fn default() -> Self {
+        Scratch {
             a: Vec::new(),
             l: Vec::new(),
             cand: Vec::new(),
@@ -301,11 +294,8 @@ fn with_scratch<T: Real, R>(f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
             cv: Vec::new(),
             ci: Vec::new(),
             beam: 16.0,
-        }),
-    };
-    let r = f(&mut scratch);
-    SCRATCH.with(|cell| *cell.borrow_mut() = Some(scratch));
-    r
+        }
+    }
 }
 
 /// Whether fewer than `n` values are within `b` of `max` (the search above
@@ -747,27 +737,19 @@ pub fn select_and_accumulate_block<T: Real>(
 mod tests {
     use super::*;
 
-    /// The top `n` by sorting: larger first, ties to the lower index.
-    fn brute(row: &[f32], n: usize) -> Vec<u32> {
-        let mut idx: Vec<u32> = (0..row.len() as u32).collect();
-        idx.sort_by(|&a, &b| {
-            let (x, y) = (row[a as usize], row[b as usize]);
-            y.partial_cmp(&x).unwrap().then(a.cmp(&b))
-        });
-        let mut top = idx[..n].to_vec();
-        top.sort_unstable();
-        top
-    }
-
-    #[test]
-    fn top_of_row_matches_sorting_with_ties_and_any_beam() {
-        let mut state = 0x1234_5678_9abc_def0u64;
-        let mut next = move || {
+    /// A xorshift64 stream from `state` (not 0).
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
-        };
+        }
+    }
+
+    #[test]
+    fn top_of_row_matches_sorting_with_ties_and_any_beam() {
+        let mut next = xorshift(0x1234_5678_9abc_def0);
         let (mut cand, mut vals) = (Vec::new(), Vec::new());
         let mut beam = 16.0;
         for case in 0..3000 {
@@ -790,8 +772,9 @@ mod tests {
         }
     }
 
-    /// The top `n` by sorting, NaNs after every number (then by index).
-    fn brute_nan(row: &[f32], n: usize) -> Vec<u32> {
+    /// The top `n` by sorting: larger first, ties to the lower index, NaNs
+    /// after every number (then by index).
+    fn brute(row: &[f32], n: usize) -> Vec<u32> {
         let mut idx: Vec<u32> = (0..row.len() as u32).collect();
         idx.sort_by(|&a, &b| {
             let (x, y) = (row[a as usize], row[b as usize]);
@@ -808,13 +791,7 @@ mod tests {
 
     #[test]
     fn vectorised_top_n_matches_sorting_or_declines() {
-        let mut state = 0x0bad_cafe_1234_5678u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x0bad_cafe_1234_5678);
         let (mut cv, mut ci) = (Vec::new(), Vec::new());
         let mut width = 16.0;
         let (mut handled, mut cases) = (0, 0);
@@ -842,7 +819,7 @@ mod tests {
             cases += 1;
             if simd::top_n(&row, max, &mut width, &mut cv, &mut ci, &mut out) {
                 handled += 1;
-                assert_eq!(out, brute_nan(&row, n), "case {case}: m {m}, n {n}");
+                assert_eq!(out, brute(&row, n), "case {case}: m {m}, n {n}");
             }
             // The portable search agrees, NaNs and all.
             let mut beam = 16.0;
@@ -855,7 +832,7 @@ mod tests {
                 &mut vals,
                 &mut out,
             );
-            assert_eq!(out, brute_nan(&row, n), "case {case}: m {m}, n {n}");
+            assert_eq!(out, brute(&row, n), "case {case}: m {m}, n {n}");
         }
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {

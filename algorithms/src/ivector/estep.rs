@@ -41,6 +41,7 @@ use shardkit::{parallelize, Reduce};
 use super::batch::{Batch, LANES};
 use super::{IvectorError, TvModel};
 use crate::linalg::{cholesky, gemm, mat_ref, pack_lower, packed_len, unpack_lower, CholWork};
+use crate::scratch::with_scratch;
 
 /// Sessions per block of the session pass: the `N·P` GEMM (`128 × C` by
 /// `C × K`) ran at 47 GFLOP/s here against 40 with 64 rows, and the
@@ -86,9 +87,9 @@ impl Precomputed {
     /// (every element is overwritten).
     pub(crate) fn update(&mut self, model: &TvModel) {
         let (c, d, r) = (model.n_components(), model.dim(), model.rank());
-        reshape(&mut self.p, (c, packed_len(r)));
-        reshape(&mut self.tsig, (c * d, r));
-        reshape(&mut self.neg_q, (c, r));
+        ensure_shape(&mut self.p, (c, packed_len(r)));
+        ensure_shape(&mut self.tsig, (c * d, r));
+        ensure_shape(&mut self.neg_q, (c, r));
         precompute(
             by_component(model.t(), c),
             model.variances(),
@@ -102,7 +103,7 @@ impl Precomputed {
 
 /// Makes `a` a `shape` array: kept as it is (contents and all) when it
 /// has that shape already, else a new zero array.
-pub(crate) fn reshape(a: &mut Array2<f64>, shape: (usize, usize)) {
+pub(crate) fn ensure_shape(a: &mut Array2<f64>, shape: (usize, usize)) {
     if a.dim() != shape {
         *a = Array2::zeros(shape);
     }
@@ -220,7 +221,7 @@ pub(crate) fn posterior_pass(
         objective: 0.0,
         sessions: n as u64,
     };
-    with_scratch(|scratch| {
+    with_scratch(|scratch: &mut Scratch| {
         scratch.lp.resize(n * k, 0.0);
         scratch.b.resize(n * r, 0.0);
         scratch.row.resize(r, 0.0);
@@ -296,7 +297,8 @@ fn contiguous<'a>(row: ndarray::ArrayView1<'a, f64>) -> &'a [f64] {
 }
 
 /// Buffers of the session pass, kept per thread between blocks (a fresh
-/// `64 × K` buffer per block costs page faults that show in profiles).
+/// `SESSION_BLOCK × K` buffer per block costs page faults that show in
+/// profiles).
 #[derive(Default)]
 struct Scratch {
     lp: Vec<f64>,
@@ -304,20 +306,6 @@ struct Scratch {
     row: Vec<f64>,
     spare: Vec<f64>,
     batch: Option<Batch>,
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Option<Box<Scratch>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Runs `f` with this thread's scratch (a fresh one if it is in use).
-fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    let mut scratch = SCRATCH
-        .with(|cell| cell.borrow_mut().take())
-        .unwrap_or_default();
-    let out = f(&mut scratch);
-    SCRATCH.with(|cell| *cell.borrow_mut() = Some(scratch));
-    out
 }
 
 /// `Aᵀ += E[wwᵀ]ᵀ · N` for a range of packed entries: `at` is `K × C`

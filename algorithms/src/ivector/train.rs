@@ -5,8 +5,8 @@ use std::time::Instant;
 use ndarray::{s, Array2};
 
 use super::estep::{
-    accumulate_a, accumulate_c, by_component, by_component_mut, cholesky_factor, posterior_pass,
-    reshape, rows, solve_components, PosteriorSums, Precomputed, Second,
+    accumulate_a, accumulate_c, by_component, by_component_mut, cholesky_factor, ensure_shape,
+    posterior_pass, rows, solve_components, PosteriorSums, Precomputed, Second,
 };
 use super::{IvectorError, SessionStats, TvModel};
 use crate::gmm::DiagGmm;
@@ -256,12 +256,12 @@ fn iterate(
     };
     // The accumulators are added to: zeroed. The posteriors are written
     // whole by the session pass.
-    reshape(&mut ws.at, (k, c));
+    ensure_shape(&mut ws.at, (k, c));
     ws.at.fill(0.0);
-    reshape(&mut ws.cacc, (c * d, r));
+    ensure_shape(&mut ws.cacc, (c * d, r));
     ws.cacc.fill(0.0);
-    reshape(&mut ws.w, (chunk, r));
-    reshape(&mut ws.second, (chunk, k));
+    ensure_shape(&mut ws.w, (chunk, r));
+    ensure_shape(&mut ws.second, (chunk, k));
     let (at, cacc) = (&mut ws.at, &mut ws.cacc);
     let mut sums: Option<PosteriorSums> = None;
     let mut start = 0;

@@ -170,3 +170,38 @@ pub fn known_gmm() -> DiagGmm {
     )
     .unwrap()
 }
+
+/// Asserts that `model` recovers `truth` (the 4-component, 3-dimension
+/// [`known_gmm`]): each true component is matched to the nearest unused
+/// trained mean, then means agree to 0.1 (the standard error of a mean
+/// here is below 0.02), variances to 10 % and weights to 0.02.
+pub fn assert_recovers(model: &DiagGmm, truth: &DiagGmm) {
+    let (m_count, dim) = truth.means().dim();
+    let mut used = vec![false; model.n_components()];
+    for m in 0..m_count {
+        let distance = |k: usize| -> f64 {
+            (0..dim)
+                .map(|d| (model.means()[[k, d]] - truth.means()[[m, d]]).powi(2))
+                .sum()
+        };
+        let k = (0..model.n_components())
+            .filter(|&k| !used[k])
+            .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
+            .unwrap();
+        used[k] = true;
+        for d in 0..dim {
+            let (got, want) = (model.means()[[k, d]], truth.means()[[m, d]]);
+            assert!(
+                (got - want).abs() < 0.1,
+                "component {m} dim {d}: {got} vs {want}"
+            );
+            let (got, want) = (model.variances()[[k, d]], truth.variances()[[m, d]]);
+            assert!(
+                (got / want - 1.0).abs() < 0.1,
+                "variance {m} dim {d}: {got} vs {want}"
+            );
+        }
+        let (got, want) = (model.weights()[k], truth.weights()[m]);
+        assert!((got - want).abs() < 0.02, "weight {m}: {got} vs {want}");
+    }
+}

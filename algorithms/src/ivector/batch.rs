@@ -70,21 +70,54 @@ macro_rules! paste_body {
     (inverse($($arg:expr),*)) => { inverse_body::<false>($($arg),*) };
 }
 
+/// One entry of every lane on its own cache line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line(V);
+
+/// Entries of a batch, each on its own cache line: a `Vec<V>` is only
+/// 8-byte aligned, and then half of the kernels' vector loads straddle two
+/// lines (measured: about a third slower).
+struct Lines(Vec<Line>);
+
+impl Lines {
+    fn new(len: usize) -> Lines {
+        Lines(vec![Line(ZERO); len])
+    }
+}
+
+impl std::ops::Deref for Lines {
+    type Target = [V];
+    fn deref(&self) -> &[V] {
+        // SAFETY: `Line` is `repr(C)` around one `V`, with the same size
+        // (64 bytes, a multiple of its alignment), so the slice of lines
+        // is a slice of `V`s.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast::<V>(), self.0.len()) }
+    }
+}
+
+impl std::ops::DerefMut for Lines {
+    fn deref_mut(&mut self) -> &mut [V] {
+        // SAFETY: as in `deref`, borrowed mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<V>(), self.0.len()) }
+    }
+}
+
 /// `LANES` sessions' matrices and right-hand sides, and the results.
 pub(crate) struct Batch {
     r: usize,
     /// The precisions, packed by rows of the lower triangle; after
     /// [`Batch::factor`] their Cholesky factors, after [`Batch::inverse`]
     /// the inverses.
-    g: Vec<V>,
+    g: Lines,
     /// `Z = G⁻ᵀ`, packed by rows of the upper triangle.
-    z: Vec<V>,
+    z: Lines,
     /// `1 / G[i][i]`.
-    inv_diag: Vec<V>,
+    inv_diag: Lines,
     /// The right-hand sides `b`.
-    b: Vec<V>,
+    b: Lines,
     /// The means `L⁻¹ b`.
-    x: Vec<V>,
+    x: Lines,
     /// `log det L` per lane.
     log_det: V,
 }
@@ -103,11 +136,11 @@ impl Batch {
         let k = packed_len(r);
         Batch {
             r,
-            g: vec![ZERO; k],
-            z: vec![ZERO; k],
-            inv_diag: vec![ZERO; r],
-            b: vec![ZERO; r],
-            x: vec![ZERO; r],
+            g: Lines::new(k),
+            z: Lines::new(k),
+            inv_diag: Lines::new(r),
+            b: Lines::new(r),
+            x: Lines::new(r),
             log_det: ZERO,
         }
     }
@@ -161,11 +194,20 @@ impl Batch {
     ) {
         let lanes = columns.ncols();
         assert!(columns.nrows() == self.g.len() && lanes <= LANES);
-        for (g, row) in self.g.iter_mut().zip(columns.rows()) {
-            *g = ZERO;
+        let stride = columns.strides()[0];
+        let base = columns.as_ptr();
+        for (i, (g, row)) in self.g.iter_mut().zip(columns.rows()).enumerate() {
+            prefetch(base.wrapping_offset(stride * (i + PREFETCH_ROWS) as isize));
             match row.as_slice() {
-                Some(row) => g[..lanes].copy_from_slice(row),
+                // A whole batch: a fixed-size copy (two vector moves, where
+                // a copy of `lanes` entries is a call to memcpy).
+                Some(row) if lanes == LANES => *g = row.try_into().expect("LANES entries"),
+                Some(row) => {
+                    *g = ZERO;
+                    g[..lanes].copy_from_slice(row);
+                }
                 None => {
+                    *g = ZERO;
                     for (v, &x) in g.iter_mut().zip(row.iter()) {
                         *v = x;
                     }
@@ -242,14 +284,14 @@ impl Batch {
     pub(crate) fn b_dot_mean(&self, lane: usize) -> f64 {
         self.b
             .iter()
-            .zip(&self.x)
+            .zip(self.x.iter())
             .map(|(b, x)| b[lane] * x[lane])
             .sum()
     }
 
     /// Writes lane `lane`'s mean `L⁻¹ b` into `out` (`R`).
     pub(crate) fn mean(&self, lane: usize, out: &mut [f64]) {
-        for (o, x) in out.iter_mut().zip(&self.x) {
+        for (o, x) in out.iter_mut().zip(self.x.iter()) {
             *o = x[lane];
         }
     }
@@ -257,55 +299,149 @@ impl Batch {
     /// Writes lane `lane`'s packed inverse into `out` (after
     /// [`Batch::inverse`]), plus the outer product of the mean with itself
     /// when `plus_outer` (the second moment `E[w wᵀ]`).
+    #[cfg(test)]
     pub(crate) fn write_inverse(&self, lane: usize, plus_outer: bool, out: &mut [f64]) {
-        self.write_inverses_from(lane, &mut [out], plus_outer, None);
+        let len = out.len();
+        let out = ndarray::ArrayViewMut2::from_shape((1, len), out).expect("one row");
+        self.write_inverses_from(lane, out, plus_outer, None);
     }
 
-    /// [`Batch::write_inverse`] of the first `outs.len()` lanes, entry by
-    /// entry (each entry of the batch is read once), and when `sum` is
-    /// given, adds every written value to it, lane after lane (the same
-    /// additions, in the same order, as adding the rows one after the
-    /// other).
-    pub(crate) fn write_inverses(
-        &self,
-        outs: &mut [&mut [f64]],
-        plus_outer: bool,
-        sum: Option<&mut [f64]>,
-    ) {
-        self.write_inverses_from(0, outs, plus_outer, sum);
-    }
-
-    /// [`Batch::write_inverses`] of lanes `first..first + outs.len()`.
-    fn write_inverses_from(
-        &self,
-        first: usize,
-        outs: &mut [&mut [f64]],
-        plus_outer: bool,
-        mut sum: Option<&mut [f64]>,
-    ) {
-        let k_len = self.g.len();
-        assert!(first + outs.len() <= LANES && outs.iter().all(|o| o.len() == k_len));
+    /// Writes lane `lane`'s inverse (after [`Batch::inverse`]) into both
+    /// triangles of `out` (`R × R`).
+    ///
+    /// # Panics
+    ///
+    /// If `out` is not `R × R`.
+    pub(crate) fn write_symmetric(&self, lane: usize, mut out: ndarray::ArrayViewMut2<'_, f64>) {
+        assert_eq!(out.dim(), (self.r, self.r));
         let mut k = 0;
         for i in 0..self.r {
-            let xi = &self.x[i];
             for j in 0..=i {
-                let (g, xj) = (&self.g[k], &self.x[j]);
-                for (l, out) in outs.iter_mut().enumerate() {
-                    let l = first + l;
-                    let v = if plus_outer {
-                        g[l] + xi[l] * xj[l]
-                    } else {
-                        g[l]
-                    };
-                    out[k] = v;
-                    if let Some(sum) = sum.as_deref_mut() {
-                        sum[k] += v;
-                    }
-                }
+                let v = self.g[k][lane];
+                out[[i, j]] = v;
+                out[[j, i]] = v;
                 k += 1;
             }
         }
     }
+
+    /// Writes the packed inverses of the first `out.nrows()` lanes (after
+    /// [`Batch::inverse`]) into the rows of `out` (`lanes × K`, any
+    /// strides), plus the outer product of each mean with itself when
+    /// `plus_outer` (the second moments `E[w wᵀ]`). When `sum` is given,
+    /// adds every written value to it, lane after lane: the same additions,
+    /// in the same order, as adding the rows one after the other.
+    ///
+    /// Fastest when the lanes of an entry are adjacent in `out` (a
+    /// `K × lanes` array seen transposed: one cache line per entry), and
+    /// fast when each row is contiguous (a transposing store).
+    ///
+    /// # Panics
+    ///
+    /// If `out` has more than [`LANES`] rows or other than `K` columns.
+    pub(crate) fn write_inverses(
+        &self,
+        out: ndarray::ArrayViewMut2<'_, f64>,
+        plus_outer: bool,
+        sum: Option<&mut [f64]>,
+    ) {
+        self.write_inverses_from(0, out, plus_outer, sum);
+    }
+
+    /// [`Batch::write_inverses`] of lanes `first..first + out.nrows()`.
+    fn write_inverses_from(
+        &self,
+        first: usize,
+        mut out: ndarray::ArrayViewMut2<'_, f64>,
+        plus_outer: bool,
+        mut sum: Option<&mut [f64]>,
+    ) {
+        let (lanes, k_len) = out.dim();
+        assert!(first + lanes <= LANES && k_len == self.g.len());
+        // Entry `k` of every lane, `(i, j)` its place in the matrix.
+        let entry = |k: usize, i: usize, j: usize| -> V {
+            let mut v = self.g[k];
+            if plus_outer {
+                let (xi, xj) = (&self.x[i], &self.x[j]);
+                for l in 0..LANES {
+                    v[l] += xi[l] * xj[l];
+                }
+            }
+            v
+        };
+        let lanes_adjacent = out.strides()[0] == 1 || lanes == 1;
+        if lanes_adjacent {
+            let mut entries = out.reversed_axes();
+            let (stride, base) = (entries.strides()[0], entries.as_ptr());
+            let (mut i, mut j) = (0, 0);
+            for (k, mut dst) in entries.rows_mut().into_iter().enumerate() {
+                prefetch(base.wrapping_offset(stride * (k + PREFETCH_ROWS) as isize));
+                let v = entry(k, i, j);
+                let v = &v[first..first + lanes];
+                match dst.as_slice_mut() {
+                    Some(dst) if lanes == LANES => {
+                        let dst: &mut V = dst.try_into().expect("LANES entries");
+                        *dst = v.try_into().expect("LANES entries");
+                    }
+                    Some(dst) => dst.copy_from_slice(v),
+                    None => dst.assign(&ndarray::ArrayView1::from(v)),
+                }
+                if let Some(sum) = sum.as_deref_mut() {
+                    for &x in v {
+                        sum[k] += x;
+                    }
+                }
+                (i, j) = if j == i { (i + 1, 0) } else { (i, j + 1) };
+            }
+            return;
+        }
+        // Rows contiguous (or any other layout): [`RUN`] entries at a time,
+        // so that each row gets whole runs of consecutive entries and the
+        // sums are added a run at a time, lane after lane.
+        /// Entries per run: one cache line of each row.
+        const RUN: usize = 8;
+        let mut run = [ZERO; RUN];
+        let (mut i, mut j) = (0, 0);
+        for k0 in (0..k_len).step_by(RUN) {
+            let m = RUN.min(k_len - k0);
+            for (u, v) in run[..m].iter_mut().enumerate() {
+                *v = entry(k0 + u, i, j);
+                (i, j) = if j == i { (i + 1, 0) } else { (i, j + 1) };
+            }
+            for (l, mut row) in out.rows_mut().into_iter().enumerate() {
+                let l = first + l;
+                for (o, v) in row.slice_mut(ndarray::s![k0..k0 + m]).iter_mut().zip(&run) {
+                    *o = v[l];
+                }
+            }
+            if let Some(sum) = sum.as_deref_mut() {
+                let sum = &mut sum[k0..k0 + m];
+                for l in first..first + lanes {
+                    for (s, v) in sum.iter_mut().zip(&run) {
+                        *s += v[l];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How many rows ahead [`Batch::load_columns`] asks for: its rows are
+/// far apart (a row of a block's precisions), so each is a cache miss
+/// that the hardware prefetcher does not foresee.
+const PREFETCH_ROWS: usize = 16;
+
+/// Asks the CPU to bring the cache line of `p` into L1 (a hint: never
+/// faults, whatever the address).
+#[inline(always)]
+fn prefetch(p: *const f64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it does not dereference the pointer.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// Index of `(i, i)` in a lower triangle packed by rows.
@@ -964,6 +1100,45 @@ mod tests {
                 batch.factor_and_solve_on(fast),
                 Err(NotPositive { lane: 5, pivot: 2 })
             );
+        }
+    }
+
+    #[test]
+    fn second_moments_land_alike_in_every_layout_with_the_same_sums() {
+        let r = 9;
+        let k = packed_len(r);
+        let cases: Vec<_> = (0..LANES).map(|l| case(r, 40 + l as u64)).collect();
+        let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
+        let rhs: Vec<&[f64]> = cases.iter().map(|c| &c.1[..]).collect();
+        let mut batch = Batch::new(r);
+        batch.load(&packed, &rhs);
+        batch.factor_and_solve().unwrap();
+        batch.inverse();
+        for lanes in [LANES, 3, 1] {
+            // Each lane alone, and the sums row after row.
+            let mut expected = ndarray::Array2::zeros((lanes, k));
+            let mut expected_sum = vec![0.5; k];
+            for (l, mut row) in expected.rows_mut().into_iter().enumerate() {
+                let row = row.as_slice_mut().unwrap();
+                batch.write_inverse(l, true, row);
+                for (s, v) in expected_sum.iter_mut().zip(row.iter()) {
+                    *s += v;
+                }
+            }
+            let mut row_major = ndarray::Array2::<f64>::zeros((lanes, k));
+            let mut transposed = ndarray::Array2::<f64>::zeros((k, lanes));
+            let mut strided = ndarray::Array2::<f64>::zeros((2 * lanes, 3 * k));
+            for view in [
+                row_major.view_mut(),
+                transposed.view_mut().reversed_axes(),
+                strided.slice_mut(ndarray::s![..;2, ..;3]),
+            ] {
+                let mut view = view;
+                let mut sum = vec![0.5; k];
+                batch.write_inverses(view.view_mut(), true, Some(&mut sum));
+                assert_eq!(view, expected);
+                assert_eq!(sum, expected_sum);
+            }
         }
     }
 }

@@ -149,6 +149,11 @@ impl TvModel {
         self.means.ncols()
     }
 
+    /// The model's `T`, taken apart from it.
+    pub(crate) fn into_t(self) -> Array2<f64> {
+        self.t
+    }
+
     pub(crate) fn with_t(&self, t: Array2<f64>) -> TvModel {
         debug_assert_eq!(t.dim(), self.t.dim());
         TvModel {

@@ -11,6 +11,7 @@ use super::estep::{
 use super::{IvectorError, SessionStats, TvModel};
 use crate::gmm::DiagGmm;
 use crate::linalg::packed_len;
+use crate::scratch::aligned_rows;
 use shardkit::Reduce;
 
 /// How total-variability EM runs.
@@ -148,7 +149,9 @@ pub fn tv_em(
             config.min_divergence,
             config.memory,
         )?;
-        model = step.model;
+        // The old T's memory holds the next iteration's T.
+        let old = std::mem::replace(&mut model, step.model);
+        workspace.spare_t = Some(old.into_t());
         let it = TvIteration {
             iteration,
             objective: step.objective,
@@ -218,7 +221,10 @@ struct Workspace {
     at: Array2<f64>,
     cacc: Array2<f64>,
     w: Array2<f64>,
-    second: Array2<f64>,
+    /// `E[w wᵀ]` of a chunk, `K × chunk` (see [`aligned_rows`]).
+    second: Vec<f64>,
+    /// The previous model's `T`, to be overwritten by the next one.
+    spare_t: Option<Array2<f64>>,
 }
 
 /// [`tv_iteration`] with the arrays of `ws`.
@@ -254,14 +260,11 @@ fn iterate(
         }
         slot => &*slot.insert(Precomputed::new(model)),
     };
-    // The accumulators are added to: zeroed. The posteriors are written
-    // whole by the session pass.
+    // Every array is written whole: the accumulators by the first chunk
+    // (then added to), the posteriors by the session pass.
     ensure_shape(&mut ws.at, (k, c));
-    ws.at.fill(0.0);
     ensure_shape(&mut ws.cacc, (c * d, r));
-    ws.cacc.fill(0.0);
     ensure_shape(&mut ws.w, (chunk, r));
-    ensure_shape(&mut ws.second, (chunk, k));
     let (at, cacc) = (&mut ws.at, &mut ws.cacc);
     let mut sums: Option<PosteriorSums> = None;
     let mut start = 0;
@@ -270,7 +273,10 @@ fn iterate(
         let zero = rows(stats.zero.view(), start..end);
         let first = rows(stats.first.view(), start..end);
         let mut w = ws.w.slice_mut(s![..end - start, ..]);
-        let mut second = ws.second.slice_mut(s![..end - start, ..]);
+        // Sessions × K, stored transposed: a batch of the session pass
+        // writes one cache line per entry, and the `A` GEMM reads rows.
+        let mut second = aligned_rows(&mut ws.second, k, chunk);
+        let mut second = second.slice_mut(s![.., ..end - start]).reversed_axes();
         let part = posterior_pass(
             start..end,
             zero,
@@ -285,7 +291,8 @@ fn iterate(
             Some(total) => total.merge(part),
             None => sums = Some(part),
         }
-        accumulate_a(0..k, at.view_mut(), second.view(), zero);
+        let add = start > 0;
+        accumulate_a(0..k, at.view_mut(), second.view(), zero, add);
         accumulate_c(
             0..c,
             by_component_mut(cacc.view_mut(), c),
@@ -293,6 +300,7 @@ fn iterate(
             first,
             model.means(),
             w.view(),
+            add,
         );
         start = end;
     }
@@ -310,7 +318,11 @@ fn iterate(
     } else {
         None
     };
-    let mut t = Array2::<f64>::zeros((c * d, r));
+    // Every row of the new T is written.
+    let mut t = match ws.spare_t.take() {
+        Some(t) if t.dim() == (c * d, r) => t,
+        _ => Array2::<f64>::zeros((c * d, r)),
+    };
     let kept = solve_components(
         0..c,
         by_component(cacc.view(), c),

@@ -120,6 +120,10 @@ pub(crate) struct Batch {
     x: Lines,
     /// `log det L` per lane.
     log_det: V,
+    /// The next batch's precisions, asked for during [`Batch::factor_and_solve`].
+    next_input: Ahead,
+    /// The next batch's output rows, asked for during [`Batch::inverse`].
+    next_output: Ahead,
 }
 
 /// Where the factorisation failed: the lane and the index of the first
@@ -142,12 +146,29 @@ impl Batch {
             b: Lines::new(r),
             x: Lines::new(r),
             log_det: ZERO,
+            next_input: Ahead::default(),
+            next_output: Ahead::default(),
         }
     }
 
     /// The rank the batch is for.
     pub(crate) fn rank(&self) -> usize {
         self.r
+    }
+
+    /// Asks the cache, a few lines at a time while the next
+    /// [`Batch::factor_and_solve`] or [`Batch::factor_each`] runs, for the
+    /// rows of `columns` (`K × lanes`, the next batch's input to
+    /// [`Batch::load_columns`]): their first reads then hit the cache.
+    pub(crate) fn prefetch_input(&mut self, columns: ndarray::ArrayView2<'_, f64>) {
+        self.next_input = Ahead::rows(columns.as_ptr(), columns.strides()[0], columns.nrows());
+    }
+
+    /// As [`Batch::prefetch_input`], during the next [`Batch::inverse`],
+    /// for the entries of `out` (`lanes × K`, the next batch's output of
+    /// [`Batch::write_inverses`]).
+    pub(crate) fn prefetch_output(&mut self, out: ndarray::ArrayView2<'_, f64>) {
+        self.next_output = Ahead::rows(out.as_ptr(), out.strides()[1], out.ncols());
     }
 
     /// Loads the first `packed.len()` lanes: the precisions `I + packed[l]`
@@ -426,10 +447,52 @@ impl Batch {
     }
 }
 
+/// Rows of an array that a later step will touch, each row's first cache
+/// line asked for a few at a time ([`Ahead::step`]) while the kernels
+/// compute: the accesses of [`Batch::load_columns`] and
+/// [`Batch::write_inverses`] are one line per row, far apart, and each
+/// had waited for the memory on its own.
+#[derive(Default)]
+struct Ahead {
+    /// Address of the first row (kept as a number: it is only ever used
+    /// as a prefetch hint, never dereferenced).
+    base: usize,
+    /// Bytes from one row to the next.
+    stride: isize,
+    rows: usize,
+    done: usize,
+}
+
+impl Ahead {
+    fn rows(first: *const f64, stride: isize, rows: usize) -> Ahead {
+        Ahead {
+            base: first as usize,
+            stride: stride * std::mem::size_of::<f64>() as isize,
+            rows,
+            done: 0,
+        }
+    }
+
+    /// Asks for the next `n` rows.
+    #[inline(always)]
+    fn step(&mut self, n: usize) {
+        let end = (self.done + n).min(self.rows);
+        for row in self.done..end {
+            let at = (self.base as isize).wrapping_add(self.stride.wrapping_mul(row as isize));
+            prefetch(at as *const f64);
+        }
+        self.done = end;
+    }
+}
+
 /// How many rows ahead [`Batch::load_columns`] asks for: its rows are
 /// far apart (a row of a block's precisions), so each is a cache miss
 /// that the hardware prefetcher does not foresee.
 const PREFETCH_ROWS: usize = 16;
+
+/// Rows of the next batch asked for per 2 × 2 tile of the factorisation
+/// or of `G⁻ᵀ`: about `R²/8` tiles each, for `R(R+1)/2` rows.
+const AHEAD_PER_TILE: usize = 4;
 
 /// Asks the CPU to bring the cache line of `p` into L1 (a hint: never
 /// faults, whatever the address).
@@ -575,6 +638,7 @@ fn factor_body<const FMA: bool>(batch: &mut Batch, bad: &mut [usize; LANES]) {
         if pair {
             let (ri, ri1) = (lower_row(i), lower_row(i + 1));
             while j + 1 < i {
+                batch.next_input.step(AHEAD_PER_TILE);
                 let (rj, rj1) = (lower_row(j), lower_row(j + 1));
                 let g = &batch.g;
                 let [s00, s01, s10, s11] = dot2x2::<FMA>(
@@ -698,6 +762,7 @@ fn inverse_body<const FMA: bool>(batch: &mut Batch) {
         );
         let mut i = j + 2;
         while i + 1 < r {
+            batch.next_output.step(AHEAD_PER_TILE);
             let (ri, ri1) = (lower_row(i), lower_row(i + 1));
             let (g, z) = (&batch.g, &batch.z);
             // k = j+1 .. i for both rows of Z.

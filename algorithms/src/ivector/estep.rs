@@ -249,6 +249,12 @@ pub(crate) fn posterior_pass(
             let rhs: [&[f64]; LANES] =
                 std::array::from_fn(|l| contiguous(b.row(g0 + l.min(lanes - 1))));
             batch.load_columns(lp.slice(s![.., g0..g0 + lanes]), true);
+            // The next batch's rows come in while this one computes.
+            let next = (g0 + LANES).min(n)..(g0 + 2 * LANES).min(n);
+            batch.prefetch_input(lp.slice(s![.., next.clone()]));
+            if what != Second::Nothing {
+                batch.prefetch_output(second.slice(s![next, ..]));
+            }
             batch.set_rhs(&rhs[..lanes]);
             batch.factor_and_solve().map_err(|bad| IvectorError::BadStatistics {
                 session: sessions.start + g0 + bad.lane,
@@ -390,6 +396,8 @@ pub(crate) fn solve_components(
             let lanes = LANES.min(n - g0);
             let first = components.start + g0;
             batch.load_columns(at.slice(s![.., first..first + lanes]), false);
+            let next = (first + LANES).min(components.end)..(first + 2 * LANES).min(components.end);
+            batch.prefetch_input(at.slice(s![.., next]));
             let bad = batch.factor_each();
             batch.inverse();
             for (l, bad) in bad.iter().take(lanes).enumerate() {

@@ -218,7 +218,9 @@ pub fn tv_iteration(
 #[derive(Default)]
 struct Workspace {
     pre: Option<Precomputed>,
-    at: Array2<f64>,
+    /// `Aᵀ`, `K × C` (see [`aligned_rows`]: the M-step reads one cache
+    /// line of every row at a time).
+    at: Vec<f64>,
     cacc: Array2<f64>,
     w: Array2<f64>,
     /// `E[w wᵀ]` of a chunk, `K × chunk` (see [`aligned_rows`]).
@@ -262,10 +264,10 @@ fn iterate(
     };
     // Every array is written whole: the accumulators by the first chunk
     // (then added to), the posteriors by the session pass.
-    ensure_shape(&mut ws.at, (k, c));
     ensure_shape(&mut ws.cacc, (c * d, r));
     ensure_shape(&mut ws.w, (chunk, r));
-    let (at, cacc) = (&mut ws.at, &mut ws.cacc);
+    let mut at = aligned_rows(&mut ws.at, k, c);
+    let cacc = &mut ws.cacc;
     let mut sums: Option<PosteriorSums> = None;
     let mut start = 0;
     while start < s {

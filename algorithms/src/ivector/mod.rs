@@ -41,24 +41,28 @@
 //! per-session Cholesky factorisations, solves and inverses (`S·R³`) run
 //! eight sessions at a time, one session per vector lane. Measured with
 //! `examples/bench_tv.rs` at C = 256, D = 40, R = 100, 1,000 sessions,
-//! on a 2-core AMD EPYC (Zen 4) with nothing else running, against
+//! on a 2-core AMD EPYC (Zen 4) VM (other tenants' load varies), against
 //! SIDEKIT 1.4.3.2 and an independent NumPy float64 peer with the same
 //! precomputation (`scripts/peers/tv_sidekit.py --compare`), in one run:
 //!
 //! | | 1 thread | 2 threads |
 //! |---|---|---|
-//! | one EM iteration | 0.285 s | 0.144 s |
-//! | share of faer's f64 GEMM peak (GEMM flops / all flops) | 64 % / 71 % | 64 % / 71 % |
-//! | SIDEKIT `total_variability_single` | 10.4 s (36×) | 17.4 s (121×) |
-//! | NumPy float64 | 0.608 s (2.1×) | 0.46–0.63 s (3.2–4.4×) |
-//! | extraction, means | 0.131 s | 0.065 s |
-//! | SIDEKIT `extract_ivectors_single` | 9.42 s (72×) | 16.9 s (259×) |
+//! | one EM iteration (steady state) | 0.256–0.264 s | 0.128–0.145 s |
+//! | share of faer's f64 GEMM peak (GEMM flops / all flops) | 74 % / 82 % | 66–72 % / 73–80 % |
+//! | SIDEKIT `total_variability_single` | 11.5 s (43–45×) | 19.8 s (136–154×) |
+//! | NumPy float64 | 0.661 s (2.5–2.6×) | 0.489 s (3.4–3.8×) |
+//! | extraction, means | 0.114 s | 0.056–0.063 s |
+//! | SIDEKIT `extract_ivectors_single` | 10.0 s (88×) | 20.4 s (322–366×) |
 //!
-//! The GEMMs alone, at faer's peak, would take 0.19 s of the 0.285; they
-//! run at about 90 % of it, and the batched factorisations at about 29
-//! GFLOP/s. (SIDEKIT's 2-thread runs are slower than its 1-thread ones:
-//! NumPy's and SciPy's OpenBLAS pools contend; NumPy's 2-thread time
-//! varied between runs.)
+//! Five more rounds at 1 thread, ours (best steady iteration of six) then
+//! NumPy (best of three), gave NumPy/ours = 2.58, 2.50, 2.49, 2.52 and
+//! 2.43: at one thread the NumPy peer, whose GEMMs run on OpenBLAS at the
+//! same rate as ours, is beaten by about 2.5×, and what is left is near the
+//! floor. The GEMMs (about 0.19 s of the 0.25) run at 95–100 % of faer's
+//! peak for their shapes; the batched factorisations run at 32 (Cholesky)
+//! and 41 (inverse) GFLOP/s. (SIDEKIT's 2-thread runs are slower than its
+//! 1-thread ones: NumPy's and SciPy's OpenBLAS pools contend; NumPy's own
+//! 2-thread time varies between runs.)
 
 mod batch;
 mod estep;

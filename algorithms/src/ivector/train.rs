@@ -33,8 +33,10 @@ pub struct TvConfig {
     pub init_scale: f64,
     /// Bytes the per-session posteriors of one pass may take (default
     /// 1 GiB): `8·(R + R(R+1)/2)` per session; sessions are processed in
-    /// chunks that fit. The `C × R(R+1)/2` and `C·D × R` accumulators are
-    /// held once, beside it.
+    /// chunks that fit (plus at most 16 sessions' worth of second moments,
+    /// `128·R(R+1)/2` bytes, of padding that aligns their rows to cache
+    /// lines). The `C × R(R+1)/2` and `C·D × R` accumulators are held
+    /// once, beside it.
     pub memory: usize,
 }
 

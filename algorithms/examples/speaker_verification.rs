@@ -236,7 +236,7 @@ fn run(args: &Args) -> Result<()> {
     })?;
 
     // GMM-UBM.
-    let gmm_scores = stages.run("GMM-UBM: MAP adaptation and scoring", || {
+    let gmm_trials = stages.run("GMM-UBM: MAP adaptation and scoring", || {
         let enrol: Vec<Speaker> = speakers
             .iter()
             .enumerate()
@@ -252,15 +252,20 @@ fn run(args: &Args) -> Result<()> {
         let prepared = ubm.prepare();
         let models = adapt_speakers(&enrol, &ubm, &prepared, &options, &MapConfig::default())?;
         let models: Vec<DiagGmm> = models.iter().map(|m| m.to_gmm()).collect();
-        let trials: Vec<Trial> = test
+        // Every test file against every speaker, and which trials are
+        // targets.
+        let (trials, is_target): (Vec<Trial>, Vec<bool>) = test
             .iter()
             .flat_map(|r| {
-                (0..speakers.len()).map(|k| Trial {
-                    model: k,
-                    file: r.npy.clone(),
+                (0..speakers.len()).map(|k| {
+                    let trial = Trial {
+                        model: k,
+                        file: r.npy.clone(),
+                    };
+                    (trial, k == r.speaker)
                 })
             })
-            .collect();
+            .unzip();
         let bar = shardkit::progress(trials.len() as u64, "GMM-UBM scoring");
         let mut scores = Vec::with_capacity(trials.len());
         for chunk in trials.chunks(256) {
@@ -268,7 +273,7 @@ fn run(args: &Args) -> Result<()> {
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
-        Ok(scores)
+        Ok((scores, is_target))
     })?;
 
     // I-vectors.
@@ -308,7 +313,7 @@ fn run(args: &Args) -> Result<()> {
         &recordings,
         speakers.len(),
         &ivectors,
-        &gmm_scores,
+        &gmm_trials,
         &mut stages,
     )?;
     report(args, &recordings, speakers.len(), &systems, &mut stages)?;
@@ -327,7 +332,7 @@ fn backends(
     recordings: &[Recording],
     n_speakers: usize,
     ivectors: &Array2<f64>,
-    gmm_scores: &[f64],
+    gmm_trials: &(Vec<f64>, Vec<bool>),
     stages: &mut Stages,
 ) -> Result<Vec<System>> {
     let train_rows: Vec<usize> = (0..recordings.len())
@@ -341,14 +346,10 @@ fn backends(
     let train = ivectors.select(Axis(0), &train_rows);
     let test = ivectors.select(Axis(0), &test_rows);
 
-    // GMM-UBM: trials are test-major, one per speaker.
-    let is_target: Vec<bool> = test_labels
-        .iter()
-        .flat_map(|&t| (0..n_speakers).map(move |k| k == t))
-        .collect();
+    let (gmm_scores, is_target) = gmm_trials;
     let mut systems = vec![System {
         name: "GMM-UBM",
-        curve: DetCurve::from_trials(gmm_scores, &is_target)?,
+        curve: DetCurve::from_trials(gmm_scores, is_target)?,
     }];
 
     stages.run("back ends: cosine, LDA+WCCN, PLDA", || {

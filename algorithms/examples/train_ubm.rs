@@ -251,7 +251,7 @@ fn generate(dir: &Path) -> Result<DiagGmm, Box<dyn std::error::Error>> {
     let mut list = String::new();
     for file in 0..40 {
         let frames = 400 + 30 * file * 7 % 1171;
-        let x = sample_gmm(&truth, frames, file as u64 + 1);
+        let x = sample_gmm(&truth, frames, 2 * file as u64 + 1);
         let name = format!("utt{file:03}.npy");
         write_npy(dir.join(&name), &x)?;
         list.push_str(&name);

@@ -11,6 +11,9 @@ use shardkit_algorithms::backend::{
     Plda, Wccn,
 };
 
+mod python;
+use python::python_with_numpy;
+
 /// splitmix64 and Box–Muller: a seeded normal generator.
 struct Rng(u64);
 
@@ -547,6 +550,16 @@ fn plda_scores_separate_speakers_and_are_deterministic() {
         .install(|| plda.score_stats(&enrol, &tests))
         .unwrap();
     assert_eq!(serial, threaded);
+    // 90 enrolment rows: two blocks of the scoring pass.
+    let serial_rows = Executor::serial()
+        .install(|| plda.score(y.view(), x.view()))
+        .unwrap();
+    let threaded_rows = Executor::threads(2)
+        .unwrap()
+        .install(|| plda.score(y.view(), x.view()))
+        .unwrap();
+    assert_eq!(serial_rows.nrows(), 90);
+    assert_eq!(serial_rows, threaded_rows);
     let curve = shardkit_algorithms::metrics::DetCurve::from_score_matrix(
         serial.view(),
         enrol.labels(),
@@ -620,17 +633,6 @@ fn models_and_errors_are_send_sync() {
     assert_traits::<Wccn>();
     assert_traits::<Plda>();
     assert_traits::<ClassStats>();
-}
-
-/// The Python interpreter to cross-check with: `SHARDKIT_TEST_PYTHON`, or
-/// `python3`; `None` when it has no NumPy.
-fn python_with_numpy() -> Option<String> {
-    let python = std::env::var("SHARDKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(python)
 }
 
 /// LDA, WCCN, cosine and PLDA against scripts/peers/backend_numpy.py.

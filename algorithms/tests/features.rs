@@ -15,6 +15,9 @@ use shardkit_algorithms::features::{
 };
 use tempfile::TempDir;
 
+mod python;
+use python::python_with_numpy;
+
 // ---------------------------------------------------------------- helpers
 
 fn tmp() -> TempDir {
@@ -1109,17 +1112,6 @@ fn feature_error_is_send_sync_and_static() {
 }
 
 // ---------------------------------------------------------------- NumPy cross-check
-
-/// The Python interpreter to cross-check with: `SHARDKIT_TEST_PYTHON`, or
-/// `python3`; `None` when it has no NumPy.
-fn python_with_numpy() -> Option<String> {
-    let python = std::env::var("SHARDKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(python)
-}
 
 #[test]
 fn numpy_cross_check_when_available() {

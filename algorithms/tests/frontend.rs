@@ -15,6 +15,9 @@ use shardkit_algorithms::frontend::{
     FrontendError, Job, Mfcc, MfccConfig, MfccError, VadConfig,
 };
 
+mod python;
+use python::python_with_numpy;
+
 // ---------------------------------------------------------------- helpers
 
 fn tmp() -> tempfile::TempDir {
@@ -556,15 +559,6 @@ fn no_panic_on_mangled_headers() {
 }
 
 // ---------------------------------------------------------------- NumPy cross-check
-
-fn python_with_numpy() -> Option<String> {
-    let python = std::env::var("SHARDKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(python)
-}
 
 /// Runs the peer on `wav` with `args`; returns its features.
 fn peer(python: &str, wav: &Path, out: &Path, args: &[&str]) -> Array2<f64> {

@@ -497,6 +497,14 @@ fn det_plot_files_are_written_and_errors_are_clear() {
     assert!(e.to_string().contains("no system to draw"));
     let e = plot.clone().limits(0.5, 0.1).to_png().unwrap_err();
     assert!(e.to_string().contains("0 < low < high < 1"));
+    for (w, h) in [(199, 600), (600, 10_001)] {
+        let e = plot.clone().size(w, h).to_svg().unwrap_err();
+        assert!(
+            e.to_string().contains("between 200 and 10000 pixels"),
+            "{e}"
+        );
+    }
+    assert!(plot.clone().size(200, 10_000).to_svg().is_ok());
     // Curves entirely outside the limits still get a legend entry.
     let svg = plot.limits(0.3, 0.4).to_svg().unwrap();
     assert!(svg.contains("a (EER"));

@@ -7,6 +7,11 @@ use shardkit::parallelize;
 use super::dense::{check_vectors, mean_row};
 use super::errors::BackendError;
 
+/// The hint of a singular within-class scatter (LDA, WCCN, PLDA).
+pub(super) const SINGULAR_WITHIN: &str = "the within-class scatter has a direction of (almost) no \
+    variation although there are enough vectors: some dimensions are linear combinations of \
+    others, or vectors are repeated within speakers; reduce the dimension first (PCA)";
+
 /// The zero- and first-order statistics of each speaker's vectors: how
 /// many vectors, and their sum. Speakers are kept in increasing label
 /// order.

@@ -4,14 +4,10 @@ use std::path::Path;
 
 use ndarray::{s, Array1, Array2, ArrayView2};
 
-use super::classes::Scatter;
+use super::classes::{Scatter, SINGULAR_WITHIN};
 use super::dense::{check_dim, check_vectors, cholesky, eigh, lower_inverse, spd_inverse};
 use super::errors::BackendError;
 use crate::npz::{NpzReader, NpzWriter};
-
-const SINGULAR_WITHIN: &str = "the within-class scatter has a direction of (almost) no \
-    variation although there are enough vectors: some dimensions are linear combinations of \
-    others, or vectors are repeated within speakers; reduce the dimension first (PCA)";
 
 /// Linear discriminant analysis: the `k` directions that best separate
 /// speakers relative to the spread within speakers.
@@ -230,15 +226,12 @@ impl Wccn {
         scatter.check_speakers("WCCN", 2)?;
         scatter.check_rank("WCCN")?;
         let w = &scatter.within / scatter.stats.len() as f64;
-        let singular = BackendError::Singular {
+        let singular = || BackendError::Singular {
             what: "the within-class covariance",
             hint: SINGULAR_WITHIN,
         };
-        let (inv, _) = spd_inverse(w.view()).ok_or(BackendError::Singular {
-            what: "the within-class covariance",
-            hint: SINGULAR_WITHIN,
-        })?;
-        let factor = cholesky(inv.view()).ok_or(singular)?;
+        let (inv, _) = spd_inverse(w.view()).ok_or_else(singular)?;
+        let factor = cholesky(inv.view()).ok_or_else(singular)?;
         Ok(Wccn { factor })
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use shardkit::parallelize;
 
-use super::classes::{gram, row_dots, ClassStats, Scatter};
+use super::classes::{gram, row_dots, ClassStats, Scatter, SINGULAR_WITHIN};
 use super::dense::{check_dim, spd_inverse, symmetrize};
 use super::errors::BackendError;
 use crate::npz::{NpzReader, NpzWriter};
@@ -155,10 +155,6 @@ fn groups(counts: &[usize]) -> BTreeMap<usize, Vec<usize>> {
     g
 }
 
-fn select_rows(a: ArrayView2<'_, f64>, rows: &[usize]) -> Array2<f64> {
-    a.select(Axis(0), rows)
-}
-
 impl Plda {
     /// A model from its parameters: mean `μ` (`d`), between-class
     /// covariance `Σ_b` and within-class covariance `Σ_w` (`d × d`,
@@ -240,8 +236,7 @@ impl Plda {
         if super::dense::cholesky(within.view()).is_none() {
             return Err(BackendError::Singular {
                 what: "the within-class scatter",
-                hint: "some dimensions are (nearly) linear combinations of others, or vectors \
-                       are repeated within speakers; reduce the dimension first (PCA)",
+                hint: SINGULAR_WITHIN,
             });
         }
         let mut model = Plda {
@@ -403,7 +398,7 @@ fn em_step(
     let mut post_cov_weighted = Array2::<f64>::zeros((d, d));
     for (&n, rows) in &groups(stats.counts()) {
         let (inv, log_det) = &prec.posterior[&n];
-        let a_g = select_rows(a.view(), rows);
+        let a_g = a.select(Axis(0), rows);
         let y_g = a_g.dot(inv);
         ll += 0.5 * row_dots(a_g.view(), y_g.view()).sum() - 0.5 * log_det * rows.len() as f64;
         for (k, &r) in rows.iter().enumerate() {
@@ -471,14 +466,16 @@ struct Scorer {
     tests: Vec<TestGroup>,
 }
 
+/// `(s − n·μ)·W` for the rows `rows` of `sums`, each a sum of `n` vectors.
 fn centred_u(
     sums: ArrayView2<'_, f64>,
-    counts: &[usize],
+    rows: &[usize],
+    n: usize,
     mean: &Array1<f64>,
     w: &Array2<f64>,
 ) -> Array2<f64> {
-    let mut c = sums.to_owned();
-    for (mut row, &n) in c.rows_mut().into_iter().zip(counts) {
+    let mut c = sums.select(Axis(0), rows);
+    for mut row in c.rows_mut() {
         row.scaled_add(-(n as f64), mean);
     }
     c.dot(w)
@@ -497,13 +494,7 @@ impl Scorer {
         prec.add_counts(needed)?;
         let mut tests = Vec::new();
         for (&nt, cols) in &test_groups {
-            let counts = vec![nt; cols.len()];
-            let u = centred_u(
-                select_rows(test.sums(), cols).view(),
-                &counts,
-                &model.mean,
-                &prec.w,
-            );
+            let u = centred_u(test.sums(), cols, nt, &model.mean, &prec.w);
             let (t_inv, t_ld) = &prec.posterior[&nt];
             let mut pairs = BTreeMap::new();
             for &ne in &enrol_counts {
@@ -545,13 +536,7 @@ fn score_rows(
     scorer: &Scorer,
 ) {
     for (&ne, rows) in &groups(counts) {
-        let group_counts = vec![ne; rows.len()];
-        let u_e = centred_u(
-            select_rows(sums, rows).view(),
-            &group_counts,
-            &scorer.mean,
-            &scorer.w,
-        );
+        let u_e = centred_u(sums, rows, ne, &scorer.mean, &scorer.w);
         for tg in &scorer.tests {
             let pair = &tg.pairs[&ne];
             let cross = u_e.dot(&pair.m).dot(&tg.u.t());

@@ -339,7 +339,7 @@ const LN2_LO64: f64 = 1.908_214_929_270_587_7e-10;
 const ROUNDER64: f64 = 6_755_399_441_055_744.0;
 /// Below this, the `f64` exponential gives 0 (the true value is below
 /// 3.3e-308).
-pub(crate) const EXP64_MIN: f64 = -708.0;
+const EXP64_MIN: f64 = -708.0;
 /// Above this, the `f64` exponential is evaluated at this.
 const EXP64_MAX: f64 = 709.0;
 /// `1/k!` for `k = 13, 12, …, 2`: the Taylor polynomial of `exp(r)` of
@@ -847,31 +847,6 @@ mod avx2 {
         k
     }
 
-    /// The number of `vals[..n]` at least `thr`.
-    ///
-    /// # Safety
-    ///
-    /// `vals` readable for `n` elements.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,popcnt")]
-    unsafe fn count_ge_raw(vals: *const f32, n: usize, thr: f32) -> usize {
-        let vthr = _mm256_set1_ps(thr);
-        let (mut k, mut i) = (0, 0);
-        while i + 8 <= n {
-            let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(
-                _mm256_loadu_ps(vals.add(i)),
-                vthr,
-            ));
-            k += mask.count_ones() as usize;
-            i += 8;
-        }
-        while i < n {
-            k += usize::from(*vals.add(i) >= thr);
-            i += 1;
-        }
-        k
-    }
-
     /// Writes to `out` (in order) the indices `idx[j]` of the candidates
     /// `j < c` whose rank is below `out.len()`, the rank of `j` being the
     /// number of candidates before it in the order (value descending,
@@ -998,8 +973,9 @@ mod avx2 {
                 if !(mid > lo && mid < hi) {
                     break;
                 }
-                // SAFETY: the first `c` of `cv` are the candidates.
-                let cm = count_ge_raw(pv, c, mid);
+                // SAFETY: the first `c` of `cv` are the candidates (the
+                // slice ends before `pack_ge` writes there again).
+                let cm = count_ge(std::slice::from_raw_parts(pv, c), mid);
                 if cm >= n {
                     lo = mid;
                     c_lo = cm;
@@ -1412,9 +1388,15 @@ mod tests {
             let mut a = chunk.to_vec();
             a.push(0.0); // the maximum, so the shift is 0
             let mut b = a.clone();
-            let (max, _) = exp_max_sum(&mut a);
+            let mut f = a.clone();
+            let (max, sum) = exp_max_sum(&mut a);
             assert_eq!(max, 0.0);
             exp_max_sum_body::<false>(&mut b);
+            if avx2() {
+                // The AVX2 variant has the bits of the body with FMA.
+                assert_eq!(exp_max_sum_body::<true>(&mut f), (max, sum));
+                assert_eq!(a, f);
+            }
             for ((x, a), b) in chunk.iter().zip(&a).zip(&b) {
                 let want = x.exp();
                 for (w, got) in worst.iter_mut().zip([a, b]) {
@@ -1446,6 +1428,12 @@ mod tests {
             let mut b = vec![0.0; n];
             dots(&u, &coef, &konst, &comps, &mut a);
             dots_body::<false>(&u, &coef, &konst, &comps, &mut b);
+            if avx2() {
+                // The AVX2 variant adds in the order of the body with FMA.
+                let mut f = vec![0.0; n];
+                dots_body::<true>(&u, &coef, &konst, &comps, &mut f);
+                assert_eq!(a, f, "n = {n}");
+            }
             for (i, &c) in comps.iter().enumerate() {
                 let c = c as usize;
                 let want: f64 = konst[c] + (0..l).map(|j| u[j] * coef[c * l + j]).sum::<f64>();

@@ -108,8 +108,8 @@ impl std::ops::DerefMut for Lines {
 pub(crate) struct Batch {
     r: usize,
     /// The precisions, packed by rows of the lower triangle; after
-    /// [`Batch::factor`] their Cholesky factors, after [`Batch::inverse`]
-    /// the inverses.
+    /// [`Batch::factor_and_solve`] (or [`Batch::factor_each`]) their
+    /// Cholesky factors, after [`Batch::inverse`] the inverses.
     g: Lines,
     /// `Z = G⁻ᵀ`, packed by rows of the upper triangle.
     z: Lines,
@@ -152,9 +152,13 @@ impl Batch {
         }
     }
 
-    /// The rank the batch is for.
-    pub(crate) fn rank(&self) -> usize {
-        self.r
+    /// The batch in `slot`, made anew there unless it is for rank `r`
+    /// (a batch kept between calls, e.g. in [`crate::scratch`]).
+    pub(crate) fn in_slot(slot: &mut Option<Batch>, r: usize) -> &mut Batch {
+        if slot.as_ref().is_none_or(|batch| batch.r != r) {
+            *slot = Some(Batch::new(r));
+        }
+        slot.as_mut().expect("just filled")
     }
 
     /// Asks the cache, a few lines at a time while the next
@@ -336,14 +340,9 @@ impl Batch {
     /// If `out` is not `R × R`.
     pub(crate) fn write_symmetric(&self, lane: usize, mut out: ndarray::ArrayViewMut2<'_, f64>) {
         assert_eq!(out.dim(), (self.r, self.r));
-        let mut k = 0;
-        for i in 0..self.r {
-            for j in 0..=i {
-                let v = self.g[k][lane];
-                out[[i, j]] = v;
-                out[[j, i]] = v;
-                k += 1;
-            }
+        for (g, (i, j)) in self.g.iter().zip(lower_places(self.r)) {
+            out[[i, j]] = g[lane];
+            out[[j, i]] = g[lane];
         }
     }
 
@@ -381,7 +380,7 @@ impl Batch {
         let (lanes, k_len) = out.dim();
         assert!(first + lanes <= LANES && k_len == self.g.len());
         // Entry `k` of every lane, `(i, j)` its place in the matrix.
-        let entry = |k: usize, i: usize, j: usize| -> V {
+        let entry = |k: usize, (i, j): (usize, usize)| -> V {
             let mut v = self.g[k];
             if plus_outer {
                 let (xi, xj) = (&self.x[i], &self.x[j]);
@@ -395,10 +394,10 @@ impl Batch {
         if lanes_adjacent {
             let mut entries = out.reversed_axes();
             let (stride, base) = (entries.strides()[0], entries.as_ptr());
-            let (mut i, mut j) = (0, 0);
-            for (k, mut dst) in entries.rows_mut().into_iter().enumerate() {
+            let places = lower_places(self.r);
+            for (k, (mut dst, place)) in entries.rows_mut().into_iter().zip(places).enumerate() {
                 prefetch(base.wrapping_offset(stride * (k + PREFETCH_ROWS) as isize));
-                let v = entry(k, i, j);
+                let v = entry(k, place);
                 let v = &v[first..first + lanes];
                 match dst.as_slice_mut() {
                     Some(dst) if lanes == LANES => {
@@ -413,7 +412,6 @@ impl Batch {
                         sum[k] += x;
                     }
                 }
-                (i, j) = if j == i { (i + 1, 0) } else { (i, j + 1) };
             }
             return;
         }
@@ -423,12 +421,11 @@ impl Batch {
         /// Entries per run: one cache line of each row.
         const RUN: usize = 8;
         let mut run = [ZERO; RUN];
-        let (mut i, mut j) = (0, 0);
+        let mut places = lower_places(self.r);
         for k0 in (0..k_len).step_by(RUN) {
             let m = RUN.min(k_len - k0);
-            for (u, v) in run[..m].iter_mut().enumerate() {
-                *v = entry(k0 + u, i, j);
-                (i, j) = if j == i { (i + 1, 0) } else { (i, j + 1) };
+            for ((u, v), place) in run[..m].iter_mut().enumerate().zip(&mut places) {
+                *v = entry(k0 + u, place);
             }
             for (l, mut row) in out.rows_mut().into_iter().enumerate() {
                 let l = first + l;
@@ -506,6 +503,12 @@ fn prefetch(p: *const f64) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
+}
+
+/// The places `(i, j)`, `j ≤ i`, of an `r × r` lower triangle packed by
+/// rows, in their packed order.
+fn lower_places(r: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..r).flat_map(|i| (0..=i).map(move |j| (i, j)))
 }
 
 /// Index of `(i, i)` in a lower triangle packed by rows.

@@ -123,8 +123,8 @@ impl XorShift {
     }
 }
 
-/// `n` frames drawn from `gmm`.
-/// `n` frames drawn from `gmm` with [`XorShift`] seeded by `seed`.
+/// `n` frames drawn from `gmm` with [`XorShift`] seeded by `seed | 1`
+/// (so `2k` and `2k + 1` give the same frames: pass distinct odd seeds).
 pub fn sample_gmm(gmm: &DiagGmm, n: usize, seed: u64) -> Array2<f32> {
     let mut rng = XorShift(seed | 1);
     let cumulative: Vec<f64> = gmm

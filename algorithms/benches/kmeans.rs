@@ -11,6 +11,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ndarray::{s, Array2};
 use shardkit::Executor;
+use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::kmeans::{Init, KMeans};
 
 fn data(n: usize, d: usize) -> Array2<f32> {
@@ -35,19 +36,22 @@ fn bench(c: &mut Criterion) {
         let id = |what: &str| BenchmarkId::new(what, format!("{n}x{d}/k{k}/{threads}t"));
         let lloyd = KMeans::new(k).init(Init::Given(init.clone())).max_iter(1);
         g.bench_function(id("lloyd_iteration"), |b| {
-            b.iter(|| pool.install(|| lloyd.fit(x.view())).expect("fit"))
+            b.iter(|| {
+                pool.install(|| lloyd.fit(&Frames::rows(x.view())))
+                    .expect("fit")
+            })
         });
         let pp = KMeans::new(k).seed(1);
         g.bench_function(id("kmeans++"), |b| {
             b.iter(|| {
-                pool.install(|| pp.initial_centroids(x.view()))
+                pool.install(|| pp.initial_centroids(&Frames::rows(x.view())))
                     .expect("init")
             })
         });
         let par = KMeans::new(k).init(Init::parallel()).seed(1);
         g.bench_function(id("kmeans||"), |b| {
             b.iter(|| {
-                pool.install(|| par.initial_centroids(x.view()))
+                pool.install(|| par.initial_centroids(&Frames::rows(x.view())))
                     .expect("init")
             })
         });

@@ -54,8 +54,9 @@ use std::time::Instant;
 use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_features, read_list, write_npy};
+use shardkit_algorithms::frames::Frames;
+use shardkit_algorithms::gmm::ubm::{em, EmConfig, EmIteration, UbmTrained};
 use shardkit_algorithms::gmm::{DiagGmm, Pruning};
-use shardkit_algorithms::ubm::{em, EmConfig, Iteration, Trained, TrainingData};
 
 struct Args {
     list: Option<PathBuf>,
@@ -194,7 +195,7 @@ fn default_init(x: ArrayView2<f32>, m: usize, seed: u64) -> Result<DiagGmm, Stri
 }
 
 /// Summary of one mode's iterations.
-fn summarise(name: &str, history: &[Iteration], flops: f64, frames: f64, peak: Option<f64>) {
+fn summarise(name: &str, history: &[EmIteration], flops: f64, frames: f64, peak: Option<f64>) {
     let rate = |s: f64| {
         let g = flops / s / 1e9;
         match peak {
@@ -209,7 +210,7 @@ fn summarise(name: &str, history: &[Iteration], flops: f64, frames: f64, peak: O
             ),
         }
     };
-    let best = |f: &dyn Fn(&Iteration) -> bool| {
+    let best = |f: &dyn Fn(&EmIteration) -> bool| {
         history
             .iter()
             .filter(|it| f(it))
@@ -342,15 +343,12 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
         modes.push(("pruned", Some(a.pruning)));
     }
-    let data = TrainingData::Rows(x.view());
-    let mut results: Vec<(&str, Trained)> = Vec::new();
+    let data = Frames::rows(x.view());
+    let mut results: Vec<(&str, UbmTrained)> = Vec::new();
     for (name, pruning) in modes {
-        let config = EmConfig {
-            pruning,
-            ..EmConfig::default()
-        };
+        let config = EmConfig::new().pruning(pruning);
         let mut i = 0;
-        let mut report = |it: &Iteration| {
+        let mut report = |it: &EmIteration| {
             i += 1;
             let g = flops / it.seconds / 1e9;
             let share = peak.map_or(String::new(), |p| {

@@ -28,6 +28,7 @@ use std::time::Instant;
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_features, read_list, write_npy};
+use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::kmeans::{Init, KMeans, KMeansModel};
 
 struct Args {
@@ -153,6 +154,11 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         (None, Some(f)) => read_features(&f[0])?.ncols(),
         _ => unreachable!(),
     };
+    let frames = match (&data, &files) {
+        (Some(x), _) => Frames::rows(x.view()),
+        (None, Some(f)) => Frames::files(f).expect_dim(dim),
+        _ => unreachable!(),
+    };
     let exec = match a.threads {
         Some(t) => Executor::threads(t)?,
         None => Executor::current(),
@@ -188,11 +194,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => {
             let start = Instant::now();
-            let c = exec.install(|| match (&data, &files) {
-                (Some(x), _) => params.initial_centroids(x.view()),
-                (None, Some(f)) => params.initial_centroids_files(f, dim),
-                _ => unreachable!(),
-            })?;
+            let c = exec.install(|| params.initial_centroids(&frames))?;
             println!("{name} init: {:.3} s", start.elapsed().as_secs_f64());
             c
         }
@@ -214,11 +216,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         .init(Init::Given(initial))
         .max_iter(a.iters)
         .tol(0.0);
-    let model = exec.install(|| match (&data, &files) {
-        (Some(x), _) => lloyd.fit(x.view()),
-        (None, Some(f)) => lloyd.fit_files(f, dim),
-        _ => unreachable!(),
-    })?;
+    let model = exec.install(|| lloyd.fit(&frames))?;
     let n = match (&data, &files) {
         (Some(x), _) => x.nrows(),
         (None, Some(f)) => {
@@ -263,7 +261,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         let mut fits: Vec<f64> = (0..5)
             .map(|_| {
                 let start = Instant::now();
-                exec.install(|| one.fit(x.view()))
+                exec.install(|| one.fit(&Frames::rows(x.view())))
                     .map(|_| start.elapsed().as_secs_f64())
             })
             .collect::<Result<_, _>>()?;

@@ -145,11 +145,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     exec.install(|| -> Result<(), Box<dyn std::error::Error>> {
         // tv_em, as training runs it (its arrays are kept from one
         // iteration to the next); each report is one line.
-        let config = TvConfig {
-            iterations: args.iters,
-            min_divergence: !args.no_min_div,
-            ..TvConfig::default()
-        };
+        let config = TvConfig::default().iterations(args.iters).min_divergence(!args.no_min_div);
         let trained = tv_em(&stats, model, &config, &mut |it: &TvIteration| {
             let secs = it.seconds;
             let rate = gemm_flops / secs / 1e9;

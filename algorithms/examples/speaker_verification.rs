@@ -53,16 +53,14 @@ use std::time::Instant;
 use clap::Parser;
 use ndarray::{Array2, Axis};
 use shardkit::Executor;
-use shardkit_algorithms::backend::{
-    average_by_label, cosine_scores, ClassStats, Lda, LengthNorm, Plda, Wccn,
-};
+use shardkit_algorithms::backend::Recipe;
 use shardkit_algorithms::features::ReadOptions;
+use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::frontend::{extract_features, Job, MfccConfig};
-use shardkit_algorithms::gmm::DiagGmm;
-use shardkit_algorithms::ivector::{baum_welch_files, extract, train_tv, TvConfig};
+use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Speaker, Trial};
+use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
+use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig};
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
-use shardkit_algorithms::speaker::{adapt_speakers, score_trials, MapConfig, Speaker, Trial};
-use shardkit_algorithms::ubm::{train_ubm, EmConfig, TrainingData};
 
 /// Speaker verification from WAV files to EER and a DET plot.
 #[derive(Parser, Debug)]
@@ -215,15 +213,10 @@ fn run(args: &Args) -> Result<()> {
 
     // UBM.
     let ubm = stages.run(&format!("UBM ({} components)", args.components), || {
-        let em = EmConfig::default();
-        let stages = args.components.ilog2() as usize;
-        let total: usize = em.iterations.iter().take(stages).sum();
-        let bar = shardkit::progress(total as u64, "UBM EM");
+        let em = EmConfig::new();
+        let bar = shardkit::progress(em.total_iterations(args.components) as u64, "UBM EM");
         let trained = train_ubm(
-            &TrainingData::Files {
-                files: &train_files,
-                options: &options,
-            },
+            &Frames::files(&train_files).options(options),
             args.components,
             &em,
             &mut |_| bar.inc(1),
@@ -237,39 +230,39 @@ fn run(args: &Args) -> Result<()> {
 
     // GMM-UBM.
     let gmm_trials = stages.run("GMM-UBM: MAP adaptation and scoring", || {
-        let enrol: Vec<Speaker> = speakers
-            .iter()
-            .enumerate()
-            .map(|(k, name)| Speaker {
-                name: name.clone(),
-                files: train
+        let enrol_files: Vec<Vec<PathBuf>> = (0..speakers.len())
+            .map(|k| {
+                train
                     .iter()
                     .filter(|r| r.speaker == k)
                     .map(|r| r.npy.clone())
-                    .collect(),
+                    .collect()
             })
             .collect();
-        let prepared = ubm.prepare();
-        let models = adapt_speakers(&enrol, &ubm, &prepared, &options, &MapConfig::default())?;
-        let models: Vec<DiagGmm> = models.iter().map(|m| m.to_gmm()).collect();
+        let enrol: Vec<Speaker> = speakers
+            .iter()
+            .zip(&enrol_files)
+            .map(|(name, files)| Speaker {
+                name: name.clone(),
+                frames: Frames::files(files).options(options),
+            })
+            .collect();
+        let models = adapt_speakers(&enrol, &ubm, &MapConfig::new())?;
         // Every test file against every speaker, and which trials are
         // targets.
+        let test_files: Vec<PathBuf> = test.iter().map(|r| r.npy.clone()).collect();
         let (trials, is_target): (Vec<Trial>, Vec<bool>) = test
             .iter()
-            .flat_map(|r| {
-                (0..speakers.len()).map(|k| {
-                    let trial = Trial {
-                        model: k,
-                        file: r.npy.clone(),
-                    };
-                    (trial, k == r.speaker)
-                })
+            .enumerate()
+            .flat_map(|(segment, r)| {
+                (0..speakers.len()).map(move |model| (Trial { model, segment }, model == r.speaker))
             })
             .unzip();
+        let test_frames = Frames::files(&test_files).options(options);
         let bar = shardkit::progress(trials.len() as u64, "GMM-UBM scoring");
         let mut scores = Vec::with_capacity(trials.len());
         for chunk in trials.chunks(256) {
-            scores.extend(score_trials(chunk, &models, &ubm, &prepared, &options, 10)?);
+            scores.extend(score_trials(chunk, &models, &ubm, &test_frames, 10)?);
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
@@ -279,7 +272,7 @@ fn run(args: &Args) -> Result<()> {
     // I-vectors.
     let stats = stages.run("Baum-Welch statistics", || {
         let files: Vec<PathBuf> = recordings.iter().map(|r| r.npy.clone()).collect();
-        Ok(baum_welch_files(&files, &ubm, &options)?)
+        Ok(baum_welch(&Frames::files(&files).options(options), &ubm)?)
     })?;
     let train_rows: Vec<usize> = (0..recordings.len())
         .filter(|&i| recordings[i].train)
@@ -290,12 +283,9 @@ fn run(args: &Args) -> Result<()> {
             args.rank, args.tv_iters
         ),
         || {
-            let config = TvConfig {
-                rank: args.rank,
-                iterations: args.tv_iters,
-                seed: args.seed,
-                ..TvConfig::default()
-            };
+            let config = TvConfig::new(args.rank)
+                .iterations(args.tv_iters)
+                .seed(args.seed);
             let bar = shardkit::progress(args.tv_iters as u64, "TV EM");
             let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| {
                 bar.inc(1)
@@ -309,13 +299,7 @@ fn run(args: &Args) -> Result<()> {
     )?;
     let ivectors = stages.run("i-vector extraction", || Ok(extract(&stats, &tv)?))?;
 
-    let systems = backends(
-        &recordings,
-        speakers.len(),
-        &ivectors,
-        &gmm_trials,
-        &mut stages,
-    )?;
+    let systems = backends(&recordings, &ivectors, &gmm_trials, &mut stages)?;
     report(args, &recordings, speakers.len(), &systems, &mut stages)?;
     say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
     Ok(())
@@ -330,7 +314,6 @@ struct System {
 /// The i-vector back ends, and the GMM-UBM scores as a curve.
 fn backends(
     recordings: &[Recording],
-    n_speakers: usize,
     ivectors: &Array2<f64>,
     gmm_trials: &(Vec<f64>, Vec<bool>),
     stages: &mut Stages,
@@ -353,54 +336,33 @@ fn backends(
     }];
 
     stages.run("back ends: cosine, LDA+WCCN, PLDA", || {
-        // Cosine on length-normalised i-vectors (centred on the training
-        // mean); a speaker's enrolment vector is the mean of theirs.
-        let norm = LengthNorm::fit(train.view(), false)?;
-        let (train_n, test_n) = (norm.transform(train.view())?, norm.transform(test.view())?);
-        let cosine = |train: &Array2<f64>, test: &Array2<f64>| -> Result<DetCurve> {
-            let (enrol, enrol_labels) = average_by_label(train.view(), &train_labels)?;
-            let scores = cosine_scores(enrol.view(), test.view())?;
-            Ok(DetCurve::from_score_matrix(
-                scores.view(),
-                &enrol_labels,
-                &test_labels,
-            )?)
-        };
-        systems.push(System {
-            name: "i-vector cosine",
-            curve: cosine(&train_n, &test_n)?,
-        });
-
-        // LDA (at most speakers − 1 directions, up to 150), then WCCN.
-        let k = (n_speakers - 1).min(150).min(train_n.ncols());
-        let lda = Lda::fit(train_n.view(), &train_labels, k)?;
-        let (train_l, test_l) = (
-            lda.transform(train_n.view())?,
-            lda.transform(test_n.view())?,
-        );
-        let wccn = Wccn::fit(train_l.view(), &train_labels)?;
-        systems.push(System {
-            name: "i-vector LDA+WCCN cosine",
-            curve: cosine(
-                &wccn.transform(train_l.view())?,
-                &wccn.transform(test_l.view())?,
-            )?,
-        });
-
-        // Two-covariance PLDA on the length-normalised LDA vectors,
-        // enrolled from all of a speaker's training vectors.
-        let norm = LengthNorm::fit(train_l.view(), false)?;
-        let (train_p, test_p) = (
-            norm.transform(train_l.view())?,
-            norm.transform(test_l.view())?,
-        );
-        let plda = Plda::fit(train_p.view(), &train_labels, 10)?.model;
-        let enrol = ClassStats::from_labels(train_p.view(), &train_labels)?;
-        let scores = plda.score_stats(&enrol, &ClassStats::singles(test_p.view())?)?;
-        systems.push(System {
-            name: "i-vector PLDA",
-            curve: DetCurve::from_score_matrix(scores.view(), enrol.labels(), &test_labels)?,
-        });
+        // Length-normalised i-vectors (centred on the training mean), then
+        // cosine, LDA (speakers − 1 directions, up to 150) + WCCN + cosine,
+        // or LDA + length norm + two-covariance PLDA; enrolment from all of
+        // a speaker's training i-vectors.
+        let recipes = [
+            ("i-vector cosine", Recipe::Cosine),
+            (
+                "i-vector LDA+WCCN cosine",
+                Recipe::LdaWccnCosine { lda_dim: None },
+            ),
+            (
+                "i-vector PLDA",
+                Recipe::Plda {
+                    lda_dim: None,
+                    iterations: 10,
+                },
+            ),
+        ];
+        for (name, recipe) in recipes {
+            let backend = recipe.fit(train.view(), &train_labels)?;
+            let models = backend.enrol(train.view(), &train_labels)?;
+            let scores = backend.score(&models, test.view())?;
+            systems.push(System {
+                name,
+                curve: DetCurve::from_score_matrix(scores.view(), models.labels(), &test_labels)?,
+            });
+        }
         Ok(())
     })?;
     Ok(systems)

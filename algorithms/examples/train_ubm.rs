@@ -36,9 +36,10 @@ use clap::Parser;
 use gmm_data::{sample_gmm, Rng};
 use ndarray::{Array1, Array2};
 use shardkit::Executor;
-use shardkit_algorithms::features::{read_list, write_npy, ReadOptions};
+use shardkit_algorithms::features::{read_list, write_npy};
+use shardkit_algorithms::frames::Frames;
+use shardkit_algorithms::gmm::ubm::{em, train_ubm, EmConfig, EmIteration};
 use shardkit_algorithms::gmm::{self, DiagGmm};
-use shardkit_algorithms::ubm::{em, train_ubm, EmConfig, Iteration, TrainingData};
 
 /// Train a UBM (diagonal GMM) by EM from feature files.
 #[derive(Parser, Debug)]
@@ -125,17 +126,11 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let files = read_list(&list)?;
-    let options = ReadOptions::default();
-    let data = TrainingData::Files {
-        files: &files,
-        options: &options,
-    };
-    let config = EmConfig {
-        iterations: args.iterations.clone(),
-        variance_floor: args.floor,
-        variance_ceiling: args.ceiling,
-        ..EmConfig::default()
-    };
+    let data = Frames::files(&files);
+    let config = EmConfig::new()
+        .iterations(args.iterations.clone())
+        .variance_floor(args.floor)
+        .variance_ceiling(args.ceiling);
     let workers = Executor::current().workers();
     let init = match &args.init {
         Some(path) => Some(DiagGmm::load(path)?),
@@ -161,15 +156,11 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let total = match &init {
         Some(_) => args.iters,
-        None => config
-            .iterations
-            .iter()
-            .take(args.components.max(1).ilog2() as usize)
-            .sum(),
+        None => config.total_iterations(args.components),
     };
     let bar = shardkit::progress(total as u64, "EM");
     let mut count = 0;
-    let mut report = |it: &Iteration| {
+    let mut report = |it: &EmIteration| {
         count += 1;
         bar.inc(1);
         if root {
@@ -211,14 +202,11 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 fn check(
     model: &DiagGmm,
     truth: &DiagGmm,
-    data: &TrainingData<'_>,
+    data: &Frames<'_>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let TrainingData::Files { files, .. } = data else {
-        unreachable!("the example trains on files")
-    };
     let mut frames = Vec::new();
-    for f in files.iter() {
-        frames.push(shardkit_algorithms::features::read_features(f)?);
+    for i in 0..data.len() {
+        frames.push(data.segment(i)?);
     }
     let views: Vec<_> = frames.iter().map(|f| f.view()).collect();
     let all = ndarray::concatenate(ndarray::Axis(0), &views)?;

@@ -3,14 +3,15 @@
 //! files, so it runs on threads or MPI ranks with the same bits.
 //!
 //! - [`features`]: feature files on disk (`.npy`, HTK, list files);
+//! - [`frames`]: the frames every algorithm reads — rows or matrices in
+//!   memory, or feature files — and the passes over them;
 //! - [`frontend`]: WAV files to MFCC features (Δ, ΔΔ, energy VAD, CMVN);
 //! - [`npz`]: models as NumPy `.npz` archives;
 //! - [`kmeans`]: Lloyd's k-means with k-means++ and k-means||
 //!   initialisation, over rows in memory or over feature files;
 //! - [`gmm`]: diagonal GMMs and their E-step (GEMMs in `f32`, statistics in
-//!   `f64`);
-//! - [`ubm`]: UBM training by EM with the split schedule;
-//! - [`speaker`]: MAP adaptation and GMM-UBM scoring;
+//!   `f64`), UBM training by EM with the split schedule ([`gmm::ubm`]), MAP
+//!   adaptation and GMM-UBM scoring ([`gmm::map`]);
 //! - [`ivector`]: Baum-Welch statistics, total-variability training and
 //!   i-vector extraction;
 //! - [`backend`]: scoring back ends for i-vectors — length normalisation,
@@ -23,6 +24,7 @@
 
 pub mod backend;
 pub mod features;
+pub mod frames;
 pub mod frontend;
 pub mod gmm;
 pub mod ivector;
@@ -31,5 +33,3 @@ mod linalg;
 pub mod metrics;
 pub mod npz;
 mod scratch;
-pub mod speaker;
-pub mod ubm;

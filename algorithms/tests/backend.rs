@@ -7,8 +7,8 @@
 use ndarray::{array, s, Array1, Array2, ArrayView2};
 use shardkit::Executor;
 use shardkit_algorithms::backend::{
-    average_by_label, cosine_scores, length_normalize, BackendError, ClassStats, Lda, LengthNorm,
-    Plda, Wccn,
+    average_by_label, cosine_scores, length_normalize, Backend, BackendError, ClassStats, Lda,
+    LengthNorm, Plda, Recipe, Wccn,
 };
 
 mod python;
@@ -624,6 +624,94 @@ fn plda_errors_name_the_problem() {
     assert!(matches!(e, BackendError::Npz(_)));
 }
 
+/// The recipes give the scores of the parts put together by hand, bit for
+/// bit, and survive a save and a load.
+#[test]
+fn recipes_are_their_parts_put_together() {
+    let mut rng = Rng(21);
+    let (train, labels) = labelled(&mut rng, 9, 8, 12);
+    let (test, _) = labelled(&mut rng, 9, 2, 12);
+    let enrol_labels: Vec<usize> = labels.iter().map(|l| l * 10 + 3).collect();
+
+    // By hand: length norm, then LDA to 8 (= speakers − 1), then WCCN or a
+    // second length norm and PLDA.
+    let norm = LengthNorm::fit(train.view(), false).unwrap();
+    let (train_n, test_n) = (
+        norm.transform(train.view()).unwrap(),
+        norm.transform(test.view()).unwrap(),
+    );
+    let (enrol, speakers) = average_by_label(train_n.view(), &enrol_labels).unwrap();
+    let cosine = cosine_scores(enrol.view(), test_n.view()).unwrap();
+    let lda = Lda::fit(train_n.view(), &labels, 8).unwrap();
+    let (train_l, test_l) = (
+        lda.transform(train_n.view()).unwrap(),
+        lda.transform(test_n.view()).unwrap(),
+    );
+    let wccn = Wccn::fit(train_l.view(), &labels).unwrap();
+    let (train_w, test_w) = (
+        wccn.transform(train_l.view()).unwrap(),
+        wccn.transform(test_l.view()).unwrap(),
+    );
+    let (enrol_w, _) = average_by_label(train_w.view(), &enrol_labels).unwrap();
+    let lda_wccn = cosine_scores(enrol_w.view(), test_w.view()).unwrap();
+    let renorm = LengthNorm::fit(train_l.view(), false).unwrap();
+    let (train_p, test_p) = (
+        renorm.transform(train_l.view()).unwrap(),
+        renorm.transform(test_l.view()).unwrap(),
+    );
+    let plda = Plda::fit(train_p.view(), &labels, 5).unwrap().model;
+    let plda_scores = plda
+        .score_stats(
+            &ClassStats::from_labels(train_p.view(), &enrol_labels).unwrap(),
+            &ClassStats::singles(test_p.view()).unwrap(),
+        )
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    for (recipe, want) in [
+        (Recipe::Cosine, cosine),
+        (Recipe::LdaWccnCosine { lda_dim: None }, lda_wccn),
+        (
+            Recipe::Plda {
+                lda_dim: Some(8),
+                iterations: 5,
+            },
+            plda_scores,
+        ),
+    ] {
+        let backend = recipe.fit(train.view(), &labels).unwrap();
+        let models = backend.enrol(train.view(), &enrol_labels).unwrap();
+        assert_eq!(models.labels(), &speakers[..]);
+        let scores = backend.score(&models, test.view()).unwrap();
+        assert_eq!(scores, want, "{recipe:?}");
+        let path = dir.path().join("backend.npz");
+        backend.save(&path).unwrap();
+        let back = Backend::load(&path).unwrap();
+        assert_eq!(
+            back.score(&models, test.view()).unwrap(),
+            want,
+            "{recipe:?}"
+        );
+        // The same on two threads.
+        let pooled = Executor::threads(2)
+            .unwrap()
+            .install(|| backend.score(&models, test.view()))
+            .unwrap();
+        assert_eq!(pooled, want);
+    }
+
+    // Vectors of another dimension are refused, naming the problem.
+    let backend = Recipe::Cosine.fit(train.view(), &labels).unwrap();
+    let models = backend.enrol(train.view(), &labels).unwrap();
+    let err = backend.score(&models, test.slice(s![.., ..5])).unwrap_err();
+    assert!(matches!(err, BackendError::Dimension { .. }), "{err}");
+    // An archive that is not a back end.
+    let lda_path = dir.path().join("lda.npz");
+    lda.save(&lda_path).unwrap();
+    let err = Backend::load(&lda_path).unwrap_err();
+    assert!(err.to_string().contains("'recipe'"), "{err}");
+}
+
 #[test]
 fn models_and_errors_are_send_sync() {
     fn assert_traits<T: Send + Sync + 'static>() {}
@@ -633,6 +721,8 @@ fn models_and_errors_are_send_sync() {
     assert_traits::<Wccn>();
     assert_traits::<Plda>();
     assert_traits::<ClassStats>();
+    assert_traits::<Backend>();
+    assert_traits::<shardkit_algorithms::backend::Enrolled>();
 }
 
 /// LDA, WCCN, cosine and PLDA against scripts/peers/backend_numpy.py.

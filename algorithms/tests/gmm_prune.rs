@@ -14,8 +14,9 @@ use gmm_data::{assert_recovers, known_gmm as known, mfcc_like, sample_gmm as sam
 use ndarray::{array, s, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{write_npy, ReadOptions};
+use shardkit_algorithms::frames::Frames;
+use shardkit_algorithms::gmm::ubm::{em, train_ubm, EmConfig, UbmError, UbmParamsError};
 use shardkit_algorithms::gmm::{self, DiagGmm, GmmStats, PruneError, Pruning};
-use shardkit_algorithms::ubm::{em, train_ubm, EmConfig, TrainingData, UbmError};
 
 /// `log w_m + log N(x; μ_m, σ²_m)` in `f64`, plain loops.
 fn log_density(x: &[f64], gmm: &DiagGmm, m: usize) -> f64 {
@@ -224,12 +225,9 @@ fn pruned_log_likelihood_is_within_1e3_relative_of_exact() {
         assert!(stats.average_log_likelihood() <= exact + 1e-9 * exact.abs());
     }
     // Through EM, with the selection kept between re-selections.
-    let data = TrainingData::Rows(frames.view());
-    let exact_cfg = EmConfig::default();
-    let pruned_cfg = EmConfig {
-        pruning: Some(Pruning::default()),
-        ..EmConfig::default()
-    };
+    let data = Frames::rows(frames.view());
+    let exact_cfg = EmConfig::new();
+    let pruned_cfg = EmConfig::new().pruning(Some(Pruning::default()));
     let a = em(&data, gmm.clone(), 6, &exact_cfg, &mut |_| {}).unwrap();
     let b = em(&data, gmm, 6, &pruned_cfg, &mut |_| {}).unwrap();
     for (i, (x, y)) in a.history.iter().zip(&b.history).enumerate() {
@@ -288,16 +286,14 @@ fn same_bits_on_one_two_and_three_threads() {
         assert_eq!(bits(&other.2), bits(&one.2));
     }
     // And pruned EM, from rows.
-    let data = TrainingData::Rows(frames.view());
-    let config = EmConfig {
-        iterations: vec![1, 1, 1, 3],
-        pruning: Some(Pruning {
+    let data = Frames::rows(frames.view());
+    let config = EmConfig::new()
+        .iterations(vec![1, 1, 1, 3])
+        .pruning(Some(Pruning {
             top_n: 3,
             reselect_every: 2,
             ..Pruning::default()
-        }),
-        ..EmConfig::default()
-    };
+        }));
     let train = || train_ubm(&data, 16, &config, &mut |_| {}).unwrap();
     let serial = Executor::serial().install(train);
     for n in [1, 2, 3] {
@@ -310,17 +306,15 @@ fn same_bits_on_one_two_and_three_threads() {
 fn pruned_em_recovers_a_known_gmm() {
     let truth = known();
     let frames = sample(&truth, 20_000, 7);
-    let config = EmConfig {
-        iterations: vec![10, 30],
+    let config = EmConfig::new().iterations(vec![10, 30]).pruning(
         // The 4-component stage keeps each frame's best 2 components.
-        pruning: Some(Pruning {
+        Some(Pruning {
             top_n: 2,
             min_posterior: 1e-3,
             reselect_every: 5,
         }),
-        ..EmConfig::default()
-    };
-    let trained = train_ubm(&TrainingData::Rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
+    );
+    let trained = train_ubm(&Frames::rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
     assert_recovers(&trained.model, &truth);
     // The 2-component stage is exact (M ≤ top_n), the 4-component one pruned.
     assert!(trained.history[..10].iter().all(|it| !it.pruned));
@@ -332,12 +326,9 @@ fn pruned_em_recovers_a_known_gmm() {
     assert_eq!(selected.iter().filter(|&&s| s).count(), 6);
     // The likelihood rises to the exact mode's (within 1e-3).
     let exact = train_ubm(
-        &TrainingData::Rows(frames.view()),
+        &Frames::rows(frames.view()),
         4,
-        &EmConfig {
-            pruning: None,
-            ..config.clone()
-        },
+        &config.clone().pruning(None),
         &mut |_| {},
     )
     .unwrap();
@@ -361,30 +352,17 @@ fn pruned_em_on_files_matches_rows() {
         at += len;
     }
     let options = ReadOptions::default();
-    let config = EmConfig {
-        pruning: Some(Pruning {
-            top_n: 2,
-            reselect_every: 3,
-            ..Pruning::default()
-        }),
-        ..EmConfig::default()
-    };
-    let data = TrainingData::Files {
-        files: &files,
-        options: &options,
-    };
+    let config = EmConfig::new().pruning(Some(Pruning {
+        top_n: 2,
+        reselect_every: 3,
+        ..Pruning::default()
+    }));
+    let data = Frames::files(&files).options(options);
     // Every iteration pruned (4 components, top 2): the files' statistics
     // differ from the rows' only by the order of the f64 sums.
     let start = split_known();
     let from_files = em(&data, start.clone(), 7, &config, &mut |_| {}).unwrap();
-    let from_rows = em(
-        &TrainingData::Rows(frames.view()),
-        start,
-        7,
-        &config,
-        &mut |_| {},
-    )
-    .unwrap();
+    let from_rows = em(&Frames::rows(frames.view()), start, 7, &config, &mut |_| {}).unwrap();
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     for (a, b) in from_files.model.means().iter().zip(from_rows.model.means()) {
         assert!(close(*a, *b), "{a} vs {b}");
@@ -481,7 +459,7 @@ fn bad_options_are_errors_that_say_what_is_wrong() {
         gmm::select_and_accumulate(x, &prepared, &bad),
         Err(PruneError::MinPosterior { .. })
     ));
-    let data = TrainingData::Rows(frames.view());
+    let data = Frames::rows(frames.view());
     let cases: [(Pruning, PruneError); 3] = [
         (
             Pruning {
@@ -509,16 +487,13 @@ fn bad_options_are_errors_that_say_what_is_wrong() {
         ),
     ];
     for (pruning, want) in cases {
-        let config = EmConfig {
-            pruning: Some(pruning),
-            ..EmConfig::default()
-        };
+        let config = EmConfig::new().pruning(Some(pruning));
         match em(&data, gmm.clone(), 1, &config, &mut |_| {}) {
-            Err(UbmError::Pruning(e)) => assert_eq!(e, want),
+            Err(UbmError::Params(UbmParamsError::Pruning(e))) => assert_eq!(e, want),
             other => panic!("{pruning:?}: {other:?}"),
         }
         match train_ubm(&data, 64, &config, &mut |_| {}) {
-            Err(UbmError::Pruning(e)) => assert_eq!(e, want),
+            Err(UbmError::Params(UbmParamsError::Pruning(e))) => assert_eq!(e, want),
             other => panic!("{pruning:?}: {other:?}"),
         }
     }

@@ -8,11 +8,12 @@
 
 use ndarray::{array, s, Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 use shardkit::Executor;
-use shardkit_algorithms::features::{write_npy, ReadOptions};
+use shardkit_algorithms::features::write_npy;
+use shardkit_algorithms::frames::{Frames, FramesError};
 use shardkit_algorithms::gmm::{self, DiagGmm};
 use shardkit_algorithms::ivector::{
-    baum_welch, baum_welch_files, extract, extract_into, train_tv, tv_em, tv_iteration,
-    IvectorError, SessionStats, TvConfig, TvModel,
+    baum_welch, extract, extract_into, train_tv, tv_em, tv_iteration, IvectorError, SessionStats,
+    TvConfig, TvModel, TvParamsError,
 };
 
 /// A deterministic stream of numbers in [0, 1).
@@ -240,13 +241,10 @@ fn em_never_lowers_the_objective() {
             ubm_model.variances().to_owned(),
         )
         .unwrap();
-        let config = TvConfig {
-            rank: 4,
-            iterations: 12,
-            min_divergence: min_div,
-            seed,
-            ..TvConfig::default()
-        };
+        let config = TvConfig::new(4)
+            .iterations(12)
+            .min_divergence(min_div)
+            .seed(seed);
         let trained = train_tv(&stats, &ubm, &config, &mut |_| {}).unwrap();
         let obj: Vec<f64> = trained.history.iter().map(|it| it.objective).collect();
         for p in obj.windows(2) {
@@ -331,7 +329,7 @@ fn baum_welch_matches_the_gmm_statistics_and_files_match_memory() {
         .map(|i| Array2::from_shape_fn((10 + 7 * i, 2), |_| (4.0 * g.next() - 1.0) as f32))
         .collect();
     let views: Vec<_> = sessions.iter().map(|x| x.view()).collect();
-    let stats = baum_welch(&views, &ubm).unwrap();
+    let stats = baum_welch(&Frames::segments(&views), &ubm).unwrap();
     for (i, x) in sessions.iter().enumerate() {
         let want = gmm::accumulate(x.view(), &ubm.prepare());
         assert_eq!(stats.zero.row(i), want.zero);
@@ -353,17 +351,23 @@ fn baum_welch_matches_the_gmm_statistics_and_files_match_memory() {
     for threads in [1, 3] {
         let from_files = Executor::threads(threads)
             .unwrap()
-            .install(|| baum_welch_files(&files, &ubm, &ReadOptions::default()).unwrap());
+            .install(|| baum_welch(&Frames::files(&files), &ubm).unwrap());
         assert_eq!(from_files, stats, "{threads} threads");
     }
     let mut bad = files.clone();
     bad[3] = dir.path().join("missing.npy");
-    let err = baum_welch_files(&bad, &ubm, &ReadOptions::default()).unwrap_err();
-    assert!(matches!(err, IvectorError::Features(_)));
+    let err = baum_welch(&Frames::files(&bad), &ubm).unwrap_err();
+    assert!(matches!(
+        err,
+        IvectorError::Frames(FramesError::Features(_))
+    ));
     assert!(err.to_string().contains("missing.npy"), "{err}");
     let wide = Array2::<f32>::zeros((3, 5));
-    let err = baum_welch(&[wide.view()], &ubm).unwrap_err();
-    assert!(err.to_string().contains("session 0 has 5 columns"), "{err}");
+    let err = baum_welch(&Frames::segments(&[wide.view()]), &ubm).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "in-memory segment 0: has 5 columns per frame but 2 are expected"
+    );
 }
 
 #[test]
@@ -387,7 +391,7 @@ fn errors_name_what_is_wrong() {
     let err = SessionStats::new(array![[1.0, -1.0]], Array2::zeros((1, 4))).unwrap_err();
     assert_eq!(err.to_string(), "session 0: a zero-order statistic is -1");
     let err = SessionStats::new(Array2::zeros((2, 3)), Array2::zeros((2, 4))).unwrap_err();
-    assert!(matches!(err, IvectorError::Shape(_)), "{err}");
+    assert!(matches!(err, IvectorError::StatsParts { .. }), "{err}");
     let other = TvModel::new(
         Array2::zeros((4, 2)),
         Array2::zeros((2, 2)),
@@ -415,16 +419,19 @@ fn errors_name_what_is_wrong() {
         Array2::ones((3, 2)),
     )
     .unwrap();
-    let zero_rank = TvConfig {
-        rank: 0,
-        ..TvConfig::default()
-    };
+    let zero_rank = TvConfig::new(0);
     let err = train_tv(&stats, &ubm, &zero_rank, &mut |_| {}).unwrap_err();
-    assert!(err.to_string().contains("rank > 0"), "{err}");
-    let config = TvConfig {
-        iterations: 2,
-        ..TvConfig::default()
-    };
+    assert!(
+        matches!(err, IvectorError::Params(TvParamsError::Rank)),
+        "{err}"
+    );
+    let tiny = TvConfig::new(2).memory(8);
+    let err = train_tv(&stats, &ubm, &tiny, &mut |_| {}).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid total-variability setting: `memory` = 8 bytes cannot hold one session's posterior (40 bytes at rank 2); give at least 40"
+    );
+    let config = TvConfig::default().iterations(2);
     let trained = tv_em(&stats, model.clone(), &config, &mut |_| {}).unwrap();
     assert_eq!(trained.history.len(), 2);
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use ndarray::{array, s, Array1, Array2, ArrayView2, Axis};
 use proptest::prelude::*;
 use shardkit::Executor;
-use shardkit_algorithms::features::write_npy;
+use shardkit_algorithms::features::{write_npy, FeatureError};
+use shardkit_algorithms::frames::{Frames, FramesError};
 use shardkit_algorithms::kmeans::{Init, KMeans, KMeansError, KMeansModel, KMeansParamsError};
 
 /// Deterministic pseudo-random numbers for test data.
@@ -112,7 +113,7 @@ fn matches_naive_f64_lloyd_from_the_same_init() {
             .init(Init::Given(init.clone()))
             .max_iter(iters)
             .tol(0.0)
-            .fit(x.view())
+            .fit(&Frames::rows(x.view()))
             .unwrap();
         assert_eq!(model.iterations(), iters, "n={n}: ran every iteration");
         let (labels, inertia, centroids) = naive_lloyd(x.view(), &init, iters);
@@ -145,19 +146,25 @@ fn same_bits_on_one_two_and_three_threads() {
             .seed(5)
             .max_iter(8)
             .tol(0.0);
-        let serial = Executor::serial().install(|| params.fit(x.view())).unwrap();
+        let serial = Executor::serial()
+            .install(|| params.fit(&Frames::rows(x.view())))
+            .unwrap();
         let serial_files = Executor::serial()
-            .install(|| params.fit_files(&files, 7))
+            .install(|| params.fit(&Frames::files(&files).expect_dim(7)))
             .unwrap();
         for threads in 1..=3 {
             let pool = Executor::threads(threads).unwrap();
-            let m = pool.install(|| params.fit(x.view())).unwrap();
+            let m = pool
+                .install(|| params.fit(&Frames::rows(x.view())))
+                .unwrap();
             assert_eq!(
                 bits(&m),
                 bits(&serial),
                 "{init:?} rows on {threads} threads"
             );
-            let f = pool.install(|| params.fit_files(&files, 7)).unwrap();
+            let f = pool
+                .install(|| params.fit(&Frames::files(&files).expect_dim(7)))
+                .unwrap();
             assert_eq!(
                 bits(&f),
                 bits(&serial_files),
@@ -197,8 +204,8 @@ fn files_give_what_rows_give() {
             .seed(9)
             .max_iter(10)
             .tol(0.0);
-        let rows = params.fit(x.view()).unwrap();
-        let from_files = params.fit_files(&files, 5).unwrap();
+        let rows = params.fit(&Frames::rows(x.view())).unwrap();
+        let from_files = params.fit(&Frames::files(&files).expect_dim(5)).unwrap();
         assert_eq!(rows.iterations(), from_files.iterations());
         for (a, b) in rows.inertia().iter().zip(from_files.inertia()) {
             assert!(close(*a, b, 1e-12), "{init:?}: inertia {a} vs {b}");
@@ -231,7 +238,7 @@ fn well_separated_blobs_are_recovered() {
             let model = KMeans::new(5)
                 .init(init.clone())
                 .seed(seed)
-                .fit(x.view())
+                .fit(&Frames::rows(x.view()))
                 .unwrap();
             assert!(model.converged());
             let labels = model.predict(x.view()).unwrap();
@@ -268,9 +275,13 @@ fn inits_are_seeded() {
     let x = uniform(3000, 4, 8);
     for init in [Init::PlusPlus, Init::parallel()] {
         let a = KMeans::new(20).init(init.clone()).seed(1);
-        let first = a.initial_centroids(x.view()).unwrap();
-        assert_eq!(first, a.initial_centroids(x.view()).unwrap());
-        let other = a.clone().seed(2).initial_centroids(x.view()).unwrap();
+        let first = a.initial_centroids(&Frames::rows(x.view())).unwrap();
+        assert_eq!(first, a.initial_centroids(&Frames::rows(x.view())).unwrap());
+        let other = a
+            .clone()
+            .seed(2)
+            .initial_centroids(&Frames::rows(x.view()))
+            .unwrap();
         assert_ne!(first, other, "{init:?}: another seed, other centroids");
         // Initial centroids are rows of the data, all different here.
         for c in first.rows() {
@@ -297,7 +308,7 @@ fn plus_plus_inits_beat_random_rows() {
             .init(init)
             .seed(3)
             .max_iter(1)
-            .fit(x.view())
+            .fit(&Frames::rows(x.view()))
             .unwrap()
             .inertia()[0]
     };
@@ -329,7 +340,7 @@ fn empty_clusters_take_the_farthest_points_deterministically() {
         .init(Init::Given(init.clone()))
         .max_iter(5)
         .tol(0.0);
-    let model = params.fit(x.view()).unwrap();
+    let model = params.fit(&Frames::rows(x.view())).unwrap();
     assert_eq!(model.history()[0].reseeded, 1);
     assert!(model.history()[1..].iter().all(|it| it.reseeded == 0));
     // After the first update, centroid 2 was the outlier; the outlier then
@@ -344,13 +355,13 @@ fn empty_clusters_take_the_farthest_points_deterministically() {
         .init(Init::Given(init))
         .max_iter(1)
         .tol(0.0)
-        .fit(x.view())
+        .fit(&Frames::rows(x.view()))
         .unwrap();
     assert_eq!(first.centroids().row(2), array![5.0, 3.0]);
     for threads in 1..=3 {
         let again = Executor::threads(threads)
             .unwrap()
-            .install(|| params.fit(x.view()))
+            .install(|| params.fit(&Frames::rows(x.view())))
             .unwrap();
         assert_eq!(bits(&again), bits(&model));
     }
@@ -364,7 +375,7 @@ fn several_empty_clusters_take_distinct_points_in_order() {
     let m = KMeans::new(4)
         .init(Init::Given(init.clone()))
         .max_iter(1)
-        .fit(x.view())
+        .fit(&Frames::rows(x.view()))
         .unwrap();
     assert_eq!(m.history()[0].reseeded, 2);
     // The reference: distances of each point to its nearest of clusters 0, 2.
@@ -392,14 +403,17 @@ fn duplicate_points_and_k_equal_n() {
     // duplicated centroids, and never panics.
     let x = Array2::from_shape_fn((10, 2), |(i, j)| ((i % 2) * 3 + j) as f32);
     for init in [Init::PlusPlus, Init::parallel()] {
-        let m = KMeans::new(4).init(init.clone()).fit(x.view()).unwrap();
+        let m = KMeans::new(4)
+            .init(init.clone())
+            .fit(&Frames::rows(x.view()))
+            .unwrap();
         assert_eq!(m.clusters(), 4);
         assert_eq!(*m.inertia().last().unwrap(), 0.0, "{init:?}");
     }
     let x = uniform(7, 3, 1);
-    let m = KMeans::new(7).fit(x.view()).unwrap();
+    let m = KMeans::new(7).fit(&Frames::rows(x.view())).unwrap();
     assert_eq!(*m.inertia().last().unwrap(), 0.0);
-    let k1 = KMeans::new(1).fit(x.view()).unwrap();
+    let k1 = KMeans::new(1).fit(&Frames::rows(x.view())).unwrap();
     let mean = x.mapv(f64::from).mean_axis(Axis(0)).unwrap();
     for (a, b) in k1.centroids().row(0).iter().zip(&mean) {
         assert!(close(*a, *b, 1e-12));
@@ -409,8 +423,14 @@ fn duplicate_points_and_k_equal_n() {
 #[test]
 fn stop_rule_is_the_relative_decrease_of_inertia() {
     let x = uniform(3000, 2, 77);
-    let loose = KMeans::new(30).tol(1e-2).fit(x.view()).unwrap();
-    let tight = KMeans::new(30).tol(1e-7).fit(x.view()).unwrap();
+    let loose = KMeans::new(30)
+        .tol(1e-2)
+        .fit(&Frames::rows(x.view()))
+        .unwrap();
+    let tight = KMeans::new(30)
+        .tol(1e-7)
+        .fit(&Frames::rows(x.view()))
+        .unwrap();
     assert!(loose.converged() && loose.iterations() < tight.iterations());
     let i = loose.inertia();
     let n = i.len();
@@ -419,7 +439,11 @@ fn stop_rule_is_the_relative_decrease_of_inertia() {
         i[..n - 1].windows(2).all(|w| w[0] - w[1] > 1e-2 * w[0]),
         "{i:?}"
     );
-    let capped = KMeans::new(30).tol(0.0).max_iter(3).fit(x.view()).unwrap();
+    let capped = KMeans::new(30)
+        .tol(0.0)
+        .max_iter(3)
+        .fit(&Frames::rows(x.view()))
+        .unwrap();
     assert_eq!(capped.iterations(), 3);
     assert!(!capped.converged());
 }
@@ -427,7 +451,7 @@ fn stop_rule_is_the_relative_decrease_of_inertia() {
 #[test]
 fn save_and_load_centroids() {
     let x = uniform(500, 3, 5);
-    let m = KMeans::new(4).fit(x.view()).unwrap();
+    let m = KMeans::new(4).fit(&Frames::rows(x.view())).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("km.npz");
     m.save(&path).unwrap();
@@ -440,7 +464,7 @@ fn save_and_load_centroids() {
     // Saved centroids start a fit where it stopped.
     let resumed = KMeans::new(4)
         .init(Init::Given(back.centroids().clone()))
-        .fit(x.view())
+        .fit(&Frames::rows(x.view()))
         .unwrap();
     assert!(resumed.inertia()[0] <= *m.inertia().last().unwrap());
 
@@ -514,19 +538,25 @@ fn bad_settings_are_refused() {
         ),
     ];
     for (params, expected) in cases {
-        match params.fit(x.view()) {
+        match params.fit(&Frames::rows(x.view())) {
             Err(KMeansError::Params(e)) => assert_eq!(e, expected),
             other => panic!("{params:?}: {other:?}"),
         }
     }
-    let err = KMeans::new(2).tol(f64::NAN).fit(x.view()).unwrap_err();
+    let err = KMeans::new(2)
+        .tol(f64::NAN)
+        .fit(&Frames::rows(x.view()))
+        .unwrap_err();
     assert!(
         err.to_string()
             .starts_with("invalid k-means setting: `tol` must be a number >= 0"),
         "{err}"
     );
     assert_eq!(
-        KMeans::new(0).fit(x.view()).unwrap_err().to_string(),
+        KMeans::new(0)
+            .fit(&Frames::rows(x.view()))
+            .unwrap_err()
+            .to_string(),
         "invalid k-means setting: `clusters` must be at least 1"
     );
 }
@@ -534,46 +564,48 @@ fn bad_settings_are_refused() {
 #[test]
 fn bad_data_errors_say_what_is_wrong() {
     let x = uniform(10, 3, 1);
-    let err = KMeans::new(11).fit(x.view()).unwrap_err();
+    let err = KMeans::new(11).fit(&Frames::rows(x.view())).unwrap_err();
     assert_eq!(
         err.to_string(),
         "cannot make 11 clusters from 10 points: ask for at most 10 clusters, or give more data"
     );
     let mut nan = x.clone();
     nan[(4, 2)] = f32::NAN;
-    let err = KMeans::new(2).fit(nan.view()).unwrap_err();
+    let err = KMeans::new(2).fit(&Frames::rows(nan.view())).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "row 4, column 2 (counting from 0) is NaN: k-means needs finite values"
+        "in-memory rows: non-finite value NaN at frame 4, column 2 (counting from 0)"
     );
     nan[(4, 2)] = f32::NEG_INFINITY;
     nan[(7, 0)] = f32::NAN;
     assert!(matches!(
-        KMeans::new(2).fit(nan.view()),
-        Err(KMeansError::NonFinite {
-            row: 4,
-            column: 2,
-            ..
-        })
+        KMeans::new(2).fit(&Frames::rows(nan.view())),
+        Err(KMeansError::Frames(FramesError::Features(
+            FeatureError::NonFinite {
+                frame: 4,
+                column: 2,
+                ..
+            }
+        )))
     ));
     let err = KMeans::new(2)
-        .fit(Array2::<f32>::zeros((0, 3)).view())
+        .fit(&Frames::rows(Array2::<f32>::zeros((0, 3)).view()))
         .unwrap_err();
     assert_eq!(err.to_string(), "no data: no rows");
     let err = KMeans::new(2)
-        .fit(Array2::<f32>::zeros((5, 0)).view())
+        .fit(&Frames::rows(Array2::<f32>::zeros((5, 0)).view()))
         .unwrap_err();
     assert_eq!(err.to_string(), "no data: rows of 0 columns");
     let huge = Array2::from_elem((10, 3), 1e30f32);
     assert!(matches!(
-        KMeans::new(2).fit(huge.view()),
+        KMeans::new(2).fit(&Frames::rows(huge.view())),
         Err(KMeansError::TooLarge { .. })
     ));
 
     // Given centroids that do not fit.
     let err = KMeans::new(2)
         .init(Init::Given(Array2::zeros((2, 4))))
-        .fit(x.view())
+        .fit(&Frames::rows(x.view()))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -581,7 +613,7 @@ fn bad_data_errors_say_what_is_wrong() {
     );
     let err = KMeans::new(3)
         .init(Init::Given(Array2::zeros((2, 3))))
-        .fit(x.view())
+        .fit(&Frames::rows(x.view()))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -591,7 +623,7 @@ fn bad_data_errors_say_what_is_wrong() {
     c[(1, 1)] = f64::INFINITY;
     let err = KMeans::new(2)
         .init(Init::Given(c))
-        .fit(x.view())
+        .fit(&Frames::rows(x.view()))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -599,7 +631,7 @@ fn bad_data_errors_say_what_is_wrong() {
     );
 
     // Predicting rows of another dimension.
-    let m = KMeans::new(2).fit(x.view()).unwrap();
+    let m = KMeans::new(2).fit(&Frames::rows(x.view())).unwrap();
     let err = m.predict(uniform(4, 5, 2).view()).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -615,7 +647,7 @@ fn file_errors_name_the_file() {
     let wide = dir.path().join("wide.npy");
     write_npy(&wide, &uniform(20, 4, 2)).unwrap();
     let err = KMeans::new(2)
-        .fit_files(&[good.clone(), wide.clone()], 3)
+        .fit(&Frames::files(&[good.clone(), wide.clone()]).expect_dim(3))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -629,7 +661,7 @@ fn file_errors_name_the_file() {
     let nan = dir.path().join("nan.npy");
     write_npy(&nan, &bad).unwrap();
     let err = KMeans::new(2)
-        .fit_files(&[good.clone(), nan.clone()], 3)
+        .fit(&Frames::files(&[good.clone(), nan.clone()]).expect_dim(3))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -640,7 +672,7 @@ fn file_errors_name_the_file() {
     );
     let missing = dir.path().join("missing.npy");
     let err = KMeans::new(2)
-        .fit_files(std::slice::from_ref(&missing), 3)
+        .fit(&Frames::files(std::slice::from_ref(&missing)).expect_dim(3))
         .unwrap_err();
     assert!(
         err.to_string()
@@ -648,15 +680,18 @@ fn file_errors_name_the_file() {
         "{err}"
     );
     let err = KMeans::new(41)
-        .fit_files(&[good.clone(), good.clone()], 3)
+        .fit(&Frames::files(&[good.clone(), good.clone()]).expect_dim(3))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "cannot make 41 clusters from 40 points: ask for at most 40 clusters, or give more data"
     );
     assert_eq!(
-        KMeans::new(2).fit_files(&[], 3).unwrap_err().to_string(),
-        "no data: the list of files is empty"
+        KMeans::new(2)
+            .fit(&Frames::files(&[]).expect_dim(3))
+            .unwrap_err()
+            .to_string(),
+        "no data: the list of segments is empty"
     );
 }
 
@@ -667,8 +702,8 @@ fn non_standard_layouts_are_accepted() {
     let fortran = t.t(); // 300 × 4, column-major view
     let params = KMeans::new(5).seed(3);
     assert_eq!(
-        bits(&params.fit(x.view()).unwrap()),
-        bits(&params.fit(fortran).unwrap())
+        bits(&params.fit(&Frames::rows(x.view())).unwrap()),
+        bits(&params.fit(&Frames::rows(fortran)).unwrap())
     );
 }
 
@@ -681,7 +716,7 @@ proptest! {
         let k = k.min(n);
         let x = uniform(n, d, seed);
         let init = if pp { Init::PlusPlus } else { Init::parallel() };
-        let m = KMeans::new(k).init(init).seed(seed).tol(0.0).max_iter(30).fit(x.view()).unwrap();
+        let m = KMeans::new(k).init(init).seed(seed).tol(0.0).max_iter(30).fit(&Frames::rows(x.view())).unwrap();
         let i = m.inertia();
         for w in i.windows(2) {
             prop_assert!(w[1] <= w[0], "{:?}", i);
@@ -706,7 +741,7 @@ proptest! {
             _ => Init::Given(Array2::zeros((k, d))),
         };
         let params = KMeans::new(k).init(init).tol(tol).max_iter(5);
-        if let Ok(m) = params.fit(x.view()) {
+        if let Ok(m) = params.fit(&Frames::rows(x.view())) {
             prop_assert_eq!(m.clusters(), k);
             let labels: Array1<u32> = m.predict(x.view()).unwrap();
             prop_assert!(labels.iter().all(|&l| (l as usize) < k));
@@ -722,7 +757,7 @@ fn autotraits() {
     has_autotraits::<KMeansModel>();
     has_autotraits::<KMeansError>();
     has_autotraits::<KMeansParamsError>();
-    has_autotraits::<shardkit_algorithms::kmeans::Iteration>();
+    has_autotraits::<shardkit_algorithms::kmeans::LloydIteration>();
     has_autotraits::<shardkit_algorithms::npz::NpzError>();
     has_autotraits::<shardkit_algorithms::npz::NpzReader>();
     has_autotraits::<shardkit_algorithms::npz::NpzWriter>();

@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use ndarray::{array, Array2};
 use shardkit::Executor;
-use shardkit_algorithms::features::{write_npy, ReadOptions};
-use shardkit_algorithms::gmm::{DiagGmm, GmmStats};
-use shardkit_algorithms::speaker::{
-    adapt_speakers, llr, map_adapt, score_trials, MapConfig, Speaker, Trial,
+use shardkit_algorithms::features::write_npy;
+use shardkit_algorithms::frames::Frames;
+use shardkit_algorithms::gmm::map::{
+    adapt_speakers, llr, map_adapt, score_trials, MapConfig, MapError, MapParamsError, Speaker,
+    Trial,
 };
+use shardkit_algorithms::gmm::{DiagGmm, GmmStats};
 
 fn ubm() -> DiagGmm {
     DiagGmm::new(
@@ -42,7 +44,7 @@ fn map_moves_means_by_the_relevance_rule_and_keeps_unseen_components() {
         log_likelihood: -100.0,
         frames: 64,
     };
-    let model = map_adapt(&ubm, &stats, &MapConfig::default());
+    let model = map_adapt(&ubm, &stats, &MapConfig::new()).unwrap();
     // n = r = 16: half way from the UBM's mean (-4, 0) to the data's (-3, 1).
     assert_eq!(model.means().row(0), array![-3.5, 0.5]);
     // Unseen: the UBM's mean, exactly.
@@ -52,25 +54,38 @@ fn map_moves_means_by_the_relevance_rule_and_keeps_unseen_components() {
     assert_eq!(model.weights(), ubm.weights());
     assert_eq!(model.variances(), ubm.variances());
 
-    let all = MapConfig {
-        weights: true,
-        variances: true,
-        ..MapConfig::default()
-    };
-    let model = map_adapt(&ubm, &stats, &all);
+    let all = MapConfig::new().weights(true).variances(true);
+    let model = map_adapt(&ubm, &stats, &all).unwrap();
     assert!((model.weights().sum() - 1.0).abs() < 1e-12);
     assert!(model.weights()[2] > model.weights()[0]);
     assert!(model.variances().iter().all(|v| v.is_finite() && *v > 0.0));
     assert_eq!(model.variances().row(1), ubm.variances().row(1));
+
+    // Statistics of another UBM, and settings that cannot be used.
+    let err = map_adapt(&ubm, &GmmStats::zeros(3, 2), &MapConfig::new()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MapError::StatsShape {
+                expected: (4, 2),
+                found: (3, 2)
+            }
+        ),
+        "{err}"
+    );
+    let err = map_adapt(&ubm, &stats, &MapConfig::new().relevance(f64::NAN)).unwrap_err();
+    assert!(
+        matches!(err, MapError::Params(MapParamsError::Relevance(_))),
+        "{err}"
+    );
 }
 
 #[test]
 fn speakers_are_adapted_in_order_with_the_same_bits_on_any_pool_and_scored() {
     let ubm = ubm();
-    let prepared = ubm.prepare();
     let dir = tempfile::tempdir().unwrap();
     let shifts = [[1.5f32, 0.0], [-1.5, 0.0], [0.0, 1.5]];
-    let mut speakers = Vec::new();
+    let mut enrolment: Vec<Vec<PathBuf>> = Vec::new();
     let mut tests: Vec<PathBuf> = Vec::new();
     for (s, shift) in shifts.iter().enumerate() {
         let mut files = Vec::new();
@@ -79,38 +94,38 @@ fn speakers_are_adapted_in_order_with_the_same_bits_on_any_pool_and_scored() {
             write_npy(&path, &frames(200, *shift, (s * 10 + u + 1) as u64)).unwrap();
             files.push(path);
         }
-        speakers.push(Speaker {
-            name: format!("spk{s}"),
-            files,
-        });
+        enrolment.push(files);
         let test = dir.path().join(format!("spk{s}_test.npy"));
         write_npy(&test, &frames(150, *shift, (s * 10 + 9) as u64)).unwrap();
         tests.push(test);
     }
-    let options = ReadOptions::default();
-    let config = MapConfig::default();
+    let speakers: Vec<Speaker> = enrolment
+        .iter()
+        .enumerate()
+        .map(|(s, files)| Speaker {
+            name: format!("spk{s}"),
+            frames: Frames::files(files),
+        })
+        .collect();
+    let config = MapConfig::new();
     let serial = Executor::serial()
-        .install(|| adapt_speakers(&speakers, &ubm, &prepared, &options, &config))
+        .install(|| adapt_speakers(&speakers, &ubm, &config))
         .unwrap();
     let pooled = Executor::threads(2)
         .unwrap()
-        .install(|| adapt_speakers(&speakers, &ubm, &prepared, &options, &config))
+        .install(|| adapt_speakers(&speakers, &ubm, &config))
         .unwrap();
     assert_eq!(serial, pooled);
     assert_eq!(serial.len(), 3);
     // Speaker 0 moved right, speaker 1 left.
-    assert!(serial[0].means[[0, 0]] > -4.0 && serial[1].means[[0, 0]] < -4.0);
+    assert!(serial[0].means()[[0, 0]] > -4.0 && serial[1].means()[[0, 0]] < -4.0);
 
-    let models: Vec<DiagGmm> = serial.iter().map(|m| m.to_gmm()).collect();
+    let models = serial;
     let trials: Vec<Trial> = (0..3)
-        .flat_map(|m| {
-            tests.iter().map(move |file| Trial {
-                model: m,
-                file: file.clone(),
-            })
-        })
+        .flat_map(|model| (0..3).map(move |segment| Trial { model, segment }))
         .collect();
-    let scores = score_trials(&trials, &models, &ubm, &prepared, &options, 10).unwrap();
+    let test = Frames::files(&tests);
+    let scores = score_trials(&trials, &models, &ubm, &test, 10).unwrap();
     assert_eq!(scores.len(), 9);
     for m in 0..3 {
         let target = scores[m * 3 + m];
@@ -120,24 +135,77 @@ fn speakers_are_adapted_in_order_with_the_same_bits_on_any_pool_and_scored() {
     }
     let again = Executor::threads(3)
         .unwrap()
-        .install(|| score_trials(&trials, &models, &ubm, &prepared, &options, 10))
+        .install(|| score_trials(&trials, &models, &ubm, &test, 10))
         .unwrap();
     assert_eq!(scores, again);
 
-    let bad = vec![Trial {
+    // The same frames in memory give the same scores.
+    let loaded: Vec<Array2<f32>> = tests
+        .iter()
+        .map(|t| shardkit_algorithms::features::read_features(t).unwrap())
+        .collect();
+    let views: Vec<_> = loaded.iter().map(|x| x.view()).collect();
+    let in_memory = score_trials(&trials, &models, &ubm, &Frames::segments(&views), 10).unwrap();
+    assert_eq!(scores, in_memory);
+
+    let bad = [Trial {
         model: 7,
-        file: tests[0].clone(),
+        segment: 0,
     }];
-    let err = score_trials(&bad, &models, &ubm, &prepared, &options, 10).unwrap_err();
+    let err = score_trials(&bad, &models, &ubm, &test, 10).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "trial 0 names model 7, but there are 3 models"
+    );
+    let bad = [Trial {
+        model: 0,
+        segment: 3,
+    }];
+    let err = score_trials(&bad, &models, &ubm, &test, 10).unwrap_err();
     assert!(
-        err.to_string().contains("model 7 but there are 3 models"),
+        matches!(
+            err,
+            MapError::UnknownSegment {
+                segment: 3,
+                segments: 3,
+                ..
+            }
+        ),
         "{err}"
     );
+    let err = score_trials(&trials, &models, &ubm, &test, 0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MapError::TopN {
+                top_n: 0,
+                components: 4
+            }
+        ),
+        "{err}"
+    );
+
+    // A speaker without frames, and settings that adapt nothing.
+    let empty: Vec<PathBuf> = Vec::new();
+    let nobody = [Speaker {
+        name: "nobody".into(),
+        frames: Frames::files(&empty),
+    }];
+    let err = adapt_speakers(&nobody, &ubm, &config).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "speaker `nobody` has no enrolment frames: give at least one segment with frames"
+    );
+    let nothing = MapConfig::new().means(false);
+    assert!(matches!(
+        adapt_speakers(&speakers, &ubm, &nothing),
+        Err(MapError::Params(MapParamsError::NothingAdapted))
+    ));
 }
 
 #[test]
 fn the_ubm_against_itself_scores_zero() {
     let ubm = ubm();
     let x = frames(50, [0.3, -0.2], 5);
-    assert_eq!(llr(x.view(), &ubm, &ubm, &ubm.prepare(), 2), 0.0);
+    assert_eq!(llr(x.view(), &ubm, &ubm, 2).unwrap(), 0.0);
 }

@@ -12,19 +12,17 @@ use shardkit_algorithms::gmm::DiagGmm;
 mod gmm_data;
 
 use gmm_data::{assert_recovers, known_gmm as known, sample_gmm as sample, XorShift as Rng};
-use shardkit_algorithms::ubm::{
-    em, global_moments, maximize, split, train_ubm, EmConfig, TrainingData, UbmError,
+use shardkit_algorithms::frames::{Frames, FramesError};
+use shardkit_algorithms::gmm::ubm::{
+    em, global_moments, maximize, split, train_ubm, EmConfig, UbmError, UbmParamsError,
 };
 
 #[test]
 fn a_mixture_drawn_from_a_known_gmm_is_recovered() {
     let truth = known();
     let frames = sample(&truth, 20_000, 7);
-    let config = EmConfig {
-        iterations: vec![10, 30],
-        ..EmConfig::default()
-    };
-    let trained = train_ubm(&TrainingData::Rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
+    let config = EmConfig::new().iterations(vec![10, 30]);
+    let trained = train_ubm(&Frames::rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
     assert_recovers(&trained.model, &truth);
     assert_eq!(trained.history.len(), 40);
     assert!(trained.history.iter().all(|it| it.frames == 20_000));
@@ -33,11 +31,8 @@ fn a_mixture_drawn_from_a_known_gmm_is_recovered() {
 #[test]
 fn any_number_of_threads_gives_the_same_model() {
     let frames = sample(&known(), 20_000, 11);
-    let data = TrainingData::Rows(frames.view());
-    let config = EmConfig {
-        iterations: vec![2, 3, 2],
-        ..EmConfig::default()
-    };
+    let data = Frames::rows(frames.view());
+    let config = EmConfig::new().iterations(vec![2, 3, 2]);
     let train = || train_ubm(&data, 8, &config, &mut |_| {}).unwrap();
     let serial = Executor::serial().install(train);
     for n in [1, 2, 3] {
@@ -60,7 +55,7 @@ proptest! {
     #[test]
     fn em_never_decreases_the_likelihood(seed in 1u64..u64::MAX, components in 2usize..6) {
         let frames = sample(&known(), 3000, seed);
-        let data = TrainingData::Rows(frames.view());
+        let data = Frames::rows(frames.view());
         // A deliberately poor start: components on random frames.
         let mut rng = Rng(seed.rotate_left(17) | 1);
         let picks: Vec<usize> = (0..components).map(|_| (rng.uniform() * 3000.0) as usize % 3000).collect();
@@ -70,7 +65,7 @@ proptest! {
             means,
             Array2::from_elem((components, 3), 4.0),
         ).unwrap();
-        let trained = em(&data, start, 15, &EmConfig::default(), &mut |_| {}).unwrap();
+        let trained = em(&data, start, 15, &EmConfig::new(), &mut |_| {}).unwrap();
         for pair in trained.history.windows(2) {
             let (a, b) = (pair[0].average_log_likelihood, pair[1].average_log_likelihood);
             prop_assert!(b >= a - 1e-6 * a.abs(), "{a} then {b}");
@@ -92,21 +87,15 @@ fn files_give_the_statistics_of_the_same_rows() {
     }
     assert_eq!(at, 5000);
     let options = ReadOptions::default();
-    let config = EmConfig {
-        iterations: vec![3, 3],
-        ..EmConfig::default()
-    };
+    let config = EmConfig::new().iterations(vec![3, 3]);
     let from_files = train_ubm(
-        &TrainingData::Files {
-            files: &files,
-            options: &options,
-        },
+        &Frames::files(&files).options(options),
         4,
         &config,
         &mut |_| {},
     )
     .unwrap();
-    let from_rows = train_ubm(&TrainingData::Rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
+    let from_rows = train_ubm(&Frames::rows(frames.view()), 4, &config, &mut |_| {}).unwrap();
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
     for (a, b) in from_files.model.means().iter().zip(from_rows.model.means()) {
         assert!(close(*a, *b), "{a} vs {b}");
@@ -119,7 +108,7 @@ fn files_give_the_statistics_of_the_same_rows() {
 #[test]
 fn global_moments_match_a_direct_computation() {
     let frames = sample(&known(), 3000, 5);
-    let (mean, variance, n) = global_moments(&TrainingData::Rows(frames.view())).unwrap();
+    let (mean, variance, n) = global_moments(&Frames::rows(frames.view())).unwrap();
     assert_eq!(n, 3000);
     let x = frames.mapv(f64::from);
     let want_mean = x.mean_axis(ndarray::Axis(0)).unwrap();
@@ -150,10 +139,10 @@ fn collapsed_components_keep_their_parameters_and_never_become_nan() {
     )
     .unwrap();
     let trained = em(
-        &TrainingData::Rows(frames.view()),
+        &Frames::rows(frames.view()),
         start.clone(),
         3,
-        &EmConfig::default(),
+        &EmConfig::new(),
         &mut |_| {},
     )
     .unwrap();
@@ -188,14 +177,17 @@ fn variances_are_floored_and_capped_relative_to_the_global_variance() {
 fn sizes_that_are_not_powers_of_two_are_refused_with_advice() {
     let frames = Array2::<f32>::zeros((10, 2));
     let err = train_ubm(
-        &TrainingData::Rows(frames.view()),
+        &Frames::rows(frames.view()),
         500,
-        &EmConfig::default(),
+        &EmConfig::new(),
         &mut |_| {},
     )
     .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, UbmError::NotPowerOfTwo { .. }));
+    assert!(matches!(
+        err,
+        UbmError::Params(UbmParamsError::NotPowerOfTwo { .. })
+    ));
     assert!(
         text.contains("500 components") && text.contains("256 or 512"),
         "{text}"
@@ -207,44 +199,42 @@ fn bad_inputs_are_errors_that_say_what_is_wrong() {
     let mut frames = Array2::<f32>::ones((10, 2));
     frames[[3, 1]] = f32::NAN;
     let err = train_ubm(
-        &TrainingData::Rows(frames.view()),
+        &Frames::rows(frames.view()),
         2,
-        &EmConfig::default(),
+        &EmConfig::new(),
         &mut |_| {},
     )
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "training frame 3, column 1 is NaN; features must be finite"
+        "in-memory rows: non-finite value NaN at frame 3, column 1 (counting from 0)"
     );
 
     let empty = Array2::<f32>::zeros((0, 2));
     let err = train_ubm(
-        &TrainingData::Rows(empty.view()),
+        &Frames::rows(empty.view()),
         2,
-        &EmConfig::default(),
+        &EmConfig::new(),
         &mut |_| {},
     )
     .unwrap_err();
-    assert!(matches!(err, UbmError::NoFrames), "{err}");
+    assert!(
+        matches!(err, UbmError::Frames(FramesError::Features(_))),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), "in-memory rows: no frames (0 × 2)");
 
-    let short = EmConfig {
-        iterations: vec![1, 1],
-        ..EmConfig::default()
-    };
+    let short = EmConfig::new().iterations(vec![1, 1]);
     let ok = Array2::<f32>::from_shape_fn((50, 2), |(i, j)| (i * 3 + j) as f32);
-    let err = train_ubm(&TrainingData::Rows(ok.view()), 8, &short, &mut |_| {}).unwrap_err();
+    let err = train_ubm(&Frames::rows(ok.view()), 8, &short, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("3 split stages"), "{err}");
 
     let missing = vec![PathBuf::from("/nonexistent/utt1.npy")];
     let options = ReadOptions::default();
     let err = train_ubm(
-        &TrainingData::Files {
-            files: &missing,
-            options: &options,
-        },
+        &Frames::files(&missing).options(options),
         2,
-        &EmConfig::default(),
+        &EmConfig::new(),
         &mut |_| {},
     )
     .unwrap_err();
@@ -252,10 +242,10 @@ fn bad_inputs_are_errors_that_say_what_is_wrong() {
 
     let model = DiagGmm::new(array![1.0], array![[0.0, 0.0, 0.0]], Array2::ones((1, 3))).unwrap();
     let err = em(
-        &TrainingData::Rows(ok.view()),
+        &Frames::rows(ok.view()),
         model,
         1,
-        &EmConfig::default(),
+        &EmConfig::new(),
         &mut |_| {},
     )
     .unwrap_err();
@@ -280,12 +270,9 @@ fn a_file_of_the_wrong_dimension_is_named() {
     let options = ReadOptions::default();
     let files = vec![good, bad.clone()];
     let err = train_ubm(
-        &TrainingData::Files {
-            files: &files,
-            options: &options,
-        },
+        &Frames::files(&files).options(options),
         2,
-        &EmConfig::default(),
+        &EmConfig::new(),
         &mut |_| {},
     )
     .unwrap_err();

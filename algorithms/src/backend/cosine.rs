@@ -160,11 +160,17 @@ impl LengthNorm {
     /// [`BackendError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BackendError> {
         let mut npz = NpzWriter::new(path);
-        npz.add("mean", &self.mean)?;
-        if let Some(w) = &self.whitening {
-            npz.add("whitening", w)?;
-        }
+        self.write(&mut npz, "")?;
         Ok(npz.finish()?)
+    }
+
+    /// Adds the arrays of [`save`](LengthNorm::save), their names prefixed.
+    pub(crate) fn write(&self, npz: &mut NpzWriter, prefix: &str) -> Result<(), BackendError> {
+        npz.add(&format!("{prefix}mean"), &self.mean)?;
+        if let Some(w) = &self.whitening {
+            npz.add(&format!("{prefix}whitening"), w)?;
+        }
+        Ok(())
     }
 
     /// Loads a model saved by [`save`](LengthNorm::save).
@@ -173,11 +179,16 @@ impl LengthNorm {
     ///
     /// [`BackendError::Npz`] for a missing, unreadable or misshapen array.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, BackendError> {
-        let mut npz = NpzReader::open(path)?;
-        let mean: Array1<f64> = npz.read("mean")?;
+        Self::read(&mut NpzReader::open(path)?, "")
+    }
+
+    /// Reads the arrays of [`write`](LengthNorm::write).
+    pub(crate) fn read(npz: &mut NpzReader, prefix: &str) -> Result<Self, BackendError> {
+        let mean: Array1<f64> = npz.read(&format!("{prefix}mean"))?;
         let d = mean.len();
-        let whitening = if npz.contains("whitening") {
-            Some(npz.read_shaped("whitening", &[Some(d), Some(d)])?)
+        let name = format!("{prefix}whitening");
+        let whitening = if npz.contains(&name) {
+            Some(npz.read_shaped(&name, &[Some(d), Some(d)])?)
         } else {
             None
         };

@@ -150,10 +150,16 @@ impl Lda {
     /// [`BackendError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BackendError> {
         let mut npz = NpzWriter::new(path);
-        npz.add("mean", &self.mean)?;
-        npz.add("projection", &self.projection)?;
-        npz.add("eigenvalues", &self.eigenvalues)?;
+        self.write(&mut npz, "")?;
         Ok(npz.finish()?)
+    }
+
+    /// Adds the arrays of [`save`](Lda::save), their names prefixed.
+    pub(crate) fn write(&self, npz: &mut NpzWriter, prefix: &str) -> Result<(), BackendError> {
+        npz.add(&format!("{prefix}mean"), &self.mean)?;
+        npz.add(&format!("{prefix}projection"), &self.projection)?;
+        npz.add(&format!("{prefix}eigenvalues"), &self.eigenvalues)?;
+        Ok(())
     }
 
     /// Loads a model saved by [`save`](Lda::save).
@@ -162,11 +168,16 @@ impl Lda {
     ///
     /// [`BackendError::Npz`] for a missing, unreadable or misshapen array.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, BackendError> {
-        let mut npz = NpzReader::open(path)?;
-        let mean: Array1<f64> = npz.read("mean")?;
-        let projection: Array2<f64> = npz.read_shaped("projection", &[Some(mean.len()), None])?;
+        Self::read(&mut NpzReader::open(path)?, "")
+    }
+
+    /// Reads the arrays of [`write`](Lda::write).
+    pub(crate) fn read(npz: &mut NpzReader, prefix: &str) -> Result<Self, BackendError> {
+        let mean: Array1<f64> = npz.read(&format!("{prefix}mean"))?;
+        let projection: Array2<f64> =
+            npz.read_shaped(&format!("{prefix}projection"), &[Some(mean.len()), None])?;
         let k = projection.ncols();
-        let eigenvalues = npz.read_shaped("eigenvalues", &[Some(k)])?;
+        let eigenvalues = npz.read_shaped(&format!("{prefix}eigenvalues"), &[Some(k)])?;
         Ok(Lda {
             mean,
             projection,
@@ -259,8 +270,13 @@ impl Wccn {
     /// [`BackendError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BackendError> {
         let mut npz = NpzWriter::new(path);
-        npz.add("factor", &self.factor)?;
+        self.write(&mut npz, "")?;
         Ok(npz.finish()?)
+    }
+
+    /// Adds the array of [`save`](Wccn::save), its name prefixed.
+    pub(crate) fn write(&self, npz: &mut NpzWriter, prefix: &str) -> Result<(), BackendError> {
+        Ok(npz.add(&format!("{prefix}factor"), &self.factor)?)
     }
 
     /// Loads a model saved by [`save`](Wccn::save).
@@ -270,21 +286,25 @@ impl Wccn {
     /// [`BackendError::Npz`] for a missing, unreadable or non-square
     /// array, [`BackendError::BadModel`] if it is not lower triangular.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, BackendError> {
-        let path = path.as_ref();
-        let mut npz = NpzReader::open(path)?;
-        let factor: Array2<f64> = npz.read("factor")?;
+        Self::read(&mut NpzReader::open(path)?, "")
+    }
+
+    /// Reads the array of [`write`](Wccn::write).
+    pub(crate) fn read(npz: &mut NpzReader, prefix: &str) -> Result<Self, BackendError> {
+        let name = format!("{prefix}factor");
+        let factor: Array2<f64> = npz.read(&name)?;
         let d = factor.nrows();
         let factor: Array2<f64> = if factor.ncols() == d {
             factor
         } else {
-            npz.read_shaped("factor", &[Some(d), Some(d)])?
+            npz.read_shaped(&name, &[Some(d), Some(d)])?
         };
         for i in 0..d {
             if factor.slice(s![i, i + 1..]).iter().any(|&v| v != 0.0) {
                 return Err(BackendError::BadModel {
-                    path: path.to_path_buf(),
+                    path: npz.path().to_path_buf(),
                     model: "WCCN",
-                    reason: format!("'factor' is not lower triangular (row {i})"),
+                    reason: format!("'{name}' is not lower triangular (row {i})"),
                 });
             }
         }

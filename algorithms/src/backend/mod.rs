@@ -1,7 +1,10 @@
 //! Scoring back ends for fixed-length speaker embeddings (i-vectors):
 //! length normalisation, cosine scoring, LDA, WCCN and two-covariance PLDA.
-//! GMM-UBM scoring of feature frames is [`crate::speaker`]'s
-//! ([`score_trials`](crate::speaker::score_trials)).
+//! GMM-UBM scoring of feature frames is [`crate::gmm::map`]'s
+//! ([`score_trials`](crate::gmm::map::score_trials)). [`Recipe`] puts the
+//! parts together as an i-vector system uses them (length norm → LDA →
+//! WCCN → cosine; length norm → LDA → length norm → PLDA) and fits them
+//! into one [`Backend`] that enrols, scores, saves and loads.
 //!
 //! Vectors are rows of an `Array2<f64>`; a speaker label per row
 //! (`&[usize]`, any numbers) says who speaks. Score matrices have one row
@@ -59,9 +62,11 @@ mod dense;
 mod errors;
 mod lda;
 mod plda;
+mod recipe;
 
 pub use classes::{average_by_label, ClassStats};
 pub use cosine::{cosine_scores, length_normalize, LengthNorm};
 pub use errors::BackendError;
 pub use lda::{Lda, Wccn};
 pub use plda::{Plda, PldaFit};
+pub use recipe::{Backend, Enrolled, Recipe, DEFAULT_LDA_MAX};

@@ -349,10 +349,16 @@ impl Plda {
     /// [`BackendError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BackendError> {
         let mut npz = NpzWriter::new(path);
-        npz.add("mean", &self.mean)?;
-        npz.add("between", &self.between)?;
-        npz.add("within", &self.within)?;
+        self.write(&mut npz, "")?;
         Ok(npz.finish()?)
+    }
+
+    /// Adds the arrays of [`save`](Plda::save), their names prefixed.
+    pub(crate) fn write(&self, npz: &mut NpzWriter, prefix: &str) -> Result<(), BackendError> {
+        npz.add(&format!("{prefix}mean"), &self.mean)?;
+        npz.add(&format!("{prefix}between"), &self.between)?;
+        npz.add(&format!("{prefix}within"), &self.within)?;
+        Ok(())
     }
 
     /// Loads a model saved by [`save`](Plda::save).
@@ -363,14 +369,17 @@ impl Plda {
     /// [`BackendError::BadModel`] for covariances that are not positive
     /// definite.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, BackendError> {
-        let path = path.as_ref();
-        let mut npz = NpzReader::open(path)?;
-        let mean: Array1<f64> = npz.read("mean")?;
+        Self::read(&mut NpzReader::open(path)?, "")
+    }
+
+    /// Reads the arrays of [`write`](Plda::write).
+    pub(crate) fn read(npz: &mut NpzReader, prefix: &str) -> Result<Self, BackendError> {
+        let mean: Array1<f64> = npz.read(&format!("{prefix}mean"))?;
         let d = mean.len();
-        let between = npz.read_shaped("between", &[Some(d), Some(d)])?;
-        let within = npz.read_shaped("within", &[Some(d), Some(d)])?;
+        let between = npz.read_shaped(&format!("{prefix}between"), &[Some(d), Some(d)])?;
+        let within = npz.read_shaped(&format!("{prefix}within"), &[Some(d), Some(d)])?;
         Plda::new(mean, between, within).map_err(|e| BackendError::BadModel {
-            path: path.to_path_buf(),
+            path: npz.path().to_path_buf(),
             model: "PLDA",
             reason: e.to_string(),
         })

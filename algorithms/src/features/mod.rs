@@ -75,7 +75,7 @@ impl FeatureFormat {
 /// assert_eq!(options.expected_dim, Some(60));
 /// assert!(!options.allow_empty && !options.allow_non_finite);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReadOptions {
     /// The number of columns every file must have (e.g. the model's

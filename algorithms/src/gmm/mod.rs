@@ -54,12 +54,14 @@
 
 mod estep;
 mod io;
+pub mod map;
 mod model;
 mod prepared;
 mod prune;
 mod real;
 mod simd;
 mod stats;
+pub mod ubm;
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 use shardkit::parallelize;

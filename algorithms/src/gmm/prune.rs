@@ -56,7 +56,7 @@ pub const DEFAULT_RESELECT_EVERY: usize = 0;
 ///    statistics have the same bits on any number of threads.
 ///
 /// Between selection passes, the selection comes from an older model:
-/// EM (in [`ubm::em`](crate::ubm::em) and [`ubm::train_ubm`](crate::ubm::train_ubm))
+/// EM (in [`ubm::em`](crate::gmm::ubm::em) and [`ubm::train_ubm`](crate::gmm::ubm::train_ubm))
 /// selects on the first iteration and after every split (the components
 /// change), as Kaldi's `train_diag_ubm.sh` selects once before its
 /// iterations; [`reselect_every`](Pruning::reselect_every) `= R > 0` also

@@ -250,13 +250,12 @@ pub(crate) fn posterior_pass(
                 batch.prefetch_output(second.slice(s![next, ..]));
             }
             batch.set_rhs(&rhs[..lanes]);
-            batch.factor_and_solve().map_err(|bad| IvectorError::BadStatistics {
-                session: sessions.start + g0 + bad.lane,
-                reason: format!(
-                    "its posterior precision is not positive definite (pivot {}); are its zero-order statistics valid?",
-                    bad.pivot
-                ),
-            })?;
+            batch
+                .factor_and_solve()
+                .map_err(|bad| IvectorError::NotPositiveDefinite {
+                    session: sessions.start + g0 + bad.lane,
+                    pivot: bad.pivot,
+                })?;
             for lane in 0..lanes {
                 let i = g0 + lane;
                 batch.mean(lane, &mut row[..r]);

@@ -13,8 +13,8 @@ use crate::linalg::packed_len;
 ///
 /// # Errors
 ///
-/// [`IvectorError::Shape`] when the statistics do not fit the model;
-/// [`IvectorError::BadStatistics`] naming a session.
+/// [`IvectorError::StatsModel`] when the statistics do not fit the model;
+/// [`IvectorError::NotPositiveDefinite`] naming a session.
 pub fn extract(stats: &SessionStats, model: &TvModel) -> Result<Array2<f64>, IvectorError> {
     let mut out = Array2::zeros((stats.n_sessions(), model.rank()));
     extract_into(stats, model, out.view_mut(), None)?;
@@ -44,7 +44,7 @@ pub fn extract(stats: &SessionStats, model: &TvModel) -> Result<Array2<f64>, Ive
 ///
 /// # Errors
 ///
-/// As [`extract`], and [`IvectorError::Shape`] when `out` or
+/// As [`extract`], and [`IvectorError::OutputShape`] when `out` or
 /// `covariances` has another shape.
 pub fn extract_into(
     stats: &SessionStats,
@@ -56,17 +56,23 @@ pub fn extract_into(
     let (s, r) = (stats.n_sessions(), model.rank());
     let k = packed_len(r);
     if out.dim() != (s, r) {
-        return Err(IvectorError::Shape(format!(
-            "the i-vector output is {:?}, but {s} sessions of rank {r} need ({s}, {r})",
-            out.dim()
-        )));
+        return Err(IvectorError::OutputShape {
+            what: "i-vector",
+            found: out.dim(),
+            expected: (s, r),
+            sessions: s,
+            rank: r,
+        });
     }
     if let Some(cov) = &covariances {
         if cov.dim() != (s, k) {
-            return Err(IvectorError::Shape(format!(
-                "the covariance output is {:?}, but {s} sessions of rank {r} need ({s}, {k}) (packed lower triangles)",
-                cov.dim()
-            )));
+            return Err(IvectorError::OutputShape {
+                what: "covariance (packed lower triangles)",
+                found: cov.dim(),
+                expected: (s, k),
+                sessions: s,
+                rank: r,
+            });
         }
     }
     let pre = Precomputed::new(model);

@@ -6,7 +6,7 @@
 //! `T` (`C·D × R`) spans the directions in which sessions vary, and the
 //! i-vector `w ~ N(0, I)` is the session's low-dimensional coordinate. Given
 //! a session's zero- and first-order statistics ([`SessionStats`], from
-//! [`baum_welch`] or [`baum_welch_files`]), the posterior of `w` is Gaussian
+//! [`baum_welch`] over any [`Frames`](crate::frames::Frames)), the posterior of `w` is Gaussian
 //! with precision `L = I + Σ_c N_c T_cᵀ Σ_c⁻¹ T_c` and mean
 //! `L⁻¹ Tᵀ Σ⁻¹ (F − N·m)`: [`extract`] returns the means (and, with
 //! [`extract_into`], the covariances `L⁻¹`).
@@ -65,49 +65,17 @@
 //! 2-thread time varies between runs.)
 
 mod batch;
+mod errors;
 mod estep;
 mod extract;
+mod hyperparams;
 mod model;
 mod stats;
 mod train;
 
-use shardkit::RemoteError;
-
-use crate::features::FeatureError;
-use crate::npz::NpzError;
-
+pub use errors::{IvectorError, ModelPart, Statistic, TvParamsError};
 pub use extract::{extract, extract_into};
+pub use hyperparams::TvConfig;
 pub use model::TvModel;
-pub use stats::{baum_welch, baum_welch_files, SessionStats};
-pub use train::{train_tv, tv_em, tv_iteration, TvConfig, TvIteration, TvStep, TvTrained};
-
-/// What can go wrong with i-vectors.
-#[derive(Debug, thiserror::Error)]
-pub enum IvectorError {
-    /// A feature file is missing, malformed, or has the wrong dimension.
-    #[error(transparent)]
-    Features(#[from] FeatureError),
-    /// A model or statistics file could not be read or written.
-    #[error(transparent)]
-    Npz(#[from] NpzError),
-    /// Under MPI: the error happened on another rank.
-    #[error(transparent)]
-    Remote(#[from] RemoteError),
-    /// Shapes that do not fit together.
-    #[error("{0}")]
-    Shape(String),
-    /// A session's statistics are unusable.
-    #[error("session {session}: {reason}")]
-    BadStatistics {
-        /// The session (row of the statistics).
-        session: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A model part is invalid.
-    #[error("invalid total-variability model: {0}")]
-    Model(String),
-    /// The configuration is unusable.
-    #[error("invalid total-variability configuration: {0}")]
-    Config(String),
-}
+pub use stats::{baum_welch, SessionStats};
+pub use train::{train_tv, tv_em, tv_iteration, TvIteration, TvStep, TvTrained};

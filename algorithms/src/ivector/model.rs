@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ndarray::{Array2, ArrayView2};
 
-use super::IvectorError;
+use super::{IvectorError, ModelPart, TvParamsError};
 use crate::gmm::DiagGmm;
 use crate::kmeans::rng::Rng;
 use crate::npz::{NpzReader, NpzWriter};
@@ -43,7 +43,7 @@ use crate::npz::{NpzReader, NpzWriter};
 ///
 /// // Shapes are checked: T needs C·D = 4 rows.
 /// let bad = TvModel::new(Array2::zeros((3, 3)), ubm.means().to_owned(), ubm.variances().to_owned());
-/// assert!(matches!(bad, Err(IvectorError::Shape(_))));
+/// assert!(matches!(bad, Err(IvectorError::ModelShape { .. })));
 /// # Ok(())
 /// # }
 /// ```
@@ -59,9 +59,9 @@ impl TvModel {
     ///
     /// # Errors
     ///
-    /// [`IvectorError::Shape`] when the shapes disagree or the rank is 0;
-    /// [`IvectorError::Model`] for a non-finite entry or a variance that
-    /// is not positive.
+    /// [`IvectorError::ModelShape`] when the shapes disagree or the rank is
+    /// 0; [`IvectorError::BadModel`] for a non-finite entry or a variance
+    /// that is not positive.
     pub fn new(
         t: Array2<f64>,
         means: Array2<f64>,
@@ -69,26 +69,28 @@ impl TvModel {
     ) -> Result<TvModel, IvectorError> {
         let (c, d) = means.dim();
         if variances.dim() != (c, d) || t.nrows() != c * d || t.ncols() == 0 || c * d == 0 {
-            return Err(IvectorError::Shape(format!(
-                "total-variability model: T {:?}, means {:?} and variances {:?} need T of C·D × R (R > 0) and means and variances of C × D",
-                t.dim(),
-                means.dim(),
-                variances.dim()
-            )));
+            return Err(IvectorError::ModelShape {
+                t: t.dim(),
+                means: means.dim(),
+                variances: variances.dim(),
+            });
         }
-        if let Some(((i, j), v)) = t.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(IvectorError::Model(format!("T[{i}, {j}] is {v}")));
-        }
-        if let Some(((i, j), v)) = means.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(IvectorError::Model(format!("mean ({i}, {j}) is {v}")));
-        }
-        if let Some(((i, j), v)) = variances
-            .indexed_iter()
-            .find(|(_, v)| !(v.is_finite() && **v > 0.0))
-        {
-            return Err(IvectorError::Model(format!(
-                "variance ({i}, {j}) is {v}: variances must be positive and finite"
-            )));
+        let parts = [
+            (ModelPart::T, &t, f64::is_finite as fn(f64) -> bool),
+            (ModelPart::Means, &means, f64::is_finite),
+            (ModelPart::Variances, &variances, |v| {
+                v.is_finite() && v > 0.0
+            }),
+        ];
+        for (part, a, ok) in parts {
+            if let Some(((row, column), &value)) = a.indexed_iter().find(|(_, v)| !ok(**v)) {
+                return Err(IvectorError::BadModel {
+                    part,
+                    row,
+                    column,
+                    value,
+                });
+            }
         }
         Ok(TvModel {
             t,
@@ -103,13 +105,20 @@ impl TvModel {
     ///
     /// # Errors
     ///
-    /// [`IvectorError::Shape`] for `rank == 0`.
+    /// [`IvectorError::Params`] for `rank == 0` or a scale that is not a
+    /// positive number.
     pub fn random(
         ubm: &DiagGmm,
         rank: usize,
         scale: f64,
         seed: u64,
     ) -> Result<TvModel, IvectorError> {
+        if rank == 0 {
+            return Err(TvParamsError::Rank.into());
+        }
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(TvParamsError::InitScale(scale).into());
+        }
         let (c, d) = (ubm.n_components(), ubm.dim());
         let mut rng = Rng::new(seed, 0x7476);
         let sd = ubm.variances().mapv(f64::sqrt);

@@ -8,50 +8,12 @@ use super::estep::{
     accumulate_a, accumulate_c, by_component, by_component_mut, cholesky_factor, ensure_shape,
     posterior_pass, rows, solve_components, PosteriorSums, Precomputed, Second,
 };
-use super::{IvectorError, SessionStats, TvModel};
+use super::hyperparams::check_memory;
+use super::{IvectorError, SessionStats, TvConfig, TvModel};
 use crate::gmm::DiagGmm;
 use crate::linalg::packed_len;
 use crate::scratch::aligned_rows;
 use shardkit::Reduce;
-
-/// How total-variability EM runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TvConfig {
-    /// The i-vector dimension `R` (default 100).
-    pub rank: usize,
-    /// EM iterations (default 10).
-    pub iterations: usize,
-    /// Apply the minimum-divergence step after each M-step (default
-    /// `true`): `T ← T·G` with `G·Gᵀ = (1/S) Σ_s E[w_s w_sᵀ]`, so that the
-    /// i-vectors' second moment over the training set stays the prior's
-    /// `I`. It speeds up convergence and never lowers the likelihood.
-    pub min_divergence: bool,
-    /// Seed of the random initial `T` (default 0).
-    pub seed: u64,
-    /// Scale of the random initial `T`, relative to the UBM's standard
-    /// deviations (default 0.1; see [`TvModel::random`]).
-    pub init_scale: f64,
-    /// Bytes the per-session posteriors of one pass may take (default
-    /// 1 GiB): `8·(R + R(R+1)/2)` per session; sessions are processed in
-    /// chunks that fit (plus at most 16 sessions' worth of second moments,
-    /// `128·R(R+1)/2` bytes, of padding that aligns their rows to cache
-    /// lines). The `C × R(R+1)/2` and `C·D × R` accumulators are held
-    /// once, beside it.
-    pub memory: usize,
-}
-
-impl Default for TvConfig {
-    fn default() -> Self {
-        TvConfig {
-            rank: 100,
-            iterations: 10,
-            min_divergence: true,
-            seed: 0,
-            init_scale: 0.1,
-            memory: 1 << 30,
-        }
-    }
-}
 
 /// One EM iteration, as [`train_tv`] and [`tv_em`] report it.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +47,7 @@ pub struct TvTrained {
 /// ```
 /// use ndarray::{array, Array2};
 /// use shardkit_algorithms::gmm::DiagGmm;
+/// use shardkit_algorithms::frames::Frames;
 /// use shardkit_algorithms::ivector::{baum_welch, train_tv, TvConfig};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -97,8 +60,8 @@ pub struct TvTrained {
 ///     }))
 ///     .collect();
 /// let views: Vec<_> = sessions.iter().map(|x| x.view()).collect();
-/// let stats = baum_welch(&views, &ubm)?;
-/// let config = TvConfig { rank: 2, iterations: 5, ..TvConfig::default() };
+/// let stats = baum_welch(&Frames::segments(&views), &ubm)?;
+/// let config = TvConfig::new(2).iterations(5);
 /// let trained = train_tv(&stats, &ubm, &config, &mut |_| {})?;
 /// let objectives: Vec<f64> = trained.history.iter().map(|it| it.objective).collect();
 /// assert!(objectives.windows(2).all(|p| p[1] >= p[0] - 1e-9), "{objectives:?}");
@@ -108,21 +71,17 @@ pub struct TvTrained {
 ///
 /// # Errors
 ///
-/// [`IvectorError::Config`] for a rank of 0 or no memory,
-/// [`IvectorError::Shape`] when the statistics do not fit the UBM,
-/// [`IvectorError::BadStatistics`] naming a session.
+/// [`IvectorError::Params`] for an unusable setting,
+/// [`IvectorError::StatsModel`] when the statistics do not fit the UBM,
+/// [`IvectorError::NoSessions`], [`IvectorError::NotPositiveDefinite`]
+/// naming a session.
 pub fn train_tv(
     stats: &SessionStats,
     ubm: &DiagGmm,
     config: &TvConfig,
     report: &mut dyn FnMut(&TvIteration),
 ) -> Result<TvTrained, IvectorError> {
-    if config.rank == 0 || !(config.init_scale.is_finite() && config.init_scale > 0.0) {
-        return Err(IvectorError::Config(format!(
-            "need rank > 0 and a positive init_scale, got rank {} and init_scale {}",
-            config.rank, config.init_scale
-        )));
-    }
+    config.check()?;
     let model = TvModel::random(ubm, config.rank, config.init_scale, config.seed)?;
     tv_em(stats, model, config, report)
 }
@@ -247,16 +206,11 @@ fn iterate(
         model.rank(),
     );
     if s == 0 {
-        return Err(IvectorError::Config("no sessions to train on".to_string()));
+        return Err(IvectorError::NoSessions);
     }
+    check_memory(memory, r)?;
     let k = packed_len(r);
     let chunk = (memory / (8 * (k + r))).min(s);
-    if chunk == 0 {
-        return Err(IvectorError::Config(format!(
-            "memory = {memory} bytes cannot hold one session's posterior ({} bytes)",
-            8 * (k + r)
-        )));
-    }
     let pre = match &mut ws.pre {
         Some(pre) => {
             pre.update(model);
@@ -312,12 +266,8 @@ fn iterate(
     let rotation = if min_divergence {
         let second = sums.second.mapv(|v| v / s as f64);
         Some(
-            cholesky_factor(second.as_slice().expect("contiguous"), r).map_err(|_| {
-                IvectorError::Model(
-                    "the i-vectors' second moment is singular: is the rank larger than the data supports?"
-                        .to_string(),
-                )
-            })?,
+            cholesky_factor(second.as_slice().expect("contiguous"), r)
+                .map_err(|_| IvectorError::SingularSecondMoment)?,
         )
     } else {
         None
@@ -346,13 +296,12 @@ fn iterate(
 /// The statistics fit the model.
 pub(crate) fn check(stats: &SessionStats, model: &TvModel) -> Result<(), IvectorError> {
     if stats.n_components() != model.n_components() || stats.dim() != model.dim() {
-        return Err(IvectorError::Shape(format!(
-            "the statistics are for {} components in {} dimensions, the model has {} in {}",
-            stats.n_components(),
-            stats.dim(),
-            model.n_components(),
-            model.dim()
-        )));
+        return Err(IvectorError::StatsModel {
+            stats_components: stats.n_components(),
+            stats_dim: stats.dim(),
+            model_components: model.n_components(),
+            model_dim: model.dim(),
+        });
     }
     Ok(())
 }

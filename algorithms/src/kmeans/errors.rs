@@ -1,9 +1,7 @@
 //! [`KMeansError`]: everything that can stop a fit, a prediction or a
 //! save, with a message that says what to change.
 
-use std::path::PathBuf;
-
-use crate::features::FeatureError;
+use crate::frames::FramesError;
 use crate::npz::NpzError;
 
 /// A [`KMeans`](super::KMeans) setting that cannot be used.
@@ -30,6 +28,37 @@ pub enum KMeansParamsError {
     Rounds,
 }
 
+/// What is wrong with centroids given to k-means ([`Init::Given`](super::Init::Given),
+/// [`KMeansModel::from_centroids`](super::KMeansModel::from_centroids)).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CentroidsError {
+    /// No rows.
+    #[error("there are none (0 rows)")]
+    Empty,
+    /// Rows of no columns.
+    #[error("they have 0 columns")]
+    NoColumns,
+    /// A NaN or infinite value.
+    #[error("centroid {centroid}, column {column} (counting from 0) is {value}")]
+    NonFinite {
+        /// The centroid (row).
+        centroid: usize,
+        /// The column.
+        column: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Not one centroid per cluster.
+    #[error("{given} were given for {clusters} clusters")]
+    Count {
+        /// Centroids given.
+        given: usize,
+        /// Clusters asked for.
+        clusters: usize,
+    },
+}
+
 /// Why k-means could not run, or a model could not be used, read or saved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -52,20 +81,6 @@ pub enum KMeansError {
         clusters: usize,
         /// Points given.
         points: usize,
-    },
-
-    /// A NaN or infinite value in rows given in memory (files report theirs
-    /// as [`FeatureError::NonFinite`], naming the file).
-    #[error(
-        "row {row}, column {column} (counting from 0) is {value}: k-means needs finite values"
-    )]
-    NonFinite {
-        /// Row of the first bad value.
-        row: usize,
-        /// Its column.
-        column: usize,
-        /// The value.
-        value: f32,
     },
 
     /// Values so large that sums of squared distances could leave the range
@@ -94,34 +109,17 @@ pub enum KMeansError {
         expected: usize,
     },
 
-    /// Given initial centroids of the wrong number, or with non-finite values.
-    #[error("initial centroids: {reason}")]
-    BadCentroids {
-        /// What is wrong with them.
-        reason: String,
-    },
+    /// Centroids (given initial ones, or a model's) that cannot be used.
+    #[error("initial centroids: {0}")]
+    BadCentroids(#[from] CentroidsError),
 
-    /// A feature file could not be read, or is not what the fit expects
-    /// (the message names the file).
+    /// A segment could not be read or fails its checks (another
+    /// dimension, no frames, a non-finite value: the message names the
+    /// file, or the row in memory), or a file changed during the fit.
     #[error(transparent)]
-    Features(#[from] FeatureError),
-
-    /// A feature file changed between two passes over the data.
-    #[error("{}: had {expected} frames in the first pass over the data and {found} now; files must not change during a fit", path.display())]
-    FileChanged {
-        /// The file.
-        path: PathBuf,
-        /// Frames at the first pass.
-        expected: usize,
-        /// Frames now.
-        found: usize,
-    },
+    Frames(#[from] FramesError),
 
     /// A model archive could not be read or written.
     #[error(transparent)]
     Npz(#[from] NpzError),
-
-    /// Under MPI: a shard failed on another rank.
-    #[error(transparent)]
-    Remote(#[from] shardkit::RemoteError),
 }

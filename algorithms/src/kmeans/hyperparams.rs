@@ -46,7 +46,7 @@ impl Init {
 }
 
 /// The settings of a k-means fit: a builder whose setters take and return
-/// it by value. [`fit`](KMeans::fit) and [`fit_files`](KMeans::fit_files)
+/// it by value. [`fit`](KMeans::fit) and [`initial_centroids`](KMeans::initial_centroids)
 /// check them first ([`KMeansParamsError`]).
 ///
 /// Defaults: `max_iter` 100, `tol` 1e-4, [`Init::PlusPlus`], `local_trials`

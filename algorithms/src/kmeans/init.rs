@@ -6,11 +6,12 @@
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
+use super::block_rows;
 use super::errors::KMeansError;
 use super::kernel::{nearer, row_dots, row_norms, CandidateWork, Candidates, CHUNK};
 use super::rng::{point_uniform, Rng};
-use super::source::{Data, Kept, State, Visit};
 use super::top::{self, Top, TopRows};
+use crate::frames::{Frames, Kept, Source, State, Visit};
 
 /// Column of the state: squared distance to the nearest chosen point.
 const D2: usize = 0;
@@ -75,6 +76,7 @@ impl Visit for Trials<'_> {
     type Out = Vec<f64>;
     type Block = Vec<f64>;
     type Work = TrialWork;
+    type Cell = f64;
 
     fn start(&self) -> Vec<f64> {
         vec![0.0; 1 + self.candidates.len()]
@@ -193,8 +195,8 @@ fn after(d2: f64, mask: f64, trial: f64, j: usize) -> f64 {
 /// then a point inside it by a scan of that block alone. If every total is
 /// zero (no point is off the centroids so far), points are drawn uniformly.
 fn draw(
-    data: &Data<'_>,
-    state: &State,
+    data: &Source<'_>,
+    state: &State<f64>,
     blocks: &[(usize, usize, f64)],
     winner: Option<usize>,
     count: usize,
@@ -272,14 +274,14 @@ fn gaps(centers: &Array2<f32>, candidates: &Candidates) -> Vec<f64> {
 
 /// Greedy k-means++ over `data` (optionally weighted): `k` rows of the data.
 pub(crate) fn plus_plus(
-    data: &Data<'_>,
+    data: &Source<'_>,
     k: usize,
     trials: usize,
     weights: Option<&[f64]>,
     rng: &mut Rng,
 ) -> Result<Array2<f32>, KMeansError> {
     let n = data.len();
-    let mut state = data.state(TRIAL + trials);
+    let mut state = data.state(TRIAL + trials, true);
     match weights {
         None => state.fill(WEIGHT, 1.0),
         Some(w) => state.set_column(WEIGHT, w),
@@ -363,6 +365,7 @@ impl Visit for Round<'_> {
     type Out = (f64, Top, Vec<u64>);
     type Block = (f64, TopRows, Vec<u64>);
     type Work = CandidateWork;
+    type Cell = f64;
 
     fn start(&self) -> Self::Out {
         let cap = if self.sample.is_some() { self.cap } else { 0 };
@@ -437,7 +440,7 @@ impl Visit for Round<'_> {
 /// whole data if the rounds found fewer than `k` candidates.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn parallel(
-    data: &Data<'_>,
+    data: &Source<'_>,
     k: usize,
     oversampling: f64,
     rounds: usize,
@@ -458,7 +461,7 @@ pub(crate) fn parallel(
     let mut index = vec![first];
     let mut batch = Candidates::new(points.clone(), index.clone());
     let mut base = 0;
-    let mut state = data.state(3);
+    let mut state = data.state(3, true);
     let mut weights = Vec::new();
     for round in 1..=rounds + 1 {
         let sampling = round <= rounds;
@@ -501,7 +504,7 @@ pub(crate) fn parallel(
     if index.len() < k {
         return plus_plus(data, k, trials, None, rng);
     }
-    let candidates = Data::rows(points.view());
+    let candidates = Source::lazy(Frames::rows(points.view()), block_rows(points.nrows()))?;
     plus_plus(&candidates, k, trials, Some(&weights), rng)
 }
 
@@ -523,8 +526,8 @@ mod tests {
         let x = Array2::from_shape_fn((3000, 5), |(i, _)| {
             ((i % 7) as f64 * 3.0 + g.uniform()) as f32
         });
-        let data = Data::rows(x.view());
-        let mut state = data.state(TRIAL + 4);
+        let data = Source::lazy(Frames::rows(x.view()), block_rows(x.nrows())).unwrap();
+        let mut state = data.state(TRIAL + 4, true);
         state.fill(WEIGHT, 1.0);
         let mut centers = data.points(&[0]).unwrap();
         let seed = Candidates::new(centers.clone(), vec![0]);

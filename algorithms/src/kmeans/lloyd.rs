@@ -9,10 +9,10 @@ use shardkit::Reduce;
 
 use super::errors::KMeansError;
 use super::hyperparams::KMeans;
-use super::kernel::{accumulate, assign, distance, Centroids, Work};
-use super::model::Iteration;
-use super::source::{Data, Visit};
+use super::kernel::{accumulate, assign, distance, Centroids, Work, CHUNK};
+use super::model::LloydIteration;
 use super::top::{self, Top, TopRows};
+use crate::frames::{Source, Visit};
 
 /// What the assignment pass sums: points per cluster, their coordinate
 /// sums, and the sum of their squared distances to their centroids.
@@ -32,6 +32,7 @@ impl Visit for Assign<'_> {
     type Out = Sums;
     type Block = Sums;
     type Work = Work;
+    type Cell = f64;
 
     fn start(&self) -> Sums {
         let (k, d) = (self.centroids.k(), self.centroids.dim());
@@ -63,6 +64,10 @@ impl Visit for Assign<'_> {
     fn finish(&self, out: Sums) -> Sums {
         out
     }
+
+    fn chunk_rows(&self) -> usize {
+        CHUNK
+    }
 }
 
 /// Keeps the `m` points farthest from their nearest centroid.
@@ -75,6 +80,7 @@ impl Visit for Farthest<'_> {
     type Out = Top;
     type Block = TopRows;
     type Work = Work;
+    type Cell = f64;
 
     fn start(&self) -> Top {
         Top::new(self.m, self.centroids.dim())
@@ -100,19 +106,23 @@ impl Visit for Farthest<'_> {
     fn finish(&self, out: Top) -> TopRows {
         out.finish()
     }
+
+    fn chunk_rows(&self) -> usize {
+        CHUNK
+    }
 }
 
 /// Runs Lloyd iterations from `init` until the stop rule or `max_iter`.
 /// Returns the final centroids, the iterations, and whether the stop rule
 /// (rather than `max_iter`) ended them.
 pub(crate) fn lloyd(
-    data: &Data<'_>,
+    data: &Source<'_>,
     init: Array2<f64>,
     params: &KMeans,
-) -> Result<(Array2<f64>, Vec<Iteration>, bool), KMeansError> {
+) -> Result<(Array2<f64>, Vec<LloydIteration>, bool), KMeansError> {
     let mut centroids = Centroids::new(init);
-    let mut state = data.state(0);
-    let mut history: Vec<Iteration> = Vec::new();
+    let mut state = data.state(0, true);
+    let mut history: Vec<LloydIteration> = Vec::new();
     let mut converged = false;
     for _ in 0..params.max_iter {
         let start = Instant::now();
@@ -125,7 +135,7 @@ pub(crate) fn lloyd(
         let (next, reseeded) = update(data, &centroids, &sums)?;
         let shift = (&next - &centroids.c64).mapv(|v| v * v).sum();
         let previous = history.last().map(|it| it.inertia);
-        history.push(Iteration {
+        history.push(LloydIteration {
             inertia: sums.inertia,
             shift,
             reseeded,
@@ -146,7 +156,7 @@ pub(crate) fn lloyd(
 /// farthest from their own centroid (larger distance first, lower index on
 /// ties). Returns the new centroids and the number of clusters re-seeded.
 fn update(
-    data: &Data<'_>,
+    data: &Source<'_>,
     centroids: &Centroids,
     sums: &Sums,
 ) -> Result<(Array2<f64>, usize), KMeansError> {
@@ -174,11 +184,11 @@ fn update(
 
 /// The `m` points farthest from their nearest centroid, farthest first.
 fn farthest(
-    data: &Data<'_>,
+    data: &Source<'_>,
     centroids: &Centroids,
     m: usize,
 ) -> Result<Vec<(f64, u64, Vec<f32>)>, KMeansError> {
-    let mut state = data.state(0);
+    let mut state = data.state(0, true);
     let blocks = data.blocks(&Farthest { centroids, m }, &mut state)?;
     Ok(top::merge(
         blocks.into_iter().map(|(_, _, b)| b).collect(),

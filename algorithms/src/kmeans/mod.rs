@@ -1,8 +1,9 @@
-//! k-means: Lloyd's algorithm over rows in memory or over feature files,
+//! k-means: Lloyd's algorithm over any [`Frames`] (rows in memory or feature files),
 //! with greedy k-means++ or k-means|| initialisation.
 //!
 //! ```
 //! use ndarray::Array2;
+//! use shardkit_algorithms::frames::Frames;
 //! use shardkit_algorithms::kmeans::{Init, KMeans};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -11,14 +12,14 @@
 //!     let centre = [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]][i % 3][j];
 //!     centre + ((i * 7 + j * 3) % 11) as f32 / 11.0 - 0.5
 //! });
-//! let model = KMeans::new(3).seed(42).fit(rows.view())?;
+//! let model = KMeans::new(3).seed(42).fit(&Frames::rows(rows.view()))?;
 //! assert!(model.converged());
 //! let inertia = model.inertia();
 //! assert!(inertia.windows(2).all(|w| w[1] <= w[0]));
 //!
 //! // The same with k-means|| initialisation, on two threads: same blobs.
 //! let pool = shardkit::Executor::threads(2)?;
-//! let other = pool.install(|| KMeans::new(3).init(Init::parallel()).seed(7).fit(rows.view()))?;
+//! let other = pool.install(|| KMeans::new(3).init(Init::parallel()).seed(7).fit(&Frames::rows(rows.view())))?;
 //! let labels = model.predict(rows.view())?;
 //! let other_labels = other.predict(rows.view())?;
 //! for i in 0..3 {
@@ -61,7 +62,7 @@
 //! points farthest from their own centroid in that iteration (largest
 //! squared distance first; equal distances, the lower row first) — one
 //! extra pass over the data, in iterations that need it
-//! ([`Iteration::reseeded`]).
+//! ([`LloydIteration::reseeded`]).
 //!
 //! **Initialisation.** [`Init::PlusPlus`] (greedy k-means++: one pass per
 //! centroid), [`Init::Parallel`] (k-means||: a fixed number of passes
@@ -120,60 +121,60 @@ mod kernel;
 mod lloyd;
 mod model;
 pub(crate) mod rng;
-mod source;
 mod top;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 
-pub use errors::{KMeansError, KMeansParamsError};
+pub use errors::{CentroidsError, KMeansError, KMeansParamsError};
 pub use hyperparams::{Init, KMeans};
-pub use model::{Iteration, KMeansModel, CENTROIDS};
+pub use model::{KMeansModel, LloydIteration, CENTROIDS};
 
+use crate::frames::{Frames, Source};
+use kernel::CHUNK;
 use model::check_centroids;
 use rng::Rng;
-use source::{check_rows, Data};
+
+/// Rows per block for `n` rows: about 32 blocks (enough to keep a few
+/// threads busy to the end), at least one GEMM chunk and at most 16
+/// chunks — a block's exact-sum packing (one fixed-point conversion per
+/// accumulator value) must stay small beside its GEMM work.
+pub(crate) fn block_rows(n: usize) -> usize {
+    n.div_ceil(32).div_ceil(CHUNK).clamp(1, 16) * CHUNK
+}
 
 impl KMeans {
-    /// Fits k-means to `rows` (points × columns) on the ambient executor.
+    /// Fits k-means to `frames` on the ambient executor: rows in memory
+    /// (`Frames::rows`), matrices in memory (`Frames::segments`) or feature
+    /// files (`Frames::files`, `.npy` or HTK, checked with the frames'
+    /// [`ReadOptions`](crate::features::ReadOptions)). Points are numbered
+    /// in segment order, then row order.
+    ///
+    /// A first pass reads every segment to check it and count its frames.
+    /// Files are then read again in every pass; nothing but per-point state
+    /// (a few f64 per frame during initialisation) is kept between passes.
+    /// With [`Init::PlusPlus`] every file is read once per cluster: prefer
+    /// [`Init::Parallel`] for large corpora.
     ///
     /// # Errors
     ///
     /// [`KMeansError::Params`] for an invalid setting;
-    /// [`KMeansError::NoData`], [`KMeansError::TooFewPoints`] (fewer rows
-    /// than clusters), [`KMeansError::NonFinite`], [`KMeansError::TooLarge`]
-    /// for unusable rows; [`KMeansError::DimMismatch`] or
+    /// [`KMeansError::NoData`], [`KMeansError::TooFewPoints`] (fewer points
+    /// than clusters), [`KMeansError::TooLarge`] for unusable data;
+    /// [`KMeansError::Frames`] for a segment that cannot be read or fails
+    /// its checks (another dimension, no frames, a non-finite value; the
+    /// message names the file or the row) or a file whose length changes
+    /// during the fit; [`KMeansError::DimMismatch`] or
     /// [`KMeansError::BadCentroids`] for [`Init::Given`] centroids that do
     /// not fit.
-    pub fn fit(&self, rows: ArrayView2<'_, f32>) -> Result<KMeansModel, KMeansError> {
-        let data = self.rows_data(rows)?;
-        self.fit_data(&data)
-    }
-
-    /// Fits k-means to the frames of feature files (`.npy` or HTK, read with
-    /// [`read_features_with`](crate::features::read_features_with)), each of
-    /// `dim` columns. Each shard reads its files in every pass; nothing but
-    /// per-point state (a few f64 per frame during initialisation) is kept
-    /// between passes. Frames are numbered in list order, then file order.
-    ///
-    /// A first pass reads every file to check it and count its frames.
-    /// With [`Init::PlusPlus`] every file is then read once per cluster:
-    /// prefer [`Init::Parallel`] for large corpora.
-    ///
-    /// # Errors
-    ///
-    /// Those of [`fit`](KMeans::fit), and [`KMeansError::Features`] for a
-    /// file that cannot be read or has another dimension, no frames, or a
-    /// non-finite value (naming the file); [`KMeansError::FileChanged`] if a
-    /// file's length changes during the fit.
     ///
     /// # Examples
     ///
     /// ```
     /// use ndarray::{s, Array2};
     /// use shardkit_algorithms::features::write_npy;
+    /// use shardkit_algorithms::frames::Frames;
     /// use shardkit_algorithms::kmeans::{Init, KMeans};
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -190,70 +191,66 @@ impl KMeans {
     ///     files.push(path);
     /// }
     /// let params = KMeans::new(2).init(Init::parallel()).seed(1);
-    /// let from_files = params.fit_files(&files, 3)?;
+    /// let from_files = params.fit(&Frames::files(&files).expect_dim(3))?;
     /// // The same frames in memory give the same clusters.
-    /// let in_memory = params.fit(frames.view())?;
+    /// let in_memory = params.fit(&Frames::rows(frames.view()))?;
     /// assert_eq!(from_files.predict(frames.view())?, in_memory.predict(frames.view())?);
     ///
     /// // A file of another dimension is named in the error.
     /// let odd = dir.path().join("odd.npy");
     /// write_npy(&odd, &Array2::<f32>::zeros((10, 4)))?;
     /// files.push(odd);
-    /// let err = params.fit_files(&files, 3).unwrap_err();
+    /// let err = params.fit(&Frames::files(&files).expect_dim(3)).unwrap_err();
     /// assert!(err.to_string().ends_with("odd.npy: has 4 columns per frame but 3 are expected"));
     /// # Ok(())
     /// # }
     /// ```
-    pub fn fit_files(&self, files: &[PathBuf], dim: usize) -> Result<KMeansModel, KMeansError> {
-        self.check()?;
-        let data = Data::files(files, dim)?;
+    pub fn fit(&self, frames: &Frames<'_>) -> Result<KMeansModel, KMeansError> {
+        let data = self.source(frames)?;
         self.fit_data(&data)
     }
 
-    /// The initial centroids the fit of `rows` starts from (for
+    /// The initial centroids the fit of `frames` starts from (for
     /// [`Init::Given`], those centroids), without Lloyd iterations.
     ///
     /// # Errors
     ///
     /// As [`fit`](KMeans::fit).
-    pub fn initial_centroids(&self, rows: ArrayView2<'_, f32>) -> Result<Array2<f64>, KMeansError> {
-        let data = self.rows_data(rows)?;
+    pub fn initial_centroids(&self, frames: &Frames<'_>) -> Result<Array2<f64>, KMeansError> {
+        let data = self.source(frames)?;
         self.check_size(&data)?;
         self.initialise(&data)
     }
 
-    /// The initial centroids [`fit_files`](KMeans::fit_files) starts from,
-    /// without Lloyd iterations.
-    ///
-    /// # Errors
-    ///
-    /// As [`fit_files`](KMeans::fit_files).
-    pub fn initial_centroids_files(
-        &self,
-        files: &[PathBuf],
-        dim: usize,
-    ) -> Result<Array2<f64>, KMeansError> {
+    /// Checks the settings and the data (one pass), and numbers the points.
+    fn source<'a>(&self, frames: &Frames<'a>) -> Result<Source<'a>, KMeansError> {
         self.check()?;
-        let data = Data::files(files, dim)?;
-        self.check_size(&data)?;
-        self.initialise(&data)
-    }
-
-    fn rows_data<'a>(&self, rows: ArrayView2<'a, f32>) -> Result<Data<'a>, KMeansError> {
-        self.check()?;
-        if rows.nrows() == 0 {
-            return Err(KMeansError::NoData { what: "no rows" });
-        }
-        if rows.ncols() == 0 {
+        if let Some(rows) = frames.as_rows() {
+            if rows.nrows() == 0 {
+                return Err(KMeansError::NoData { what: "no rows" });
+            }
+            if rows.ncols() == 0 {
+                return Err(KMeansError::NoData {
+                    what: "rows of 0 columns",
+                });
+            }
+        } else if frames.is_empty() {
             return Err(KMeansError::NoData {
-                what: "rows of 0 columns",
+                what: "the list of segments is empty",
             });
         }
-        check_rows(rows)?;
-        Ok(Data::rows(rows))
+        if frames.dim()? == Some(0) {
+            return Err(KMeansError::NoData {
+                what: "features of 0 columns",
+            });
+        }
+        let block = frames.as_rows().map_or(CHUNK, |r| block_rows(r.nrows()));
+        let (data, scan) = Source::scan(*frames, block)?;
+        check_magnitude(scan.max_abs, data.len(), data.dim())?;
+        Ok(data)
     }
 
-    fn check_size(&self, data: &Data<'_>) -> Result<(), KMeansError> {
+    fn check_size(&self, data: &Source<'_>) -> Result<(), KMeansError> {
         if self.clusters > data.len() {
             return Err(KMeansError::TooFewPoints {
                 clusters: self.clusters,
@@ -263,7 +260,7 @@ impl KMeans {
         Ok(())
     }
 
-    fn initialise(&self, data: &Data<'_>) -> Result<Array2<f64>, KMeansError> {
+    fn initialise(&self, data: &Source<'_>) -> Result<Array2<f64>, KMeansError> {
         let k = self.clusters;
         let trials = self.trials();
         let points = match &self.init {
@@ -278,9 +275,11 @@ impl KMeans {
                     });
                 }
                 if c.nrows() != k {
-                    return Err(KMeansError::BadCentroids {
-                        reason: format!("{} were given for {k} clusters", c.nrows()),
-                    });
+                    return Err(CentroidsError::Count {
+                        given: c.nrows(),
+                        clusters: k,
+                    }
+                    .into());
                 }
                 return Ok(c.clone());
             }
@@ -301,7 +300,7 @@ impl KMeans {
         Ok(points.mapv(f64::from))
     }
 
-    fn fit_data(&self, data: &Data<'_>) -> Result<KMeansModel, KMeansError> {
+    fn fit_data(&self, data: &Source<'_>) -> Result<KMeansModel, KMeansError> {
         self.check_size(data)?;
         let start = Instant::now();
         let init = self.initialise(data)?;
@@ -314,4 +313,14 @@ impl KMeans {
             init_seconds,
         })
     }
+}
+
+/// Sums of squared distances are at most `n·d·(2·max)²`; they must stay
+/// well inside the 2^84 that shardkit sums exactly.
+fn check_magnitude(max_abs: f64, rows: usize, dim: usize) -> Result<(), KMeansError> {
+    let bound = rows as f64 * dim as f64 * (2.0 * max_abs).powi(2);
+    if bound >= 2f64.powi(80) {
+        return Err(KMeansError::TooLarge { max_abs, rows, dim });
+    }
+    Ok(())
 }

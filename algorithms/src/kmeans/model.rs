@@ -6,15 +6,16 @@ use std::path::Path;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut1};
 use shardkit::parallelize;
 
-use super::errors::KMeansError;
+use super::block_rows;
+use super::errors::{CentroidsError, KMeansError};
 use super::kernel::{assign, Centroids, Work, CHUNK};
-use super::source::{block_rows, check_rows};
+use crate::frames::{Frames, Source};
 use crate::npz::{NpzReader, NpzWriter};
 
 /// One Lloyd iteration, as [`KMeansModel::history`] reports it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Iteration {
+pub struct LloydIteration {
     /// The sum over all points of the squared distance to the centroid it
     /// was assigned to, against the centroids this iteration started from
     /// (computed in f64 from the coordinates).
@@ -32,7 +33,7 @@ pub struct Iteration {
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansModel {
     pub(crate) centroids: Array2<f64>,
-    pub(crate) history: Vec<Iteration>,
+    pub(crate) history: Vec<LloydIteration>,
     pub(crate) converged: bool,
     pub(crate) init_seconds: f64,
 }
@@ -74,14 +75,14 @@ impl KMeansModel {
         self.centroids.ncols()
     }
 
-    /// The inertia of each iteration, in order (see [`Iteration::inertia`]).
+    /// The inertia of each iteration, in order (see [`LloydIteration::inertia`]).
     /// It never increases, up to the rounding of the f32 assignment.
     pub fn inertia(&self) -> Vec<f64> {
         self.history.iter().map(|it| it.inertia).collect()
     }
 
     /// Each Lloyd iteration.
-    pub fn history(&self) -> &[Iteration] {
+    pub fn history(&self) -> &[LloydIteration] {
         &self.history
     }
 
@@ -108,8 +109,8 @@ impl KMeansModel {
     /// # Errors
     ///
     /// [`KMeansError::DimMismatch`] if the rows have another number of
-    /// columns than the centroids, [`KMeansError::NonFinite`] for a NaN or
-    /// infinite value.
+    /// columns than the centroids, [`KMeansError::Frames`] for a NaN or
+    /// infinite value (naming its row and column).
     pub fn predict(&self, rows: ArrayView2<'_, f32>) -> Result<Array1<u32>, KMeansError> {
         if rows.ncols() != self.dim() {
             return Err(KMeansError::DimMismatch {
@@ -119,7 +120,7 @@ impl KMeansModel {
                 expected: self.dim(),
             });
         }
-        check_rows(rows)?;
+        Source::lazy(Frames::rows(rows), block_rows(rows.nrows()))?;
         let centroids = Centroids::new(self.centroids.clone());
         let mut labels = Array1::zeros(rows.nrows());
         predict_rows(
@@ -157,16 +158,19 @@ impl KMeansModel {
     }
 }
 
-pub(crate) fn check_centroids(c: &Array2<f64>) -> Result<(), KMeansError> {
-    let bad = |reason: String| Err(KMeansError::BadCentroids { reason });
+pub(crate) fn check_centroids(c: &Array2<f64>) -> Result<(), CentroidsError> {
     if c.nrows() == 0 {
-        return bad("there are none (0 rows)".into());
+        return Err(CentroidsError::Empty);
     }
     if c.ncols() == 0 {
-        return bad("they have 0 columns".into());
+        return Err(CentroidsError::NoColumns);
     }
-    if let Some(((i, j), v)) = c.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return bad(format!("centroid {i}, column {j} (counting from 0) is {v}"));
+    if let Some(((centroid, column), &value)) = c.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(CentroidsError::NonFinite {
+            centroid,
+            column,
+            value,
+        });
     }
     Ok(())
 }

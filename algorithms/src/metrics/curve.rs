@@ -206,7 +206,7 @@ impl DetCurve {
     /// The curve of a trial list: `scores[i]` is trial `i`'s score and
     /// `is_target[i]` whether its enrolment and test speakers are the same
     /// (e.g. the GMM-UBM scores of
-    /// [`speaker::score_trials`](crate::speaker::score_trials), in trial
+    /// [`map::score_trials`](crate::gmm::map::score_trials), in trial
     /// order).
     ///
     /// # Errors

@@ -1,0 +1,707 @@
+//! Passes over [`Frames`]: the `#[parallelize]` functions that visit every
+//! frame, written once for every algorithm.
+//!
+//! Every pass (an E-step, a k-means update step, a k-means++ step, …) is
+//! a [`Visit`]or: what to do with one chunk of consecutive rows, given the
+//! global index of its first row and the rows' per-frame state (a few
+//! values per frame that persist from pass to pass, such as the squared
+//! distance to the nearest centroid so far, or a frame's selected
+//! components). Four annotated functions run a visitor over a [`Source`],
+//! by rows or by segments, with a `sum` reduction or a `concat` of one
+//! result per block.
+//!
+//! Blocks are cut from the data alone (rows: a block size that the
+//! algorithm chooses from the number of rows; segments: near-equal total
+//! sizes), never from the number of threads or ranks, so every result has
+//! the same bits on any executor.
+
+use std::ops::Range;
+
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2, ShapeBuilder};
+use shardkit::{parallelize, Reduce};
+
+use super::{Frames, FramesError};
+use crate::features::{read_features_with, FeatureError};
+
+/// What a pass does with each chunk of rows.
+pub(crate) trait Visit: Sync {
+    /// A block's running result.
+    type Out: Send;
+    /// What a `concat` pass keeps of a block's result.
+    type Block: Send;
+    /// Scratch space, created once per block.
+    type Work: Default;
+    /// The element of the per-frame state.
+    type Cell: Copy + Default + Send + Sync;
+    /// The result of a block that saw no rows.
+    fn start(&self) -> Self::Out;
+    /// Visits `x` (at most [`chunk_rows`](Visit::chunk_rows) rows), whose
+    /// first row has global index `first` (for segments not scanned,
+    /// [`Source::lazy`], the index within its segment); `state` holds the
+    /// rows' per-frame state.
+    fn chunk(
+        &self,
+        out: &mut Self::Out,
+        x: ArrayView2<'_, f32>,
+        first: usize,
+        state: ArrayViewMut2<'_, Self::Cell>,
+        work: &mut Self::Work,
+    );
+    /// Turns a block's running result into what a `concat` pass keeps.
+    fn finish(&self, out: Self::Out) -> Self::Block;
+    /// Rows per chunk (a function of the settings, never of the
+    /// executor); `usize::MAX` hands each block of rows, or each segment,
+    /// whole.
+    fn chunk_rows(&self) -> usize;
+}
+
+/// One segment of a pass: its number in the [`Frames`], where its rows
+/// fall in the global numbering (segments in order, rows in segment
+/// order), how many rows it has (when known) and what it weighs.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    index: usize,
+    first: usize,
+    rows: Option<usize>,
+    weight: u64,
+}
+
+/// A block's result from a `concat` pass: its first global row, its number
+/// of rows, and what the visitor returned.
+pub(crate) type Block<T> = (usize, usize, T);
+
+/// A visitor's kept result for a block.
+pub(crate) type Kept<V> = Block<<V as Visit>::Block>;
+
+/// The frames of a pass, prepared: checked rows, or the list of segments.
+#[derive(Debug)]
+pub(crate) enum Source<'a> {
+    /// [`Frames::rows`], checked, in standard layout, cut into blocks of
+    /// `block` rows.
+    Rows {
+        rows: CowArray<'a, f32, Ix2>,
+        block: usize,
+    },
+    /// [`Frames::segments`] or [`Frames::files`].
+    Items {
+        frames: Frames<'a>,
+        jobs: Vec<Job>,
+        dim: usize,
+        /// Every segment's rows are known (from memory, or a first pass
+        /// over the files).
+        scanned: bool,
+        /// Whether chunks are handed to visitors column-major.
+        columnar: bool,
+    },
+}
+
+/// Per-frame state: `width` values per frame, in lockstep with the frames.
+#[derive(Debug)]
+pub(crate) enum State<S> {
+    /// For [`Source::Rows`].
+    Rows(Array2<S>),
+    /// For segments: one matrix each, `None` until the first pass that
+    /// reads the segment sizes it (files not scanned).
+    Items {
+        parts: Vec<Option<Array2<S>>>,
+        width: usize,
+        column_major: bool,
+    },
+}
+
+/// A state matrix of `rows × width`, all default.
+fn state_matrix<S: Copy + Default>(rows: usize, width: usize, column_major: bool) -> Array2<S> {
+    if column_major {
+        Array2::default((rows, width).f())
+    } else {
+        Array2::default((rows, width))
+    }
+}
+
+/// What a first look at the data finds.
+#[derive(Reduce, Debug)]
+struct Scan {
+    /// Row-major position of the first non-finite value (`u64::MAX`: none).
+    #[reduce(min)]
+    first_bad: u64,
+    /// The largest magnitude.
+    #[reduce(max)]
+    max_abs: f64,
+}
+
+/// What a scan of the data found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scanned {
+    /// The largest magnitude of any value.
+    pub(crate) max_abs: f64,
+}
+
+impl<'a> Source<'a> {
+    /// Prepares `frames` for passes: rows are checked (in one pass) and cut
+    /// into blocks of `block` rows; segments in memory are counted; files
+    /// are not read (their rows are learned by the first pass that reads
+    /// them, and visitors see row indices within each file).
+    ///
+    /// # Errors
+    ///
+    /// The first row or segment that fails the frames' checks.
+    pub(crate) fn lazy(frames: Frames<'a>, block: usize) -> Result<Self, FramesError> {
+        Ok(Self::prepare(frames, block, false)?.0)
+    }
+
+    /// Prepares `frames` like [`lazy`](Source::lazy), but reads every file
+    /// once to check it and count its rows, so that rows are numbered
+    /// globally; also returns the largest magnitude found.
+    ///
+    /// # Errors
+    ///
+    /// The first row or segment that fails the frames' checks.
+    pub(crate) fn scan(frames: Frames<'a>, block: usize) -> Result<(Self, Scanned), FramesError> {
+        Self::prepare(frames, block, true)
+    }
+
+    fn prepare(
+        frames: Frames<'a>,
+        block: usize,
+        scan: bool,
+    ) -> Result<(Self, Scanned), FramesError> {
+        if let Some(rows) = frames.as_rows() {
+            let max_abs = check_rows(&frames, rows, block)?;
+            let rows = if rows.is_standard_layout() {
+                CowArray::from(rows)
+            } else {
+                CowArray::from(rows.as_standard_layout().into_owned())
+            };
+            return Ok((Source::Rows { rows, block }, Scanned { max_abs }));
+        }
+        let n = frames.len();
+        let dim = frames.dim()?.unwrap_or(0);
+        let frames = frames.expect_dim(dim);
+        let (counts, max_abs): (Vec<Option<usize>>, f64) = match frames.paths() {
+            Some(files) if scan => {
+                let scan = scan_files(files, &frames)?;
+                let max = scan.iter().fold(0.0f64, |m, &(_, a)| m.max(a));
+                (scan.into_iter().map(|(r, _)| Some(r)).collect(), max)
+            }
+            Some(_) => (vec![None; n], 0.0),
+            None => {
+                let mut max = 0.0f64;
+                let mut counts = Vec::with_capacity(n);
+                for i in 0..n {
+                    let x = frames.segment(i)?;
+                    max = x.iter().fold(max, |m, v| m.max(f64::from(v.abs())));
+                    counts.push(Some(x.nrows()));
+                }
+                (counts, max)
+            }
+        };
+        let mut first = 0;
+        let jobs = counts
+            .iter()
+            .enumerate()
+            .map(|(index, &rows)| {
+                let job = Job {
+                    index,
+                    first,
+                    rows,
+                    weight: frames.weight(index),
+                };
+                first += rows.unwrap_or(0);
+                job
+            })
+            .collect();
+        let scanned = counts.iter().all(Option::is_some);
+        let source = Source::Items {
+            frames,
+            jobs,
+            dim,
+            scanned,
+            columnar: false,
+        };
+        Ok((source, Scanned { max_abs }))
+    }
+
+    /// The same points, handed to visitors column-major: a chunk is then
+    /// used by a GEMM as it is, with no packing. Rows are copied once;
+    /// segments are transposed after each read.
+    pub(crate) fn columnar(&self) -> Source<'a> {
+        match self {
+            Source::Rows { rows, block } => {
+                let mut copy = Array2::zeros(rows.raw_dim().f());
+                copy.assign(rows);
+                Source::Rows {
+                    rows: CowArray::from(copy),
+                    block: *block,
+                }
+            }
+            Source::Items {
+                frames,
+                jobs,
+                dim,
+                scanned,
+                ..
+            } => Source::Items {
+                frames: *frames,
+                jobs: jobs.clone(),
+                dim: *dim,
+                scanned: *scanned,
+                columnar: true,
+            },
+        }
+    }
+
+    /// The number of rows, once known (always for rows and segments in
+    /// memory; for files after [`scan`](Source::scan)).
+    pub(crate) fn rows(&self) -> Option<usize> {
+        match self {
+            Source::Rows { rows, .. } => Some(rows.nrows()),
+            Source::Items { jobs, scanned, .. } => scanned.then(|| {
+                jobs.last()
+                    .map_or(0, |j| j.first + j.rows.unwrap_or_default())
+            }),
+        }
+    }
+
+    /// The number of rows of a source whose rows are known (see
+    /// [`rows`](Source::rows)).
+    ///
+    /// # Panics
+    ///
+    /// For files not scanned.
+    pub(crate) fn len(&self) -> usize {
+        self.rows()
+            .expect("global row numbers need a scanned source (Source::scan)")
+    }
+
+    /// The number of columns.
+    pub(crate) fn dim(&self) -> usize {
+        match self {
+            Source::Rows { rows, .. } => rows.ncols(),
+            Source::Items { dim, .. } => *dim,
+        }
+    }
+
+    /// Fresh per-frame state of `width` values per frame, all default,
+    /// column-major (a column of a block is contiguous) or row-major.
+    pub(crate) fn state<S: Copy + Default>(&self, width: usize, column_major: bool) -> State<S> {
+        let make = |rows: usize| state_matrix(rows, width, column_major);
+        match self {
+            Source::Rows { rows, .. } => State::Rows(make(rows.nrows())),
+            Source::Items { jobs, .. } => State::Items {
+                parts: jobs.iter().map(|j| j.rows.map(make)).collect(),
+                width,
+                column_major,
+            },
+        }
+    }
+
+    /// Runs `visit` over every frame, summing the blocks' results.
+    pub(crate) fn sum<V>(
+        &self,
+        visit: &V,
+        state: &mut State<V::Cell>,
+    ) -> Result<V::Out, FramesError>
+    where
+        V: Visit,
+        V::Out: Reduce,
+    {
+        match (self, state) {
+            (Source::Rows { rows, block }, State::Rows(st)) => Ok(sum_rows(
+                rows.view(),
+                0..rows.nrows(),
+                st.view_mut(),
+                *block,
+                visit,
+            )),
+            (
+                Source::Items {
+                    frames,
+                    jobs,
+                    columnar,
+                    ..
+                },
+                State::Items {
+                    parts,
+                    width,
+                    column_major,
+                },
+            ) => sum_items(
+                jobs,
+                parts,
+                (*width, *column_major),
+                frames,
+                *columnar,
+                visit,
+            ),
+            _ => unreachable!("state of another source"),
+        }
+    }
+
+    /// Runs `visit` over every frame, keeping one result per block, in
+    /// block order.
+    pub(crate) fn blocks<V: Visit>(
+        &self,
+        visit: &V,
+        state: &mut State<V::Cell>,
+    ) -> Result<Vec<Kept<V>>, FramesError> {
+        match (self, state) {
+            (Source::Rows { rows, block }, State::Rows(st)) => Ok(blocks_rows(
+                rows.view(),
+                0..rows.nrows(),
+                st.view_mut(),
+                *block,
+                visit,
+            )),
+            (
+                Source::Items {
+                    frames,
+                    jobs,
+                    columnar,
+                    ..
+                },
+                State::Items {
+                    parts,
+                    width,
+                    column_major,
+                },
+            ) => blocks_items(
+                jobs,
+                parts,
+                (*width, *column_major),
+                frames,
+                *columnar,
+                visit,
+            ),
+            _ => unreachable!("state of another source"),
+        }
+    }
+
+    /// The points of global indices `indices` (any order, repeats allowed),
+    /// as rows in that order. Each segment is read once.
+    ///
+    /// # Panics
+    ///
+    /// For segments whose rows are not known ([`Source::lazy`] over files).
+    pub(crate) fn points(&self, indices: &[usize]) -> Result<Array2<f32>, FramesError> {
+        let d = self.dim();
+        let mut out = Array2::zeros((indices.len(), d));
+        match self {
+            Source::Rows { rows, .. } => {
+                for (mut o, &i) in out.rows_mut().into_iter().zip(indices) {
+                    o.assign(&rows.row(i));
+                }
+            }
+            Source::Items { frames, jobs, .. } => {
+                let mut order: Vec<usize> = (0..indices.len()).collect();
+                order.sort_by_key(|&k| indices[k]);
+                let mut loaded: Option<(usize, CowArray<'_, f32, Ix2>)> = None;
+                for k in order {
+                    let i = indices[k];
+                    let f = jobs.partition_point(|j| j.first + j.known_rows() <= i);
+                    if loaded.as_ref().is_none_or(|(g, _)| *g != f) {
+                        loaded = Some((f, read_job(frames, &jobs[f])?));
+                    }
+                    let (_, x) = loaded.as_ref().expect("loaded above");
+                    out.row_mut(k).assign(&x.row(i - jobs[f].first));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Job {
+    fn known_rows(&self) -> usize {
+        self.rows
+            .expect("global row numbers need a scanned source (Source::scan)")
+    }
+}
+
+impl<S: Copy> State<S> {
+    /// Reads column `col` of the points `range` (global indices).
+    ///
+    /// # Panics
+    ///
+    /// For a state of segments not yet sized.
+    pub(crate) fn column(&self, source: &Source<'_>, range: Range<usize>, col: usize) -> Vec<S> {
+        match (self, source) {
+            (State::Rows(a), _) => a.slice(s![range, col]).to_vec(),
+            (State::Items { parts: states, .. }, Source::Items { jobs, .. }) => {
+                let mut out = Vec::with_capacity(range.len());
+                let start = jobs.partition_point(|j| j.first + j.known_rows() <= range.start);
+                for (job, st) in jobs[start..].iter().zip(&states[start..]) {
+                    if job.first >= range.end {
+                        break;
+                    }
+                    let rows = job.known_rows();
+                    let st = st.as_ref().expect("a sized state");
+                    let lo = range.start.max(job.first) - job.first;
+                    let hi = range.end.min(job.first + rows) - job.first;
+                    out.extend(st.slice(s![lo..hi, col]));
+                }
+                out
+            }
+            (State::Items { .. }, Source::Rows { .. }) => unreachable!("segment state for rows"),
+        }
+    }
+
+    /// Sets column `col` of every point to `value`.
+    pub(crate) fn fill(&mut self, col: usize, value: S) {
+        match self {
+            State::Rows(a) => a.column_mut(col).fill(value),
+            State::Items { parts, .. } => parts
+                .iter_mut()
+                .flatten()
+                .for_each(|a| a.column_mut(col).fill(value)),
+        }
+    }
+
+    /// Writes `values` (one per point, in global order) into column `col`.
+    pub(crate) fn set_column(&mut self, col: usize, values: &[S]) {
+        match self {
+            State::Rows(a) => a.column_mut(col).assign(&ndarray::ArrayView1::from(values)),
+            State::Items { parts, .. } => {
+                let mut at = 0;
+                for a in parts.iter_mut().flatten() {
+                    let n = a.nrows();
+                    a.column_mut(col)
+                        .assign(&ndarray::ArrayView1::from(&values[at..at + n]));
+                    at += n;
+                }
+            }
+        }
+    }
+}
+
+/// Reads a segment of a pass, checking that it still has the rows it had.
+fn read_job<'a>(frames: &Frames<'a>, job: &Job) -> Result<CowArray<'a, f32, Ix2>, FramesError> {
+    let x = frames.segment(job.index)?;
+    match job.rows {
+        Some(rows) if rows != x.nrows() => Err(FramesError::FileChanged {
+            path: frames.name(job.index),
+            expected: rows,
+            found: x.nrows(),
+        }),
+        _ => Ok(x),
+    }
+}
+
+/// Visits `rows` chunk by chunk.
+fn visit_rows<V: Visit>(
+    visit: &V,
+    out: &mut V::Out,
+    rows: ArrayView2<'_, f32>,
+    first: usize,
+    mut state: ArrayViewMut2<'_, V::Cell>,
+    work: &mut V::Work,
+) {
+    let n = rows.nrows();
+    let step = visit.chunk_rows();
+    let mut at = 0;
+    while at < n {
+        let end = at.saturating_add(step).min(n);
+        visit.chunk(
+            out,
+            rows.slice(s![at..end, ..]),
+            first + at,
+            state.slice_mut(s![at..end, ..]),
+            work,
+        );
+        at = end;
+    }
+}
+
+/// A block of rows in memory, summed.
+#[parallelize(split = "rows, index, state", reduce = "sum", block_size = block)]
+fn sum_rows<V>(
+    rows: ArrayView2<'_, f32>,
+    index: Range<usize>,
+    state: ArrayViewMut2<'_, V::Cell>,
+    block: usize,
+    visit: &V,
+) -> V::Out
+where
+    V: Visit,
+    V::Out: Reduce,
+{
+    let mut out = visit.start();
+    visit_rows(
+        visit,
+        &mut out,
+        rows,
+        index.start,
+        state,
+        &mut V::Work::default(),
+    );
+    out
+}
+
+/// A block of rows in memory, kept with its place.
+#[parallelize(split = "rows, index, state", reduce = "concat", block_size = block)]
+fn blocks_rows<V: Visit>(
+    rows: ArrayView2<'_, f32>,
+    index: Range<usize>,
+    state: ArrayViewMut2<'_, V::Cell>,
+    block: usize,
+    visit: &V,
+) -> Vec<Kept<V>> {
+    let mut out = visit.start();
+    visit_rows(
+        visit,
+        &mut out,
+        rows,
+        index.start,
+        state,
+        &mut V::Work::default(),
+    );
+    vec![(index.start, index.len(), visit.finish(out))]
+}
+
+/// Visits the segments of a block, each read whole; a state not yet
+/// sized is sized to its segment.
+fn visit_items<V: Visit>(
+    visit: &V,
+    out: &mut V::Out,
+    jobs: &[Job],
+    state: &mut [Option<Array2<V::Cell>>],
+    (width, column_major): (usize, bool),
+    frames: &Frames<'_>,
+    columnar: bool,
+) -> Result<(), FramesError> {
+    let mut work = V::Work::default();
+    for (job, st) in jobs.iter().zip(state) {
+        let mut x = read_job(frames, job)?;
+        if columnar {
+            let mut f = Array2::zeros(x.raw_dim().f());
+            f.assign(&x);
+            x = CowArray::from(f);
+        }
+        let st = match st {
+            Some(st) if st.nrows() != x.nrows() => {
+                return Err(FramesError::FileChanged {
+                    path: frames.name(job.index),
+                    expected: st.nrows(),
+                    found: x.nrows(),
+                })
+            }
+            Some(st) => st,
+            None => st.insert(state_matrix(x.nrows(), width, column_major)),
+        };
+        visit_rows(visit, out, x.view(), job.first, st.view_mut(), &mut work);
+    }
+    Ok(())
+}
+
+/// A block of segments, summed.
+#[parallelize(split = "jobs, state", reduce = "sum", weights = |job: &Job| job.weight)]
+fn sum_items<V>(
+    jobs: &[Job],
+    state: &mut [Option<Array2<V::Cell>>],
+    shape: (usize, bool),
+    frames: &Frames<'_>,
+    columnar: bool,
+    visit: &V,
+) -> Result<V::Out, FramesError>
+where
+    V: Visit,
+    V::Out: Reduce,
+{
+    let mut out = visit.start();
+    visit_items(visit, &mut out, jobs, state, shape, frames, columnar)?;
+    Ok(out)
+}
+
+/// A block of segments, kept with its place.
+#[parallelize(split = "jobs, state", reduce = "concat", weights = |job: &Job| job.weight)]
+fn blocks_items<V: Visit>(
+    jobs: &[Job],
+    state: &mut [Option<Array2<V::Cell>>],
+    shape: (usize, bool),
+    frames: &Frames<'_>,
+    columnar: bool,
+    visit: &V,
+) -> Result<Vec<Kept<V>>, FramesError> {
+    let mut out = visit.start();
+    visit_items(visit, &mut out, jobs, state, shape, frames, columnar)?;
+    let first = jobs.first().map_or(0, |j| j.first);
+    let rows = jobs.iter().map(|j| j.rows.unwrap_or(0)).sum();
+    Ok(vec![(first, rows, visit.finish(out))])
+}
+
+#[parallelize(split = "rows, index", reduce = "sum", block_size = block)]
+fn scan_rows(rows: ArrayView2<'_, f32>, index: Range<usize>, block: usize) -> Scan {
+    let d = rows.ncols() as u64;
+    let mut scan = Scan {
+        first_bad: u64::MAX,
+        max_abs: 0.0,
+    };
+    for (i, row) in rows.axis_iter(Axis(0)).enumerate() {
+        let mut m = 0.0f32;
+        for (j, &v) in row.iter().enumerate() {
+            if !v.is_finite() {
+                scan.first_bad = scan.first_bad.min((index.start + i) as u64 * d + j as u64);
+            }
+            m = m.max(v.abs());
+        }
+        scan.max_abs = scan.max_abs.max(f64::from(m));
+    }
+    scan
+}
+
+/// Checks rows in memory with the frames' options, the values in one
+/// parallel pass; returns their largest magnitude.
+fn check_rows(
+    frames: &Frames<'_>,
+    rows: ArrayView2<'_, f32>,
+    block: usize,
+) -> Result<f64, FramesError> {
+    let options = frames.read_options();
+    let (n, d) = rows.dim();
+    if let Some(expected) = options.expected_dim.filter(|&e| e != d) {
+        return Err(FeatureError::WrongDim {
+            path: frames.name(0),
+            found: d,
+            expected,
+        }
+        .into());
+    }
+    if n == 0 && !options.allow_empty {
+        return Err(FeatureError::NoFrames {
+            path: frames.name(0),
+            columns: d,
+        }
+        .into());
+    }
+    let scan = scan_rows(rows, 0..n, block);
+    if scan.first_bad != u64::MAX && !options.allow_non_finite {
+        let (frame, column) = (
+            (scan.first_bad / d as u64) as usize,
+            (scan.first_bad % d as u64) as usize,
+        );
+        return Err(FeatureError::NonFinite {
+            path: frames.name(0),
+            frame,
+            column,
+            value: rows[(frame, column)],
+        }
+        .into());
+    }
+    Ok(scan.max_abs)
+}
+
+/// Reads every file once: checks it and counts its frames. One
+/// `(frames, largest magnitude)` per file.
+#[parallelize(split = "files", reduce = "concat", weights = shardkit::weights::file_size)]
+fn scan_files(
+    files: &[std::path::PathBuf],
+    frames: &Frames<'_>,
+) -> Result<Vec<(usize, f64)>, FramesError> {
+    files
+        .iter()
+        .map(|f| {
+            let x = read_features_with(f, frames.read_options())?;
+            let m = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            Ok((x.nrows(), f64::from(m)))
+        })
+        .collect()
+}

@@ -1,0 +1,173 @@
+//! GMM-UBM scoring: average frame log-likelihood ratios over the UBM's best
+//! components.
+
+use ndarray::{ArrayView1, ArrayView2};
+use shardkit::parallelize;
+
+use super::MapError;
+use crate::frames::Frames;
+use crate::gmm::{self, DiagGmm, Prepared};
+
+/// One trial: does the speaker of model `model` speak in test segment
+/// `segment`? Both are indices: into the models, and into the test
+/// [`Frames`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Trial {
+    /// Index of the claimed speaker's model.
+    pub model: usize,
+    /// Index of the test segment.
+    pub segment: usize,
+}
+
+/// `log Σ_{m ∈ top} w_m N(x; μ_m, σ²_m)` in `f64`.
+fn top_log_likelihood(x: ArrayView1<f32>, gmm: &DiagGmm, top: ArrayView1<u32>) -> f64 {
+    let log_two_pi = (2.0 * std::f64::consts::PI).ln();
+    let terms: Vec<f64> = top
+        .iter()
+        .map(|&m| {
+            let m = m as usize;
+            let mut s = gmm.weights()[m].ln();
+            for (j, &xj) in x.iter().enumerate() {
+                let (mu, var) = (gmm.means()[[m, j]], gmm.variances()[[m, j]]);
+                let diff = f64::from(xj) - mu;
+                s -= 0.5 * (log_two_pi + var.ln() + diff * diff / var);
+            }
+            s
+        })
+        .collect();
+    let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()
+}
+
+/// The GMM-UBM score of `frames` for a speaker model: the average over
+/// frames of `log p(x | speaker) − log p(x | UBM)`, both over the `top_n`
+/// UBM components that best explain each frame (Reynolds' fast scoring).
+/// No frames score 0.
+///
+/// # Errors
+///
+/// [`MapError::ModelShape`] when the speaker model is not of the UBM's
+/// shape, [`MapError::TopN`] for a `top_n` of 0 (one above the UBM's
+/// components means all of them), [`MapError::Dimension`] when the frames' width is not the
+/// UBM's dimension.
+pub fn llr(
+    frames: ArrayView2<f32>,
+    speaker: &DiagGmm,
+    ubm: &DiagGmm,
+    top_n: usize,
+) -> Result<f64, MapError> {
+    check(std::slice::from_ref(speaker), ubm, top_n)?;
+    if frames.ncols() != ubm.dim() {
+        return Err(MapError::Dimension {
+            found: frames.ncols(),
+            expected: ubm.dim(),
+        });
+    }
+    Ok(score(frames, speaker, ubm, &ubm.prepare(), top_n))
+}
+
+/// Checks models and `top_n` against the UBM.
+fn check(models: &[DiagGmm], ubm: &DiagGmm, top_n: usize) -> Result<(), MapError> {
+    let expected = ubm.means().dim();
+    if let Some((model, m)) = models
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.means().dim() != expected)
+    {
+        return Err(MapError::ModelShape {
+            model,
+            expected,
+            found: m.means().dim(),
+        });
+    }
+    if top_n == 0 {
+        return Err(MapError::TopN {
+            top_n,
+            components: ubm.n_components(),
+        });
+    }
+    Ok(())
+}
+
+/// [`llr`] once everything is known to fit.
+fn score(
+    frames: ArrayView2<f32>,
+    speaker: &DiagGmm,
+    ubm: &DiagGmm,
+    prepared: &Prepared<f32>,
+    top_n: usize,
+) -> f64 {
+    if frames.nrows() == 0 {
+        return 0.0;
+    }
+    let top = gmm::top_posteriors(frames, prepared, top_n);
+    let mut total = 0.0;
+    for (t, x) in frames.rows().into_iter().enumerate() {
+        let best = top.indices.row(t);
+        total += top_log_likelihood(x, speaker, best) - top_log_likelihood(x, ubm, best);
+    }
+    total / frames.nrows() as f64
+}
+
+/// Scores every trial (GMM-UBM log-likelihood ratios, see [`llr`]) of the
+/// models against the segments of `test`, in trial order; trials are
+/// shared out between the workers (threads or MPI ranks), each reading its
+/// trials' segments.
+///
+/// # Errors
+///
+/// [`MapError::UnknownModel`] or [`MapError::UnknownSegment`] for a trial
+/// that names what does not exist, [`MapError::ModelShape`],
+/// [`MapError::TopN`], or a [`MapError::Frames`] naming the segment that
+/// cannot be read or fails its checks (the expected dimension is the
+/// UBM's).
+pub fn score_trials(
+    trials: &[Trial],
+    models: &[DiagGmm],
+    ubm: &DiagGmm,
+    test: &Frames<'_>,
+    top_n: usize,
+) -> Result<Vec<f64>, MapError> {
+    check(models, ubm, top_n)?;
+    for (trial, t) in trials.iter().enumerate() {
+        if t.model >= models.len() {
+            return Err(MapError::UnknownModel {
+                trial,
+                model: t.model,
+                models: models.len(),
+            });
+        }
+        if t.segment >= test.len() {
+            return Err(MapError::UnknownSegment {
+                trial,
+                segment: t.segment,
+                segments: test.len(),
+            });
+        }
+    }
+    let test = test.expect_dim(ubm.dim());
+    score_each(trials, models, ubm, &ubm.prepare(), &test, top_n)
+}
+
+#[parallelize(split = "trials", reduce = "concat")]
+fn score_each(
+    trials: &[Trial],
+    models: &[DiagGmm],
+    ubm: &DiagGmm,
+    prepared: &Prepared<f32>,
+    test: &Frames<'_>,
+    top_n: usize,
+) -> Result<Vec<f64>, MapError> {
+    let mut scores = Vec::with_capacity(trials.len());
+    for trial in trials {
+        let frames = test.segment(trial.segment)?;
+        scores.push(score(
+            frames.view(),
+            &models[trial.model],
+            ubm,
+            prepared,
+            top_n,
+        ));
+    }
+    Ok(scores)
+}

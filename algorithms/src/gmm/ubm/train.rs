@@ -1,0 +1,445 @@
+//! The UBM trainer: the data passes (E-step, pruned E-step, moments) as
+//! visitors of [`crate::frames`], the M-step and the split schedule.
+
+use std::time::Instant;
+
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+use shardkit::Reduce;
+
+use super::{EmConfig, UbmError};
+use crate::frames::{Frames, Source, State, Visit};
+use crate::gmm::{self, DiagGmm, GmmStats, Prepared, Pruning, BLOCK_FRAMES};
+
+/// One EM iteration, as [`train_ubm`] and [`em`] report it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EmIteration {
+    /// The number of components being trained.
+    pub components: usize,
+    /// The average log-likelihood per frame of the data under the model
+    /// this iteration started from (the E-step's), natural log.
+    pub average_log_likelihood: f64,
+    /// Frames seen.
+    pub frames: u64,
+    /// Wall-clock seconds of the iteration (E-step and M-step).
+    pub seconds: f64,
+    /// Whether the E-step was pruned ([`EmConfig::pruning`]): then the
+    /// log-likelihood is over each frame's selected components.
+    pub pruned: bool,
+    /// Whether this iteration ran the pruned E-step's selection pass
+    /// (included in `seconds`).
+    pub selection_pass: bool,
+}
+
+/// A trained model and the iterations that made it.
+#[derive(Debug, Clone)]
+pub struct UbmTrained {
+    /// The model.
+    pub model: DiagGmm,
+    /// Every EM iteration, in order.
+    pub history: Vec<EmIteration>,
+}
+
+/// The exact E-step: each block (a block of rows, or a segment) adds its
+/// statistics under the model.
+struct EStep<'m> {
+    model: &'m Prepared<f32>,
+}
+
+impl Visit for EStep<'_> {
+    type Out = GmmStats;
+    type Block = ();
+    type Work = ();
+    type Cell = u32;
+
+    fn start(&self) -> GmmStats {
+        GmmStats::zeros(self.model.n_components(), self.model.dim())
+    }
+
+    fn chunk(
+        &self,
+        out: &mut GmmStats,
+        x: ArrayView2<'_, f32>,
+        _first: usize,
+        _state: ArrayViewMut2<'_, u32>,
+        _work: &mut (),
+    ) {
+        // The derived `Reduce::merge`: field-by-field addition.
+        out.merge(gmm::accumulate_block(x, self.model));
+    }
+
+    fn finish(&self, _: GmmStats) {}
+
+    fn chunk_rows(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// The pruned E-step: with `select`, each frame's `top_n` components are
+/// chosen into the state (one row per frame) and their statistics added in
+/// the same pass; without, the stored selection is used.
+struct PrunedStep<'m> {
+    model: &'m Prepared<f32>,
+    min_posterior: f64,
+    select: bool,
+}
+
+impl Visit for PrunedStep<'_> {
+    type Out = GmmStats;
+    type Block = ();
+    type Work = ();
+    type Cell = u32;
+
+    fn start(&self) -> GmmStats {
+        GmmStats::zeros(self.model.n_components(), self.model.dim())
+    }
+
+    fn chunk(
+        &self,
+        out: &mut GmmStats,
+        x: ArrayView2<'_, f32>,
+        _first: usize,
+        state: ArrayViewMut2<'_, u32>,
+        _work: &mut (),
+    ) {
+        out.merge(if self.select {
+            gmm::select_and_accumulate_block(x, self.model, state, self.min_posterior)
+        } else {
+            gmm::accumulate_pruned_block(x, self.model, state.view(), self.min_posterior)
+        });
+    }
+
+    fn finish(&self, _: GmmStats) {}
+
+    fn chunk_rows(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// The E-step statistics of every frame under `model`: exact, or pruned
+/// with the selection in `selection` (chosen first when `reselect`).
+fn accumulate(
+    data: &Source<'_>,
+    model: &Prepared<f32>,
+    pruning: Option<&Pruning>,
+    selection: &mut State<u32>,
+    reselect: bool,
+) -> Result<GmmStats, UbmError> {
+    Ok(match pruning {
+        None => data.sum(&EStep { model }, selection)?,
+        Some(p) => data.sum(
+            &PrunedStep {
+                model,
+                min_posterior: p.min_posterior,
+                select: reselect,
+            },
+            selection,
+        )?,
+    })
+}
+
+/// The global mean and variance of the data, and its frame count (one data
+/// pass).
+///
+/// # Errors
+///
+/// [`UbmError::NoFrames`] for no frames; file errors, naming the file.
+pub fn global_moments(frames: &Frames<'_>) -> Result<(Array1<f64>, Array1<f64>, u64), UbmError> {
+    let data = prepare(frames, None)?;
+    moments(&data)
+}
+
+/// Checks `frames` (with the model's dimension, if given) and prepares
+/// them for the passes.
+fn prepare<'a>(frames: &Frames<'a>, dim: Option<usize>) -> Result<Source<'a>, UbmError> {
+    if frames.is_empty() {
+        return Err(UbmError::NoFrames);
+    }
+    let found = frames.dim()?.ok_or(UbmError::NoFrames)?;
+    let dim = match dim {
+        Some(model) if model != found => return Err(UbmError::Dimension { data: found, model }),
+        _ => found,
+    };
+    if dim == 0 {
+        return Err(UbmError::NoColumns);
+    }
+    Ok(Source::lazy(frames.expect_dim(dim), BLOCK_FRAMES)?)
+}
+
+/// The global mean and variance of prepared frames, and their count.
+fn moments(data: &Source<'_>) -> Result<(Array1<f64>, Array1<f64>, u64), UbmError> {
+    let dim = data.dim();
+    let moments = data.sum(&Moments { dim }, &mut data.state(0, false))?;
+    if moments.frames == 0 {
+        return Err(UbmError::NoFrames);
+    }
+    let n = moments.frames as f64;
+    let mean = moments.sum.mapv(|s| s / n);
+    let variance = (moments.sum_sq.mapv(|s| s / n) - &mean * &mean).mapv(|v| v.max(0.0));
+    Ok((mean, variance, moments.frames))
+}
+
+/// Frame count, sums and sums of squares, in `f64`.
+#[derive(Reduce)]
+struct MomentSums {
+    frames: u64,
+    sum: Array1<f64>,
+    sum_sq: Array1<f64>,
+}
+
+/// The pass that sums [`MomentSums`] over every frame.
+struct Moments {
+    dim: usize,
+}
+
+impl Visit for Moments {
+    type Out = MomentSums;
+    type Block = ();
+    type Work = ();
+    type Cell = u32;
+
+    fn start(&self) -> MomentSums {
+        MomentSums {
+            frames: 0,
+            sum: Array1::zeros(self.dim),
+            sum_sq: Array1::zeros(self.dim),
+        }
+    }
+
+    fn chunk(
+        &self,
+        out: &mut MomentSums,
+        rows: ArrayView2<'_, f32>,
+        _first: usize,
+        _state: ArrayViewMut2<'_, u32>,
+        _work: &mut (),
+    ) {
+        for frame in rows.rows() {
+            for ((s, q), &x) in out.sum.iter_mut().zip(out.sum_sq.iter_mut()).zip(frame) {
+                let x = f64::from(x);
+                *s += x;
+                *q += x * x;
+            }
+        }
+        out.frames += rows.nrows() as u64;
+    }
+
+    fn finish(&self, _: MomentSums) {}
+
+    fn chunk_rows(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// Splits every component in two along its axis of largest variance: the
+/// means move by `± sqrt` of that variance, the weights are halved, the
+/// variances are kept. Component `m` becomes components `2m` (minus) and
+/// `2m + 1` (plus).
+pub fn split(gmm: &DiagGmm) -> DiagGmm {
+    let (m, d) = (gmm.n_components(), gmm.dim());
+    let mut weights = Array1::zeros(2 * m);
+    let mut means = Array2::zeros((2 * m, d));
+    let mut variances = Array2::zeros((2 * m, d));
+    for c in 0..m {
+        let var = gmm.variances().row(c).to_owned();
+        // The first axis of largest variance (ties go to the lower index).
+        let axis = (0..d).fold(0, |best, j| if var[j] > var[best] { j } else { best });
+        let step = var[axis].sqrt();
+        for (k, sign) in [(2 * c, -1.0), (2 * c + 1, 1.0)] {
+            weights[k] = gmm.weights()[c] / 2.0;
+            means.row_mut(k).assign(&gmm.means().row(c));
+            means[[k, axis]] += sign * step;
+            variances.row_mut(k).assign(&var);
+        }
+    }
+    DiagGmm::new(weights, means, variances).expect("splitting keeps a valid model valid")
+}
+
+/// The M-step: the model that the statistics `stats` call for, with the
+/// variance control and collapse rule of the module docs. `floor` and
+/// `ceiling` are per-dimension variance bounds (absolute).
+///
+/// The variances `S/n − (F/n)²` are only as precise as the statistics:
+/// from the `f32` exact E-step expect relative errors up to about `1e-5`
+/// (cancellation, see the module's "Precision of the statistics"); from
+/// `f64` statistics ([`DiagGmm::prepare_f64`]) or the pruned E-step, near
+/// `1e-12`.
+pub fn maximize(
+    stats: &GmmStats,
+    previous: &DiagGmm,
+    floor: &Array1<f64>,
+    ceiling: &Array1<f64>,
+    min_occupancy: f64,
+) -> DiagGmm {
+    let (m, d) = (previous.n_components(), previous.dim());
+    let total = stats.frames.max(1) as f64;
+    let mut weights = Array1::zeros(m);
+    let mut means = previous.means().to_owned();
+    let mut variances = previous.variances().to_owned();
+    for c in 0..m {
+        let n = stats.zero[c];
+        weights[c] = n.max(1e-10 * total) / total;
+        if !(n >= min_occupancy && n > 0.0) {
+            continue;
+        }
+        for j in 0..d {
+            let mean = stats.first[[c, j]] / n;
+            let var = stats.second[[c, j]] / n - mean * mean;
+            means[[c, j]] = mean;
+            variances[[c, j]] = var.clamp(floor[j], ceiling[j]);
+        }
+    }
+    let sum = weights.sum();
+    weights.mapv_inplace(|w| w / sum);
+    DiagGmm::new(weights, means, variances).expect("the guarded M-step gives a valid model")
+}
+
+/// Variance bounds from the global variance (a dimension with zero
+/// variance gets a tiny positive floor, so no variance is zero).
+fn bounds(global_variance: &Array1<f64>, config: &EmConfig) -> (Array1<f64>, Array1<f64>) {
+    let floor = global_variance.mapv(|v| (v * config.variance_floor).max(f64::MIN_POSITIVE.sqrt()));
+    let ceiling = global_variance
+        .mapv(|v| v * config.variance_ceiling)
+        .iter()
+        .zip(&floor)
+        .map(|(&c, &f)| c.max(f))
+        .collect();
+    (floor, ceiling)
+}
+
+/// Runs `iterations` EM iterations from `model`, calling `report` after
+/// each. Variance bounds are relative to `global_variance` (see
+/// [`global_moments`]).
+fn run_em(
+    data: &Source<'_>,
+    mut model: DiagGmm,
+    iterations: usize,
+    global_variance: &Array1<f64>,
+    config: &EmConfig,
+    report: &mut dyn FnMut(&EmIteration),
+    history: &mut Vec<EmIteration>,
+) -> Result<DiagGmm, UbmError> {
+    let (floor, ceiling) = bounds(global_variance, config);
+    // Pruned when asked for and there are more components than `top_n`.
+    let pruning = config.pruning.filter(|p| model.n_components() > p.top_n);
+    // The stage's selection: `top_n` components per frame (one row each).
+    let mut selection = data.state(pruning.map_or(0, |p| p.top_n), false);
+    for i in 0..iterations {
+        let start = Instant::now();
+        let reselect = match &pruning {
+            Some(p) => i == 0 || (p.reselect_every > 0 && i % p.reselect_every == 0),
+            None => false,
+        };
+        let stats = accumulate(
+            data,
+            &model.prepare(),
+            pruning.as_ref(),
+            &mut selection,
+            reselect,
+        )?;
+        if stats.frames == 0 {
+            return Err(UbmError::NoFrames);
+        }
+        model = maximize(&stats, &model, &floor, &ceiling, config.min_occupancy);
+        let it = EmIteration {
+            components: model.n_components(),
+            average_log_likelihood: stats.average_log_likelihood(),
+            frames: stats.frames,
+            seconds: start.elapsed().as_secs_f64(),
+            pruned: pruning.is_some(),
+            selection_pass: reselect,
+        };
+        tracing::info!(
+            components = it.components,
+            average_log_likelihood = it.average_log_likelihood,
+            seconds = it.seconds,
+            pruned = it.pruned,
+            selection_pass = it.selection_pass,
+            "EM iteration"
+        );
+        report(&it);
+        history.push(it);
+    }
+    Ok(model)
+}
+
+/// Trains a UBM of `components` components (a power of two) on `frames`:
+/// one Gaussian with the global mean and variance, then, for each stage
+/// `k`, a split of every component and `config`'s `k`-th iteration count
+/// of EM iterations. `report` is called after every iteration (for
+/// progress).
+///
+/// # Errors
+///
+/// [`UbmError::Params`] (a setting, a size that is not a power of two, too
+/// few stages in the schedule, pruning's `top_n` above `components`);
+/// [`UbmError::NoFrames`]; [`UbmError::Frames`] for a segment that cannot
+/// be read or fails its checks, naming the file or the row.
+pub fn train_ubm(
+    frames: &Frames<'_>,
+    components: usize,
+    config: &EmConfig,
+    report: &mut dyn FnMut(&EmIteration),
+) -> Result<UbmTrained, UbmError> {
+    config.check_for(components)?;
+    let stages = components.ilog2() as usize;
+    let data = prepare(frames, None)?;
+    let (mean, variance, _) = moments(&data)?;
+    let (floor, _) = bounds(&variance, config);
+    let start_variance = variance.iter().zip(&floor).map(|(&v, &f)| v.max(f));
+    let dim = mean.len();
+    let mut model = DiagGmm::new(
+        Array1::ones(1),
+        mean.insert_axis(Axis(0)),
+        Array2::from_shape_vec((1, dim), start_variance.collect()).expect("one row"),
+    )?;
+    let mut history = Vec::new();
+    for stage in 0..stages {
+        model = split(&model);
+        model = run_em(
+            &data,
+            model,
+            config.iterations[stage],
+            &variance,
+            config,
+            report,
+            &mut history,
+        )?;
+    }
+    Ok(UbmTrained { model, history })
+}
+
+/// Plain EM: `iterations` iterations from `model` on `frames`, with the
+/// variance control of `config` relative to the data's global variance
+/// (`config`'s schedule is not used).
+///
+/// # Errors
+///
+/// As [`train_ubm`] (with pruning's `top_n` checked against the model's
+/// components), and [`UbmError::Dimension`] when the model's dimension is
+/// not the data's.
+pub fn em(
+    frames: &Frames<'_>,
+    model: DiagGmm,
+    iterations: usize,
+    config: &EmConfig,
+    report: &mut dyn FnMut(&EmIteration),
+) -> Result<UbmTrained, UbmError> {
+    config.check()?;
+    if let Some(p) = &config.pruning {
+        p.check(model.n_components())?;
+    }
+    let data = prepare(frames, Some(model.dim()))?;
+    let (_, variance, _) = moments(&data)?;
+    let mut history = Vec::new();
+    let model = run_em(
+        &data,
+        model,
+        iterations,
+        &variance,
+        config,
+        report,
+        &mut history,
+    )?;
+    Ok(UbmTrained { model, history })
+}

@@ -6,7 +6,11 @@ use std::path::Path;
 
 use ndarray::{array, Array1, Array2, ArrayView2};
 
-use super::{BackendError, ClassStats, Lda, LengthNorm, Plda, Wccn};
+use super::classes::ClassStats;
+use super::cosine::{cosine_scores, LengthNorm};
+use super::errors::BackendError;
+use super::lda::{Lda, Wccn};
+use super::plda::Plda;
 use crate::npz::{NpzReader, NpzWriter};
 
 /// Directions an LDA keeps by default: one fewer than the training
@@ -222,7 +226,7 @@ impl Backend {
         let test = self.transform(test)?;
         match &self.plda {
             Some(plda) => plda.score_stats(&models.stats, &ClassStats::singles(test.view())?),
-            None => super::cosine_scores(models.stats.means().view(), test.view()),
+            None => cosine_scores(models.stats.means().view(), test.view()),
         }
     }
 

@@ -20,7 +20,8 @@ use std::ops::Range;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2, ShapeBuilder};
 use shardkit::{parallelize, Reduce};
 
-use super::{Frames, FramesError};
+use super::errors::FramesError;
+use super::input::Frames;
 use crate::features::{read_features_with, FeatureError};
 
 /// What a pass does with each chunk of rows.

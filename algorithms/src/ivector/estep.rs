@@ -39,7 +39,8 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
 use shardkit::{parallelize, Reduce};
 
 use super::batch::{Batch, LANES};
-use super::{IvectorError, TvModel};
+use super::errors::IvectorError;
+use super::model::TvModel;
 use crate::linalg::{cholesky, gemm, gemm_lower, pack_lower, packed_len, unpack_lower, CholWork};
 use crate::scratch::{aligned_rows, with_scratch};
 

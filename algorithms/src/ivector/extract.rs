@@ -2,9 +2,11 @@
 
 use ndarray::{Array2, ArrayViewMut2};
 
+use super::errors::IvectorError;
 use super::estep::{posterior_pass, Precomputed, Second};
+use super::model::TvModel;
+use super::stats::SessionStats;
 use super::train::check;
-use super::{IvectorError, SessionStats, TvModel};
 use crate::linalg::packed_len;
 
 /// The i-vector (posterior mean `E[w] = L⁻¹ Tᵀ Σ⁻¹ F̃`) of every session,

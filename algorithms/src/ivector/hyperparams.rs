@@ -1,6 +1,6 @@
 //! [`TvConfig`]: how total-variability EM runs, checked before it starts.
 
-use super::TvParamsError;
+use super::errors::TvParamsError;
 use crate::linalg::packed_len;
 
 /// How total-variability EM runs: a builder whose setters take and return

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{IvectorError, ModelPart, TvParamsError};
+use super::errors::{IvectorError, ModelPart, TvParamsError};
 use crate::gmm::DiagGmm;
 use crate::kmeans::rng::Rng;
 use crate::npz::{NpzReader, NpzWriter};

@@ -7,7 +7,7 @@ use std::path::Path;
 use ndarray::{Array2, ArrayViewMut2, Axis};
 use shardkit::parallelize;
 
-use super::{IvectorError, Statistic};
+use super::errors::{IvectorError, Statistic};
 use crate::frames::Frames;
 use crate::gmm::{self, DiagGmm, Prepared};
 use crate::npz::{NpzReader, NpzWriter};

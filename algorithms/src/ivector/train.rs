@@ -4,12 +4,15 @@ use std::time::Instant;
 
 use ndarray::{s, Array2};
 
+use super::errors::IvectorError;
 use super::estep::{
     accumulate_a, accumulate_c, by_component, by_component_mut, cholesky_factor, ensure_shape,
     posterior_pass, rows, solve_components, PosteriorSums, Precomputed, Second,
 };
 use super::hyperparams::check_memory;
-use super::{IvectorError, SessionStats, TvConfig, TvModel};
+use super::hyperparams::TvConfig;
+use super::model::TvModel;
+use super::stats::SessionStats;
 use crate::gmm::DiagGmm;
 use crate::linalg::packed_len;
 use crate::scratch::aligned_rows;

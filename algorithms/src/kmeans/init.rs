@@ -6,9 +6,8 @@
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
-use super::block_rows;
 use super::errors::KMeansError;
-use super::kernel::{nearer, row_dots, row_norms, CandidateWork, Candidates, CHUNK};
+use super::kernel::{block_rows, nearer, row_dots, row_norms, CandidateWork, Candidates, CHUNK};
 use super::rng::{point_uniform, Rng};
 use super::top::{self, Top, TopRows};
 use crate::frames::{Frames, Kept, Source, State, Visit};

@@ -467,3 +467,11 @@ pub(crate) struct CandidateWork {
     pub(crate) scores: Vec<f32>,
     pub(crate) norms: Vec<f64>,
 }
+
+/// Rows per block for `n` rows: about 32 blocks (enough to keep a few
+/// threads busy to the end), at least one GEMM chunk and at most 16
+/// chunks — a block's exact-sum packing (one fixed-point conversion per
+/// accumulator value) must stay small beside its GEMM work.
+pub(crate) fn block_rows(n: usize) -> usize {
+    n.div_ceil(32).div_ceil(CHUNK).clamp(1, 16) * CHUNK
+}

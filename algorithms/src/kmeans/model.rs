@@ -6,9 +6,8 @@ use std::path::Path;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut1};
 use shardkit::parallelize;
 
-use super::block_rows;
 use super::errors::{CentroidsError, KMeansError};
-use super::kernel::{assign, Centroids, Work, CHUNK};
+use super::kernel::{assign, block_rows, Centroids, Work, CHUNK};
 use crate::frames::{Frames, Source};
 use crate::npz::{NpzReader, NpzWriter};
 

@@ -3,7 +3,8 @@
 use ndarray::{Array1, Array2};
 use shardkit::{parallelize, Reduce};
 
-use super::{MapConfig, MapError};
+use super::errors::MapError;
+use super::hyperparams::MapConfig;
 use crate::frames::Frames;
 use crate::gmm::{self, DiagGmm, GmmStats, Prepared};
 

@@ -4,7 +4,7 @@
 use ndarray::{ArrayView1, ArrayView2};
 use shardkit::parallelize;
 
-use super::MapError;
+use super::errors::MapError;
 use crate::frames::Frames;
 use crate::gmm::{self, DiagGmm, Prepared};
 

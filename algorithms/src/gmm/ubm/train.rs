@@ -6,7 +6,8 @@ use std::time::Instant;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use shardkit::Reduce;
 
-use super::{EmConfig, UbmError};
+use super::errors::UbmError;
+use super::hyperparams::EmConfig;
 use crate::frames::{Frames, Source, State, Visit};
 use crate::gmm::{self, DiagGmm, GmmStats, Prepared, Pruning, BLOCK_FRAMES};
 

@@ -110,6 +110,30 @@ pub(crate) enum State<S> {
     },
 }
 
+/// How a pass hands segments to a visitor: the state's width and layout
+/// (for states not yet sized), and whether chunks are column-major.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    width: usize,
+    column_major: bool,
+    columnar: bool,
+}
+
+/// What a pass splits, borrowed from a [`Source`] and its [`State`].
+enum Pieces<'s, 'a, S> {
+    Rows {
+        rows: ArrayView2<'s, f32>,
+        state: ArrayViewMut2<'s, S>,
+        block: usize,
+    },
+    Items {
+        jobs: &'s [Job],
+        state: &'s mut [Option<Array2<S>>],
+        shape: Shape,
+        frames: &'s Frames<'a>,
+    },
+}
+
 /// A state matrix of `rows × width`, all default.
 fn state_matrix<S: Copy + Default>(rows: usize, width: usize, column_major: bool) -> Array2<S> {
     if column_major {
@@ -296,6 +320,40 @@ impl<'a> Source<'a> {
         }
     }
 
+    /// This source and `state` as the pieces the passes split.
+    fn pieces<'s, S>(&'s self, state: &'s mut State<S>) -> Pieces<'s, 'a, S> {
+        match (self, state) {
+            (Source::Rows { rows, block }, State::Rows(st)) => Pieces::Rows {
+                rows: rows.view(),
+                state: st.view_mut(),
+                block: *block,
+            },
+            (
+                Source::Items {
+                    frames,
+                    jobs,
+                    columnar,
+                    ..
+                },
+                State::Items {
+                    parts,
+                    width,
+                    column_major,
+                },
+            ) => Pieces::Items {
+                jobs,
+                state: parts,
+                shape: Shape {
+                    width: *width,
+                    column_major: *column_major,
+                    columnar: *columnar,
+                },
+                frames,
+            },
+            _ => unreachable!("state of another source"),
+        }
+    }
+
     /// Runs `visit` over every frame, summing the blocks' results.
     pub(crate) fn sum<V>(
         &self,
@@ -306,35 +364,16 @@ impl<'a> Source<'a> {
         V: Visit,
         V::Out: Reduce,
     {
-        match (self, state) {
-            (Source::Rows { rows, block }, State::Rows(st)) => Ok(sum_rows(
-                rows.view(),
-                0..rows.nrows(),
-                st.view_mut(),
-                *block,
-                visit,
-            )),
-            (
-                Source::Items {
-                    frames,
-                    jobs,
-                    columnar,
-                    ..
-                },
-                State::Items {
-                    parts,
-                    width,
-                    column_major,
-                },
-            ) => sum_items(
+        match self.pieces(state) {
+            Pieces::Rows { rows, state, block } => {
+                Ok(sum_rows(rows, 0..rows.nrows(), state, block, visit))
+            }
+            Pieces::Items {
                 jobs,
-                parts,
-                (*width, *column_major),
+                state,
+                shape,
                 frames,
-                *columnar,
-                visit,
-            ),
-            _ => unreachable!("state of another source"),
+            } => sum_items(jobs, state, shape, frames, visit),
         }
     }
 
@@ -345,35 +384,16 @@ impl<'a> Source<'a> {
         visit: &V,
         state: &mut State<V::Cell>,
     ) -> Result<Vec<Kept<V>>, FramesError> {
-        match (self, state) {
-            (Source::Rows { rows, block }, State::Rows(st)) => Ok(blocks_rows(
-                rows.view(),
-                0..rows.nrows(),
-                st.view_mut(),
-                *block,
-                visit,
-            )),
-            (
-                Source::Items {
-                    frames,
-                    jobs,
-                    columnar,
-                    ..
-                },
-                State::Items {
-                    parts,
-                    width,
-                    column_major,
-                },
-            ) => blocks_items(
+        match self.pieces(state) {
+            Pieces::Rows { rows, state, block } => {
+                Ok(blocks_rows(rows, 0..rows.nrows(), state, block, visit))
+            }
+            Pieces::Items {
                 jobs,
-                parts,
-                (*width, *column_major),
+                state,
+                shape,
                 frames,
-                *columnar,
-                visit,
-            ),
-            _ => unreachable!("state of another source"),
+            } => blocks_items(jobs, state, shape, frames, visit),
         }
     }
 
@@ -512,6 +532,18 @@ fn visit_rows<V: Visit>(
     }
 }
 
+/// A block of rows in memory, visited from a fresh result.
+fn fold_rows<V: Visit>(
+    visit: &V,
+    rows: ArrayView2<'_, f32>,
+    first: usize,
+    state: ArrayViewMut2<'_, V::Cell>,
+) -> V::Out {
+    let mut out = visit.start();
+    visit_rows(visit, &mut out, rows, first, state, &mut V::Work::default());
+    out
+}
+
 /// A block of rows in memory, summed.
 #[parallelize(split = "rows, index, state", reduce = "sum", block_size = block)]
 fn sum_rows<V>(
@@ -525,16 +557,7 @@ where
     V: Visit,
     V::Out: Reduce,
 {
-    let mut out = visit.start();
-    visit_rows(
-        visit,
-        &mut out,
-        rows,
-        index.start,
-        state,
-        &mut V::Work::default(),
-    );
-    out
+    fold_rows(visit, rows, index.start, state)
 }
 
 /// A block of rows in memory, kept with its place.
@@ -546,15 +569,7 @@ fn blocks_rows<V: Visit>(
     block: usize,
     visit: &V,
 ) -> Vec<Kept<V>> {
-    let mut out = visit.start();
-    visit_rows(
-        visit,
-        &mut out,
-        rows,
-        index.start,
-        state,
-        &mut V::Work::default(),
-    );
+    let out = fold_rows(visit, rows, index.start, state);
     vec![(index.start, index.len(), visit.finish(out))]
 }
 
@@ -565,14 +580,13 @@ fn visit_items<V: Visit>(
     out: &mut V::Out,
     jobs: &[Job],
     state: &mut [Option<Array2<V::Cell>>],
-    (width, column_major): (usize, bool),
+    shape: Shape,
     frames: &Frames<'_>,
-    columnar: bool,
 ) -> Result<(), FramesError> {
     let mut work = V::Work::default();
     for (job, st) in jobs.iter().zip(state) {
         let mut x = read_job(frames, job)?;
-        if columnar {
+        if shape.columnar {
             let mut f = Array2::zeros(x.raw_dim().f());
             f.assign(&x);
             x = CowArray::from(f);
@@ -586,7 +600,7 @@ fn visit_items<V: Visit>(
                 })
             }
             Some(st) => st,
-            None => st.insert(state_matrix(x.nrows(), width, column_major)),
+            None => st.insert(state_matrix(x.nrows(), shape.width, shape.column_major)),
         };
         visit_rows(visit, out, x.view(), job.first, st.view_mut(), &mut work);
     }
@@ -598,9 +612,8 @@ fn visit_items<V: Visit>(
 fn sum_items<V>(
     jobs: &[Job],
     state: &mut [Option<Array2<V::Cell>>],
-    shape: (usize, bool),
+    shape: Shape,
     frames: &Frames<'_>,
-    columnar: bool,
     visit: &V,
 ) -> Result<V::Out, FramesError>
 where
@@ -608,7 +621,7 @@ where
     V::Out: Reduce,
 {
     let mut out = visit.start();
-    visit_items(visit, &mut out, jobs, state, shape, frames, columnar)?;
+    visit_items(visit, &mut out, jobs, state, shape, frames)?;
     Ok(out)
 }
 
@@ -617,13 +630,12 @@ where
 fn blocks_items<V: Visit>(
     jobs: &[Job],
     state: &mut [Option<Array2<V::Cell>>],
-    shape: (usize, bool),
+    shape: Shape,
     frames: &Frames<'_>,
-    columnar: bool,
     visit: &V,
 ) -> Result<Vec<Kept<V>>, FramesError> {
     let mut out = visit.start();
-    visit_items(visit, &mut out, jobs, state, shape, frames, columnar)?;
+    visit_items(visit, &mut out, jobs, state, shape, frames)?;
     let first = jobs.first().map_or(0, |j| j.first);
     let rows = jobs.iter().map(|j| j.rows.unwrap_or(0)).sum();
     Ok(vec![(first, rows, visit.finish(out))])

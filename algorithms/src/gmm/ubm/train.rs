@@ -41,10 +41,20 @@ pub struct UbmTrained {
     pub history: Vec<EmIteration>,
 }
 
-/// The exact E-step: each block (a block of rows, or a segment) adds its
-/// statistics under the model.
+/// The E-step: each block (a block of rows, or a segment) adds its
+/// statistics under the model — exact, or pruned (`pruned`) with each
+/// frame's components in the state (one row per frame), chosen first when
+/// `select`.
 struct EStep<'m> {
     model: &'m Prepared<f32>,
+    pruned: Option<Pruned>,
+}
+
+/// The pruned E-step's settings for one pass.
+#[derive(Clone, Copy)]
+struct Pruned {
+    min_posterior: f64,
+    select: bool,
 }
 
 impl Visit for EStep<'_> {
@@ -62,51 +72,21 @@ impl Visit for EStep<'_> {
         out: &mut GmmStats,
         x: ArrayView2<'_, f32>,
         _first: usize,
-        _state: ArrayViewMut2<'_, u32>,
-        _work: &mut (),
-    ) {
-        // The derived `Reduce::merge`: field-by-field addition.
-        out.merge(gmm::accumulate_block(x, self.model));
-    }
-
-    fn finish(&self, _: GmmStats) {}
-
-    fn chunk_rows(&self) -> usize {
-        usize::MAX
-    }
-}
-
-/// The pruned E-step: with `select`, each frame's `top_n` components are
-/// chosen into the state (one row per frame) and their statistics added in
-/// the same pass; without, the stored selection is used.
-struct PrunedStep<'m> {
-    model: &'m Prepared<f32>,
-    min_posterior: f64,
-    select: bool,
-}
-
-impl Visit for PrunedStep<'_> {
-    type Out = GmmStats;
-    type Block = ();
-    type Work = ();
-    type Cell = u32;
-
-    fn start(&self) -> GmmStats {
-        GmmStats::zeros(self.model.n_components(), self.model.dim())
-    }
-
-    fn chunk(
-        &self,
-        out: &mut GmmStats,
-        x: ArrayView2<'_, f32>,
-        _first: usize,
         state: ArrayViewMut2<'_, u32>,
         _work: &mut (),
     ) {
-        out.merge(if self.select {
-            gmm::select_and_accumulate_block(x, self.model, state, self.min_posterior)
-        } else {
-            gmm::accumulate_pruned_block(x, self.model, state.view(), self.min_posterior)
+        let (model, stats) = (self.model, &mut *out);
+        // The derived `Reduce::merge`: field-by-field addition.
+        stats.merge(match self.pruned {
+            None => gmm::accumulate_block(x, model),
+            Some(Pruned {
+                min_posterior,
+                select: true,
+            }) => gmm::select_and_accumulate_block(x, model, state, min_posterior),
+            Some(Pruned {
+                min_posterior,
+                select: false,
+            }) => gmm::accumulate_pruned_block(x, model, state.view(), min_posterior),
         });
     }
 
@@ -126,17 +106,11 @@ fn accumulate(
     selection: &mut State<u32>,
     reselect: bool,
 ) -> Result<GmmStats, UbmError> {
-    Ok(match pruning {
-        None => data.sum(&EStep { model }, selection)?,
-        Some(p) => data.sum(
-            &PrunedStep {
-                model,
-                min_posterior: p.min_posterior,
-                select: reselect,
-            },
-            selection,
-        )?,
-    })
+    let pruned = pruning.map(|p| Pruned {
+        min_posterior: p.min_posterior,
+        select: reselect,
+    });
+    Ok(data.sum(&EStep { model, pruned }, selection)?)
 }
 
 /// The global mean and variance of the data, and its frame count (one data

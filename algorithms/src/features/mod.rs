@@ -21,7 +21,7 @@ mod error;
 mod htk;
 mod list;
 mod npy;
-mod npy_header;
+pub(crate) mod npy_header;
 mod parm_kind;
 
 use std::io::{self, Write};

@@ -16,7 +16,7 @@
 //! - speed: the header as NumPy writes it is read directly ([`numpy_form`]),
 //!   as ndarray-npy's parser takes longer than reading a small file.
 //!
-//! Used by [`read_npy`](super::read_npy).
+//! Used by [`read_npy`](super::read_npy) and by [`crate::npz`].
 
 use std::io::{self, Read};
 
@@ -42,6 +42,8 @@ pub(crate) enum NpyFault {
         /// The descriptor as written in the header: the bare string for a
         /// string (`<i4`), the Python literal for anything else.
         descr: String,
+        /// The descriptor as a Python literal (`'<i4'`).
+        literal: String,
     },
     /// The data is not as long as the shape says.
     Length {
@@ -83,7 +85,9 @@ impl NpyFloat {
 /// order stored (C or Fortran).
 #[derive(Debug)]
 pub(crate) enum NpyArray {
+    /// `<f4` or `>f4`.
     F32(ArrayD<f32>),
+    /// `<f8` or `>f8`.
     F64(ArrayD<f64>),
 }
 
@@ -170,6 +174,7 @@ impl NpyHeader {
             other => {
                 return Err(NpyFault::Dtype {
                     descr: other.map_or_else(|| descr.to_string(), str::to_owned),
+                    literal: descr.to_string(),
                 })
             }
         };

@@ -1288,14 +1288,31 @@ fn feature_error_is_send_sync_and_static() {
 
 // ---------------------------------------------------------------- NumPy cross-check
 
-#[test]
-fn numpy_cross_check_when_available() {
+/// Runs `script` with the Python that has NumPy, `dir` as its argument, and
+/// checks that it printed `ok`; `false`, with a notice, when there is no
+/// such Python (the caller skips its check).
+fn run_numpy(script: &str, dir: &Path) -> bool {
     let Some(python) = python_with_numpy() else {
         eprintln!(
             "skipped: no python3 with numpy (set SHARDKIT_TEST_PYTHON to one to run this check)"
         );
-        return;
+        return false;
     };
+    let out = Command::new(&python)
+        .args(["-c", script])
+        .arg(dir)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "numpy side failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+#[test]
+fn numpy_cross_check_when_available() {
     let dir = tmp();
     let script = r#"
 import sys, numpy as np
@@ -1315,16 +1332,9 @@ print("ok")
     let expected: Array2<f32> =
         Array2::from_shape_fn((3, 4), |(i, j)| ((i * 4 + j) as f64 / 7.0 - 0.5) as f32);
     write_npy(dir.path().join("ours.npy"), &expected).unwrap();
-    let out = Command::new(&python)
-        .args(["-c", script])
-        .arg(dir.path())
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
-        "numpy side failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !run_numpy(script, dir.path()) {
+        return;
+    }
     for name in ["c4.npy", "c8.npy", "f4.npy", "f8.npy"] {
         let got = read_npy(dir.path().join(name)).unwrap();
         assert_eq!(bits(&got), bits(&expected), "{name}");
@@ -1341,12 +1351,6 @@ print("ok")
 
 #[test]
 fn numpy_cross_check_orders_versions_and_oversized_headers() {
-    let Some(python) = python_with_numpy() else {
-        eprintln!(
-            "skipped: no python3 with numpy (set SHARDKIT_TEST_PYTHON to one to run this check)"
-        );
-        return;
-    };
     let dir = tmp();
     let script = r#"
 import sys, numpy as np
@@ -1372,16 +1376,9 @@ except Exception as e:
     sys.stderr.write("numpy refuses huge.npy: %s\n" % type(e).__name__)
 print("ok")
 "#;
-    let out = Command::new(&python)
-        .args(["-c", script])
-        .arg(dir.path())
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
-        "numpy side failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !run_numpy(script, dir.path()) {
+        return;
+    }
     let expected: Array2<f32> =
         Array2::from_shape_fn((5, 3), |(i, j)| ((i * 3 + j) as f64 / 7.0 - 0.5) as f32);
     for descr in ["le4", "be4", "le8", "be8"] {

@@ -319,17 +319,21 @@ fn oversized_member_headers_are_refused_before_allocating() {
     // The other way round, and as float32 into f32.
     let trailing = npy_bytes("<f4", "(2, 2)", &[0; 20]);
     zip_archive(&path, &[("t.npy", &trailing, CompressionMethod::Deflated)]);
-    let err = NpzReader::open(&path)
-        .unwrap()
-        .read::<f32, Ix2>("t")
-        .unwrap_err();
+    let err = read_2d_error(&path, "t");
     assert!(
-        err.to_string().ends_with(
+        err.ends_with(
             "array 't' cannot be read: 4 unexpected bytes at the end: its header says \
              shape (2, 2) (16 bytes of f32) but 20 bytes follow"
         ),
         "{err}"
     );
+}
+
+/// The message of reading `name` from the archive at `path` as a 2-D f32
+/// array, which must fail.
+fn read_2d_error(path: &Path, name: &str) -> String {
+    let mut npz = NpzReader::open(path).unwrap();
+    npz.read::<f32, Ix2>(name).unwrap_err().to_string()
 }
 
 /// The offsets of every `signature` in `bytes`.
@@ -424,12 +428,9 @@ with zipfile.ZipFile({huge}, "w", compression=zipfile.ZIP_DEFLATED) as z:
             }
         }
     }
-    let err = NpzReader::open(&huge)
-        .unwrap()
-        .read::<f32, Ix2>("x")
-        .unwrap_err();
+    let err = read_2d_error(&huge, "x");
     assert!(
-        err.to_string().ends_with(
+        err.ends_with(
             "array 'x' cannot be read: truncated: its header says shape (100000, 1000000) \
              (400000000000 bytes of f32) but only 100 bytes follow"
         ),

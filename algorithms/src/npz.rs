@@ -46,8 +46,12 @@ use std::fs::File;
 use std::io::{self, BufReader, Cursor};
 use std::path::{Path, PathBuf};
 
-use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
-use ndarray_npy::{ReadNpyError, ReadNpzError, WritableElement, WriteNpzError};
+use ndarray::{ArrayBase, ArrayD, Data, Dimension};
+use ndarray_npy::{WritableElement, WriteNpzError};
+use zip::result::ZipError;
+use zip::{CompressionMethod, ZipArchive};
+
+use crate::features::npy_header::{NpyArray, NpyFault, NpyHeader};
 
 /// Why an `.npz` archive could not be read or written.
 ///
@@ -363,10 +367,20 @@ fn strip_path(path: &Path, e: io::Error) -> io::Error {
 }
 
 /// An `.npz` archive open for reading. See the [module documentation](self).
+///
+/// Members are read with the zip crate and decoded by ndarray-npy, through
+/// the same checks as `.npy` feature files: before a member is decoded, the
+/// shape in its header is checked against its uncompressed size from the
+/// archive's directory, and that size against what its compressed bytes can
+/// hold, so a damaged or hostile archive is an error, never an allocation
+/// failure. (ndarray-npy's own archive reader allocates what a member's
+/// header claims.)
 pub struct NpzReader {
     path: PathBuf,
     names: Vec<String>,
-    zip: ndarray_npy::NpzReader<BufReader<File>>,
+    /// The archive's size in bytes.
+    len: u64,
+    zip: ZipArchive<BufReader<File>>,
 }
 
 impl std::fmt::Debug for NpzReader {
@@ -387,30 +401,31 @@ impl NpzReader {
     /// [`NpzError::NotAnArchive`] if it is not a zip archive.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, NpzError> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|error| NpzError::Io {
+        let io_error = |error| NpzError::Io {
             path: path.clone(),
             op: "read",
             error,
-        })?;
-        let not_archive = |e: ReadNpzError, path: &Path| match e {
-            ReadNpzError::Zip(zip::result::ZipError::Io(error)) => NpzError::Io {
-                path: path.to_path_buf(),
-                op: "read",
-                error,
-            },
-            ReadNpzError::Zip(z) => NpzError::NotAnArchive {
-                path: path.to_path_buf(),
-                reason: z.to_string(),
-            },
+        };
+        let file = File::open(&path).map_err(io_error)?;
+        let len = file.metadata().map_err(io_error)?.len();
+        let zip = ZipArchive::new(BufReader::new(file)).map_err(|e| match e {
+            ZipError::Io(error) => io_error(error),
             other => NpzError::NotAnArchive {
-                path: path.to_path_buf(),
+                path: path.clone(),
                 reason: other.to_string(),
             },
-        };
-        let mut zip =
-            ndarray_npy::NpzReader::new(BufReader::new(file)).map_err(|e| not_archive(e, &path))?;
-        let names = zip.names().map_err(|e| not_archive(e, &path))?;
-        Ok(Self { path, names, zip })
+        })?;
+        // Directory order, which is member index order.
+        let names = zip
+            .file_names()
+            .map(|n| n.strip_suffix(".npy").unwrap_or(n).to_owned())
+            .collect();
+        Ok(Self {
+            path,
+            names,
+            len,
+            zip,
+        })
     }
 
     /// The archive's path.
@@ -436,7 +451,8 @@ impl NpzReader {
     /// [`NpzError::Missing`] (listing the arrays there are),
     /// [`NpzError::Dtype`] for an array that is not float32 or float64,
     /// [`NpzError::Shape`] for another number of dimensions,
-    /// [`NpzError::BadArray`] for a damaged member.
+    /// [`NpzError::BadArray`] for a damaged member, including one whose
+    /// header announces more data than the member holds.
     pub fn read<A: NpzElement, D: Dimension>(
         &mut self,
         name: &str,
@@ -489,53 +505,105 @@ impl NpzReader {
     }
 
     fn read_dyn<A: NpzElement>(&mut self, name: &str) -> Result<ArrayD<A>, NpzError> {
-        if !self.contains(name) {
+        let Some(index) = self.names.iter().position(|n| n == name) else {
             return Err(NpzError::Missing {
                 path: self.path.clone(),
                 name: name.to_owned(),
                 available: self.names.clone(),
             });
-        }
-        // The member's dtype decides the conversion: try float64, then
-        // float32; any other descriptor is reported as it is written.
-        match self.zip.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(name) {
-            Ok(a) => return Ok(a.mapv(A::from_f64)),
-            Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
-            Err(e) => return Err(self.member_error(name, e)),
-        }
-        match self.zip.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(name) {
-            Ok(a) => Ok(a.mapv(A::from_f32)),
-            Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(descr))) => Err(NpzError::Dtype {
-                path: self.path.clone(),
-                name: name.to_owned(),
-                descr: descr.to_string(),
-            }),
-            Err(e) => Err(self.member_error(name, e)),
-        }
-    }
-
-    fn member_error(&self, name: &str, e: ReadNpzError) -> NpzError {
-        let reason = match e {
-            ReadNpzError::Npy(ReadNpyError::Io(error)) => {
-                return NpzError::Io {
-                    path: self.path.clone(),
-                    op: "read",
-                    error,
-                }
-            }
-            ReadNpzError::Npy(ReadNpyError::MissingData) => {
-                "the data is shorter than its header announces".to_owned()
-            }
-            ReadNpzError::Npy(ReadNpyError::ExtraBytes(n)) => {
-                format!("{n} bytes follow the data its header announces")
-            }
-            ReadNpzError::Npy(e) => e.to_string(),
-            ReadNpzError::Zip(e) => e.to_string(),
         };
-        NpzError::BadArray {
-            path: self.path.clone(),
+        let path = &self.path;
+        let bad = |reason: String| NpzError::BadArray {
+            path: path.clone(),
             name: name.to_owned(),
             reason,
-        }
+        };
+        let fault = |fault: NpyFault| match fault {
+            NpyFault::Io(error) => NpzError::Io {
+                path: path.clone(),
+                op: "read",
+                error,
+            },
+            NpyFault::Header(reason) => bad(reason),
+            NpyFault::Dtype { literal, .. } => NpzError::Dtype {
+                path: path.clone(),
+                name: name.to_owned(),
+                descr: literal,
+            },
+            NpyFault::Length {
+                shape,
+                payload,
+                expected,
+                found,
+            } => bad(describe_length(&shape, payload, expected, found)),
+        };
+        let mut member = self.zip.by_index(index).map_err(|e| match e {
+            ZipError::Io(error) => NpzError::Io {
+                path: path.clone(),
+                op: "read",
+                error,
+            },
+            other => bad(other.to_string()),
+        })?;
+        let size = member.size();
+        check_member_size(
+            member.compression(),
+            member.compressed_size(),
+            size,
+            self.len,
+        )
+        .map_err(bad)?;
+        let header = NpyHeader::read(&mut member, size).map_err(fault)?;
+        Ok(match header.read_array(&mut member).map_err(fault)? {
+            NpyArray::F32(array) => array.mapv(A::from_f32),
+            NpyArray::F64(array) => array.mapv(A::from_f64),
+        })
+    }
+}
+
+/// DEFLATE expands at most 1032-fold (a 258-byte match per 2 bits).
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// Checks a member's uncompressed size, from the archive's directory,
+/// against what its compressed bytes can hold, before anything of that size
+/// is allocated: the member's header is then checked against the size.
+fn check_member_size(
+    method: CompressionMethod,
+    packed: u64,
+    size: u64,
+    archive_len: u64,
+) -> Result<(), String> {
+    if packed > archive_len {
+        return Err(format!(
+            "the archive's directory gives it {packed} compressed bytes but the archive is {archive_len} bytes long"
+        ));
+    }
+    // Stored and deflated are the methods this build reads.
+    let most = match method {
+        CompressionMethod::Stored => packed,
+        _ => packed.saturating_add(1).saturating_mul(MAX_DEFLATE_RATIO),
+    };
+    if size > most {
+        return Err(format!(
+            "the archive's directory gives it {size} bytes, more than its {packed} compressed bytes can hold"
+        ));
+    }
+    Ok(())
+}
+
+/// A member's data against its header: `"truncated: …"` or `"… unexpected
+/// bytes at the end: …"`, like the messages about `.npy` files.
+fn describe_length(shape: &[usize], payload: &str, expected: u64, found: u64) -> String {
+    let says = format!(
+        "its header says shape {} ({expected} bytes of {payload})",
+        python_shape(shape)
+    );
+    if found < expected {
+        format!("truncated: {says} but only {found} bytes follow")
+    } else {
+        format!(
+            "{} unexpected bytes at the end: {says} but {found} bytes follow",
+            found - expected
+        )
     }
 }

@@ -162,7 +162,7 @@ fn npy_writer_header_is_numpy_v1_aligned_to_64_bytes() {
     let header = std::str::from_utf8(&bytes[10..data_start]).unwrap();
     assert_eq!(
         header.trim_end(),
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (412, 60), }"
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (412, 60)}"
     );
     assert!(header.ends_with('\n'));
     assert_eq!(bytes.len() - data_start, 412 * 60 * 4);
@@ -419,12 +419,13 @@ fn npy_bad_magic_version_and_header() {
         ),
         (
             npy(1, "{'descr': '<f4', 'fortran_order': Flase, 'shape': (1, 2)}", &[]),
-            "FILE: not a valid .npy file: cannot parse the header dict: unknown name \"Flase\"",
+            "FILE: not a valid .npy file: cannot parse the header dict: expected value at column 35, \
+             found \"Flase, 'shape': (1, 2)}\"",
         ),
         (
             npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2)", &[]),
-            "FILE: not a valid .npy file: cannot parse the header dict: expected ',' or '}', \
-             found the end of the header",
+            "FILE: not a valid .npy file: cannot parse the header dict: expected '}' to close the '{' \
+             at column 1, found the end of the header",
         ),
         (
             npy(1, "['descr', '<f4']", &[]),
@@ -432,7 +433,7 @@ fn npy_bad_magic_version_and_header() {
         ),
         (
             npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2)} x", &[]),
-            "FILE: not a valid .npy file: unexpected text after the header dict: \"x\\n\"",
+            "FILE: not a valid .npy file: unexpected text after the header dict at column 59: \"x\"",
         ),
         (
             npy(
@@ -440,7 +441,7 @@ fn npy_bad_magic_version_and_header() {
                 "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 2)}",
                 &[],
             ),
-            "FILE: not a valid .npy file: cannot parse the header dict: number 99999999999999999999 is too large",
+            "FILE: not a valid .npy file: shape (99999999999999999999, 2) is too large",
         ),
         (
             npy(
@@ -494,6 +495,180 @@ fn missing_file_names_the_file_and_the_os_error() {
     assert!(
         msg.starts_with(&format!("{}: cannot write: ", path.display())),
         "{msg}"
+    );
+}
+
+/// The 2 × 3 matrix `[[1, 2, 3], [4, 5, 6]] / 8 - 0.25` stored as `descr`,
+/// in C or Fortran order.
+fn npy_2x3(descr: &str, fortran: bool) -> Vec<u8> {
+    let expected = [[1.0f64, 2.0, 3.0], [4.0, 5.0, 6.0]].map(|row| row.map(|v| v / 8.0 - 0.25));
+    let order: Vec<f64> = if fortran {
+        (0..3)
+            .flat_map(|j| (0..2).map(move |i| (i, j)))
+            .map(|(i, j)| expected[i][j])
+            .collect()
+    } else {
+        expected.iter().flatten().copied().collect()
+    };
+    let data = match descr {
+        "<f4" => order
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect(),
+        ">f4" => order
+            .iter()
+            .flat_map(|&v| (v as f32).to_be_bytes())
+            .collect(),
+        "<f8" => f64_le(&order),
+        ">f8" => f64_be(&order),
+        _ => unreachable!("{descr}"),
+    };
+    npy(1, &npy_dict(descr, fortran, "(2, 3)"), &data)
+}
+
+#[test]
+fn npy_reads_every_byte_order_and_memory_order() {
+    let dir = tmp();
+    let expected = array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]].mapv(|v| v / 8.0 - 0.25);
+    for descr in ["<f4", ">f4", "<f8", ">f8"] {
+        for fortran in [false, true] {
+            let path = file(&dir, "o.npy", &npy_2x3(descr, fortran));
+            let got = read_npy(&path).unwrap();
+            assert_eq!(bits(&got), bits(&expected), "{descr}, fortran {fortran}");
+            assert!(got.is_standard_layout(), "{descr}, fortran {fortran}");
+        }
+    }
+}
+
+#[test]
+fn npy_header_claiming_more_than_the_file_holds_is_refused_before_allocating() {
+    let dir = tmp();
+    // A 200-byte file whose header claims 10^11 values: refused with the
+    // sizes, not an allocation of 400 GB.
+    let mut bytes = npy(1, &npy_dict("<f4", false, "(100000, 1000000)"), &[]);
+    let found = 200 - bytes.len();
+    bytes.resize(200, 0);
+    let path = file(&dir, "huge.npy", &bytes);
+    let err = read_npy(&path).unwrap_err();
+    assert_eq!(err.path(), path);
+    assert_eq!(
+        message(&err, &path),
+        format!(
+            "FILE: truncated: header says 100000 frames × 1000000 columns \
+             (400000000000 bytes of f32) but only {found} bytes follow"
+        )
+    );
+    assert!(matches!(
+        err,
+        FeatureError::Truncated {
+            frames: 100_000,
+            columns: 1_000_000,
+            expected: 400_000_000_000,
+            ..
+        }
+    ));
+    // The same through read_features, as f64, big-endian, Fortran order,
+    // format 2.0.
+    let bytes = npy(2, &npy_dict(">f8", true, "(316228, 316228)"), &[0; 100]);
+    let path = file(&dir, "huge2.npy", &bytes);
+    assert_eq!(
+        message(&read_features(&path).unwrap_err(), &path),
+        "FILE: truncated: header says 316228 frames × 316228 columns \
+         (800001183872 bytes of f64) but only 100 bytes follow"
+    );
+    // A header length field that claims 4 GiB is refused before it is read.
+    let mut bytes = b"\x93NUMPY\x02\x00\xff\xff\xff\xff".to_vec();
+    bytes.extend_from_slice(&[b' '; 188]);
+    assert_eq!(
+        npy_err(&dir, &bytes),
+        "FILE: not a valid .npy file: the header length field says 4294967295 bytes \
+         but only 188 bytes follow"
+    );
+    // Shapes whose byte count overflows.
+    for shape in ["(4611686018427387904, 4)", "(4294967296, 4294967296)"] {
+        let msg = npy_err(&dir, &npy(1, &npy_dict("<f4", false, shape), &[]));
+        assert_eq!(
+            msg,
+            format!("FILE: not a valid .npy file: shape {shape} is too large")
+        );
+    }
+}
+
+#[test]
+fn npy_header_rules_numpy_shares() {
+    let dir = tmp();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            npy(
+                1,
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), 'x': 1}",
+                &[0; 4],
+            ),
+            "FILE: not a valid .npy file: unknown key 'x' in the header \
+             (the keys are 'descr', 'fortran_order' and 'shape')",
+        ),
+        (
+            npy(1, "{'descr': '<f4', 'shape': (1, 1)}", &[0; 4]),
+            "FILE: not a valid .npy file: the header has no 'fortran_order' key",
+        ),
+        (
+            b"\x93NUMPY\x01\x00\x0a\x00{'descr':}".to_vec(),
+            "FILE: not a valid .npy file: the header does not end with a newline",
+        ),
+        (
+            b"\x93NUMPY\x01\x01\x0a\x00{'descr':}\n".to_vec(),
+            "FILE: not a valid .npy file: unsupported format version 1.1 \
+             (versions 1.0, 2.0 and 3.0 are read)",
+        ),
+        (
+            npy(
+                1,
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1]}",
+                &[0; 4],
+            ),
+            "FILE: not a valid .npy file: cannot parse the header dict: \
+             ']' at column 56 does not close the '(' at column 51",
+        ),
+        (
+            npy(
+                1,
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1)}}",
+                &[0; 4],
+            ),
+            "FILE: not a valid .npy file: cannot parse the header dict: \
+             '}' at column 58 closes nothing",
+        ),
+        (
+            npy(
+                1,
+                "{'descr': '<f4, 'fortran_order': False, 'shape': (1, 1)}",
+                &[0; 4],
+            ),
+            "FILE: not a valid .npy file: cannot parse the header dict: \
+             the string at column 47 is not closed",
+        ),
+        (
+            npy(
+                1,
+                "{'descr': '\u{e9}', 'fortran_order': False, 'shape': (1, 1)}",
+                &[0; 4],
+            ),
+            "FILE: not a valid .npy file: the header is not ASCII \
+             (versions 1.0 and 2.0 require it; 3.0 allows UTF-8)",
+        ),
+    ];
+    for (bytes, expected) in cases {
+        assert_eq!(npy_err(&dir, &bytes), expected);
+    }
+    // Format 3.0 allows UTF-8: the header is read, the dtype refused.
+    let bytes = npy(
+        3,
+        "{'descr': '\u{e9}', 'fortran_order': False, 'shape': (1, 1)}",
+        &[0; 4],
+    );
+    assert_eq!(
+        npy_err(&dir, &bytes),
+        "FILE: unsupported dtype '\u{e9}'; features must be float32 ('<f4') or float64 ('<f8')"
     );
 }
 
@@ -1113,14 +1288,31 @@ fn feature_error_is_send_sync_and_static() {
 
 // ---------------------------------------------------------------- NumPy cross-check
 
-#[test]
-fn numpy_cross_check_when_available() {
+/// Runs `script` with the Python that has NumPy, `dir` as its argument, and
+/// checks that it printed `ok`; `false`, with a notice, when there is no
+/// such Python (the caller skips its check).
+fn run_numpy(script: &str, dir: &Path) -> bool {
     let Some(python) = python_with_numpy() else {
         eprintln!(
             "skipped: no python3 with numpy (set SHARDKIT_TEST_PYTHON to one to run this check)"
         );
-        return;
+        return false;
     };
+    let out = Command::new(&python)
+        .args(["-c", script])
+        .arg(dir)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "numpy side failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+#[test]
+fn numpy_cross_check_when_available() {
     let dir = tmp();
     let script = r#"
 import sys, numpy as np
@@ -1140,16 +1332,9 @@ print("ok")
     let expected: Array2<f32> =
         Array2::from_shape_fn((3, 4), |(i, j)| ((i * 4 + j) as f64 / 7.0 - 0.5) as f32);
     write_npy(dir.path().join("ours.npy"), &expected).unwrap();
-    let out = Command::new(&python)
-        .args(["-c", script])
-        .arg(dir.path())
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
-        "numpy side failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !run_numpy(script, dir.path()) {
+        return;
+    }
     for name in ["c4.npy", "c8.npy", "f4.npy", "f8.npy"] {
         let got = read_npy(dir.path().join(name)).unwrap();
         assert_eq!(bits(&got), bits(&expected), "{name}");
@@ -1161,6 +1346,62 @@ print("ok")
     let one = dir.path().join("one.npy");
     assert!(
         matches!(read_npy(&one), Err(FeatureError::WrongNdim { ref shape, .. }) if shape == &[4])
+    );
+}
+
+#[test]
+fn numpy_cross_check_orders_versions_and_oversized_headers() {
+    let dir = tmp();
+    let script = r#"
+import sys, numpy as np
+from numpy.lib import format as fmt
+d = sys.argv[1]
+a = np.arange(15, dtype=np.float64).reshape(5, 3) / 7.0 - 0.5
+for descr in ["<f4", ">f4", "<f8", ">f8"]:
+    for order in "CF":
+        b = np.asarray(a.astype(descr), order=order)
+        assert b.flags.f_contiguous == (order == "F") and not (order == "F" and b.flags.c_contiguous)
+        np.save("%s/%s%s.npy" % (d, descr.replace("<", "le").replace(">", "be").replace("f", ""), order), b)
+for major in (1, 2, 3):
+    with open("%s/v%d.npy" % (d, major), "wb") as f:
+        fmt.write_array(f, a.astype("<f4"), version=(major, 0))
+# NumPy's own header writer, claiming 10^11 values, then 100 bytes.
+with open(d + "/huge.npy", "wb") as f:
+    fmt.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (100000, 1000000)})
+    f.write(b"\0" * 100)
+try:
+    np.load(d + "/huge.npy")
+    sys.stderr.write("numpy loaded huge.npy\n")
+except Exception as e:
+    sys.stderr.write("numpy refuses huge.npy: %s\n" % type(e).__name__)
+print("ok")
+"#;
+    if !run_numpy(script, dir.path()) {
+        return;
+    }
+    let expected: Array2<f32> =
+        Array2::from_shape_fn((5, 3), |(i, j)| ((i * 3 + j) as f64 / 7.0 - 0.5) as f32);
+    for descr in ["le4", "be4", "le8", "be8"] {
+        for order in ["C", "F"] {
+            let name = format!("{descr}{order}.npy");
+            let got = read_npy(dir.path().join(&name)).unwrap();
+            assert_eq!(bits(&got), bits(&expected), "{name}");
+        }
+    }
+    for major in 1..=3 {
+        let name = format!("v{major}.npy");
+        let bytes = fs::read(dir.path().join(&name)).unwrap();
+        assert_eq!(bytes[6], major, "{name} is format {major}.0");
+        assert_eq!(
+            bits(&read_npy(dir.path().join(&name)).unwrap()),
+            bits(&expected)
+        );
+    }
+    let huge = dir.path().join("huge.npy");
+    assert_eq!(
+        message(&read_npy(&huge).unwrap_err(), &huge),
+        "FILE: truncated: header says 100000 frames × 1000000 columns \
+         (400000000000 bytes of f32) but only 100 bytes follow"
     );
 }
 

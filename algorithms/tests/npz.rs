@@ -6,21 +6,24 @@ use std::process::Command;
 
 use ndarray::{array, Array1, Array2, Array3, ArrayD, Ix1, Ix2, Ix3, IxDyn, ShapeBuilder};
 use shardkit_algorithms::npz::{NpzError, NpzReader, NpzWriter};
+use zip::CompressionMethod;
 
-/// Runs `code` with python3 and numpy, or returns `None` (printing a skip
-/// notice) when they are not available.
+mod python;
+use python::python_with_numpy;
+
+/// Runs `code` with the Python that has NumPy, or returns `None` (printing
+/// a skip notice) when there is none.
 fn python(code: &str) -> Option<String> {
-    let probe = Command::new("python3")
-        .args(["-c", "import numpy"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: python3 with numpy is not available");
+    let Some(python) = python_with_numpy() else {
+        eprintln!(
+            "skipped: no python3 with numpy (set SHARDKIT_TEST_PYTHON to one to run this check)"
+        );
         return None;
-    }
-    let out = Command::new("python3")
+    };
+    let out = Command::new(python)
         .args(["-c", code])
         .output()
-        .expect("python3 runs");
+        .expect("python runs");
     assert!(
         out.status.success(),
         "python failed:\n{}",
@@ -254,6 +257,183 @@ fn files_that_are_not_archives() {
     assert!(
         err.to_string()
             .starts_with(&format!("{}: array 'x' cannot be read: ", fake.display())),
+        "{err}"
+    );
+}
+
+/// Writes a zip archive of `(name, bytes, method)` members to `path`.
+fn zip_archive(path: &Path, members: &[(&str, &[u8], CompressionMethod)]) {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for &(name, bytes, method) in members {
+        z.start_file(
+            name,
+            zip::write::SimpleFileOptions::default().compression_method(method),
+        )
+        .unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+/// A `.npy` file (format 1.0) of `descr` and `shape`, then `data`.
+fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+#[test]
+fn oversized_member_headers_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    // Headers claiming 10^11 float64 values (800 GB), stored and deflated.
+    let small = npy_bytes("<f8", "(100000, 1000000)", &[0; 16]);
+    let long = npy_bytes("<f8", "(100000, 1000000)", &[0; 4096]);
+    let path = dir.path().join("huge.npz");
+    zip_archive(
+        &path,
+        &[
+            ("stored.npy", &small, CompressionMethod::Stored),
+            ("deflated.npy", &long, CompressionMethod::Deflated),
+        ],
+    );
+    let mut r = NpzReader::open(&path).unwrap();
+    for (name, found) in [("stored", 16), ("deflated", 4096)] {
+        let err = r.read::<f64, Ix2>(name).unwrap_err();
+        assert!(
+            matches!(&err, NpzError::BadArray { name: n, .. } if n == name),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: array '{name}' cannot be read: truncated: its header says shape \
+                 (100000, 1000000) (800000000000 bytes of f64) but only {found} bytes follow",
+                path.display()
+            )
+        );
+    }
+    // The other way round, and as float32 into f32.
+    let trailing = npy_bytes("<f4", "(2, 2)", &[0; 20]);
+    zip_archive(&path, &[("t.npy", &trailing, CompressionMethod::Deflated)]);
+    let err = read_2d_error(&path, "t");
+    assert!(
+        err.ends_with(
+            "array 't' cannot be read: 4 unexpected bytes at the end: its header says \
+             shape (2, 2) (16 bytes of f32) but 20 bytes follow"
+        ),
+        "{err}"
+    );
+}
+
+/// The message of reading `name` from the archive at `path` as a 2-D f32
+/// array, which must fail.
+fn read_2d_error(path: &Path, name: &str) -> String {
+    let mut npz = NpzReader::open(path).unwrap();
+    npz.read::<f32, Ix2>(name).unwrap_err().to_string()
+}
+
+/// The offsets of every `signature` in `bytes`.
+fn find_all(bytes: &[u8], signature: &[u8]) -> Vec<usize> {
+    bytes
+        .windows(signature.len())
+        .enumerate()
+        .filter(|(_, w)| *w == signature)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[test]
+fn a_directory_that_overstates_a_member_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lying.npz");
+    // A header claiming 536870000 float64 values (4.3 GB) over 200 zero
+    // bytes, and an archive directory that agrees with it: only the
+    // directory's size against the compressed size tells.
+    let n = 536_870_000u32;
+    let member = npy_bytes("<f8", &format!("({n},)"), &[0; 200]);
+    let claimed = (member.len() - 200) as u32 + 8 * n;
+    zip_archive(&path, &[("x.npy", &member, CompressionMethod::Deflated)]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Uncompressed size: at 22 in the local header, at 24 in the directory.
+    for (signature, at) in [(&b"PK\x03\x04"[..], 22), (&b"PK\x01\x02"[..], 24)] {
+        for offset in find_all(&bytes, signature) {
+            bytes[offset + at..offset + at + 4].copy_from_slice(&claimed.to_le_bytes());
+        }
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = NpzReader::open(&path)
+        .unwrap()
+        .read::<f64, Ix1>("x")
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, NpzError::BadArray { .. }), "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "{}: array 'x' cannot be read: the archive's directory gives it {claimed} bytes, \
+             more than its ",
+            path.display()
+        )) && msg.ends_with(" compressed bytes can hold"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn numpy_archives_of_every_byte_order_and_memory_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("orders.npz");
+    let packed = dir.path().join("orders_packed.npz");
+    let huge = dir.path().join("huge.npz");
+    let code = format!(
+        r#"
+import zipfile, numpy as np
+from numpy.lib import format as fmt
+a = np.arange(24, dtype=np.float64).reshape(2, 3, 4) / 7 - 1
+arrays = {{}}
+for descr in ["<f4", ">f4", "<f8", ">f8"]:
+    for order in "CF":
+        b = np.asarray(a.astype(descr), order=order)
+        assert b.flags.f_contiguous == (order == "F") and b.flags.c_contiguous == (order == "C")
+        arrays[descr.replace("<", "le").replace(">", "be").replace("f", "") + order] = b
+np.savez({plain}, **arrays)
+np.savez_compressed({packed}, **arrays)
+# A member whose header (NumPy's own writer) claims 10^11 values.
+with zipfile.ZipFile({huge}, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    with z.open("x.npy", "w") as f:
+        fmt.write_array_header_1_0(f, {{"descr": "<f4", "fortran_order": False, "shape": (100000, 1000000)}})
+        f.write(b"\0" * 100)
+"#,
+        plain = py_path(&plain),
+        packed = py_path(&packed),
+        huge = py_path(&huge),
+    );
+    if python(&code).is_none() {
+        return;
+    }
+    let expected = Array3::from_shape_fn((2, 3, 4), |(i, j, k)| {
+        ((i * 12 + j * 4 + k) as f64 / 7.0 - 1.0) as f32
+    });
+    for path in [&plain, &packed] {
+        let mut r = NpzReader::open(path).unwrap();
+        for descr in ["le4", "be4", "le8", "be8"] {
+            for order in ["C", "F"] {
+                let name = format!("{descr}{order}");
+                let got: Array3<f32> = r.read(&name).unwrap();
+                assert_eq!(got, expected, "{} {name}", path.display());
+                let wide: Array3<f64> = r.read(&name).unwrap();
+                assert_eq!(wide.mapv(|v| v as f32), expected, "{name} as f64");
+            }
+        }
+    }
+    let err = read_2d_error(&huge, "x");
+    assert!(
+        err.ends_with(
+            "array 'x' cannot be read: truncated: its header says shape (100000, 1000000) \
+             (400000000000 bytes of f32) but only 100 bytes follow"
+        ),
         "{err}"
     );
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::htk::kind_name;
+use super::parm_kind::kind_name;
 
 /// Why a feature file or list file could not be read or written.
 ///

@@ -21,6 +21,8 @@ mod error;
 mod htk;
 mod list;
 mod npy;
+pub(crate) mod npy_header;
+mod parm_kind;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -28,11 +30,10 @@ use std::path::Path;
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 
 pub use error::FeatureError;
-pub use htk::{
-    htk_kind, kind_name as htk_kind_name, read_htk, read_htk_with_header, write_htk, HtkHeader,
-};
+pub use htk::{read_htk, read_htk_with_header, write_htk, HtkHeader};
 pub use list::read_list;
 pub use npy::{read_npy, write_npy};
+pub use parm_kind::{htk_kind, kind_name as htk_kind_name};
 
 /// A feature file format, as chosen by the file's extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

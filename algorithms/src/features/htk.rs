@@ -8,7 +8,7 @@
 //! verified).
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};
@@ -149,7 +149,7 @@ where
     header.extend_from_slice(&parm_kind.to_be_bytes());
     atomic_write(path, |w| -> io::Result<()> {
         w.write_all(&header)?;
-        super::write_values(w, data, f32::to_be_bytes)
+        write_values(w, data, f32::to_be_bytes)
     })
     .map_err(|e| FeatureError::io(path, "write", e))
 }
@@ -323,4 +323,26 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<(HtkHeader, Array2<f32>
     let features = Array2::from_shape_vec((header.frames, header.columns()), values)
         .map_err(|e| bad_header(format!("cannot build the array: {e}")))?;
     Ok((header, features))
+}
+
+/// Writes the values of `data` in row-major order, each encoded by `encode`.
+fn write_values<S, const N: usize>(
+    w: &mut dyn Write,
+    data: &ArrayBase<S, Ix2>,
+    encode: fn(f32) -> [u8; N],
+) -> io::Result<()>
+where
+    S: Data<Elem = f32>,
+{
+    const CHUNK: usize = 1 << 16;
+    let mut buf = Vec::with_capacity(CHUNK + N);
+    // `iter` visits elements in logical (row-major) order whatever the layout.
+    for &v in data.iter() {
+        buf.extend_from_slice(&encode(v));
+        if buf.len() >= CHUNK {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    w.write_all(&buf)
 }

@@ -2,7 +2,7 @@
 //!
 //! | extension | format | read | write |
 //! |---|---|---|---|
-//! | `.npy` | NumPy, 2-D float32 or float64, either byte order, C or Fortran order | [`read_npy`] | [`write_npy`] (little-endian float32) |
+//! | `.npy` | NumPy, 2-D float32 or float64, either byte order, C or Fortran order | [`read_npy`] | [`write_npy`] (float32 in the machine's byte order: `<f4` on x86 and ARM) |
 //! | `.htk`, `.mfc`, `.fea`, `.plp` | HTK parameter file, uncompressed float kinds | [`read_htk`], [`read_htk_with_header`] | [`write_htk`] |
 //!
 //! [`read_features`] picks the reader from the extension (case-insensitive);
@@ -24,7 +24,6 @@ mod npy;
 pub(crate) mod npy_header;
 mod parm_kind;
 
-use std::io::{self, Write};
 use std::path::Path;
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};
@@ -218,26 +217,4 @@ pub fn read_features_with(
     let features = read_features(path)?;
     options.check(path, &features)?;
     Ok(features)
-}
-
-/// Writes the values of `data` in row-major order, each encoded by `encode`.
-fn write_values<S, const N: usize>(
-    w: &mut dyn Write,
-    data: &ArrayBase<S, Ix2>,
-    encode: fn(f32) -> [u8; N],
-) -> io::Result<()>
-where
-    S: Data<Elem = f32>,
-{
-    const CHUNK: usize = 1 << 16;
-    let mut buf = Vec::with_capacity(CHUNK + N);
-    // `iter` visits elements in logical (row-major) order whatever the layout.
-    for &v in data.iter() {
-        buf.extend_from_slice(&encode(v));
-        if buf.len() >= CHUNK {
-            w.write_all(&buf)?;
-            buf.clear();
-        }
-    }
-    w.write_all(&buf)
 }

@@ -12,7 +12,7 @@ use shardkit::Executor;
 use shardkit_algorithms::features::read_npy;
 use shardkit_algorithms::frontend::{
     cmvn, deltas, extract_features, hz_to_mel, mel_filterbank, mfcc, read_wav, vad_mask, Cmvn,
-    FrontendError, Job, Mfcc, MfccConfig, MfccError, VadConfig,
+    FrontendError, Job, Mfcc, MfccConfig, MfccError, MfccParamsError, VadConfig,
 };
 
 mod python;
@@ -241,10 +241,7 @@ fn vad_drops_the_silence_between_tone_bursts() {
     assert!((58..=64).contains(&kept), "{kept} frames kept");
     assert_eq!(mfcc.compute(&samples).unwrap().nrows(), kept);
     // Without VAD every frame stays.
-    let all = MfccConfig {
-        vad: None,
-        ..config
-    };
+    let all = config.vad(None);
     assert_eq!(
         Mfcc::new(&all, rate)
             .unwrap()
@@ -263,7 +260,7 @@ fn vad_smoothing_removes_isolated_frames_and_keeps_the_loudest() {
         vad_mask(&e, &plain),
         [true, false, true, true, false, false, true, false, false]
     );
-    let smooth = VadConfig { smooth: 1, ..plain };
+    let smooth = plain.smooth(1);
     // Frame 1's dip is filled; frame 6 is isolated but is the loudest.
     assert_eq!(
         vad_mask(&e, &smooth),
@@ -303,72 +300,219 @@ fn filterbank_follows_the_sample_rate() {
     let f = at16.compute(&sine(16000, 500.0, 0.3, 16000)).unwrap();
     assert_eq!(f.dim(), (98, 42));
     // The 8 kHz band on 16 kHz audio.
-    let band = MfccConfig {
-        high_hz: Some(4000.0),
-        ..MfccConfig::default()
-    };
+    let band = MfccConfig::new().high_hz(Some(4000.0));
     let narrow = Mfcc::new(&band, 16000).unwrap();
     assert!((narrow.centers_hz()[23] - at8.centers_hz()[23]).abs() < 1e-9);
 }
 
 #[test]
-fn configurations_that_cannot_work_say_why() {
-    let cases: Vec<(MfccConfig, u32, &str)> = vec![
+fn settings_that_cannot_work_say_why() {
+    use MfccParamsError as P;
+    let d = MfccConfig::new;
+    // (configuration, the rule it breaks whatever the rate, the message)
+    let cases: Vec<(MfccConfig, P, &str)> = vec![
         (
-            MfccConfig {
-                high_hz: Some(5000.0),
-                ..MfccConfig::default()
+            d().pre_emphasis(f64::NAN),
+            P::NonFinite {
+                field: "pre_emphasis",
+                value: f64::NAN,
             },
-            8000,
-            "above the Nyquist frequency 4000 Hz",
+            "`pre_emphasis` is NaN; it must be finite",
         ),
         (
-            MfccConfig {
-                n_filters: 200,
-                ..MfccConfig::default()
+            d().high_hz(Some(f64::INFINITY)),
+            P::NonFinite {
+                field: "high_hz",
+                value: f64::INFINITY,
             },
-            8000,
-            "covers no FFT bin",
+            "`high_hz` is inf; it must be finite",
         ),
         (
-            MfccConfig {
+            d().shift_ms(0.0),
+            P::Durations {
+                window_ms: 25.0,
+                shift_ms: 0.0,
+            },
+            "`window_ms` (25) and `shift_ms` (0) must be positive",
+        ),
+        (
+            d().pre_emphasis(1.0),
+            P::PreEmphasis(1.0),
+            "`pre_emphasis` is 1; use a value in [0, 1) (0.97 is usual, 0 turns it off)",
+        ),
+        (
+            d().n_filters(0),
+            P::NoFilters,
+            "`n_filters` is 0; use at least one mel filter (24 is usual at 8 kHz)",
+        ),
+        (
+            d().n_ceps(0).log_energy(false),
+            P::NoFeatures,
+            "`n_ceps` is 0 and `log_energy` is off: no feature is left; \
+             keep at least one cepstrum or turn `log_energy` on",
+        ),
+        (
+            d().n_filters(10),
+            P::TooFewFilters {
+                n_ceps: 13,
+                first_cep: 1,
                 n_filters: 10,
-                ..MfccConfig::default()
             },
-            8000,
-            "need at least 14 mel filters",
+            "13 cepstra from c1 need at least 14 mel filters, but `n_filters` is 10",
         ),
         (
-            MfccConfig {
-                deltas: 3,
-                ..MfccConfig::default()
-            },
-            8000,
-            "`deltas` is 3",
+            d().low_hz(-1.0),
+            P::NegativeLowHz(-1.0),
+            "`low_hz` is -1; it cannot be negative",
         ),
         (
-            MfccConfig {
-                fft_len: Some(128),
-                ..MfccConfig::default()
+            d().low_hz(300.0).high_hz(Some(300.0)),
+            P::HighNotAboveLow {
+                low_hz: 300.0,
+                high_hz: 300.0,
             },
-            8000,
-            "shorter than the window",
+            "`high_hz` (300) must be above `low_hz` (300)",
         ),
-        (MfccConfig::default(), 0, "at least one sample"),
         (
-            MfccConfig {
-                pre_emphasis: f64::NAN,
-                ..MfccConfig::default()
-            },
-            8000,
-            "`pre_emphasis` is NaN",
+            d().deltas(3),
+            P::Deltas(3),
+            "`deltas` is 3; use 0 (static only), 1 (Δ) or 2 (Δ and ΔΔ)",
+        ),
+        (
+            d().delta_window(0),
+            P::DeltaWindow,
+            "`delta_window` is 0; deltas need a half-width of at least 1 (2 is usual)",
+        ),
+        (
+            d().log_floor(0.0),
+            P::LogFloor(0.0),
+            "`log_floor` is 0; it must be positive and finite (1e-10 is usual)",
+        ),
+        (
+            d().vad(Some(VadConfig::new().threshold_db(-3.0))),
+            P::VadThreshold(-3.0),
+            "`vad.threshold_db` is -3; use a non-negative number of decibels (30 is usual)",
         ),
     ];
-    for (config, rate, says) in cases {
-        let err = Mfcc::new(&config, rate).unwrap_err();
-        assert!(matches!(err, MfccError::Config { .. }), "{err:?}");
-        assert!(err.to_string().contains(says), "{err} (wanted {says:?})");
+    for (config, rule, says) in cases {
+        // NaN is not equal to itself: compare the rules through their Debug.
+        let rule = format!("{rule:?}");
+        let found = config.check().unwrap_err();
+        assert_eq!(format!("{found:?}"), rule);
+        assert_eq!(found.to_string(), says);
+        // `Mfcc::new` checks first, and says the same.
+        let err = Mfcc::new(&config, 8000).unwrap_err();
+        assert!(
+            matches!(&err, MfccError::Params(p) if format!("{p:?}") == rule),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("invalid MFCC configuration: {says}")
+        );
     }
+}
+
+#[test]
+fn configurations_that_do_not_fit_the_rate_say_why() {
+    use MfccParamsError as P;
+    let d = MfccConfig::new;
+    // (configuration, rate, the rule it breaks at that rate, the message)
+    let cases: Vec<(MfccConfig, u32, P, &str)> = vec![
+        (
+            d(),
+            0,
+            P::SubSample {
+                rate: 0,
+                window_ms: 25.0,
+                window_samples: 0.0,
+                shift_ms: 10.0,
+                shift_samples: 0.0,
+            },
+            "at 0 Hz a 25 ms window is 0 samples and a 10 ms shift is 0 samples; \
+             both must be at least one sample",
+        ),
+        (
+            d().window_ms(1e12),
+            8000,
+            P::WindowTooLong {
+                rate: 8000,
+                window_ms: 1e12,
+                window_samples: 8e12,
+            },
+            "a 1000000000000 ms window at 8000 Hz is 8000000000000 samples; that is too long; \
+             use a shorter `window_ms`",
+        ),
+        (
+            d().fft_len(Some(128)),
+            8000,
+            P::FftShorterThanWindow {
+                fft_len: 128,
+                window_len: 200,
+                rate: 8000,
+            },
+            "`fft_len` 128 is shorter than the window (200 samples at 8000 Hz); \
+             leave it unset for the next power of two",
+        ),
+        (
+            d().high_hz(Some(5000.0)),
+            8000,
+            P::AboveNyquist {
+                high_hz: 5000.0,
+                nyquist: 4000.0,
+                rate: 8000,
+            },
+            "the filterbank's upper edge 5000 Hz is above the Nyquist frequency 4000 Hz \
+             of audio sampled at 8000 Hz; lower `high_hz` or leave it unset",
+        ),
+        (
+            d().low_hz(4000.0),
+            8000,
+            P::LowEdge {
+                low_hz: 4000.0,
+                high_hz: 4000.0,
+            },
+            "the filterbank's lower edge 4000 Hz must be in [0, 4000) Hz",
+        ),
+    ];
+    for (config, rate, rule, says) in cases {
+        assert_eq!(config.check(), Ok(()));
+        let err = Mfcc::new(&config, rate).unwrap_err();
+        assert_eq!(err, MfccError::Params(rule));
+        assert_eq!(
+            err.to_string(),
+            format!("invalid MFCC configuration: {says}")
+        );
+    }
+    // A filter too narrow for the FFT's resolution.
+    let err = Mfcc::new(&d().n_filters(200), 8000).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MfccError::Params(P::EmptyFilter {
+                fft_len: 256,
+                rate: 8000,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(
+            "covers no FFT bin: a 256-point FFT at 8000 Hz has a bin every 31.25 Hz; \
+             use fewer filters, a higher `low_hz` or a larger `fft_len`"
+        ),
+        "{err}"
+    );
+    // `mel_filterbank` on its own refuses an FFT with no bins.
+    assert_eq!(
+        mel_filterbank(4, 1, 8000, 20.0, 4000.0).unwrap_err(),
+        P::FftNoBins { fft_len: 1 }
+    );
+    assert_eq!(
+        P::FftNoBins { fft_len: 1 }.to_string(),
+        "an FFT of 1 points has no frequency bins; use at least 2 points"
+    );
 }
 
 #[test]
@@ -380,10 +524,7 @@ fn audio_shorter_than_a_window_is_an_error_or_no_frames() {
         "199 samples is shorter than one analysis window of 200 samples (25 ms at 8000 Hz); \
          set `allow_empty` to get 0 frames instead"
     );
-    let config = MfccConfig {
-        allow_empty: true,
-        ..MfccConfig::default()
-    };
+    let config = MfccConfig::new().allow_empty(true);
     assert_eq!(mfcc(&short, 8000, &config).unwrap().dim(), (0, 42));
     assert_eq!(mfcc(&[], 8000, &config).unwrap().dim(), (0, 42));
     // Exactly one window gives one frame (one kept frame normalises to 0).
@@ -616,28 +757,19 @@ fn numpy_peer_agrees() {
             "note: FSDD not found beside the repository; cross-checking generated WAVs only"
         ),
     }
-    let raw = MfccConfig {
-        vad: None,
-        cmvn: Cmvn::None,
-        ..MfccConfig::default()
-    };
+    let raw = MfccConfig::new().vad(None).cmvn(Cmvn::None);
     let variants: [(&str, MfccConfig, &[&str]); 3] = [
         ("defaults", MfccConfig::default(), &[]),
         ("no VAD, no CMVN", raw, &["--no-vad", "--cmvn", "none"]),
         (
             "c0, 40 filters, smoothed VAD, mean only",
-            MfccConfig {
-                include_c0: true,
-                n_filters: 40,
-                n_ceps: 20,
-                low_hz: 60.0,
-                vad: Some(VadConfig {
-                    threshold_db: 20.0,
-                    smooth: 2,
-                }),
-                cmvn: Cmvn::Mean,
-                ..MfccConfig::default()
-            },
+            MfccConfig::new()
+                .include_c0(true)
+                .n_filters(40)
+                .n_ceps(20)
+                .low_hz(60.0)
+                .vad(Some(VadConfig::new().threshold_db(20.0).smooth(2)))
+                .cmvn(Cmvn::Mean),
             &[
                 "--include-c0",
                 "--n-filters",
@@ -816,18 +948,19 @@ fn list_level_mistakes_are_caught_before_any_file_is_touched() {
         "{err}"
     );
     jobs.pop();
-    let bad = MfccConfig {
-        n_filters: 0,
-        ..MfccConfig::default()
-    };
+    let bad = MfccConfig::new().n_filters(0);
     let err = extract_features(&jobs, &bad, true).unwrap_err();
-    assert!(matches!(err, FrontendError::Config(_)), "{err}");
+    assert!(
+        matches!(err, FrontendError::Config(MfccParamsError::NoFilters)),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid MFCC configuration: `n_filters` is 0; use at least one mel filter (24 is usual at 8 kHz)"
+    );
     assert!(listing(&out).is_empty());
     // A file whose rate the configuration does not fit fails alone.
-    let narrow = MfccConfig {
-        high_hz: Some(6000.0),
-        ..MfccConfig::default()
-    };
+    let narrow = MfccConfig::new().high_hz(Some(6000.0));
     let report = extract_features(&jobs, &narrow, true).unwrap();
     assert_eq!(report.written.len(), 1); // the 16 kHz file
     assert_eq!(report.failed.len(), 4);
@@ -868,5 +1001,7 @@ fn errors_and_recipes_are_send_sync() {
     assert_traits::<MfccError>();
     assert_traits::<Mfcc>();
     assert_traits::<MfccConfig>();
+    assert_traits::<MfccParamsError>();
+    assert_traits::<VadConfig>();
     let _ = mel_filterbank;
 }

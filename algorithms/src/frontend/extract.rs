@@ -178,7 +178,7 @@ pub fn extract_features(
     config: &MfccConfig,
     keep_going: bool,
 ) -> Result<ExtractReport, FrontendError> {
-    config.validate().map_err(FrontendError::Config)?;
+    config.check().map_err(FrontendError::Config)?;
     let mut seen: HashMap<&Path, &Path> = HashMap::with_capacity(jobs.len());
     for job in jobs {
         if let Some(first) = seen.insert(&job.npy, &job.wav) {

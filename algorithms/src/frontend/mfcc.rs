@@ -8,7 +8,7 @@ use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::config::{Cmvn, MfccConfig, VadConfig};
-use super::error::MfccError;
+use super::error::{MfccError, MfccParamsError};
 
 /// Hz to mel, HTK's and Kaldi's scale: `1127 ln(1 + f / 700)`.
 ///
@@ -87,8 +87,10 @@ fn mel_edges(n_filters: usize, low_hz: f64, high_hz: f64) -> Vec<f64> {
 ///
 /// # Errors
 ///
-/// [`MfccError::Config`] when `high_hz` is above the Nyquist frequency
-/// `rate / 2`, `low_hz >= high_hz`, or a filter covers no bin (too many
+/// [`MfccParamsError::AboveNyquist`] when `high_hz` is above the Nyquist
+/// frequency `rate / 2`, [`MfccParamsError::LowEdge`] when `low_hz` is not
+/// in `[0, high_hz)`, [`MfccParamsError::FftNoBins`] for `fft_len < 2`, and
+/// [`MfccParamsError::EmptyFilter`] when a filter covers no bin (too many
 /// filters for the FFT's resolution).
 ///
 /// ```
@@ -96,7 +98,7 @@ fn mel_edges(n_filters: usize, low_hz: f64, high_hz: f64) -> Vec<f64> {
 /// let fb = mel_filterbank(24, 256, 8000, 20.0, 4000.0)?;
 /// assert_eq!(fb.dim(), (24, 129));
 /// assert!(fb.iter().all(|&w| (0.0..=1.0).contains(&w)));
-/// # Ok::<(), shardkit_algorithms::frontend::MfccError>(())
+/// # Ok::<(), shardkit_algorithms::frontend::MfccParamsError>(())
 /// ```
 pub fn mel_filterbank(
     n_filters: usize,
@@ -104,23 +106,20 @@ pub fn mel_filterbank(
     rate: u32,
     low_hz: f64,
     high_hz: f64,
-) -> Result<Array2<f64>, MfccError> {
+) -> Result<Array2<f64>, MfccParamsError> {
     let nyquist = f64::from(rate) / 2.0;
     if high_hz > nyquist {
-        return Err(MfccError::config(format!(
-            "the filterbank's upper edge {high_hz} Hz is above the Nyquist frequency \
-             {nyquist} Hz of audio sampled at {rate} Hz; lower `high_hz` or leave it unset"
-        )));
+        return Err(MfccParamsError::AboveNyquist {
+            high_hz,
+            nyquist,
+            rate,
+        });
     }
     if !(low_hz >= 0.0 && low_hz < high_hz) {
-        return Err(MfccError::config(format!(
-            "the filterbank's lower edge {low_hz} Hz must be in [0, {high_hz}) Hz"
-        )));
+        return Err(MfccParamsError::LowEdge { low_hz, high_hz });
     }
     if fft_len < 2 {
-        return Err(MfccError::config(format!(
-            "an FFT of {fft_len} points has no frequency bins"
-        )));
+        return Err(MfccParamsError::FftNoBins { fft_len });
     }
     let bins = fft_len / 2 + 1;
     let edges = mel_edges(n_filters, low_hz, high_hz);
@@ -140,14 +139,14 @@ pub fn mel_filterbank(
             }
         }
         if fb.row(j).iter().all(|&w| w == 0.0) {
-            return Err(MfccError::config(format!(
-                "mel filter {j} ({:.1}–{:.1} Hz) covers no FFT bin: a {fft_len}-point FFT \
-                 at {rate} Hz has a bin every {:.2} Hz; use fewer filters, a higher `low_hz` \
-                 or a larger `fft_len`",
-                mel_to_hz(l),
-                mel_to_hz(r),
-                f64::from(rate) / fft_len as f64
-            )));
+            return Err(MfccParamsError::EmptyFilter {
+                filter: j,
+                from_hz: mel_to_hz(l),
+                to_hz: mel_to_hz(r),
+                fft_len,
+                rate,
+                bin_hz: f64::from(rate) / fft_len as f64,
+            });
         }
     }
     Ok(fb)
@@ -368,36 +367,45 @@ impl Mfcc {
     ///
     /// # Errors
     ///
-    /// [`MfccError::Config`]: an invalid field ([`MfccConfig::validate`]),
-    /// a window or shift shorter than one sample at this rate, an FFT
-    /// shorter than the window, or a filterbank that does not fit the rate
-    /// ([`mel_filterbank`]).
+    /// [`MfccError::Params`]: an invalid setting ([`MfccConfig::check`]),
+    /// a window or shift shorter than one sample at this rate
+    /// ([`MfccParamsError::SubSample`]) or too long
+    /// ([`MfccParamsError::WindowTooLong`]), an FFT shorter than the window
+    /// ([`MfccParamsError::FftShorterThanWindow`]), or a filterbank that
+    /// does not fit the rate ([`mel_filterbank`]).
     pub fn new(config: &MfccConfig, rate: u32) -> Result<Mfcc, MfccError> {
-        config.validate()?;
+        config.check()?;
         let samples = |ms: f64| (f64::from(rate) * ms / 1000.0).round();
         let (window_len, shift) = (samples(config.window_ms), samples(config.shift_ms));
         if window_len < 1.0 || shift < 1.0 {
-            return Err(MfccError::config(format!(
-                "at {rate} Hz a {} ms window is {window_len} samples and a {} ms shift is \
-                 {shift} samples; both must be at least one sample",
-                config.window_ms, config.shift_ms
-            )));
+            return Err(MfccParamsError::SubSample {
+                rate,
+                window_ms: config.window_ms,
+                window_samples: window_len,
+                shift_ms: config.shift_ms,
+                shift_samples: shift,
+            }
+            .into());
         }
         if window_len > f64::from(u32::MAX) {
-            return Err(MfccError::config(format!(
-                "a {} ms window at {rate} Hz is {window_len} samples; that is too long",
-                config.window_ms
-            )));
+            return Err(MfccParamsError::WindowTooLong {
+                rate,
+                window_ms: config.window_ms,
+                window_samples: window_len,
+            }
+            .into());
         }
         let (window_len, shift) = (window_len as usize, shift as usize);
         let fft_len = match config.fft_len {
             None => window_len.next_power_of_two().max(2),
             Some(n) if n >= window_len && n >= 2 => n,
             Some(n) => {
-                return Err(MfccError::config(format!(
-                    "`fft_len` {n} is shorter than the window ({window_len} samples at {rate} \
-                     Hz); leave it unset for the next power of two"
-                )))
+                return Err(MfccParamsError::FftShorterThanWindow {
+                    fft_len: n,
+                    window_len,
+                    rate,
+                }
+                .into())
             }
         };
         let nyquist = f64::from(rate) / 2.0;
@@ -604,7 +612,7 @@ impl Mfcc {
 /// let short = vec![0.0f32; 100];
 /// let err = mfcc(&short, 8000, &MfccConfig::default()).unwrap_err();
 /// assert!(matches!(err, MfccError::TooShort { samples: 100, window: 200, .. }));
-/// let empty = mfcc(&short, 8000, &MfccConfig { allow_empty: true, ..MfccConfig::default() })?;
+/// let empty = mfcc(&short, 8000, &MfccConfig::new().allow_empty(true))?;
 /// assert_eq!(empty.dim(), (0, 42));
 /// # Ok::<(), MfccError>(())
 /// ```

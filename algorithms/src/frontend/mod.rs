@@ -4,9 +4,11 @@
 //! - [`read_wav`]: mono 16-, 24- or 32-bit integer PCM or 32-bit float WAV
 //!   files; anything else is refused with an error naming the file and what
 //!   it holds.
-//! - [`MfccConfig`]: every parameter of the recipe, with documented
-//!   defaults (42 columns: `c1..c13`, log-energy, Δ, ΔΔ; 30 dB energy VAD;
-//!   per-utterance mean and variance normalisation).
+//! - [`MfccConfig`] and [`VadConfig`]: every parameter of the recipe, as
+//!   builders with documented defaults (42 columns: `c1..c13`, log-energy,
+//!   Δ, ΔΔ; 30 dB energy VAD; per-utterance mean and variance
+//!   normalisation), checked into a typed [`MfccParamsError`] (one variant
+//!   per rule, including the rules that depend on the sample rate).
 //! - [`Mfcc`]: the recipe prepared for one sample rate; [`Mfcc::compute`]
 //!   turns samples into features, [`mfcc`] does both at once. The steps are
 //!   public too: [`pre_emphasis`], [`hamming`], [`mel_filterbank`],
@@ -44,7 +46,7 @@ mod mfcc;
 mod wav;
 
 pub use config::{Cmvn, MfccConfig, VadConfig};
-pub use error::{FrontendError, MfccError};
+pub use error::{FrontendError, MfccError, MfccParamsError};
 pub use extract::{extract_features, ExtractReport, Failed, Job, Written};
 pub use mfcc::{
     cmvn, deltas, hamming, hz_to_mel, mel_centers, mel_filterbank, mel_to_hz, mfcc, pre_emphasis,

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 
-use super::error::FeatureError;
+use super::errors::FeatureError;
 use super::parm_kind::{htk_kind, kind_name};
 use shardkit::write_atomic as atomic_write;
 

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::error::FeatureError;
+use super::errors::FeatureError;
 
 /// Reads a list file: one path per line.
 ///

@@ -17,7 +17,7 @@
 //! file or the complete new one, never a partial one.
 #![warn(missing_docs)]
 
-mod error;
+mod errors;
 mod htk;
 mod list;
 mod npy;
@@ -28,7 +28,7 @@ use std::path::Path;
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 
-pub use error::FeatureError;
+pub use errors::FeatureError;
 pub use htk::{read_htk, read_htk_with_header, write_htk, HtkHeader};
 pub use list::read_list;
 pub use npy::{read_npy, write_npy};

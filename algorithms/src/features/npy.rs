@@ -12,7 +12,7 @@ use std::path::Path;
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 use ndarray_npy::{WriteNpyError, WriteNpyExt};
 
-use super::error::FeatureError;
+use super::errors::FeatureError;
 use super::npy_header::{NpyArray, NpyFault, NpyHeader};
 use shardkit::write_atomic as atomic_write;
 

@@ -24,7 +24,7 @@ use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use ndarray_npy::npy::header::{Header, Layout, ParseHeaderError, ReadHeaderError};
 use ndarray_npy::{ReadDataError, ReadableElement, WritableElement};
 
-use super::error::python_tuple;
+use super::errors::python_tuple;
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 

@@ -1,7 +1,7 @@
 //! HTK parameter kinds (`parmKind`): the codes and HTK's names for them.
 //!
 //! Both the HTK reader and writer (`htk.rs`) and the error messages
-//! (`error.rs`) name kinds, so the names live here, below both.
+//! (`errors.rs`) name kinds, so the names live here, below both.
 
 /// HTK `parmKind` codes: base kinds (the low 6 bits) and qualifier flags
 /// (added to the base kind), as defined by the HTK Book.

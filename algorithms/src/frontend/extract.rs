@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use shardkit::parallelize;
 
-use super::config::MfccConfig;
-use super::error::FrontendError;
+use super::errors::FrontendError;
+use super::hyperparams::MfccConfig;
 use super::mfcc::Mfcc;
 use super::wav::read_wav;
 use crate::features::write_npy;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::config::{Cmvn, MfccConfig, VadConfig};
-use super::error::{MfccError, MfccParamsError};
+use super::errors::{MfccError, MfccParamsError};
+use super::hyperparams::{Cmvn, MfccConfig, VadConfig};
 
 /// Hz to mel, HTK's and Kaldi's scale: `1127 ln(1 + f / 700)`.
 ///

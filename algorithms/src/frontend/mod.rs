@@ -39,15 +39,15 @@
 //! ```
 #![warn(missing_docs)]
 
-mod config;
-mod error;
+mod errors;
 mod extract;
+mod hyperparams;
 mod mfcc;
 mod wav;
 
-pub use config::{Cmvn, MfccConfig, VadConfig};
-pub use error::{FrontendError, MfccError, MfccParamsError};
+pub use errors::{FrontendError, MfccError, MfccParamsError};
 pub use extract::{extract_features, ExtractReport, Failed, Job, Written};
+pub use hyperparams::{Cmvn, MfccConfig, VadConfig};
 pub use mfcc::{
     cmvn, deltas, hamming, hz_to_mel, mel_centers, mel_filterbank, mel_to_hz, mfcc, pre_emphasis,
     vad_mask, Frames, Mfcc,

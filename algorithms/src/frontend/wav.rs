@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hound::{SampleFormat, WavReader};
 
-use super::error::FrontendError;
+use super::errors::FrontendError;
 
 /// Mono audio as read from a WAV file: samples in `[-1, 1]` for integer
 /// PCM (a 16-bit sample `s` becomes `s / 32768`; 32-bit samples near full

@@ -1,7 +1,7 @@
 //! [`MfccConfig`] and [`VadConfig`]: every parameter of the recipe, with
 //! its default, checked before use.
 
-use super::error::MfccParamsError;
+use super::errors::MfccParamsError;
 
 /// How the features are normalised over the frames that voice activity
 /// detection keeps.

@@ -112,7 +112,9 @@ fn derived_tuple_and_generic_structs() {
 
 /// A crate that re-exports shardkit names it with `crate = "..."`.
 mod reexport {
-    pub(crate) use shardkit;
+    // `pub`, as a library that re-exports shardkit would write it.
+    #[allow(unreachable_pub)]
+    pub use shardkit;
 }
 
 #[derive(reexport::shardkit::Reduce, Debug, PartialEq)]

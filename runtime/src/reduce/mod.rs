@@ -5,7 +5,7 @@
 //!   (`"concat"`) — and their impls for numbers, tuples, `Option`, `Vec`
 //!   and ndarray arrays;
 //! - [`lanes`]: a packable result laid out as numbers ([`Lanes`]) and their
-//!   exact combination ([`Exact`]);
+//!   exact combination ([`lanes::Exact`]);
 //! - [`exact`]: the fixed-point arithmetic behind it, which makes sums of
 //!   floats independent of grouping;
 //! - [`op`]: a call's [`Reduction`], as generated code builds it;

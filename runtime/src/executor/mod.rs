@@ -199,19 +199,13 @@ impl Executor {
     /// # Panics
     ///
     /// When a shard panics: the first panic in block order is resumed.
-    pub(crate) fn execute<P, T, E, F>(
+    pub(crate) fn execute<P: Send, T: Send, E: Send, F: Folder<T>>(
         &self,
         first: usize,
         pieces: Vec<P>,
         shard: &(dyn Fn(P) -> Result<T, E> + Sync),
         folder: &F,
-    ) -> Result<Option<F::Acc>, (usize, E)>
-    where
-        P: Send,
-        T: Send,
-        E: Send,
-        F: Folder<T>,
-    {
+    ) -> Result<Option<F::Acc>, (usize, E)> {
         let nested = |piece: P| {
             let _serial = Installed::new(Some(Executor::serial()));
             shard(piece)

@@ -3,7 +3,7 @@
 //!
 //! - [`codec`]: a value type's [`Codec`], how its values become bytes and
 //!   back (the serde implementation is in `mpi/serde_codec.rs`);
-//! - [`error`]: [`RemoteError`], the error a rank returns when a shard
+//! - [`remote`]: [`RemoteError`], the error a rank returns when a shard
 //!   failed on another rank, and [`ErrorOps`], what the runtime may do with
 //!   a shard's error type;
 //! - [`probe`]: the autoref [`Probe`] with which generated code asks, for a
@@ -13,9 +13,9 @@
 //! logic and the call driver pass around.
 
 pub(crate) mod codec;
-pub(crate) mod error;
 pub(crate) mod probe;
+pub(crate) mod remote;
 
 pub use codec::Codec;
-pub use error::{ErrorOps, RemoteError};
 pub use probe::{NoDisplay, NoFrom, NoSerde, Probe, ViaDisplay, ViaFrom, ViaSerde};
+pub use remote::{ErrorOps, RemoteError};

@@ -5,13 +5,13 @@
 //! `&Probe<T>`, so the `Via*` impl (on `Probe<T>`, bounded by what `T` must
 //! support) is chosen when `T` qualifies, and the `No*` fallback (on
 //! `&Probe<T>`, unbounded) otherwise. The answer is a plain value — a
-//! [`Codec`], or the functions of an [`ErrorOps`](super::error::ErrorOps) — that
+//! [`Codec`], or the functions of an [`ErrorOps`](super::remote::ErrorOps) — that
 //! generic runtime code can use without the bound.
 
 use std::marker::PhantomData;
 
 use super::codec::Codec;
-use super::error::RemoteError;
+use super::remote::RemoteError;
 
 /// Autoref probe for what a type `T` supports; see the module doc.
 pub struct Probe<T>(PhantomData<T>);

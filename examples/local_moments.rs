@@ -14,8 +14,17 @@
 //! different means), so the ranks really hold different data; rank 0 checks
 //! the result against a direct computation over every part.
 
+use clap::Parser;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use shardkit::{parallelize, Executor, Reduce};
+
+/// Computes the column statistics (count, mean, standard deviation,
+/// minimum, maximum) of rows that every MPI rank holds itself, with
+/// `data = "local"`: each rank passes only its own part, and only the
+/// reduction is global. Rank 0 checks the result against a direct
+/// computation over every part and prints it. Without mpirun: one part.
+#[derive(Parser)]
+struct Args {}
 
 /// Count, sums, sums of squares, minima and maxima of the columns.
 #[derive(Reduce, Debug, PartialEq)]
@@ -60,6 +69,7 @@ fn part(rank: usize) -> Array2<f64> {
 }
 
 fn main() {
+    Args::parse();
     let exec = Executor::current();
     let (rank, ranks) = exec.rank();
     let mine = part(rank);

@@ -7,10 +7,11 @@
 //! cargo run --example matmul -- --n 256 --threads 2
 //! ```
 //!
-//! Options: `--n N` (matrix size, default 256), `--threads T` (pool size for
-//! the parallel run; default: the ambient executor, i.e. every core, or
-//! `SHARDKIT_THREADS`), `--reps R` (timed repetitions, at least; more for
-//! small `n`, a number fixed by `n` alone; the best is kept; default 3).
+//! Options (`--help` lists them): `--n N` (matrix size, default 256),
+//! `--threads T` (pool size for the parallel run; default: the ambient
+//! executor, i.e. every core, or `SHARDKIT_THREADS`), `--reps R` (timed
+//! repetitions, at least; more for small `n`, a number fixed by `n` alone;
+//! the best is kept; default 3).
 //!
 //! Under MPI the parallel run shares the row blocks out between the ranks
 //! and every rank receives the whole product (`concat` gathers the blocks):
@@ -26,9 +27,12 @@
 //! repacking `B` — with n = 1024 the default blocks run several times slower
 //! than one plain `A.dot(&B)`.
 
+mod common;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use ndarray::{Array2, ArrayView2};
 use shardkit::{parallelize, Executor};
 
@@ -43,40 +47,32 @@ fn matmul(a: ArrayView2<f64>, b: &Array2<f64>) -> Array2<f64> {
     a.dot(b)
 }
 
+/// Multiplies two n × n matrices with `#[parallelize]` (blocks of rows of
+/// A, each times all of B, stacked in order), on one thread and on the
+/// parallel executor, checks the product against ndarray's own `A.dot(&B)`
+/// and that both runs give the same bits, and prints the best times and
+/// the speedup.
+#[derive(Parser)]
 struct Args {
+    /// Matrix size n (A, B and C are n × n).
+    #[arg(long, default_value_t = 256, value_parser = positive)]
     n: usize,
+    /// Pool size of the parallel run [default: the ambient executor: every
+    /// core, or SHARDKIT_THREADS; under mpirun, every rank]
+    #[arg(long, value_parser = positive)]
     threads: Option<usize>,
+    /// Timed repetitions, at least (more for small n: a number fixed by n
+    /// alone); the best is kept.
+    #[arg(long, default_value_t = 3, value_parser = positive)]
     reps: usize,
 }
 
-const USAGE: &str = "usage: matmul [--n N] [--threads T] [--reps R]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        n: 256,
-        threads: None,
-        reps: 3,
-    };
-    let mut threads = 0;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let slot = match flag.as_str() {
-            "--n" => &mut args.n,
-            "--threads" => &mut threads,
-            "--reps" => &mut args.reps,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
-        };
-        let value = it
-            .next()
-            .ok_or_else(|| format!("`{flag}` needs a value\n{USAGE}"))?;
-        *slot = match value.parse::<usize>() {
-            Ok(v) if v > 0 => v,
-            _ => return Err(format!("`{flag} {value}`: expected a positive integer")),
-        };
+/// A positive integer.
+fn positive(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err("expected a positive integer".to_string()),
     }
-    args.threads = (threads > 0).then_some(threads);
-    Ok(args)
 }
 
 /// The best time of `runs(reps, n)` runs of `f` on `n × n` matrices,
@@ -106,13 +102,7 @@ fn runs(reps: usize, n: usize) -> usize {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let args = Args::parse();
     let n = args.n;
     // Deterministic, well-scaled entries in [-1, 1].
     let a = Array2::from_shape_fn((n, n), |(i, j)| ((i * 7 + j * 3) as f64 * 0.001).sin());
@@ -127,12 +117,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (_, ranks) = many.rank();
-    let parallel = if ranks > 1 {
-        format!("{ranks} ranks x {} threads", many.workers() / ranks)
-    } else {
-        format!("{} threads", many.workers())
-    };
+    let parallel = common::workers(&many);
     let (t1, c1) = one.install(|| best_of(args.reps, n, || matmul(a.view(), &b)));
     let (tn, cn) = many.install(|| best_of(args.reps, n, || matmul(a.view(), &b)));
     // The baseline: ndarray's own product, on the calling thread.
@@ -149,8 +134,11 @@ fn main() -> ExitCode {
 
     let blocks = n.div_ceil(ROWS_PER_BLOCK);
     let gflops = |t: Duration| 2.0 * (n as f64).powi(3) / t.as_secs_f64() / 1e9;
+    let parallel_line = format!("matmul, {parallel}");
+    // Labels in one column, however long the parallel one.
+    let width = parallel_line.chars().count().max(22);
     let line = |what: &str, t: Duration| {
-        println!("  {what:<22} {t:>10.3?}  ({:5.2} GFLOP/s)", gflops(t));
+        println!("  {what:<width$} {t:>10.3?}  ({:5.2} GFLOP/s)", gflops(t));
     };
     println!(
         "C = A·B, n = {n}, {blocks} blocks of up to {ROWS_PER_BLOCK} rows, best of {} runs",
@@ -158,7 +146,7 @@ fn main() -> ExitCode {
     );
     line("A.dot(&B), no shardkit", t_dot);
     line("matmul, 1 thread", t1);
-    line(&format!("matmul, {parallel}"), tn);
+    line(&parallel_line, tn);
     println!(
         "  speedup, {parallel} over 1 thread: {:.2}x (over plain A.dot(&B): {:.2}x)",
         t1.as_secs_f64() / tn.as_secs_f64(),

@@ -50,5 +50,5 @@ pub use shardkit_runtime::rsmpi as mpi;
 /// Items of the runtime that only generated code uses. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use shardkit_runtime::glue::*;
+    pub use shardkit_runtime::private::*;
 }

@@ -8,10 +8,12 @@
 //! matter (0, 1, 2, fewer items than threads, exactly and more than
 //! `DEFAULT_BLOCKS`).
 
+mod common;
+
 use std::fmt::Debug;
 use std::ops::Range;
-use std::sync::OnceLock;
 
+use common::executors;
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -21,22 +23,8 @@ use shardkit::{parallelize, Executor, Plan, Reduce, DEFAULT_BLOCKS};
 // Executors and comparison
 // ---------------------------------------------------------------------------
 
-/// The serial reference first, then pools of 1, 2, 3 and 7 threads; built
-/// once for the whole test binary.
-fn executors() -> &'static [(String, Executor)] {
-    static EXECUTORS: OnceLock<Vec<(String, Executor)>> = OnceLock::new();
-    EXECUTORS.get_or_init(|| {
-        let mut all = vec![("serial".to_string(), Executor::serial())];
-        for n in [1, 2, 3, 7] {
-            let pool = Executor::threads(n).expect("a small thread pool starts");
-            assert_eq!(pool.workers(), n);
-            all.push((format!("threads({n})"), pool));
-        }
-        all
-    })
-}
-
-/// Runs `call` on every executor and fails unless `key` of every result
+/// Runs `call` on every executor (the serial reference first, then pools
+/// of 1, 2, 3 and 7 threads) and fails unless `key` of every result
 /// equals `key` of the serial result, which it returns.
 fn same_on_every_executor<R, K>(
     call: impl Fn() -> R,

@@ -4,6 +4,10 @@
 //! change with `TRYBUILD=overwrite cargo test --test ui` and review the diff.
 //!
 //! Only run on stable: compiler messages drift between channels.
+//!
+//! trybuild colours its report whenever `TERM` is set (and not `dumb`),
+//! even into a file or a pipe, and ignores `CARGO_TERM_COLOR`; set
+//! `NO_COLOR=1` for a log without ANSI escapes (as `.ci/run` does).
 
 #[rustversion::stable]
 #[test]

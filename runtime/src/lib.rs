@@ -3,23 +3,42 @@
 //!
 //! Use it through the `shardkit` crate, which re-exports everything here
 //! beside the attribute.
+//!
+//! # Layers
+//!
+//! From the bottom up; each folder or file uses only those above it in this
+//! list:
+//!
+//! - `wire/`: what crosses between processes — a type's byte codec, the
+//!   error of another rank — and the probes that find them at a call site;
+//! - `plan/`: cutting — the [`Plan`] of a call, the [`Split`] parameters
+//!   and how they are cut, in-place outputs, [`weights`];
+//! - `reduce/`: the accumulator traits ([`Reduce`], [`Extremum`],
+//!   [`Concat`]), exact fixed-point sums and lanes, a call's reduction and
+//!   the folders that combine block results;
+//! - `executor/`: where a call runs — the [`Executor`], the ambient
+//!   executor, the ordered fold on one pool, and (feature `mpi`) what ranks
+//!   do for a call, written against a transport interface;
+//! - `mpi/` (feature `mpi`): MPI's lifecycle, the communicator as that
+//!   transport, the serde codec, and the MPI constructors of [`Executor`];
+//! - `launch.rs`: the executor the environment asks for
+//!   ([`Executor::from_env`]) and the process-wide default;
+//! - `root.rs`: the work one process does for all ([`is_root`],
+//!   [`write_on_root`], [`progress`]);
+//! - `call.rs`: the call driver that generated code runs;
+//! - `private.rs`: the list of items generated code names (re-exports only).
 #![warn(missing_docs, unreachable_pub)]
 
-mod engine;
-mod exact;
+mod call;
 mod executor;
-#[doc(hidden)]
-pub mod glue;
-mod lanes;
+mod launch;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod plan;
+#[doc(hidden)]
+pub mod private;
 mod reduce;
-mod reduction;
-mod remote;
 mod root;
-mod split;
-pub mod weights;
 mod wire;
 
 /// The `mpi` crate (rsmpi) that the MPI executor uses, for programs that
@@ -30,9 +49,10 @@ pub use ::mpi as rsmpi;
 pub use executor::{Executor, ExecutorError, THREADS_ENV};
 /// The progress bar type of [`progress`] (from `indicatif`).
 pub use indicatif::ProgressBar;
-pub use lanes::{LaneOp, Lanes, Unlanes};
+pub use plan::weights;
+pub use plan::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weigh};
 pub use plan::{Plan, DEFAULT_BLOCKS};
 pub use reduce::{Concat, Extremum, Reduce};
-pub use remote::RemoteError;
+pub use reduce::{LaneOp, Lanes, Unlanes};
 pub use root::{is_root, progress, write_atomic, write_on_root};
-pub use split::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weigh};
+pub use wire::RemoteError;

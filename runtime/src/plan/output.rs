@@ -1,115 +1,19 @@
-//! Moving results and in-place outputs between MPI ranks.
+//! In-place outputs: the handle of a `&mut [T]` or `ArrayViewMut` split
+//! parameter, through which MPI ranks give each other the items they wrote.
 //!
-//! Sums, minima and maxima of packable types travel as fixed-point words
-//! (see `lanes`). Everything else a call produces on one rank and every rank
-//! must hold — the block results of `concat` and merge-function reductions,
-//! and the rows that a rank wrote into a `&mut [T]` or `ArrayViewMut` split
-//! parameter — travels as bytes, encoded with serde (postcard's compact
-//! format). Whether a type can travel is probed at the call site: generated
-//! code asks for a [`Codec`], which is `Some` when the type implements
-//! `serde::Serialize` and `serde::de::DeserializeOwned` and the `mpi`
-//! feature is on.
+//! Each shard writes its own block of such a parameter; on threads that is
+//! the whole story. On MPI ranks every rank then holds only its own blocks'
+//! items, so after the call the items travel, encoded with the item type's
+//! [`Codec`], until every rank holds the whole output. The handles here read
+//! and overwrite runs of items once no block of the call is alive.
 
 use std::marker::PhantomData;
 use std::ops::Range;
 
 use ndarray::{Axis, Dimension, RemoveAxis};
 
-use crate::glue::Probe;
-use crate::split::{Items, MutRows, MutSlice, Rows};
-
-/// How values of type `T` become bytes and back: a sequence of values is
-/// encoded at once.
-pub struct Codec<T> {
-    pub(crate) encode: EncodeFn<T>,
-    pub(crate) decode: fn(&[u8]) -> Result<Vec<T>, String>,
-}
-
-type EncodeFn<T> = fn(&mut dyn ExactSizeIterator<Item = &T>) -> Result<Vec<u8>, String>;
-
-impl<T> Clone for Codec<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T> Copy for Codec<T> {}
-
-impl<T> Codec<T> {
-    /// Encodes `items`, in order.
-    pub(crate) fn encode_all<'x>(
-        &self,
-        mut items: impl ExactSizeIterator<Item = &'x T>,
-    ) -> Result<Vec<u8>, String>
-    where
-        T: 'x,
-    {
-        (self.encode)(&mut items)
-    }
-}
-
-/// Chosen when `T` can be serialized and deserialized (with the `mpi`
-/// feature).
-pub trait ViaSerde<T> {
-    /// `Some` codec.
-    fn codec(&self) -> Option<Codec<T>>;
-}
-
-/// Chosen otherwise.
-pub trait NoSerde<T> {
-    /// `None`.
-    fn codec(&self) -> Option<Codec<T>>;
-}
-
-impl<T> NoSerde<T> for &Probe<T> {
-    fn codec(&self) -> Option<Codec<T>> {
-        None
-    }
-}
-
-#[cfg(feature = "mpi")]
-mod serde_codec {
-    use std::cell::RefCell;
-
-    use serde::de::DeserializeOwned;
-    use serde::ser::{Serialize, SerializeSeq, Serializer};
-
-    use super::{Codec, ViaSerde};
-    use crate::glue::Probe;
-
-    /// A sequence serialized straight from an iterator.
-    struct Seq<'i, 'x, T>(RefCell<&'i mut dyn ExactSizeIterator<Item = &'x T>>);
-
-    impl<T: Serialize> Serialize for Seq<'_, '_, T> {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            let mut items = self.0.borrow_mut();
-            let mut seq = serializer.serialize_seq(Some(items.len()))?;
-            for item in &mut **items {
-                seq.serialize_element(item)?;
-            }
-            seq.end()
-        }
-    }
-
-    fn encode<T: Serialize>(
-        items: &mut dyn ExactSizeIterator<Item = &T>,
-    ) -> Result<Vec<u8>, String> {
-        postcard::to_allocvec(&Seq(RefCell::new(items))).map_err(|e| e.to_string())
-    }
-
-    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, String> {
-        postcard::from_bytes(bytes).map_err(|e| e.to_string())
-    }
-
-    impl<T: Serialize + DeserializeOwned> ViaSerde<T> for Probe<T> {
-        fn codec(&self) -> Option<Codec<T>> {
-            Some(Codec {
-                encode: encode::<T>,
-                decode: decode::<T>,
-            })
-        }
-    }
-}
+use super::split::{Items, MutRows, MutSlice, Rows};
+use crate::wire::Codec;
 
 /// Where a call's in-place output lives, to share its rows between MPI
 /// ranks after the call. Not a public API: only generated code uses it,
@@ -137,11 +41,6 @@ pub trait Outputs {
     /// The handle; for read-only and owned parameters, one that is no
     /// output.
     fn output(&self) -> Self::Output;
-}
-
-/// A probe for the item type of an output, to find its [`Codec`].
-pub fn probe_output<O: Output>(_: &O) -> Probe<O::Elem> {
-    Probe::new()
 }
 
 /// The handle of a parameter that is not written in place.
@@ -238,9 +137,13 @@ impl<T> Output for SliceOutput<'_, T> {
     }
     fn encode(&self, items: Range<usize>, codec: &Codec<T>) -> Result<Vec<u8>, String> {
         self.check(&items);
+        // SAFETY: `check` keeps `items` inside the slice, so the offset
+        // stays in its allocation.
+        let start = unsafe { self.ptr.add(items.start) };
         // SAFETY: the slice is borrowed for 'a and, by this trait's
-        // contract, no block of the call is alive any more.
-        let part = unsafe { std::slice::from_raw_parts(self.ptr.add(items.start), items.len()) };
+        // contract, no block of the call is alive any more: nothing writes
+        // these items while they are read.
+        let part = unsafe { std::slice::from_raw_parts(start, items.len()) };
         codec.encode_all(part.iter())
     }
     fn decode(&self, items: Range<usize>, bytes: &[u8], codec: &Codec<T>) -> Result<(), String> {
@@ -253,9 +156,11 @@ impl<T> Output for SliceOutput<'_, T> {
                 values.len()
             ));
         }
+        // SAFETY: `check` keeps `items` inside the slice, so the offset
+        // stays in its allocation.
+        let start = unsafe { self.ptr.add(items.start) };
         // SAFETY: as in `encode`; nothing else refers to these items now.
-        let part =
-            unsafe { std::slice::from_raw_parts_mut(self.ptr.add(items.start), items.len()) };
+        let part = unsafe { std::slice::from_raw_parts_mut(start, items.len()) };
         for (slot, value) in part.iter_mut().zip(values) {
             *slot = value;
         }

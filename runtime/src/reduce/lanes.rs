@@ -8,7 +8,7 @@
 //! grouping — one thread, sixteen, or MPI ranks each with a pool. The exact
 //! total is rounded to `f64` once, at the end.
 
-use crate::exact::{FixedVec, Unrepresentable};
+use super::exact::{FixedVec, Unrepresentable};
 
 /// How the numbers written under it combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,13 +1,19 @@
-//! The worker that tests/mpi.rs launches under `mpirun -n 1..4` (and
-//! without mpirun, for the threaded reference). Every rank prints one line
-//! per check, prefixed with its rank, so the test can compare runs.
+//! The program that `tests/mpi/main.rs` launches under `mpirun -n 1..4` (and
+//! without mpirun, for the threaded reference): a test driver, not a
+//! user's task. Every rank prints one line per check, prefixed with its
+//! rank, so the test can compare runs.
+//!
+//! The test builds it by itself (into `target/mpi-driver`); by hand:
 //!
 //! ```text
-//! cargo build --features mpi --example mpi_worker
-//! mpirun -n 3 target/debug/examples/mpi_worker sum
+//! cargo build -p shardkit-mpi-driver --features mpi
+//! mpirun -n 3 target/debug/mpi-driver sum
 //! ```
 #![deny(warnings)]
 
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use shardkit::{parallelize, Executor, Reduce};
 
@@ -181,13 +187,50 @@ fn local_data(rank: usize) -> Vec<f64> {
     data(70 * (rank + 2)).split_off(70)
 }
 
+/// Runs one scenario of shardkit's MPI test on the ambient executor (the
+/// MPI world under mpirun, else a thread pool); every rank prints its
+/// results as `rank N: ...` lines.
+#[derive(Parser)]
+struct Args {
+    /// What to run.
+    #[arg(value_enum, default_value_t = Scenario::Sum)]
+    scenario: Scenario,
+    /// The file that `write` writes (no default: `write` needs it).
+    path: Option<PathBuf>,
+}
+
+/// The scenarios, each checked by one test of `tests/mpi/main.rs`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Exact sums (a derived struct, a plain f64 total): their bits.
+    Sum,
+    /// A shard fails on one rank: every rank returns an error.
+    Error,
+    /// A shard panics on one rank: the job ends.
+    Panic,
+    /// `concat` results, a merge function, in-place outputs: their bits.
+    Gather,
+    /// Rank-local data (`data = "local"`): one global reduction.
+    Local,
+    /// Two halves of the world, each an executor of its own.
+    Split,
+    /// Rank 0 writes PATH; every rank learns the outcome.
+    Write,
+    /// A result type without serde: refused on every rank.
+    Opaque,
+    /// A rank is killed in a shard: the job ends.
+    Sigkill,
+    /// Different inputs on different ranks: refused on every rank.
+    Mismatch,
+}
+
 fn main() {
-    let scenario = std::env::args().nth(1).unwrap_or_else(|| "sum".into());
+    let args = Args::parse();
     let exec = Executor::current();
     let (rank, size) = exec.rank();
     let say = |line: String| println!("rank {rank}: {line}");
-    match scenario.as_str() {
-        "sum" => {
+    match args.scenario {
+        Scenario::Sum => {
             let xs = data(20_000);
             let m = moments(&xs, 3);
             let bits: Vec<String> = m
@@ -204,15 +247,15 @@ fn main() {
             let alone = Executor::serial().install(|| moments(&xs, 3));
             assert_eq!(alone, m, "ranks and one thread disagree");
         }
-        "error" => match checked(0..1000, 500) {
+        Scenario::Error => match checked(0..1000, 500) {
             Ok(v) => say(format!("ok {v:?}")),
             Err(e) => say(format!("error {e}")),
         },
-        "panic" => {
+        Scenario::Panic => {
             let n = explode(0..1000, 990);
             say(format!("no panic {n}"));
         }
-        "gather" => {
+        Scenario::Gather => {
             let xs = data(1000);
             say(format!("squares {}", digest(&squares(&xs))));
             let rows = Array2::from_shape_fn((97, 3), |(i, j)| xs[i * 3 + j]);
@@ -232,7 +275,7 @@ fn main() {
             let n = scale(&xs, &mut scaled, 0.5).expect("no error");
             say(format!("scale {n} {}", digest(&scaled)));
         }
-        "local" => {
+        Scenario::Local => {
             let mine = local_data(rank);
             let (n, total) = local_total(&mine);
             say(format!("local-total {n} {:016x}", total.to_bits()));
@@ -249,7 +292,7 @@ fn main() {
             assert_eq!(out, negated, "a rank-local output stays the rank's own");
             say("local-fill ok".to_string());
         }
-        "split" => {
+        Scenario::Split => {
             // A program that manages MPI itself: two halves of the world,
             // each its own executor; different data in each half.
             use shardkit::mpi::topology::{Color, Communicator};
@@ -266,27 +309,26 @@ fn main() {
             assert_eq!(total.to_bits(), alone.to_bits());
             say(format!("half {half} rank {r} of {n} ok"));
         }
-        "write" => {
-            let path = std::env::args().nth(2).expect("a path");
+        Scenario::Write => {
+            let path = args.path.expect("`write` needs a PATH");
             match shardkit::write_on_root(&path, |w| writeln!(w, "written by rank {rank}")) {
                 Ok(()) => say("write ok".to_string()),
                 Err(e) => say(format!("write error: {e}")),
             }
         }
-        "opaque" => {
+        Scenario::Opaque => {
             say(format!("{}", opaque(0..10).len()));
         }
-        "sigkill" => {
+        Scenario::Sigkill => {
             let n = killed(0..64, 60);
             say(format!("not killed {n}"));
         }
-        "mismatch" => {
+        Scenario::Mismatch => {
             let xs = data(100 + rank);
             say(format!("{}", plain_total(&xs)));
         }
-        other => panic!("unknown scenario {other}"),
     }
-    if scenario == "sum" || scenario == "gather" {
+    if matches!(args.scenario, Scenario::Sum | Scenario::Gather) {
         say(format!("of {size}"));
     }
 }

@@ -1,29 +1,68 @@
-//! MPI behaviour: launches examples/mpi_worker.rs under `mpirun -n 1..4`
-//! (oversubscribed, so it runs on a 2-core machine), each run bounded by a
-//! timeout, and compares with the threaded run of the same program.
+//! MPI behaviour: launches the driver (`tests/mpi/driver`) under `mpirun
+//! -n 1..4` (oversubscribed, so it runs on a 2-core machine), each run
+//! bounded by a timeout, and compares with the threaded run of the same
+//! program.
 //!
-//! Needs the `mpi` feature, an MPI launcher and the worker:
-//! `cargo build --features mpi --example mpi_worker && cargo test --features
-//! mpi --test mpi`. Skips (with a message) when `mpirun` is not installed.
+//! `cargo test --features mpi --test mpi` is all it takes: the first test
+//! that needs the driver builds it (see [`driver`]). Skips (with a message)
+//! when `mpirun` is not installed.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The worker binary, built by `cargo test` beside the test binaries.
-fn worker() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>");
-    dir.join("examples").join("mpi_worker")
+/// The driver program, built once per run of this test binary.
+///
+/// It is a workspace member of its own (it needs `clap` and `ndarray`,
+/// which a binary of the `shardkit` package could only have as regular
+/// dependencies of the published crate), so cargo does not build it for
+/// this test: the test runs `cargo build` itself, and says so on standard
+/// error. It builds into a target directory of its own,
+/// `target/mpi-driver`, so that it never waits for the lock of the build
+/// directory that this test runs from; the first build compiles the
+/// dependencies once more (a few minutes), later ones only check that
+/// nothing changed.
+fn driver() -> &'static Path {
+    static DRIVER: OnceLock<PathBuf> = OnceLock::new();
+    DRIVER.get_or_init(|| {
+        // <target>/<profile>/deps/mpi-<hash>: the target directory is three up.
+        let exe = std::env::current_exe().expect("the test binary has a path");
+        let target = exe
+            .ancestors()
+            .nth(3)
+            .expect("the test binary is in <target>/<profile>/deps");
+        let target_dir = target.join("mpi-driver");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mpi/driver/Cargo.toml");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args(["build", "--features", "mpi", "--manifest-path"])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&target_dir);
+        // Straight to standard error, past the test harness's capture, like
+        // cargo's own output that follows.
+        let _ = writeln!(
+            std::io::stderr(),
+            "building the MPI driver (the first time takes a few minutes): {build:?}"
+        );
+        let status = build.status().expect("cargo starts");
+        assert!(
+            status.success(),
+            "building the MPI driver failed: {build:?}"
+        );
+        let program = target_dir.join("debug").join("mpi-driver");
+        assert!(program.is_file(), "no driver at {}", program.display());
+        program
+    })
 }
 
 fn have_mpirun() -> bool {
     Command::new("mpirun").arg("--version").output().is_ok()
 }
 
-/// Runs the worker under `mpirun -n ranks` with `threads` per rank, killed
+/// Runs the driver under `mpirun -n ranks` with `threads` per rank, killed
 /// after 60 s (the job must end by itself far sooner).
 fn mpirun(ranks: usize, threads: usize, scenario: &str) -> (Output, Duration) {
     mpirun_with(ranks, threads, scenario, &[])
@@ -39,13 +78,15 @@ fn mpirun_with(
     mpirun_args(ranks, threads, &[scenario], env)
 }
 
-/// [`mpirun_with`] with more arguments for the worker.
+/// [`mpirun_with`] with more arguments for the driver.
 fn mpirun_args(
     ranks: usize,
     threads: usize,
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (Output, Duration) {
+    // Built (if need be) before the clock starts.
+    let program = driver();
     let start = Instant::now();
     let out = Command::new("timeout")
         .args([
@@ -58,7 +99,7 @@ fn mpirun_args(
             "none",
         ])
         .args(["--timeout", "50", "-n", &ranks.to_string()])
-        .arg(worker())
+        .arg(program)
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
@@ -90,13 +131,13 @@ macro_rules! require_mpirun {
     };
 }
 
-/// The worker's lines for `scenario` on two threads, without mpirun.
+/// The driver's lines for `scenario` on two threads, without mpirun.
 fn threaded(scenario: &str) -> Vec<String> {
-    let reference = Command::new(worker())
+    let reference = Command::new(driver())
         .arg(scenario)
         .env("SHARDKIT_THREADS", "2")
         .output()
-        .expect("the worker runs without mpirun");
+        .expect("the driver runs without mpirun");
     assert!(reference.status.success(), "{reference:?}");
     lines_of(&reference, 0)
 }

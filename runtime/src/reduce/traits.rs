@@ -8,7 +8,7 @@
 
 use ndarray::{Array, Axis, Dimension, RemoveAxis, Zip};
 
-use crate::lanes::{Lanes, Unlanes};
+use super::lanes::{Lanes, Unlanes};
 
 /// A partial result that can be summed with another: the trait behind
 /// `reduce = "sum"`.
@@ -554,13 +554,35 @@ tuples! {
     (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 }
 
+/// `Reduce::merge` as a function of two results, as a reduction stores it.
+pub(crate) fn merge_sum<T: Reduce>(mut a: T, b: T) -> T {
+    a.merge(b);
+    a
+}
+
+/// `Extremum::merge_min` as a function of two results.
+pub(crate) fn merge_min<T: Extremum>(mut a: T, b: T) -> T {
+    a.merge_min(b);
+    a
+}
+
+/// `Extremum::merge_max` as a function of two results.
+pub(crate) fn merge_max<T: Extremum>(mut a: T, b: T) -> T {
+    a.merge_max(b);
+    a
+}
+
+/// `Concat::append` as a function of two results.
+pub(crate) fn merge_concat<T: Concat>(mut a: T, b: T) -> T {
+    a.append(b);
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::reduction::{
-        merge_concat as concat, merge_max as max, merge_min as min, merge_sum as sum,
-    };
+    use super::{merge_concat as concat, merge_max as max, merge_min as min, merge_sum as sum};
     use ndarray::{arr1, arr2, Array2};
     use std::fmt::Debug;
 

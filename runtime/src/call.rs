@@ -1,19 +1,21 @@
-//! What `#[parallelize]` expands to calls. Not a public API: the facade
-//! re-exports it as `shardkit::__private`, and only generated code names it.
+//! The call driver: what a `#[parallelize]` function's generated body
+//! calls, in order — check the broadcast and split parameters
+//! ([`broadcast`], [`split`]), agree on the length of lockstep parameters
+//! ([`lockstep`]), cut the plan ([`plan`], [`plan_weighted`]), decide which
+//! blocks this process runs ([`assign`]), run them and combine the results
+//! ([`run`], [`run_result`]), and after a successful call give every MPI rank
+//! the whole of each in-place output ([`gather`]).
+//!
+//! Not a public API: generated code reaches these through the facade's
+//! `shardkit::__private`, which re-exports `private.rs`.
 
 use std::convert::Infallible;
-use std::marker::PhantomData;
 use std::ops::Range;
 
-pub use crate::plan::Plan;
-pub use crate::reduction::{concat, custom, max, min, none, sum, Reduction};
-pub use crate::remote::RemoteError;
-pub use crate::split::{Source, Split, Weigh};
-pub use crate::wire::{probe_output, Codec, NoSerde, Output, Outputs, ViaSerde};
-
-use crate::engine::execute;
 use crate::executor::Executor;
-use crate::reduction::{ExactFolder, Plain};
+use crate::plan::{Output, Plan, Split, Weigh};
+use crate::reduce::{ExactFolder, Plain, Reduction};
+use crate::wire::{Codec, ErrorOps, Probe};
 
 /// The bound on every broadcast (non-`split`) parameter: shared by reference
 /// between the threads that run the shards, so it must be `Sync`.
@@ -51,6 +53,11 @@ pub fn broadcast<T: Broadcast>(value: T) -> T::Shared {
 #[inline(always)]
 pub fn split<T: Split>(value: T) -> T::Source {
     value.source()
+}
+
+/// A probe for the item type of an in-place output, to find its [`Codec`].
+pub fn probe_output<O: Output>(_: &O) -> Probe<O::Elem> {
+    Probe::new()
 }
 
 /// The common length of the split parameters.
@@ -142,7 +149,8 @@ pub fn assign(function: &'static str, plan: &Plan, local: bool) -> Assignment {
 /// parameters that are not outputs, and for rank-local data.
 ///
 /// Generated code calls it once per split parameter, after every block of
-/// the call has finished; `output` must come from [`Outputs::output`] on
+/// the call has finished; `output` must come from
+/// [`Outputs::output`](crate::plan::Outputs::output) on
 /// that parameter's source.
 #[track_caller]
 pub fn gather<O: Output>(
@@ -161,91 +169,6 @@ pub fn gather<O: Output>(
         ranks.gather_output(function, plan, parameter, &output, codec);
     }
     let _ = (function, plan, parameter, codec);
-}
-
-/// What the runtime may do with a shard's error type `E` when another MPI
-/// rank fails: build an `E` from a [`RemoteError`] (when `E:
-/// From<RemoteError>`) and describe a local `E` to the other ranks (when
-/// `E: Display`). Found by generated code with [`Probe`].
-pub struct ErrorOps<E> {
-    /// `E::from`, when `E: From<RemoteError>`.
-    pub remote: Option<fn(RemoteError) -> E>,
-    /// `E::to_string`, when `E: Display`.
-    pub describe: Option<fn(&E) -> String>,
-}
-
-impl<E> ErrorOps<E> {
-    /// Nothing is known about `E` (a generic or unnamed error type).
-    pub fn opaque() -> Self {
-        ErrorOps {
-            remote: None,
-            describe: None,
-        }
-    }
-}
-
-/// Autoref probe for what an error type supports; see [`ErrorOps`].
-pub struct Probe<E>(PhantomData<E>);
-
-impl<E> Probe<E> {
-    /// A probe for `E`.
-    pub fn new() -> Self {
-        Probe(PhantomData)
-    }
-}
-
-impl<E> Default for Probe<E> {
-    fn default() -> Self {
-        Probe::new()
-    }
-}
-
-/// Chosen when `E: From<RemoteError>`.
-pub trait ViaFrom<E> {
-    /// `Some(E::from)`.
-    fn remote(&self) -> Option<fn(RemoteError) -> E>;
-}
-
-impl<E: From<RemoteError>> ViaFrom<E> for Probe<E> {
-    fn remote(&self) -> Option<fn(RemoteError) -> E> {
-        Some(<E as From<RemoteError>>::from)
-    }
-}
-
-/// Chosen otherwise.
-pub trait NoFrom<E> {
-    /// `None`.
-    fn remote(&self) -> Option<fn(RemoteError) -> E>;
-}
-
-impl<E> NoFrom<E> for &Probe<E> {
-    fn remote(&self) -> Option<fn(RemoteError) -> E> {
-        None
-    }
-}
-
-/// Chosen when `E: Display`.
-pub trait ViaDisplay<E> {
-    /// `Some(E::to_string)`.
-    fn describe(&self) -> Option<fn(&E) -> String>;
-}
-
-impl<E: std::fmt::Display> ViaDisplay<E> for Probe<E> {
-    fn describe(&self) -> Option<fn(&E) -> String> {
-        Some(|e| e.to_string())
-    }
-}
-
-/// Chosen otherwise.
-pub trait NoDisplay<E> {
-    /// `None`.
-    fn describe(&self) -> Option<fn(&E) -> String>;
-}
-
-impl<E> NoDisplay<E> for &Probe<E> {
-    fn describe(&self) -> Option<fn(&E) -> String> {
-        None
-    }
 }
 
 /// Runs a function whose body returns `T`.
@@ -304,7 +227,8 @@ pub fn run_result<P: Send, T: Send, E: Send>(
     const ONE_BLOCK: &str = "a plan always has a block";
     match exact {
         Some(folder) => {
-            let acc = execute(exec, blocks.start, pieces, &shard, &folder)
+            let acc = exec
+                .execute(blocks.start, pieces, &shard, &folder)
                 .map_err(|(_, e)| e)?
                 .expect(ONE_BLOCK);
             Ok(folder.finish(&acc))
@@ -313,7 +237,8 @@ pub fn run_result<P: Send, T: Send, E: Send>(
             let plain = Plain {
                 merge: reduction.merge,
             };
-            Ok(execute(exec, blocks.start, pieces, &shard, &plain)
+            Ok(exec
+                .execute(blocks.start, pieces, &shard, &plain)
                 .map_err(|(_, e)| e)?
                 .expect(ONE_BLOCK))
         }

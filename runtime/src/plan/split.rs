@@ -14,7 +14,7 @@ use ndarray::{
     Array, ArrayBase, ArrayView, ArrayViewMut, Axis, Data, Dimension, RawArrayViewMut, RemoveAxis,
 };
 
-use crate::plan::Plan;
+use super::blocks::Plan;
 
 /// A parameter type that `#[parallelize(split = "...")]` can cut into shards.
 ///
@@ -126,8 +126,8 @@ impl<'a, T: Send> Split for &'a mut [T] {
 
 /// A `&'a mut [T]` split parameter, held by its raw parts so that the
 /// blocks cut from it and the output handle that shares its rows between
-/// MPI ranks after the call ([`crate::glue::Outputs`]) derive from the same
-/// pointer.
+/// MPI ranks after the call (`Outputs`, in the plan's `output` module)
+/// derive from the same pointer.
 pub struct MutSlice<'a, T> {
     ptr: *mut T,
     len: usize,
@@ -154,9 +154,13 @@ impl<'a, T: Send> Source for Items<MutSlice<'a, T>> {
     fn cut(self, plan: &Plan, blocks: Range<usize>) -> Vec<Self::Piece> {
         plan.ranges_in(blocks)
             .map(|r| {
+                // SAFETY: `r` lies inside the slice (the plan covers exactly
+                // `len` items), so the offset stays in its allocation.
+                let start = unsafe { self.0.ptr.add(r.start) };
                 // SAFETY: the blocks' ranges are disjoint and inside the
-                // slice, which is mutably borrowed for 'a.
-                Same(unsafe { std::slice::from_raw_parts_mut(self.0.ptr.add(r.start), r.len()) })
+                // slice, which is mutably borrowed for 'a: no two pieces
+                // alias, and nothing else uses the slice meanwhile.
+                Same(unsafe { std::slice::from_raw_parts_mut(start, r.len()) })
             })
             .collect()
     }

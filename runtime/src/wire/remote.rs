@@ -1,4 +1,7 @@
-//! The error every MPI rank sees when a shard on another rank failed.
+//! Errors that cross between MPI ranks: the [`RemoteError`] every rank sees
+//! when a shard on another rank failed, and the [`ErrorOps`] with which the
+//! runtime describes a shard's error to the other ranks and rebuilds one
+//! from theirs.
 
 use std::fmt;
 
@@ -46,5 +49,26 @@ impl From<RemoteError> for std::io::Error {
 impl From<RemoteError> for String {
     fn from(e: RemoteError) -> Self {
         e.to_string()
+    }
+}
+
+/// What the runtime may do with a shard's error type `E` when another MPI
+/// rank fails: build an `E` from a [`RemoteError`] (when `E:
+/// From<RemoteError>`) and describe a local `E` to the other ranks (when
+/// `E: Display`). Generated code finds both with `Probe` (`probe.rs`).
+pub struct ErrorOps<E> {
+    /// `E::from`, when `E: From<RemoteError>`.
+    pub remote: Option<fn(RemoteError) -> E>,
+    /// `E::to_string`, when `E: Display`.
+    pub describe: Option<fn(&E) -> String>,
+}
+
+impl<E> ErrorOps<E> {
+    /// Nothing is known about `E` (a generic or unnamed error type).
+    pub fn opaque() -> Self {
+        ErrorOps {
+            remote: None,
+            describe: None,
+        }
     }
 }

@@ -1,137 +1,23 @@
-//! A call's reduction: how block results combine, plainly (a merge function
-//! applied in block order) or exactly (packed into lanes and added as
-//! fixed-point integers, independent of grouping).
+//! How block results become one running result: the [`Folder`] that the
+//! ordered fold (`executor/pool.rs`) applies in block order, and its three
+//! kinds — the plain one merges with the reduction's merge function, the
+//! exact one (for `sum`, `min` and `max` of types that
+//! [`pack`](super::traits::Reduce::pack)) adds fixed-point lanes, which makes
+//! even the grouping irrelevant, and [`Collect`] keeps every block's result
+//! for MPI ranks to exchange.
 
-use crate::engine::Folder;
-use crate::exact::MAX_MAGNITUDE;
-use crate::lanes::{Exact, LaneOp, Lanes};
-use crate::wire::Codec;
-use crate::{Concat, Extremum, Reduce};
+use super::exact::MAX_MAGNITUDE;
+use super::lanes::{Exact, Lanes};
+use super::op::ExactOps;
 
-/// How the results of a call's blocks combine. Built by generated code
-/// (`__private::sum::<T>()` and friends).
-pub struct Reduction<T> {
-    pub(crate) merge: fn(T, T) -> T,
-    pub(crate) exact: Option<ExactOps<T>>,
-    /// How block results travel between MPI ranks when they do not combine
-    /// exactly; see [`Reduction::wire`].
-    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) codec: Option<Codec<T>>,
-    /// For `none`: the results stay where they are, and a rank that ran no
-    /// block makes its own with this.
-    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) stays: Option<fn() -> T>,
-}
-
-impl<T> Reduction<T> {
-    /// Adds how the results travel between MPI ranks (the call site probes
-    /// for serde support; `None` when the type has none).
-    pub fn wire(self, codec: Option<Codec<T>>) -> Self {
-        Reduction { codec, ..self }
-    }
-}
-
-/// The functions of a reduction that combines exactly.
-pub(crate) struct ExactOps<T> {
-    pub(crate) op: LaneOp,
-    pub(crate) identity: fn() -> T,
-    pub(crate) pack: fn(&T, &mut Lanes) -> bool,
-    pub(crate) unpack: fn(&mut crate::lanes::Unlanes) -> T,
-}
-
-impl<T> Clone for ExactOps<T> {
-    fn clone(&self) -> Self {
-        ExactOps { ..*self }
-    }
-}
-
-pub(crate) fn merge_sum<T: Reduce>(mut a: T, b: T) -> T {
-    a.merge(b);
-    a
-}
-
-pub(crate) fn merge_min<T: Extremum>(mut a: T, b: T) -> T {
-    a.merge_min(b);
-    a
-}
-
-pub(crate) fn merge_max<T: Extremum>(mut a: T, b: T) -> T {
-    a.merge_max(b);
-    a
-}
-
-pub(crate) fn merge_concat<T: Concat>(mut a: T, b: T) -> T {
-    a.append(b);
-    a
-}
-
-/// `reduce = "sum"`.
-pub fn sum<T: Reduce>() -> Reduction<T> {
-    Reduction {
-        merge: merge_sum::<T>,
-        exact: Some(ExactOps {
-            op: LaneOp::Sum,
-            identity: T::identity,
-            pack: <T as Reduce>::pack,
-            unpack: <T as Reduce>::unpack,
-        }),
-        codec: None,
-        stays: None,
-    }
-}
-
-/// `reduce = "min"`.
-pub fn min<T: Extremum>() -> Reduction<T> {
-    extremum(LaneOp::Min, merge_min::<T>, T::top)
-}
-
-/// `reduce = "max"`.
-pub fn max<T: Extremum>() -> Reduction<T> {
-    extremum(LaneOp::Max, merge_max::<T>, T::bottom)
-}
-
-fn extremum<T: Extremum>(op: LaneOp, merge: fn(T, T) -> T, identity: fn() -> T) -> Reduction<T> {
-    Reduction {
-        merge,
-        exact: Some(ExactOps {
-            op,
-            identity,
-            pack: <T as Extremum>::pack,
-            unpack: <T as Extremum>::unpack,
-        }),
-        codec: None,
-        stays: None,
-    }
-}
-
-/// `reduce = "concat"`.
-pub fn concat<T: Concat>() -> Reduction<T> {
-    Reduction {
-        merge: merge_concat::<T>,
-        exact: None,
-        codec: None,
-        stays: None,
-    }
-}
-
-/// `reduce = "none"`.
-pub fn none() -> Reduction<()> {
-    Reduction {
-        merge: |(), ()| (),
-        exact: None,
-        codec: None,
-        stays: Some(|| ()),
-    }
-}
-
-/// `reduce = path::to::merge`.
-pub fn custom<T>(merge: fn(T, T) -> T) -> Reduction<T> {
-    Reduction {
-        merge,
-        exact: None,
-        codec: None,
-        stays: None,
-    }
+/// How block results become one running result.
+pub(crate) trait Folder<T>: Sync {
+    /// The running result.
+    type Acc: Send;
+    /// The running result after the first block (number `index`).
+    fn start(&self, index: usize, first: T) -> Self::Acc;
+    /// Adds the result of block `index` to the running result.
+    fn fold(&self, acc: Self::Acc, index: usize, next: T) -> Self::Acc;
 }
 
 /// Keeps every block's result, in block order (for results that travel

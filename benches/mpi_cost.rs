@@ -1,9 +1,13 @@
-//! What MPI costs a `#[parallelize]` call, measured on the ambient executor.
+//! What MPI costs a `#[parallelize]` call, measured on the ambient
+//! executor: a timing program beside the criterion bench `overhead.rs`.
+//! Criterion picks its iteration counts from the clock, so under MPI the
+//! ranks would make different numbers of collective calls and wait for each
+//! other for ever; here every count is fixed.
 //!
 //! ```text
-//! cargo build --release --features mpi --example mpi_bench
-//! SHARDKIT_THREADS=2 target/release/examples/mpi_bench                 # 2 threads, no MPI
-//! SHARDKIT_THREADS=1 mpirun -n 2 --bind-to none target/release/examples/mpi_bench
+//! cargo bench --features mpi --bench mpi_cost           # on threads, no MPI
+//! cargo bench --features mpi --bench mpi_cost --no-run  # prints the program's path
+//! SHARDKIT_THREADS=1 mpirun -n 2 --bind-to none <that path>
 //! ```
 //!
 //! Prints, from rank 0, the median of repeated timings of:
@@ -13,10 +17,12 @@
 //!   accumulator (a GMM's first- and second-order statistics), one block
 //!   per rank, against `plain allreduce`, MPI's own `MPI_SUM` of the same
 //!   61,440 doubles (whose bits depend on the number of ranks);
+//! - `concat`: 8, 64 and 512 KiB of doubles gathered from every rank;
 //! - `cpu-bound`: 200,000 items × 20 square roots and sines each.
 
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use ndarray::Array3;
 use shardkit::mpi::collective::SystemOperation;
 use shardkit::mpi::traits::*;
@@ -67,7 +73,36 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     times[runs / 2]
 }
 
+/// Times what MPI costs a `#[parallelize]` call on the ambient executor
+/// (the MPI world under mpirun, else a thread pool): an empty call, an
+/// exact sum against MPI's own allreduce, `concat` gathers and a CPU-bound
+/// call; rank 0 prints the medians.
+#[derive(Parser)]
+#[command(bin_name = "mpi_cost")]
+struct Args {
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+    /// Benchmark filters that `cargo bench -- FILTER` passes to every
+    /// bench; ignored (this program always runs everything).
+    #[arg(hide = true)]
+    filters: Vec<String>,
+}
+
+/// "2 ranks × 1 thread per rank", or "4 threads" off MPI.
+fn workers(exec: &Executor) -> String {
+    let (_, ranks) = exec.rank();
+    let threads = exec.workers() / ranks;
+    let threads = format!("{threads} thread{}", if threads == 1 { "" } else { "s" });
+    if ranks > 1 {
+        format!("{ranks} ranks × {threads} per rank")
+    } else {
+        threads
+    }
+}
+
 fn main() {
+    let _ = Args::parse();
     let exec = Executor::current();
     let (rank, ranks) = exec.rank();
     let say = |line: String| {
@@ -75,10 +110,7 @@ fn main() {
             println!("{line}");
         }
     };
-    let per_rank = exec.workers() / ranks;
-    say(format!(
-        "{ranks} rank(s) x {per_rank} thread(s) per rank (median of repeated runs)"
-    ));
+    say(format!("{} (median of repeated runs)", workers(&exec)));
 
     let t = median(200, || {
         empty(0..64);

@@ -1,4 +1,5 @@
-//! Running the blocks of one call and folding their results in block order.
+//! The ordered fold: running the blocks of one call on one pool (or the
+//! calling thread) and folding their results in block order.
 //!
 //! Workers take blocks in increasing index order from a shared counter (so a
 //! slow block does not hold up the others), and whoever finishes the block
@@ -7,10 +8,14 @@
 //! memory stays near one partial result per worker, and the fold is always
 //! `((b0 · b1) · b2) · …` — the same expression on every executor.
 //!
-//! What "folding" means is a [`Folder`]: the plain one merges results with
-//! the reduction's merge function; the exact one (for `sum`, `min` and `max`
-//! of types that [`pack`](crate::Reduce::pack)) adds them as fixed-point
-//! integers, which makes even the grouping irrelevant.
+//! What "folding" means is a [`Folder`] (see `reduce/fold.rs`): the plain
+//! one merges results with the reduction's merge function; the exact one
+//! (for `sum`, `min` and `max` of types that
+//! [`pack`](crate::reduce::Reduce::pack)) adds them as fixed-point integers,
+//! which makes even the grouping irrelevant.
+//!
+//! This file knows nothing of executors: it gets a pool, or `None` for the
+//! calling thread, and the shard function to run on each piece.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -18,7 +23,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::executor::{Executor, Installed};
+use crate::reduce::Folder;
 
 type Payload = Box<dyn Any + Send + 'static>;
 
@@ -27,16 +32,6 @@ enum Outcome<T, E> {
     Done(T),
     Failed(E),
     Panicked(Payload),
-}
-
-/// How block results become one running result.
-pub(crate) trait Folder<T>: Sync {
-    /// The running result.
-    type Acc: Send;
-    /// The running result after the first block (number `index`).
-    fn start(&self, index: usize, first: T) -> Self::Acc;
-    /// Adds the result of block `index` to the running result.
-    fn fold(&self, acc: Self::Acc, index: usize, next: T) -> Self::Acc;
 }
 
 /// The state of the ordered fold, shared by the workers.
@@ -119,9 +114,10 @@ fn deliver<T, E, F: Folder<T>>(
     }
 }
 
-/// Runs `shard` on every piece (block `first + i` for piece `i`) and folds
-/// the results in block order with `folder`; `None` when there are no
-/// pieces (an MPI rank that owns no block).
+/// Runs `shard` on every piece (block `first + i` for piece `i`), on `pool`
+/// or, for `None`, on the calling thread, and folds the results in block
+/// order with `folder`; `None` when there are no pieces (an MPI rank that
+/// owns no block).
 ///
 /// Returns the first error in block order, with its block number. Blocks after a failing one that
 /// have not started are skipped; blocks already running finish. A panic in a
@@ -133,7 +129,7 @@ fn deliver<T, E, F: Folder<T>>(
 ///
 /// When a shard panics.
 pub(crate) fn execute<P, T, E, F>(
-    exec: &Executor,
+    pool: Option<&rayon::ThreadPool>,
     first: usize,
     pieces: Vec<P>,
     shard: &(dyn Fn(P) -> Result<T, E> + Sync),
@@ -166,14 +162,10 @@ where
         let piece = lock(&slots[index])
             .take()
             .expect("each block is taken once");
-        let outcome = {
-            // A #[parallelize] call made inside a shard runs on this thread.
-            let _nested = Installed::new(Some(Executor::serial()));
-            match panic::catch_unwind(AssertUnwindSafe(|| shard(piece))) {
-                Ok(Ok(value)) => Outcome::Done(value),
-                Ok(Err(error)) => Outcome::Failed(error),
-                Err(payload) => Outcome::Panicked(payload),
-            }
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| shard(piece))) {
+            Ok(Ok(value)) => Outcome::Done(value),
+            Ok(Err(error)) => Outcome::Failed(error),
+            Err(payload) => Outcome::Panicked(payload),
         };
         if !matches!(outcome, Outcome::Done(_)) {
             cutoff.fetch_min(index, Ordering::Relaxed);
@@ -181,7 +173,7 @@ where
         deliver(&fold, folder, first + index, outcome);
     };
 
-    match exec.pool() {
+    match pool {
         Some(pool) if blocks > 1 && pool.current_num_threads() > 1 => {
             let workers = pool.current_num_threads().min(blocks);
             pool.scope(|scope| {

@@ -37,7 +37,7 @@ impl SessionStats {
     /// session).
     pub fn new(zero: Array2<f64>, first: Array2<f64>) -> Result<SessionStats, IvectorError> {
         let (s, c) = zero.dim();
-        if first.nrows() != s || c == 0 || first.ncols() % c != 0 || first.ncols() == 0 {
+        if first.nrows() != s || c == 0 || !first.ncols().is_multiple_of(c) || first.ncols() == 0 {
             return Err(IvectorError::Shape(format!(
                 "statistics: zero-order {:?} and first-order {:?} need the same rows, and C·D columns for C > 0 components",
                 zero.dim(),

@@ -162,6 +162,31 @@ pub(crate) mod x86 {
         ROUNDER, ROUNDER64, TAYLOR64,
     };
 
+    /// The reduction and polynomial of the `f32` exponential of the
+    /// clamped `xc` with one instruction set's intrinsics: `(p, 2^n)`, with
+    /// `exp(xc) = p·2^n`. One text for [`exp8`] and [`exp16`], so that they
+    /// keep the same operations (and the operations of `exp1` with FMA).
+    macro_rules! exp_core {
+        ($xc:expr; $set1:ident, $set1_epi32:ident, $fmadd:ident, $fnmadd:ident, $sub:ident,
+         $mul:ident, $add:ident, $to_int:ident, $to_float:ident, $sub_epi32:ident,
+         $add_epi32:ident, $slli_epi32:ident) => {{
+            let xc = $xc;
+            let rounder = $set1(ROUNDER);
+            let t = $fmadd(xc, $set1(LOG2_E), rounder);
+            let n = $sub(t, rounder);
+            let k = $sub_epi32($to_int(t), $set1_epi32(ROUNDER.to_bits() as i32));
+            let scale = $to_float($slli_epi32::<23>($add_epi32(k, $set1_epi32(127))));
+            let r = $fnmadd(n, $set1(LN2_HI), xc);
+            let r = $fnmadd(n, $set1(LN2_LO), r);
+            let q = $fmadd($set1(Q[4]), r, $set1(Q[3]));
+            let q = $fmadd(q, r, $set1(Q[2]));
+            let q = $fmadd(q, r, $set1(Q[1]));
+            let q = $fmadd(q, r, $set1(Q[0]));
+            let p = $fmadd(q, $mul(r, r), r);
+            ($add(p, $set1(1.0)), scale)
+        }};
+    }
+
     /// Eight `f32` exponentials.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -171,25 +196,9 @@ pub(crate) mod x86 {
         // `max_ps`/`min_ps` return their second operand when one is NaN:
         // NaN stays NaN.
         let xc = _mm256_min_ps(_mm256_set1_ps(EXP_MAX), _mm256_max_ps(min, x));
-        let rounder = _mm256_set1_ps(ROUNDER);
-        let t = _mm256_fmadd_ps(xc, _mm256_set1_ps(LOG2_E), rounder);
-        let n = _mm256_sub_ps(t, rounder);
-        let k = _mm256_sub_epi32(
-            _mm256_castps_si256(t),
-            _mm256_set1_epi32(ROUNDER.to_bits() as i32),
-        );
-        let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
-            k,
-            _mm256_set1_epi32(127),
-        )));
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), xc);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-        let q = _mm256_fmadd_ps(_mm256_set1_ps(Q[4]), r, _mm256_set1_ps(Q[3]));
-        let q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(Q[2]));
-        let q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(Q[1]));
-        let q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(Q[0]));
-        let p = _mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r);
-        let p = _mm256_add_ps(p, _mm256_set1_ps(1.0));
+        let (p, scale) = exp_core!(xc; _mm256_set1_ps, _mm256_set1_epi32, _mm256_fmadd_ps,
+            _mm256_fnmadd_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_castps_si256,
+            _mm256_castsi256_ps, _mm256_sub_epi32, _mm256_add_epi32, _mm256_slli_epi32);
         _mm256_andnot_ps(under, _mm256_mul_ps(p, scale))
     }
 
@@ -201,25 +210,9 @@ pub(crate) mod x86 {
         let keep = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x, min);
         // As in `exp8`: NaN stays NaN (and is kept: not below the minimum).
         let xc = _mm512_min_ps(_mm512_set1_ps(EXP_MAX), _mm512_max_ps(min, x));
-        let rounder = _mm512_set1_ps(ROUNDER);
-        let t = _mm512_fmadd_ps(xc, _mm512_set1_ps(LOG2_E), rounder);
-        let n = _mm512_sub_ps(t, rounder);
-        let k = _mm512_sub_epi32(
-            _mm512_castps_si512(t),
-            _mm512_set1_epi32(ROUNDER.to_bits() as i32),
-        );
-        let scale = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(
-            k,
-            _mm512_set1_epi32(127),
-        )));
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), xc);
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-        let q = _mm512_fmadd_ps(_mm512_set1_ps(Q[4]), r, _mm512_set1_ps(Q[3]));
-        let q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(Q[2]));
-        let q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(Q[1]));
-        let q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(Q[0]));
-        let p = _mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r);
-        let p = _mm512_add_ps(p, _mm512_set1_ps(1.0));
+        let (p, scale) = exp_core!(xc; _mm512_set1_ps, _mm512_set1_epi32, _mm512_fmadd_ps,
+            _mm512_fnmadd_ps, _mm512_sub_ps, _mm512_mul_ps, _mm512_add_ps, _mm512_castps_si512,
+            _mm512_castsi512_ps, _mm512_sub_epi32, _mm512_add_epi32, _mm512_slli_epi32);
         // +0.0 below the minimum, as `andnot` gives in `exp8`.
         _mm512_maskz_mul_ps(keep, p, scale)
     }
@@ -298,7 +291,6 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_exponentials_have_the_bits_of_the_fma_bodies() {
-        use std::arch::x86_64::*;
         let mut xs: Vec<f32> = (0..4096).map(|i| -90.0 + i as f32 * 0.0447).collect();
         xs.extend([
             f32::NAN,
@@ -321,20 +313,14 @@ mod tests {
         let want = bits(&xs.iter().map(|&x| exp1::<true>(x)).collect::<Vec<_>>());
         if crate::simd::detected() >= Level::Avx2 {
             let mut got = vec![0.0f32; xs.len()];
-            for (x, o) in xs.chunks_exact(8).zip(got.chunks_exact_mut(8)) {
-                // SAFETY: AVX2 and FMA are present; 8 elements each.
-                unsafe { _mm256_storeu_ps(o.as_mut_ptr(), x86::exp8(_mm256_loadu_ps(x.as_ptr()))) };
-            }
+            // SAFETY: the CPU has AVX2 and FMA (checked above).
+            unsafe { exp8_all(&xs, &mut got) };
             assert_eq!(bits(&got), want);
         }
         if crate::simd::detected() >= Level::Avx512 {
             let mut got = vec![0.0f32; xs.len()];
-            for (x, o) in xs.chunks_exact(16).zip(got.chunks_exact_mut(16)) {
-                // SAFETY: AVX-512F is present; 16 elements each.
-                unsafe {
-                    _mm512_storeu_ps(o.as_mut_ptr(), x86::exp16(_mm512_loadu_ps(x.as_ptr())))
-                };
-            }
+            // SAFETY: the CPU has AVX-512F (checked above).
+            unsafe { exp16_all(&xs, &mut got) };
             assert_eq!(bits(&got), want);
         }
         let ys: Vec<f64> = (0..4000)
@@ -342,13 +328,11 @@ mod tests {
             .chain([f64::NAN, f64::NEG_INFINITY, 0.0, -0.0])
             .collect();
         if crate::simd::detected() >= Level::Avx2 {
-            for y in ys.chunks_exact(4) {
-                let mut got = [0.0f64; 4];
-                // SAFETY: AVX2 and FMA are present; 4 elements each.
-                unsafe {
-                    _mm256_storeu_pd(got.as_mut_ptr(), x86::exp4(_mm256_loadu_pd(y.as_ptr())))
-                };
-                for (g, &y) in got.iter().zip(y) {
+            let mut got = vec![0.0f64; ys.len()];
+            // SAFETY: the CPU has AVX2 and FMA (checked above).
+            unsafe { exp4_all(&ys, &mut got) };
+            {
+                for (g, &y) in got.iter().zip(&ys) {
                     let w = exp64::<true>(y);
                     assert!(
                         g.to_bits() == w.to_bits() || g.is_nan() && w.is_nan(),
@@ -356,6 +340,45 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// `o = exp(x)` eight at a time with [`x86::exp8`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn exp8_all(x: &[f32], o: &mut [f32]) {
+        use std::arch::x86_64::*;
+        for (x, o) in x.chunks_exact(8).zip(o.chunks_exact_mut(8)) {
+            // SAFETY: a chunk has 8 elements.
+            let v = unsafe { _mm256_loadu_ps(x.as_ptr()) };
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), x86::exp8(v)) };
+        }
+    }
+
+    /// `o = exp(x)` sixteen at a time with [`x86::exp16`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn exp16_all(x: &[f32], o: &mut [f32]) {
+        use std::arch::x86_64::*;
+        for (x, o) in x.chunks_exact(16).zip(o.chunks_exact_mut(16)) {
+            // SAFETY: a chunk has 16 elements.
+            let v = unsafe { _mm512_loadu_ps(x.as_ptr()) };
+            // SAFETY: as above.
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), x86::exp16(v)) };
+        }
+    }
+
+    /// `o = exp(x)` four at a time with [`x86::exp4`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn exp4_all(x: &[f64], o: &mut [f64]) {
+        use std::arch::x86_64::*;
+        for (x, o) in x.chunks_exact(4).zip(o.chunks_exact_mut(4)) {
+            // SAFETY: a chunk has 4 elements.
+            let v = unsafe { _mm256_loadu_pd(x.as_ptr()) };
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_pd(o.as_mut_ptr(), x86::exp4(v)) };
         }
     }
 }

@@ -222,25 +222,21 @@ mod x86 {
         threshold: f32,
         out: &mut Vec<u32>,
     ) -> f32 {
-        let n = row.len();
-        let whole = n - n % LANES;
-        let ptr = row.as_mut_ptr();
+        let whole = row.len() - row.len() % LANES;
         let (vshift, vthr) = (_mm512_set1_ps(shift), _mm512_set1_ps(threshold));
         let mut acc = _mm512_setzero_ps();
-        let mut i = 0;
-        while i < whole {
-            // SAFETY: `i + 16 ≤ whole ≤ row.len()`.
-            let v = unsafe { _mm512_loadu_ps(ptr.add(i)) };
+        for (c, chunk) in row[..whole].chunks_exact_mut(LANES).enumerate() {
+            // SAFETY: a chunk has 16 elements.
+            let v = unsafe { _mm512_loadu_ps(chunk.as_ptr()) };
             let hit = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, vthr);
             let e = exp16(_mm512_sub_ps(v, vshift));
             // SAFETY: as above.
-            unsafe { _mm512_storeu_ps(ptr.add(i), e) };
+            unsafe { _mm512_storeu_ps(chunk.as_mut_ptr(), e) };
             // Lanes that hit add +0.0, as `andnot` in the AVX2 variant.
             acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(!hit, e));
             if hit != 0 {
-                push_bits(out, i as u32, u32::from(hit));
+                push_bits(out, (c * LANES) as u32, u32::from(hit));
             }
-            i += LANES;
         }
         let mut lanes = [0.0f32; LANES];
         // SAFETY: `lanes` has 16 elements.

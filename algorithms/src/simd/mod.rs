@@ -13,7 +13,8 @@
 //! variable **`SHARDKIT_SIMD`** lowers it, to compare the paths on one
 //! machine: `SHARDKIT_SIMD=portable`, `=avx2` or `=avx512` (never above
 //! what the CPU has; an unknown value is ignored with a warning on
-//! standard error). It is read once, with the detection.
+//! standard error; an empty one is no value). It is read once, with the
+//! detection.
 //!
 //! # One body, several compilations
 //!
@@ -123,6 +124,7 @@ pub fn level() -> Level {
 fn init() -> Level {
     let cpu = detected();
     let level = match std::env::var(ENV) {
+        Ok(v) if v.trim().is_empty() => cpu,
         Ok(v) => match parse(&v) {
             Some(asked) => asked.min(cpu),
             None => {

@@ -14,8 +14,8 @@
 //! 4. `A' = [y²/s, y/s, 1/s]` (`b×(2D+1)`, the posteriors' normalisation
 //!    folded into the right operand: `2D+1` products per frame instead of
 //!    `M`);
-//! 5. `Cᵀ += A'ᵀ·E` (GEMM, `(2D+1)×M`): the centred second- and
-//!    first-order statistics and the zero-order ones, in `T`.
+//! 5. `C += Eᵀ·A'` (GEMM, `M×(2D+1)`): the centred second- and first-order
+//!    statistics and the zero-order ones, in `T`.
 //!
 //! `C` is added into `f64` accumulators every [`FLUSH_CHUNKS`] chunks, and
 //! at the end of the block the statistics are uncentred in `f64`
@@ -48,7 +48,7 @@ struct Scratch<T> {
     l: Vec<T>,
     /// `[y²/s, y/s, 1/s]`, `chunk × (2D+1)`.
     a2: Vec<T>,
-    /// Statistics in `T`, transposed: `(2D+1) × M`.
+    /// Statistics in `T`, `M × (2D+1)`.
     c: Vec<T>,
     /// Per frame: `1/s`.
     inv: Vec<T>,
@@ -171,13 +171,8 @@ fn chunk_stats<T: Real>(b: usize, model: &Prepared<T>, s: &mut Scratch<T>, add: 
     T::scale(&s.a[..b * 2 * d], &s.inv[..b], &mut s.a2[..b * w]);
     let e = ArrayView2::from_shape((b, m), &s.l[..b * m]).expect("chunk shape");
     let a2 = ArrayView2::from_shape((b, w), &s.a2[..b * w]).expect("chunk shape");
-    // `Cᵀ = A'ᵀ·E`, row-major: faer's kernels tile the `M` rows of the
-    // (column-major) `C` by 96 on AVX-512 (`M = 512`: one tail tile of 32),
-    // where tiling the `2D + 1 = 121` columns left a tail of 25 in a tile of
-    // 32, a fifth of the flops at a third of the rate. The same products,
-    // added in the same order: the same bits.
-    let c = ArrayViewMut2::from_shape((w, m), &mut s.c[..m * w]).expect("stats shape");
-    T::gemm(c, add, a2.t(), e);
+    let c = ArrayViewMut2::from_shape((m, w), &mut s.c[..m * w]).expect("stats shape");
+    T::gemm(c, add, e.t(), a2);
 }
 
 /// The E-step statistics of one block of frames, on the calling thread:
@@ -230,16 +225,17 @@ pub fn accumulate_block_chunked<T: Real>(
     })
 }
 
-/// `GmmStats` from the centred `[S_c, F_c, n]` columns (`(2D+1) × M`).
+/// `GmmStats` from the centred `[S_c, F_c, n]` rows.
 fn uncentre<T: Real>(acc: &[f64], model: &Prepared<T>, log_lik: f64, n: usize) -> GmmStats {
     let (m, d) = (model.n_components, model.dim);
+    let w = 2 * d + 1;
     let mut stats = GmmStats::zeros(m, d);
     for i in 0..m {
-        let at = |j: usize| acc[j * m + i];
-        let zero = at(2 * d);
+        let row = &acc[i * w..(i + 1) * w];
+        let zero = row[2 * d];
         stats.zero[i] = zero;
         for (j, &c) in model.offset64.iter().enumerate() {
-            let (sc, fc) = (at(j), at(d + j));
+            let (sc, fc) = (row[j], row[d + j]);
             stats.first[[i, j]] = fc + c * zero;
             stats.second[[i, j]] = sc + c * (2.0 * fc + c * zero);
         }

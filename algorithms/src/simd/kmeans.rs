@@ -7,6 +7,11 @@
 //! fixed tree), so the bits of a row's results depend on the row alone,
 //! and no kernel here has a multiply-add to fuse: every level gives the
 //! same bits.
+//!
+//! The AVX-512 level runs the AVX2 code: compiled for AVX-512 (and with
+//! explicit mask registers for the argmax), the argmax took 7.4–9.2 % of
+//! a 10-iteration run against 6.9 % for AVX2 (the scores come from L2),
+//! and the others were no faster.
 
 // Index loops over fixed-size lanes are what vectorises here.
 #![allow(clippy::needless_range_loop)]
@@ -68,7 +73,7 @@ dispatch! {
     pub(crate) fn argmax_rows(scores: &[f32], k: usize, half: &[f32], labels: &mut [u32]) {
         portable => argmax_rows_body(scores, k, half, labels),
         avx2 => argmax_rows_body(scores, k, half, labels),
-        avx512 => argmax_rows_body(scores, k, half, labels),
+        avx512 => avx2,
     }
 }
 
@@ -177,7 +182,7 @@ dispatch! {
     ) -> f64 {
         portable => accumulate_body(x, centroids, labels, counts, sums),
         avx2 => accumulate_body(x, centroids, labels, counts, sums),
-        avx512 => accumulate_body(x, centroids, labels, counts, sums),
+        avx512 => avx2,
     }
 }
 
@@ -228,7 +233,7 @@ dispatch! {
     pub(crate) fn row_dots(rows: &[f32], dim: usize, ct8: &[f32], tp: usize, out: &mut Vec<f32>) {
         portable => row_dots_body(rows, dim, ct8, tp, out),
         avx2 => row_dots_body(rows, dim, ct8, tp, out),
-        avx512 => row_dots_body(rows, dim, ct8, tp, out),
+        avx512 => avx2,
     }
 }
 
@@ -250,7 +255,7 @@ dispatch! {
     pub(crate) fn nearer(dot: &[f32], xx: &[f64], cc: f64, id: f64, d2: &mut [f64], near: &mut [f64]) {
         portable => nearer_body(dot, xx, cc, id, d2, near),
         avx2 => nearer_body(dot, xx, cc, id, d2, near),
-        avx512 => nearer_body(dot, xx, cc, id, d2, near),
+        avx512 => avx2,
     }
 }
 

@@ -208,14 +208,15 @@ pub(crate) fn levels() -> Vec<Level> {
 /// Each arm is the body of a function of the same signature compiled with
 /// that level's target features (so `#[inline(always)]` bodies and the
 /// level's intrinsics inline into it); on other architectures only the
-/// portable arm exists.
+/// portable arm exists. `avx512 => avx2` runs the AVX2 compile on the
+/// AVX-512 level too, for kernels that AVX-512 does not speed up.
 macro_rules! dispatch {
     (
         $(#[$attr:meta])*
         $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? {
             portable => $portable:expr,
             avx2 => $avx2:expr,
-            avx512 => $avx512:expr $(,)?
+            avx512 => $($avx512:tt)+
         }
     ) => {
         $(#[$attr])*
@@ -226,15 +227,12 @@ macro_rules! dispatch {
                 fn avx2($($arg: $ty),*) $(-> $ret)? {
                     $avx2
                 }
-                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,popcnt")]
-                fn avx512($($arg: $ty),*) $(-> $ret)? {
-                    $avx512
-                }
                 match $crate::simd::level() {
+                    $crate::simd::Level::Avx512 => {
+                        return $crate::simd::dispatch!(@avx512 ($($arg: $ty),*) ($($ret)?) $($avx512)+);
+                    }
                     // SAFETY: `level()` is at most the detected level, so
                     // the CPU has these features.
-                    $crate::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },
-                    // SAFETY: as above.
                     $crate::simd::Level::Avx2 => return unsafe { avx2($($arg),*) },
                     $crate::simd::Level::Portable => {}
                 }
@@ -242,6 +240,21 @@ macro_rules! dispatch {
             $portable
         }
     };
+    // `avx512 => avx2`: a kernel whose AVX-512 compile measured no faster
+    // than its AVX2 one runs the AVX2 code on the AVX-512 level too.
+    (@avx512 ($($arg:ident: $ty:ty),*) ($($ret:ty)?) avx2 $(,)?) => {
+        // SAFETY: the AVX-512 level includes the AVX2 one.
+        unsafe { avx2($($arg),*) }
+    };
+    (@avx512 ($($arg:ident: $ty:ty),*) ($($ret:ty)?) $avx512:expr $(,)?) => {{
+        #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,popcnt")]
+        fn avx512($($arg: $ty),*) $(-> $ret)? {
+            $avx512
+        }
+        // SAFETY: `level()` is at most the detected level, so the CPU has
+        // these features.
+        unsafe { avx512($($arg),*) }
+    }};
 }
 pub(crate) use dispatch;
 

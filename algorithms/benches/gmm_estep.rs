@@ -12,7 +12,7 @@
 //! - `block/refined`, `block/not refined`: [`accumulate_block`] with the
 //!   default refinement and without;
 //! - `chunk/<frames>`: the same block in chunks of 64 to 2048 frames
-//!   (the default is `CHUNK_FRAMES`);
+//!   (the default is `__bench::CHUNK_FRAMES`);
 //! - `block size/<frames>`: blocks of 1024 to 16384 frames, to weigh the
 //!   per-block costs (scratch set-up, flush, uncentring) against
 //!   `BLOCK_FRAMES`; the exact summation across blocks is measured by the
@@ -25,7 +25,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::s;
-use shardkit_algorithms::gmm::{accumulate_block, accumulate_block_chunked, BLOCK_FRAMES};
+use shardkit_algorithms::__bench::accumulate_block_chunked;
+use shardkit_algorithms::gmm::{accumulate_block, BLOCK_FRAMES};
 
 const D: usize = 60;
 const M: usize = 512;

@@ -16,6 +16,9 @@
 //! - the E-step (`gmm::accumulate`, 8·N·M·D flops), with the default
 //!   refinement and without it, in GFLOP/s and as a share of that peak.
 //!
+//! The kernels run at the CPU's vector level (`SHARDKIT_SIMD=avx2` or
+//! `=portable` lowers it; the `kernels:` line says which).
+//!
 //! Every time is the best of `--reps` runs (default 5) after one warm-up
 //! run, with the spread (worst / best − 1). `--write DIR` saves the frames and
 //! the model as `.npy` files for `scripts/peers/gmm_numpy.py`, and the
@@ -31,6 +34,7 @@ use std::process::ExitCode;
 
 use ndarray_npy::WriteNpyExt;
 use shardkit::Executor;
+use shardkit_algorithms::__bench;
 use shardkit_algorithms::gmm::{self, GmmStats, Prepared};
 
 struct Args {
@@ -121,6 +125,12 @@ fn main() -> ExitCode {
         "E-step: N = {n} frames, D = {d}, M = {m}: {:.1} GFLOP per iteration; best of {} runs (spread = worst/best - 1)",
         flops / 1e9,
         args.reps
+    );
+    println!(
+        "kernels: {} (the CPU's: {}; {}=avx2 or =portable lowers it)",
+        __bench::level().name(),
+        __bench::detected().name(),
+        __bench::ENV
     );
     let refined = ubm.prepare();
     let plain = ubm.prepare().with_refine_margin(None);

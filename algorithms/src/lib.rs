@@ -33,3 +33,14 @@ mod linalg;
 pub mod metrics;
 pub mod npz;
 mod scratch;
+mod simd;
+
+#[doc(hidden)]
+pub mod __bench {
+    //! Kernel internals for this repository's benches, measurement
+    //! programs and tests: not part of the API, no stability promise.
+
+    pub use crate::gmm::estep::{accumulate_block_chunked, CHUNK_FRAMES};
+    pub use crate::simd::exp::exp_in_place;
+    pub use crate::simd::{detected, level, Level, ENV};
+}

@@ -39,7 +39,7 @@ pub(crate) fn with_scratch<S: Default + 'static, R>(f: impl FnOnce(&mut S) -> R)
 pub(crate) fn aligned_rows(buf: &mut Vec<f64>, rows: usize, cols: usize) -> ArrayViewMut2<'_, f64> {
     const LINE: usize = 64 / std::mem::size_of::<f64>();
     let mut stride = cols.div_ceil(LINE) * LINE;
-    if (stride / LINE) % 2 == 0 {
+    if (stride / LINE).is_multiple_of(2) {
         stride += LINE;
     }
     buf.resize(rows * stride + LINE, 0.0);
@@ -63,7 +63,7 @@ mod tests {
             assert_eq!(v.dim(), (rows, cols));
             let stride = v.strides()[0] as usize;
             if cols > 0 {
-                assert!(stride >= cols && stride % 8 == 0 && (stride / 8) % 2 == 1);
+                assert!(stride >= cols && stride.is_multiple_of(8) && (stride / 8) % 2 == 1);
             }
             for mut row in v.rows_mut() {
                 assert_eq!(row.as_mut_ptr() as usize % 64, 0);

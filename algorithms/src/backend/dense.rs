@@ -2,18 +2,11 @@
 //! checks every back end shares.
 
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-use faer::{Mat, MatRef, Par, Side};
+use faer::{Mat, Par, Side};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::errors::BackendError;
-
-fn to_faer(a: ArrayView2<'_, f64>) -> Mat<f64> {
-    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[[i, j]])
-}
-
-fn from_faer(m: MatRef<'_, f64>) -> Array2<f64> {
-    Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
-}
+use crate::linalg::{cholesky_lower, mat_ref, to_array};
 
 /// `(a + aᵀ) / 2`, so that rounding leaves no asymmetry.
 pub(crate) fn symmetrize(a: &mut Array2<f64>) {
@@ -35,8 +28,7 @@ pub(crate) fn cholesky(a: ArrayView2<'_, f64>) -> Option<Array2<f64>> {
     if !(scale > 0.0 && scale.is_finite()) {
         return None;
     }
-    let llt = to_faer(a).llt(Side::Lower).ok()?;
-    let l = from_faer(llt.L());
+    let l = cholesky_lower(a).ok()?;
     if l.diag()
         .iter()
         .any(|&p| p.is_nan() || p * p <= 1e-12 * scale)
@@ -49,10 +41,9 @@ pub(crate) fn cholesky(a: ArrayView2<'_, f64>) -> Option<Array2<f64>> {
 /// `L⁻¹` of a lower-triangular `L`.
 pub(crate) fn lower_inverse(l: ArrayView2<'_, f64>) -> Array2<f64> {
     let n = l.nrows();
-    let lf = to_faer(l);
     let mut x = Mat::<f64>::identity(n, n);
-    solve_lower_triangular_in_place(lf.as_ref(), x.as_mut(), Par::Seq);
-    from_faer(x.as_ref())
+    solve_lower_triangular_in_place(mat_ref(&l), x.as_mut(), Par::Seq);
+    to_array(x.as_ref())
 }
 
 /// The inverse of a positive definite `a` and `log |a|`, or `None` as
@@ -71,12 +62,12 @@ pub(crate) fn eigh(
     a: ArrayView2<'_, f64>,
     what: &'static str,
 ) -> Result<(Vec<f64>, Array2<f64>), BackendError> {
-    let evd = to_faer(a)
+    let evd = mat_ref(&a)
         .self_adjoint_eigen(Side::Lower)
         .map_err(|_| BackendError::NoConvergence { what })?;
     let s = evd.S().column_vector();
     let values: Vec<f64> = (0..s.nrows()).map(|i| s[i]).collect();
-    Ok((values, from_faer(evd.U())))
+    Ok((values, to_array(evd.U())))
 }
 
 /// Checks that `x` has rows and columns and only finite values.

@@ -28,8 +28,8 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
 
 use super::prepared::Prepared;
 use super::real::Real;
-use super::simd;
 use super::stats::GmmStats;
+use crate::simd::pruned::refine;
 
 /// Frames per chunk inside a block (see the module docs; measured in
 /// `benches/gmm_estep.rs`).
@@ -37,7 +37,7 @@ pub const CHUNK_FRAMES: usize = 256;
 
 /// Chunks whose statistics are summed in `T` before they are added into the
 /// `f64` accumulators.
-pub const FLUSH_CHUNKS: usize = 1;
+const FLUSH_CHUNKS: usize = 1;
 
 /// Buffers reused across chunks (and across blocks on the same thread).
 #[derive(Default)]
@@ -142,7 +142,7 @@ fn chunk_posteriors<T: Real>(x: ArrayView2<T>, model: &Prepared<T>, s: &mut Scra
                 T::widen(&xs[t * d..(t + 1) * d], &mut s.x64);
                 s.exact.clear();
                 s.exact.resize(s.cand.len(), 0.0);
-                simd::refine(
+                refine(
                     &s.x64,
                     &s.cand,
                     &model.means,
@@ -186,12 +186,12 @@ pub fn accumulate_block<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>) -> 
     accumulate_block_chunked(frames, model, CHUNK_FRAMES)
 }
 
-/// [`accumulate_block`] with another chunk size (for measurements).
+/// [`accumulate_block`] with another chunk size (for measurements,
+/// through [`crate::__bench`]).
 ///
 /// # Panics
 ///
 /// If the frames' width is not the model's dimension, or `chunk` is 0.
-#[doc(hidden)]
 pub fn accumulate_block_chunked<T: Real>(
     frames: ArrayView2<T>,
     model: &Prepared<T>,

@@ -52,21 +52,20 @@
 //! ([`select`]), then each iteration evaluates only those
 //! ([`accumulate_pruned`]), with posteriors below a threshold left out.
 
-mod estep;
+pub(crate) mod estep;
 mod io;
 pub mod map;
 mod model;
 mod prepared;
 mod prune;
 mod real;
-mod simd;
 mod stats;
 pub mod ubm;
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 use shardkit::parallelize;
 
-pub use estep::{accumulate_block, accumulate_block_chunked, CHUNK_FRAMES, FLUSH_CHUNKS};
+pub use estep::accumulate_block;
 pub use io::{GmmFileError, MEANS, VARIANCES, WEIGHTS};
 pub use model::{DiagGmm, GmmError, WEIGHT_SUM_TOLERANCE};
 pub use prepared::{Prepared, CENTRE_RATIO, DEFAULT_REFINE_MARGIN};
@@ -75,7 +74,6 @@ pub use prune::{
     DEFAULT_MIN_POSTERIOR, DEFAULT_RESELECT_EVERY, DEFAULT_TOP_N,
 };
 pub use real::Real;
-pub use simd::exp_in_place;
 pub use stats::GmmStats;
 
 /// Frames per block of the parallel E-step functions. Each block's

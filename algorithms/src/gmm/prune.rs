@@ -12,9 +12,11 @@ use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 use super::prepared::Prepared;
 use super::real::Real;
-use super::simd;
 use super::stats::GmmStats;
 use crate::scratch::with_scratch;
+use crate::simd::convert::expand;
+use crate::simd::pruned::{dots, exp_max_sum, moments};
+use crate::simd::select::top_n;
 
 /// The default [`Pruning::top_n`]: Kaldi's `num_gselect` in
 /// `sid/train_diag_ubm.sh`.
@@ -485,7 +487,7 @@ pub fn select_block<T: Real>(
                 let fast = (&s.l as &dyn Any)
                     .downcast_ref::<Vec<f32>>()
                     .is_some_and(|l| {
-                        simd::top_n(
+                        top_n(
                             &l[rows.clone()],
                             max as f32,
                             &mut s.beam,
@@ -583,7 +585,7 @@ pub fn accumulate_pruned_block<T: Real>(
         T::widen(xs, &mut x64[..b * d]);
         let mut nkept = 0;
         for t in 0..b {
-            simd::expand(&x64[t * d..(t + 1) * d], &model.offset64, &mut u[..2 * d]);
+            expand(&x64[t * d..(t + 1) * d], &model.offset64, &mut u[..2 * d]);
             let row = selection.row(first + t);
             let sel: &[u32] = match row.as_slice() {
                 Some(r) => r,
@@ -597,8 +599,8 @@ pub fn accumulate_pruned_block<T: Real>(
             if let Some(&c) = sel.iter().find(|&&c| c as usize >= m) {
                 panic!("the selection names component {c}, but the model has {m}");
             }
-            simd::dots(&u, &coefs.coef, &coefs.konst, sel, &mut dens);
-            let (max, sum) = simd::exp_max_sum(&mut dens);
+            dots(&u, &coefs.coef, &coefs.konst, sel, &mut dens);
+            let (max, sum) = exp_max_sum(&mut dens);
             log_lik += max + sum.ln();
             // The posterior of selected component i is dens[i] / sum, and
             // the best one's dens[i] is exactly 1: those below
@@ -637,7 +639,7 @@ pub fn accumulate_pruned_block<T: Real>(
         let mut lo = 0;
         for (c, &hi) in start[..m].iter().enumerate() {
             if hi > lo {
-                simd::moments(
+                moments(
                     &mut acc[c * w..(c + 1) * w],
                     &grouped[lo..hi],
                     &x64[..b * d],
@@ -817,7 +819,7 @@ mod tests {
                 .fold(f32::NEG_INFINITY, |a, v| if v > a { v } else { a });
             let mut out = vec![0u32; n];
             cases += 1;
-            if simd::top_n(&row, max, &mut width, &mut cv, &mut ci, &mut out) {
+            if top_n(&row, max, &mut width, &mut cv, &mut ci, &mut out) {
                 handled += 1;
                 assert_eq!(out, brute(&row, n), "case {case}: m {m}, n {n}");
             }
@@ -834,8 +836,7 @@ mod tests {
             );
             assert_eq!(out, brute(&row, n), "case {case}: m {m}, n {n}");
         }
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if crate::simd::level() >= crate::simd::Level::Avx2 {
             assert!(handled * 10 > cases * 8, "{handled} of {cases}");
         }
         println!("vectorised search: {handled} of {cases} rows");

@@ -1,10 +1,9 @@
 //! The precisions the E-step runs in: `f32` (fast) and `f64` (checking).
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::simd;
+use crate::linalg::gemm;
+use crate::simd::{convert, rows, select};
 
 mod sealed {
     pub trait Sealed {}
@@ -68,28 +67,6 @@ pub trait Real:
     fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>);
 }
 
-fn faer_ref<'a, T>(a: &ArrayView2<'a, T>) -> MatRef<'a, T> {
-    let s = a.strides();
-    // SAFETY: pointer, shape and strides come from a valid view that lives
-    // for 'a.
-    unsafe { MatRef::from_raw_parts(a.as_ptr(), a.nrows(), a.ncols(), s[0], s[1]) }
-}
-
-fn faer_gemm<T: faer::traits::ComplexField>(
-    mut c: ArrayViewMut2<T>,
-    add: bool,
-    a: ArrayView2<T>,
-    b: ArrayView2<T>,
-    one: T,
-) {
-    let (rows, cols) = c.dim();
-    let (rs, cs) = (c.strides()[0], c.strides()[1]);
-    // SAFETY: as `faer_ref`, and `c` is borrowed mutably for the call.
-    let cm = unsafe { MatMut::from_raw_parts_mut(c.as_mut_ptr(), rows, cols, rs, cs) };
-    let accum = if add { Accum::Add } else { Accum::Replace };
-    matmul(cm, accum, faer_ref(&a), faer_ref(&b), one, Par::Seq);
-}
-
 impl Real for f32 {
     #[inline]
     fn from_f64(x: f64) -> Self {
@@ -101,42 +78,42 @@ impl Real for f32 {
     }
     #[inline]
     fn add_max(row: &mut [Self], add: &[Self]) -> Self {
-        simd::add_max(row, add)
+        rows::add_max(row, add)
     }
     #[inline]
     fn exp_sum(row: &mut [Self], shift: Self) -> Self {
-        simd::exp_sum(row, shift)
+        rows::exp_sum(row, shift)
     }
     #[inline]
     fn exp_split(row: &mut [Self], shift: Self, threshold: Self, out: &mut Vec<u32>) -> Self {
-        simd::exp_split(row, shift, threshold, out)
+        rows::exp_split(row, shift, threshold, out)
     }
     #[inline]
     fn count_ge(row: &[Self], threshold: Self) -> usize {
-        simd::count_ge(row, threshold)
+        select::count_ge(row, threshold)
     }
     #[inline]
     fn collect_ge(row: &[Self], threshold: Self, out: &mut Vec<u32>) {
-        simd::collect_ge(row, threshold, out)
+        select::collect_ge(row, threshold, out)
     }
     #[inline]
     fn centre(x: &[Self], offset: &[Self], a: &mut [Self]) {
-        simd::centre(x, offset, a)
+        convert::centre(x, offset, a)
     }
     #[inline]
     fn scale(a: &[Self], inv: &[Self], a2: &mut [Self]) {
-        simd::scale(a, inv, a2)
+        convert::scale(a, inv, a2)
     }
     #[inline]
     fn widen(src: &[Self], dst: &mut [f64]) {
-        simd::widen(src, dst)
+        convert::widen(src, dst)
     }
     #[inline]
     fn add_to_f64(src: &[Self], dst: &mut [f64]) {
-        simd::add_to_f64(src, dst)
+        rows::add_to_f64(src, dst)
     }
     fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>) {
-        faer_gemm(c, add, a, b, 1.0)
+        gemm(c, a, b, add)
     }
 }
 
@@ -218,6 +195,6 @@ impl Real for f64 {
         dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
     }
     fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>) {
-        faer_gemm(c, add, a, b, 1.0)
+        gemm(c, a, b, add)
     }
 }

@@ -27,49 +27,19 @@
 //! ```
 //!
 //! `R³/3 + R³/3 + R³/3` flops per session, as LAPACK's `potrf` + `potri`.
-//! The kernels are compiled twice, as the GMM kernels are (portable, and
-//! with AVX2 + FMA chosen at run time); the bits differ between the two,
-//! never between threads or ranks on one machine.
+//! The kernels are compiled once per level of [`crate::simd`] (portable,
+//! AVX2 + FMA, AVX-512; the lane operations are in [`crate::simd::batch`]):
+//! the portable bits differ from the others, AVX-512's are AVX2's, and
+//! none differ between threads or ranks on one machine.
 
 // The lane loops (`for l in 0..LANES`) index several arrays in step: that
 // is the form the vectoriser turns into one vector operation.
 #![allow(clippy::needless_range_loop)]
 
 use crate::linalg::packed_len;
-
-/// Sessions per batch: two AVX2 vectors of `f64`.
-pub(crate) const LANES: usize = 8;
-
-/// One packed entry of `LANES` sessions.
-type V = [f64; LANES];
-
-const ZERO: V = [0.0; LANES];
-
-/// Runs the AVX2 + FMA variant of a kernel when `fast` (which must only be
-/// true where [`avx2`] holds), else the portable one (`<name>_body::<false>`).
-macro_rules! kernel {
-    ($fast:expr, $name:ident($($arg:expr),*)) => {{
-        #[cfg(target_arch = "x86_64")]
-        if $fast {
-            // SAFETY: `fast` only where the CPU has AVX2 and FMA.
-            unsafe { avx2::$name($($arg),*) }
-        } else {
-            paste_body!($name($($arg),*))
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = $fast;
-            paste_body!($name($($arg),*))
-        }
-    }};
-}
-
-/// The portable variant of a kernel.
-macro_rules! paste_body {
-    (factor($($arg:expr),*)) => { factor_body::<false>($($arg),*) };
-    (solve($($arg:expr),*)) => { solve_body::<false>($($arg),*) };
-    (inverse($($arg:expr),*)) => { inverse_body::<false>($($arg),*) };
-}
+pub(crate) use crate::simd::batch::LANES;
+use crate::simd::batch::{add_prod, dot, dot2x2, madd, neg_mul, sub_mul, V, ZERO};
+use crate::simd::dispatch;
 
 /// One entry of every lane on its own cache line.
 #[derive(Clone, Copy)]
@@ -254,14 +224,8 @@ impl Batch {
     /// follow; a failed lane's results are meaningless (but never reach
     /// another lane).
     pub(crate) fn factor_each(&mut self) -> [Option<usize>; LANES] {
-        self.factor_each_on(avx2())
-    }
-
-    /// [`Batch::factor_each`] with the kernels of
-    /// [`Batch::factor_and_solve_on`].
-    fn factor_each_on(&mut self, fast: bool) -> [Option<usize>; LANES] {
         let mut bad = [usize::MAX; LANES];
-        kernel!(fast, factor(self, &mut bad));
+        factor(self, &mut bad);
         bad.map(|p| (p != usize::MAX).then_some(p))
     }
 
@@ -272,33 +236,22 @@ impl Batch {
     /// The first lane (lowest index) whose precision is not positive
     /// definite or not finite, with its pivot.
     pub(crate) fn factor_and_solve(&mut self) -> Result<(), NotPositive> {
-        self.factor_and_solve_on(avx2())
-    }
-
-    /// [`Batch::factor_and_solve`] with the AVX2 + FMA kernels or the
-    /// portable ones (`fast` only where [`avx2`] holds).
-    fn factor_and_solve_on(&mut self, fast: bool) -> Result<(), NotPositive> {
         let mut bad = [usize::MAX; LANES];
-        kernel!(fast, factor(self, &mut bad));
+        factor(self, &mut bad);
         if let Some(lane) = bad.iter().position(|&p| p != usize::MAX) {
             return Err(NotPositive {
                 lane,
                 pivot: bad[lane],
             });
         }
-        kernel!(fast, solve(self));
+        solve(self);
         Ok(())
     }
 
     /// Replaces the factors by the inverses `L⁻¹` (after
     /// [`Batch::factor_and_solve`]).
     pub(crate) fn inverse(&mut self) {
-        self.inverse_on(avx2());
-    }
-
-    /// [`Batch::inverse`] with the kernels of [`Batch::factor_and_solve_on`].
-    fn inverse_on(&mut self, fast: bool) {
-        kernel!(fast, inverse(self));
+        inverse(self);
     }
 
     /// `log det L` of lane `lane`.
@@ -530,99 +483,6 @@ fn upper_row(j: usize, r: usize) -> usize {
     j * r - packed_len(j) + j
 }
 
-#[inline(always)]
-fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
-    if FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
-/// `Σ a[k]·b[k]` per lane, over the shorter length, in four interleaved
-/// partial sums (`k mod 4`) combined as `(s0 + s1) + (s2 + s3)`.
-///
-/// With `FMA` (only ever instantiated inside the AVX2 + FMA wrappers) the
-/// same sums, in the same order, through explicit AVX2 intrinsics: LLVM's
-/// own vectorisation of the `[f64; 8]` loops mixed vector and scalar
-/// operations in some call sites.
-#[inline(always)]
-fn dot<const FMA: bool>(a: &[V], b: &[V]) -> V {
-    #[cfg(target_arch = "x86_64")]
-    if FMA {
-        // SAFETY: FMA = true is only compiled into the `avx2` wrappers,
-        // which run only where AVX2 and FMA were detected.
-        return unsafe { avx2::dot(a, b) };
-    }
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [ZERO; 4];
-    let mut ac = a.chunks_exact(4);
-    let mut bc = b.chunks_exact(4);
-    for (a4, b4) in (&mut ac).zip(&mut bc) {
-        for u in 0..4 {
-            for l in 0..LANES {
-                acc[u][l] = madd::<FMA>(a4[u][l], b4[u][l], acc[u][l]);
-            }
-        }
-    }
-    for (u, (av, bv)) in ac.remainder().iter().zip(bc.remainder()).enumerate() {
-        for l in 0..LANES {
-            acc[u][l] = madd::<FMA>(av[l], bv[l], acc[u][l]);
-        }
-    }
-    let mut out = ZERO;
-    for l in 0..LANES {
-        out[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
-    }
-    out
-}
-
-/// The four dot products `[a0·b0, a0·b1, a1·b0, a1·b1]` per lane over
-/// `a0.len()` entries: each loaded entry feeds two products (a 2 × 2
-/// register tile), and the four sums are eight independent vector chains.
-/// With `FMA`, AVX2 intrinsics as in [`dot`].
-#[inline(always)]
-fn dot2x2<const FMA: bool>(a0: &[V], a1: &[V], b0: &[V], b1: &[V]) -> [V; 4] {
-    #[cfg(target_arch = "x86_64")]
-    if FMA {
-        // SAFETY: as in `dot`.
-        return unsafe { avx2::dot2x2(a0, a1, b0, b1) };
-    }
-    let n = a0.len();
-    let (a1, b0, b1) = (&a1[..n], &b0[..n], &b1[..n]);
-    let mut acc = [ZERO; 4];
-    for (((x0, x1), y0), y1) in a0.iter().zip(a1).zip(b0).zip(b1) {
-        for l in 0..LANES {
-            acc[0][l] = madd::<FMA>(x0[l], y0[l], acc[0][l]);
-            acc[1][l] = madd::<FMA>(x0[l], y1[l], acc[1][l]);
-            acc[2][l] = madd::<FMA>(x1[l], y0[l], acc[2][l]);
-            acc[3][l] = madd::<FMA>(x1[l], y1[l], acc[3][l]);
-        }
-    }
-    acc
-}
-
-/// `(v − s) · f` per lane.
-#[inline(always)]
-fn sub_mul(v: V, s: V, f: V) -> V {
-    let mut out = ZERO;
-    for l in 0..LANES {
-        out[l] = (v[l] - s[l]) * f[l];
-    }
-    out
-}
-
-/// `s + a·b` per lane.
-#[inline(always)]
-fn add_prod<const FMA: bool>(s: V, a: V, b: V) -> V {
-    let mut out = ZERO;
-    for l in 0..LANES {
-        out[l] = madd::<FMA>(a[l], b[l], s[l]);
-    }
-    out
-}
-
 /// Cholesky factorisation in place, `log det`, `1 / G[i][i]`. A lane whose
 /// pivot `i` is not a positive finite number records `i` in `bad` (the
 /// first such) and goes on with the pivot 1, so that it cannot disturb
@@ -632,7 +492,7 @@ fn add_prod<const FMA: bool>(s: V, a: V, b: V) -> V {
 /// pairs (a 2 × 2 tile of [`dot2x2`]); the rest of a row pair, and a last
 /// single row, entry by entry.
 #[inline(always)]
-fn factor_body<const FMA: bool>(batch: &mut Batch, bad: &mut [usize; LANES]) {
+fn factor_body<const L: u8>(batch: &mut Batch, bad: &mut [usize; LANES]) {
     let r = batch.r;
     let mut log_det = ZERO;
     let mut i = 0;
@@ -645,7 +505,7 @@ fn factor_body<const FMA: bool>(batch: &mut Batch, bad: &mut [usize; LANES]) {
                 batch.next_input.step(AHEAD_PER_TILE);
                 let (rj, rj1) = (lower_row(j), lower_row(j + 1));
                 let g = &batch.g;
-                let [s00, s01, s10, s11] = dot2x2::<FMA>(
+                let [s00, s01, s10, s11] = dot2x2::<L>(
                     &g[ri..ri + j],
                     &g[ri1..ri1 + j],
                     &g[rj..rj + j],
@@ -655,8 +515,8 @@ fn factor_body<const FMA: bool>(batch: &mut Batch, bad: &mut [usize; LANES]) {
                 let gj1j = g[rj1 + j];
                 let g_ij = sub_mul(g[ri + j], s00, inv0);
                 let g_i1j = sub_mul(g[ri1 + j], s10, inv0);
-                let g_ij1 = sub_mul(g[ri + j + 1], add_prod::<FMA>(s01, g_ij, gj1j), inv1);
-                let g_i1j1 = sub_mul(g[ri1 + j + 1], add_prod::<FMA>(s11, g_i1j, gj1j), inv1);
+                let g_ij1 = sub_mul(g[ri + j + 1], add_prod::<L>(s01, g_ij, gj1j), inv1);
+                let g_i1j1 = sub_mul(g[ri1 + j + 1], add_prod::<L>(s11, g_i1j, gj1j), inv1);
                 batch.g[ri + j] = g_ij;
                 batch.g[ri1 + j] = g_i1j;
                 batch.g[ri + j + 1] = g_ij1;
@@ -668,7 +528,7 @@ fn factor_body<const FMA: bool>(batch: &mut Batch, bad: &mut [usize; LANES]) {
         for col in j..=last {
             for row in i..=last {
                 if col <= row {
-                    factor_entry::<FMA>(batch, row, col, bad, &mut log_det);
+                    factor_entry::<L>(batch, row, col, bad, &mut log_det);
                 }
             }
         }
@@ -681,7 +541,7 @@ fn factor_body<const FMA: bool>(batch: &mut Batch, bad: &mut [usize; LANES]) {
 
 /// One entry `G[i][j]` of the factor by a plain dot product.
 #[inline(always)]
-fn factor_entry<const FMA: bool>(
+fn factor_entry<const L: u8>(
     batch: &mut Batch,
     i: usize,
     j: usize,
@@ -689,7 +549,7 @@ fn factor_entry<const FMA: bool>(
     log_det: &mut V,
 ) {
     let (ri, rj) = (lower_row(i), lower_row(j));
-    let s = dot::<FMA>(&batch.g[ri..ri + j], &batch.g[rj..rj + j]);
+    let s = dot::<L>(&batch.g[ri..ri + j], &batch.g[rj..rj + j]);
     if j < i {
         batch.g[ri + j] = sub_mul(batch.g[ri + j], s, batch.inv_diag[j]);
         return;
@@ -710,12 +570,12 @@ fn factor_entry<const FMA: bool>(
 /// `x = G⁻ᵀ G⁻¹ b`: forward substitution by rows, back substitution by
 /// columns (each column of `Gᵀ` is a row of `G`).
 #[inline(always)]
-fn solve_body<const FMA: bool>(batch: &mut Batch) {
+fn solve_body<const L: u8>(batch: &mut Batch) {
     let r = batch.r;
     let y = &mut batch.x;
     for i in 0..r {
         let ri = lower_row(i);
-        let s = dot::<FMA>(&batch.g[ri..ri + i], &y[..i]);
+        let s = dot::<L>(&batch.g[ri..ri + i], &y[..i]);
         y[i] = sub_mul(batch.b[i], s, batch.inv_diag[i]);
     }
     for k in (0..r).rev() {
@@ -727,26 +587,16 @@ fn solve_body<const FMA: bool>(batch: &mut Batch) {
         y[k] = xk;
         for (yi, gki) in y[..k].iter_mut().zip(&batch.g[rk..rk + k]) {
             for l in 0..LANES {
-                yi[l] = madd::<FMA>(-gki[l], xk[l], yi[l]);
+                yi[l] = madd::<L>(-gki[l], xk[l], yi[l]);
             }
         }
     }
 }
 
-/// `−s · f` per lane.
-#[inline(always)]
-fn neg_mul(s: V, f: V) -> V {
-    let mut out = ZERO;
-    for l in 0..LANES {
-        out[l] = -s[l] * f[l];
-    }
-    out
-}
-
 /// `Z = G⁻ᵀ` (rows of `Z` in pairs, their entries in pairs), then
 /// `L⁻¹ = Z·Zᵀ` into `g` (rows in pairs, columns in pairs).
 #[inline(always)]
-fn inverse_body<const FMA: bool>(batch: &mut Batch) {
+fn inverse_body<const L: u8>(batch: &mut Batch) {
     let r = batch.r;
     let up = |j: usize| upper_row(j, r);
     // Z[j][i] = −(Σ_{j≤k<i} G[i][k]·Z[j][k]) / G[i][i], Z[j][j] = 1 / G[j][j].
@@ -761,7 +611,7 @@ fn inverse_body<const FMA: bool>(batch: &mut Batch) {
         batch.z[zj1] = batch.inv_diag[j + 1];
         let g_j1j = batch.g[lower_row(j + 1) + j];
         batch.z[zj + 1] = neg_mul(
-            add_prod::<FMA>(ZERO, g_j1j, batch.z[zj]),
+            add_prod::<L>(ZERO, g_j1j, batch.z[zj]),
             batch.inv_diag[j + 1],
         );
         let mut i = j + 2;
@@ -770,7 +620,7 @@ fn inverse_body<const FMA: bool>(batch: &mut Batch) {
             let (ri, ri1) = (lower_row(i), lower_row(i + 1));
             let (g, z) = (&batch.g, &batch.z);
             // k = j+1 .. i for both rows of Z.
-            let [s00, s01, s10, s11] = dot2x2::<FMA>(
+            let [s00, s01, s10, s11] = dot2x2::<L>(
                 &g[ri + j + 1..ri + i],
                 &g[ri1 + j + 1..ri1 + i],
                 &z[zj + 1..zj + (i - j)],
@@ -778,11 +628,11 @@ fn inverse_body<const FMA: bool>(batch: &mut Batch) {
             );
             let (inv0, inv1) = (batch.inv_diag[i], batch.inv_diag[i + 1]);
             let zjj = z[zj];
-            let z_ji = neg_mul(add_prod::<FMA>(s00, g[ri + j], zjj), inv0);
+            let z_ji = neg_mul(add_prod::<L>(s00, g[ri + j], zjj), inv0);
             let z_j1i = neg_mul(s01, inv0);
-            let t = add_prod::<FMA>(add_prod::<FMA>(s10, g[ri1 + j], zjj), g[ri1 + i], z_ji);
+            let t = add_prod::<L>(add_prod::<L>(s10, g[ri1 + j], zjj), g[ri1 + i], z_ji);
             let z_ji1 = neg_mul(t, inv1);
-            let z_j1i1 = neg_mul(add_prod::<FMA>(s11, g[ri1 + i], z_j1i), inv1);
+            let z_j1i1 = neg_mul(add_prod::<L>(s11, g[ri1 + i], z_j1i), inv1);
             batch.z[zj + (i - j)] = z_ji;
             batch.z[zj1 + (i - j - 1)] = z_j1i;
             batch.z[zj + (i + 1 - j)] = z_ji1;
@@ -793,7 +643,7 @@ fn inverse_body<const FMA: bool>(batch: &mut Batch) {
             // The last column, one entry per row of the pair.
             let ri = lower_row(i);
             for (row, zr) in [(j, zj), (j + 1, zj1)] {
-                let s = dot::<FMA>(&batch.g[ri + row..ri + i], &batch.z[zr..zr + (i - row)]);
+                let s = dot::<L>(&batch.g[ri + row..ri + i], &batch.z[zr..zr + (i - row)]);
                 batch.z[zr + (i - row)] = neg_mul(s, batch.inv_diag[i]);
             }
         }
@@ -806,7 +656,7 @@ fn inverse_body<const FMA: bool>(batch: &mut Batch) {
         if i + 1 == r {
             for j in 0..=i {
                 let zjr = up(j) + (i - j);
-                batch.g[ri + j] = dot::<FMA>(&batch.z[zi..zi + 1], &batch.z[zjr..zjr + 1]);
+                batch.g[ri + j] = dot::<L>(&batch.z[zi..zi + 1], &batch.z[zjr..zjr + 1]);
             }
             break;
         }
@@ -816,144 +666,59 @@ fn inverse_body<const FMA: bool>(batch: &mut Batch) {
         while j < i {
             let z = &batch.z;
             let (zj, zj1) = (up(j) + (i + 1 - j), up(j + 1) + (i - j));
-            let [s00, s01, s10, s11] = dot2x2::<FMA>(
+            let [s00, s01, s10, s11] = dot2x2::<L>(
                 &z[zi + 1..zi + 1 + n],
                 &z[zi1..zi1 + n],
                 &z[zj..zj + n],
                 &z[zj1..zj1 + n],
             );
             let zii = z[zi];
-            batch.g[ri + j] = add_prod::<FMA>(s00, zii, z[zj - 1]);
-            batch.g[ri + j + 1] = add_prod::<FMA>(s01, zii, z[zj1 - 1]);
+            batch.g[ri + j] = add_prod::<L>(s00, zii, z[zj - 1]);
+            batch.g[ri + j + 1] = add_prod::<L>(s01, zii, z[zj1 - 1]);
             batch.g[ri1 + j] = s10;
             batch.g[ri1 + j + 1] = s11;
             j += 2;
         }
         // Column i of both rows, then (i+1, i+1).
         let zii_row = &batch.z[zi..zi + n + 1];
-        batch.g[ri + i] = dot::<FMA>(zii_row, zii_row);
-        batch.g[ri1 + i] = dot::<FMA>(&batch.z[zi1..zi1 + n], &batch.z[zi + 1..zi + 1 + n]);
-        batch.g[ri1 + i + 1] = dot::<FMA>(&batch.z[zi1..zi1 + n], &batch.z[zi1..zi1 + n]);
+        batch.g[ri + i] = dot::<L>(zii_row, zii_row);
+        batch.g[ri1 + i] = dot::<L>(&batch.z[zi1..zi1 + n], &batch.z[zi + 1..zi + 1 + n]);
+        batch.g[ri1 + i + 1] = dot::<L>(&batch.z[zi1..zi1 + n], &batch.z[zi1..zi1 + n]);
         i += 2;
     }
 }
 
-/// Whether the AVX2 + FMA variants can run here.
-#[inline]
-fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+dispatch! {
+    /// [`factor_body`] on this CPU's level.
+    fn factor(batch: &mut Batch, bad: &mut [usize; LANES]) {
+        portable => factor_body::<{ crate::simd::batch::PORTABLE }>(batch, bad),
+        avx2 => factor_body::<{ crate::simd::batch::AVX2 }>(batch, bad),
+        avx512 => factor_body::<{ crate::simd::batch::AVX512 }>(batch, bad),
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{factor_body, inverse_body, solve_body, Batch, LANES, V, ZERO};
-    use std::arch::x86_64::{
-        __m256d, _mm256_add_pd, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_setzero_pd,
-        _mm256_storeu_pd,
-    };
-
-    /// The two halves of an entry.
-    #[inline(always)]
-    unsafe fn load(v: &V) -> (__m256d, __m256d) {
-        (
-            _mm256_loadu_pd(v.as_ptr()),
-            _mm256_loadu_pd(v.as_ptr().add(4)),
-        )
+dispatch! {
+    /// [`solve_body`] on this CPU's level.
+    fn solve(batch: &mut Batch) {
+        portable => solve_body::<{ crate::simd::batch::PORTABLE }>(batch),
+        avx2 => solve_body::<{ crate::simd::batch::AVX2 }>(batch),
+        avx512 => solve_body::<{ crate::simd::batch::AVX512 }>(batch),
     }
+}
 
-    #[inline(always)]
-    unsafe fn store(lo: __m256d, hi: __m256d) -> V {
-        let mut out = ZERO;
-        _mm256_storeu_pd(out.as_mut_ptr(), lo);
-        _mm256_storeu_pd(out.as_mut_ptr().add(4), hi);
-        out
-    }
-
-    /// [`super::dot`]: four partial sums `k mod 4`, `(s0 + s1) + (s2 + s3)`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(super) unsafe fn dot(a: &[V], b: &[V]) -> V {
-        let n = a.len().min(b.len());
-        let (a, b) = (&a[..n], &b[..n]);
-        let mut lo = [_mm256_setzero_pd(); 4];
-        let mut hi = [_mm256_setzero_pd(); 4];
-        let mut ac = a.chunks_exact(4);
-        let mut bc = b.chunks_exact(4);
-        for (a4, b4) in (&mut ac).zip(&mut bc) {
-            for u in 0..4 {
-                let (xl, xh) = load(&a4[u]);
-                let (yl, yh) = load(&b4[u]);
-                lo[u] = _mm256_fmadd_pd(xl, yl, lo[u]);
-                hi[u] = _mm256_fmadd_pd(xh, yh, hi[u]);
-            }
-        }
-        for (u, (x, y)) in ac.remainder().iter().zip(bc.remainder()).enumerate() {
-            let (xl, xh) = load(x);
-            let (yl, yh) = load(y);
-            lo[u] = _mm256_fmadd_pd(xl, yl, lo[u]);
-            hi[u] = _mm256_fmadd_pd(xh, yh, hi[u]);
-        }
-        store(
-            _mm256_add_pd(_mm256_add_pd(lo[0], lo[1]), _mm256_add_pd(lo[2], lo[3])),
-            _mm256_add_pd(_mm256_add_pd(hi[0], hi[1]), _mm256_add_pd(hi[2], hi[3])),
-        )
-    }
-
-    /// [`super::dot2x2`].
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(super) unsafe fn dot2x2(a0: &[V], a1: &[V], b0: &[V], b1: &[V]) -> [V; 4] {
-        let n = a0.len();
-        let (a1, b0, b1) = (&a1[..n], &b0[..n], &b1[..n]);
-        let mut acc = [_mm256_setzero_pd(); 8];
-        for (((x0, x1), y0), y1) in a0.iter().zip(a1).zip(b0).zip(b1) {
-            let (x0l, x0h) = load(x0);
-            let (x1l, x1h) = load(x1);
-            let (y0l, y0h) = load(y0);
-            let (y1l, y1h) = load(y1);
-            acc[0] = _mm256_fmadd_pd(x0l, y0l, acc[0]);
-            acc[1] = _mm256_fmadd_pd(x0h, y0h, acc[1]);
-            acc[2] = _mm256_fmadd_pd(x0l, y1l, acc[2]);
-            acc[3] = _mm256_fmadd_pd(x0h, y1h, acc[3]);
-            acc[4] = _mm256_fmadd_pd(x1l, y0l, acc[4]);
-            acc[5] = _mm256_fmadd_pd(x1h, y0h, acc[5]);
-            acc[6] = _mm256_fmadd_pd(x1l, y1l, acc[6]);
-            acc[7] = _mm256_fmadd_pd(x1h, y1h, acc[7]);
-        }
-        [
-            store(acc[0], acc[1]),
-            store(acc[2], acc[3]),
-            store(acc[4], acc[5]),
-            store(acc[6], acc[7]),
-        ]
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn factor(batch: &mut Batch, bad: &mut [usize; LANES]) {
-        factor_body::<true>(batch, bad)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn solve(batch: &mut Batch) {
-        solve_body::<true>(batch)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn inverse(batch: &mut Batch) {
-        inverse_body::<true>(batch)
+dispatch! {
+    /// [`inverse_body`] on this CPU's level.
+    fn inverse(batch: &mut Batch) {
+        portable => inverse_body::<{ crate::simd::batch::PORTABLE }>(batch),
+        avx2 => inverse_body::<{ crate::simd::batch::AVX2 }>(batch),
+        avx512 => inverse_body::<{ crate::simd::batch::AVX512 }>(batch),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::{at, levels, Level};
 
     /// A deterministic SPD matrix (packed lower, without the identity the
     /// batch adds) and right-hand side for lane `seed`.
@@ -1014,28 +779,18 @@ mod tests {
         (inv, log_det)
     }
 
-    /// The variants this machine can run: the portable one, and the AVX2 +
-    /// FMA one where the CPU has it.
-    fn variants() -> Vec<bool> {
-        if avx2() {
-            vec![false, true]
-        } else {
-            vec![false]
-        }
-    }
-
     #[test]
     fn agrees_with_gauss_jordan_in_every_lane_and_pads() {
-        for (r, fast) in [1, 2, 3, 5, 8, 13, 32]
+        for (r, level) in [1, 2, 3, 5, 8, 13, 32]
             .into_iter()
-            .flat_map(|r| variants().into_iter().map(move |f| (r, f)))
+            .flat_map(|r| levels().into_iter().map(move |l| (r, l)))
         {
             let mut batch = Batch::new(r);
             let cases: Vec<_> = (0..LANES as u64 - 2).map(|l| case(r, 7 + l)).collect();
             let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
             let rhs: Vec<&[f64]> = cases.iter().map(|c| &c.1[..]).collect();
             batch.load(&packed, &rhs);
-            batch.factor_and_solve_on(fast).unwrap();
+            at(level, || batch.factor_and_solve()).unwrap();
             let means: Vec<Vec<f64>> = (0..LANES)
                 .map(|l| {
                     let mut m = vec![0.0; r];
@@ -1044,7 +799,7 @@ mod tests {
                 })
                 .collect();
             let dets: Vec<f64> = (0..LANES).map(|l| batch.log_det(l)).collect();
-            batch.inverse_on(fast);
+            at(level, || batch.inverse());
             for (lane, (p, b)) in cases.iter().enumerate() {
                 let (inv, log_det) = naive(r, p);
                 assert!((dets[lane] - log_det).abs() < 1e-12 * (1.0 + log_det.abs()));
@@ -1083,7 +838,7 @@ mod tests {
     fn a_lane_does_not_depend_on_its_neighbours() {
         let r = 11;
         let (p, b) = case(r, 3);
-        for fast in variants() {
+        for level in levels() {
             let mut results = Vec::new();
             // (lane, lanes loaded, seed of the others): full and partial batches.
             for (lane, lanes, seed) in [
@@ -1098,11 +853,11 @@ mod tests {
                 let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
                 let rhs: Vec<&[f64]> = cases.iter().map(|c| &c.1[..]).collect();
                 batch.load(&packed, &rhs);
-                batch.factor_and_solve_on(fast).unwrap();
+                at(level, || batch.factor_and_solve()).unwrap();
                 let mut m = vec![0.0; r];
                 batch.mean(lane, &mut m);
                 let det = batch.log_det(lane);
-                batch.inverse_on(fast);
+                at(level, || batch.inverse());
                 let mut out = vec![0.0; packed_len(r)];
                 batch.write_inverse(lane, false, &mut out);
                 results.push((m, det.to_bits(), out));
@@ -1123,13 +878,13 @@ mod tests {
         cases[3].0[diag(4)] = -1.0;
         let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
         let columns = ndarray::Array2::from_shape_fn((packed_len(r), 5), |(i, l)| packed[l][i]);
-        for fast in variants() {
+        for level in levels() {
             let mut batch = Batch::new(r);
             batch.load_columns(columns.view(), false);
-            let bad = batch.factor_each_on(fast);
+            let bad = at(level, || batch.factor_each());
             assert_eq!(bad[..5], [None, None, None, Some(4), None]);
             assert!(bad[5..].iter().all(Option::is_none));
-            batch.inverse_on(fast);
+            at(level, || batch.inverse());
             for lane in [0, 1, 2, 4] {
                 // `naive` adds the identity: take it back out first.
                 let mut p = cases[lane].0.clone();
@@ -1162,11 +917,11 @@ mod tests {
         cases[6].0[1] = f64::NAN;
         let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
         let rhs: Vec<&[f64]> = cases.iter().map(|c| &c.1[..]).collect();
-        for fast in variants() {
+        for level in levels() {
             let mut batch = Batch::new(r);
             batch.load(&packed, &rhs);
             assert_eq!(
-                batch.factor_and_solve_on(fast),
+                at(level, || batch.factor_and_solve()),
                 Err(NotPositive { lane: 5, pivot: 2 })
             );
         }
@@ -1209,5 +964,41 @@ mod tests {
                 assert_eq!(sum, expected_sum);
             }
         }
+    }
+
+    #[test]
+    fn the_levels_with_fma_give_the_same_bits() {
+        // R = 23: odd, so the pair loops end on single rows and columns.
+        let r = 23;
+        let cases: Vec<_> = (0..LANES).map(|l| case(r, 60 + l as u64)).collect();
+        let packed: Vec<&[f64]> = cases.iter().map(|c| &c.0[..]).collect();
+        let rhs: Vec<&[f64]> = cases.iter().map(|c| &c.1[..]).collect();
+        let run = |level: Level| {
+            at(level, || {
+                let mut batch = Batch::new(r);
+                batch.load(&packed, &rhs);
+                batch.factor_and_solve().unwrap();
+                let mut out = Vec::new();
+                for lane in 0..LANES {
+                    let mut m = vec![0.0; r];
+                    batch.mean(lane, &mut m);
+                    out.extend(m);
+                    out.push(batch.log_det(lane));
+                }
+                batch.inverse();
+                for lane in 0..LANES {
+                    let mut inv = vec![0.0; packed_len(r)];
+                    batch.write_inverse(lane, true, &mut inv);
+                    out.extend(inv);
+                }
+                out.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            })
+        };
+        let fma: Vec<_> = levels()
+            .into_iter()
+            .filter(|&l| l >= Level::Avx2)
+            .map(run)
+            .collect();
+        assert!(fma.windows(2).all(|w| w[0] == w[1]));
     }
 }

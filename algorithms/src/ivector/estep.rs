@@ -41,7 +41,7 @@ use shardkit::{parallelize, Reduce};
 use super::batch::{Batch, LANES};
 use super::errors::IvectorError;
 use super::model::TvModel;
-use crate::linalg::{cholesky, gemm, gemm_lower, pack_lower, packed_len, unpack_lower, CholWork};
+use crate::linalg::{factor_lower, gemm, gemm_lower, pack_lower, packed_len, unpack_lower};
 use crate::scratch::{aligned_rows, with_scratch};
 
 /// Sessions per block of the session pass: the `N·P` GEMM (`K × C` by
@@ -421,14 +421,7 @@ pub(crate) fn solve_components(
 pub(crate) fn cholesky_factor(packed: &[f64], r: usize) -> Result<Array2<f64>, usize> {
     let mut m = Mat::<f64>::zeros(r, r);
     unpack_lower(packed, m.as_mut());
-    cholesky(m.as_mut(), &mut CholWork::new(r))?;
-    Ok(Array2::from_shape_fn((r, r), |(i, j)| {
-        if j <= i {
-            m[(i, j)]
-        } else {
-            0.0
-        }
-    }))
+    factor_lower(m)
 }
 
 /// The session rows `range` of the statistics.

@@ -38,7 +38,7 @@ impl SessionStats {
     /// session).
     pub fn new(zero: Array2<f64>, first: Array2<f64>) -> Result<SessionStats, IvectorError> {
         let (s, c) = zero.dim();
-        if first.nrows() != s || c == 0 || first.ncols() % c != 0 || first.ncols() == 0 {
+        if first.nrows() != s || c == 0 || !first.ncols().is_multiple_of(c) || first.ncols() == 0 {
             return Err(IvectorError::StatsParts {
                 zero: zero.dim(),
                 first: first.dim(),

@@ -12,18 +12,19 @@
 //! rounding can make the distance of a point to itself slightly negative.
 //!
 //! Every reduction here runs in a fixed order (eight lanes combined in a
-//! fixed tree), so the bits of a row's results depend on the row alone.
+//! fixed tree), so the bits of a row's results depend on the row alone; the
+//! vectorised loops are in [`crate::simd::kmeans`].
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use crate::linalg::gemm_f32;
+use crate::simd::kmeans::{argmax_rows, sq_norm, LANES};
+pub(crate) use crate::simd::kmeans::{distance, nearer};
 
 /// Rows per GEMM: the chunk's score matrix (`CHUNK × K` f32) stays in the
 /// L2 cache for the argmin that reads it back; a multiple of 96, the row
 /// tile of faer's AVX-512 f32 kernels.
 pub(crate) const CHUNK: usize = 384;
-
-const LANES: usize = 8;
 
 /// Centroids ready for the assignment: an f32 copy, transposed for the
 /// GEMM, and their halved squared norms.
@@ -96,135 +97,6 @@ pub(crate) fn assign(x: ArrayView2<'_, f32>, c: &Centroids, work: &mut Work) {
     argmax_rows(scores, k, &c.half_norms, &mut work.labels);
 }
 
-/// `labels[i] = argmax_k(scores[i, k] − half[k])`, the lowest `k` on ties.
-fn argmax_rows(scores: &[f32], k: usize, half: &[f32], labels: &mut [u32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above).
-        return unsafe { argmax_rows_avx2(scores, k, half, labels) };
-    }
-    argmax_rows_generic(scores, k, half, labels)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn argmax_rows_avx2(scores: &[f32], k: usize, half: &[f32], labels: &mut [u32]) {
-    argmax_rows_generic(scores, k, half, labels)
-}
-
-#[inline(always)]
-fn argmax_rows_generic(scores: &[f32], k: usize, half: &[f32], labels: &mut [u32]) {
-    const W: usize = 16;
-    let full = k / W * W;
-    for (row, label) in scores.chunks_exact(k).zip(labels.iter_mut()) {
-        // W running maxima, lane l seeing columns l, l+W, l+2W, ...; a
-        // strict `>` keeps each lane's first maximum. The index update is
-        // written with masks so that it vectorises as the values do.
-        let mut best = [f32::NEG_INFINITY; W];
-        let mut arg = [0u32; W];
-        let mut idx: [u32; W] = std::array::from_fn(|l| l as u32);
-        for (s, h) in row[..full]
-            .chunks_exact(W)
-            .zip(half[..full].chunks_exact(W))
-        {
-            for l in 0..W {
-                let v = s[l] - h[l];
-                let mask = u32::from(v > best[l]).wrapping_neg();
-                best[l] = if v > best[l] { v } else { best[l] };
-                arg[l] = (idx[l] & mask) | (arg[l] & !mask);
-                idx[l] += W as u32;
-            }
-        }
-        let (mut b, mut a) = (f32::NEG_INFINITY, 0u32);
-        for l in 0..W {
-            if best[l] > b || (best[l] == b && arg[l] < a) {
-                b = best[l];
-                a = arg[l];
-            }
-        }
-        for j in full..k {
-            let v = row[j] - half[j];
-            if v > b {
-                b = v;
-                a = j as u32;
-            }
-        }
-        *label = a;
-    }
-}
-
-/// `Σ xᵢ²` in f64, eight lanes added in a fixed order.
-#[inline]
-pub(crate) fn sq_norm<T: Copy + Into<f64>>(x: &[T]) -> f64 {
-    let mut acc = [0.0f64; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for l in 0..LANES {
-            let v: f64 = c[l].into();
-            acc[l] += v * v;
-        }
-    }
-    let mut s = fold_lanes(acc);
-    for &v in tail {
-        let v: f64 = v.into();
-        s += v * v;
-    }
-    s
-}
-
-#[inline(always)]
-fn fold_lanes(a: [f64; LANES]) -> f64 {
-    ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
-}
-
-/// `‖x − c‖²` in f64, and `sums += x` (the update step's accumulation), in
-/// one sweep over the row.
-#[inline(always)]
-fn distance_and_add(x: &[f32], c: &[f64], sums: &mut [f64]) -> f64 {
-    let mut acc = [0.0f64; LANES];
-    let n = x.len() / LANES * LANES;
-    for ((xc, cc), sc) in x[..n]
-        .chunks_exact(LANES)
-        .zip(c[..n].chunks_exact(LANES))
-        .zip(sums[..n].chunks_exact_mut(LANES))
-    {
-        for l in 0..LANES {
-            let v = f64::from(xc[l]);
-            let d = v - cc[l];
-            acc[l] += d * d;
-            sc[l] += v;
-        }
-    }
-    let mut s = fold_lanes(acc);
-    for j in n..x.len() {
-        let v = f64::from(x[j]);
-        let d = v - c[j];
-        s += d * d;
-        sums[j] += v;
-    }
-    s
-}
-
-/// `‖x − c‖²` in f64.
-#[inline(always)]
-pub(crate) fn distance(x: &[f32], c: &[f64]) -> f64 {
-    let mut acc = [0.0f64; LANES];
-    let n = x.len() / LANES * LANES;
-    for (xc, cc) in x[..n].chunks_exact(LANES).zip(c[..n].chunks_exact(LANES)) {
-        for l in 0..LANES {
-            let d = f64::from(xc[l]) - cc[l];
-            acc[l] += d * d;
-        }
-    }
-    let mut s = fold_lanes(acc);
-    for j in n..x.len() {
-        let d = f64::from(x[j]) - c[j];
-        s += d * d;
-    }
-    s
-}
-
 /// The update step's sums for a chunk whose labels are in `work.labels`:
 /// `counts[l] += 1`, `sums[l] += x`, and the exact squared distances to
 /// the assigned centroids, returned summed.
@@ -235,45 +107,13 @@ pub(crate) fn accumulate(
     counts: &mut [u64],
     sums: &mut Array2<f64>,
 ) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above).
-        return unsafe { accumulate_avx2(x, c, labels, counts, sums) };
-    }
-    accumulate_generic(x, c, labels, counts, sums)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn accumulate_avx2(
-    x: ArrayView2<'_, f32>,
-    c: &Centroids,
-    labels: &[u32],
-    counts: &mut [u64],
-    sums: &mut Array2<f64>,
-) -> f64 {
-    accumulate_generic(x, c, labels, counts, sums)
-}
-
-#[inline(always)]
-fn accumulate_generic(
-    x: ArrayView2<'_, f32>,
-    c: &Centroids,
-    labels: &[u32],
-    counts: &mut [u64],
-    sums: &mut Array2<f64>,
-) -> f64 {
-    let d = c.dim();
-    let centroids = c.c64.as_slice().expect("owned, standard layout");
-    let sums = sums.as_slice_mut().expect("owned, standard layout");
-    let mut inertia = 0.0;
-    for (row, &l) in x.rows().into_iter().zip(labels) {
-        let l = l as usize;
-        let row = row.to_slice().expect("rows are contiguous");
-        counts[l] += 1;
-        inertia += distance_and_add(row, &centroids[l * d..][..d], &mut sums[l * d..][..d]);
-    }
-    inertia
+    crate::simd::kmeans::accumulate(
+        x,
+        c.c64.as_slice().expect("owned, standard layout"),
+        labels,
+        counts,
+        sums.as_slice_mut().expect("owned, standard layout"),
+    )
 }
 
 /// Squared norms of the rows of `x`, into `work.norms`.
@@ -378,87 +218,7 @@ impl Candidates {
 /// that the products vectorise; each term is summed over the columns in
 /// order, so a row's terms do not depend on which rows were gathered.
 pub(crate) fn row_dots(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above).
-        return unsafe { row_dots_avx2(rows, dim, c, out) };
-    }
-    row_dots_generic(rows, dim, c, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn row_dots_avx2(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
-    row_dots_generic(rows, dim, c, out)
-}
-
-// Index loops over fixed-size lanes are what vectorises here.
-#[allow(clippy::needless_range_loop)]
-#[inline(always)]
-fn row_dots_generic(rows: &[f32], dim: usize, c: &Candidates, out: &mut Vec<f32>) {
-    const R: usize = 4;
-    let tp = c.padded();
-    let g = rows.len() / dim;
-    out.clear();
-    out.resize(g.div_ceil(R) * R * tp, 0.0);
-    let mut x = [[0.0f32; 64]; R];
-    for (block, o) in out.chunks_exact_mut(R * tp).enumerate() {
-        for group in 0..tp / LANES {
-            let mut acc = [[0.0f32; LANES]; R];
-            for k0 in (0..dim).step_by(64) {
-                let kn = (dim - k0).min(64);
-                for (q, xq) in x.iter_mut().enumerate() {
-                    let r = block * R + q;
-                    if r < g {
-                        xq[..kn].copy_from_slice(&rows[r * dim + k0..][..kn]);
-                    } else {
-                        xq[..kn].fill(0.0);
-                    }
-                }
-                for k in 0..kn {
-                    let cv = &c.ct8[(k0 + k) * tp + group * LANES..][..LANES];
-                    for q in 0..R {
-                        let xv = x[q][k];
-                        for l in 0..LANES {
-                            acc[q][l] += xv * cv[l];
-                        }
-                    }
-                }
-            }
-            for q in 0..R {
-                o[q * tp + group * LANES..][..LANES].copy_from_slice(&acc[q]);
-            }
-        }
-    }
-}
-
-/// k-means||'s update for one candidate: where the candidate is nearer
-/// than the nearest so far (strictly), it becomes the nearest.
-pub(crate) fn nearer(dot: &[f32], xx: &[f64], cc: f64, id: f64, d2: &mut [f64], near: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above).
-        return unsafe { nearer_avx2(dot, xx, cc, id, d2, near) };
-    }
-    nearer_generic(dot, xx, cc, id, d2, near)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn nearer_avx2(dot: &[f32], xx: &[f64], cc: f64, id: f64, d2: &mut [f64], near: &mut [f64]) {
-    nearer_generic(dot, xx, cc, id, d2, near)
-}
-
-#[inline(always)]
-fn nearer_generic(dot: &[f32], xx: &[f64], cc: f64, id: f64, d2: &mut [f64], near: &mut [f64]) {
-    let m = d2.len();
-    let (dot, xx, near) = (&dot[..m], &xx[..m], &mut near[..m]);
-    for i in 0..m {
-        let d = (xx[i] + cc - 2.0 * f64::from(dot[i])).max(0.0);
-        let closer = d < d2[i];
-        d2[i] = if closer { d } else { d2[i] };
-        near[i] = if closer { id } else { near[i] };
-    }
+    crate::simd::kmeans::row_dots(rows, dim, &c.ct8, c.padded(), out)
 }
 
 /// Scratch space for candidate distances.

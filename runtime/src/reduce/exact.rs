@@ -398,7 +398,7 @@ impl FixedVec {
     /// If `words.len()` is not a multiple of [`LIMBS`].
     pub(crate) fn from_words(words: Vec<i64>) -> FixedVec {
         assert!(
-            words.len() % LIMBS == 0,
+            words.len().is_multiple_of(LIMBS),
             "FixedVec::from_words: {} words is not a multiple of {LIMBS}",
             words.len()
         );

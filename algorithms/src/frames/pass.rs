@@ -32,8 +32,10 @@ pub(crate) trait Visit: Sync {
     type Block: Send;
     /// Scratch space, created once per block.
     type Work: Default;
-    /// The element of the per-frame state.
-    type Cell: Copy + Default + Send + Sync;
+    /// The element of the per-frame state. Under MPI, the state a pass
+    /// writes travels to every rank after the pass (as every in-place
+    /// output of a `#[parallelize]` call), hence the serde bounds.
+    type Cell: Copy + Default + Send + Sync + serde::Serialize + serde::de::DeserializeOwned;
     /// The result of a block that saw no rows.
     fn start(&self) -> Self::Out;
     /// Visits `x` (at most [`chunk_rows`](Visit::chunk_rows) rows), whose

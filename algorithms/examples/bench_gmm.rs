@@ -41,12 +41,6 @@
 //! gives the best selection iteration, the best iteration without
 //! selection, and the average over all iterations (the amortised figure).
 
-#[path = "common/peak.rs"]
-mod peak;
-
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -57,6 +51,7 @@ use shardkit_algorithms::features::{read_features, read_list, write_npy};
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::gmm::ubm::{em, EmConfig, EmIteration, UbmTrained};
 use shardkit_algorithms::gmm::{DiagGmm, Pruning};
+use shardkit_testkit::timing;
 
 struct Args {
     list: Option<PathBuf>,
@@ -149,7 +144,7 @@ fn generate(
     dir: &Path,
 ) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let frames = gmm_data::mfcc_like(n, d, 64, seed + 1);
+    let frames = shardkit_testkit::mfcc_like(n, d, 64, seed + 1);
     std::fs::create_dir_all(dir)?;
     let files = files.min(n);
     let mut list = String::new();
@@ -180,7 +175,7 @@ fn default_init(x: ArrayView2<f32>, m: usize, seed: u64) -> Result<DiagGmm, Stri
             "{m} components need at least {m} frames for the default init, but there are {n}"
         ));
     }
-    let mut rng = gmm_data::Rng::new(seed ^ 0x6a09_e667_f3bc_c908);
+    let mut rng = shardkit_testkit::Rng::new(seed ^ 0x6a09_e667_f3bc_c908);
     // Partial Fisher-Yates: the first m of a seeded permutation.
     let mut order: Vec<usize> = (0..n).collect();
     for i in 0..m {
@@ -321,7 +316,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         flops / 1e9
     );
     let peak = if a.peak {
-        let ((one, _), (each, _)) = peak::gemm_peak::<f32>(2048, threads, 3);
+        let ((one, _), (each, _)) = timing::gemm_peak::<f32>(2048, threads, 3);
         let peak = one.max(each);
         println!(
             "faer f32 GEMM peak, 2048³, {threads} thread(s): {one:.1} GFLOP/s as one product, {each:.1} GFLOP/s as {threads} single-threaded products at once; peak = {peak:.1} GFLOP/s (best of 3)"

@@ -22,16 +22,10 @@
 //! with the per-session factorisations, each with its share of the peak;
 //! objective), then the extraction time with and without covariances.
 
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-#[path = "common/peak.rs"]
-mod peak;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use gmm_data::Rng;
 use ndarray::{Array1, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use shardkit::Executor;
@@ -39,6 +33,8 @@ use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{
     extract, extract_into, tv_em, SessionStats, TvConfig, TvIteration, TvModel,
 };
+use shardkit_testkit::timing;
+use shardkit_testkit::Rng;
 
 /// Time total-variability EM iterations and i-vector extraction.
 #[derive(Parser, Debug)]
@@ -122,7 +118,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         model.rank(),
     );
     let threads = exec.workers();
-    let (one, each) = peak::gemm_peak::<f64>(1024, threads, 3);
+    let (one, each) = timing::gemm_peak::<f64>(1024, threads, 3);
     let peak = one.0.max(each.0);
     say!(
         "S = {s}, C = {c}, D = {d}, R = {r}; {threads} thread(s); faer f64 GEMM peak {peak:.1} GFLOP/s"
@@ -162,24 +158,24 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if let (Some(path), true) = (&args.out, shardkit::is_root()) {
             model.save(path)?;
         }
-        let (best, worst, w) = peak::time(args.reps, || extract(&stats, &model));
+        let (best, worst, w) = timing::time(args.reps, || extract(&stats, &model));
         let w = w?;
         let norm = w.iter().map(|v| v * v).sum::<f64>() / w.nrows() as f64;
         say!(
             "extraction (means):       {:8.4} s  (spread {:.0}%)  mean ‖w‖² {norm:.4}",
             best.as_secs_f64(),
-            peak::spread(best, worst)
+            timing::spread(best, worst)
         );
         let mut out = Array2::zeros(w.dim());
         let mut cov = Array2::zeros((w.nrows(), model.rank() * (model.rank() + 1) / 2));
-        let (best, worst, done) = peak::time(args.reps, || {
+        let (best, worst, done) = timing::time(args.reps, || {
             extract_into(&stats, &model, out.view_mut(), Some(cov.view_mut()))
         });
         done?;
         say!(
             "extraction (covariances): {:8.4} s  (spread {:.0}%)",
             best.as_secs_f64(),
-            peak::spread(best, worst)
+            timing::spread(best, worst)
         );
         Ok(())
     })

@@ -24,11 +24,6 @@
 //! the model as `.npy` files for `scripts/peers/gmm_numpy.py`, and the
 //! average log-likelihood per frame is printed to compare with it.
 
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-#[path = "common/peak.rs"]
-mod peak;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,6 +31,7 @@ use ndarray_npy::WriteNpyExt;
 use shardkit::Executor;
 use shardkit_algorithms::__bench;
 use shardkit_algorithms::gmm::{self, GmmStats, Prepared};
+use shardkit_testkit::timing;
 
 struct Args {
     frames: usize,
@@ -99,8 +95,8 @@ fn main() -> ExitCode {
         }
     };
     let (n, d, m) = (args.frames, args.dim, args.components);
-    let frames = gmm_data::mfcc_like(n, d, 64, 1);
-    let ubm = gmm_data::ubm_like(&frames, m, 2);
+    let frames = shardkit_testkit::mfcc_like(n, d, 64, 1);
+    let ubm = shardkit_testkit::ubm_like(&frames, m, 2);
     if let Some(dir) = &args.write {
         let write = || -> Result<(), Box<dyn std::error::Error>> {
             std::fs::create_dir_all(dir)?;
@@ -137,18 +133,18 @@ fn main() -> ExitCode {
     for &threads in &args.threads {
         let pool = Executor::threads(threads).expect("a pool");
         let ((one, one_spread), (each, each_spread)) =
-            peak::gemm_peak::<f32>(2048, threads, args.reps);
+            timing::gemm_peak::<f32>(2048, threads, args.reps);
         let peak = one.max(each);
         println!("{threads} thread(s): faer f32 GEMM, 2048^3: {one:6.1} GFLOP/s as one product (spread {one_spread:.0}%), {each:6.1} GFLOP/s as {threads} single-threaded products at once (spread {each_spread:.0}%); peak = the larger");
         let run = |what: &str, model: &Prepared<f32>| -> GmmStats {
             let (best, worst, stats) =
-                pool.install(|| peak::time(args.reps, || gmm::accumulate(frames.view(), model)));
+                pool.install(|| timing::time(args.reps, || gmm::accumulate(frames.view(), model)));
             let rate = flops / best.as_secs_f64() / 1e9;
             println!(
                 "  E-step, {what:<22} {:8.3} s  {rate:6.1} GFLOP/s  {:5.1}% of peak  (spread {:.0}%)",
                 best.as_secs_f64(),
                 100.0 * rate / peak,
-                peak::spread(best, worst)
+                timing::spread(best, worst)
             );
             stats
         };
@@ -158,7 +154,7 @@ fn main() -> ExitCode {
             // The same blocks through the block kernel alone, without
             // shardkit: the difference is the runtime's share (planning,
             // exact fixed-point sums of each block's statistics).
-            let (best, worst, ()) = peak::time(args.reps, || {
+            let (best, worst, ()) = timing::time(args.reps, || {
                 for block in frames.axis_chunks_iter(ndarray::Axis(0), gmm::BLOCK_FRAMES) {
                     std::hint::black_box(gmm::accumulate_block(block, &refined));
                 }
@@ -168,7 +164,7 @@ fn main() -> ExitCode {
                 "  block kernel in a loop, refined, no shardkit: {:8.3} s  {rate:6.1} GFLOP/s  {:5.1}% of peak  (spread {:.0}%)",
                 best.as_secs_f64(),
                 100.0 * rate / peak,
-                peak::spread(best, worst)
+                timing::spread(best, worst)
             );
         }
         println!(

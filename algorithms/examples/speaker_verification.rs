@@ -40,11 +40,6 @@
 //! draws the progress bars and writes; every rank computes the same
 //! numbers.
 
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-#[path = "common/synth.rs"]
-mod synth;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,6 +56,7 @@ use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Spe
 use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
 use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig};
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
+use shardkit_testkit::speech;
 
 /// Speaker verification from WAV files to EER and a DET plot.
 #[derive(Parser, Debug)]
@@ -169,7 +165,7 @@ fn run(args: &Args) -> Result<()> {
             let dir = args.out.join("wav");
             stages.run("generate the corpus", || {
                 // Every rank writes the same bytes (each file atomically).
-                synth::write_corpus(&dir, args.speakers, args.takes, args.seed)?;
+                speech::write_corpus(&dir, args.speakers, args.takes, args.seed)?;
                 Ok(())
             })?;
             dir

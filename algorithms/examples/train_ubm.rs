@@ -25,21 +25,18 @@
 //! a temporary file renamed into place); the model has the same bits on any
 //! number of threads or ranks.
 
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use gmm_data::{sample_gmm, Rng};
 use ndarray::{Array1, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_list, write_npy};
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::gmm::ubm::{em, train_ubm, EmConfig, EmIteration};
 use shardkit_algorithms::gmm::{self, DiagGmm};
+use shardkit_testkit::{sample_gmm, Rng};
 
 /// Train a UBM (diagonal GMM) by EM from feature files.
 #[derive(Parser, Debug)]

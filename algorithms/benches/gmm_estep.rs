@@ -16,7 +16,7 @@
 //! - `block size/<frames>`: blocks of 1024 to 16384 frames, to weigh the
 //!   per-block costs (scratch set-up, flush, uncentring) against
 //!   `BLOCK_FRAMES`; the exact summation across blocks is measured by the
-//!   `gmm_estep` example (`accumulate` against one `accumulate_block`).
+//!   `measure_gmm_estep` program (`accumulate` against one `accumulate_block`).
 
 use std::hint::black_box;
 

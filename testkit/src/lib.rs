@@ -11,7 +11,9 @@
 //! - [`timing`]: best-of-N timing and faer's GEMM peak, for the measurement
 //!   programs;
 //! - [`python`]: the Python with NumPy that the cross-checks against
-//!   `scripts/peers/` run.
+//!   `scripts/peers/` run;
+//! - [`cli`]: value parsers and the ranks × threads description shared by
+//!   the programs' command lines.
 //!
 //! Everything is deterministic: the same seed gives the same numbers (and
 //! the same WAV bytes) on every machine.
@@ -24,6 +26,7 @@
 //! assert_eq!((ubm.n_components(), ubm.dim()), (8, 20));
 //! ```
 
+pub mod cli;
 pub mod gmm;
 pub mod python;
 pub mod rng;

@@ -9,8 +9,9 @@
 //! ```
 //!
 //! The frames come from `--list FILE` (feature files, one per line, loaded
-//! into memory) or are generated (`--generate N`: MFCC-like f32 frames,
-//! seeded, written as `.npy` files plus `list.txt` into `--out DIR`). The
+//! into memory) or are generated (`--generate N`, default 200,000:
+//! MFCC-like f32 frames, seeded, written as `.npy` files plus `list.txt`
+//! into `--out DIR`). The
 //! initial model is `--init FILE.npz`, or `M` distinct frames drawn with
 //! `--seed` as the means, the data's global variance for every component,
 //! equal weights. `--write-init` saves it for `scripts/peers/gmm_numpy.py
@@ -45,16 +46,15 @@ use shardkit_testkit::timing;
 /// faer's f32 GEMM peak.
 #[derive(Parser, Debug)]
 #[command(name = "measure_gmm_em", bin_name = "measure_gmm_em")]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["list", "generate"])))]
 struct Args {
     /// Feature files, one per line (.npy or HTK; relative paths are resolved
     /// against the list's folder), loaded into memory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "generate")]
     list: Option<PathBuf>,
-    /// Instead of --list: write N MFCC-like f32 frames (seeded) as .npy
-    /// files plus list.txt into --out, then use that list.
-    #[arg(long, value_name = "N", value_parser = cli::count(1, 1_000_000_000))]
-    generate: Option<usize>,
+    /// Without --list: write N MFCC-like f32 frames (seeded) as .npy files
+    /// plus list.txt into --out, then use that list.
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = cli::count(1, 1_000_000_000))]
+    generate: usize,
     /// Dimension of the generated frames.
     #[arg(long, default_value_t = 60, value_parser = cli::count(1, 4096))]
     dim: usize,
@@ -109,9 +109,8 @@ struct Args {
     /// Skip the GEMM peak measurement.
     #[arg(long)]
     no_peak: bool,
-    /// Passed by `cargo bench`; ignored.
-    #[arg(long = "bench", hide = true)]
-    _bench: bool,
+    #[command(flatten)]
+    cargo: cli::CargoBench,
 }
 
 /// Writes `n` MFCC-like frames (the generator of the GMM tests and
@@ -228,9 +227,10 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         min_posterior: a.min_post,
         reselect_every: a.reselect_every,
     };
-    let list = match (&a.list, a.generate) {
-        (Some(list), _) => list.clone(),
-        (None, Some(n)) => {
+    let list = match &a.list {
+        Some(list) => list.clone(),
+        None => {
+            let n = a.generate;
             // The frames, generated then loaded: twice their size at least.
             cli::fits_in_memory("the generated frames", 2.0 * 4.0 * n as f64 * a.dim as f64)?;
             let dir = a.out.clone().unwrap_or_else(|| {
@@ -239,7 +239,6 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             });
             generate(n, a.dim, a.files, a.seed, &dir)?
         }
-        (None, None) => unreachable!("clap requires one of --list and --generate"),
     };
     let files = read_list(&list)?;
     if files.is_empty() {
@@ -281,8 +280,9 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let write_init = a.write_init.clone().or_else(|| {
-        a.generate
-            .map(|_| list.parent().unwrap_or(Path::new(".")).join("init.npz"))
+        a.list
+            .is_none()
+            .then(|| list.parent().unwrap_or(Path::new(".")).join("init.npz"))
     });
     if let Some(path) = &write_init {
         init.save(path)?;
@@ -367,7 +367,11 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let args = Args::parse();
+    if !args.cargo.selects("measure_gmm_em") {
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -65,13 +65,15 @@ struct Args {
     /// variances.npy) here, for scripts/peers/gmm_numpy.py.
     #[arg(long, value_name = "DIR")]
     write: Option<PathBuf>,
-    /// Passed by `cargo bench`; ignored.
-    #[arg(long = "bench", hide = true)]
-    _bench: bool,
+    #[command(flatten)]
+    cargo: cli::CargoBench,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if !args.cargo.selects("measure_gmm_estep") {
+        return ExitCode::SUCCESS;
+    }
     let (n, d, m) = (args.frames, args.dim, args.components);
     // The frames in f32, and once more in f64 while the model is fitted.
     if let Err(e) = cli::fits_in_memory("the generated frames", 12.0 * n as f64 * d as f64) {

@@ -69,9 +69,8 @@ struct Args {
     /// (DIR/init.npz) for scripts/peers/kmeans_sklearn.py.
     #[arg(long, value_name = "DIR")]
     write_data: Option<PathBuf>,
-    /// Passed by `cargo bench`; ignored.
-    #[arg(long = "bench", hide = true)]
-    _bench: bool,
+    #[command(flatten)]
+    cargo: cli::CargoBench,
 }
 
 /// The initialisations to time.
@@ -259,7 +258,11 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let args = Args::parse();
+    if !args.cargo.selects("measure_kmeans") {
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -89,9 +89,8 @@ struct Args {
     /// Save the trained model here (.npz: t, means, variances).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Passed by `cargo bench`; ignored.
-    #[arg(long = "bench", hide = true)]
-    _bench: bool,
+    #[command(flatten)]
+    cargo: cli::CargoBench,
 }
 
 /// Prints on the root process only (one line per job under mpirun).
@@ -105,6 +104,9 @@ macro_rules! say {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if !args.cargo.selects("measure_tv") {
+        return ExitCode::SUCCESS;
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,7 +1,7 @@
 //! What the example and measurement programs share on their command lines:
 //! clap value parsers that refuse zero and absurd sizes with a one-line
-//! error, a memory check for generated data, and how to say where a
-//! program runs ([`Layout`]).
+//! error, a memory check for generated data, what `cargo bench` passes
+//! ([`CargoBench`]), and how to say where a program runs ([`Layout`]).
 
 use std::fmt;
 
@@ -52,6 +52,46 @@ pub fn fits_in_memory(what: &str, bytes: f64) -> Result<(), String> {
             total / 1e9
         )),
         _ => Ok(()),
+    }
+}
+
+/// What `cargo bench` passes to a `harness = false` bench besides the
+/// program's own options: `--bench`, and the filter of `cargo bench --
+/// FILTER`. Flatten it into a measurement program's arguments
+/// (`#[command(flatten)] cargo: CargoBench`) and start with
+/// [`selects`](CargoBench::selects), so that `cargo bench` runs it, and
+/// `cargo bench -- chunk` (a criterion filter) skips it.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CargoBench {
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long = "bench", hide = true)]
+    bench: bool,
+    /// `cargo bench -- FILTER`: the program runs only if its name contains
+    /// FILTER.
+    #[arg(hide = true, value_name = "FILTER")]
+    filter: Option<String>,
+}
+
+impl CargoBench {
+    /// Whether the program `name` should run: no filter, or one that `name`
+    /// contains (as criterion selects benchmarks).
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use shardkit_testkit::cli::CargoBench;
+    ///
+    /// #[derive(Parser)]
+    /// struct Args {
+    ///     #[command(flatten)]
+    ///     cargo: CargoBench,
+    /// }
+    /// let run = |argv: &[&str]| Args::parse_from(argv).cargo.selects("measure_tv");
+    /// assert!(run(&["measure_tv", "--bench"]));
+    /// assert!(run(&["measure_tv", "tv", "--bench"]));
+    /// assert!(!run(&["measure_tv", "chunk", "--bench"]));
+    /// ```
+    pub fn selects(&self, name: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| name.contains(f))
     }
 }
 

@@ -2,7 +2,7 @@
 //! i-vector systems → scores → EER, minDCF and a DET plot.
 //!
 //! ```text
-//! # A generated corpus (8 speakers × 10 digits × 12 takes), about 10 s on 2 cores:
+//! # A generated corpus (8 speakers × 10 digits × 12 takes), 3–11 s on 2 cores:
 //! cargo run --release -p shardkit-algorithms --example speaker_verification
 //!
 //! # The Free Spoken Digit Dataset (or any folder of {digit}_{speaker}_{index}.wav):

@@ -368,14 +368,6 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if !args.cargo.selects("measure_gmm_em") {
-        return ExitCode::SUCCESS;
-    }
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let cargo = args.cargo.clone();
+    cargo.run("measure_gmm_em", || run(args))
 }

@@ -71,15 +71,13 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if !args.cargo.selects("measure_gmm_estep") {
-        return ExitCode::SUCCESS;
-    }
+    args.cargo.run("measure_gmm_estep", || run(&args))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let (n, d, m) = (args.frames, args.dim, args.components);
     // The frames in f32, and once more in f64 while the model is fitted.
-    if let Err(e) = cli::fits_in_memory("the generated frames", 12.0 * n as f64 * d as f64) {
-        eprintln!("measure_gmm_estep: {e}");
-        return ExitCode::FAILURE;
-    }
+    cli::fits_in_memory("the generated frames", 12.0 * n as f64 * d as f64)?;
     let frames = shardkit_testkit::mfcc_like(n, d, 64, 1);
     let ubm = shardkit_testkit::ubm_like(&frames, m, 2);
     if let Some(dir) = &args.write {
@@ -92,10 +90,7 @@ fn main() -> ExitCode {
             ubm.variances().write_npy(file("variances.npy")?)?;
             Ok(())
         };
-        if let Err(e) = write() {
-            eprintln!("cannot write to {}: {e}", dir.display());
-            return ExitCode::FAILURE;
-        }
+        write().map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
         println!(
             "wrote frames.npy, weights.npy, means.npy, variances.npy to {}",
             dir.display()
@@ -116,13 +111,7 @@ fn main() -> ExitCode {
     let refined = ubm.prepare();
     let plain = ubm.prepare().with_refine_margin(None);
     for &threads in &args.threads {
-        let pool = match Executor::threads(threads) {
-            Ok(pool) => pool,
-            Err(e) => {
-                eprintln!("measure_gmm_estep: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+        let pool = Executor::threads(threads)?;
         let ((one, one_spread), (each, each_spread)) =
             timing::gemm_peak::<f32>(2048, threads, args.reps);
         let peak = one.max(each);
@@ -165,5 +154,5 @@ fn main() -> ExitCode {
             fast.average_log_likelihood()
         );
     }
-    ExitCode::SUCCESS
+    Ok(())
 }

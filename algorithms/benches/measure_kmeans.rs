@@ -259,14 +259,6 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if !args.cargo.selects("measure_kmeans") {
-        return ExitCode::SUCCESS;
-    }
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let cargo = args.cargo.clone();
+    cargo.run("measure_kmeans", || run(args))
 }

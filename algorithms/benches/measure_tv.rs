@@ -104,16 +104,7 @@ macro_rules! say {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if !args.cargo.selects("measure_tv") {
-        return ExitCode::SUCCESS;
-    }
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("measure_tv: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    args.cargo.run("measure_tv", || run(&args))
 }
 
 type Data = (DiagGmm, SessionStats, TvModel);

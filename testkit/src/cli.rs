@@ -4,6 +4,7 @@
 //! ([`CargoBench`]), and how to say where a program runs ([`Layout`]).
 
 use std::fmt;
+use std::process::ExitCode;
 
 use shardkit::Executor;
 
@@ -58,8 +59,8 @@ pub fn fits_in_memory(what: &str, bytes: f64) -> Result<(), String> {
 /// What `cargo bench` passes to a `harness = false` bench besides the
 /// program's own options: `--bench`, and the filter of `cargo bench --
 /// FILTER`. Flatten it into a measurement program's arguments
-/// (`#[command(flatten)] cargo: CargoBench`) and start with
-/// [`selects`](CargoBench::selects), so that `cargo bench` runs it, and
+/// (`#[command(flatten)] cargo: CargoBench`) and run it with
+/// [`run`](CargoBench::run), so that `cargo bench` runs it, and
 /// `cargo bench -- chunk` (a criterion filter) skips it.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct CargoBench {
@@ -92,6 +93,26 @@ impl CargoBench {
     /// ```
     pub fn selects(&self, name: &str) -> bool {
         self.filter.as_deref().is_none_or(|f| name.contains(f))
+    }
+
+    /// A measurement program's `main`: runs `work` if the program `name`
+    /// is [selected](CargoBench::selects), and turns its result into the
+    /// exit status (an error is printed as `name: error`, status 1).
+    pub fn run(
+        &self,
+        name: &str,
+        work: impl FnOnce() -> Result<(), Box<dyn std::error::Error>>,
+    ) -> ExitCode {
+        if !self.selects(name) {
+            return ExitCode::SUCCESS;
+        }
+        match work() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                ExitCode::FAILURE
+            }
+        }
     }
 }
 

@@ -16,10 +16,7 @@
 //! - `block size/<frames>`: blocks of 1024 to 16384 frames, to weigh the
 //!   per-block costs (scratch set-up, flush, uncentring) against
 //!   `BLOCK_FRAMES`; the exact summation across blocks is measured by the
-//!   `gmm_estep` example (`accumulate` against one `accumulate_block`).
-
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
+//!   `measure_gmm_estep` program (`accumulate` against one `accumulate_block`).
 
 use std::hint::black_box;
 
@@ -32,8 +29,8 @@ const D: usize = 60;
 const M: usize = 512;
 
 fn bench(c: &mut Criterion) {
-    let frames = gmm_data::mfcc_like(16384, D, 64, 1);
-    let ubm = gmm_data::ubm_like(&frames, M, 2);
+    let frames = shardkit_testkit::mfcc_like(16384, D, 64, 1);
+    let ubm = shardkit_testkit::ubm_like(&frames, M, 2);
     let refined = ubm.prepare();
     let plain = ubm.prepare().with_refine_margin(None);
     let block = frames.slice(s![..BLOCK_FRAMES, ..]);

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! The full-size measurement (200,000 × 60, 256 clusters) and the peers
-//! are in examples/bench_kmeans.rs and scripts/peers/kmeans_sklearn.py.
+//! are in benches/measure_kmeans.rs and scripts/peers/kmeans_sklearn.py.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ndarray::{s, Array2};

@@ -2,7 +2,7 @@
 //! i-vector systems → scores → EER, minDCF and a DET plot.
 //!
 //! ```text
-//! # A generated corpus (8 speakers × 10 digits × 12 takes), about a minute on 2 cores:
+//! # A generated corpus (8 speakers × 10 digits × 12 takes), 3–11 s on 2 cores:
 //! cargo run --release -p shardkit-algorithms --example speaker_verification
 //!
 //! # The Free Spoken Digit Dataset (or any folder of {digit}_{speaker}_{index}.wav):
@@ -11,7 +11,7 @@
 //!
 //! # The same program on MPI ranks:
 //! cargo build --release -p shardkit-algorithms --features mpi --example speaker_verification
-//! mpirun -n 2 -x SHARDKIT_THREADS=1 target/release/examples/speaker_verification
+//! mpirun -n 2 --bind-to none -x SHARDKIT_THREADS=1 target/release/examples/speaker_verification
 //! ```
 //!
 //! # Protocol (the FSDD one)
@@ -40,11 +40,6 @@
 //! draws the progress bars and writes; every rank computes the same
 //! numbers.
 
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-#[path = "common/synth.rs"]
-mod synth;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,10 +56,18 @@ use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Spe
 use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
 use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig};
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
+use shardkit_testkit::cli::{self, Layout};
+use shardkit_testkit::speech;
 
-/// Speaker verification from WAV files to EER and a DET plot.
+/// Speaker verification end to end: WAV files → MFCC → UBM → GMM-UBM and
+/// i-vector systems (cosine, LDA+WCCN, PLDA) → EER, minDCF and a DET plot.
+/// Runs the FSDD protocol (recordings with index 5 and above train, 0–4
+/// test against every speaker) on a generated corpus, or on a folder of
+/// {digit}_{speaker}_{index}.wav files with --data. Writes the features,
+/// ubm.npz, tv.npz, det.png and det.svg in --out. Runs on threads, or on
+/// MPI ranks under mpirun (built with the `mpi` feature).
 #[derive(Parser, Debug)]
-#[command(about, long_about = None)]
+#[command(name = "speaker_verification")]
 struct Args {
     /// A folder of `{digit}_{speaker}_{index}.wav` files (e.g.
     /// ../shared/data/fsdd/recordings). Without it, a corpus is generated.
@@ -73,24 +76,24 @@ struct Args {
     /// Where the features, models, scores and plots go.
     #[arg(long, default_value = "target/speaker_verification")]
     out: PathBuf,
-    /// Threads per process (default: SHARDKIT_THREADS, else every core).
-    #[arg(long)]
+    /// Threads per process [default: SHARDKIT_THREADS, else every core].
+    #[arg(long, value_parser = cli::threads())]
     threads: Option<usize>,
     /// UBM components (a power of two).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = cli::count(1, 1 << 16))]
     components: usize,
     /// I-vector dimension.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = cli::count(1, 4096))]
     rank: usize,
     /// Total-variability EM iterations.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = cli::count(1, 100_000))]
     tv_iters: usize,
     /// Generated corpus: speakers.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = cli::count(2, 1000))]
     speakers: usize,
     /// Generated corpus: takes per digit and speaker (0–4 test, the rest
     /// training).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 12, value_parser = cli::count(6, 1000))]
     takes: usize,
     /// Seed of the generated corpus and of the initial T.
     #[arg(long, default_value_t = 7)]
@@ -160,8 +163,8 @@ fn run(args: &Args) -> Result<()> {
         lines: Vec::new(),
     };
     say!(
-        "speaker verification on {} worker(s)",
-        Executor::current().workers()
+        "speaker verification on {}",
+        Layout::of(&Executor::current())
     );
     let wav_dir = match &args.data {
         Some(dir) => dir.clone(),
@@ -169,7 +172,7 @@ fn run(args: &Args) -> Result<()> {
             let dir = args.out.join("wav");
             stages.run("generate the corpus", || {
                 // Every rank writes the same bytes (each file atomically).
-                synth::write_corpus(&dir, args.speakers, args.takes, args.seed)?;
+                speech::write_corpus(&dir, args.speakers, args.takes, args.seed)?;
                 Ok(())
             })?;
             dir

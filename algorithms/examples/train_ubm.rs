@@ -5,13 +5,17 @@
 //! # Generated data (a known 16-component GMM in 20 dimensions), self-checked:
 //! cargo run --release -p shardkit-algorithms --example train_ubm
 //!
-//! # Your features: one .npy or HTK file per line (paths relative to the list):
+//! # Your features: one .npy or HTK file per line (paths relative to the
+//! # list's folder), e.g. the MFCCs that extract_mfcc wrote:
+//! ls target/mfcc/*.npy > train.lst
 //! cargo run --release -p shardkit-algorithms --example train_ubm -- \
-//!     --list train.lst --components 512 --out ubm.npz --threads 2
+//!     --list train.lst --components 512 --out target/ubm.npz --threads 2
 //!
-//! # The same program on MPI ranks (files shared out between the ranks by size):
+//! # The same program on MPI ranks (files shared out between the ranks by size;
+//! # more ranks than cores needs mpirun's --oversubscribe):
 //! cargo build --release -p shardkit-algorithms --features mpi --example train_ubm
-//! mpirun -n 4 -x SHARDKIT_THREADS=1 target/release/examples/train_ubm --list train.lst --components 512
+//! mpirun -n 2 --bind-to none -x SHARDKIT_THREADS=1 target/release/examples/train_ubm \
+//!     --list train.lst --components 512
 //! ```
 //!
 //! Training follows SIDEKIT's schedule: one Gaussian with the global mean
@@ -25,38 +29,43 @@
 //! a temporary file renamed into place); the model has the same bits on any
 //! number of threads or ranks.
 
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use gmm_data::{sample_gmm, Rng};
 use ndarray::{Array1, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_list, write_npy};
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::gmm::ubm::{em, train_ubm, EmConfig, EmIteration};
 use shardkit_algorithms::gmm::{self, DiagGmm};
+use shardkit_testkit::cli::{self, Layout};
+use shardkit_testkit::{sample_gmm, Rng};
 
-/// Train a UBM (diagonal GMM) by EM from feature files.
+/// Trains a UBM (a diagonal GMM) by EM from feature files, with SIDEKIT's
+/// split schedule (1, 2, 4, ... components), and saves it as .npz
+/// (weights, means, variances). Without --list it trains on a generated
+/// corpus (40 files drawn from a known 16-component GMM) and checks the
+/// result against that GMM. Runs on threads, or on MPI ranks under mpirun
+/// (built with the `mpi` feature): the model has the same bits either way.
 #[derive(Parser, Debug)]
-#[command(about, long_about = None)]
+#[command(name = "train_ubm")]
 struct Args {
-    /// Feature files, one path per line (.npy or HTK; `#` comments). Without
-    /// it, a corpus is generated in `--generate` (or a temporary folder).
+    /// Feature files, one path per line (.npy or HTK; relative to the
+    /// list's folder; `#` comments), e.g. `ls target/mfcc/*.npy > train.lst`.
+    /// Without it, a corpus is generated in --generate (or a temporary
+    /// folder).
     #[arg(long)]
     list: Option<PathBuf>,
     /// Number of components: a power of two (or the --init model's count).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = cli::count(1, 1 << 16))]
     components: usize,
-    /// Where to write the model (.npz).
-    #[arg(long, default_value = "ubm.npz")]
+    /// Where to write the model (.npz; its folder is created if missing).
+    #[arg(long, default_value = "target/ubm.npz")]
     out: PathBuf,
-    /// Threads per process (default: SHARDKIT_THREADS, else every core).
-    #[arg(long)]
+    /// Threads per process [default: SHARDKIT_THREADS, else every core].
+    #[arg(long, value_parser = cli::threads())]
     threads: Option<usize>,
     /// EM iterations after each split, comma-separated (stage k trains
     /// 2^(k+1) components).
@@ -76,7 +85,7 @@ struct Args {
     #[arg(long)]
     init: Option<PathBuf>,
     /// EM iterations from --init.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = cli::count(1, 1_000_000))]
     iters: usize,
     /// Without --list: write the generated corpus (list, .npy files, and the
     /// generating model truth.npz) here.
@@ -131,7 +140,7 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .iterations(args.iterations.clone())
         .variance_floor(args.floor)
         .variance_ceiling(args.ceiling);
-    let workers = Executor::current().workers();
+    let layout = Layout::of(&Executor::current());
     let init = match &args.init {
         Some(path) => Some(DiagGmm::load(path)?),
         None => None,
@@ -147,10 +156,9 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             _ => format!("training {} components", args.components),
         };
         println!(
-            "{} files from {}, {} worker(s); {what}",
+            "{} files from {}, {layout}; {what}",
             files.len(),
             list.display(),
-            workers,
         );
     }
     let started = Instant::now();
@@ -182,6 +190,9 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     bar.finish_and_clear();
     let model = trained.model;
     if root {
+        if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
         model.save(&args.out)?;
         println!(
             "wrote {} ({} components, {} dimensions) in {:.2} s",

@@ -10,9 +10,7 @@ use shardkit_algorithms::backend::{
     average_by_label, cosine_scores, length_normalize, Backend, BackendError, ClassStats, Lda,
     LengthNorm, Plda, Recipe, Wccn,
 };
-
-mod python;
-use python::python_with_numpy;
+use shardkit_testkit::python_with_numpy;
 
 /// splitmix64 and Box–Muller: a seeded normal generator.
 struct Rng(u64);

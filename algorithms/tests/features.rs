@@ -13,10 +13,8 @@ use shardkit_algorithms::features::{
     htk_kind, htk_kind_name, read_features, read_features_with, read_htk, read_htk_with_header,
     read_list, read_npy, write_htk, write_npy, FeatureError, FeatureFormat, HtkHeader, ReadOptions,
 };
+use shardkit_testkit::python_with_numpy;
 use tempfile::TempDir;
-
-mod python;
-use python::python_with_numpy;
 
 // ---------------------------------------------------------------- helpers
 

@@ -13,9 +13,7 @@ use shardkit_algorithms::gmm::ubm::{em, train_ubm, EmConfig, UbmError};
 use shardkit_algorithms::gmm::{DiagGmm, Pruning};
 use shardkit_algorithms::ivector::baum_welch;
 use shardkit_algorithms::kmeans::{Init, KMeans};
-
-mod gmm_data;
-use gmm_data::{known_gmm, sample_gmm};
+use shardkit_testkit::{known_gmm, sample_gmm};
 
 /// Frames of a known mixture cut into utterances of uneven lengths, and the
 /// same utterances as `.npy` files.

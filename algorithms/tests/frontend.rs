@@ -14,9 +14,7 @@ use shardkit_algorithms::frontend::{
     cmvn, deltas, extract_features, hz_to_mel, mel_filterbank, mfcc, read_wav, vad_mask, Cmvn,
     FrontendError, Job, Mfcc, MfccConfig, MfccError, MfccParamsError, VadConfig,
 };
-
-mod python;
-use python::python_with_numpy;
+use shardkit_testkit::python_with_numpy;
 
 // ---------------------------------------------------------------- helpers
 

@@ -4,13 +4,11 @@
 //! `cargo test -p shardkit-algorithms --test gmm_kernel -- --nocapture`
 //! prints the accuracy reached.
 
-mod gmm_data;
-
-use gmm_data::{mfcc_like, ubm_like, Rng};
 use ndarray::{array, Array1, Array2, ShapeBuilder};
 use shardkit::Executor;
 use shardkit_algorithms::__bench;
 use shardkit_algorithms::gmm::{self, DiagGmm, GmmError, GmmStats, Prepared};
+use shardkit_testkit::{mfcc_like, ubm_like, Rng};
 
 /// The naive E-step in `f64`: plain loops over frames, components and
 /// dimensions, `log w − ½Σ(log 2πσ² + (x − μ)²/σ²)`, log-sum-exp, posteriors.

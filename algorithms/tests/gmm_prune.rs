@@ -6,17 +6,17 @@
 //! `cargo test -p shardkit-algorithms --release --test gmm_prune -- --nocapture`
 //! prints the accuracy reached.
 
-mod gmm_data;
-
 use std::path::PathBuf;
 
-use gmm_data::{assert_recovers, known_gmm as known, mfcc_like, sample_gmm as sample, ubm_like};
 use ndarray::{array, s, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{write_npy, ReadOptions};
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::gmm::ubm::{em, train_ubm, EmConfig, UbmError, UbmParamsError};
 use shardkit_algorithms::gmm::{self, DiagGmm, GmmStats, PruneError, Pruning};
+use shardkit_testkit::{
+    assert_recovers, known_gmm as known, mfcc_like, sample_gmm as sample, ubm_like,
+};
 
 /// `log w_m + log N(x; μ_m, σ²_m)` in `f64`, plain loops.
 fn log_density(x: &[f64], gmm: &DiagGmm, m: usize) -> f64 {

@@ -6,10 +6,8 @@ use std::process::Command;
 
 use ndarray::{array, Array1, Array2, Array3, ArrayD, Ix1, Ix2, Ix3, IxDyn, ShapeBuilder};
 use shardkit_algorithms::npz::{NpzError, NpzReader, NpzWriter};
+use shardkit_testkit::python_with_numpy;
 use zip::CompressionMethod;
-
-mod python;
-use python::python_with_numpy;
 
 /// Runs `code` with the Python that has NumPy, or returns `None` (printing
 /// a skip notice) when there is none.

@@ -8,13 +8,13 @@ use ndarray::{array, s, Array1, Array2};
 use proptest::prelude::*;
 use shardkit::Executor;
 use shardkit_algorithms::features::{write_npy, ReadOptions};
-use shardkit_algorithms::gmm::DiagGmm;
-mod gmm_data;
-
-use gmm_data::{assert_recovers, known_gmm as known, sample_gmm as sample, XorShift as Rng};
 use shardkit_algorithms::frames::{Frames, FramesError};
 use shardkit_algorithms::gmm::ubm::{
     em, global_moments, maximize, split, train_ubm, EmConfig, UbmError, UbmParamsError,
+};
+use shardkit_algorithms::gmm::DiagGmm;
+use shardkit_testkit::{
+    assert_recovers, known_gmm as known, sample_gmm as sample, XorShift as Rng,
 };
 
 #[test]

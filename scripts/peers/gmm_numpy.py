@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """NumPy float32 peer of shardkit's GMM E-step (the same exact math), for speed comparisons.
 
-    cargo run --release -p shardkit-algorithms --example gmm_estep -- --write /tmp/gmm
+    cargo bench -p shardkit-algorithms --bench measure_gmm_estep -- --write /tmp/gmm
     python3 scripts/peers/gmm_numpy.py /tmp/gmm --threads 1
     python3 scripts/peers/gmm_numpy.py /tmp/gmm --threads 2 --peak
 
 DIR holds frames.npy (N x D, float32), weights.npy (M), means.npy and
-variances.npy (M x D, float64), as written by the example's --write.
+variances.npy (M x D, float64), as written by measure_gmm_estep's --write.
 
-Or the data and model of bench_gmm (the same files and initial model):
+Or the data and model of measure_gmm_em (the same files and initial model):
 
-    cargo run --release -p shardkit-algorithms --example bench_gmm -- --generate 200000 --out /tmp/gmm-bench ...
+    cargo bench -p shardkit-algorithms --bench measure_gmm_em -- --generate 200000 --out /tmp/gmm-bench ...
     python3 scripts/peers/gmm_numpy.py --list /tmp/gmm-bench/list.txt --init /tmp/gmm-bench/init.npz
 
 --list FILE names one .npy file per line (relative paths against the list's folder; blank

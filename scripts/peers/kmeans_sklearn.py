@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Peer timings for algorithms/examples/bench_kmeans.rs: the same data and the
+"""Peer timings for algorithms/benches/measure_kmeans.rs: the same data and the
 same initial centroids, clustered by scikit-learn (and by scikit-learn-intelex /
 daal4py when they are importable), at a given number of threads.
 
-    cargo run --release -p shardkit-algorithms --example bench_kmeans -- --write-data /tmp/km
+    cargo bench -p shardkit-algorithms --bench measure_kmeans -- --write-data /tmp/km
     python3 scripts/peers/kmeans_sklearn.py --data /tmp/km/data.npy --init /tmp/km/init.npz --threads 1
 
 Times (best and spread of --repeat runs, after one warm-up):

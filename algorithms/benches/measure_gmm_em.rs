@@ -2,144 +2,119 @@
 //! f32 GEMM peak.
 //!
 //! ```text
-//! cargo run --release -p shardkit-algorithms --example bench_gmm -- [options]
-//!
-//!   --list FILE          feature files, one per line (.npy or HTK; relative paths are
-//!                        resolved against the list's folder), loaded into memory
-//!   --generate N         instead of --list: write N MFCC-like f32 frames (seeded) as
-//!                        .npy files plus list.txt into --out DIR, then use that list
-//!   --dim D              dimension of the generated frames (default 60)
-//!   --files F            number of generated files (default 20)
-//!   --out DIR            folder for --generate (default: a folder in the system's
-//!                        temporary directory named after N, D and the seed)
-//!   --components M       components (default 512)
-//!   --iters K            EM iterations to time (default 10)
-//!   --threads T          threads (default: SHARDKIT_THREADS, else every core)
-//!   --init FILE.npz      initial model (arrays `weights`, `means`, `variances`);
-//!                        default: M distinct frames drawn with --seed as the means,
-//!                        the data's global variance for every component, equal weights
-//!   --seed S             seed of the generated data and the default init (default 0)
-//!   --write-init FILE    save the initial model as .npz (with --generate: DIR/init.npz
-//!                        unless given), for scripts/peers/gmm_numpy.py --init
-//!   --write-model FILE   save the model after the last iteration as .npz
-//!   --prune              pruned E-step (Kaldi-style Gaussian selection, gmm::Pruning)
-//!   --compare            run the exact mode, then the pruned mode, from the same model,
-//!                        and print the relative difference of their log-likelihoods
-//!   --top-n N            pruning: components kept per frame (default 30)
-//!   --min-post P         pruning: posteriors below P are left out (default 1e-4)
-//!   --reselect-every R   pruning: re-select every R iterations, 0 = once (default 0, as Kaldi)
-//!   --no-peak            skip the GEMM peak measurement
+//! cargo bench -p shardkit-algorithms --bench measure_gmm_em -- \
+//!     --generate 200000 --components 512 --iters 10 --compare
+//! cargo bench -p shardkit-algorithms --bench measure_gmm_em -- --list feats.lst --prune
+//! cargo bench -p shardkit-algorithms --bench measure_gmm_em -- --help     # every option
 //! ```
 //!
-//! Prints the faer f32 GEMM peak (2048³, as `examples/gmm_estep.rs`
-//! measures it), then one line per EM iteration (E-step and M-step):
-//! seconds, frames per second, GFLOP/s counting one *exact* iteration as
-//! `8·N·M·D` flops (for the pruned mode an equivalent rate, not flops
-//! done) and its share of the peak, and the average log-likelihood per
-//! frame (for the pruned mode, over each frame's selected components).
-//! Pruned iterations that ran the selection pass are marked; the summary
-//! gives the best selection iteration, the best iteration without
-//! selection, and the average over all iterations (the amortised figure).
-
-#[path = "common/peak.rs"]
-mod peak;
-
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
+//! The frames come from `--list FILE` (feature files, one per line, loaded
+//! into memory) or are generated (`--generate N`, default 200,000:
+//! MFCC-like f32 frames, seeded, written as `.npy` files plus `list.txt`
+//! into `--out DIR`). The
+//! initial model is `--init FILE.npz`, or `M` distinct frames drawn with
+//! `--seed` as the means, the data's global variance for every component,
+//! equal weights. `--write-init` saves it for `scripts/peers/gmm_numpy.py
+//! --init`; `--write-model` saves the model after the last iteration.
+//!
+//! Prints the faer f32 GEMM peak (2048³, as `measure_gmm_estep` measures
+//! it), then one line per EM iteration (E-step and M-step): seconds, frames
+//! per second, GFLOP/s counting one *exact* iteration as `8·N·M·D` flops
+//! (for the pruned mode an equivalent rate, not flops done) and its share
+//! of the peak, and the average log-likelihood per frame (for the pruned
+//! mode, over each frame's selected components). Pruned iterations that ran
+//! the selection pass are marked; the summary gives the best selection
+//! iteration, the best iteration without selection, and the average over
+//! all iterations (the amortised figure).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_features, read_list, write_npy};
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::gmm::ubm::{em, EmConfig, EmIteration, UbmTrained};
 use shardkit_algorithms::gmm::{DiagGmm, Pruning};
+use shardkit_testkit::cli::{self, Layout};
+use shardkit_testkit::timing;
 
+/// Times GMM (UBM) EM iterations, exact and pruned (Kaldi-style Gaussian
+/// selection), on feature files or generated MFCC-like frames, next to
+/// faer's f32 GEMM peak.
+#[derive(Parser, Debug)]
+#[command(name = "measure_gmm_em", bin_name = "measure_gmm_em")]
 struct Args {
+    /// Feature files, one per line (.npy or HTK; relative paths are resolved
+    /// against the list's folder), loaded into memory.
+    #[arg(long, conflicts_with = "generate")]
     list: Option<PathBuf>,
-    generate: Option<usize>,
+    /// Without --list: write N MFCC-like f32 frames (seeded) as .npy files
+    /// plus list.txt into --out, then use that list.
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = cli::count(1, 1_000_000_000))]
+    generate: usize,
+    /// Dimension of the generated frames.
+    #[arg(long, default_value_t = 60, value_parser = cli::count(1, 4096))]
     dim: usize,
+    /// Number of generated files.
+    #[arg(long, default_value_t = 20, value_parser = cli::count(1, 1_000_000))]
     files: usize,
+    /// Folder for --generate [default: a folder in the system's temporary
+    /// directory named after N, D and the seed].
+    #[arg(long)]
     out: Option<PathBuf>,
+    /// Components M.
+    #[arg(long, default_value_t = 512, value_parser = cli::count(1, 1 << 16))]
     components: usize,
+    /// EM iterations to time.
+    #[arg(long, default_value_t = 10, value_parser = cli::count(1, 100_000))]
     iters: usize,
+    /// Threads per process [default: SHARDKIT_THREADS, else every core].
+    #[arg(long, value_parser = cli::threads())]
     threads: Option<usize>,
+    /// Initial model (.npz: weights, means, variances) [default: M distinct
+    /// frames drawn with --seed as the means, the data's global variance
+    /// for every component, equal weights].
+    #[arg(long)]
     init: Option<PathBuf>,
+    /// Seed of the generated data and of the default initial model.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Save the initial model as .npz, for scripts/peers/gmm_numpy.py
+    /// --init [default with --generate: DIR/init.npz].
+    #[arg(long, value_name = "FILE")]
     write_init: Option<PathBuf>,
+    /// Save the model after the last iteration as .npz.
+    #[arg(long, value_name = "FILE")]
     write_model: Option<PathBuf>,
+    /// The pruned E-step (Kaldi-style Gaussian selection, gmm::Pruning)
+    /// instead of the exact one.
+    #[arg(long)]
     prune: bool,
+    /// Run the exact mode, then the pruned mode, from the same model, and
+    /// print the relative difference of their log-likelihoods.
+    #[arg(long)]
     compare: bool,
-    pruning: Pruning,
-    peak: bool,
-}
-
-const USAGE: &str = "usage: bench_gmm (--list FILE | --generate N [--dim D] [--files F] [--out DIR]) [--components M] [--iters K] [--threads T] [--init FILE.npz] [--seed S] [--write-init FILE.npz] [--write-model FILE.npz] [--prune | --compare] [--top-n N] [--min-post P] [--reselect-every R] [--no-peak]";
-
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        list: None,
-        generate: None,
-        dim: 60,
-        files: 20,
-        out: None,
-        components: 512,
-        iters: 10,
-        threads: None,
-        init: None,
-        seed: 0,
-        write_init: None,
-        write_model: None,
-        prune: false,
-        compare: false,
-        pruning: Pruning::default(),
-        peak: true,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number = |v: String| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
-        let positive = |v: String| match v.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("{flag} {v}: expected a positive integer")),
-        };
-        match flag.as_str() {
-            "--list" => a.list = Some(value()?.into()),
-            "--generate" => a.generate = Some(positive(value()?)?),
-            "--dim" => a.dim = positive(value()?)?,
-            "--files" => a.files = positive(value()?)?,
-            "--out" => a.out = Some(value()?.into()),
-            "--components" => a.components = positive(value()?)?,
-            "--iters" => a.iters = positive(value()?)?,
-            "--threads" => a.threads = Some(positive(value()?)?),
-            "--init" => a.init = Some(value()?.into()),
-            "--seed" => a.seed = number(value()?)? as u64,
-            "--write-init" => a.write_init = Some(value()?.into()),
-            "--write-model" => a.write_model = Some(value()?.into()),
-            "--prune" => a.prune = true,
-            "--compare" => a.compare = true,
-            "--top-n" => a.pruning.top_n = number(value()?)?,
-            "--min-post" => {
-                let v = value()?;
-                a.pruning.min_posterior = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
-            }
-            "--reselect-every" => a.pruning.reselect_every = number(value()?)?,
-            "--no-peak" => a.peak = false,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown option {other}\n{USAGE}")),
-        }
-    }
-    if a.list.is_some() == a.generate.is_some() {
-        return Err(format!("give one of --list FILE and --generate N\n{USAGE}"));
-    }
-    Ok(a)
+    /// Pruning: components kept per frame.
+    #[arg(long, default_value_t = Pruning::default().top_n)]
+    top_n: usize,
+    /// Pruning: posteriors below this are left out.
+    #[arg(long, default_value_t = Pruning::default().min_posterior)]
+    min_post: f64,
+    /// Pruning: re-select every R iterations, 0 = once (as Kaldi).
+    #[arg(long, value_name = "R", default_value_t = Pruning::default().reselect_every)]
+    reselect_every: usize,
+    /// Skip the GEMM peak measurement.
+    #[arg(long)]
+    no_peak: bool,
+    #[command(flatten)]
+    cargo: cli::CargoBench,
 }
 
 /// Writes `n` MFCC-like frames (the generator of the GMM tests and
-/// `examples/gmm_estep.rs`) as `files` `.npy` files and a `list.txt`
+/// `measure_gmm_estep`) as `files` `.npy` files and a `list.txt`
 /// naming them (relative paths) into `dir`; returns the list's path.
 fn generate(
     n: usize,
@@ -149,7 +124,7 @@ fn generate(
     dir: &Path,
 ) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let frames = gmm_data::mfcc_like(n, d, 64, seed + 1);
+    let frames = shardkit_testkit::mfcc_like(n, d, 64, seed + 1);
     std::fs::create_dir_all(dir)?;
     let files = files.min(n);
     let mut list = String::new();
@@ -180,7 +155,7 @@ fn default_init(x: ArrayView2<f32>, m: usize, seed: u64) -> Result<DiagGmm, Stri
             "{m} components need at least {m} frames for the default init, but there are {n}"
         ));
     }
-    let mut rng = gmm_data::Rng::new(seed ^ 0x6a09_e667_f3bc_c908);
+    let mut rng = shardkit_testkit::Rng::new(seed ^ 0x6a09_e667_f3bc_c908);
     // Partial Fisher-Yates: the first m of a seeded permutation.
     let mut order: Vec<usize> = (0..n).collect();
     for i in 0..m {
@@ -247,16 +222,23 @@ fn summarise(name: &str, history: &[EmIteration], flops: f64, frames: f64, peak:
 }
 
 fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let list = match (&a.list, a.generate) {
-        (Some(list), _) => list.clone(),
-        (None, Some(n)) => {
+    let pruning = Pruning {
+        top_n: a.top_n,
+        min_posterior: a.min_post,
+        reselect_every: a.reselect_every,
+    };
+    let list = match &a.list {
+        Some(list) => list.clone(),
+        None => {
+            let n = a.generate;
+            // The frames, generated then loaded: twice their size at least.
+            cli::fits_in_memory("the generated frames", 2.0 * 4.0 * n as f64 * a.dim as f64)?;
             let dir = a.out.clone().unwrap_or_else(|| {
                 std::env::temp_dir()
                     .join(format!("shardkit-bench-gmm-{n}x{}-seed{}", a.dim, a.seed))
             });
             generate(n, a.dim, a.files, a.seed, &dir)?
         }
-        (None, None) => unreachable!("checked by parse"),
     };
     let files = read_list(&list)?;
     if files.is_empty() {
@@ -298,30 +280,26 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let write_init = a.write_init.clone().or_else(|| {
-        a.generate
-            .map(|_| list.parent().unwrap_or(Path::new(".")).join("init.npz"))
+        a.list
+            .is_none()
+            .then(|| list.parent().unwrap_or(Path::new(".")).join("init.npz"))
     });
     if let Some(path) = &write_init {
         init.save(path)?;
         println!("wrote the initial model to {}", path.display());
     }
 
-    let exec = match a.threads {
-        Some(t) => Executor::threads(t)?,
-        None => Executor::current(),
-    };
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let exec = Executor::from_env_with_threads(a.threads)?;
+    let layout = Layout::of(&exec);
+    let threads = layout.threads;
     let flops = 8.0 * (n * m * d) as f64;
     println!(
-        "EM: N = {n}, D = {d}, M = {m}, {} iterations, threads: {}; one exact iteration = 8·N·M·D = {:.1} GFLOP",
+        "EM: N = {n}, D = {d}, M = {m}, {} iterations, {layout}; one exact iteration = 8·N·M·D = {:.1} GFLOP",
         a.iters,
-        a.threads.map_or_else(|| "default".to_owned(), |t| t.to_string()),
         flops / 1e9
     );
-    let peak = if a.peak {
-        let ((one, _), (each, _)) = peak::gemm_peak::<f32>(2048, threads, 3);
+    let peak = if !a.no_peak {
+        let ((one, _), (each, _)) = timing::gemm_peak::<f32>(2048, threads, 3);
         let peak = one.max(each);
         println!(
             "faer f32 GEMM peak, 2048³, {threads} thread(s): {one:.1} GFLOP/s as one product, {each:.1} GFLOP/s as {threads} single-threaded products at once; peak = {peak:.1} GFLOP/s (best of 3)"
@@ -336,12 +314,12 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         modes.push(("exact", None));
     }
     if a.compare || a.prune {
-        a.pruning.check(m)?;
+        pruning.check(m)?;
         println!(
             "pruned mode: top_n = {}, min_posterior = {:e}, reselect_every = {}",
-            a.pruning.top_n, a.pruning.min_posterior, a.pruning.reselect_every
+            pruning.top_n, pruning.min_posterior, pruning.reselect_every
         );
-        modes.push(("pruned", Some(a.pruning)));
+        modes.push(("pruned", Some(pruning)));
     }
     let data = Frames::rows(x.view());
     let mut results: Vec<(&str, UbmTrained)> = Vec::new();
@@ -389,18 +367,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let args = Args::parse();
+    let cargo = args.cargo.clone();
+    cargo.run("measure_gmm_em", || run(args))
 }

@@ -1,52 +1,12 @@
-//! Seeded synthetic data for the GMM tests, benches and examples:
-//! MFCC-like frames and a UBM-like model fitted loosely to them, a known
-//! GMM and its sampler, and the generators behind them. Shared by
-//! path (`#[path = "../tests/gmm_data/mod.rs"] mod gmm_data;`), so that
-//! every measurement uses the same generator.
-
-#![allow(dead_code)]
+//! Seeded synthetic GMM data: MFCC-like frames and a UBM-like model fitted
+//! loosely to them (the E-step tests, benches and measurement programs), a
+//! known GMM, its sampler and the check that EM recovered it (the UBM and
+//! pruned-EM tests).
 
 use ndarray::{array, Array1, Array2, Axis};
 use shardkit_algorithms::gmm::DiagGmm;
 
-/// splitmix64: a tiny, seeded, well-mixed generator.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `[lo, hi)`.
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.uniform()
-    }
-
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.uniform() * n as f64) as usize
-    }
-
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-}
+use crate::rng::{Rng, XorShift};
 
 /// The spread between clusters of dimension `j` of `d`, and its offset:
 /// the first third are static cepstra (c0 around 50 with a spread of 8,
@@ -104,23 +64,6 @@ pub fn ubm_like(frames: &Array2<f32>, m: usize, seed: u64) -> DiagGmm {
     let weights = Array1::from_shape_fn(m, |_| 0.5 + rng.uniform());
     let weights = &weights / weights.sum();
     DiagGmm::new(weights, means, variances).expect("a valid model")
-}
-
-/// A small seeded generator (xorshift) with normal deviates (Box-Muller):
-/// the UBM tests' draws.
-pub struct XorShift(pub u64);
-
-impl XorShift {
-    pub fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    pub fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
 }
 
 /// `n` frames drawn from `gmm` with [`XorShift`] seeded by `seed | 1`
@@ -203,5 +146,51 @@ pub fn assert_recovers(model: &DiagGmm, truth: &DiagGmm) {
         }
         let (got, want) = (model.weights()[k], truth.weights()[m]);
         assert!((got - want).abs() < 0.02, "weight {m}: {got} vs {want}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frames_are_a_function_of_the_seed() {
+        let a = mfcc_like(500, 12, 8, 1);
+        assert_eq!(a.dim(), (500, 12));
+        assert_eq!(a, mfcc_like(500, 12, 8, 1));
+        assert_ne!(a, mfcc_like(500, 12, 8, 2));
+        // c0 sits around 50, the other columns around 0.
+        let mean = a.mapv(f64::from).mean_axis(Axis(0)).unwrap();
+        assert!((mean[0] - 50.0).abs() < 15.0, "c0 mean {}", mean[0]);
+        let ubm = ubm_like(&a, 16, 2);
+        assert_eq!((ubm.n_components(), ubm.dim()), (16, 12));
+        assert!((ubm.weights().sum() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sample_gmm_seeds_with_the_low_bit_set() {
+        let truth = known_gmm();
+        let x = sample_gmm(&truth, 100, 6);
+        assert_eq!(x.dim(), (100, 3));
+        assert_eq!(x, sample_gmm(&truth, 100, 7));
+        assert_ne!(x, sample_gmm(&truth, 100, 9));
+    }
+
+    #[test]
+    fn a_model_recovers_itself() {
+        assert_recovers(&known_gmm(), &known_gmm());
+    }
+
+    #[test]
+    #[should_panic(expected = "component")]
+    fn a_shifted_model_does_not() {
+        let truth = known_gmm();
+        let moved = DiagGmm::new(
+            truth.weights().to_owned(),
+            &truth.means() + 1.0,
+            truth.variances().to_owned(),
+        )
+        .unwrap();
+        assert_recovers(&moved, &truth);
     }
 }

@@ -1,93 +1,85 @@
-//! Times k-means: the k-means++ initialisation and each Lloyd iteration.
+//! Times k-means: the k-means++ (or k-means||) initialisation and each
+//! Lloyd iteration.
 //!
 //! ```text
-//! cargo run --release -p shardkit-algorithms --example bench_kmeans -- [options]
-//!
-//!   --list FILE         feature files to cluster, one per line (.npy or HTK), loaded
-//!                       into memory (with --stream: read by every pass instead)
-//!   --rows N --dim D    without --list: generated data, N × D f32 (default 200000 × 60)
-//!   --clusters K        clusters (default 256)
-//!   --iters I           Lloyd iterations to time (default 10; the stop rule is off)
-//!   --threads T         threads (default: SHARDKIT_THREADS, else every core)
-//!   --init FILE.npz     start Lloyd from these centroids (array `centroids`) and skip
-//!                       the initialisation
-//!   --init-method M     pp (default) or parallel (k-means||)
-//!   --seed S            seed of the initialisation and of the generated data (default 0)
-//!   --write-data DIR    write the data (DIR/data.npy) and the initial centroids
-//!                       (DIR/init.npz) for scripts/peers/kmeans_sklearn.py
+//! cargo bench -p shardkit-algorithms --bench measure_kmeans -- --clusters 256 --iters 10
+//! cargo bench -p shardkit-algorithms --bench measure_kmeans -- --write-data /tmp/km   # for scripts/peers/kmeans_sklearn.py
+//! cargo bench -p shardkit-algorithms --bench measure_kmeans -- --help                 # every option
 //! ```
 //!
-//! Prints the time of the initialisation, then one line per Lloyd iteration:
-//! seconds, frames per second, GFLOP/s counting `2·N·K·D` per iteration
-//! (the assignment GEMM), and the inertia.
+//! The data are `--list FILE` (feature files, loaded into memory, or read
+//! by every pass with `--stream`) or `--rows N × --dim D` generated f32
+//! frames (64 blobs, seeded). Prints the time of the initialisation, then
+//! one line per Lloyd iteration: seconds, frames per second, GFLOP/s
+//! counting `2·N·K·D` per iteration (the assignment GEMM), and the inertia;
+//! then the best, median and worst iteration, and five end-to-end
+//! `fit(max_iter=1)` calls (what scikit-learn's `fit` is compared with).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::{Parser, ValueEnum};
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_features, read_list, write_npy};
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::kmeans::{Init, KMeans, KMeansModel};
+use shardkit_testkit::cli::{self, Layout};
 
+/// Times k-means on feature files or generated frames: the k-means++ (or
+/// k-means||) initialisation, then each Lloyd iteration (seconds, frames/s,
+/// GFLOP/s, inertia).
+#[derive(Parser, Debug)]
+#[command(name = "measure_kmeans", bin_name = "measure_kmeans")]
 struct Args {
+    /// Feature files to cluster, one per line (.npy or HTK), loaded into
+    /// memory (with --stream: read by every pass instead).
+    #[arg(long)]
     list: Option<PathBuf>,
+    /// With --list: read the files in every pass instead of loading them.
+    #[arg(long, requires = "list")]
     stream: bool,
+    /// Without --list: rows of generated data.
+    #[arg(long, default_value_t = 200_000, value_parser = cli::count(1, 1_000_000_000))]
     rows: usize,
+    /// Without --list: columns of generated data.
+    #[arg(long, default_value_t = 60, value_parser = cli::count(1, 4096))]
     dim: usize,
+    /// Clusters K.
+    #[arg(long, default_value_t = 256, value_parser = cli::count(1, 1 << 20))]
     clusters: usize,
+    /// Lloyd iterations to time (the stop rule is off).
+    #[arg(long, default_value_t = 10, value_parser = cli::count(1, 100_000))]
     iters: usize,
+    /// Threads per process [default: SHARDKIT_THREADS, else every core].
+    #[arg(long, value_parser = cli::threads())]
     threads: Option<usize>,
+    /// Start Lloyd from these centroids (.npz, array `centroids`) and skip
+    /// the initialisation.
+    #[arg(long, value_name = "FILE.npz")]
     init: Option<PathBuf>,
-    parallel_init: bool,
+    /// The initialisation: k-means++ or k-means||.
+    #[arg(long, value_enum, default_value_t = InitMethod::Pp)]
+    init_method: InitMethod,
+    /// Seed of the initialisation and of the generated data.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Write the data (DIR/data.npy) and the initial centroids
+    /// (DIR/init.npz) for scripts/peers/kmeans_sklearn.py.
+    #[arg(long, value_name = "DIR")]
     write_data: Option<PathBuf>,
+    #[command(flatten)]
+    cargo: cli::CargoBench,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        list: None,
-        stream: false,
-        rows: 200_000,
-        dim: 60,
-        clusters: 256,
-        iters: 10,
-        threads: None,
-        init: None,
-        parallel_init: false,
-        seed: 0,
-        write_data: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number = |v: String| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
-        match flag.as_str() {
-            "--list" => a.list = Some(value()?.into()),
-            "--stream" => a.stream = true,
-            "--rows" => a.rows = number(value()?)?,
-            "--dim" => a.dim = number(value()?)?,
-            "--clusters" => a.clusters = number(value()?)?,
-            "--iters" => a.iters = number(value()?)?,
-            "--threads" => a.threads = Some(number(value()?)?),
-            "--init" => a.init = Some(value()?.into()),
-            "--init-method" => {
-                a.parallel_init = match value()?.as_str() {
-                    "pp" => false,
-                    "parallel" => true,
-                    other => return Err(format!("--init-method {other}: expected pp or parallel")),
-                }
-            }
-            "--seed" => a.seed = number(value()?)? as u64,
-            "--write-data" => a.write_data = Some(value()?.into()),
-            "-h" | "--help" => {
-                return Err("usage: bench_kmeans [--list FILE [--stream]] [--rows N --dim D] [--clusters K] [--iters I] [--threads T] [--init FILE.npz] [--init-method pp|parallel] [--seed S] [--write-data DIR]".into())
-            }
-            other => return Err(format!("unknown option {other} (see --help)")),
-        }
-    }
-    Ok(a)
+/// The initialisations to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum InitMethod {
+    /// k-means++.
+    Pp,
+    /// k-means|| (parallel).
+    Parallel,
 }
 
 /// `n × d` f32 frames from 64 Gaussian-like blobs, a function of `seed`
@@ -137,6 +129,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         None => {
+            cli::fits_in_memory("the generated data", 4.0 * a.rows as f64 * a.dim as f64)?;
             let start = Instant::now();
             let x = generate(a.rows, a.dim, a.seed);
             println!(
@@ -159,26 +152,16 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         (None, Some(f)) => Frames::files(f).expect_dim(dim),
         _ => unreachable!(),
     };
-    let exec = match a.threads {
-        Some(t) => Executor::threads(t)?,
-        None => Executor::current(),
-    };
+    let exec = Executor::from_env_with_threads(a.threads)?;
     println!(
-        "clusters: {}, threads: {}, seed: {}",
+        "clusters: {}, {}, seed: {}",
         a.clusters,
-        a.threads
-            .map_or_else(|| "default".to_owned(), |t| t.to_string()),
+        Layout::of(&exec),
         a.seed
     );
-    let init = if a.parallel_init {
-        Init::parallel()
-    } else {
-        Init::PlusPlus
-    };
-    let name = if a.parallel_init {
-        "k-means||"
-    } else {
-        "k-means++"
+    let (init, name) = match a.init_method {
+        InitMethod::Pp => (Init::PlusPlus, "k-means++"),
+        InitMethod::Parallel => (Init::parallel(), "k-means||"),
     };
     let params = KMeans::new(a.clusters).seed(a.seed).init(init);
 
@@ -275,18 +258,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let args = Args::parse();
+    let cargo = args.cargo.clone();
+    cargo.run("measure_kmeans", || run(args))
 }

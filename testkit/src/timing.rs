@@ -1,5 +1,6 @@
-//! Timing helpers shared by the measurement examples: best-of-N timing and
-//! faer's GEMM peak, the yardstick the kernels are reported against.
+//! Timing helpers of the measurement programs (`algorithms/benches/measure_*`):
+//! best-of-N timing and faer's GEMM peak, the yardstick the kernels are
+//! reported against.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,12 @@ use faer::{Accum, Mat, Par};
 
 /// Best and worst of `reps` timed runs after one untimed run, and the last
 /// result.
+///
+/// ```
+/// let (best, worst, last) = shardkit_testkit::timing::time(3, || 6 * 7);
+/// assert!(best <= worst);
+/// assert_eq!(last, 42);
+/// ```
 pub fn time<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, Duration, R) {
     let mut last = f();
     let (mut best, mut worst) = (Duration::MAX, Duration::ZERO);
@@ -88,4 +95,21 @@ where
         spread(best, worst),
     );
     (one, each)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_the_worst_over_the_best() {
+        let s = spread(Duration::from_millis(100), Duration::from_millis(150));
+        assert!((s - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_small_peak_is_positive() {
+        let ((one, _), (each, _)) = gemm_peak::<f32>(64, 2, 1);
+        assert!(one > 0.0 && each > 0.0);
+    }
 }

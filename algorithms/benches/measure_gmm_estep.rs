@@ -1,8 +1,9 @@
 //! How fast is the GMM E-step, next to the machine's f32 GEMM peak?
 //!
 //! ```text
-//! cargo run --release -p shardkit-algorithms --example gmm_estep
-//! cargo run --release -p shardkit-algorithms --example gmm_estep -- --frames 200000 --reps 5 --write /tmp/gmm
+//! cargo bench -p shardkit-algorithms --bench measure_gmm_estep
+//! cargo bench -p shardkit-algorithms --bench measure_gmm_estep -- --frames 200000 --reps 5 --write /tmp/gmm
+//! cargo bench -p shardkit-algorithms --bench measure_gmm_estep -- --help
 //! ```
 //!
 //! Generates MFCC-like frames (`--frames N`, default 200,000; `--dim D`,
@@ -23,84 +24,62 @@
 //! run, with the spread (worst / best − 1). `--write DIR` saves the frames and
 //! the model as `.npy` files for `scripts/peers/gmm_numpy.py`, and the
 //! average log-likelihood per frame is printed to compare with it.
-
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-#[path = "common/peak.rs"]
-mod peak;
+//!
+//! The criterion bench `gmm_estep` times the block kernel alone, in finer
+//! detail (chunk and block sizes).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use ndarray_npy::WriteNpyExt;
 use shardkit::Executor;
 use shardkit_algorithms::__bench;
 use shardkit_algorithms::gmm::{self, GmmStats, Prepared};
+use shardkit_testkit::cli::{self, Layout};
+use shardkit_testkit::timing;
 
+/// Times the GMM E-step (`gmm::accumulate`) on generated MFCC-like frames
+/// and a UBM-like model, for each thread count, next to faer's f32 GEMM
+/// peak; prints the average log-likelihood to compare with
+/// scripts/peers/gmm_numpy.py.
+#[derive(Parser, Debug)]
+#[command(name = "measure_gmm_estep", bin_name = "measure_gmm_estep")]
 struct Args {
+    /// Frames N.
+    #[arg(long, default_value_t = 200_000, value_parser = cli::count(1, 1_000_000_000))]
     frames: usize,
+    /// Dimension D.
+    #[arg(long, default_value_t = 60, value_parser = cli::count(1, 4096))]
     dim: usize,
+    /// Components M.
+    #[arg(long, default_value_t = 512, value_parser = cli::count(1, 1 << 16))]
     components: usize,
+    /// Timed runs of each measurement (the best is printed).
+    #[arg(long, default_value_t = 5, value_parser = cli::count(1, 100_000))]
     reps: usize,
+    /// Thread counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = cli::threads())]
     threads: Vec<usize>,
+    /// Save the frames and the model (frames.npy, weights.npy, means.npy,
+    /// variances.npy) here, for scripts/peers/gmm_numpy.py.
+    #[arg(long, value_name = "DIR")]
     write: Option<PathBuf>,
-}
-
-const USAGE: &str = "usage: gmm_estep [--frames N] [--dim D] [--components M] [--reps R] [--threads 1,2] [--write DIR]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        frames: 200_000,
-        dim: 60,
-        components: 512,
-        reps: 5,
-        threads: vec![1, 2],
-        write: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = || format!("`{flag}` needs a value\n{USAGE}");
-        let mut number = |slot: &mut usize| -> Result<(), String> {
-            let v = it.next().ok_or_else(value)?;
-            *slot = v
-                .parse()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("`{flag} {v}`: expected a positive integer"))?;
-            Ok(())
-        };
-        match flag.as_str() {
-            "--frames" => number(&mut args.frames)?,
-            "--dim" => number(&mut args.dim)?,
-            "--components" => number(&mut args.components)?,
-            "--reps" => number(&mut args.reps)?,
-            "--threads" => {
-                let v = it.next().ok_or_else(value)?;
-                args.threads = v
-                    .split(',')
-                    .map(|s| s.trim().parse().ok().filter(|&n: &usize| n > 0))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| format!("`--threads {v}`: expected e.g. 1,2"))?;
-            }
-            "--write" => args.write = Some(it.next().ok_or_else(value)?.into()),
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
-        }
-    }
-    Ok(args)
+    #[command(flatten)]
+    cargo: cli::CargoBench,
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(m) => {
-            eprintln!("{m}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let args = Args::parse();
+    args.cargo.run("measure_gmm_estep", || run(&args))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let (n, d, m) = (args.frames, args.dim, args.components);
-    let frames = gmm_data::mfcc_like(n, d, 64, 1);
-    let ubm = gmm_data::ubm_like(&frames, m, 2);
+    // The frames in f32, and once more in f64 while the model is fitted.
+    cli::fits_in_memory("the generated frames", 12.0 * n as f64 * d as f64)?;
+    let frames = shardkit_testkit::mfcc_like(n, d, 64, 1);
+    let ubm = shardkit_testkit::ubm_like(&frames, m, 2);
     if let Some(dir) = &args.write {
         let write = || -> Result<(), Box<dyn std::error::Error>> {
             std::fs::create_dir_all(dir)?;
@@ -111,10 +90,7 @@ fn main() -> ExitCode {
             ubm.variances().write_npy(file("variances.npy")?)?;
             Ok(())
         };
-        if let Err(e) = write() {
-            eprintln!("cannot write to {}: {e}", dir.display());
-            return ExitCode::FAILURE;
-        }
+        write().map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
         println!(
             "wrote frames.npy, weights.npy, means.npy, variances.npy to {}",
             dir.display()
@@ -135,20 +111,21 @@ fn main() -> ExitCode {
     let refined = ubm.prepare();
     let plain = ubm.prepare().with_refine_margin(None);
     for &threads in &args.threads {
-        let pool = Executor::threads(threads).expect("a pool");
+        let pool = Executor::threads(threads)?;
         let ((one, one_spread), (each, each_spread)) =
-            peak::gemm_peak::<f32>(2048, threads, args.reps);
+            timing::gemm_peak::<f32>(2048, threads, args.reps);
         let peak = one.max(each);
-        println!("{threads} thread(s): faer f32 GEMM, 2048^3: {one:6.1} GFLOP/s as one product (spread {one_spread:.0}%), {each:6.1} GFLOP/s as {threads} single-threaded products at once (spread {each_spread:.0}%); peak = the larger");
+        let layout = Layout::of(&pool);
+        println!("{layout}: faer f32 GEMM, 2048^3: {one:6.1} GFLOP/s as one product (spread {one_spread:.0}%), {each:6.1} GFLOP/s as {threads} single-threaded products at once (spread {each_spread:.0}%); peak = the larger");
         let run = |what: &str, model: &Prepared<f32>| -> GmmStats {
             let (best, worst, stats) =
-                pool.install(|| peak::time(args.reps, || gmm::accumulate(frames.view(), model)));
+                pool.install(|| timing::time(args.reps, || gmm::accumulate(frames.view(), model)));
             let rate = flops / best.as_secs_f64() / 1e9;
             println!(
                 "  E-step, {what:<22} {:8.3} s  {rate:6.1} GFLOP/s  {:5.1}% of peak  (spread {:.0}%)",
                 best.as_secs_f64(),
                 100.0 * rate / peak,
-                peak::spread(best, worst)
+                timing::spread(best, worst)
             );
             stats
         };
@@ -158,7 +135,7 @@ fn main() -> ExitCode {
             // The same blocks through the block kernel alone, without
             // shardkit: the difference is the runtime's share (planning,
             // exact fixed-point sums of each block's statistics).
-            let (best, worst, ()) = peak::time(args.reps, || {
+            let (best, worst, ()) = timing::time(args.reps, || {
                 for block in frames.axis_chunks_iter(ndarray::Axis(0), gmm::BLOCK_FRAMES) {
                     std::hint::black_box(gmm::accumulate_block(block, &refined));
                 }
@@ -168,7 +145,7 @@ fn main() -> ExitCode {
                 "  block kernel in a loop, refined, no shardkit: {:8.3} s  {rate:6.1} GFLOP/s  {:5.1}% of peak  (spread {:.0}%)",
                 best.as_secs_f64(),
                 100.0 * rate / peak,
-                peak::spread(best, worst)
+                timing::spread(best, worst)
             );
         }
         println!(
@@ -177,5 +154,5 @@ fn main() -> ExitCode {
             fast.average_log_likelihood()
         );
     }
-    ExitCode::SUCCESS
+    Ok(())
 }

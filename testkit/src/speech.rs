@@ -22,11 +22,19 @@
 //! A glottal pulse train (or noise, by breathiness) is shaped by the
 //! tilt, then passes through three resonators in cascade at the speaker's
 //! formants; the channel filter and noise are applied last.
+//!
+//! ```
+//! use shardkit_testkit::speech::{utterance, Speaker, RATE};
+//!
+//! let samples = utterance(7, 0, &Speaker::new(7, 0), 3, 0);
+//! let seconds = samples.len() as f64 / f64::from(RATE);
+//! assert!(seconds > 0.5 && seconds < 1.5);
+//! ```
 
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 
-use crate::gmm_data::Rng;
+use crate::rng::Rng;
 
 /// Formants (Hz) of ten vowels: i, ɪ, e, ɛ, æ, ɑ, ɔ, o, ʊ, u.
 const VOWELS: [[f64; 3]; 10] = [
@@ -59,7 +67,7 @@ const DIGITS: [&[usize]; 10] = [
 /// Sample rate of the corpus.
 pub const RATE: u32 = 8000;
 
-/// The generator for `stream` of `seed` (the one of `tests/gmm_data`).
+/// The generator for `stream` of `seed`.
 fn rng(seed: u64, stream: u64) -> Rng {
     Rng::new(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
@@ -249,4 +257,30 @@ pub fn write_corpus(
         }
     }
     Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_writes_the_same_bytes() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let paths = write_corpus(a.path(), 2, 1, 7).unwrap();
+        write_corpus(b.path(), 2, 1, 7).unwrap();
+        assert_eq!(paths.len(), 20);
+        assert_eq!(paths[0].file_name().unwrap(), "0_spk00_0.wav");
+        for p in &paths {
+            let other = b.path().join(p.file_name().unwrap());
+            assert_eq!(std::fs::read(p).unwrap(), std::fs::read(other).unwrap());
+        }
+    }
+
+    #[test]
+    fn speakers_and_digits_differ() {
+        let (s0, s1) = (Speaker::new(7, 0), Speaker::new(7, 1));
+        assert_ne!(utterance(7, 0, &s0, 1, 0), utterance(7, 1, &s1, 1, 0));
+        assert_ne!(utterance(7, 0, &s0, 1, 0), utterance(7, 0, &s0, 2, 0));
+        assert_ne!(utterance(7, 0, &s0, 1, 0), utterance(7, 0, &s0, 1, 1));
+    }
 }

@@ -2,9 +2,17 @@
 //! machine's f64 GEMM peak.
 //!
 //! ```text
-//! cargo run --release -p shardkit-algorithms --example bench_tv -- \
+//! cargo bench -p shardkit-algorithms --bench measure_tv -- \
 //!     --components 256 --dim 40 --rank 100 --sessions 1000 --iters 3 --threads 2
+//! cargo bench -p shardkit-algorithms --bench measure_tv -- --help
+//!
+//! # On MPI ranks (the trained model has the bits of the threaded run):
+//! cargo bench -p shardkit-algorithms --features mpi --bench measure_tv --no-run
+//! mpirun -n 2 -x SHARDKIT_THREADS=1 target/release/deps/measure_tv-<hash> --out target/tv-mpi.npz
 //! ```
+//!
+//! (`cargo bench --no-run` prints the executable's path; `.ci/run` finds it
+//! with `--message-format=json`.)
 //!
 //! Generates statistics that follow the model (a hidden `T` of the same
 //! rank, sessions of 200 to 1,000 frames spread unevenly over the
@@ -17,21 +25,16 @@
 //! - `first.npy`: S × C·D first-order statistics, uncentred, column `c·D + d`;
 //! - `t_init.npy`: C·D × R, the initial `T`.
 //!
-//! Prints the f64 GEMM peak (faer, `n = 1024`), then one line per EM
-//! iteration (seconds; GFLOP/s counting the GEMM flops, and all flops
+//! Prints the f64 GEMM peak (faer, `n = 1024`, on each rank's threads; on
+//! MPI ranks the peak is rank 0's times the number of ranks), then one line
+//! per EM iteration (seconds; GFLOP/s counting the GEMM flops, and all flops
 //! with the per-session factorisations, each with its share of the peak;
 //! objective), then the extraction time with and without covariances.
-
-#[path = "../tests/gmm_data/mod.rs"]
-mod gmm_data;
-#[path = "common/peak.rs"]
-mod peak;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use gmm_data::Rng;
 use ndarray::{Array1, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use shardkit::Executor;
@@ -39,37 +42,42 @@ use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{
     extract, extract_into, tv_em, SessionStats, TvConfig, TvIteration, TvModel,
 };
+use shardkit_testkit::cli::{self, Layout};
+use shardkit_testkit::{timing, Rng};
 
-/// Time total-variability EM iterations and i-vector extraction.
+/// Times total-variability (i-vector) EM iterations and i-vector
+/// extraction on generated (or loaded) Baum-Welch statistics, next to
+/// faer's f64 GEMM peak; optionally saves the trained model. Runs on threads, or on MPI ranks under mpirun (built with the `mpi`
+/// feature): the model has the same bits either way.
 #[derive(Parser, Debug)]
-#[command(about, long_about = None)]
+#[command(name = "measure_tv", bin_name = "measure_tv")]
 struct Args {
     /// UBM components C.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = cli::count(1, 1 << 16))]
     components: usize,
     /// Feature dimension D.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, value_parser = cli::count(1, 4096))]
     dim: usize,
     /// I-vector dimension R.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = cli::count(1, 4096))]
     rank: usize,
     /// Sessions S.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = cli::count(1, 100_000_000))]
     sessions: usize,
     /// EM iterations to time.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = cli::count(1, 100_000))]
     iters: usize,
-    /// Threads (default: SHARDKIT_THREADS, else every core).
-    #[arg(long)]
+    /// Threads per process [default: SHARDKIT_THREADS, else every core].
+    #[arg(long, value_parser = cli::threads())]
     threads: Option<usize>,
     /// Without the minimum-divergence step.
     #[arg(long)]
     no_min_div: bool,
-    /// Repetitions of the extraction timing (best is printed).
-    #[arg(long, default_value_t = 3)]
+    /// Repetitions of the extraction timing (the best is printed).
+    #[arg(long, default_value_t = 3, value_parser = cli::count(1, 100_000))]
     reps: usize,
-    /// Read the data from this folder (see the module docs) instead of
-    /// generating it.
+    /// Read the data from this folder (ubm.npz, zero.npy, first.npy,
+    /// t_init.npy, as --write writes them) instead of generating it.
     #[arg(long)]
     load: Option<PathBuf>,
     /// Write the generated data to this folder.
@@ -81,6 +89,8 @@ struct Args {
     /// Save the trained model here (.npz: t, means, variances).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    cargo: cli::CargoBench,
 }
 
 /// Prints on the root process only (one line per job under mpirun).
@@ -94,13 +104,7 @@ macro_rules! say {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench_tv: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    args.cargo.run("measure_tv", || run(&args))
 }
 
 type Data = (DiagGmm, SessionStats, TvModel);
@@ -109,7 +113,19 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let exec = Executor::from_env_with_threads(args.threads)?;
     let (ubm, stats, model) = match &args.load {
         Some(dir) => load(dir)?,
-        None => generate(args)?,
+        None => {
+            // The generated arrays (statistics, hidden and initial T,
+            // shifts), and as much again while training.
+            let (s, c, d, r) = (
+                args.sessions as f64,
+                args.components as f64,
+                args.dim as f64,
+                args.rank as f64,
+            );
+            let bytes = 8.0 * 2.0 * (s * c * (2.0 * d + 1.0) + 2.0 * c * d * r + s * r);
+            cli::fits_in_memory("the generated statistics", bytes)?;
+            generate(args)?
+        }
     };
     if let Some(dir) = &args.write {
         save(dir, &ubm, &stats, &model)?;
@@ -121,12 +137,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         model.dim(),
         model.rank(),
     );
-    let threads = exec.workers();
-    let (one, each) = peak::gemm_peak::<f64>(1024, threads, 3);
-    let peak = one.0.max(each.0);
-    say!(
-        "S = {s}, C = {c}, D = {d}, R = {r}; {threads} thread(s); faer f64 GEMM peak {peak:.1} GFLOP/s"
-    );
+    // Every rank measures its own threads' peak at the same time; the
+    // machine's is rank 0's times the number of ranks.
+    let layout = Layout::of(&exec);
+    let (one, each) = timing::gemm_peak::<f64>(1024, layout.threads, 3);
+    let peak = one.0.max(each.0) * layout.ranks as f64;
+    say!("S = {s}, C = {c}, D = {d}, R = {r}; {layout}; faer f64 GEMM peak {peak:.1} GFLOP/s");
     let (s, c, d, r) = (s as f64, c as f64, d as f64, r as f64);
     let k = r * (r + 1.0) / 2.0;
     // The GEMMs of one iteration: precisions N·P and A = Nᵀ·E[wwᵀ] (2·S·C·K
@@ -162,24 +178,24 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if let (Some(path), true) = (&args.out, shardkit::is_root()) {
             model.save(path)?;
         }
-        let (best, worst, w) = peak::time(args.reps, || extract(&stats, &model));
+        let (best, worst, w) = timing::time(args.reps, || extract(&stats, &model));
         let w = w?;
         let norm = w.iter().map(|v| v * v).sum::<f64>() / w.nrows() as f64;
         say!(
             "extraction (means):       {:8.4} s  (spread {:.0}%)  mean ‖w‖² {norm:.4}",
             best.as_secs_f64(),
-            peak::spread(best, worst)
+            timing::spread(best, worst)
         );
         let mut out = Array2::zeros(w.dim());
         let mut cov = Array2::zeros((w.nrows(), model.rank() * (model.rank() + 1) / 2));
-        let (best, worst, done) = peak::time(args.reps, || {
+        let (best, worst, done) = timing::time(args.reps, || {
             extract_into(&stats, &model, out.view_mut(), Some(cov.view_mut()))
         });
         done?;
         say!(
             "extraction (covariances): {:8.4} s  (spread {:.0}%)",
             best.as_secs_f64(),
-            peak::spread(best, worst)
+            timing::spread(best, worst)
         );
         Ok(())
     })

@@ -79,7 +79,7 @@ pub use stats::GmmStats;
 /// Frames per block of the parallel E-step functions. Each block's
 /// statistics (`M×(2D+1)` numbers, 61,952 for `M = 512`, `D = 60`) are
 /// summed exactly by the runtime, which costs about 10 ns per number
-/// (0.6 ms per block, measured with `examples/gmm_estep.rs`); a block of
+/// (0.6 ms per block, measured with `benches/measure_gmm_estep.rs`); a block of
 /// 8192 frames is about 2 GFLOP of GEMM work (20 ms on one core), so that
 /// share stays near 3%, while 200,000 frames still make 25 blocks, which two
 /// threads share within 2% of evenly.

@@ -77,7 +77,7 @@ pub const DEFAULT_RESELECT_EVERY: usize = 0;
 /// # Measured
 ///
 /// ```text
-/// cargo run --release -p shardkit-algorithms --example bench_gmm -- \
+/// cargo bench -p shardkit-algorithms --bench measure_gmm_em -- \
 ///     --generate 200000 --out /tmp/gmm-bench --components 512 --iters 10 --threads 1 --compare
 /// python scripts/peers/gmm_numpy.py --list /tmp/gmm-bench/list.txt \
 ///     --init /tmp/gmm-bench/init.npz --threads 1 --reps 3

@@ -40,7 +40,7 @@
 //! (`2·S·C·D·R`), and the accumulators `A` and `C` (the same again). The
 //! per-session Cholesky factorisations, solves and inverses (`S·R³`) run
 //! eight sessions at a time, one session per vector lane. Measured with
-//! `examples/bench_tv.rs` at C = 256, D = 40, R = 100, 1,000 sessions,
+//! `benches/measure_tv.rs` at C = 256, D = 40, R = 100, 1,000 sessions,
 //! on a 2-core AMD EPYC (Zen 4) VM (other tenants' load varies), against
 //! SIDEKIT 1.4.3.2 and an independent NumPy float64 peer with the same
 //! precomputation (`scripts/peers/tv_sidekit.py --compare`), in one run:

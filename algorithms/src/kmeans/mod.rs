@@ -104,7 +104,7 @@
 //! ## Performance
 //!
 //! On 200,000 × 60 f32 frames and 256 clusters (2-core AMD EPYC with
-//! AVX-512, `examples/bench_kmeans.rs`), one Lloyd iteration takes 0.081 s
+//! AVX-512, `benches/measure_kmeans.rs`), one Lloyd iteration takes 0.081 s
 //! on one thread and 0.041 s on two (75 and 148 GFLOP/s counting
 //! `2·N·K·D`); about two thirds of it is the GEMM, then the argmax (10%),
 //! the exact f64 distances and sums (9%) and the exact reduction of the

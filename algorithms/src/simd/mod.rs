@@ -43,8 +43,8 @@
 //!
 //! On a 2-core Xeon of the Sapphire Rapids class (AVX-512 with two FMA
 //! units), interleaved runs of the examples with `SHARDKIT_SIMD=avx2` and
-//! without (`gmm_estep --threads 1`, `bench_tv --threads 1`,
-//! `bench_kmeans --threads 1`), on a shared, noisy machine: the GMM
+//! without (`measure_gmm_estep --threads 1`, `measure_tv --threads 1`,
+//! `measure_kmeans --threads 1`), on a shared, noisy machine: the GMM
 //! E-step's best runs about 5 % faster with the AVX-512 kernels (its two
 //! GEMMs, faer's own AVX-512 kernels on every level, are about three
 //! quarters of its time), a total-variability iteration about 11 % faster

@@ -30,10 +30,15 @@ use super::prepared::Prepared;
 use super::real::Real;
 use super::stats::GmmStats;
 use crate::simd::pruned::refine;
+use crate::simd::{self, tiles, Level};
 
 /// Frames per chunk inside a block (see the module docs; measured in
 /// `benches/gmm_estep.rs`).
 pub const CHUNK_FRAMES: usize = 256;
+
+/// Frames per chunk on the tiled path (the AVX-512 level; see
+/// [`accumulate_block_chunked`]).
+pub const TILED_CHUNK_FRAMES: usize = 256;
 
 /// Chunks whose statistics are summed in `T` before they are added into the
 /// `f64` accumulators.
@@ -61,6 +66,11 @@ struct Scratch<T> {
     /// The components refined for one frame, and their exact log-densities.
     cand: Vec<u32>,
     exact: Vec<f64>,
+    /// The tiled path's log-densities, then posteriors, `chunk × M` in
+    /// tiles (`crate::simd::tiles`).
+    lt: Vec<f32>,
+    /// The tiled path's lane maxima, `chunk × 16`.
+    vmax: Vec<f32>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -177,17 +187,37 @@ fn chunk_stats<T: Real>(b: usize, model: &Prepared<T>, s: &mut Scratch<T>, add: 
 
 /// The E-step statistics of one block of frames, on the calling thread:
 /// the block kernel that [`accumulate`](super::accumulate) runs on each
-/// block. Frames are processed [`CHUNK_FRAMES`] at a time.
+/// block. Frames are processed [`CHUNK_FRAMES`] at a time
+/// ([`TILED_CHUNK_FRAMES`] on the tiled path).
 ///
 /// # Panics
 ///
 /// If the frames' width is not the model's dimension.
 pub fn accumulate_block<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>) -> GmmStats {
-    accumulate_block_chunked(frames, model, CHUNK_FRAMES)
+    let chunk = if tiled(model) {
+        TILED_CHUNK_FRAMES
+    } else {
+        CHUNK_FRAMES
+    };
+    accumulate_block_chunked(frames, model, chunk)
+}
+
+/// Whether the block kernel takes the tiled path: `f32`, `M` a multiple
+/// of 16, and the AVX-512 level.
+fn tiled<T: Real>(model: &Prepared<T>) -> bool {
+    !model.tiles.is_empty() && T::as_f32(&model.tiles).is_some() && simd::level() == Level::Avx512
 }
 
 /// [`accumulate_block`] with another chunk size (for measurements,
 /// through [`crate::__bench`]).
+///
+/// On the AVX-512 level, an `f32` model whose `M` is a multiple of 16 takes
+/// the tiled path ([`crate::simd::tiles`]): the two products are
+/// register-tiled kernels written for these shapes (the log-densities
+/// with their constants and the frames' maxima, the statistics added into
+/// the `f64` accumulators as each tile finishes) instead of faer's GEMMs
+/// with separate passes; the other levels and models keep faer's products
+/// (and their bits).
 ///
 /// # Panics
 ///
@@ -199,6 +229,9 @@ pub fn accumulate_block_chunked<T: Real>(
 ) -> GmmStats {
     check_dim(&frames, model);
     assert!(chunk > 0, "the chunk size must be positive");
+    if tiled(model) {
+        return accumulate_tiled(frames, model, chunk);
+    }
     let (n, d) = frames.dim();
     let m = model.n_components;
     let w = 2 * d + 1;
@@ -221,21 +254,113 @@ pub fn accumulate_block_chunked<T: Real>(
         if pending > 0 {
             T::add_to_f64(&s.c[..m * w], &mut acc);
         }
-        uncentre(&acc, model, log_lik, n)
+        uncentre(&acc, (w, 1), model, log_lik, n)
     })
 }
 
-/// `GmmStats` from the centred `[S_c, F_c, n]` rows.
-fn uncentre<T: Real>(acc: &[f64], model: &Prepared<T>, log_lik: f64, n: usize) -> GmmStats {
+/// The tiled path of [`accumulate_block_chunked`] (`f32` only).
+fn accumulate_tiled<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>, chunk: usize) -> GmmStats {
+    let (n, d) = frames.dim();
+    let m = model.n_components;
+    let (d2, w) = (2 * d, 2 * d + 1);
+    fn f32s<T: Real>(xs: &[T]) -> &[f32] {
+        T::as_f32(xs).expect("the tiled path is f32")
+    }
+    let (packed, constants) = (f32s(&model.tiles), f32s(&model.constants));
+    let scale = f64::from(tiles::SCALE);
+    let unscale_64 = |v: f64| v / scale;
+    let unscale = |v: f32| unscale_64(f64::from(v));
+    with_scratch(|s: &mut Scratch<T>| {
+        s.fit(chunk, 0, d);
+        s.lt.resize(s.lt.len().max(tiles::chunk_len(m, chunk)), 0.0);
+        s.vmax.resize(s.vmax.len().max(chunk * tiles::LANES), 0.0);
+        let mut acc = vec![0.0f64; w * m];
+        let mut log_lik = 0.0f64;
+        for start in (0..n).step_by(chunk) {
+            let b = (start + chunk).min(n) - start;
+            let x = frames.slice(s![start..start + b, ..]);
+            let xs: &[T] = match x.as_slice() {
+                Some(xs) => xs,
+                None => {
+                    s.xbuf.clear();
+                    s.xbuf.extend(x.iter().copied());
+                    &s.xbuf
+                }
+            };
+            T::centre(xs, &model.offset, &mut s.a[..b * d2]);
+            let l = &mut s.lt[..tiles::chunk_len(m, b)];
+            let vmax = &mut s.vmax[..b * tiles::LANES];
+            tiles::log_densities(f32s(&s.a[..b * d2]), packed, constants, l, vmax);
+            for t in 0..b {
+                let lanes = &vmax[t * tiles::LANES..(t + 1) * tiles::LANES];
+                let max = lanes
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+                let shift = f64::from(max);
+                s.cand.clear();
+                // The posteriors are stored times `tiles::SCALE` (a power
+                // of two: exact); `sum` is the true one.
+                let sum = match model.refine_margin {
+                    None => unscale(tiles::exp_split(l, m, b, t, max, f32::NAN, &mut s.cand)),
+                    Some(margin) => {
+                        // As `chunk_posteriors`: the components within the
+                        // margin of the best are recomputed exactly.
+                        let threshold = (shift - margin) as f32;
+                        let rest = tiles::exp_split(l, m, b, t, max, threshold, &mut s.cand);
+                        T::widen(&xs[t * d..(t + 1) * d], &mut s.x64);
+                        s.exact.clear();
+                        s.exact.resize(s.cand.len(), 0.0);
+                        refine(
+                            &s.x64,
+                            &s.cand,
+                            &model.means,
+                            &model.precisions,
+                            &model.log_norm,
+                            &mut s.exact,
+                        );
+                        let mut sum = unscale(rest);
+                        for (&c, &lc) in s.cand.iter().zip(&s.exact) {
+                            let e = (lc - shift).exp();
+                            l[tiles::position(m, b, t, c as usize)] = (e * scale) as f32;
+                            sum += e;
+                        }
+                        sum
+                    }
+                };
+                log_lik += shift + sum.ln();
+                s.inv[t] = T::from_f64(1.0 / sum);
+            }
+            T::scale(&s.a[..b * d2], &s.inv[..b], &mut s.a2[..b * w]);
+            tiles::add_stats(
+                &s.lt[..tiles::chunk_len(m, b)],
+                f32s(&s.a2[..b * w]),
+                m,
+                &mut acc,
+            );
+        }
+        // The statistics were summed times `tiles::SCALE`.
+        acc.iter_mut().for_each(|v| *v = unscale_64(*v));
+        uncentre(&acc, (1, m), model, log_lik, n)
+    })
+}
+
+/// `GmmStats` from the centred statistics: `[S_c, F_c, n]` of component
+/// `i` at `acc[i·stride.0 + j·stride.1]`, `j < 2D+1`.
+fn uncentre<T: Real>(
+    acc: &[f64],
+    stride: (usize, usize),
+    model: &Prepared<T>,
+    log_lik: f64,
+    n: usize,
+) -> GmmStats {
     let (m, d) = (model.n_components, model.dim);
-    let w = 2 * d + 1;
+    let at = |i: usize, j: usize| acc[i * stride.0 + j * stride.1];
     let mut stats = GmmStats::zeros(m, d);
     for i in 0..m {
-        let row = &acc[i * w..(i + 1) * w];
-        let zero = row[2 * d];
+        let zero = at(i, 2 * d);
         stats.zero[i] = zero;
         for (j, &c) in model.offset64.iter().enumerate() {
-            let (sc, fc) = (row[j], row[d + j]);
+            let (sc, fc) = (at(i, j), at(i, d + j));
             stats.first[[i, j]] = fc + c * zero;
             stats.second[[i, j]] = sc + c * (2.0 * fc + c * zero);
         }

@@ -29,7 +29,7 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
 use super::prepared::Prepared;
 use super::real::Real;
 use super::stats::GmmStats;
-use crate::simd::pruned::refine;
+use crate::simd::pruned::{refine, refine_hits};
 use crate::simd::{self, tiles, Level};
 
 /// Frames per chunk inside a block (see the module docs; measured in
@@ -71,6 +71,17 @@ struct Scratch<T> {
     lt: Vec<f32>,
     /// The tiled path's lane maxima, `chunk × 16`.
     vmax: Vec<f32>,
+    /// The tiled path's per-frame lane sums of the posteriors not refined,
+    /// `chunk × 16`.
+    sums: Vec<f32>,
+    /// The tiled path's per-frame maxima and refinement thresholds.
+    shift: Vec<f32>,
+    threshold: Vec<f32>,
+    /// The tiled path's components to refine, `t·M + c` in tile order, and
+    /// where each frame's start in `cand` once sorted.
+    hits: Vec<u32>,
+    starts: Vec<usize>,
+    next: Vec<usize>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -263,73 +274,38 @@ fn accumulate_tiled<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>, chunk: 
     let (n, d) = frames.dim();
     let m = model.n_components;
     let (d2, w) = (2 * d, 2 * d + 1);
-    fn f32s<T: Real>(xs: &[T]) -> &[f32] {
-        T::as_f32(xs).expect("the tiled path is f32")
-    }
     let (packed, constants) = (f32s(&model.tiles), f32s(&model.constants));
-    let scale = f64::from(tiles::SCALE);
-    let unscale_64 = |v: f64| v / scale;
-    let unscale = |v: f32| unscale_64(f64::from(v));
     with_scratch(|s: &mut Scratch<T>| {
         s.fit(chunk, 0, d);
-        s.lt.resize(s.lt.len().max(tiles::chunk_len(m, chunk)), 0.0);
-        s.vmax.resize(s.vmax.len().max(chunk * tiles::LANES), 0.0);
+        let grow = |v: &mut Vec<f32>, n: usize| v.resize(v.len().max(n), 0.0);
+        grow(&mut s.lt, tiles::chunk_len(m, chunk));
+        grow(&mut s.vmax, chunk * tiles::LANES);
+        grow(&mut s.sums, chunk * tiles::LANES);
+        grow(&mut s.shift, chunk);
+        grow(&mut s.threshold, chunk);
         let mut acc = vec![0.0f64; w * m];
         let mut log_lik = 0.0f64;
+        let mut xbuf = std::mem::take(&mut s.xbuf);
         for start in (0..n).step_by(chunk) {
             let b = (start + chunk).min(n) - start;
             let x = frames.slice(s![start..start + b, ..]);
             let xs: &[T] = match x.as_slice() {
                 Some(xs) => xs,
                 None => {
-                    s.xbuf.clear();
-                    s.xbuf.extend(x.iter().copied());
-                    &s.xbuf
+                    xbuf.clear();
+                    xbuf.extend(x.iter().copied());
+                    &xbuf
                 }
             };
             T::centre(xs, &model.offset, &mut s.a[..b * d2]);
-            let l = &mut s.lt[..tiles::chunk_len(m, b)];
-            let vmax = &mut s.vmax[..b * tiles::LANES];
-            tiles::log_densities(f32s(&s.a[..b * d2]), packed, constants, l, vmax);
-            for t in 0..b {
-                let lanes = &vmax[t * tiles::LANES..(t + 1) * tiles::LANES];
-                let max = lanes
-                    .iter()
-                    .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-                let shift = f64::from(max);
-                s.cand.clear();
-                // The posteriors are stored times `tiles::SCALE` (a power
-                // of two: exact); `sum` is the true one.
-                let sum = match model.refine_margin {
-                    None => unscale(tiles::exp_split(l, m, b, t, max, f32::NAN, &mut s.cand)),
-                    Some(margin) => {
-                        // As `chunk_posteriors`: the components within the
-                        // margin of the best are recomputed exactly.
-                        let threshold = (shift - margin) as f32;
-                        let rest = tiles::exp_split(l, m, b, t, max, threshold, &mut s.cand);
-                        T::widen(&xs[t * d..(t + 1) * d], &mut s.x64);
-                        s.exact.clear();
-                        s.exact.resize(s.cand.len(), 0.0);
-                        refine(
-                            &s.x64,
-                            &s.cand,
-                            &model.means,
-                            &model.precisions,
-                            &model.log_norm,
-                            &mut s.exact,
-                        );
-                        let mut sum = unscale(rest);
-                        for (&c, &lc) in s.cand.iter().zip(&s.exact) {
-                            let e = (lc - shift).exp();
-                            l[tiles::position(m, b, t, c as usize)] = (e * scale) as f32;
-                            sum += e;
-                        }
-                        sum
-                    }
-                };
-                log_lik += shift + sum.ln();
-                s.inv[t] = T::from_f64(1.0 / sum);
-            }
+            tiles::log_densities(
+                f32s(&s.a[..b * d2]),
+                packed,
+                constants,
+                &mut s.lt[..tiles::chunk_len(m, b)],
+                &mut s.vmax[..b * tiles::LANES],
+            );
+            log_lik += tiled_posteriors(xs, b, model, s);
             T::scale(&s.a[..b * d2], &s.inv[..b], &mut s.a2[..b * w]);
             tiles::add_stats(
                 &s.lt[..tiles::chunk_len(m, b)],
@@ -338,10 +314,98 @@ fn accumulate_tiled<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>, chunk: 
                 &mut acc,
             );
         }
-        // The statistics were summed times `tiles::SCALE`.
-        acc.iter_mut().for_each(|v| *v = unscale_64(*v));
+        s.xbuf = xbuf;
+        // The statistics were summed times `tiles::SCALE` (a power of two).
+        let scale = f64::from(tiles::SCALE);
+        acc.iter_mut().for_each(|v| *v /= scale);
         uncentre(&acc, (1, m), model, log_lik, n)
     })
+}
+
+/// `xs` as `f32` (the tiled path's kernels are `f32` only).
+fn f32s<T: Real>(xs: &[T]) -> &[f32] {
+    T::as_f32(xs).expect("the tiled path is f32")
+}
+
+/// The tiled path's step 3 for the chunk's `b` frames `xs`, whose
+/// log-densities and lane maxima are in `s.lt` and `s.vmax`: the
+/// posteriors (times `tiles::SCALE`) in `s.lt`, `1/s` in `s.inv`; returns
+/// the sum of the frames' log-likelihoods.
+fn tiled_posteriors<T: Real>(xs: &[T], b: usize, model: &Prepared<T>, s: &mut Scratch<T>) -> f64 {
+    let m = model.n_components;
+    let lanes = tiles::LANES;
+    for t in 0..b {
+        let max = s.vmax[t * lanes..(t + 1) * lanes]
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        s.shift[t] = max;
+        // As `chunk_posteriors`: the components within the margin of the
+        // best are recomputed exactly (a NaN threshold: none).
+        s.threshold[t] = match model.refine_margin {
+            None => f32::NAN,
+            Some(margin) => (f64::from(max) - margin) as f32,
+        };
+    }
+    let l = &mut s.lt[..tiles::chunk_len(m, b)];
+    s.hits.clear();
+    tiles::exp_chunk(
+        l,
+        m,
+        &s.shift[..b],
+        &s.threshold[..b],
+        &mut s.sums[..b * lanes],
+        &mut s.hits,
+    );
+    // The exact log-densities of the hits (`t·M + c`), in their order:
+    // tile after tile, so each tile's means and precisions stay in L1.
+    s.exact.clear();
+    s.exact.resize(s.hits.len(), 0.0);
+    refine_hits(
+        f32s(xs),
+        &s.hits,
+        m,
+        &model.means,
+        &model.precisions,
+        &model.log_norm,
+        &mut s.x64,
+        &mut s.exact,
+    );
+    // The hits by frame: a counting sort, stable, so each frame's
+    // components stay in increasing order (`s.cand`: indices into the
+    // hits).
+    s.starts.clear();
+    s.starts.resize(b + 1, 0);
+    for &h in &s.hits {
+        s.starts[h as usize / m + 1] += 1;
+    }
+    for t in 0..b {
+        s.starts[t + 1] += s.starts[t];
+    }
+    s.cand.resize(s.hits.len(), 0);
+    s.next.clear();
+    s.next.extend_from_slice(&s.starts[..b]);
+    for (i, &h) in s.hits.iter().enumerate() {
+        let slot = &mut s.next[h as usize / m];
+        s.cand[*slot] = i as u32;
+        *slot += 1;
+    }
+    let scale = f64::from(tiles::SCALE);
+    let mut log_lik = 0.0;
+    for t in 0..b {
+        let shift = f64::from(s.shift[t]);
+        // The posteriors are stored times `tiles::SCALE` (a power of two:
+        // exact); `sum` is the true one.
+        let mut sum = f64::from(tiles::frame_sum(&s.sums, t)) / scale;
+        for &i in &s.cand[s.starts[t]..s.starts[t + 1]] {
+            let c = s.hits[i as usize] as usize % m;
+            let e = (s.exact[i as usize] - shift).exp();
+            l[tiles::position(m, b, t, c)] = (e * scale) as f32;
+            sum += e;
+        }
+        log_lik += shift + sum.ln();
+        s.inv[t] = T::from_f64(1.0 / sum);
+    }
+    log_lik
 }
 
 /// `GmmStats` from the centred statistics: `[S_c, F_c, n]` of component

@@ -55,7 +55,7 @@ const ROWS: usize = 10;
 /// Columns of `A'` per register tile of the statistics product, at most.
 const COLS: usize = 12;
 
-/// The factor of the stored posteriors: [`exp_split`] stores
+/// The factor of the stored posteriors: [`exp_chunk`] stores
 /// `exp(l − shift)·2^64` (and returns the sum of those), so the statistics
 /// that [`add_stats`] adds are `2^64` times the true ones. Posteriors go
 /// down to `e^−87` (about `2^−125`), and their products with `A'`
@@ -103,11 +103,9 @@ pub(crate) fn chunk_len(m: usize, b: usize) -> usize {
 #[inline(always)]
 fn runs(n: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
     let count = n.div_ceil(max);
-    let (base, extra) = if count == 0 {
-        (0, 0)
-    } else {
-        (n / count, n % count)
-    };
+    let (base, extra) = n
+        .checked_div(count)
+        .map_or((0, 0), |base| (base, n % count));
     (0..count).map(move |i| (i * base + i.min(extra), base + usize::from(i < extra)))
 }
 
@@ -204,35 +202,48 @@ fn add_stats_body<const FMA: bool>(e: &[f32], a2: &[f32], m: usize, acc: &mut [f
     }
 }
 
+/// The operands of [`exp_chunk`]: the chunk's `b`.
 #[inline(always)]
-fn exp_split_body<const FMA: bool>(
+fn exp_shapes(l: &[f32], m: usize, shift: &[f32], threshold: &[f32], sums: &[f32]) -> usize {
+    let b = shift.len();
+    assert!(fits(m) && l.len() == chunk_len(m, b));
+    assert!(
+        threshold.len() == b && sums.len() == b * LANES,
+        "exp_chunk shapes"
+    );
+    b
+}
+
+#[inline(always)]
+fn exp_chunk_body<const FMA: bool>(
     l: &mut [f32],
     m: usize,
-    b: usize,
-    t: usize,
-    shift: f32,
-    threshold: f32,
-    out: &mut Vec<u32>,
-) -> f32 {
-    assert!(fits(m) && l.len() == chunk_len(m, b) && t < b);
-    let mut acc = [0.0f32; LANES];
+    shift: &[f32],
+    threshold: &[f32],
+    sums: &mut [f32],
+    hits: &mut Vec<u32>,
+) {
+    let b = exp_shapes(l, m, shift, threshold, sums);
+    sums.fill(0.0);
     for j in 0..m.div_ceil(TILE) {
         let (c0, w) = (j * TILE, width(m, j));
-        let row = &mut l[j * stride(b) + t * w..j * stride(b) + (t + 1) * w];
-        for (v, chunk) in row.chunks_exact_mut(LANES).enumerate() {
-            let mut bits = 0u32;
-            for i in 0..LANES {
-                let x = chunk[i];
-                let hit = x >= threshold;
-                let e = exp1::<FMA>(x - shift) * SCALE;
-                chunk[i] = e;
-                acc[i] += if hit { 0.0 } else { e };
-                bits |= u32::from(hit) << i;
+        let tile = &mut l[j * stride(b)..j * stride(b) + b * w];
+        for (t, row) in tile.chunks_exact_mut(w).enumerate() {
+            let acc = &mut sums[t * LANES..(t + 1) * LANES];
+            for (v, chunk) in row.chunks_exact_mut(LANES).enumerate() {
+                let mut bits = 0u32;
+                for i in 0..LANES {
+                    let x = chunk[i];
+                    let hit = x >= threshold[t];
+                    let e = exp1::<FMA>(x - shift[t]) * SCALE;
+                    chunk[i] = e;
+                    acc[i] += if hit { 0.0 } else { e };
+                    bits |= u32::from(hit) << i;
+                }
+                push_bits(hits, (t * m + c0 + v * LANES) as u32, bits);
             }
-            push_bits(out, (c0 + v * LANES) as u32, bits);
         }
     }
-    lane_sum(acc)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -243,7 +254,6 @@ mod x86 {
 
     use super::{dens_shapes, runs, stats_shapes, stride, width, COLS, LANES, ROWS, SCALE, TILE};
     use crate::simd::exp::x86::exp16;
-    use crate::simd::rows::lane_sum;
 
     /// Expands `$call` (a kernel call with `R` as its row or column count)
     /// for every count from 1 to 13.
@@ -451,40 +461,42 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,popcnt")]
-    pub(super) fn exp_split(
+    pub(super) fn exp_chunk(
         l: &mut [f32],
         m: usize,
-        b: usize,
-        t: usize,
-        shift: f32,
-        threshold: f32,
-        out: &mut Vec<u32>,
-    ) -> f32 {
-        assert!(super::fits(m) && l.len() == super::chunk_len(m, b) && t < b);
-        let (vshift, vthr) = (_mm512_set1_ps(shift), _mm512_set1_ps(threshold));
+        shift: &[f32],
+        threshold: &[f32],
+        sums: &mut [f32],
+        hits: &mut Vec<u32>,
+    ) {
+        let b = super::exp_shapes(l, m, shift, threshold, sums);
+        sums.fill(0.0);
         let vscale = _mm512_set1_ps(SCALE);
-        let mut acc = _mm512_setzero_ps();
         for j in 0..m.div_ceil(TILE) {
             let (c0, w) = (j * TILE, width(m, j));
-            let row = &mut l[j * stride(b) + t * w..j * stride(b) + (t + 1) * w];
-            for (v, chunk) in row.chunks_exact_mut(LANES).enumerate() {
-                // SAFETY: a chunk has 16 elements.
-                let x = unsafe { _mm512_loadu_ps(chunk.as_ptr()) };
-                let hit = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, vthr);
-                let e = _mm512_mul_ps(exp16(_mm512_sub_ps(x, vshift)), vscale);
-                // SAFETY: as above.
-                unsafe { _mm512_storeu_ps(chunk.as_mut_ptr(), e) };
-                // Lanes that hit add +0.0, as the body.
-                acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(!hit, e));
-                if hit != 0 {
-                    push_bits(out, (c0 + v * LANES) as u32, u32::from(hit));
+            let tile = &mut l[j * stride(b)..j * stride(b) + b * w];
+            for (t, row) in tile.chunks_exact_mut(w).enumerate() {
+                let (vshift, vthr) = (_mm512_set1_ps(shift[t]), _mm512_set1_ps(threshold[t]));
+                let acc = &mut sums[t * LANES..(t + 1) * LANES];
+                // SAFETY: `acc` has 16 elements.
+                let mut sum = unsafe { _mm512_loadu_ps(acc.as_ptr()) };
+                for (v, chunk) in row.chunks_exact_mut(LANES).enumerate() {
+                    // SAFETY: a chunk has 16 elements.
+                    let x = unsafe { _mm512_loadu_ps(chunk.as_ptr()) };
+                    let hit = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, vthr);
+                    let e = _mm512_mul_ps(exp16(_mm512_sub_ps(x, vshift)), vscale);
+                    // SAFETY: as above.
+                    unsafe { _mm512_storeu_ps(chunk.as_mut_ptr(), e) };
+                    // Lanes that hit add +0.0, as the body.
+                    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(!hit, e));
+                    if hit != 0 {
+                        push_bits(hits, (t * m + c0 + v * LANES) as u32, u32::from(hit));
+                    }
                 }
+                // SAFETY: as the load.
+                unsafe { _mm512_storeu_ps(acc.as_mut_ptr(), sum) };
             }
         }
-        let mut lanes = [0.0f32; LANES];
-        // SAFETY: `lanes` has 16 elements.
-        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc) };
-        lane_sum(lanes)
     }
 }
 
@@ -528,28 +540,37 @@ dispatch! {
 }
 
 dispatch! {
-    /// For frame `t` of `l` (`b` frames of `M` components in tiles):
-    /// `l = exp(l − shift)·`[`SCALE`]; the components whose value was at
-    /// least `threshold` go to `out`, in increasing order (none for a NaN
-    /// threshold), and the sum of the others' new values is returned (16 lanes, component mod 16, summed
-    /// as [`lane_sum`]).
+    /// For every frame `t` of the chunk `l` (`b` frames of `M` components
+    /// in tiles), tile after tile: `l = exp(l − shift[t])·`[`SCALE`]; lane
+    /// `i` of `sums[t·16..]` gets the sum of the new values of components
+    /// `≡ i (mod 16)` that were below `threshold[t]` (in increasing order),
+    /// and `t·M + c` is appended to `hits` for each component `c` at or
+    /// above it (none for a NaN threshold), tile after tile: a frame's hits
+    /// in increasing order. [`frame_sum`] adds a frame's lanes.
     ///
     /// # Panics
     ///
-    /// If `M` does not [`fit`](fits) or `t` is not a frame of `l`.
-    pub(crate) fn exp_split(
+    /// If `M` does not [`fit`](fits) or the shapes do not agree.
+    pub(crate) fn exp_chunk(
         l: &mut [f32],
         m: usize,
-        b: usize,
-        t: usize,
-        shift: f32,
-        threshold: f32,
-        out: &mut Vec<u32>,
-    ) -> f32 {
-        portable => exp_split_body::<false>(l, m, b, t, shift, threshold, out),
-        avx2 => exp_split_body::<true>(l, m, b, t, shift, threshold, out),
-        avx512 => x86::exp_split(l, m, b, t, shift, threshold, out),
+        shift: &[f32],
+        threshold: &[f32],
+        sums: &mut [f32],
+        hits: &mut Vec<u32>,
+    ) {
+        portable => exp_chunk_body::<false>(l, m, shift, threshold, sums, hits),
+        avx2 => exp_chunk_body::<true>(l, m, shift, threshold, sums, hits),
+        avx512 => x86::exp_chunk(l, m, shift, threshold, sums, hits),
     }
+}
+
+/// The sum of frame `t`'s lanes of [`exp_chunk`]'s `sums`, as [`lane_sum`].
+#[inline]
+pub(crate) fn frame_sum(sums: &[f32], t: usize) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    lanes.copy_from_slice(&sums[t * LANES..(t + 1) * LANES]);
+    lane_sum(lanes)
 }
 
 /// The position of component `c` of frame `t` in a chunk of `b` frames of
@@ -621,10 +642,11 @@ mod tests {
                     let mut acc: Vec<f64> = (0..w * m).map(|i| i as f64).collect();
                     add_stats(&l, &a2, m, &mut acc);
                     let mut hits = Vec::new();
-                    let mut sums = Vec::new();
-                    for t in 0..b {
-                        sums.push(exp_split(&mut l, m, b, t, 1.0, 2.0, &mut hits));
-                    }
+                    let mut lanes = vec![f32::NAN; b * LANES];
+                    let shift: Vec<f32> = (0..b).map(|t| 1.0 + (t % 3) as f32).collect();
+                    let thr: Vec<f32> = shift.iter().map(|s| s + 1.0).collect();
+                    exp_chunk(&mut l, m, &shift, &thr, &mut lanes, &mut hits);
+                    let sums: Vec<f32> = (0..b).map(|t| frame_sum(&lanes, t)).collect();
                     (dens, vmax, acc, l, hits, sums)
                 })
             };
@@ -663,12 +685,13 @@ mod tests {
             let mut hits = Vec::new();
             for t in 0..b {
                 let mut sum = 0.0;
+                let shift = 1.0 + (t % 3) as f32;
                 for c in 0..m {
                     let x = got.0[position(m, b, t, c)];
                     let e = f64::from(got.3[position(m, b, t, c)]) / f64::from(SCALE);
-                    assert!((e - f64::from(x - 1.0).exp()).abs() <= 3e-7 * e);
-                    if x >= 2.0 {
-                        hits.push(c as u32);
+                    assert!((e - f64::from(x - shift).exp()).abs() <= 3e-7 * e);
+                    if x >= shift + 1.0 {
+                        hits.push((t * m + c) as u32);
                     } else {
                         sum += e;
                     }
@@ -676,7 +699,12 @@ mod tests {
                 let got_sum = f64::from(got.5[t]) / f64::from(SCALE);
                 assert!((got_sum - sum).abs() <= 1e-6 * sum);
             }
-            assert_eq!(got.4, hits);
+            let mut sorted = got.4.clone();
+            sorted.sort_by_key(|&h| (h as usize % m / TILE, h as usize / m, h as usize % m));
+            assert_eq!(sorted, got.4, "tile after tile");
+            let mut by_frame = got.4.clone();
+            by_frame.sort_unstable();
+            assert_eq!(by_frame, hits);
             if detected() >= Level::Avx512 {
                 let (x, y) = (run(Level::Avx2), run(Level::Avx512));
                 assert_eq!(bits(&x.0), bits(&y.0), "b {b} m {m}");
@@ -694,17 +722,18 @@ mod tests {
 
     #[test]
     fn a_nan_threshold_hits_nothing() {
-        let m = 32;
-        let mut l = values(chunk_len(m, 2), 9, 5.0);
+        let m = 48;
+        let l = values(chunk_len(m, 2), 9, 5.0);
         for level in crate::simd::levels() {
             let mut hits = Vec::new();
             let mut x = l.clone();
+            let mut sums = vec![0.0; 2 * LANES];
+            let (shift, thr) = ([0.0; 2], [f32::NAN; 2]);
             at(level, || {
-                exp_split(&mut x, m, 2, 1, 0.0, f32::NAN, &mut hits)
+                exp_chunk(&mut x, m, &shift, &thr, &mut sums, &mut hits)
             });
             assert!(hits.is_empty());
         }
-        l.clear();
     }
 }
 
@@ -742,11 +771,11 @@ mod timing {
         let g1 = best(f1, || log_densities(&a, &tiles, &cst, &mut l, &mut vmax));
         let g2 = best(f2, || add_stats(&l, &a2, m, &mut acc));
         let mut hits = Vec::new();
+        let mut sums = vec![0.0f32; b * LANES];
+        let (shift, thr) = (vec![100.0f32; b], vec![f32::INFINITY; b]);
         let g3 = best(f1, || {
-            for t in 0..b {
-                hits.clear();
-                exp_split(&mut l, m, b, t, 0.0, f32::INFINITY, &mut hits);
-            }
+            hits.clear();
+            exp_chunk(&mut l, m, &shift, &thr, &mut sums, &mut hits);
         });
         println!("log_densities {g1:.1} GFLOP/s, add_stats {g2:.1} GFLOP/s, exp pass {g3:.1}");
     }

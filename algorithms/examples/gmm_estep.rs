@@ -22,7 +22,9 @@
 //! Every time is the best of `--reps` runs (default 5) after one warm-up
 //! run, with the spread (worst / best − 1). `--write DIR` saves the frames and
 //! the model as `.npy` files for `scripts/peers/gmm_numpy.py`, and the
-//! average log-likelihood per frame is printed to compare with it.
+//! average log-likelihood per frame is printed to compare with it; it also
+//! saves the one-thread E-step's statistics (`refined_*.npy`,
+//! `plain_*.npy`), to compare levels and builds bit for bit with `cmp`.
 
 #[path = "../tests/gmm_data/mod.rs"]
 mod gmm_data;
@@ -90,6 +92,23 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// The one-thread E-step statistics as `.npy` files (`{name}_zero.npy`,
+/// `_first`, `_second`, and `_loglik` with the total log-likelihood), to
+/// compare the vector levels and builds bit for bit (`cmp`).
+fn write_stats(
+    dir: &std::path::Path,
+    all: &[(&str, &GmmStats)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let file = |name: String| std::fs::File::create(dir.join(name));
+    for (name, s) in all {
+        s.zero.write_npy(file(format!("{name}_zero.npy"))?)?;
+        s.first.write_npy(file(format!("{name}_first.npy"))?)?;
+        s.second.write_npy(file(format!("{name}_second.npy"))?)?;
+        ndarray::arr1(&[s.log_likelihood]).write_npy(file(format!("{name}_loglik.npy"))?)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -154,6 +173,12 @@ fn main() -> ExitCode {
         };
         let stats = run("refined (default):", &refined);
         let fast = run("not refined:", &plain);
+        if let (Some(dir), 1) = (&args.write, threads) {
+            if let Err(e) = write_stats(dir, &[("refined", &stats), ("plain", &fast)]) {
+                eprintln!("cannot write to {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
         if threads == 1 {
             // The same blocks through the block kernel alone, without
             // shardkit: the difference is the runtime's share (planning,

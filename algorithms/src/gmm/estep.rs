@@ -511,3 +511,74 @@ pub(crate) fn top_block<T: Real>(
     });
     (indices, values)
 }
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Array2};
+
+    use super::*;
+    use crate::gmm::DiagGmm;
+    use crate::simd::{at, detected};
+
+    /// Frames around a few centres (c0 near 50), and a model of `m`
+    /// components near them.
+    fn case(n: usize, d: usize, m: usize) -> (Array2<f32>, DiagGmm) {
+        let mut s = 12345u32;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            f64::from(s % 10_000) / 10_000.0 - 0.5
+        };
+        let frames = Array2::from_shape_fn((n, d), |(t, j)| {
+            let centre = ((t % 7) as f64 - 3.0) * (1.0 + j as f64 * 0.1);
+            (centre + 2.0 * next() + if j == 0 { 50.0 } else { 0.0 }) as f32
+        });
+        let means = Array2::from_shape_fn((m, d), |(i, j)| {
+            ((i % 7) as f64 - 3.0) * (1.0 + j as f64 * 0.1)
+                + next()
+                + if j == 0 { 50.0 } else { 0.0 }
+        });
+        let variances = Array2::from_shape_fn((m, d), |_| 0.5 + next().abs() * 2.0);
+        let weights = Array1::from_elem(m, 1.0 / m as f64);
+        (frames, DiagGmm::new(weights, means, variances).unwrap())
+    }
+
+    #[test]
+    fn the_tiled_path_agrees_with_faers_to_f32_accuracy() {
+        if detected() < Level::Avx512 {
+            return;
+        }
+        for (m, chunk) in [(48, 256), (64, 100), (16, 7)] {
+            let (frames, gmm) = case(700, 13, m);
+            for margin in [Some(20.0), None] {
+                let prepared = gmm.prepare().with_refine_margin(margin);
+                assert!(!prepared.tiles.is_empty());
+                let faer = at(Level::Avx2, || {
+                    assert!(!tiled(&prepared));
+                    accumulate_block_chunked(frames.view(), &prepared, chunk)
+                });
+                let tiled_stats = at(Level::Avx512, || {
+                    assert!(tiled(&prepared));
+                    accumulate_block_chunked(frames.view(), &prepared, chunk)
+                });
+                let close = |a: f64, b: f64, scale: f64| (a - b).abs() <= 2e-6 * scale;
+                let tol = if margin.is_some() { 1e-9 } else { 1e-6 };
+                assert!(close(
+                    faer.log_likelihood,
+                    tiled_stats.log_likelihood,
+                    faer.log_likelihood.abs() * tol / 2e-6
+                ));
+                for i in 0..m {
+                    let n = faer.zero[i];
+                    assert!(close(n, tiled_stats.zero[i], 1.0 + n), "{m} {i}");
+                    for j in 0..13 {
+                        let (f, s) = (faer.first[[i, j]], faer.second[[i, j]]);
+                        assert!(close(f, tiled_stats.first[[i, j]], 1.0 + 50.0 * n));
+                        assert!(close(s, tiled_stats.second[[i, j]], 1.0 + s.abs()));
+                    }
+                }
+            }
+        }
+    }
+}

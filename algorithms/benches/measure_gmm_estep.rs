@@ -23,7 +23,9 @@
 //! Every time is the best of `--reps` runs (default 5) after one warm-up
 //! run, with the spread (worst / best − 1). `--write DIR` saves the frames and
 //! the model as `.npy` files for `scripts/peers/gmm_numpy.py`, and the
-//! average log-likelihood per frame is printed to compare with it.
+//! average log-likelihood per frame is printed to compare with it; it also
+//! saves the one-thread E-step's statistics (`refined_*.npy`,
+//! `plain_*.npy`), to compare levels and builds bit for bit with `cmp`.
 //!
 //! The criterion bench `gmm_estep` times the block kernel alone, in finer
 //! detail (chunk and block sizes).
@@ -67,6 +69,23 @@ struct Args {
     write: Option<PathBuf>,
     #[command(flatten)]
     cargo: cli::CargoBench,
+}
+
+/// The one-thread E-step statistics as `.npy` files (`{name}_zero.npy`,
+/// `_first`, `_second`, and `_loglik` with the total log-likelihood), to
+/// compare the vector levels and builds bit for bit (`cmp`).
+fn write_stats(
+    dir: &std::path::Path,
+    all: &[(&str, &GmmStats)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let file = |name: String| std::fs::File::create(dir.join(name));
+    for (name, s) in all {
+        s.zero.write_npy(file(format!("{name}_zero.npy"))?)?;
+        s.first.write_npy(file(format!("{name}_first.npy"))?)?;
+        s.second.write_npy(file(format!("{name}_second.npy"))?)?;
+        ndarray::arr1(&[s.log_likelihood]).write_npy(file(format!("{name}_loglik.npy"))?)?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -131,6 +150,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         };
         let stats = run("refined (default):", &refined);
         let fast = run("not refined:", &plain);
+        if let (Some(dir), 1) = (&args.write, threads) {
+            write_stats(dir, &[("refined", &stats), ("plain", &fast)])
+                .map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
+        }
         if threads == 1 {
             // The same blocks through the block kernel alone, without
             // shardkit: the difference is the runtime's share (planning,

@@ -29,11 +29,16 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
 use super::prepared::Prepared;
 use super::real::Real;
 use super::stats::GmmStats;
-use crate::simd::pruned::refine;
+use crate::simd::pruned::{refine, refine_hits};
+use crate::simd::{self, tiles, Level};
 
 /// Frames per chunk inside a block (see the module docs; measured in
 /// `benches/gmm_estep.rs`).
 pub const CHUNK_FRAMES: usize = 256;
+
+/// Frames per chunk on the tiled path (the AVX-512 level; see
+/// [`accumulate_block_chunked`]).
+pub(crate) const TILED_CHUNK_FRAMES: usize = 256;
 
 /// Chunks whose statistics are summed in `T` before they are added into the
 /// `f64` accumulators.
@@ -61,6 +66,22 @@ struct Scratch<T> {
     /// The components refined for one frame, and their exact log-densities.
     cand: Vec<u32>,
     exact: Vec<f64>,
+    /// The tiled path's log-densities, then posteriors, `chunk × M` in
+    /// tiles (`crate::simd::tiles`).
+    lt: Vec<f32>,
+    /// The tiled path's lane maxima, `chunk × 16`.
+    vmax: Vec<f32>,
+    /// The tiled path's per-frame lane sums of the posteriors not refined,
+    /// `chunk × 16`.
+    sums: Vec<f32>,
+    /// The tiled path's per-frame maxima and refinement thresholds.
+    shift: Vec<f32>,
+    threshold: Vec<f32>,
+    /// The tiled path's components to refine, `t·M + c` in tile order, and
+    /// where each frame's start in `cand` once sorted.
+    hits: Vec<u32>,
+    starts: Vec<usize>,
+    next: Vec<usize>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -177,17 +198,37 @@ fn chunk_stats<T: Real>(b: usize, model: &Prepared<T>, s: &mut Scratch<T>, add: 
 
 /// The E-step statistics of one block of frames, on the calling thread:
 /// the block kernel that [`accumulate`](super::accumulate) runs on each
-/// block. Frames are processed [`CHUNK_FRAMES`] at a time.
+/// block. Frames are processed [`CHUNK_FRAMES`] at a time
+/// ([`TILED_CHUNK_FRAMES`] on the tiled path).
 ///
 /// # Panics
 ///
 /// If the frames' width is not the model's dimension.
 pub fn accumulate_block<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>) -> GmmStats {
-    accumulate_block_chunked(frames, model, CHUNK_FRAMES)
+    let chunk = if tiled(model) {
+        TILED_CHUNK_FRAMES
+    } else {
+        CHUNK_FRAMES
+    };
+    accumulate_block_chunked(frames, model, chunk)
+}
+
+/// Whether the block kernel takes the tiled path: `f32`, `M` a multiple
+/// of 16, and the AVX-512 level.
+fn tiled<T: Real>(model: &Prepared<T>) -> bool {
+    !model.tiles.is_empty() && T::as_f32(&model.tiles).is_some() && simd::level() == Level::Avx512
 }
 
 /// [`accumulate_block`] with another chunk size (for measurements,
 /// through [`crate::__bench`]).
+///
+/// On the AVX-512 level, an `f32` model whose `M` is a multiple of 16 takes
+/// the tiled path ([`crate::simd::tiles`]): the two products are
+/// register-tiled kernels written for these shapes (the log-densities
+/// with their constants and the frames' maxima, the statistics added into
+/// the `f64` accumulators as each tile finishes) instead of faer's GEMMs
+/// with separate passes; the other levels and models keep faer's products
+/// (and their bits).
 ///
 /// # Panics
 ///
@@ -199,6 +240,9 @@ pub fn accumulate_block_chunked<T: Real>(
 ) -> GmmStats {
     check_dim(&frames, model);
     assert!(chunk > 0, "the chunk size must be positive");
+    if tiled(model) {
+        return accumulate_tiled(frames, model, chunk);
+    }
     let (n, d) = frames.dim();
     let m = model.n_components;
     let w = 2 * d + 1;
@@ -221,21 +265,166 @@ pub fn accumulate_block_chunked<T: Real>(
         if pending > 0 {
             T::add_to_f64(&s.c[..m * w], &mut acc);
         }
-        uncentre(&acc, model, log_lik, n)
+        uncentre(&acc, (w, 1), model, log_lik, n)
     })
 }
 
-/// `GmmStats` from the centred `[S_c, F_c, n]` rows.
-fn uncentre<T: Real>(acc: &[f64], model: &Prepared<T>, log_lik: f64, n: usize) -> GmmStats {
+/// The tiled path of [`accumulate_block_chunked`] (`f32` only).
+fn accumulate_tiled<T: Real>(frames: ArrayView2<T>, model: &Prepared<T>, chunk: usize) -> GmmStats {
+    let (n, d) = frames.dim();
+    let m = model.n_components;
+    let (d2, w) = (2 * d, 2 * d + 1);
+    let (packed, constants) = (f32s(&model.tiles), f32s(&model.constants));
+    with_scratch(|s: &mut Scratch<T>| {
+        s.fit(chunk, 0, d);
+        let grow = |v: &mut Vec<f32>, n: usize| v.resize(v.len().max(n), 0.0);
+        grow(&mut s.lt, tiles::chunk_len(m, chunk));
+        grow(&mut s.vmax, chunk * tiles::LANES);
+        grow(&mut s.sums, chunk * tiles::LANES);
+        grow(&mut s.shift, chunk);
+        grow(&mut s.threshold, chunk);
+        let mut acc = vec![0.0f64; w * m];
+        let mut log_lik = 0.0f64;
+        let mut xbuf = std::mem::take(&mut s.xbuf);
+        for start in (0..n).step_by(chunk) {
+            let b = (start + chunk).min(n) - start;
+            let x = frames.slice(s![start..start + b, ..]);
+            let xs: &[T] = match x.as_slice() {
+                Some(xs) => xs,
+                None => {
+                    xbuf.clear();
+                    xbuf.extend(x.iter().copied());
+                    &xbuf
+                }
+            };
+            T::centre(xs, &model.offset, &mut s.a[..b * d2]);
+            tiles::log_densities(
+                f32s(&s.a[..b * d2]),
+                packed,
+                constants,
+                &mut s.lt[..tiles::chunk_len(m, b)],
+                &mut s.vmax[..b * tiles::LANES],
+            );
+            log_lik += tiled_posteriors(xs, b, model, s);
+            T::scale(&s.a[..b * d2], &s.inv[..b], &mut s.a2[..b * w]);
+            tiles::add_stats(
+                &s.lt[..tiles::chunk_len(m, b)],
+                f32s(&s.a2[..b * w]),
+                m,
+                &mut acc,
+            );
+        }
+        s.xbuf = xbuf;
+        // The statistics were summed times `tiles::SCALE` (a power of two).
+        let scale = f64::from(tiles::SCALE);
+        acc.iter_mut().for_each(|v| *v /= scale);
+        uncentre(&acc, (1, m), model, log_lik, n)
+    })
+}
+
+/// `xs` as `f32` (the tiled path's kernels are `f32` only).
+fn f32s<T: Real>(xs: &[T]) -> &[f32] {
+    T::as_f32(xs).expect("the tiled path is f32")
+}
+
+/// The tiled path's step 3 for the chunk's `b` frames `xs`, whose
+/// log-densities and lane maxima are in `s.lt` and `s.vmax`: the
+/// posteriors (times `tiles::SCALE`) in `s.lt`, `1/s` in `s.inv`; returns
+/// the sum of the frames' log-likelihoods.
+fn tiled_posteriors<T: Real>(xs: &[T], b: usize, model: &Prepared<T>, s: &mut Scratch<T>) -> f64 {
+    let m = model.n_components;
+    let lanes = tiles::LANES;
+    for t in 0..b {
+        let max = s.vmax[t * lanes..(t + 1) * lanes]
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        s.shift[t] = max;
+        // As `chunk_posteriors`: the components within the margin of the
+        // best are recomputed exactly (a NaN threshold: none).
+        s.threshold[t] = match model.refine_margin {
+            None => f32::NAN,
+            Some(margin) => (f64::from(max) - margin) as f32,
+        };
+    }
+    let l = &mut s.lt[..tiles::chunk_len(m, b)];
+    s.hits.clear();
+    tiles::exp_chunk(
+        l,
+        m,
+        &s.shift[..b],
+        &s.threshold[..b],
+        &mut s.sums[..b * lanes],
+        &mut s.hits,
+    );
+    // The exact log-densities of the hits (`t·M + c`), in their order:
+    // tile after tile, so each tile's means and precisions stay in L1.
+    s.exact.clear();
+    s.exact.resize(s.hits.len(), 0.0);
+    refine_hits(
+        f32s(xs),
+        &s.hits,
+        m,
+        &model.means,
+        &model.precisions,
+        &model.log_norm,
+        &mut s.x64,
+        &mut s.exact,
+    );
+    // The hits by frame: a counting sort, stable, so each frame's
+    // components stay in increasing order (`s.cand`: indices into the
+    // hits).
+    s.starts.clear();
+    s.starts.resize(b + 1, 0);
+    for &h in &s.hits {
+        s.starts[h as usize / m + 1] += 1;
+    }
+    for t in 0..b {
+        s.starts[t + 1] += s.starts[t];
+    }
+    s.cand.resize(s.hits.len(), 0);
+    s.next.clear();
+    s.next.extend_from_slice(&s.starts[..b]);
+    for (i, &h) in s.hits.iter().enumerate() {
+        let slot = &mut s.next[h as usize / m];
+        s.cand[*slot] = i as u32;
+        *slot += 1;
+    }
+    let scale = f64::from(tiles::SCALE);
+    let mut log_lik = 0.0;
+    for t in 0..b {
+        let shift = f64::from(s.shift[t]);
+        // The posteriors are stored times `tiles::SCALE` (a power of two:
+        // exact); `sum` is the true one.
+        let mut sum = f64::from(tiles::frame_sum(&s.sums, t)) / scale;
+        for &i in &s.cand[s.starts[t]..s.starts[t + 1]] {
+            let c = s.hits[i as usize] as usize % m;
+            let e = (s.exact[i as usize] - shift).exp();
+            l[tiles::position(m, b, t, c)] = (e * scale) as f32;
+            sum += e;
+        }
+        log_lik += shift + sum.ln();
+        s.inv[t] = T::from_f64(1.0 / sum);
+    }
+    log_lik
+}
+
+/// `GmmStats` from the centred statistics: `[S_c, F_c, n]` of component
+/// `i` at `acc[i·stride.0 + j·stride.1]`, `j < 2D+1`.
+fn uncentre<T: Real>(
+    acc: &[f64],
+    stride: (usize, usize),
+    model: &Prepared<T>,
+    log_lik: f64,
+    n: usize,
+) -> GmmStats {
     let (m, d) = (model.n_components, model.dim);
-    let w = 2 * d + 1;
+    let at = |i: usize, j: usize| acc[i * stride.0 + j * stride.1];
     let mut stats = GmmStats::zeros(m, d);
     for i in 0..m {
-        let row = &acc[i * w..(i + 1) * w];
-        let zero = row[2 * d];
+        let zero = at(i, 2 * d);
         stats.zero[i] = zero;
         for (j, &c) in model.offset64.iter().enumerate() {
-            let (sc, fc) = (row[j], row[d + j]);
+            let (sc, fc) = (at(i, j), at(i, d + j));
             stats.first[[i, j]] = fc + c * zero;
             stats.second[[i, j]] = sc + c * (2.0 * fc + c * zero);
         }
@@ -321,4 +510,75 @@ pub(crate) fn top_block<T: Real>(
         }
     });
     (indices, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Array2};
+
+    use super::*;
+    use crate::gmm::DiagGmm;
+    use crate::simd::{at, detected};
+
+    /// Frames around a few centres (c0 near 50), and a model of `m`
+    /// components near them.
+    fn case(n: usize, d: usize, m: usize) -> (Array2<f32>, DiagGmm) {
+        let mut s = 12345u32;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            f64::from(s % 10_000) / 10_000.0 - 0.5
+        };
+        let frames = Array2::from_shape_fn((n, d), |(t, j)| {
+            let centre = ((t % 7) as f64 - 3.0) * (1.0 + j as f64 * 0.1);
+            (centre + 2.0 * next() + if j == 0 { 50.0 } else { 0.0 }) as f32
+        });
+        let means = Array2::from_shape_fn((m, d), |(i, j)| {
+            ((i % 7) as f64 - 3.0) * (1.0 + j as f64 * 0.1)
+                + next()
+                + if j == 0 { 50.0 } else { 0.0 }
+        });
+        let variances = Array2::from_shape_fn((m, d), |_| 0.5 + next().abs() * 2.0);
+        let weights = Array1::from_elem(m, 1.0 / m as f64);
+        (frames, DiagGmm::new(weights, means, variances).unwrap())
+    }
+
+    #[test]
+    fn the_tiled_path_agrees_with_faers_to_f32_accuracy() {
+        if detected() < Level::Avx512 {
+            return;
+        }
+        for (m, chunk) in [(48, 256), (64, 100), (16, 7)] {
+            let (frames, gmm) = case(700, 13, m);
+            for margin in [Some(20.0), None] {
+                let prepared = gmm.prepare().with_refine_margin(margin);
+                assert!(!prepared.tiles.is_empty());
+                let faer = at(Level::Avx2, || {
+                    assert!(!tiled(&prepared));
+                    accumulate_block_chunked(frames.view(), &prepared, chunk)
+                });
+                let tiled_stats = at(Level::Avx512, || {
+                    assert!(tiled(&prepared));
+                    accumulate_block_chunked(frames.view(), &prepared, chunk)
+                });
+                let close = |a: f64, b: f64, scale: f64| (a - b).abs() <= 2e-6 * scale;
+                let tol = if margin.is_some() { 1e-9 } else { 1e-6 };
+                assert!(close(
+                    faer.log_likelihood,
+                    tiled_stats.log_likelihood,
+                    faer.log_likelihood.abs() * tol / 2e-6
+                ));
+                for i in 0..m {
+                    let n = faer.zero[i];
+                    assert!(close(n, tiled_stats.zero[i], 1.0 + n), "{m} {i}");
+                    for j in 0..13 {
+                        let (f, s) = (faer.first[[i, j]], faer.second[[i, j]]);
+                        assert!(close(f, tiled_stats.first[[i, j]], 1.0 + 50.0 * n));
+                        assert!(close(s, tiled_stats.second[[i, j]], 1.0 + s.abs()));
+                    }
+                }
+            }
+        }
+    }
 }

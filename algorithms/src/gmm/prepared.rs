@@ -4,6 +4,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 
 use super::model::DiagGmm;
 use super::real::Real;
+use crate::simd::tiles;
 
 /// The default [`refine_margin`](Prepared::refine_margin) of an `f32`
 /// preparation, in nats.
@@ -67,6 +68,10 @@ pub struct Prepared<T: Real = f32> {
     pub(crate) projection: Array2<T>,
     /// `k_m`, `M`.
     pub(crate) constants: Vec<T>,
+    /// The projection in tiles of 32 components for the AVX-512 level's
+    /// products (`crate::simd::tiles`), when `M` is a multiple of 16;
+    /// empty otherwise.
+    pub(crate) tiles: Vec<T>,
     /// For the refinement: the means, `M×D` row-major, `f64`.
     pub(crate) means: Vec<f64>,
     /// For the refinement: `1/σ²`, `M×D` row-major, `f64`.
@@ -124,6 +129,11 @@ impl<T: Real> Prepared<T> {
             constants.push(T::from_f64(norm - 0.5 * quad));
         }
         let refine_margin = (std::mem::size_of::<T>() == 4).then_some(DEFAULT_REFINE_MARGIN);
+        let tiles = if tiles::fits(m) {
+            tiles::pack(projection.as_slice().expect("standard layout"), 2 * d, m)
+        } else {
+            Vec::new()
+        };
         Prepared {
             dim: d,
             n_components: m,
@@ -131,6 +141,7 @@ impl<T: Real> Prepared<T> {
             offset64,
             projection,
             constants,
+            tiles,
             means: mu.iter().copied().collect(),
             precisions,
             log_norm,

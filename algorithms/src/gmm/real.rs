@@ -65,6 +65,10 @@ pub trait Real:
     /// `c = a·b` (or `c += a·b` with `add`), single-threaded.
     #[doc(hidden)]
     fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>);
+    /// The same elements as `f32`, for `f32` (the tiled E-step's kernels
+    /// are `f32` only); `None` for `f64`.
+    #[doc(hidden)]
+    fn as_f32(xs: &[Self]) -> Option<&[f32]>;
 }
 
 impl Real for f32 {
@@ -114,6 +118,10 @@ impl Real for f32 {
     }
     fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>) {
         gemm(c, a, b, add)
+    }
+    #[inline]
+    fn as_f32(xs: &[Self]) -> Option<&[f32]> {
+        Some(xs)
     }
 }
 
@@ -196,5 +204,8 @@ impl Real for f64 {
     }
     fn gemm(c: ArrayViewMut2<Self>, add: bool, a: ArrayView2<Self>, b: ArrayView2<Self>) {
         gemm(c, a, b, add)
+    }
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
     }
 }

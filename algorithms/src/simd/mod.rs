@@ -72,6 +72,7 @@ pub(crate) mod kmeans;
 pub(crate) mod pruned;
 pub(crate) mod rows;
 pub(crate) mod select;
+pub(crate) mod tiles;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

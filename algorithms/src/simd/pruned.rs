@@ -60,6 +60,37 @@ fn refine_body<const FMA: bool>(
     }
 }
 
+/// [`refine_body`] for a chunk's hits `t·M + c` (frame `t` of `xs`,
+/// `b×D` row-major `f32`, widened into `x64`; component `c`), in their
+/// order: the same operations per hit, so the same bits.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn refine_hits_body<const FMA: bool>(
+    xs: &[f32],
+    hits: &[u32],
+    m: usize,
+    means: &[f64],
+    precisions: &[f64],
+    log_norm: &[f64],
+    x64: &mut [f64],
+    out: &mut [f64],
+) {
+    let d = x64.len();
+    let mut current = usize::MAX;
+    for (o, &h) in out.iter_mut().zip(hits) {
+        let (t, c) = (h as usize / m, h as usize % m);
+        if t != current {
+            for (y, &v) in x64.iter_mut().zip(&xs[t * d..(t + 1) * d]) {
+                *y = f64::from(v);
+            }
+            current = t;
+        }
+        let range = c * d..(c + 1) * d;
+        let q = weighted_sq_dist_body::<FMA>(x64, &means[range.clone()], &precisions[range]);
+        *o = log_norm[c] - 0.5 * q;
+    }
+}
+
 /// `row[i] = exp(row[i] − max)` with `max` the row's largest number
 /// (NaNs skipped; `−∞` for none); returns `(max, Σ row[i])`, the sum in
 /// four lanes (lane `i mod 4`) added pairwise.
@@ -154,6 +185,65 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use crate::simd::exp::x86::exp4;
+
+    /// `refine_hits` with the eight lanes of `weighted_sq_dist_body` in one
+    /// AVX-512 register (LLVM compiled the body's lanes as 128-bit pairs):
+    /// the same operations per lane, the same tail and the same tree, so
+    /// the same bits.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) fn refine_hits_avx512(
+        xs: &[f32],
+        hits: &[u32],
+        m: usize,
+        means: &[f64],
+        precisions: &[f64],
+        log_norm: &[f64],
+        x64: &mut [f64],
+        out: &mut [f64],
+    ) {
+        const L: usize = 8;
+        let d = x64.len();
+        let whole = d - d % L;
+        let mut current = usize::MAX;
+        for (o, &h) in out.iter_mut().zip(hits) {
+            let (t, c) = (h as usize / m, h as usize % m);
+            if t != current {
+                for (y, &v) in x64.iter_mut().zip(&xs[t * d..(t + 1) * d]) {
+                    *y = f64::from(v);
+                }
+                current = t;
+            }
+            let (mu, p) = (&means[c * d..(c + 1) * d], &precisions[c * d..(c + 1) * d]);
+            let mut rest = 0.0;
+            for j in whole..d {
+                let t = x64[j] - mu[j];
+                rest += p[j] * t * t;
+            }
+            let mut acc = _mm512_setzero_pd();
+            for j in (0..whole).step_by(L) {
+                // SAFETY: `j + 8 ≤ whole ≤ d`, the length of the three rows.
+                let xv = unsafe { _mm512_loadu_pd(x64.as_ptr().add(j)) };
+                // SAFETY: as above.
+                let mv = unsafe { _mm512_loadu_pd(mu.as_ptr().add(j)) };
+                // SAFETY: as above.
+                let pv = unsafe { _mm512_loadu_pd(p.as_ptr().add(j)) };
+                let tv = _mm512_sub_pd(xv, mv);
+                acc = _mm512_fmadd_pd(_mm512_mul_pd(pv, tv), tv, acc);
+            }
+            let mut lanes = [0.0f64; L];
+            // SAFETY: `lanes` has 8 elements.
+            unsafe { _mm512_storeu_pd(lanes.as_mut_ptr(), acc) };
+            let mut k = L;
+            while k > 1 {
+                k /= 2;
+                for i in 0..k {
+                    lanes[i] += lanes[i + k];
+                }
+            }
+            *o = log_norm[c] - 0.5 * (lanes[0] + rest);
+        }
+    }
 
     /// `(x0 + x1) + (x2 + x3)` for each `x` of `a`, `b`, `c`, `d`, in that
     /// order.
@@ -370,6 +460,33 @@ dispatch! {
 }
 
 dispatch! {
+    /// The exact log-densities of [`refine`] for a chunk's hits `t·M + c`
+    /// (frame `t` of `xs`, `b×D` row-major, component `c`), in their order;
+    /// `x64` (`D`) is scratch. The tiled E-step lists its hits tile after
+    /// tile, so one tile's means and precisions (32 rows) stay in L1
+    /// while its frames go by.
+    ///
+    /// # Panics
+    ///
+    /// If a hit's frame or component is outside the operands.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn refine_hits(
+        xs: &[f32],
+        hits: &[u32],
+        m: usize,
+        means: &[f64],
+        precisions: &[f64],
+        log_norm: &[f64],
+        x64: &mut [f64],
+        out: &mut [f64],
+    ) {
+        portable => refine_hits_body::<false>(xs, hits, m, means, precisions, log_norm, x64, out),
+        avx2 => refine_hits_body::<true>(xs, hits, m, means, precisions, log_norm, x64, out),
+        avx512 => x86::refine_hits_avx512(xs, hits, m, means, precisions, log_norm, x64, out),
+    }
+}
+
+dispatch! {
     /// `out[i] = konst[c] + Σ_l u_l·coef[c·L + l]` for `c = comps[i]`, with
     /// `L = u.len()` a multiple of 4 (`coef` is `M×L` row-major): the
     /// pruned E-step's `f64` log-densities of a frame's selected
@@ -425,6 +542,37 @@ mod tests {
     /// The levels with FMA (whose bits must agree with the FMA bodies).
     fn fma_levels() -> Vec<Level> {
         levels().into_iter().filter(|&l| l >= Level::Avx2).collect()
+    }
+
+    #[test]
+    fn refine_hits_is_refine_per_hit_on_every_level() {
+        let (b, d, m) = (5usize, 21usize, 7usize);
+        let xs: Vec<f32> = (0..b * d).map(|i| (i as f32 * 0.37).sin() * 9.0).collect();
+        let means: Vec<f64> = (0..m * d).map(|i| (i as f64 * 0.11).cos() * 8.0).collect();
+        let prec: Vec<f64> = (0..m * d).map(|i| 0.5 + (i % 5) as f64 * 0.1).collect();
+        let norm: Vec<f64> = (0..m).map(|i| -(i as f64)).collect();
+        let hits: Vec<u32> = [(0, 3), (0, 6), (2, 0), (4, 1), (4, 2), (1, 3)]
+            .iter()
+            .map(|&(t, c)| (t * m + c) as u32)
+            .collect();
+        for level in levels() {
+            let (mut x64, mut got) = (vec![0.0; d], vec![0.0; hits.len()]);
+            at(level, || {
+                refine_hits(&xs, &hits, m, &means, &prec, &norm, &mut x64, &mut got)
+            });
+            for (&h, &g) in hits.iter().zip(&got) {
+                let (t, c) = (h as usize / m, h as usize % m);
+                let x: Vec<f64> = xs[t * d..(t + 1) * d]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+                let mut want = [0.0];
+                at(level, || {
+                    refine(&x, &[c as u32], &means, &prec, &norm, &mut want)
+                });
+                assert_eq!(g.to_bits(), want[0].to_bits(), "{level:?}, hit {h}");
+            }
+        }
     }
 
     #[test]

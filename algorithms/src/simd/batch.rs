@@ -161,7 +161,7 @@ mod x86 {
         // SAFETY: `v` has 8 elements.
         let lo = unsafe { _mm256_loadu_pd(v.as_ptr()) };
         // SAFETY: as above.
-        let hi = unsafe { _mm256_loadu_pd(v.as_ptr().add(4)) };
+        let hi = unsafe { _mm256_loadu_pd(v.as_ptr().wrapping_add(4)) };
         (lo, hi)
     }
 
@@ -172,7 +172,7 @@ mod x86 {
         // SAFETY: `out` has 8 elements.
         unsafe { _mm256_storeu_pd(out.as_mut_ptr(), lo) };
         // SAFETY: as above.
-        unsafe { _mm256_storeu_pd(out.as_mut_ptr().add(4), hi) };
+        unsafe { _mm256_storeu_pd(out.as_mut_ptr().wrapping_add(4), hi) };
         out
     }
 

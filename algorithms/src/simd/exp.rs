@@ -351,8 +351,9 @@ mod tests {
         for (x, o) in x.chunks_exact(8).zip(o.chunks_exact_mut(8)) {
             // SAFETY: a chunk has 8 elements.
             let v = unsafe { _mm256_loadu_ps(x.as_ptr()) };
+            let e = x86::exp8(v);
             // SAFETY: as above.
-            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), x86::exp8(v)) };
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), e) };
         }
     }
 
@@ -364,8 +365,9 @@ mod tests {
         for (x, o) in x.chunks_exact(16).zip(o.chunks_exact_mut(16)) {
             // SAFETY: a chunk has 16 elements.
             let v = unsafe { _mm512_loadu_ps(x.as_ptr()) };
+            let e = x86::exp16(v);
             // SAFETY: as above.
-            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), x86::exp16(v)) };
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), e) };
         }
     }
 
@@ -377,8 +379,9 @@ mod tests {
         for (x, o) in x.chunks_exact(4).zip(o.chunks_exact_mut(4)) {
             // SAFETY: a chunk has 4 elements.
             let v = unsafe { _mm256_loadu_pd(x.as_ptr()) };
+            let e = x86::exp4(v);
             // SAFETY: as above.
-            unsafe { _mm256_storeu_pd(o.as_mut_ptr(), x86::exp4(v)) };
+            unsafe { _mm256_storeu_pd(o.as_mut_ptr(), e) };
         }
     }
 }

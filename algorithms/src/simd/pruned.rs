@@ -223,11 +223,11 @@ mod x86 {
             let mut acc = _mm512_setzero_pd();
             for j in (0..whole).step_by(L) {
                 // SAFETY: `j + 8 ≤ whole ≤ d`, the length of the three rows.
-                let xv = unsafe { _mm512_loadu_pd(x64.as_ptr().add(j)) };
+                let xv = unsafe { _mm512_loadu_pd(x64.as_ptr().wrapping_add(j)) };
                 // SAFETY: as above.
-                let mv = unsafe { _mm512_loadu_pd(mu.as_ptr().add(j)) };
+                let mv = unsafe { _mm512_loadu_pd(mu.as_ptr().wrapping_add(j)) };
                 // SAFETY: as above.
-                let pv = unsafe { _mm512_loadu_pd(p.as_ptr().add(j)) };
+                let pv = unsafe { _mm512_loadu_pd(p.as_ptr().wrapping_add(j)) };
                 let tv = _mm512_sub_pd(xv, mv);
                 acc = _mm512_fmadd_pd(_mm512_mul_pd(pv, tv), tv, acc);
             }
@@ -287,10 +287,10 @@ mod x86 {
             let mut q = 0;
             while q < l {
                 // SAFETY: `q + 4 ≤ l = u.len()`.
-                let uq = unsafe { _mm256_loadu_pd(up.add(q)) };
+                let uq = unsafe { _mm256_loadu_pd(up.wrapping_add(q)) };
                 for j in 0..8 {
                     // SAFETY: `q + 4 ≤ l`, inside the component's row.
-                    let v = unsafe { _mm256_loadu_pd(p[j].add(q)) };
+                    let v = unsafe { _mm256_loadu_pd(p[j].wrapping_add(q)) };
                     a[j] = _mm256_fmadd_pd(uq, v, a[j]);
                 }
                 q += 4;
@@ -309,7 +309,7 @@ mod x86 {
                 // SAFETY: `out` has at least `n ≥ i + 8` elements.
                 unsafe { _mm256_storeu_pd(o, s0) };
                 // SAFETY: as above.
-                unsafe { _mm256_storeu_pd(o.add(4), s1) };
+                unsafe { _mm256_storeu_pd(o.wrapping_add(4), s1) };
             } else {
                 // The first `n − i` lanes (masked stores: a copy of a
                 // variable length would be a call to `memcpy`).
@@ -319,7 +319,7 @@ mod x86 {
                 // SAFETY: only lanes below `n − i` are written.
                 unsafe { _mm256_maskstore_pd(o, m0, s0) };
                 // SAFETY: as above.
-                unsafe { _mm256_maskstore_pd(o.add(4), m1, s1) };
+                unsafe { _mm256_maskstore_pd(o.wrapping_add(4), m1, s1) };
             }
             i += 8;
         }
@@ -336,7 +336,7 @@ mod x86 {
             // `max_pd(v, mx)` keeps `mx` when `v` is NaN, as the body's
             // `if v > mx { v } else { mx }`.
             // SAFETY: `i + 4 ≤ whole ≤ n`.
-            mx = _mm256_max_pd(unsafe { _mm256_loadu_pd(ptr.add(i)) }, mx);
+            mx = _mm256_max_pd(unsafe { _mm256_loadu_pd(ptr.wrapping_add(i)) }, mx);
         }
         let mut lanes = [0.0f64; 4];
         // SAFETY: `lanes` has 4 elements.
@@ -351,9 +351,12 @@ mod x86 {
         let mut acc = _mm256_setzero_pd();
         for i in (0..whole).step_by(4) {
             // SAFETY: `i + 4 ≤ whole ≤ n`.
-            let e = exp4(_mm256_sub_pd(unsafe { _mm256_loadu_pd(ptr.add(i)) }, shift));
+            let e = exp4(_mm256_sub_pd(
+                unsafe { _mm256_loadu_pd(ptr.wrapping_add(i)) },
+                shift,
+            ));
             // SAFETY: as above.
-            unsafe { _mm256_storeu_pd(ptr.add(i), e) };
+            unsafe { _mm256_storeu_pd(ptr.wrapping_add(i), e) };
             acc = _mm256_add_pd(acc, e);
         }
         // SAFETY: `lanes` has 4 elements.
@@ -387,44 +390,44 @@ mod x86 {
             let mut l = [_mm256_setzero_pd(); 4];
             for q in 0..4 {
                 // SAFETY: `j + 16 ≤ d` (see above).
-                s[q] = unsafe { _mm256_loadu_pd(ap.add(j + 4 * q)) };
+                s[q] = unsafe { _mm256_loadu_pd(ap.wrapping_add(j + 4 * q)) };
                 // SAFETY: as above.
-                l[q] = unsafe { _mm256_loadu_pd(ap.add(d + j + 4 * q)) };
+                l[q] = unsafe { _mm256_loadu_pd(ap.wrapping_add(d + j + 4 * q)) };
             }
             for &(t, g) in entries {
                 let gv = _mm256_set1_pd(g);
                 let row = xp.wrapping_add(t as usize * d + j);
                 for q in 0..4 {
                     // SAFETY: as above.
-                    let v = unsafe { _mm256_loadu_pd(row.add(4 * q)) };
+                    let v = unsafe { _mm256_loadu_pd(row.wrapping_add(4 * q)) };
                     s[q] = _mm256_fmadd_pd(gv, _mm256_mul_pd(v, v), s[q]);
                     l[q] = _mm256_fmadd_pd(gv, v, l[q]);
                 }
             }
             for q in 0..4 {
                 // SAFETY: as above.
-                unsafe { _mm256_storeu_pd(ap.add(j + 4 * q), s[q]) };
+                unsafe { _mm256_storeu_pd(ap.wrapping_add(j + 4 * q), s[q]) };
                 // SAFETY: as above.
-                unsafe { _mm256_storeu_pd(ap.add(d + j + 4 * q), l[q]) };
+                unsafe { _mm256_storeu_pd(ap.wrapping_add(d + j + 4 * q), l[q]) };
             }
             j += 16;
         }
         while j + 4 <= d {
             // SAFETY: `j + 4 ≤ d` (see above).
-            let mut s = unsafe { _mm256_loadu_pd(ap.add(j)) };
+            let mut s = unsafe { _mm256_loadu_pd(ap.wrapping_add(j)) };
             // SAFETY: as above.
-            let mut l = unsafe { _mm256_loadu_pd(ap.add(d + j)) };
+            let mut l = unsafe { _mm256_loadu_pd(ap.wrapping_add(d + j)) };
             for &(t, g) in entries {
                 let gv = _mm256_set1_pd(g);
                 // SAFETY: as above.
-                let v = unsafe { _mm256_loadu_pd(xp.add(t as usize * d + j)) };
+                let v = unsafe { _mm256_loadu_pd(xp.wrapping_add(t as usize * d + j)) };
                 s = _mm256_fmadd_pd(gv, _mm256_mul_pd(v, v), s);
                 l = _mm256_fmadd_pd(gv, v, l);
             }
             // SAFETY: as above.
-            unsafe { _mm256_storeu_pd(ap.add(j), s) };
+            unsafe { _mm256_storeu_pd(ap.wrapping_add(j), s) };
             // SAFETY: as above.
-            unsafe { _mm256_storeu_pd(ap.add(d + j), l) };
+            unsafe { _mm256_storeu_pd(ap.wrapping_add(d + j), l) };
             j += 4;
         }
         for j in j..d {

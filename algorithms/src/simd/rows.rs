@@ -186,17 +186,17 @@ mod x86 {
         let mut i = 0;
         while i < whole {
             // SAFETY: `i + 16 ≤ whole ≤ row.len()`.
-            let v0 = unsafe { _mm256_loadu_ps(ptr.add(i)) };
+            let v0 = unsafe { _mm256_loadu_ps(ptr.wrapping_add(i)) };
             // SAFETY: as above.
-            let v1 = unsafe { _mm256_loadu_ps(ptr.add(i + 8)) };
+            let v1 = unsafe { _mm256_loadu_ps(ptr.wrapping_add(i + 8)) };
             let h0 = _mm256_cmp_ps::<_CMP_GE_OQ>(v0, vthr);
             let h1 = _mm256_cmp_ps::<_CMP_GE_OQ>(v1, vthr);
             let e0 = exp8(_mm256_sub_ps(v0, vshift));
             let e1 = exp8(_mm256_sub_ps(v1, vshift));
             // SAFETY: as above.
-            unsafe { _mm256_storeu_ps(ptr.add(i), e0) };
+            unsafe { _mm256_storeu_ps(ptr.wrapping_add(i), e0) };
             // SAFETY: as above.
-            unsafe { _mm256_storeu_ps(ptr.add(i + 8), e1) };
+            unsafe { _mm256_storeu_ps(ptr.wrapping_add(i + 8), e1) };
             acc0 = _mm256_add_ps(acc0, _mm256_andnot_ps(h0, e0));
             acc1 = _mm256_add_ps(acc1, _mm256_andnot_ps(h1, e1));
             let mask = (_mm256_movemask_ps(h0) | (_mm256_movemask_ps(h1) << 8)) as u32;
@@ -209,7 +209,7 @@ mod x86 {
         // SAFETY: `lanes` has 16 elements.
         unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc0) };
         // SAFETY: as above.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr().add(8), acc1) };
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr().wrapping_add(8), acc1) };
         exp_split_tail(row, whole, shift, threshold, out, lane_sum(lanes))
     }
 
@@ -256,11 +256,11 @@ mod x86 {
         let mut i = 0;
         while i < whole {
             // SAFETY: `i + 16 ≤ whole`, and both slices have `n` elements.
-            let a = unsafe { _mm512_loadu_ps(ap.add(i)) };
+            let a = unsafe { _mm512_loadu_ps(ap.wrapping_add(i)) };
             // SAFETY: as above.
-            let v = _mm512_add_ps(unsafe { _mm512_loadu_ps(rp.add(i)) }, a);
+            let v = _mm512_add_ps(unsafe { _mm512_loadu_ps(rp.wrapping_add(i)) }, a);
             // SAFETY: as above.
-            unsafe { _mm512_storeu_ps(rp.add(i), v) };
+            unsafe { _mm512_storeu_ps(rp.wrapping_add(i), v) };
             // `max(v, acc)` is `acc` when `v` is NaN: the body's
             // `if v > acc { v } else { acc }`.
             acc = _mm512_max_ps(v, acc);

@@ -60,7 +60,7 @@ mod x86 {
         // SAFETY: the caller's 16 elements.
         let h0 = _mm256_cmp_ps::<_CMP_GE_OQ>(unsafe { _mm256_loadu_ps(p) }, vthr);
         // SAFETY: as above.
-        let h1 = _mm256_cmp_ps::<_CMP_GE_OQ>(unsafe { _mm256_loadu_ps(p.add(8)) }, vthr);
+        let h1 = _mm256_cmp_ps::<_CMP_GE_OQ>(unsafe { _mm256_loadu_ps(p.wrapping_add(8)) }, vthr);
         (_mm256_movemask_ps(h0) | (_mm256_movemask_ps(h1) << 8)) as u32
     }
 
@@ -72,7 +72,7 @@ mod x86 {
         let mut count = 0u32;
         for i in (0..whole).step_by(16) {
             // SAFETY: `i + 16 ≤ whole ≤ row.len()`.
-            count += unsafe { ge_mask16(row.as_ptr().add(i), vthr) }.count_ones();
+            count += unsafe { ge_mask16(row.as_ptr().wrapping_add(i), vthr) }.count_ones();
         }
         count as usize + row[whole..].iter().filter(|&&v| v >= threshold).count()
     }
@@ -85,7 +85,7 @@ mod x86 {
         let mut count = 0u32;
         for i in (0..whole).step_by(16) {
             // SAFETY: `i + 16 ≤ whole ≤ row.len()`.
-            let v = unsafe { _mm512_loadu_ps(row.as_ptr().add(i)) };
+            let v = unsafe { _mm512_loadu_ps(row.as_ptr().wrapping_add(i)) };
             count += _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, vthr).count_ones();
         }
         count as usize + row[whole..].iter().filter(|&&v| v >= threshold).count()
@@ -102,7 +102,7 @@ mod x86 {
         let dst = out.as_mut_ptr();
         while mask != 0 {
             // SAFETY: within the room the caller promised.
-            unsafe { dst.add(len).write(base + mask.trailing_zeros()) };
+            unsafe { dst.wrapping_add(len).write(base + mask.trailing_zeros()) };
             len += 1;
             mask &= mask - 1;
         }
@@ -118,7 +118,7 @@ mod x86 {
         out.reserve(row.len());
         for i in (0..whole).step_by(16) {
             // SAFETY: `i + 16 ≤ whole ≤ row.len()`.
-            let mask = unsafe { ge_mask16(row.as_ptr().add(i), vthr) };
+            let mask = unsafe { ge_mask16(row.as_ptr().wrapping_add(i), vthr) };
             // SAFETY: at most `row.len()` indices are appended in all,
             // and that much room was reserved.
             unsafe { append_bits(out, i as u32, mask) };
@@ -134,7 +134,7 @@ mod x86 {
         out.reserve(row.len());
         for i in (0..whole).step_by(16) {
             // SAFETY: `i + 16 ≤ whole ≤ row.len()`.
-            let v = unsafe { _mm512_loadu_ps(row.as_ptr().add(i)) };
+            let v = unsafe { _mm512_loadu_ps(row.as_ptr().wrapping_add(i)) };
             let mask = u32::from(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, vthr));
             // SAFETY: as in `collect_ge_avx2`.
             unsafe { append_bits(out, i as u32, mask) };
@@ -197,33 +197,40 @@ mod x86 {
         let (mut k, mut i) = (0, 0);
         while i + 8 <= n {
             // SAFETY: `i + 8 ≤ n` elements of `vals` (and `idx`).
-            let v = unsafe { _mm256_loadu_ps(vals.add(i)) };
+            let v = unsafe { _mm256_loadu_ps(vals.wrapping_add(i)) };
             let ix = if idx.is_null() {
                 lanes
             } else {
                 // SAFETY: as above.
-                unsafe { _mm256_loadu_si256(idx.add(i).cast()) }
+                unsafe { _mm256_loadu_si256(idx.wrapping_add(i).cast()) }
             };
             let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, vthr)) as usize;
             let perm = pack_perm(mask);
+            let kept = _mm256_permutevar8x32_ps(v, perm);
             // SAFETY: `k ≤ i` values were kept so far, and the outputs
             // have room for the count plus 8.
-            unsafe { _mm256_storeu_ps(out_v.add(k), _mm256_permutevar8x32_ps(v, perm)) };
+            unsafe { _mm256_storeu_ps(out_v.wrapping_add(k), kept) };
             let packed = _mm256_permutevar8x32_epi32(ix, perm);
             // SAFETY: as above.
-            unsafe { _mm256_storeu_si256(out_i.add(k).cast(), packed) };
+            unsafe { _mm256_storeu_si256(out_i.wrapping_add(k).cast(), packed) };
             k += mask.count_ones() as usize;
             lanes = _mm256_add_epi32(lanes, _mm256_set1_epi32(8));
             i += 8;
         }
         while i < n {
             // SAFETY: `i < n`.
-            let v = unsafe { *vals.add(i) };
+            let v = unsafe { *vals.wrapping_add(i) };
             if v >= thr {
                 // SAFETY: `k ≤ i < n`; the outputs have room for the count.
-                unsafe { *out_v.add(k) = v };
-                // SAFETY: as above, and `idx` (unless null) has `n`.
-                unsafe { *out_i.add(k) = if idx.is_null() { i as u32 } else { *idx.add(i) } };
+                unsafe { *out_v.wrapping_add(k) = v };
+                let index = if idx.is_null() {
+                    i as u32
+                } else {
+                    // SAFETY: `idx` (unless null) has `n` elements, `i < n`.
+                    unsafe { *idx.wrapping_add(i) }
+                };
+                // SAFETY: as for `out_v`.
+                unsafe { *out_i.wrapping_add(k) = index };
                 k += 1;
             }
             i += 1;
@@ -245,14 +252,17 @@ mod x86 {
     #[target_feature(enable = "avx2,fma,popcnt")]
     unsafe fn keep_top(vals: *const f32, idx: *const u32, c: usize, out: &mut [u32]) -> usize {
         let n = out.len();
-        // SAFETY (`val`): `i < c`.
-        let val = |i: usize| _mm256_set1_ps(unsafe { *vals.add(i) });
+        let val = |i: usize| {
+            // SAFETY: every caller passes `i < c`.
+            let v = unsafe { *vals.wrapping_add(i) };
+            _mm256_set1_ps(v)
+        };
         let (vn, vc) = (_mm256_set1_epi32(n as i32), _mm256_set1_epi32(c as i32));
         let mut k = 0;
         let mut jb = 0;
         while jb < c {
             // SAFETY: `jb < c`, and 8 elements from `jb` are readable.
-            let vj = unsafe { _mm256_loadu_ps(vals.add(jb)) };
+            let vj = unsafe { _mm256_loadu_ps(vals.wrapping_add(jb)) };
             let jl = _mm256_add_epi32(
                 _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                 _mm256_set1_epi32(jb as i32),
@@ -283,7 +293,7 @@ mod x86 {
                 return usize::MAX;
             }
             // SAFETY: 8 elements from `jb` are readable.
-            let ix = unsafe { _mm256_loadu_si256(idx.add(jb).cast()) };
+            let ix = unsafe { _mm256_loadu_si256(idx.wrapping_add(jb).cast()) };
             let first = _mm256_cmpgt_epi32(
                 _mm256_set1_epi32(cnt as i32),
                 _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
@@ -291,7 +301,9 @@ mod x86 {
             let packed = _mm256_permutevar8x32_epi32(ix, pack_perm(mask));
             // SAFETY: only the first `cnt` lanes are written, and
             // `k + cnt ≤ n` (checked above).
-            unsafe { _mm256_maskstore_epi32(out.as_mut_ptr().add(k).cast(), first, packed) };
+            unsafe {
+                _mm256_maskstore_epi32(out.as_mut_ptr().wrapping_add(k).cast(), first, packed)
+            };
             k += cnt;
             jb += 8;
         }

@@ -308,11 +308,11 @@ mod x86 {
             let mut pv = [_mm512_setzero_ps(); NV];
             for (v, pv) in pv.iter_mut().enumerate() {
                 // SAFETY: `kk < k` and `v < NV`: inside `p` (`k×16NV`).
-                *pv = unsafe { _mm512_loadu_ps(pp.add(kk * w + v * LANES)) };
+                *pv = unsafe { _mm512_loadu_ps(pp.wrapping_add(kk * w + v * LANES)) };
             }
             for (r, acc) in acc.iter_mut().enumerate() {
                 // SAFETY: `r < R` and `kk < k`: inside `a` (`R×k`).
-                let x = _mm512_set1_ps(unsafe { *ap.add(r * k + kk) });
+                let x = _mm512_set1_ps(unsafe { *ap.wrapping_add(r * k + kk) });
                 for v in 0..NV {
                     acc[v] = _mm512_fmadd_ps(x, pv[v], acc[v]);
                 }
@@ -321,21 +321,21 @@ mod x86 {
         let mut c = [_mm512_setzero_ps(); NV];
         for (v, c) in c.iter_mut().enumerate() {
             // SAFETY: `cst` has `16·NV` elements.
-            *c = unsafe { _mm512_loadu_ps(cst.as_ptr().add(v * LANES)) };
+            *c = unsafe { _mm512_loadu_ps(cst.as_ptr().wrapping_add(v * LANES)) };
         }
         let (op, mp) = (out.as_mut_ptr(), vmax.as_mut_ptr());
         for (r, acc) in acc.iter().enumerate() {
             // SAFETY: `r < R`: inside `vmax` (`R×16`).
-            let mut mx = unsafe { _mm512_loadu_ps(mp.add(r * LANES)) };
+            let mut mx = unsafe { _mm512_loadu_ps(mp.wrapping_add(r * LANES)) };
             for (v, &sum) in acc.iter().enumerate() {
                 let val = _mm512_add_ps(sum, c[v]);
                 // SAFETY: `r < R` and `v < NV`: inside `out` (`R×16NV`).
-                unsafe { _mm512_storeu_ps(op.add(r * w + v * LANES), val) };
+                unsafe { _mm512_storeu_ps(op.wrapping_add(r * w + v * LANES), val) };
                 // `max(val, mx)` is `mx` when `val` is NaN, as the body.
                 mx = _mm512_max_ps(val, mx);
             }
             // SAFETY: as the load above.
-            unsafe { _mm512_storeu_ps(mp.add(r * LANES), mx) };
+            unsafe { _mm512_storeu_ps(mp.wrapping_add(r * LANES), mx) };
         }
     }
 
@@ -406,11 +406,11 @@ mod x86 {
             let mut ev = [_mm512_setzero_ps(); NV];
             for (v, ev) in ev.iter_mut().enumerate() {
                 // SAFETY: `t < b` and `v < NV`: inside `e` (`b×16NV`).
-                *ev = unsafe { _mm512_loadu_ps(ep.add(t * tw + v * LANES)) };
+                *ev = unsafe { _mm512_loadu_ps(ep.wrapping_add(t * tw + v * LANES)) };
             }
             for (c, s) in s.iter_mut().enumerate() {
                 // SAFETY: `t < b` and `c < C`: at most `(b−1)·w + C − 1`.
-                let x = _mm512_set1_ps(unsafe { *ap.add(t * w + c) });
+                let x = _mm512_set1_ps(unsafe { *ap.wrapping_add(t * w + c) });
                 for v in 0..NV {
                     s[v] = _mm512_fmadd_ps(x, ev[v], s[v]);
                 }
@@ -422,15 +422,18 @@ mod x86 {
                 let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(sv));
                 let hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(sv));
                 let at = c * m + v * LANES;
+                let (d0, d1) = (dp.wrapping_add(at), dp.wrapping_add(at + 8));
                 // SAFETY: `c < C` and `v < NV`: `at + 16 ≤ (C−1)·m + 16NV`,
                 // inside `acc`.
-                let d = unsafe { dp.add(at) };
+                let old = unsafe { _mm512_loadu_pd(d0) };
+                let new = _mm512_add_pd(old, lo);
                 // SAFETY: as above.
-                unsafe { _mm512_storeu_pd(d, _mm512_add_pd(_mm512_loadu_pd(d), lo)) };
+                unsafe { _mm512_storeu_pd(d0, new) };
                 // SAFETY: as above.
-                let d = unsafe { d.add(8) };
+                let old = unsafe { _mm512_loadu_pd(d1) };
+                let new = _mm512_add_pd(old, hi);
                 // SAFETY: as above.
-                unsafe { _mm512_storeu_pd(d, _mm512_add_pd(_mm512_loadu_pd(d), hi)) };
+                unsafe { _mm512_storeu_pd(d1, new) };
             }
         }
     }

@@ -42,7 +42,7 @@
 //! kernels on the AVX-512 level only: the other levels keep faer's products
 //! and their bits. On the machine measured (a Xeon of the Sapphire Rapids
 //! class, faer 0.24) the tiled path also gave faer's path's bits: the
-//! statistics and log-likelihoods of `examples/gmm_estep.rs --write`
+//! statistics and log-likelihoods of `measure_gmm_estep --write`
 //! (200,000 frames, `M = 512`, `D = 60`, refined and not) and the models of
 //! `train_ubm` compare equal byte for byte (faer's kernels for these shapes
 //! run one chain per element over `k` from 0 too, and the posteriors'
@@ -148,6 +148,25 @@ fn dens_shapes(a: &[f32], tiles: &[f32], constants: &[f32], l: &[f32], vmax: &[f
     k
 }
 
+/// The tiles of [`log_densities`]'s chunk of `b` frames, one after
+/// another: each tile's first component and width `w`, its `k×w` block of
+/// the packed `P`, and its `b×w` block of `l`.
+#[inline(always)]
+fn dens_tiles<'a>(
+    tiles: &'a [f32],
+    m: usize,
+    l: &'a mut [f32],
+    b: usize,
+) -> impl Iterator<Item = (usize, usize, &'a [f32], &'a mut [f32])> {
+    let k = tiles.len() / m;
+    (0..m.div_ceil(TILE))
+        .zip(l.chunks_mut(stride(b)))
+        .map(move |(j, out)| {
+            let (c0, w) = (j * TILE, width(m, j));
+            (c0, w, &tiles[c0 * k..c0 * k + k * w], &mut out[..b * w])
+        })
+}
+
 #[inline(always)]
 fn log_densities_body<const FMA: bool>(
     a: &[f32],
@@ -157,12 +176,9 @@ fn log_densities_body<const FMA: bool>(
     vmax: &mut [f32],
 ) {
     let k = dens_shapes(a, tiles, constants, l, vmax);
-    let (m, b) = (constants.len(), vmax.len() / LANES);
+    let b = vmax.len() / LANES;
     vmax.fill(f32::NEG_INFINITY);
-    for j in 0..m.div_ceil(TILE) {
-        let (c0, w) = (j * TILE, width(m, j));
-        let p = &tiles[c0 * k..c0 * k + k * w];
-        let out = &mut l[j * stride(b)..j * stride(b) + b * w];
+    for (c0, w, p, out) in dens_tiles(tiles, constants.len(), l, b) {
         for t in 0..b {
             let x = &a[t * k..(t + 1) * k];
             for c in 0..w {
@@ -260,7 +276,9 @@ mod x86 {
 
     use std::arch::x86_64::*;
 
-    use super::{dens_shapes, runs, stats_shapes, stride, width, COLS, LANES, ROWS, SCALE, TILE};
+    use super::{
+        dens_shapes, dens_tiles, runs, stats_shapes, stride, width, COLS, LANES, ROWS, SCALE, TILE,
+    };
     use crate::simd::exp::x86::exp16;
 
     /// Expands `$call` (a kernel call with `R` as its row or column count)
@@ -368,13 +386,10 @@ mod x86 {
         vmax: &mut [f32],
     ) {
         let k = dens_shapes(a, tiles, constants, l, vmax);
-        let (m, b) = (constants.len(), vmax.len() / LANES);
+        let b = vmax.len() / LANES;
         vmax.fill(f32::NEG_INFINITY);
-        for j in 0..m.div_ceil(TILE) {
-            let (c0, w) = (j * TILE, width(m, j));
-            let p = &tiles[c0 * k..c0 * k + k * w];
+        for (c0, w, p, out) in dens_tiles(tiles, constants.len(), l, b) {
             let cst = &constants[c0..c0 + w];
-            let out = &mut l[j * stride(b)..j * stride(b) + b * w];
             if w == TILE {
                 dens_panel::<2>(a, k, p, cst, out, vmax);
             } else {

@@ -47,6 +47,32 @@ fn shardkit_threads() {
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default();
     assert!(text.contains("SHARDKIT_THREADS=`abc`"), "{text}");
+    // `is_root`, which a program calls to print that very error, does not
+    // panic: outside an MPI launch this process is the root.
+    assert!(shardkit::is_root());
+
+    // An absurd count is refused before any thread starts, naming the
+    // count and the machine's cores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    set("100000");
+    match Executor::from_env() {
+        Err(ExecutorError::TooManyThreads {
+            threads: 100_000,
+            cores: c,
+            limit,
+        }) => {
+            assert_eq!((c, limit), (cores, Executor::max_threads()));
+        }
+        other => panic!("SHARDKIT_THREADS=100000 gave {other:?}"),
+    }
+    let message = Executor::threads(Executor::max_threads() + 1)
+        .expect_err("above max_threads")
+        .to_string();
+    assert!(
+        message.contains(&format!("{} threads", Executor::max_threads() + 1)),
+        "{message}"
+    );
+    assert!(message.contains(&format!("{cores} cores")), "{message}");
 
     // Valid values give pools of that size.
     for n in [1, 3, 5] {
@@ -86,7 +112,6 @@ fn shardkit_threads() {
 
     // Unset, `from_env` uses every core.
     std::env::remove_var(THREADS_ENV);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(Executor::from_env().unwrap().workers(), cores);
     assert!(std::env::var(THREADS_ENV).is_err());
 }

@@ -62,11 +62,7 @@ impl Executor {
         }
         #[cfg(not(feature = "mpi"))]
         warn_mpi_launch();
-        Executor::threads(threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        }))
+        Executor::threads(threads.unwrap_or_else(crate::executor::cores))
     }
 
     /// The executor that a `#[parallelize]` call made here would run on.
@@ -85,11 +81,55 @@ impl Executor {
         if let Some(exec) = Executor::installed() {
             return exec;
         }
-        static DEFAULT: OnceLock<Executor> = OnceLock::new();
-        DEFAULT
-            .get_or_init(|| Executor::from_env().unwrap_or_else(|e| panic!("shardkit: {e}")))
-            .clone()
+        match default_executor() {
+            Ok(exec) => exec.clone(),
+            Err(e) => panic!("shardkit: {e}"),
+        }
     }
+}
+
+/// The process-wide default executor, built by [`Executor::from_env`] on
+/// first success and then kept; a failure is not remembered (the variable
+/// may be fixed and the call made again).
+fn default_executor() -> Result<&'static Executor, ExecutorError> {
+    static DEFAULT: OnceLock<Executor> = OnceLock::new();
+    if let Some(exec) = DEFAULT.get() {
+        return Ok(exec);
+    }
+    let exec = Executor::from_env()?;
+    // Two threads may both get here; the first one's executor is kept.
+    Ok(DEFAULT.get_or_init(|| exec))
+}
+
+/// Whether this process is rank 0 of the ambient executor, without
+/// panicking: where the default executor cannot be built (a malformed
+/// `SHARDKIT_THREADS`, say, which the program is about to report), the
+/// launcher's rank decides (rank 0, or the only process).
+pub(crate) fn ambient_is_root() -> bool {
+    if let Some(exec) = Executor::installed() {
+        return exec.is_root();
+    }
+    match default_executor() {
+        Ok(exec) => exec.is_root(),
+        Err(_) => launch_rank().is_none_or(|rank| rank == 0),
+    }
+}
+
+/// This process's rank as the MPI launcher gives it (Open MPI, MPICH/Hydra,
+/// PMIx, Slurm), with the `mpi` feature; `None` without the feature (every
+/// process then works alone and is its own root) or outside a launch.
+fn launch_rank() -> Option<usize> {
+    if !cfg!(feature = "mpi") {
+        return None;
+    }
+    [
+        "OMPI_COMM_WORLD_RANK",
+        "PMI_RANK",
+        "PMIX_RANK",
+        "SLURM_PROCID",
+    ]
+    .iter()
+    .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
 }
 
 /// Says once, on standard error, that an `mpirun` launch is being ignored.

@@ -19,8 +19,12 @@ use crate::executor::Executor;
 ///     println!("printed once, however many ranks run");
 /// }
 /// ```
+///
+/// It never panics: where the default executor cannot be built (a malformed
+/// `SHARDKIT_THREADS`, which the program is about to report), the MPI
+/// launcher's rank decides, so that the error is printed once.
 pub fn is_root() -> bool {
-    Executor::current().is_root()
+    crate::launch::ambient_is_root()
 }
 
 /// Writes `path` atomically: `write` fills a temporary file in the same

@@ -16,6 +16,17 @@ pub enum ExecutorError {
         /// The value found in the environment.
         value: String,
     },
+    /// More threads were asked for than
+    /// [`Executor::max_threads`](crate::Executor::max_threads) allows.
+    #[error("{threads} threads is more than this machine can use ({cores} cores; at most {limit} threads); give a count up to the number of cores, e.g. {cores}")]
+    TooManyThreads {
+        /// The number of threads asked for.
+        threads: usize,
+        /// The cores this process may use.
+        cores: usize,
+        /// The most threads allowed.
+        limit: usize,
+    },
     /// MPI could not be initialised (feature `mpi`).
     #[error("MPI could not be initialised; was the program started by mpirun (or srun)?")]
     MpiInit,

@@ -95,6 +95,14 @@ impl fmt::Debug for Executor {
     }
 }
 
+/// Threads per core above which [`Executor::threads`] warns.
+const OVERSUBSCRIBED: usize = 4;
+
+/// The cores this process may use (1 where that cannot be read).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 thread_local! {
     static CURRENT: RefCell<Option<Executor>> = const { RefCell::new(None) };
 }
@@ -110,13 +118,38 @@ impl Executor {
 
     /// A rayon pool of `n` threads of its own.
     ///
+    /// More threads than [`max_threads`](Executor::max_threads) is refused: beyond the machine's
+    /// cores they only add switching, and a mistyped count (`100000`) would
+    /// otherwise start threads until the system refuses. Above four threads
+    /// per core the pool is built, with a warning on standard error (once
+    /// per process).
+    ///
     /// # Errors
     ///
-    /// [`ExecutorError::ZeroThreads`] for `n == 0`, [`ExecutorError::Pool`] if
-    /// the threads cannot be started.
+    /// [`ExecutorError::ZeroThreads`] for `n == 0`,
+    /// [`ExecutorError::TooManyThreads`] above
+    /// [`max_threads`](Executor::max_threads),
+    /// [`ExecutorError::Pool`] if the threads cannot be started.
     pub fn threads(n: usize) -> Result<Self, ExecutorError> {
         if n == 0 {
             return Err(ExecutorError::ZeroThreads);
+        }
+        let (cores, limit) = (cores(), Executor::max_threads());
+        if n > limit {
+            return Err(ExecutorError::TooManyThreads {
+                threads: n,
+                cores,
+                limit,
+            });
+        }
+        if n > OVERSUBSCRIBED * cores {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "shardkit: a pool of {n} threads on {cores} cores ({:.1}× oversubscribed) will not run faster than one of {cores}",
+                    n as f64 / cores as f64
+                );
+            });
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -126,6 +159,17 @@ impl Executor {
         Ok(Executor {
             kind: Kind::Threads(Arc::new(pool)),
         })
+    }
+
+    /// The most threads [`threads`](Executor::threads) builds a pool of:
+    /// 1,024, or 16 per core on machines with more than 64 cores.
+    ///
+    /// ```
+    /// assert!(shardkit::Executor::max_threads() >= 1024);
+    /// assert!(shardkit::Executor::threads(shardkit::Executor::max_threads() + 1).is_err());
+    /// ```
+    pub fn max_threads() -> usize {
+        (16 * cores()).max(1024)
     }
 
     /// This process's rank and the number of ranks: `(0, 1)` except on an

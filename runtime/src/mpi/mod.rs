@@ -60,10 +60,7 @@ fn local_ranks() -> usize {
 /// cores.
 pub(crate) fn world(threads: Option<usize>) -> Result<Executor, ExecutorError> {
     init::ensure_initialized()?;
-    let threads = threads.unwrap_or_else(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores / local_ranks()).max(1)
-    });
+    let threads = threads.unwrap_or_else(|| (crate::executor::cores() / local_ranks()).max(1));
     let local = if threads == 1 {
         Executor::serial()
     } else {

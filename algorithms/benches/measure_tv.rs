@@ -111,6 +111,8 @@ type Data = (DiagGmm, SessionStats, TvModel);
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let exec = Executor::from_env_with_threads(args.threads)?;
+    // --out is checked (and locked) before the work.
+    let _claim = exec.install(|| args.out.as_ref().map(shardkit::claim_output).transpose())?;
     let (ubm, stats, model) = match &args.load {
         Some(dir) => load(dir)?,
         None => {

@@ -121,7 +121,10 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         wavs.truncate(limit);
     }
     let out = args.out.clone().unwrap_or_else(|| scratch.join("npy"));
-    fs::create_dir_all(&out)?;
+    fs::create_dir_all(&out).map_err(|e| format!("cannot create --out {}: {e}", out.display()))?;
+    // Checked and locked before the work, so that two runs never mix their
+    // files in one folder.
+    let _claim = shardkit::claim_output(&out)?;
     let jobs: Vec<Job> = wavs.iter().map(|w| Job::into_dir(w, &out)).collect();
     let bytes: u64 = wavs
         .iter()

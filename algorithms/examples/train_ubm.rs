@@ -114,6 +114,18 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
 fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let root = shardkit::is_root();
+    // The model's folder is made and the output claimed before any work: a
+    // read-only or impossible path, or another run writing the same file,
+    // is reported now rather than after training.
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "cannot create the folder of --out {}: {e}",
+                args.out.display()
+            )
+        })?;
+    }
+    let _claim = shardkit::claim_output(&args.out)?;
     let mut _scratch = None;
     let (list, truth) = match &args.list {
         Some(list) => (list.clone(), None),
@@ -190,9 +202,6 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     bar.finish_and_clear();
     let model = trained.model;
     if root {
-        if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
         model.save(&args.out)?;
         println!(
             "wrote {} ({} components, {} dimensions) in {:.2} s",

@@ -31,6 +31,7 @@
 
 mod call;
 mod executor;
+mod files;
 mod launch;
 #[cfg(feature = "mpi")]
 mod mpi;
@@ -47,6 +48,7 @@ mod wire;
 #[doc(no_inline)]
 pub use ::mpi as rsmpi;
 pub use executor::{Executor, ExecutorError, THREADS_ENV};
+pub use files::{write_atomic, OutputClaim};
 /// The progress bar type of [`progress`] (from `indicatif`).
 pub use indicatif::ProgressBar;
 pub use plan::weights;
@@ -54,5 +56,5 @@ pub use plan::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weig
 pub use plan::{Plan, DEFAULT_BLOCKS};
 pub use reduce::{Concat, Extremum, Reduce};
 pub use reduce::{LaneOp, Lanes, Unlanes};
-pub use root::{is_root, progress, write_atomic, write_on_root};
+pub use root::{claim_output, is_root, progress, write_on_root};
 pub use wire::RemoteError;

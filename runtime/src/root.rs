@@ -2,14 +2,13 @@
 //! showing progress. Under MPI that process is rank 0; without MPI it is the
 //! only one, so the same code runs unchanged on threads and under `mpirun`.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{self, Write};
+use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::executor::Executor;
+use crate::files::{claim, write_atomic, OutputClaim};
 
 /// Whether this process is the one that prints and writes: rank 0 of the
 /// ambient executor's MPI world, or the only process without MPI.
@@ -25,121 +24,6 @@ use crate::executor::Executor;
 /// launcher's rank decides, so that the error is printed once.
 pub fn is_root() -> bool {
     crate::launch::ambient_is_root()
-}
-
-/// Writes `path` atomically: `write` fills a temporary file in the same
-/// folder, which is then flushed, synced to disk and renamed over `path`.
-///
-/// - On success, `path` holds exactly what `write` wrote, and the rename has
-///   been made durable (on Unix the folder is synced too, best effort).
-/// - If `write` returns an error or panics, or any step fails, the temporary
-///   file is removed and `path` is left as it was (absent, or its old
-///   content): a reader never sees half a model. `write`'s error is returned
-///   (its panic resumes) unchanged; errors of the other steps name `path`.
-///
-/// The temporary file is `.<file name>.<process id>.<counter>.tmp`, created
-/// fresh beside the target so that the rename never crosses a file system.
-/// `write` gets a buffered writer and need not flush it. Its error type only
-/// needs a conversion from [`io::Error`], so callers can use their own error
-/// enum.
-///
-/// ```
-/// use std::io::Write;
-/// let dir = std::env::temp_dir().join(format!("shardkit-doc-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir)?;
-/// let path = dir.join("model.txt");
-/// shardkit::write_atomic(&path, |w| writeln!(w, "weights 0.5 0.5"))?;
-/// assert_eq!(std::fs::read_to_string(&path)?, "weights 0.5 0.5\n");
-/// # std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub fn write_atomic<T, E, F>(path: impl AsRef<Path>, write: F) -> Result<T, E>
-where
-    F: FnOnce(&mut dyn Write) -> Result<T, E>,
-    E: From<io::Error>,
-{
-    let path = path.as_ref();
-    let named = |e: io::Error| {
-        E::from(io::Error::new(
-            e.kind(),
-            format!("cannot write {}: {e}", path.display()),
-        ))
-    };
-    let (dir, name) = split_target(path).map_err(named)?;
-    let (file, temporary) = create_temporary(dir, &name).map_err(named)?;
-    // From here on, dropping `guard` (an early return or a panic) removes
-    // the temporary file.
-    let mut guard = Temporary(Some(temporary.clone()));
-    let mut out = BufWriter::new(file);
-    let value = write(&mut out)?;
-    let finish = (|| {
-        out.flush()?;
-        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temporary, path)
-    })();
-    finish.map_err(named)?;
-    guard.0 = None;
-    sync_dir(dir);
-    Ok(value)
-}
-
-/// The folder to create the temporary file in, and the target's file name.
-fn split_target(path: &Path) -> io::Result<(&Path, String)> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Ok((dir, name.to_string_lossy().into_owned()))
-}
-
-/// Creates a fresh temporary file beside the target (never opens an
-/// existing one).
-fn create_temporary(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let pid = std::process::id();
-    let mut last = None;
-    for _ in 0..64 {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temporary = dir.join(format!(".{name}.{pid}.{n}.tmp"));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-        {
-            Ok(file) => return Ok((file, temporary)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::other("no free temporary file name")))
-}
-
-/// Removes the temporary file it holds when dropped.
-struct Temporary(Option<PathBuf>);
-
-impl Drop for Temporary {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            // Best effort: the original error (or panic) matters more.
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// Makes a rename in `dir` durable. Some file systems refuse to sync a
-/// folder; the data itself is already synced, so failures are ignored.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
 }
 
 /// [`write_atomic`] on the root process only, with the same outcome on
@@ -172,6 +56,61 @@ pub fn write_on_root(
             (Err(e), _) => Err(e),
             (Ok(()), Ok(())) => Ok(()),
             (Ok(()), Err(message)) => Err(io::Error::other(format!("on MPI rank 0: {message}"))),
+        };
+    }
+    mine
+}
+
+/// Claims the output `path` for this run, before the work that will fill
+/// it. Rank 0 (the only process without MPI):
+///
+/// 1. checks that `path` can be written, by creating (and removing) a
+///    temporary file where [`write_atomic`] will create its own — a missing
+///    or read-only folder is reported now, not after hours of training;
+/// 2. removes the temporaries that killed runs on this host left there;
+/// 3. locks it against other runs (an advisory lock on `.<name>.lock`
+///    beside it, which records who holds it) until the returned claim is
+///    dropped. A second run that claims the same output gets an error
+///    naming the process that holds it, instead of mixing its files with
+///    the first's.
+///
+/// `path` is a file to be written, or an existing folder that a program
+/// fills with several files (then checked and locked as a whole, through
+/// `.shardkit.lock` inside it). On file systems without locks (some
+/// network file systems) step 3 is skipped. Every rank gets rank 0's
+/// verdict, as with [`write_on_root`]; every rank must call it, like a
+/// collective.
+///
+/// ```
+/// use std::io::Write;
+/// let path = std::env::temp_dir().join(format!("shardkit-claim-{}.npz", std::process::id()));
+/// let claim = shardkit::claim_output(&path)?;
+/// // ... hours of training, then:
+/// shardkit::write_on_root(&path, |w| w.write_all(b"model"))?;
+/// drop(claim);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// An error naming `path` when it cannot be written, or when another run
+/// holds it (kind [`io::ErrorKind::WouldBlock`]); on every rank (ranks other
+/// than 0 get one that quotes rank 0's).
+pub fn claim_output(path: impl AsRef<Path>) -> io::Result<OutputClaim> {
+    let exec = Executor::current();
+    let mine = if exec.is_root() {
+        claim(path.as_ref())
+    } else {
+        Ok(OutputClaim::none())
+    };
+    #[cfg(feature = "mpi")]
+    if let Some(ranks) = exec.ranks() {
+        let verdict = ranks.broadcast_verdict(mine.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        return match (mine, verdict) {
+            (Err(e), _) => Err(e),
+            (Ok(claim), Ok(())) => Ok(claim),
+            (Ok(_), Err(message)) => Err(io::Error::other(format!("on MPI rank 0: {message}"))),
         };
     }
     mine
@@ -210,46 +149,17 @@ pub fn progress(len: u64, stage: &str) -> ProgressBar {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("shardkit-root-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    #[test]
-    fn a_failed_write_keeps_the_old_file_and_leaves_no_temporary() {
-        let dir = scratch("failed");
-        let path = dir.join("model.bin");
-        std::fs::write(&path, b"old").unwrap();
-        let err = write_atomic(&path, |w| -> io::Result<()> {
-            w.write_all(b"half a model")?;
-            Err(io::Error::other("disk on fire"))
-        })
-        .unwrap_err();
-        assert_eq!(err.to_string(), "disk on fire");
-        assert_eq!(std::fs::read(&path).unwrap(), b"old");
-        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
-        assert_eq!(left.len(), 1, "{left:?}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
     #[test]
     fn a_successful_write_replaces_the_file() {
-        let dir = scratch("ok");
+        let dir = std::env::temp_dir().join(format!("shardkit-root-{}-ok", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("model.bin");
         std::fs::write(&path, b"old").unwrap();
+        let claim = claim_output(&path).unwrap();
+        assert!(claim.is_locked());
         write_on_root(&path, |w| w.write_all(b"new")).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        drop(claim);
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_missing_folder_is_named() {
-        let err: io::Error =
-            write_atomic("/nonexistent-shardkit/x/model.bin", |_| Ok(())).unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("/nonexistent-shardkit/x/model.bin"), "{text}");
-        assert!(write_atomic::<(), io::Error, _>("/", |_| Ok(())).is_err());
     }
 }

@@ -117,6 +117,9 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
             (generate(&dir)?, "generated tone bursts".to_string())
         }
     };
+    if wavs.is_empty() {
+        return Err(format!("{source}: no .wav files to extract").into());
+    }
     if let Some(limit) = args.limit {
         wavs.truncate(limit);
     }

@@ -124,6 +124,12 @@ enum StatsError {
         found: usize,
         expected: usize,
     },
+    #[error("{}: the header claims {claimed} bytes of data, but the file holds {present}", path.display())]
+    Truncated {
+        path: PathBuf,
+        claimed: u128,
+        present: usize,
+    },
     #[error("{}: the list of files is empty", path.display())]
     EmptyList { path: PathBuf },
     /// Under MPI: a file failed on another rank.
@@ -156,6 +162,13 @@ fn read_features(path: &Path) -> Result<Features, StatsError> {
         path: path.to_owned(),
         source,
     };
+    if let Some((claimed, present)) = claimed_data(&bytes).filter(|(c, p)| *c > *p as u128) {
+        return Err(StatsError::Truncated {
+            path: path.to_owned(),
+            claimed,
+            present,
+        });
+    }
     match Array2::<f32>::read_npy(&bytes[..]) {
         Ok(a) => Ok(Features::F32(a)),
         Err(ReadNpyError::WrongDescriptor(_)) => Array2::<f64>::read_npy(&bytes[..])
@@ -163,6 +176,33 @@ fn read_features(path: &Path) -> Result<Features, StatsError> {
             .map_err(npy),
         Err(e) => Err(npy(e)),
     }
+}
+
+/// The data bytes a `.npy` header claims (its shape's product times the
+/// item size) and the bytes the file holds after the header, where the
+/// header can be read; `None` leaves the judgement to `ndarray-npy`.
+///
+/// Written by hand because `ndarray-npy` allocates what the header claims
+/// before it reads: a 200-byte file claiming 10^11 elements would abort the
+/// process instead of returning an error. (The algorithms crate has a full
+/// header reader; this example depends only on shardkit.)
+fn claimed_data(bytes: &[u8]) -> Option<(u128, usize)> {
+    let (len_bytes, start) = match bytes.get(6)? {
+        1 => (2, 10),
+        _ => (4, 12),
+    };
+    let mut len = [0u8; 4];
+    len[..len_bytes].copy_from_slice(bytes.get(8..8 + len_bytes)?);
+    let end = start + u32::from_le_bytes(len) as usize;
+    let header = std::str::from_utf8(bytes.get(start..end)?).ok()?;
+    let item: u128 = if header.contains("f8") { 8 } else { 4 };
+    let shape = header.split("'shape':").nth(1)?;
+    let shape = shape.split('(').nth(1)?.split(')').next()?;
+    let mut elements: u128 = 1;
+    for dim in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        elements = elements.checked_mul(dim.parse().ok()?)?;
+    }
+    Some((elements.checked_mul(item)?, bytes.len() - end))
 }
 
 /// One shard: the statistics of a run of files, read one after the other.
@@ -360,6 +400,31 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
         other => panic!("{other:?}"),
     }
     say(format!("a bad file is reported by name: {}", chain(&err)));
+
+    // A header that claims more data than the file holds (here 10^11
+    // doubles in a 145-byte file) is refused before anything is allocated.
+    let huge = dir.0.join("huge.npy");
+    let mut header =
+        b"{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000, 1), }".to_vec();
+    header.resize(117, b' ');
+    header.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&header);
+    bytes.extend_from_slice(&[0; 16]);
+    fs::write(&huge, bytes)?;
+    match accumulate(&[files[0].clone(), huge.clone()], DIMS) {
+        Err(StatsError::Truncated {
+            path,
+            claimed,
+            present,
+        }) => {
+            assert_eq!((path, claimed, present), (huge, 800_000_000_000, 16));
+        }
+        Err(StatsError::Remote(remote)) => assert!(remote.message.contains("huge.npy"), "{remote}"),
+        other => panic!("{other:?}"),
+    }
+    say("a header that claims more than the file holds is refused by name".into());
     Ok(())
 }
 

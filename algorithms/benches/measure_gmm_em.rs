@@ -125,7 +125,7 @@ fn generate(
 ) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let start = Instant::now();
     let frames = shardkit_testkit::mfcc_like(n, d, 64, seed + 1);
-    std::fs::create_dir_all(dir)?;
+    shardkit_testkit::cli::create_dir(dir)?;
     let files = files.min(n);
     let mut list = String::new();
     for i in 0..files {
@@ -136,7 +136,7 @@ fn generate(
         list.push('\n');
     }
     let path = dir.join("list.txt");
-    std::fs::write(&path, list)?;
+    std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!(
         "generated {n} × {d} MFCC-like f32 frames (seed {seed}) as {files} .npy files in {:.2} s: {}",
         start.elapsed().as_secs_f64(),

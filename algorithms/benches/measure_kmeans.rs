@@ -183,7 +183,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     if let Some(dir) = &a.write_data {
-        std::fs::create_dir_all(dir)?;
+        shardkit_testkit::cli::create_dir(dir)?;
         if let Some(x) = &data {
             write_npy(dir.join("data.npy"), x)?;
         }

@@ -247,7 +247,7 @@ fn save(
     stats: &SessionStats,
     model: &TvModel,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    std::fs::create_dir_all(dir)?;
+    shardkit_testkit::cli::create_dir(dir)?;
     ubm.save(dir.join("ubm.npz"))?;
     write_npy(dir.join("zero.npy"), &stats.zero)?;
     write_npy(dir.join("first.npy"), &stats.first)?;

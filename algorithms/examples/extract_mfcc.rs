@@ -113,7 +113,7 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         (_, Some(list)) => (read_list(list)?, list.display().to_string()),
         (None, None) => {
             let dir = scratch.join("wav");
-            fs::create_dir_all(&dir)?;
+            shardkit_testkit::cli::create_dir(&dir)?;
             (generate(&dir)?, "generated tone bursts".to_string())
         }
     };

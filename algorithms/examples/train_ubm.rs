@@ -255,7 +255,7 @@ fn generate(dir: &Path) -> Result<DiagGmm, Box<dyn std::error::Error>> {
     let means = Array2::from_shape_fn((M, D), |_| rng.range(-3.0, 3.0));
     let variances = Array2::from_shape_fn((M, D), |_| rng.range(0.2, 1.0));
     let truth = DiagGmm::new(weights, means, variances)?;
-    std::fs::create_dir_all(dir)?;
+    shardkit_testkit::cli::create_dir(dir)?;
     let mut list = String::new();
     for file in 0..40 {
         let frames = 400 + 30 * file * 7 % 1171;

@@ -4,12 +4,35 @@
 //! ([`CargoBench`]), and how to say where a program runs ([`Layout`]).
 
 use std::fmt;
+use std::path::Path;
 use std::process::ExitCode;
 
 use shardkit::Executor;
 
 /// The most threads per process a program accepts (`--threads`).
 pub const MAX_THREADS: usize = 1024;
+
+/// `std::fs::create_dir_all(dir)` with an error that names `dir` (the
+/// system's own says only "File exists" or "Read-only file system").
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("testkit-doc-{}", std::process::id()));
+/// shardkit_testkit::cli::create_dir(&dir)?;
+/// let file = dir.join("file");
+/// std::fs::write(&file, b"x")?;
+/// let err = shardkit_testkit::cli::create_dir(&file.join("below")).unwrap_err();
+/// assert!(err.to_string().contains("below"), "{err}");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot create the folder {}: {e}", dir.display()),
+        )
+    })
+}
 
 /// A clap value parser for a whole number in `min..=max`; anything else is
 /// refused with "expected a whole number from `min` to `max`".

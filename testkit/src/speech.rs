@@ -230,7 +230,7 @@ pub fn write_corpus(
     indices: usize,
     seed: u64,
 ) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
-    std::fs::create_dir_all(dir)?;
+    crate::cli::create_dir(dir)?;
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: RATE,

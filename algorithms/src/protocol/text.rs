@@ -89,8 +89,24 @@ pub(super) fn parse_score(text: &str, at: &Location) -> Result<f64, ProtocolErro
 /// `-4..16`, otherwise in scientific notation with a signed exponent of at
 /// least two digits (`1e-05`, `1.2345678901234568e+17`).
 pub(super) fn python_float(x: f64) -> String {
-    // Rust's `{:e}` gives the same shortest round-trip digits.
-    let sci = format!("{x:e}");
+    // Rust's `{:e}` gives the shortest digits that read back to `x`; when
+    // two strings of that length do, it may pick the other one than Python
+    // (which picks the one closer to `x`, ties to even). The correctly
+    // rounded string of that length (`{:.*e}` rounds half to even) is
+    // Python's whenever it reads back to `x`.
+    let shortest = format!("{x:e}");
+    let n = shortest
+        .split_once('e')
+        .map_or(1, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let rounded = format!("{:.*e}", n.saturating_sub(1), x);
+    let sci = if rounded
+        .parse::<f64>()
+        .is_ok_and(|y| y.to_bits() == x.to_bits())
+    {
+        rounded
+    } else {
+        shortest
+    };
     let Some((mantissa, exponent)) = sci.split_once('e') else {
         return format!("{x}");
     };
@@ -152,6 +168,11 @@ mod tests {
             (12345.678, "12345.678"),
             (-3.25, "-3.25"),
             (100.0, "100.0"),
+            // Two 16-digit strings read back to these; Python prints the
+            // closer one (ties to even), Rust's `{:e}` the other.
+            (651847949857580.2, "651847949857580.2"),
+            (212148567521711.62, "212148567521711.62"),
+            (-1809664531019932.2, "-1809664531019932.2"),
         ];
         for (x, want) in cases {
             assert_eq!(python_float(x), want, "{x:e}");

@@ -591,3 +591,85 @@ proptest! {
         let _ = IdMap::read_txt(&path);
     }
 }
+
+// ------------------------------------------------ from masks and matrices
+
+#[test]
+fn ndx_and_key_from_masks_match_their_trials() {
+    use ndarray::array;
+    // Unsorted identifiers; the row of `m0` has no trial and is not kept.
+    let models = ["m2", "m1", "m0"];
+    let segments = ["s2", "s1"];
+    let mask = array![[true, false], [true, true], [false, false]];
+    let ndx = Ndx::from_mask(&models, &segments, mask.view()).unwrap();
+    assert_eq!(
+        ndx,
+        Ndx::from_trials([("m2", "s2"), ("m1", "s2"), ("m1", "s1")]).unwrap()
+    );
+    assert_eq!(ndx.models(), ["m1", "m2"]);
+
+    let tar = array![[true, false], [false, true], [false, false]];
+    let non = array![[false, true], [true, false], [false, false]];
+    let key = Key::from_masks(&models, &segments, tar.view(), non.view()).unwrap();
+    assert_eq!(key.get("m2", "s2"), Some(TrialKind::Target));
+    assert_eq!(key.get("m2", "s1"), Some(TrialKind::NonTarget));
+    assert_eq!(key.get("m1", "s1"), Some(TrialKind::Target));
+    assert_eq!(key.len(), 4);
+
+    let both = array![[true, false], [false, false], [false, false]];
+    match Key::from_masks(&models, &segments, both.view(), both.view()) {
+        Err(ProtocolError::Conflict { model, segment }) => {
+            assert_eq!((model.as_str(), segment.as_str()), ("m2", "s2"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = Key::from_masks(&models, &segments, tar.view(), non.t()).unwrap_err();
+    assert!(matches!(e, ProtocolError::Shape { .. }), "{e:?}");
+    let e = Ndx::from_mask(&["a", "a", "b"], &segments, mask.view()).unwrap_err();
+    assert!(
+        matches!(&e, ProtocolError::DuplicateId { kind: "model", id } if id == "a"),
+        "{e:?}"
+    );
+    let e = Ndx::from_mask(&models, &["s"], mask.view()).unwrap_err();
+    assert!(e.to_string().contains("3 × 2"), "{e}");
+}
+
+#[test]
+fn scores_from_a_back_end_matrix_align_with_a_key() {
+    use ndarray::array;
+    let models = ["spk_b", "spk_a"];
+    let tests = ["t1", "t2", "t3"];
+    let matrix = array![[0.1, 0.9, -0.2], [0.8, 0.0, 0.3]];
+    let scores = Scores::from_matrix(&models, &tests, matrix.view()).unwrap();
+    assert_eq!(scores.len(), 6);
+    assert_eq!(scores.get("spk_a", "t1"), Some(0.8));
+    assert_eq!(scores.get("spk_b", "t2"), Some(0.9));
+    let key = Key::from_trials([
+        ("spk_a", "t1", TrialKind::Target),
+        ("spk_b", "t2", TrialKind::Target),
+        ("spk_a", "t2", TrialKind::NonTarget),
+        ("spk_b", "t3", TrialKind::NonTarget),
+    ])
+    .unwrap();
+    let (tar, non) = scores.target_nontarget(&key).unwrap();
+    assert_eq!(tar, [0.8, 0.9]);
+    assert_eq!(non, [0.0, -0.2]);
+    let aligned = scores.align(&key.to_ndx()).unwrap();
+    assert_eq!(aligned.len(), 4);
+    assert_eq!(aligned.get("spk_a", "t3"), None);
+
+    let bad = array![[0.0, f64::INFINITY, 0.0], [0.0, 0.0, 0.0]];
+    let e = Scores::from_matrix(&models, &tests, bad.view()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ProtocolError::BadScore {
+                at: Location::Item(1),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = Scores::from_matrix(&models, &["t1", "t2"], matrix.view()).unwrap_err();
+    assert!(matches!(e, ProtocolError::Shape { .. }), "{e:?}");
+}

@@ -154,6 +154,43 @@ pub enum ProtocolError {
         right: String,
     },
 
+    /// Identifier lists that do not match the shape of a matrix given with
+    /// them (models are rows, segments columns).
+    #[error("the {what} is {rows} × {cols} but there are {models} model and {segments} segment identifiers: give one model per row and one segment per column")]
+    Shape {
+        /// `"trial mask"`, `"target mask"`, `"non-target mask"` or
+        /// `"score matrix"`.
+        what: &'static str,
+        /// Rows of the matrix.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+        /// Model identifiers given.
+        models: usize,
+        /// Segment identifiers given.
+        segments: usize,
+    },
+
+    /// The same identifier twice in a list of models or of segments.
+    #[error("{kind} `{id}` is given twice: identifiers of rows and columns must be unique")]
+    DuplicateId {
+        /// `"model"` or `"segment"`.
+        kind: &'static str,
+        /// The identifier.
+        id: String,
+    },
+
+    /// A key trial marked both target and non-target.
+    #[error(
+        "the trial of model `{model}` and segment `{segment}` is marked both target and non-target"
+    )]
+    Conflict {
+        /// The model.
+        model: String,
+        /// The segment.
+        segment: String,
+    },
+
     /// A trial of an [`Ndx`](super::Ndx) or [`Key`](super::Key) with no
     /// score.
     #[error("no score for the trial of model `{model}` and segment `{segment}`")]

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::Path;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
 use super::errors::{Location, ProtocolError};
 use super::ndx::Ndx;
@@ -93,6 +93,55 @@ impl Key {
         Ok(Self {
             table: Table::build(entries, "trial")?,
         })
+    }
+
+    /// The trials of a target and a non-target mask, models × segments
+    /// (SIDEKIT's `Key.create(modelset, segset, tar, non)`), in any order
+    /// of models and segments. Models and segments with no trial are not
+    /// kept.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Shape`] if a mask is not models × segments,
+    /// [`ProtocolError::Conflict`] for a cell set in both masks,
+    /// [`ProtocolError::DuplicateId`] for an identifier listed twice,
+    /// [`ProtocolError::BadId`] for one that is empty or holds white space.
+    pub fn from_masks<M, S>(
+        models: &[M],
+        segments: &[S],
+        targets: ArrayView2<'_, bool>,
+        nontargets: ArrayView2<'_, bool>,
+    ) -> Result<Self, ProtocolError>
+    where
+        M: AsRef<str>,
+        S: AsRef<str>,
+    {
+        if nontargets.dim() != targets.dim() {
+            let (rows, cols) = nontargets.dim();
+            return Err(ProtocolError::Shape {
+                what: "non-target mask",
+                rows,
+                cols,
+                models: models.len(),
+                segments: segments.len(),
+            });
+        }
+        let table = Table::from_grid(
+            models,
+            segments,
+            targets.dim(),
+            "target mask",
+            |m, s| match (targets[(m, s)], nontargets[(m, s)]) {
+                (true, true) => Err(ProtocolError::Conflict {
+                    model: models[m].as_ref().to_owned(),
+                    segment: segments[s].as_ref().to_owned(),
+                }),
+                (true, false) => Ok(Some(TrialKind::Target)),
+                (false, true) => Ok(Some(TrialKind::NonTarget)),
+                (false, false) => Ok(None),
+            },
+        )?;
+        Ok(Self { table })
     }
 
     /// Reads a key from its text form (see the [type docs](Key)).

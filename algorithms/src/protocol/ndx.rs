@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
 use super::errors::{Location, ProtocolError};
 use super::table::{expect_fields, Entry, Table};
@@ -52,6 +52,30 @@ impl Ndx {
         Ok(Self {
             table: Table::build(entries, "trial")?,
         })
+    }
+
+    /// The trials of a mask, models × segments (SIDEKIT's `modelset`,
+    /// `segset` and `trialmask`), in any order of models and segments.
+    /// Models and segments with no trial are not kept.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Shape`] if the mask is not models × segments,
+    /// [`ProtocolError::DuplicateId`] for an identifier listed twice,
+    /// [`ProtocolError::BadId`] for one that is empty or holds white space.
+    pub fn from_mask<M, S>(
+        models: &[M],
+        segments: &[S],
+        mask: ArrayView2<'_, bool>,
+    ) -> Result<Self, ProtocolError>
+    where
+        M: AsRef<str>,
+        S: AsRef<str>,
+    {
+        let table = Table::from_grid(models, segments, mask.dim(), "trial mask", |m, s| {
+            Ok(mask[(m, s)].then_some(()))
+        })?;
+        Ok(Self { table })
     }
 
     /// Reads an index from its text form (see the [type docs](Ndx)).

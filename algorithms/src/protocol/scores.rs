@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
 use super::errors::{Location, ProtocolError};
 use super::key::{Key, TrialKind};
@@ -67,6 +67,42 @@ impl Scores {
         Ok(Self {
             table: Table::build(entries, "trial")?,
         })
+    }
+
+    /// Every cell of a score matrix, models × segments, as a back end
+    /// returns it (e.g. [`crate::backend::Backend::score`]: enrolled
+    /// models × test vectors), in any order of models and segments.
+    /// [`Scores::align`] then keeps the trials of an [`Ndx`].
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Shape`] if the matrix is not models × segments,
+    /// [`ProtocolError::BadScore`] for a NaN or infinite score (at its
+    /// row-major position), [`ProtocolError::DuplicateId`] for an
+    /// identifier listed twice, [`ProtocolError::BadId`] for one that is
+    /// empty or holds white space.
+    pub fn from_matrix<M, S>(
+        models: &[M],
+        segments: &[S],
+        scores: ArrayView2<'_, f64>,
+    ) -> Result<Self, ProtocolError>
+    where
+        M: AsRef<str>,
+        S: AsRef<str>,
+    {
+        let cols = scores.ncols();
+        let table = Table::from_grid(models, segments, scores.dim(), "score matrix", |m, s| {
+            let v = scores[(m, s)];
+            if v.is_finite() {
+                Ok(Some(v))
+            } else {
+                Err(ProtocolError::BadScore {
+                    at: Location::Item(m * cols + s),
+                    text: v.to_string(),
+                })
+            }
+        })?;
+        Ok(Self { table })
     }
 
     /// Reads scores from their text form (see the [type docs](Scores)).

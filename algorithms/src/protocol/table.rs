@@ -68,6 +68,48 @@ impl<T: Clone> Table<T> {
         })
     }
 
+    /// Builds the grid from identifier lists and a matrix of their shape:
+    /// `cell(row, column)` says what the cell holds. Identifiers must be
+    /// valid and unique; they need not be sorted. As with trials read from
+    /// a file, a model or segment with no trial is not kept.
+    pub(super) fn from_grid<M, S>(
+        models: &[M],
+        segments: &[S],
+        (rows, cols): (usize, usize),
+        what: &'static str,
+        mut cell: impl FnMut(usize, usize) -> Result<Option<T>, ProtocolError>,
+    ) -> Result<Self, ProtocolError>
+    where
+        M: AsRef<str>,
+        S: AsRef<str>,
+    {
+        if rows != models.len() || cols != segments.len() {
+            return Err(ProtocolError::Shape {
+                what,
+                rows,
+                cols,
+                models: models.len(),
+                segments: segments.len(),
+            });
+        }
+        unique(models, "model")?;
+        unique(segments, "segment")?;
+        let mut entries = Vec::new();
+        for (m, model) in models.iter().enumerate() {
+            for (s, segment) in segments.iter().enumerate() {
+                if let Some(value) = cell(m, s)? {
+                    entries.push(Entry {
+                        model: model.as_ref().to_owned(),
+                        segment: segment.as_ref().to_owned(),
+                        value,
+                        at: Location::Item(m * cols + s),
+                    });
+                }
+            }
+        }
+        Self::build(entries, "trial")
+    }
+
     /// The row and column of a trial, if both identifiers are known.
     pub(super) fn index(&self, model: &str, segment: &str) -> Option<(usize, usize)> {
         let m = self
@@ -121,6 +163,22 @@ pub(super) fn expect_fields(
             expected,
             found: fields.len(),
         });
+    }
+    Ok(())
+}
+
+/// Identifiers of rows or columns: valid and unique.
+fn unique<I: AsRef<str>>(ids: &[I], kind: &'static str) -> Result<(), ProtocolError> {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let id = id.as_ref();
+        check_id(id, &Location::Item(i))?;
+        if !seen.insert(id) {
+            return Err(ProtocolError::DuplicateId {
+                kind,
+                id: id.to_owned(),
+            });
+        }
     }
     Ok(())
 }

@@ -673,3 +673,28 @@ fn scores_from_a_back_end_matrix_align_with_a_key() {
     let e = Scores::from_matrix(&models, &["t1", "t2"], matrix.view()).unwrap_err();
     assert!(matches!(e, ProtocolError::Shape { .. }), "{e:?}");
 }
+
+#[test]
+fn lists_cost_their_trials_not_models_times_segments() {
+    // 30,000 models × 30,000 segments, one trial each: a dense f64 matrix
+    // would take 7 GB.
+    let n = 30_000;
+    let triples: Vec<_> = (0..n)
+        .map(|i| {
+            (
+                format!("enrol{i:05}"),
+                format!("test{i:05}"),
+                i as f64 * 0.5,
+            )
+        })
+        .collect();
+    let scores = Scores::from_triples(triples).unwrap();
+    assert_eq!(scores.len(), n);
+    assert_eq!(scores.models().len(), n);
+    assert_eq!(scores.get("enrol12345", "test12345"), Some(6172.5));
+    assert_eq!(scores.get("enrol12345", "test12346"), None);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.scores");
+    scores.write_txt(&path).unwrap();
+    assert_eq!(Scores::read_txt(&path).unwrap(), scores);
+}

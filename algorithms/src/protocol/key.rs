@@ -200,13 +200,13 @@ impl Key {
             });
         }
         let mut text = String::new();
-        for (m, model) in self.table.models.iter().enumerate() {
+        for row in self.table.trials.chunk_by(|a, b| a.0 == b.0) {
             for kind in [TrialKind::Target, TrialKind::NonTarget] {
-                for (s, segment) in self.table.segments.iter().enumerate() {
-                    if self.table.cells[(m, s)] == Some(kind) {
-                        text.push_str(model);
+                for &(m, s, k) in row {
+                    if k == kind {
+                        text.push_str(&self.table.models[m]);
                         text.push(' ');
-                        text.push_str(segment);
+                        text.push_str(&self.table.segments[s]);
                         text.push(' ');
                         text.push_str(kind.as_str());
                         text.push('\n');
@@ -234,12 +234,12 @@ impl Key {
 
     /// Models × segments: `true` for a target trial (SIDEKIT's `tar`).
     pub fn target_mask(&self) -> Array2<bool> {
-        self.table.mask(|&k| k == TrialKind::Target)
+        self.table.dense(false, |&k| k == TrialKind::Target)
     }
 
     /// Models × segments: `true` for a non-target trial (SIDEKIT's `non`).
     pub fn nontarget_mask(&self) -> Array2<bool> {
-        self.table.mask(|&k| k == TrialKind::NonTarget)
+        self.table.dense(false, |&k| k == TrialKind::NonTarget)
     }
 
     /// The trials as (model, segment, kind), in row-major order (models
@@ -252,11 +252,7 @@ impl Key {
     /// (SIDEKIT's `Key.to_ndx`).
     pub fn to_ndx(&self) -> Ndx {
         Ndx {
-            table: Table {
-                models: self.table.models.clone(),
-                segments: self.table.segments.clone(),
-                cells: self.table.cells.map(|c| c.map(|_| ())),
-            },
+            table: self.table.map(|_| ()),
         }
     }
 

@@ -71,7 +71,11 @@
 //!
 //! Models and segments of [`Ndx`], [`Key`] and [`Scores`] are kept sorted
 //! and unique (as `numpy.unique` leaves SIDEKIT's `modelset` and `segset`);
-//! a score is found by its (model, segment), never by a position. A trial
+//! a score is found by its (model, segment), never by a position. Unlike
+//! SIDEKIT's dense matrices, trials are stored sparsely, so a list where
+//! every test segment is its own model (VoxCeleb's lists) costs its trials,
+//! not models × segments; the dense masks and score matrix
+//! ([`Ndx::trial_mask`], [`Scores::score_matrix`]…) are built on request. A trial
 //! of an [`Ndx`] or a [`Key`] with no score is an error naming it
 //! ([`ProtocolError::MissingScore`]). Files are written atomically
 //! ([`shardkit::write_atomic`]). HDF5 forms are not read or written yet.

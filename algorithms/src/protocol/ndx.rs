@@ -149,9 +149,10 @@ impl Ndx {
         &self.table.segments
     }
 
-    /// The trial mask, models × segments: `true` for a trial.
+    /// The trial mask, models × segments: `true` for a trial (built on
+    /// request: models × segments bytes).
     pub fn trial_mask(&self) -> Array2<bool> {
-        self.table.mask(|_| true)
+        self.table.dense(false, |_| true)
     }
 
     /// Whether (model, segment) is a trial.

@@ -202,13 +202,14 @@ impl Scores {
     /// Models × segments: `true` where there is a score (SIDEKIT's
     /// `scoremask`).
     pub fn score_mask(&self) -> Array2<bool> {
-        self.table.mask(|_| true)
+        self.table.dense(false, |_| true)
     }
 
     /// Models × segments: the scores, 0 where there is none (SIDEKIT's
-    /// `scoremat`); read it with [`Scores::score_mask`].
+    /// `scoremat`); read it with [`Scores::score_mask`]. Built on request:
+    /// models × segments `f64`s.
     pub fn score_matrix(&self) -> Array2<f64> {
-        self.table.cells.map(|c| c.unwrap_or(0.0))
+        self.table.dense(0.0, |&v| v)
     }
 
     /// The scores as (model, segment, score), in row-major order (models
@@ -240,19 +241,16 @@ impl Scores {
     /// trials; here they are an error, since dropping them changes the
     /// evaluation.
     pub fn align(&self, ndx: &Ndx) -> Result<Scores, ProtocolError> {
-        let mut cells = Array2::from_elem(ndx.table.cells.dim(), None);
-        for ((m, s), trial) in ndx.table.cells.indexed_iter() {
-            if trial.is_some() {
-                let model = &ndx.table.models[m];
-                let segment = &ndx.table.segments[s];
-                cells[(m, s)] = Some(self.score(model, segment)?);
-            }
+        let mut trials = Vec::with_capacity(ndx.len());
+        for &(m, s, ()) in &ndx.table.trials {
+            let score = self.score(&ndx.table.models[m], &ndx.table.segments[s])?;
+            trials.push((m, s, score));
         }
         Ok(Scores {
             table: Table {
                 models: ndx.table.models.clone(),
                 segments: ndx.table.segments.clone(),
-                cells,
+                trials,
             },
         })
     }

@@ -1,5 +1,6 @@
 //! The grid every trial list is: sorted unique models (rows) × sorted
-//! unique segments (columns), one optional cell per pair.
+//! unique segments (columns), with the trials stored sparsely, so a list
+//! of many models and segments costs its trials, not models × segments.
 
 use std::collections::HashMap;
 
@@ -17,14 +18,15 @@ pub(super) struct Entry<T> {
     pub(super) at: Location,
 }
 
-/// Models × segments, each cell a trial (`Some`) or not (`None`). Models and
-/// segments are sorted (byte order, as `numpy.unique` sorts them) and
-/// unique.
+/// Models × segments and the trials among them. Models and segments are
+/// sorted (byte order, as `numpy.unique` sorts them) and unique, and each
+/// has at least one trial.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Table<T> {
     pub(super) models: Vec<String>,
     pub(super) segments: Vec<String>,
-    pub(super) cells: Array2<Option<T>>,
+    /// (row, column, value), sorted by (row, column), one per trial.
+    pub(super) trials: Vec<(usize, usize, T)>,
 }
 
 impl<T: Clone> Table<T> {
@@ -52,19 +54,20 @@ impl<T: Clone> Table<T> {
         let mut segments: Vec<String> = entries.iter().map(|e| e.segment.clone()).collect();
         segments.sort_unstable();
         segments.dedup();
-        let mut cells = Array2::from_elem((models.len(), segments.len()), None);
+        let mut trials = Vec::with_capacity(entries.len());
         for e in entries {
             if let (Ok(m), Ok(s)) = (
                 models.binary_search(&e.model),
                 segments.binary_search(&e.segment),
             ) {
-                cells[(m, s)] = Some(e.value);
+                trials.push((m, s, e.value));
             }
         }
+        trials.sort_unstable_by_key(|&(m, s, _)| (m, s));
         Ok(Self {
             models,
             segments,
-            cells,
+            trials,
         })
     }
 
@@ -123,28 +126,45 @@ impl<T: Clone> Table<T> {
         Some((m, s))
     }
 
-    /// The cell of a trial.
+    /// The value of a trial.
     pub(super) fn get(&self, model: &str, segment: &str) -> Option<&T> {
-        let (m, s) = self.index(model, segment)?;
-        self.cells[(m, s)].as_ref()
+        let key = self.index(model, segment)?;
+        let i = self
+            .trials
+            .binary_search_by_key(&key, |&(m, s, _)| (m, s))
+            .ok()?;
+        Some(&self.trials[i].2)
     }
 
     /// The trials in row-major order (models, then segments, both sorted).
     pub(super) fn iter(&self) -> impl Iterator<Item = (&str, &str, &T)> + '_ {
-        self.cells.indexed_iter().filter_map(|((m, s), v)| {
-            v.as_ref()
-                .map(|v| (self.models[m].as_str(), self.segments[s].as_str(), v))
-        })
+        self.trials
+            .iter()
+            .map(|(m, s, v)| (self.models[*m].as_str(), self.segments[*s].as_str(), v))
     }
 
     /// How many trials.
     pub(super) fn len(&self) -> usize {
-        self.cells.iter().filter(|c| c.is_some()).count()
+        self.trials.len()
     }
 
-    /// The trial mask: `true` where a cell holds a trial.
-    pub(super) fn mask(&self, keep: impl Fn(&T) -> bool) -> Array2<bool> {
-        self.cells.map(|c| c.as_ref().is_some_and(&keep))
+    /// A dense models × segments matrix: `value(trial)` where there is a
+    /// trial, `empty` elsewhere.
+    pub(super) fn dense<U: Clone>(&self, empty: U, value: impl Fn(&T) -> U) -> Array2<U> {
+        let mut out = Array2::from_elem((self.models.len(), self.segments.len()), empty);
+        for (m, s, v) in &self.trials {
+            out[(*m, *s)] = value(v);
+        }
+        out
+    }
+
+    /// The same trials with other values.
+    pub(super) fn map<U>(&self, f: impl Fn(&T) -> U) -> Table<U> {
+        Table {
+            models: self.models.clone(),
+            segments: self.segments.clone(),
+            trials: self.trials.iter().map(|(m, s, v)| (*m, *s, f(v))).collect(),
+        }
     }
 }
 

@@ -76,7 +76,7 @@ pub enum ProtocolError {
     },
 
     /// A line with the wrong number of whitespace-separated fields.
-    #[error("{at}: {found} field(s), but a {what} line has {expected}")]
+    #[error("{at}: {found} field(s), but {what} lines have {expected}")]
     FieldCount {
         /// The line.
         at: Location,

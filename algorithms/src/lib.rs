@@ -17,7 +17,10 @@
 //! - [`backend`]: scoring back ends for i-vectors — length normalisation,
 //!   cosine scoring, LDA, WCCN, two-covariance PLDA;
 //! - [`metrics`]: EER, minimum DCF, DET curve points and DET plots (SVG,
-//!   PNG).
+//!   PNG);
+//! - [`protocol`]: evaluation lists as SIDEKIT and BOSARIS write them —
+//!   IdMap, Ndx, Key and Scores text files, scores keyed by (model,
+//!   segment).
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
@@ -32,6 +35,7 @@ pub mod kmeans;
 mod linalg;
 pub mod metrics;
 pub mod npz;
+pub mod protocol;
 mod scratch;
 mod simd;
 

@@ -358,7 +358,7 @@ fn write_error_at(path: &Path, e: WriteNpzError) -> NpzError {
 }
 
 /// `write_atomic` names the file in its errors; ours already does.
-fn strip_path(path: &Path, e: io::Error) -> io::Error {
+pub(crate) fn strip_path(path: &Path, e: io::Error) -> io::Error {
     let prefix = format!("cannot write {}: ", path.display());
     match e.to_string().strip_prefix(&prefix) {
         Some(rest) => io::Error::new(e.kind(), rest.to_owned()),

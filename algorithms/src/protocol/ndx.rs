@@ -1,0 +1,178 @@
+//! [`Ndx`]: the trials to score.
+
+use std::path::Path;
+
+use ndarray::{Array2, ArrayView2};
+
+use super::errors::{Location, ProtocolError};
+use super::table::{expect_fields, Entry, Table};
+use super::text::{read_lines, write_text};
+
+/// The trials to score (BOSARIS / SIDEKIT `Ndx`): the models, the test
+/// segments, and which (model, segment) pairs are trials.
+///
+/// Models and segments are kept sorted and unique, as SIDEKIT keeps its
+/// `modelset` and `segset`; the trial mask is models × segments.
+///
+/// Text form (SIDEKIT `Ndx.read_txt` / `save_txt`): one trial per line,
+/// `model segment`, fields separated by white space. Writing lists the
+/// models in sorted order and, for each, its segments in sorted order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ndx {
+    pub(super) table: Table<()>,
+}
+
+const FIELDS: &str = "2 fields: model segment";
+
+impl Ndx {
+    /// The trials given as (model, segment) pairs, in any order.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::BadId`] for an identifier that is empty or holds
+    /// white space, [`ProtocolError::Duplicate`] for a pair given twice
+    /// (positions count from 0). No pairs give an empty `Ndx`.
+    pub fn from_trials<M, S>(
+        trials: impl IntoIterator<Item = (M, S)>,
+    ) -> Result<Self, ProtocolError>
+    where
+        M: Into<String>,
+        S: Into<String>,
+    {
+        let entries = trials
+            .into_iter()
+            .enumerate()
+            .map(|(i, (m, s))| Entry {
+                model: m.into(),
+                segment: s.into(),
+                value: (),
+                at: Location::Item(i),
+            })
+            .collect();
+        Ok(Self {
+            table: Table::build(entries, "trial")?,
+        })
+    }
+
+    /// The trials of a mask, models × segments (SIDEKIT's `modelset`,
+    /// `segset` and `trialmask`), in any order of models and segments.
+    /// Models and segments with no trial are not kept.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Shape`] if the mask is not models × segments,
+    /// [`ProtocolError::DuplicateId`] for an identifier listed twice,
+    /// [`ProtocolError::BadId`] for one that is empty or holds white space.
+    pub fn from_mask<M, S>(
+        models: &[M],
+        segments: &[S],
+        mask: ArrayView2<'_, bool>,
+    ) -> Result<Self, ProtocolError>
+    where
+        M: AsRef<str>,
+        S: AsRef<str>,
+    {
+        let table = Table::from_grid(models, segments, mask.dim(), "trial mask", |m, s| {
+            Ok(mask[(m, s)].then_some(()))
+        })?;
+        Ok(Self { table })
+    }
+
+    /// Reads an index from its text form (see the [type docs](Ndx)).
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Io`] if the file cannot be read;
+    /// [`ProtocolError::Empty`] if it holds no trial;
+    /// [`ProtocolError::FieldCount`] for a line without exactly two fields;
+    /// [`ProtocolError::Duplicate`] for a trial listed twice (both lines
+    /// named); [`ProtocolError::NotUtf8`].
+    pub fn read_txt(path: impl AsRef<Path>) -> Result<Self, ProtocolError> {
+        let path = path.as_ref();
+        let mut entries = Vec::new();
+        for line in read_lines(path)? {
+            expect_fields(&line.fields, 2, &line.at, "Ndx", FIELDS)?;
+            let mut f = line.fields.into_iter();
+            let (Some(model), Some(segment)) = (f.next(), f.next()) else {
+                continue;
+            };
+            entries.push(Entry {
+                model,
+                segment,
+                value: (),
+                at: line.at,
+            });
+        }
+        if entries.is_empty() {
+            return Err(ProtocolError::Empty {
+                path: path.to_path_buf(),
+                what: "trials",
+            });
+        }
+        Ok(Self {
+            table: Table::build(entries, "trial")?,
+        })
+    }
+
+    /// Writes the text form atomically ([`shardkit::write_atomic`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::EmptyWrite`] for an index with no trial;
+    /// [`ProtocolError::Io`] if the file cannot be written (a file already
+    /// at `path` is then left as it was).
+    pub fn write_txt(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
+        let path = path.as_ref();
+        if self.is_empty() {
+            return Err(ProtocolError::EmptyWrite {
+                path: path.to_path_buf(),
+                what: "Ndx",
+            });
+        }
+        let mut text = String::new();
+        for (model, segment) in self.trials() {
+            text.push_str(model);
+            text.push(' ');
+            text.push_str(segment);
+            text.push('\n');
+        }
+        write_text(path, &text)
+    }
+
+    /// The models, sorted and unique (the rows of the trial mask).
+    pub fn models(&self) -> &[String] {
+        &self.table.models
+    }
+
+    /// The test segments, sorted and unique (the columns).
+    pub fn segments(&self) -> &[String] {
+        &self.table.segments
+    }
+
+    /// The trial mask, models × segments: `true` for a trial (built on
+    /// request: models × segments bytes).
+    pub fn trial_mask(&self) -> Array2<bool> {
+        self.table.dense(false, |_| true)
+    }
+
+    /// Whether (model, segment) is a trial.
+    pub fn contains(&self, model: &str, segment: &str) -> bool {
+        self.table.get(model, segment).is_some()
+    }
+
+    /// The trials as (model, segment), in row-major order (models sorted,
+    /// then segments sorted): the order [`Ndx::write_txt`] writes.
+    pub fn trials(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.table.iter().map(|(m, s, ())| (m, s))
+    }
+
+    /// How many trials.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether there is no trial.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

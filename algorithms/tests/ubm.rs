@@ -279,3 +279,59 @@ fn a_file_of_the_wrong_dimension_is_named() {
     let text = err.to_string();
     assert!(text.contains("bad.npy"), "{text}");
 }
+
+#[test]
+fn degenerate_data_is_refused_before_em_and_tiny_initial_variances_are_floored() {
+    let config = EmConfig::new().iterations(vec![2, 2, 2]);
+    // A constant column (digitally silent audio, a padding column) is named
+    // instead of making the E-step divide by zero.
+    let mut frames = sample(&known(), 2_000, 3);
+    frames.column_mut(1).fill(3.0);
+    let err = train_ubm(&Frames::rows(frames.view()), 8, &config, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, UbmError::ConstantColumn { column: 1, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("column 1"), "{err}");
+    let silent = Array2::<f32>::from_elem((500, 3), 0.25);
+    let err = train_ubm(&Frames::rows(silent.view()), 2, &config, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, UbmError::ConstantColumn { column: 0, .. }),
+        "{err:?}"
+    );
+
+    // Fewer frames than components.
+    let few = sample(&known(), 5, 4);
+    let err = train_ubm(&Frames::rows(few.view()), 8, &config, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UbmError::TooFewFrames {
+                frames: 5,
+                components: 8
+            }
+        ),
+        "{err:?}"
+    );
+
+    // An initial model whose variances are 1e-300 (scaled by mistake) is
+    // clamped to the variance floor, not divided by: EM runs and the
+    // likelihood is finite.
+    let frames = sample(&known(), 5_000, 5);
+    let truth = known();
+    let tiny = DiagGmm::new(
+        truth.weights().to_owned(),
+        truth.means().to_owned(),
+        truth.variances().mapv(|v| v * 1e-300),
+    )
+    .unwrap();
+    let trained = em(&Frames::rows(frames.view()), tiny, 3, &config, &mut |_| {}).unwrap();
+    assert!(
+        trained
+            .history
+            .iter()
+            .all(|it| it.average_log_likelihood.is_finite()),
+        "{:?}",
+        trained.history
+    );
+}

@@ -69,6 +69,25 @@ pub enum UbmError {
     /// Features of no columns.
     #[error("the features have no columns")]
     NoColumns,
+    /// A column of the training frames does not vary (or varies below
+    /// `f32`'s resolution): no Gaussian can be fitted to it.
+    #[error("column {column} of the training frames is constant (mean {mean}, variance {variance:e}): no Gaussian can be fitted to it; is the audio digitally silent, or is it a padding column? Drop the silent files or the column")]
+    ConstantColumn {
+        /// The column (from 0).
+        column: usize,
+        /// Its mean.
+        mean: f64,
+        /// Its variance.
+        variance: f64,
+    },
+    /// Fewer frames than components: some components would see no data.
+    #[error("{frames} training frames cannot train {components} components; use fewer components or more data")]
+    TooFewFrames {
+        /// The training frames.
+        frames: u64,
+        /// The components asked for.
+        components: usize,
+    },
     /// The data and the model disagree on the dimension.
     #[error("the training frames have {data} columns, but the model has {model} dimensions")]
     Dimension {

@@ -151,7 +151,26 @@ fn moments(data: &Source<'_>) -> Result<(Array1<f64>, Array1<f64>, u64), UbmErro
     let n = moments.frames as f64;
     let mean = moments.sum.mapv(|s| s / n);
     let variance = (moments.sum_sq.mapv(|s| s / n) - &mean * &mean).mapv(|v| v.max(0.0));
+    // A spread below f32's resolution (relative variance 1e-14, i.e. a
+    // relative spread of 1e-7) is no spread: its precisions would overflow
+    // the E-step's f32 products.
+    let constant = (0..dim).find(|&j| variance[j] <= 1e-14 * mean[j] * mean[j] + f64::MIN_POSITIVE);
+    if let Some(column) = constant {
+        return Err(UbmError::ConstantColumn {
+            column,
+            mean: mean[column],
+            variance: variance[column],
+        });
+    }
     Ok((mean, variance, moments.frames))
+}
+
+/// Refuses to train `components` components on fewer frames.
+fn enough_frames(frames: u64, components: usize) -> Result<(), UbmError> {
+    if frames < components as u64 {
+        return Err(UbmError::TooFewFrames { frames, components });
+    }
+    Ok(())
 }
 
 /// Frame count, sums and sums of squares, in `f64`.
@@ -282,6 +301,35 @@ fn bounds(global_variance: &Array1<f64>, config: &EmConfig) -> (Array1<f64>, Arr
     (floor, ceiling)
 }
 
+/// `model` with each variance clamped to `[floor, ceiling]` of its column
+/// (the same model where they already are).
+fn clamp_variances(
+    model: DiagGmm,
+    floor: &Array1<f64>,
+    ceiling: &Array1<f64>,
+) -> Result<DiagGmm, UbmError> {
+    let inside = |row: ndarray::ArrayView1<'_, f64>| {
+        row.iter()
+            .zip(floor)
+            .zip(ceiling)
+            .all(|((&v, &f), &c)| (f..=c).contains(&v))
+    };
+    if model.variances().rows().into_iter().all(inside) {
+        return Ok(model);
+    }
+    let mut variances = model.variances().to_owned();
+    for mut row in variances.rows_mut() {
+        for ((v, &f), &c) in row.iter_mut().zip(floor).zip(ceiling) {
+            *v = v.clamp(f, c);
+        }
+    }
+    Ok(DiagGmm::new(
+        model.weights().to_owned(),
+        model.means().to_owned(),
+        variances,
+    )?)
+}
+
 /// Runs `iterations` EM iterations from `model`, calling `report` after
 /// each. Variance bounds are relative to `global_variance` (see
 /// [`global_moments`]).
@@ -348,8 +396,11 @@ fn run_em(
 ///
 /// [`UbmError::Params`] (a setting, a size that is not a power of two, too
 /// few stages in the schedule, pruning's `top_n` above `components`);
-/// [`UbmError::NoFrames`]; [`UbmError::Frames`] for a segment that cannot
-/// be read or fails its checks, naming the file or the row.
+/// [`UbmError::NoFrames`]; [`UbmError::TooFewFrames`] for fewer frames
+/// than components; [`UbmError::ConstantColumn`] for a column that does not
+/// vary; [`UbmError::Frames`] for a segment that cannot be read or fails
+/// its checks, naming the file or the row. All of these before the first
+/// EM iteration.
 pub fn train_ubm(
     frames: &Frames<'_>,
     components: usize,
@@ -359,7 +410,8 @@ pub fn train_ubm(
     config.check_for(components)?;
     let stages = components.ilog2() as usize;
     let data = prepare(frames, None)?;
-    let (mean, variance, _) = moments(&data)?;
+    let (mean, variance, count) = moments(&data)?;
+    enough_frames(count, components)?;
     let (floor, _) = bounds(&variance, config);
     let start_variance = variance.iter().zip(&floor).map(|(&v, &f)| v.max(f));
     let dim = mean.len();
@@ -392,7 +444,9 @@ pub fn train_ubm(
 ///
 /// As [`train_ubm`] (with pruning's `top_n` checked against the model's
 /// components), and [`UbmError::Dimension`] when the model's dimension is
-/// not the data's.
+/// not the data's. The model's variances are first clamped to the floor
+/// and ceiling that the iterations keep, so a variance of 1e-300 is
+/// floored, never divided by.
 pub fn em(
     frames: &Frames<'_>,
     model: DiagGmm,
@@ -405,7 +459,12 @@ pub fn em(
         p.check(model.n_components())?;
     }
     let data = prepare(frames, Some(model.dim()))?;
-    let (_, variance, _) = moments(&data)?;
+    let (_, variance, count) = moments(&data)?;
+    enough_frames(count, model.n_components())?;
+    // The initial variances within the bounds the iterations keep (a
+    // variance of 1e-300 would otherwise be divided by).
+    let (floor, ceiling) = bounds(&variance, config);
+    let model = clamp_variances(model, &floor, &ceiling)?;
     let mut history = Vec::new();
     let model = run_em(
         &data,

@@ -102,7 +102,8 @@ struct Args {
     /// `5-9,12`.
     #[arg(long, default_value = "0-4", value_parser = parse_takes)]
     test_takes: Takes,
-    /// The takes that train [default: every take that does not test].
+    /// The takes that train (a take that also tests only tests) [default:
+    /// every take that does not test].
     #[arg(long, value_parser = parse_takes)]
     train_takes: Option<Takes>,
     /// Cross-validation over the takes in this many folds instead (fold k

@@ -45,10 +45,10 @@
 //!   i-vectors, multi-session enrolment.
 //!
 //! The front end is [`MfccConfig::new`] (24 mel filters from `--low-hz`
-//! to `--high-hz`, default 20 Hz to Nyquist; c1–c13, log-energy, Δ, ΔΔ;
-//! CMVN) without voice activity detection: every frame is kept, as
-//! SIDEKIT's SNR VAD does on FSDD's trimmed clips. `--vad-db 30` turns on
-//! the library's energy VAD.
+//! to `--high-hz`, default 20 Hz to Nyquist; c1–c13, log-energy, Δ and ΔΔ
+//! over ±`--delta-window` frames, default 2; CMVN) without voice activity
+//! detection: every frame is kept, as SIDEKIT's SNR VAD does on FSDD's
+//! trimmed clips. `--vad-db 30` turns on the library's energy VAD.
 //!
 //! Prints the time of every stage and a table of ROCCH-EER and minDCF
 //! (P_target = 0.01), and writes the DET curves as `det.png` and `det.svg`
@@ -122,6 +122,9 @@ struct Args {
     /// [default: none, every frame kept].
     #[arg(long)]
     vad_db: Option<f64>,
+    /// Half-width of the Δ and ΔΔ regressions, frames.
+    #[arg(long, default_value_t = 2, value_parser = cli::count(1, 100))]
+    delta_window: usize,
     /// GMM-UBM scoring: the UBM components per frame the log-likelihood
     /// ratio sums over (the number of components or more: all of them).
     #[arg(long, default_value_t = 10, value_parser = cli::count(1, 1 << 16))]
@@ -366,6 +369,7 @@ fn run(args: &Args) -> Result<()> {
     let config = MfccConfig::new()
         .low_hz(args.low_hz)
         .high_hz(args.high_hz)
+        .delta_window(args.delta_window)
         .vad(args.vad_db.map(|db| VadConfig::new().threshold_db(db)));
     let vad = match args.vad_db {
         Some(db) => format!("VAD {db} dB"),

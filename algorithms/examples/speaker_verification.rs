@@ -16,17 +16,27 @@
 //!
 //! # Protocol (the FSDD one)
 //!
-//! Recordings `{digit}_{speaker}_{index}.wav` with index 5 and above are
-//! training data: they train the UBM, the total-variability matrix and the
-//! LDA, WCCN and PLDA back ends, and each speaker is enrolled from their
-//! own training recordings. Indices 0–4 are test recordings; every test
-//! recording is tried against every speaker (on FSDD: 300 test files × 6
-//! speakers = 1,800 trials, 300 target and 1,500 non-target).
+//! Recordings `{digit}_{speaker}_{index}.wav` are split by their index
+//! (the take). By default takes 0–4 are test recordings and every other
+//! take is training data (`--test-takes 0-4`; `--train-takes` to choose
+//! the training takes too, e.g. the development protocol
+//! `--test-takes 5-9 --train-takes 10-49`). The training recordings train
+//! the UBM, the total-variability matrix and the LDA, WCCN and PLDA back
+//! ends, and each speaker is enrolled from their own training recordings;
+//! every test recording is tried against every speaker (on FSDD: 300 test
+//! files × 6 speakers = 1,800 trials, 300 target and 1,500 non-target).
+//!
+//! `--folds 10` runs a cross-validation over the takes instead: fold `k`
+//! tests the `k`-th block of takes (on FSDD takes `5k..5k+4`) and trains
+//! on all the others; the features are extracted once, everything else is
+//! trained again for each fold. It prints every fold's ROCCH-EER and
+//! minDCF and their means.
 //!
 //! # Systems
 //!
 //! - **GMM-UBM**: MAP-adapted speaker GMMs (means, relevance 16), average
-//!   frame log-likelihood ratio over the top 10 UBM components.
+//!   frame log-likelihood ratio over the top `--top-n` UBM components
+//!   (default 10).
 //! - **i-vector cosine**: length-normalised i-vectors, the enrolment
 //!   i-vector is the mean of the speaker's training i-vectors.
 //! - **i-vector LDA+WCCN cosine**: the same after LDA and WCCN trained on
@@ -34,26 +44,34 @@
 //! - **i-vector PLDA**: two-covariance PLDA on length-normalised LDA
 //!   i-vectors, multi-session enrolment.
 //!
-//! Prints the time of every stage and a table of EER and minDCF
+//! The front end is [`MfccConfig::new`] (24 mel filters from `--low-hz`
+//! to `--high-hz`, default 20 Hz to Nyquist; c1–c13, log-energy, Δ and ΔΔ
+//! over ±`--delta-window` frames, default 2; CMVN) without voice activity
+//! detection: every frame is kept, as SIDEKIT's SNR VAD does on FSDD's
+//! trimmed clips. `--vad-db 30` turns on the library's energy VAD.
+//!
+//! Prints the time of every stage and a table of ROCCH-EER and minDCF
 //! (P_target = 0.01), and writes the DET curves as `det.png` and `det.svg`
 //! in `--out` (default `target/speaker_verification`). Rank 0 prints,
 //! draws the progress bars and writes; every rank computes the same
 //! numbers.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use ndarray::{Array2, Axis};
+use ndarray::{s, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::backend::Recipe;
 use shardkit_algorithms::features::ReadOptions;
 use shardkit_algorithms::frames::Frames;
-use shardkit_algorithms::frontend::{extract_features, Job, MfccConfig};
+use shardkit_algorithms::frontend::{extract_features, Job, MfccConfig, VadConfig};
 use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Speaker, Trial};
 use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
+use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig};
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
 use shardkit_testkit::cli::{self, Layout};
@@ -62,10 +80,11 @@ use shardkit_testkit::speech;
 /// Speaker verification end to end: WAV files → MFCC → UBM → GMM-UBM and
 /// i-vector systems (cosine, LDA+WCCN, PLDA) → EER, minDCF and a DET plot.
 /// Runs the FSDD protocol (recordings with index 5 and above train, 0–4
-/// test against every speaker) on a generated corpus, or on a folder of
-/// {digit}_{speaker}_{index}.wav files with --data. Writes the features,
-/// ubm.npz, tv.npz, det.png and det.svg in --out. Runs on threads, or on
-/// MPI ranks under mpirun (built with the `mpi` feature).
+/// test against every speaker; --test-takes and --train-takes choose
+/// others, --folds a cross-validation) on a generated corpus, or on a
+/// folder of {digit}_{speaker}_{index}.wav files with --data. Writes the
+/// features, ubm.npz, tv.npz, det.png and det.svg in --out. Runs on
+/// threads, or on MPI ranks under mpirun (built with the `mpi` feature).
 #[derive(Parser, Debug)]
 #[command(name = "speaker_verification")]
 struct Args {
@@ -79,6 +98,41 @@ struct Args {
     /// Threads per process [default: SHARDKIT_THREADS, else every core].
     #[arg(long, value_parser = cli::threads())]
     threads: Option<usize>,
+    /// The takes (file indices) that test, as ranges and numbers: `0-4`,
+    /// `5-9,12`.
+    #[arg(long, default_value = "0-4", value_parser = parse_takes)]
+    test_takes: Takes,
+    /// The takes that train (a take that also tests only tests) [default:
+    /// every take that does not test].
+    #[arg(long, value_parser = parse_takes)]
+    train_takes: Option<Takes>,
+    /// Cross-validation over the takes in this many folds instead (fold k
+    /// tests the k-th block of takes and trains on the others); overrides
+    /// --test-takes and --train-takes.
+    #[arg(long, value_parser = cli::count(2, 1000))]
+    folds: Option<usize>,
+    /// Lower edge of the mel filterbank, Hz.
+    #[arg(long, default_value_t = 20.0)]
+    low_hz: f64,
+    /// Upper edge of the mel filterbank, Hz [default: the Nyquist frequency].
+    #[arg(long)]
+    high_hz: Option<f64>,
+    /// Energy-based voice activity detection: keep the frames within this
+    /// many dB of the utterance's loudest (the library's default is 30)
+    /// [default: none, every frame kept].
+    #[arg(long)]
+    vad_db: Option<f64>,
+    /// Half-width of the Δ and ΔΔ regressions, frames.
+    #[arg(long, default_value_t = 2, value_parser = cli::count(1, 100))]
+    delta_window: usize,
+    /// GMM-UBM scoring: the UBM components per frame the log-likelihood
+    /// ratio sums over (the number of components or more: all of them).
+    #[arg(long, default_value_t = 10, value_parser = cli::count(1, 1 << 16))]
+    top_n: usize,
+    /// LDA directions of the LDA+WCCN and PLDA back ends [default: speakers
+    /// − 1].
+    #[arg(long, value_parser = cli::count(1, 4096))]
+    lda_dim: Option<usize>,
     /// UBM components (a power of two).
     #[arg(long, default_value_t = 64, value_parser = cli::count(1, 1 << 16))]
     components: usize,
@@ -100,13 +154,126 @@ struct Args {
     seed: u64,
 }
 
+/// A set of takes: ranges of file indices.
+#[derive(Debug, Clone, PartialEq)]
+struct Takes(Vec<RangeInclusive<u32>>);
+
+impl Takes {
+    fn contains(&self, take: u32) -> bool {
+        self.0.iter().any(|r| r.contains(&take))
+    }
+}
+
+impl std::fmt::Display for Takes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|r| {
+                if r.start() == r.end() {
+                    r.start().to_string()
+                } else {
+                    format!("{}-{}", r.start(), r.end())
+                }
+            })
+            .collect();
+        write!(f, "{}", parts.join(","))
+    }
+}
+
+/// Parses `0-4,7,10-49`.
+fn parse_takes(s: &str) -> std::result::Result<Takes, String> {
+    let number = |t: &str| {
+        t.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("`{t}` is not a take number (expected e.g. 0-4,7)"))
+    };
+    let ranges = s
+        .split(',')
+        .map(|part| match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (number(a)?, number(b)?);
+                if a > b {
+                    return Err(format!("`{part}`: the range is empty"));
+                }
+                Ok(a..=b)
+            }
+            None => number(part).map(|a| a..=a),
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok(Takes(ranges))
+}
+
 /// A recording of the corpus.
 #[derive(Debug, Clone)]
 struct Recording {
     wav: PathBuf,
     npy: PathBuf,
     speaker: usize,
-    train: bool,
+    /// The file's index.
+    take: u32,
+}
+
+/// Which recordings train and which test (indices into the recordings,
+/// in name order).
+struct Protocol {
+    test_takes: Takes,
+    train: Vec<usize>,
+    test: Vec<usize>,
+}
+
+impl Protocol {
+    /// Test on `test_takes`, train on `train_takes` (default: every other
+    /// take). Every speaker needs training and test recordings.
+    fn new(
+        recordings: &[Recording],
+        speakers: &[String],
+        test_takes: &Takes,
+        train_takes: Option<&Takes>,
+    ) -> Result<Protocol> {
+        let is_train = |take: u32| match train_takes {
+            Some(t) => t.contains(take),
+            None => !test_takes.contains(take),
+        };
+        let rows = |keep: &dyn Fn(u32) -> bool| -> Vec<usize> {
+            (0..recordings.len())
+                .filter(|&i| keep(recordings[i].take))
+                .collect()
+        };
+        let test = rows(&|take| test_takes.contains(take));
+        let train = rows(&|take| is_train(take) && !test_takes.contains(take));
+        for (k, name) in speakers.iter().enumerate() {
+            let has = |rows: &[usize]| rows.iter().any(|&i| recordings[i].speaker == k);
+            if !has(&train) || !has(&test) {
+                return Err(format!(
+                    "speaker {name} needs training and test recordings (test takes {test_takes})"
+                )
+                .into());
+            }
+        }
+        Ok(Protocol {
+            test_takes: test_takes.clone(),
+            train,
+            test,
+        })
+    }
+
+    /// Cross-validation over the takes in `folds` folds: fold `k` tests
+    /// the `k`-th block of `⌈takes / folds⌉` takes (on FSDD's 50 takes in
+    /// 10 folds: `5k..5k+4`) and trains on every other take.
+    fn folds(recordings: &[Recording], speakers: &[String], folds: usize) -> Result<Vec<Protocol>> {
+        let takes = 1 + recordings.iter().map(|r| r.take).max().unwrap_or(0);
+        let width = takes.div_ceil(folds as u32);
+        if (folds as u32 - 1) * width >= takes {
+            return Err(format!("{folds} folds: more than the {takes} takes allow").into());
+        }
+        (0..folds as u32)
+            .map(|k| {
+                let block = Takes(vec![k * width..=((k + 1) * width - 1).min(takes - 1)]);
+                Protocol::new(recordings, speakers, &block, None)
+            })
+            .collect()
+    }
 }
 
 /// Prints on rank 0 only.
@@ -140,19 +307,19 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// Times a stage and prints its line.
+/// Times a stage and prints its line (unless quiet).
 struct Stages {
     started: Instant,
-    lines: Vec<(String, f64)>,
+    quiet: bool,
 }
 
 impl Stages {
     fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let t = Instant::now();
         let out = f()?;
-        let secs = t.elapsed().as_secs_f64();
-        say!("  {name:<42} {secs:8.2} s");
-        self.lines.push((name.to_string(), secs));
+        if !self.quiet {
+            say!("  {name:<42} {:8.2} s", t.elapsed().as_secs_f64());
+        }
         Ok(out)
     }
 }
@@ -160,7 +327,7 @@ impl Stages {
 fn run(args: &Args) -> Result<()> {
     let mut stages = Stages {
         started: Instant::now(),
-        lines: Vec::new(),
+        quiet: false,
     };
     say!(
         "speaker verification on {}",
@@ -181,21 +348,34 @@ fn run(args: &Args) -> Result<()> {
     let feature_dir = args.out.join("features");
     std::fs::create_dir_all(&feature_dir)?;
     let (recordings, speakers) = scan(&wav_dir, &feature_dir)?;
-    let train: Vec<&Recording> = recordings.iter().filter(|r| r.train).collect();
-    let test: Vec<&Recording> = recordings.iter().filter(|r| !r.train).collect();
+    // The splits: one, or one per fold.
+    let protocols = match args.folds {
+        None => vec![Protocol::new(
+            &recordings,
+            &speakers,
+            &args.test_takes,
+            args.train_takes.as_ref(),
+        )?],
+        Some(folds) => Protocol::folds(&recordings, &speakers, folds)?,
+    };
     say!(
-        "{} recordings of {} speakers in {}: {} training, {} test; {} trials",
+        "{} recordings of {} speakers in {}",
         recordings.len(),
         speakers.len(),
-        wav_dir.display(),
-        train.len(),
-        test.len(),
-        test.len() * speakers.len()
+        wav_dir.display()
     );
 
-    // Features.
-    let config = MfccConfig::default();
-    stages.run("MFCC features (+Δ, ΔΔ, VAD, CMVN)", || {
+    // Features, once: they do not depend on the split.
+    let config = MfccConfig::new()
+        .low_hz(args.low_hz)
+        .high_hz(args.high_hz)
+        .delta_window(args.delta_window)
+        .vad(args.vad_db.map(|db| VadConfig::new().threshold_db(db)));
+    let vad = match args.vad_db {
+        Some(db) => format!("VAD {db} dB"),
+        None => "no VAD".to_string(),
+    };
+    stages.run(&format!("MFCC features (+Δ, ΔΔ, {vad}, CMVN)"), || {
         let jobs: Vec<Job> = recordings
             .iter()
             .map(|r| Job {
@@ -212,7 +392,72 @@ fn run(args: &Args) -> Result<()> {
         Ok(())
     })?;
     let options = ReadOptions::new().expect_dim(config.dim());
-    let train_files: Vec<PathBuf> = train.iter().map(|r| r.npy.clone()).collect();
+
+    let data = Data {
+        recordings: &recordings,
+        speakers: &speakers,
+        options,
+    };
+    if args.folds.is_none() {
+        let protocol = &protocols[0];
+        say!(
+            "{} training, {} test recordings (takes {}); {} trials",
+            protocol.train.len(),
+            protocol.test.len(),
+            protocol.test_takes,
+            protocol.test.len() * speakers.len()
+        );
+        let systems = evaluate(args, &data, protocol, &mut stages, Some(&args.out))?;
+        report(args, protocol, speakers.len(), &systems, &mut stages)?;
+    } else {
+        say!("{}-fold cross-validation over the takes", protocols.len());
+        stages.quiet = true;
+        let mut results = Vec::with_capacity(protocols.len());
+        for (k, protocol) in protocols.iter().enumerate() {
+            let t = Instant::now();
+            results.push(evaluate(args, &data, protocol, &mut stages, None)?);
+            say!(
+                "  fold {k}: test takes {}, {} trials, {:.1} s",
+                protocol.test_takes,
+                protocol.test.len() * speakers.len(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        report_folds(&results)?;
+    }
+    say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The corpus, its features read with `options`.
+struct Data<'a> {
+    recordings: &'a [Recording],
+    speakers: &'a [String],
+    options: ReadOptions,
+}
+
+/// Trains everything on the protocol's training recordings and scores its
+/// trials: the GMM-UBM system and the i-vector back ends. Saves the UBM
+/// and T in `save` if given (rank 0).
+fn evaluate(
+    args: &Args,
+    data: &Data<'_>,
+    protocol: &Protocol,
+    stages: &mut Stages,
+    save: Option<&Path>,
+) -> Result<Vec<System>> {
+    let Data {
+        recordings,
+        speakers,
+        options,
+    } = *data;
+    let npy = |rows: &[usize]| -> Vec<PathBuf> {
+        rows.iter().map(|&i| recordings[i].npy.clone()).collect()
+    };
+    let labels =
+        |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&i| recordings[i].speaker).collect() };
+    let (train_files, test_files) = (npy(&protocol.train), npy(&protocol.test));
+    let (train_labels, test_labels) = (labels(&protocol.train), labels(&protocol.test));
 
     // UBM.
     let ubm = stages.run(&format!("UBM ({} components)", args.components), || {
@@ -225,8 +470,8 @@ fn run(args: &Args) -> Result<()> {
             &mut |_| bar.inc(1),
         )?;
         bar.finish_and_clear();
-        if shardkit::is_root() {
-            trained.model.save(args.out.join("ubm.npz"))?;
+        if let Some(dir) = save.filter(|_| shardkit::is_root()) {
+            trained.model.save(dir.join("ubm.npz"))?;
         }
         Ok(trained.model)
     })?;
@@ -235,11 +480,13 @@ fn run(args: &Args) -> Result<()> {
     let gmm_trials = stages.run("GMM-UBM: MAP adaptation and scoring", || {
         let enrol_files: Vec<Vec<PathBuf>> = (0..speakers.len())
             .map(|k| {
-                train
+                let rows: Vec<usize> = protocol
+                    .train
                     .iter()
-                    .filter(|r| r.speaker == k)
-                    .map(|r| r.npy.clone())
-                    .collect()
+                    .copied()
+                    .filter(|&i| recordings[i].speaker == k)
+                    .collect();
+                npy(&rows)
             })
             .collect();
         let enrol: Vec<Speaker> = speakers
@@ -251,35 +498,22 @@ fn run(args: &Args) -> Result<()> {
             })
             .collect();
         let models = adapt_speakers(&enrol, &ubm, &MapConfig::new())?;
-        // Every test file against every speaker, and which trials are
-        // targets.
-        let test_files: Vec<PathBuf> = test.iter().map(|r| r.npy.clone()).collect();
-        let (trials, is_target): (Vec<Trial>, Vec<bool>) = test
-            .iter()
-            .enumerate()
-            .flat_map(|(segment, r)| {
-                (0..speakers.len()).map(move |model| (Trial { model, segment }, model == r.speaker))
-            })
-            .unzip();
-        let test_frames = Frames::files(&test_files).options(options);
-        let bar = shardkit::progress(trials.len() as u64, "GMM-UBM scoring");
-        let mut scores = Vec::with_capacity(trials.len());
-        for chunk in trials.chunks(256) {
-            scores.extend(score_trials(chunk, &models, &ubm, &test_frames, 10)?);
-            bar.inc(chunk.len() as u64);
-        }
-        bar.finish_and_clear();
-        Ok((scores, is_target))
+        gmm_ubm_scores(
+            &models,
+            &ubm,
+            &test_files,
+            &test_labels,
+            options,
+            args.top_n,
+        )
     })?;
 
-    // I-vectors.
+    // I-vectors: the training recordings' rows first, then the test ones.
     let stats = stages.run("Baum-Welch statistics", || {
-        let files: Vec<PathBuf> = recordings.iter().map(|r| r.npy.clone()).collect();
+        let files = [train_files.clone(), test_files.clone()].concat();
         Ok(baum_welch(&Frames::files(&files).options(options), &ubm)?)
     })?;
-    let train_rows: Vec<usize> = (0..recordings.len())
-        .filter(|&i| recordings[i].train)
-        .collect();
+    let n_train = train_files.len();
     let tv = stages.run(
         &format!(
             "total variability (R = {}, {} iterations)",
@@ -290,22 +524,65 @@ fn run(args: &Args) -> Result<()> {
                 .iterations(args.tv_iters)
                 .seed(args.seed);
             let bar = shardkit::progress(args.tv_iters as u64, "TV EM");
+            let train_rows: Vec<usize> = (0..n_train).collect();
             let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| {
                 bar.inc(1)
             })?;
             bar.finish_and_clear();
-            if shardkit::is_root() {
-                trained.model.save(args.out.join("tv.npz"))?;
+            if let Some(dir) = save.filter(|_| shardkit::is_root()) {
+                trained.model.save(dir.join("tv.npz"))?;
             }
             Ok(trained.model)
         },
     )?;
     let ivectors = stages.run("i-vector extraction", || Ok(extract(&stats, &tv)?))?;
+    let train = ivectors.slice(s![..n_train, ..]).to_owned();
+    let test = ivectors.slice(s![n_train.., ..]).to_owned();
 
-    let systems = backends(&recordings, &ivectors, &gmm_trials, &mut stages)?;
-    report(args, &recordings, speakers.len(), &systems, &mut stages)?;
-    say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
-    Ok(())
+    let (gmm_scores, is_target) = gmm_trials;
+    let mut systems = vec![System {
+        name: "GMM-UBM",
+        curve: DetCurve::from_trials(&gmm_scores, &is_target)?,
+    }];
+    stages.run("back ends: cosine, LDA+WCCN, PLDA", || {
+        systems.extend(backends(
+            &train,
+            &train_labels,
+            &test,
+            &test_labels,
+            args.lda_dim,
+        )?);
+        Ok(())
+    })?;
+    Ok(systems)
+}
+
+/// Every test file against every speaker model: the GMM-UBM scores, and
+/// which trials are targets.
+fn gmm_ubm_scores(
+    models: &[DiagGmm],
+    ubm: &DiagGmm,
+    test_files: &[PathBuf],
+    test_labels: &[usize],
+    options: ReadOptions,
+    top_n: usize,
+) -> Result<(Vec<f64>, Vec<bool>)> {
+    let (trials, is_target): (Vec<Trial>, Vec<bool>) = test_labels
+        .iter()
+        .enumerate()
+        .flat_map(|(segment, &speaker)| {
+            (0..models.len()).map(move |model| (Trial { model, segment }, model == speaker))
+        })
+        .unzip();
+    let test_frames = Frames::files(test_files).options(options);
+    let bar = shardkit::progress(trials.len() as u64, "GMM-UBM scoring");
+    let mut scores = Vec::with_capacity(trials.len());
+    for chunk in trials.chunks(256) {
+        scores.extend(score_trials(chunk, models, ubm, &test_frames, top_n)?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok((scores, is_target))
 }
 
 /// One system's scores, as a DET curve.
@@ -314,73 +591,56 @@ struct System {
     curve: DetCurve,
 }
 
-/// The i-vector back ends, and the GMM-UBM scores as a curve.
+/// The i-vector back ends: fitted on the training i-vectors, every speaker
+/// enrolled from all of their training i-vectors, every test i-vector
+/// against every speaker.
 fn backends(
-    recordings: &[Recording],
-    ivectors: &Array2<f64>,
-    gmm_trials: &(Vec<f64>, Vec<bool>),
-    stages: &mut Stages,
+    train: &Array2<f64>,
+    train_labels: &[usize],
+    test: &Array2<f64>,
+    test_labels: &[usize],
+    lda_dim: Option<usize>,
 ) -> Result<Vec<System>> {
-    let train_rows: Vec<usize> = (0..recordings.len())
-        .filter(|&i| recordings[i].train)
-        .collect();
-    let test_rows: Vec<usize> = (0..recordings.len())
-        .filter(|&i| !recordings[i].train)
-        .collect();
-    let train_labels: Vec<usize> = train_rows.iter().map(|&i| recordings[i].speaker).collect();
-    let test_labels: Vec<usize> = test_rows.iter().map(|&i| recordings[i].speaker).collect();
-    let train = ivectors.select(Axis(0), &train_rows);
-    let test = ivectors.select(Axis(0), &test_rows);
-
-    let (gmm_scores, is_target) = gmm_trials;
-    let mut systems = vec![System {
-        name: "GMM-UBM",
-        curve: DetCurve::from_trials(gmm_scores, is_target)?,
-    }];
-
-    stages.run("back ends: cosine, LDA+WCCN, PLDA", || {
-        // Length-normalised i-vectors (centred on the training mean), then
-        // cosine, LDA (speakers − 1 directions, up to 150) + WCCN + cosine,
-        // or LDA + length norm + two-covariance PLDA; enrolment from all of
-        // a speaker's training i-vectors.
-        let recipes = [
-            ("i-vector cosine", Recipe::Cosine),
-            (
-                "i-vector LDA+WCCN cosine",
-                Recipe::LdaWccnCosine { lda_dim: None },
-            ),
-            (
-                "i-vector PLDA",
-                Recipe::Plda {
-                    lda_dim: None,
-                    iterations: 10,
-                },
-            ),
-        ];
-        for (name, recipe) in recipes {
-            let backend = recipe.fit(train.view(), &train_labels)?;
-            let models = backend.enrol(train.view(), &train_labels)?;
-            let scores = backend.score(&models, test.view())?;
-            systems.push(System {
-                name,
-                curve: DetCurve::from_score_matrix(scores.view(), models.labels(), &test_labels)?,
-            });
-        }
-        Ok(())
-    })?;
+    // Length-normalised i-vectors (centred on the training mean), then
+    // cosine, LDA (speakers − 1 directions, up to 150, unless --lda-dim) +
+    // WCCN + cosine, or LDA + length norm + two-covariance PLDA.
+    let recipes = [
+        ("i-vector cosine", Recipe::Cosine),
+        (
+            "i-vector LDA+WCCN cosine",
+            Recipe::LdaWccnCosine { lda_dim },
+        ),
+        (
+            "i-vector PLDA",
+            Recipe::Plda {
+                lda_dim,
+                iterations: 10,
+            },
+        ),
+    ];
+    let mut systems = Vec::new();
+    for (name, recipe) in recipes {
+        let backend = recipe.fit(train.view(), train_labels)?;
+        let models = backend.enrol(train.view(), train_labels)?;
+        let scores = backend.score(&models, test.view())?;
+        systems.push(System {
+            name,
+            curve: DetCurve::from_score_matrix(scores.view(), models.labels(), test_labels)?,
+        });
+    }
     Ok(systems)
 }
 
 /// Prints the table and writes the DET plot (rank 0).
 fn report(
     args: &Args,
-    recordings: &[Recording],
+    protocol: &Protocol,
     n_speakers: usize,
     systems: &[System],
     stages: &mut Stages,
 ) -> Result<()> {
     let params = DcfParams::default();
-    let tests = recordings.iter().filter(|r| !r.train).count();
+    let tests = protocol.test.len();
     say!(
         "\n{} trials ({} target, {} non-target); minDCF at P_target = {}",
         tests * n_speakers,
@@ -413,6 +673,61 @@ fn report(
         args.out.join("det.png").display(),
         args.out.join("det.svg").display()
     );
+    Ok(())
+}
+
+/// Prints every fold's ROCCH-EER and minDCF per system, and their means.
+fn report_folds(results: &[Vec<System>]) -> Result<()> {
+    let params = DcfParams::default();
+    let Some(first) = results.first() else {
+        return Ok(());
+    };
+    // [system][fold] = (EER %, minDCF).
+    let mut table = vec![Vec::with_capacity(results.len()); first.len()];
+    for systems in results {
+        for (row, s) in table.iter_mut().zip(systems) {
+            row.push((100.0 * s.curve.eer().eer, s.curve.min_dcf(&params)?.min_dcf));
+        }
+    }
+    let mean = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| -> f64 {
+        v.iter().map(f).sum::<f64>() / v.len() as f64
+    };
+    let folds: String = results
+        .iter()
+        .enumerate()
+        .map(|(k, _)| format!(" {:>6}", format!("f{k}")))
+        .collect();
+    for (what, pick, decimals) in [
+        (
+            "ROCCH-EER %",
+            (|x: &(f64, f64)| x.0) as fn(&(f64, f64)) -> f64,
+            2,
+        ),
+        ("minDCF", |x: &(f64, f64)| x.1, 3),
+    ] {
+        say!("\n{what} per fold (P_target = {})", params.p_target);
+        say!("  {:<26}{folds} {:>7}", "system", "mean");
+        for (s, row) in first.iter().zip(&table) {
+            let cells: String = row
+                .iter()
+                .map(|x| format!(" {:>6.*}", decimals, pick(x)))
+                .collect();
+            say!("  {:<26}{cells} {:>7.*}", s.name, decimals, mean(row, pick));
+        }
+    }
+    say!(
+        "\nmeans over {} folds: ROCCH-EER % and minDCF",
+        results.len()
+    );
+    say!("  {:<26} {:>9} {:>8}", "system", "ROCCH-EER", "minDCF");
+    for (s, row) in first.iter().zip(&table) {
+        say!(
+            "  {:<26} {:>9.2} {:>8.4}",
+            s.name,
+            mean(row, |x| x.0),
+            mean(row, |x| x.1)
+        );
+    }
     Ok(())
 }
 
@@ -473,22 +788,8 @@ fn scan(dir: &Path, feature_dir: &Path) -> Result<(Vec<Recording>, Vec<String>)>
                 .with_extension("npy"),
             wav,
             speaker: names[&speaker],
-            train: index >= 5,
+            take: index,
         })
         .collect();
-    for (name, &k) in &names {
-        let has = |train: bool| {
-            recordings
-                .iter()
-                .any(|r| r.speaker == k && r.train == train)
-        };
-        if !has(true) || !has(false) {
-            return Err(format!(
-                "{}: speaker {name} needs training (index >= 5) and test (index 0-4) recordings",
-                dir.display()
-            )
-            .into());
-        }
-    }
     Ok((recordings, names.into_keys().collect()))
 }

@@ -333,6 +333,10 @@ fn run(args: &Args) -> Result<()> {
         "speaker verification on {}",
         Layout::of(&Executor::current())
     );
+    // The output folder is made, checked and locked before any work, so
+    // that an impossible --out fails now and two runs never mix their files.
+    cli::create_dir(&args.out)?;
+    let _claim = shardkit::claim_output(&args.out)?;
     let wav_dir = match &args.data {
         Some(dir) => dir.clone(),
         None => {
@@ -346,7 +350,7 @@ fn run(args: &Args) -> Result<()> {
         }
     };
     let feature_dir = args.out.join("features");
-    std::fs::create_dir_all(&feature_dir)?;
+    cli::create_dir(&feature_dir)?;
     let (recordings, speakers) = scan(&wav_dir, &feature_dir)?;
     // The splits: one, or one per fold.
     let protocols = match args.folds {

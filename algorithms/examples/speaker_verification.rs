@@ -52,7 +52,11 @@
 //!
 //! Prints the time of every stage and a table of ROCCH-EER and minDCF
 //! (P_target = 0.01), and writes the DET curves as `det.png` and `det.svg`
-//! in `--out` (default `target/speaker_verification`). Rank 0 prints,
+//! in `--out` (default `target/speaker_verification`), with the run's
+//! protocol as SIDEKIT/BOSARIS text files (`protocol/enrol.idmap`,
+//! `protocol/trials.ndx`, `protocol/trials.key`) and one score file per
+//! system (`scores/gmm-ubm.scores`, …: `model segment score` lines), so
+//! that the scores can be handed to other tools. Rank 0 prints,
 //! draws the progress bars and writes; every rank computes the same
 //! numbers.
 
@@ -74,6 +78,7 @@ use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
 use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig};
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
+use shardkit_algorithms::protocol::{IdMap, IdMapEntry, Key, Scores, TrialKind};
 use shardkit_testkit::cli::{self, Layout};
 use shardkit_testkit::speech;
 
@@ -83,7 +88,8 @@ use shardkit_testkit::speech;
 /// test against every speaker; --test-takes and --train-takes choose
 /// others, --folds a cross-validation) on a generated corpus, or on a
 /// folder of {digit}_{speaker}_{index}.wav files with --data. Writes the
-/// features, ubm.npz, tv.npz, det.png and det.svg in --out. Runs on
+/// features, ubm.npz, tv.npz, det.png, det.svg, the protocol (protocol/:
+/// IdMap, Ndx, Key) and one score file per system (scores/) in --out. Runs on
 /// threads, or on MPI ranks under mpirun (built with the `mpi` feature).
 #[derive(Parser, Debug)]
 #[command(name = "speaker_verification")]
@@ -212,6 +218,16 @@ struct Recording {
     speaker: usize,
     /// The file's index.
     take: u32,
+}
+
+impl Recording {
+    /// The recording's segment id in protocol and score files: its file
+    /// name without `.wav`.
+    fn id(&self) -> String {
+        self.wav
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    }
 }
 
 /// Which recordings train and which test (indices into the recordings,
@@ -462,6 +478,30 @@ fn evaluate(
         |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&i| recordings[i].speaker).collect() };
     let (train_files, test_files) = (npy(&protocol.train), npy(&protocol.test));
     let (train_labels, test_labels) = (labels(&protocol.train), labels(&protocol.test));
+    // Identifiers travel with the scores: models are speakers' names,
+    // segments the recordings' file stems; the key says which trials are
+    // targets (every test segment against every speaker).
+    let ids =
+        |rows: &[usize]| -> Vec<String> { rows.iter().map(|&i| recordings[i].id()).collect() };
+    let (train_ids, test_ids) = (ids(&protocol.train), ids(&protocol.test));
+    let key = Key::from_trials(
+        test_ids
+            .iter()
+            .zip(&test_labels)
+            .flat_map(|(segment, &label)| {
+                speakers.iter().enumerate().map(move |(k, name)| {
+                    let kind = if k == label {
+                        TrialKind::Target
+                    } else {
+                        TrialKind::NonTarget
+                    };
+                    (name.clone(), segment.clone(), kind)
+                })
+            }),
+    )?;
+    if let Some(dir) = save.filter(|_| shardkit::is_root()) {
+        write_protocol(dir, speakers, &train_ids, &train_labels, &key)?;
+    }
 
     // UBM.
     let ubm = stages.run(&format!("UBM ({} components)", args.components), || {
@@ -502,14 +542,7 @@ fn evaluate(
             })
             .collect();
         let models = adapt_speakers(&enrol, &ubm, &MapConfig::new())?;
-        gmm_ubm_scores(
-            &models,
-            &ubm,
-            &test_files,
-            &test_labels,
-            options,
-            args.top_n,
-        )
+        gmm_ubm_scores(&models, &ubm, &test_files, options, args.top_n)
     })?;
 
     // I-vectors: the training recordings' rows first, then the test ones.
@@ -543,41 +576,80 @@ fn evaluate(
     let train = ivectors.slice(s![..n_train, ..]).to_owned();
     let test = ivectors.slice(s![n_train.., ..]).to_owned();
 
-    let (gmm_scores, is_target) = gmm_trials;
-    let mut systems = vec![System {
-        name: "GMM-UBM",
-        curve: DetCurve::from_trials(&gmm_scores, &is_target)?,
-    }];
+    // The GMM-UBM trials are every test segment against every speaker,
+    // segment-major.
+    let gmm_scores = Scores::from_triples(
+        test_ids
+            .iter()
+            .flat_map(|segment| speakers.iter().map(move |name| (name, segment)))
+            .zip(gmm_trials)
+            .map(|((name, segment), score)| (name.clone(), segment.clone(), score)),
+    )?;
+    let mut systems = vec![System::new("GMM-UBM", gmm_scores, &key)?];
     stages.run("back ends: cosine, LDA+WCCN, PLDA", || {
         systems.extend(backends(
             &train,
             &train_labels,
             &test,
-            &test_labels,
+            &test_ids,
+            speakers,
+            &key,
             args.lda_dim,
         )?);
         Ok(())
     })?;
+    if let Some(dir) = save.filter(|_| shardkit::is_root()) {
+        for system in &systems {
+            system
+                .scores
+                .write_txt(dir.join("scores").join(system.file_name()))?;
+        }
+    }
     Ok(systems)
 }
 
-/// Every test file against every speaker model: the GMM-UBM scores, and
-/// which trials are targets.
+/// Writes the run's protocol as SIDEKIT's text files in `dir/protocol`:
+/// `enrol.idmap` (each speaker ↔ its training segments), `trials.ndx` and
+/// `trials.key`; the scores go to `dir/scores`, one file per system.
+fn write_protocol(
+    dir: &Path,
+    speakers: &[String],
+    train_ids: &[String],
+    train_labels: &[usize],
+    key: &Key,
+) -> Result<()> {
+    let protocol = dir.join("protocol");
+    cli::create_dir(&protocol)?;
+    cli::create_dir(&dir.join("scores"))?;
+    let enrol = IdMap::new(
+        train_ids
+            .iter()
+            .zip(train_labels)
+            .map(|(segment, &label)| IdMapEntry {
+                left: speakers[label].clone(),
+                right: segment.clone(),
+                span: None,
+            })
+            .collect(),
+    )?;
+    enrol.write_txt(protocol.join("enrol.idmap"))?;
+    key.to_ndx().write_txt(protocol.join("trials.ndx"))?;
+    key.write_txt(protocol.join("trials.key"))?;
+    Ok(())
+}
+
+/// Every test file against every speaker model, segment-major: the
+/// GMM-UBM scores.
 fn gmm_ubm_scores(
     models: &[DiagGmm],
     ubm: &DiagGmm,
     test_files: &[PathBuf],
-    test_labels: &[usize],
     options: ReadOptions,
     top_n: usize,
-) -> Result<(Vec<f64>, Vec<bool>)> {
-    let (trials, is_target): (Vec<Trial>, Vec<bool>) = test_labels
-        .iter()
-        .enumerate()
-        .flat_map(|(segment, &speaker)| {
-            (0..models.len()).map(move |model| (Trial { model, segment }, model == speaker))
-        })
-        .unzip();
+) -> Result<Vec<f64>> {
+    let trials: Vec<Trial> = (0..test_files.len())
+        .flat_map(|segment| (0..models.len()).map(move |model| Trial { model, segment }))
+        .collect();
     let test_frames = Frames::files(test_files).options(options);
     let bar = shardkit::progress(trials.len() as u64, "GMM-UBM scoring");
     let mut scores = Vec::with_capacity(trials.len());
@@ -586,13 +658,32 @@ fn gmm_ubm_scores(
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    Ok((scores, is_target))
+    Ok(scores)
 }
 
-/// One system's scores, as a DET curve.
+/// One system's scores, keyed by (speaker, segment), and their DET curve
+/// against the key.
 struct System {
     name: &'static str,
+    scores: Scores,
     curve: DetCurve,
+}
+
+impl System {
+    fn new(name: &'static str, scores: Scores, key: &Key) -> Result<Self> {
+        let (targets, nontargets) = scores.target_nontarget(key)?;
+        Ok(System {
+            name,
+            curve: DetCurve::new(&targets, &nontargets)?,
+            scores,
+        })
+    }
+
+    /// The system's score file: its name in lower case, words joined by
+    /// `-` (e.g. `i-vector-lda+wccn-cosine.scores`).
+    fn file_name(&self) -> String {
+        format!("{}.scores", self.name.to_lowercase().replace(' ', "-"))
+    }
 }
 
 /// The i-vector back ends: fitted on the training i-vectors, every speaker
@@ -602,7 +693,9 @@ fn backends(
     train: &Array2<f64>,
     train_labels: &[usize],
     test: &Array2<f64>,
-    test_labels: &[usize],
+    test_ids: &[String],
+    speakers: &[String],
+    key: &Key,
     lda_dim: Option<usize>,
 ) -> Result<Vec<System>> {
     // Length-normalised i-vectors (centred on the training mean), then
@@ -627,10 +720,13 @@ fn backends(
         let backend = recipe.fit(train.view(), train_labels)?;
         let models = backend.enrol(train.view(), train_labels)?;
         let scores = backend.score(&models, test.view())?;
-        systems.push(System {
-            name,
-            curve: DetCurve::from_score_matrix(scores.view(), models.labels(), test_labels)?,
-        });
+        let names: Vec<&str> = models
+            .labels()
+            .iter()
+            .map(|&k| speakers[k].as_str())
+            .collect();
+        let scores = Scores::from_matrix(&names, test_ids, scores.view())?;
+        systems.push(System::new(name, scores, key)?);
     }
     Ok(systems)
 }

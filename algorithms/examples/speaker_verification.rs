@@ -14,6 +14,26 @@
 //! mpirun -n 2 --bind-to none -x SHARDKIT_THREADS=1 target/release/examples/speaker_verification
 //! ```
 //!
+//! # Protocol files (SIDEKIT / BOSARIS lists)
+//!
+//! ```text
+//! cargo run --release -p shardkit-algorithms --example speaker_verification -- \
+//!     --data WAV_DIR --train train.idmap --enrol enrol.idmap --trials trials.ndx [--key trials.key]
+//! ```
+//!
+//! `train.idmap` (`speaker segment` per line) names the segments that train
+//! the UBM, T and the back ends, and whose speech they are (for LDA, WCCN
+//! and PLDA); `enrol.idmap` (`model segment`) the segments that enrol each
+//! model; `trials.ndx` (`model segment`) the trials to score, and
+//! `trials.key` (`model segment target|nontarget`) which are targets.
+//! Segment `id` is `WAV_DIR/id.wav` (ids may name subfolders). Without a
+//! key the scores are written and not evaluated. Lists that cannot run (a
+//! trial of a model nobody enrols, a key trial not scored, a segment
+//! without a recording) are refused before any work, naming the culprit.
+//! The FSDD mode below writes its lists in this form (`--out`/protocol)
+//! and runs through the same code: the files it writes, given back, give
+//! the same bits.
+//!
 //! # Protocol (the FSDD one)
 //!
 //! Recordings `{digit}_{speaker}_{index}.wav` are split by their index
@@ -67,7 +87,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use ndarray::{s, Array2};
+use ndarray::{Array2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::backend::Recipe;
 use shardkit_algorithms::features::ReadOptions;
@@ -78,7 +98,7 @@ use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
 use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig};
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
-use shardkit_algorithms::protocol::{IdMap, IdMapEntry, Key, Scores, TrialKind};
+use shardkit_algorithms::protocol::{IdMap, IdMapEntry, Key, Ndx, Scores, TrialKind};
 use shardkit_testkit::cli::{self, Layout};
 use shardkit_testkit::speech;
 
@@ -98,6 +118,24 @@ struct Args {
     /// ../shared/data/fsdd/recordings). Without it, a corpus is generated.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Protocol files instead of file names: the training list (an IdMap,
+    /// `speaker segment` per line: the UBM, T and back ends train on these
+    /// segments). With --enrol and --trials (or --key); segments are
+    /// `{--data}/{segment}.wav`.
+    #[arg(long, requires_all = ["enrol", "data"], conflicts_with_all = ["folds", "train_takes"])]
+    train: Option<PathBuf>,
+    /// Protocol files: the enrolment list (an IdMap, `model segment` per
+    /// line).
+    #[arg(long, requires = "train")]
+    enrol: Option<PathBuf>,
+    /// Protocol files: the trials to score (an Ndx, `model segment` per
+    /// line) [default: the key's trials].
+    #[arg(long, requires = "train")]
+    trials: Option<PathBuf>,
+    /// Protocol files: the key (`model segment target|nontarget` per line);
+    /// with it the EER, minDCF and DET plot are computed.
+    #[arg(long, requires = "train")]
+    key: Option<PathBuf>,
     /// Where the features, models, scores and plots go.
     #[arg(long, default_value = "target/speaker_verification")]
     out: PathBuf,
@@ -214,7 +252,6 @@ fn parse_takes(s: &str) -> std::result::Result<Takes, String> {
 #[derive(Debug, Clone)]
 struct Recording {
     wav: PathBuf,
-    npy: PathBuf,
     speaker: usize,
     /// The file's index.
     take: u32,
@@ -367,42 +404,98 @@ fn run(args: &Args) -> Result<()> {
     };
     let feature_dir = args.out.join("features");
     cli::create_dir(&feature_dir)?;
-    let (recordings, speakers) = scan(&wav_dir, &feature_dir)?;
-    // The splits: one, or one per fold.
-    let protocols = match args.folds {
-        None => vec![Protocol::new(
-            &recordings,
-            &speakers,
-            &args.test_takes,
-            args.train_takes.as_ref(),
-        )?],
-        Some(folds) => Protocol::folds(&recordings, &speakers, folds)?,
-    };
-    say!(
-        "{} recordings of {} speakers in {}",
-        recordings.len(),
-        speakers.len(),
-        wav_dir.display()
-    );
+    // The lists: given as files, or made from the file names' takes (one
+    // split, or one per fold).
+    let (lists, folds) =
+        match &args.train {
+            Some(train) => {
+                let enrol = args.enrol.as_deref().ok_or("--train needs --enrol")?;
+                let lists = Lists::read(train, enrol, args.trials.as_deref(), args.key.as_deref())?;
+                say!(
+                "protocol: {} training segments, {} enrolment segments of {} models, {} trials{}",
+                lists.train.len(),
+                lists.enrol.len(),
+                lists.enrol.left_ids().into_iter().collect::<BTreeSet<_>>().len(),
+                lists.trials.len(),
+                if lists.key.is_some() { ", with a key" } else { "" }
+            );
+                (vec![lists], None)
+            }
+            None => {
+                let (recordings, speakers) = scan(&wav_dir)?;
+                say!(
+                    "{} recordings of {} speakers in {}",
+                    recordings.len(),
+                    speakers.len(),
+                    wav_dir.display()
+                );
+                let protocols = match args.folds {
+                    None => vec![Protocol::new(
+                        &recordings,
+                        &speakers,
+                        &args.test_takes,
+                        args.train_takes.as_ref(),
+                    )?],
+                    Some(folds) => Protocol::folds(&recordings, &speakers, folds)?,
+                };
+                let lists = protocols
+                    .iter()
+                    .map(|p| Lists::of_takes(&recordings, &speakers, p))
+                    .collect::<Result<Vec<_>>>()?;
+                let folds = args.folds.map(|_| {
+                    protocols
+                        .iter()
+                        .map(|p| p.test_takes.clone())
+                        .collect::<Vec<_>>()
+                });
+                (lists, folds)
+            }
+        };
 
-    // Features, once: they do not depend on the split.
+    // Features, once for every segment the lists name: they do not depend
+    // on the split. Missing recordings are named before any work.
     let config = MfccConfig::new()
         .low_hz(args.low_hz)
         .high_hz(args.high_hz)
         .delta_window(args.delta_window)
         .vad(args.vad_db.map(|db| VadConfig::new().threshold_db(db)));
+    let corpus = Corpus {
+        wav_dir: wav_dir.clone(),
+        feature_dir,
+        options: ReadOptions::new().expect_dim(config.dim()),
+    };
+    let segments: BTreeSet<String> = lists.iter().flat_map(Lists::segments).collect();
+    let missing: Vec<&String> = segments
+        .iter()
+        .filter(|id| !corpus.wav(id).is_file())
+        .collect();
+    if let Some(first) = missing.first() {
+        return Err(format!(
+            "{} of the {} segments the lists name have no recording, e.g. {} (looked for {})",
+            missing.len(),
+            segments.len(),
+            first,
+            corpus.wav(first).display()
+        )
+        .into());
+    }
     let vad = match args.vad_db {
         Some(db) => format!("VAD {db} dB"),
         None => "no VAD".to_string(),
     };
     stages.run(&format!("MFCC features (+Δ, ΔΔ, {vad}, CMVN)"), || {
-        let jobs: Vec<Job> = recordings
+        let jobs: Vec<Job> = segments
             .iter()
-            .map(|r| Job {
-                wav: r.wav.clone(),
-                npy: r.npy.clone(),
+            .map(|id| Job {
+                wav: corpus.wav(id),
+                npy: corpus.npy(id),
             })
             .collect();
+        // Segment ids may name subfolders.
+        let folders: BTreeSet<&Path> = jobs.iter().filter_map(|j| j.npy.parent()).collect();
+        for folder in folders {
+            cli::create_dir(folder)?;
+        }
         let bar = shardkit::progress(jobs.len() as u64, "features");
         for chunk in jobs.chunks(64) {
             extract_features(chunk, &config, false)?;
@@ -411,104 +504,251 @@ fn run(args: &Args) -> Result<()> {
         bar.finish_and_clear();
         Ok(())
     })?;
-    let options = ReadOptions::new().expect_dim(config.dim());
 
-    let data = Data {
-        recordings: &recordings,
-        speakers: &speakers,
-        options,
-    };
-    if args.folds.is_none() {
-        let protocol = &protocols[0];
-        say!(
-            "{} training, {} test recordings (takes {}); {} trials",
-            protocol.train.len(),
-            protocol.test.len(),
-            protocol.test_takes,
-            protocol.test.len() * speakers.len()
-        );
-        let systems = evaluate(args, &data, protocol, &mut stages, Some(&args.out))?;
-        report(args, protocol, speakers.len(), &systems, &mut stages)?;
-    } else {
-        say!("{}-fold cross-validation over the takes", protocols.len());
-        stages.quiet = true;
-        let mut results = Vec::with_capacity(protocols.len());
-        for (k, protocol) in protocols.iter().enumerate() {
-            let t = Instant::now();
-            results.push(evaluate(args, &data, protocol, &mut stages, None)?);
+    match folds {
+        None => {
+            let lists = &lists[0];
             say!(
-                "  fold {k}: test takes {}, {} trials, {:.1} s",
-                protocol.test_takes,
-                protocol.test.len() * speakers.len(),
-                t.elapsed().as_secs_f64()
+                "{} training segments, {} test segments; {} trials",
+                lists.train.len(),
+                lists.trials.segments().len(),
+                lists.trials.len()
+            );
+            if shardkit::is_root() {
+                lists.write(&args.out.join("protocol"))?;
+            }
+            let systems = evaluate(args, lists, &corpus, &mut stages, Some(&args.out))?;
+            match &lists.key {
+                Some(key) => report(args, key, &systems, &mut stages)?,
+                None => say!("no key: wrote the scores, without evaluating them"),
+            }
+            say!(
+                "wrote the protocol to {} and the scores to {}",
+                args.out.join("protocol").display(),
+                args.out.join("scores").display()
             );
         }
-        report_folds(&results)?;
+        Some(takes) => {
+            say!("{}-fold cross-validation over the takes", lists.len());
+            stages.quiet = true;
+            let mut results = Vec::with_capacity(lists.len());
+            for (k, (fold, takes)) in lists.iter().zip(&takes).enumerate() {
+                let t = Instant::now();
+                results.push(evaluate(args, fold, &corpus, &mut stages, None)?);
+                say!(
+                    "  fold {k}: test takes {takes}, {} trials, {:.1} s",
+                    fold.trials.len(),
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            report_folds(&results)?;
+        }
     }
     say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// The corpus, its features read with `options`.
-struct Data<'a> {
-    recordings: &'a [Recording],
-    speakers: &'a [String],
+/// Where a segment's files are: `{wav_dir}/{id}.wav`, and its features
+/// `{feature_dir}/{id}.npy` (an id may name subfolders, as VoxCeleb's do).
+struct Corpus {
+    wav_dir: PathBuf,
+    feature_dir: PathBuf,
     options: ReadOptions,
 }
 
-/// Trains everything on the protocol's training recordings and scores its
-/// trials: the GMM-UBM system and the i-vector back ends. Saves the UBM
-/// and T in `save` if given (rank 0).
+impl Corpus {
+    fn wav(&self, id: &str) -> PathBuf {
+        self.wav_dir.join(format!("{id}.wav"))
+    }
+
+    fn npy(&self, id: &str) -> PathBuf {
+        self.feature_dir.join(format!("{id}.npy"))
+    }
+
+    fn frames<'a>(&self, files: &'a [PathBuf]) -> Frames<'a> {
+        Frames::files(files).options(self.options)
+    }
+}
+
+/// An evaluation as lists, the way SIDEKIT, BOSARIS and NIST describe one:
+/// which segments train (and whose speech they are), which segments enrol
+/// each model, which trials to score and, when known, which are targets.
+/// Segments and models are identifiers; a [`Corpus`] finds their files.
+struct Lists {
+    /// Speaker ↔ segment: the UBM, T and the back ends train on these
+    /// segments; LDA, WCCN and PLDA learn the speakers from the left ids.
+    train: IdMap,
+    /// Model ↔ segment: each model is enrolled from its segments.
+    enrol: IdMap,
+    /// The trials to score.
+    trials: Ndx,
+    /// Targets and non-targets.
+    key: Option<Key>,
+}
+
+impl Lists {
+    /// The lists of the takes protocol: training recordings train and
+    /// enrol their speakers; every test recording is tried against every
+    /// speaker.
+    fn of_takes(
+        recordings: &[Recording],
+        speakers: &[String],
+        protocol: &Protocol,
+    ) -> Result<Lists> {
+        let entries = |rows: &[usize]| -> Vec<IdMapEntry> {
+            rows.iter()
+                .map(|&i| IdMapEntry {
+                    left: speakers[recordings[i].speaker].clone(),
+                    right: recordings[i].id(),
+                    span: None,
+                })
+                .collect()
+        };
+        let train = IdMap::new(entries(&protocol.train))?;
+        let key = Key::from_trials(protocol.test.iter().flat_map(|&i| {
+            let r = &recordings[i];
+            speakers.iter().enumerate().map(move |(k, name)| {
+                let kind = if k == r.speaker {
+                    TrialKind::Target
+                } else {
+                    TrialKind::NonTarget
+                };
+                (name.clone(), r.id(), kind)
+            })
+        }))?;
+        Ok(Lists {
+            enrol: train.clone(),
+            train,
+            trials: key.to_ndx(),
+            key: Some(key),
+        })
+    }
+
+    /// The lists given as files; without `trials`, the key's trials.
+    fn read(
+        train: &Path,
+        enrol: &Path,
+        trials: Option<&Path>,
+        key: Option<&Path>,
+    ) -> Result<Lists> {
+        let key = key.map(Key::read_txt).transpose()?;
+        let trials = match (trials, &key) {
+            (Some(path), _) => Ndx::read_txt(path)?,
+            (None, Some(key)) => key.to_ndx(),
+            (None, None) => return Err("give the trials (--trials) or a key (--key)".into()),
+        };
+        let lists = Lists {
+            train: IdMap::read_txt(train)?,
+            enrol: IdMap::read_txt(enrol)?,
+            trials,
+            key,
+        };
+        lists.check()?;
+        Ok(lists)
+    }
+
+    /// Refuses, before any work, lists that cannot be run: a trial of a
+    /// model nobody enrols, a key trial that is not scored, fewer than two
+    /// training speakers.
+    fn check(&self) -> Result<()> {
+        let enrolled: BTreeSet<&str> = self.enrol.left_ids().into_iter().collect();
+        if let Some(model) = self
+            .trials
+            .models()
+            .iter()
+            .find(|m| !enrolled.contains(m.as_str()))
+        {
+            return Err(format!(
+                "the trials name model {model}, which the enrolment list does not enrol"
+            )
+            .into());
+        }
+        if let Some(key) = &self.key {
+            if let Some((m, s, _)) = key.trials().find(|(m, s, _)| !self.trials.contains(m, s)) {
+                return Err(
+                    format!("the key's trial ({m}, {s}) is not among the trials to score").into(),
+                );
+            }
+        }
+        let speakers: BTreeSet<&str> = self.train.left_ids().into_iter().collect();
+        if speakers.len() < 2 {
+            return Err("the training list needs segments of at least two speakers (for LDA, WCCN and PLDA)".into());
+        }
+        Ok(())
+    }
+
+    /// Every segment the lists name, once: training, enrolment, then test
+    /// segments.
+    fn segments(&self) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        let train = self.train.right_ids().into_iter();
+        let enrol = self.enrol.right_ids().into_iter();
+        let test = self.trials.segments().iter().map(String::as_str);
+        train
+            .chain(enrol)
+            .chain(test)
+            .filter(|id| seen.insert(*id))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Writes the lists as SIDEKIT's text files in `dir`: `train.idmap`,
+    /// `enrol.idmap`, `trials.ndx` and, with a key, `trials.key`.
+    fn write(&self, dir: &Path) -> Result<()> {
+        cli::create_dir(dir)?;
+        self.train.write_txt(dir.join("train.idmap"))?;
+        self.enrol.write_txt(dir.join("enrol.idmap"))?;
+        self.trials.write_txt(dir.join("trials.ndx"))?;
+        if let Some(key) = &self.key {
+            key.write_txt(dir.join("trials.key"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The identifiers of `ids`' left sides, once each, in name order, and the
+/// index in that order of each entry.
+fn numbered(map: &IdMap) -> (Vec<String>, Vec<usize>) {
+    let names: Vec<String> = map
+        .left_ids()
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let labels = map
+        .entries()
+        .iter()
+        .map(|e| names.binary_search(&e.left).expect("a left id"))
+        .collect();
+    (names, labels)
+}
+
+/// Trains everything on the lists' training segments, enrols their models
+/// and scores their trials: the GMM-UBM system and the i-vector back ends.
+/// Saves the UBM, T and the score files in `save` if given (rank 0).
 fn evaluate(
     args: &Args,
-    data: &Data<'_>,
-    protocol: &Protocol,
+    lists: &Lists,
+    corpus: &Corpus,
     stages: &mut Stages,
     save: Option<&Path>,
 ) -> Result<Vec<System>> {
-    let Data {
-        recordings,
-        speakers,
-        options,
-    } = *data;
-    let npy = |rows: &[usize]| -> Vec<PathBuf> {
-        rows.iter().map(|&i| recordings[i].npy.clone()).collect()
-    };
-    let labels =
-        |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&i| recordings[i].speaker).collect() };
-    let (train_files, test_files) = (npy(&protocol.train), npy(&protocol.test));
-    let (train_labels, test_labels) = (labels(&protocol.train), labels(&protocol.test));
-    // Identifiers travel with the scores: models are speakers' names,
-    // segments the recordings' file stems; the key says which trials are
-    // targets (every test segment against every speaker).
-    let ids =
-        |rows: &[usize]| -> Vec<String> { rows.iter().map(|&i| recordings[i].id()).collect() };
-    let (train_ids, test_ids) = (ids(&protocol.train), ids(&protocol.test));
-    let key = Key::from_trials(
-        test_ids
-            .iter()
-            .zip(&test_labels)
-            .flat_map(|(segment, &label)| {
-                speakers.iter().enumerate().map(move |(k, name)| {
-                    let kind = if k == label {
-                        TrialKind::Target
-                    } else {
-                        TrialKind::NonTarget
-                    };
-                    (name.clone(), segment.clone(), kind)
-                })
-            }),
-    )?;
-    if let Some(dir) = save.filter(|_| shardkit::is_root()) {
-        write_protocol(dir, speakers, &train_ids, &train_labels, &key)?;
-    }
+    let npy = |ids: &[&str]| -> Vec<PathBuf> { ids.iter().map(|id| corpus.npy(id)).collect() };
+    // Training speakers and enrolled models, numbered in name order.
+    let (_, train_labels) = numbered(&lists.train);
+    let (models, enrol_labels) = numbered(&lists.enrol);
+    let train_ids = lists.train.right_ids();
+    let enrol_ids = lists.enrol.right_ids();
+    let tests: Vec<&str> = lists.trials.segments().iter().map(String::as_str).collect();
+    let train_files = npy(&train_ids);
 
     // UBM.
     let ubm = stages.run(&format!("UBM ({} components)", args.components), || {
         let em = EmConfig::new();
         let bar = shardkit::progress(em.total_iterations(args.components) as u64, "UBM EM");
         let trained = train_ubm(
-            &Frames::files(&train_files).options(options),
+            &corpus.frames(&train_files),
             args.components,
             &em,
             &mut |_| bar.inc(1),
@@ -520,37 +760,61 @@ fn evaluate(
         Ok(trained.model)
     })?;
 
-    // GMM-UBM.
-    let gmm_trials = stages.run("GMM-UBM: MAP adaptation and scoring", || {
-        let enrol_files: Vec<Vec<PathBuf>> = (0..speakers.len())
+    // GMM-UBM: a MAP model per enrolled model, then the trials.
+    let gmm_scores = stages.run("GMM-UBM: MAP adaptation and scoring", || {
+        let enrol_files: Vec<Vec<PathBuf>> = (0..models.len())
             .map(|k| {
-                let rows: Vec<usize> = protocol
-                    .train
+                let ids: Vec<&str> = enrol_ids
                     .iter()
-                    .copied()
-                    .filter(|&i| recordings[i].speaker == k)
+                    .zip(&enrol_labels)
+                    .filter(|(_, &label)| label == k)
+                    .map(|(id, _)| *id)
                     .collect();
-                npy(&rows)
+                npy(&ids)
             })
             .collect();
-        let enrol: Vec<Speaker> = speakers
+        let enrol: Vec<Speaker> = models
             .iter()
             .zip(&enrol_files)
             .map(|(name, files)| Speaker {
                 name: name.clone(),
-                frames: Frames::files(files).options(options),
+                frames: corpus.frames(files),
             })
             .collect();
-        let models = adapt_speakers(&enrol, &ubm, &MapConfig::new())?;
-        gmm_ubm_scores(&models, &ubm, &test_files, options, args.top_n)
+        let gmms = adapt_speakers(&enrol, &ubm, &MapConfig::new())?;
+        let trials: Vec<Trial> = lists
+            .trials
+            .trials()
+            .map(|(m, s)| Trial {
+                model: models
+                    .binary_search_by(|x| x.as_str().cmp(m))
+                    .expect("checked"),
+                segment: tests.binary_search(&s).expect("a trial segment"),
+            })
+            .collect();
+        let scores = gmm_ubm_scores(
+            &gmms,
+            &ubm,
+            &trials,
+            &corpus.frames(&npy(&tests)),
+            args.top_n,
+        )?;
+        Ok(Scores::from_triples(trials.iter().zip(scores).map(
+            |(t, score)| (models[t.model].clone(), tests[t.segment], score),
+        ))?)
     })?;
 
-    // I-vectors: the training recordings' rows first, then the test ones.
+    // I-vectors: one row per segment, the training segments first.
+    let segments = lists.segments();
+    let rows: BTreeMap<&str, usize> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
     let stats = stages.run("Baum-Welch statistics", || {
-        let files = [train_files.clone(), test_files.clone()].concat();
-        Ok(baum_welch(&Frames::files(&files).options(options), &ubm)?)
+        let ids: Vec<&str> = segments.iter().map(String::as_str).collect();
+        Ok(baum_welch(&corpus.frames(&npy(&ids)), &ubm)?)
     })?;
-    let n_train = train_files.len();
     let tv = stages.run(
         &format!(
             "total variability (R = {}, {} iterations)",
@@ -561,7 +825,7 @@ fn evaluate(
                 .iterations(args.tv_iters)
                 .seed(args.seed);
             let bar = shardkit::progress(args.tv_iters as u64, "TV EM");
-            let train_rows: Vec<usize> = (0..n_train).collect();
+            let train_rows: Vec<usize> = train_ids.iter().map(|id| rows[id]).collect();
             let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| {
                 bar.inc(1)
             })?;
@@ -573,109 +837,71 @@ fn evaluate(
         },
     )?;
     let ivectors = stages.run("i-vector extraction", || Ok(extract(&stats, &tv)?))?;
-    let train = ivectors.slice(s![..n_train, ..]).to_owned();
-    let test = ivectors.slice(s![n_train.., ..]).to_owned();
+    let pick =
+        |ids: &[&str]| ivectors.select(Axis(0), &ids.iter().map(|id| rows[id]).collect::<Vec<_>>());
+    let (train, enrol, test) = (pick(&train_ids), pick(&enrol_ids), pick(&tests));
 
-    // The GMM-UBM trials are every test segment against every speaker,
-    // segment-major.
-    let gmm_scores = Scores::from_triples(
-        test_ids
-            .iter()
-            .flat_map(|segment| speakers.iter().map(move |name| (name, segment)))
-            .zip(gmm_trials)
-            .map(|((name, segment), score)| (name.clone(), segment.clone(), score)),
-    )?;
-    let mut systems = vec![System::new("GMM-UBM", gmm_scores, &key)?];
+    let mut systems = vec![System::new("GMM-UBM", gmm_scores, lists.key.as_ref())?];
     stages.run("back ends: cosine, LDA+WCCN, PLDA", || {
         systems.extend(backends(
-            &train,
-            &train_labels,
-            &test,
-            &test_ids,
-            speakers,
-            &key,
+            (&train, &train_labels),
+            (&enrol, &enrol_labels, &models),
+            (&test, &tests),
+            lists,
             args.lda_dim,
         )?);
         Ok(())
     })?;
     if let Some(dir) = save.filter(|_| shardkit::is_root()) {
+        let dir = dir.join("scores");
+        cli::create_dir(&dir)?;
         for system in &systems {
-            system
-                .scores
-                .write_txt(dir.join("scores").join(system.file_name()))?;
+            system.scores.write_txt(dir.join(system.file_name()))?;
         }
     }
     Ok(systems)
 }
 
-/// Writes the run's protocol as SIDEKIT's text files in `dir/protocol`:
-/// `enrol.idmap` (each speaker ↔ its training segments), `trials.ndx` and
-/// `trials.key`; the scores go to `dir/scores`, one file per system.
-fn write_protocol(
-    dir: &Path,
-    speakers: &[String],
-    train_ids: &[String],
-    train_labels: &[usize],
-    key: &Key,
-) -> Result<()> {
-    let protocol = dir.join("protocol");
-    cli::create_dir(&protocol)?;
-    cli::create_dir(&dir.join("scores"))?;
-    let enrol = IdMap::new(
-        train_ids
-            .iter()
-            .zip(train_labels)
-            .map(|(segment, &label)| IdMapEntry {
-                left: speakers[label].clone(),
-                right: segment.clone(),
-                span: None,
-            })
-            .collect(),
-    )?;
-    enrol.write_txt(protocol.join("enrol.idmap"))?;
-    key.to_ndx().write_txt(protocol.join("trials.ndx"))?;
-    key.write_txt(protocol.join("trials.key"))?;
-    Ok(())
-}
-
-/// Every test file against every speaker model, segment-major: the
-/// GMM-UBM scores.
+/// The GMM-UBM score of every trial (models index `models`, segments the
+/// rows of `tests`), in the trials' order.
 fn gmm_ubm_scores(
     models: &[DiagGmm],
     ubm: &DiagGmm,
-    test_files: &[PathBuf],
-    options: ReadOptions,
+    trials: &[Trial],
+    tests: &Frames<'_>,
     top_n: usize,
 ) -> Result<Vec<f64>> {
-    let trials: Vec<Trial> = (0..test_files.len())
-        .flat_map(|segment| (0..models.len()).map(move |model| Trial { model, segment }))
-        .collect();
-    let test_frames = Frames::files(test_files).options(options);
     let bar = shardkit::progress(trials.len() as u64, "GMM-UBM scoring");
     let mut scores = Vec::with_capacity(trials.len());
     for chunk in trials.chunks(256) {
-        scores.extend(score_trials(chunk, models, ubm, &test_frames, top_n)?);
+        scores.extend(score_trials(chunk, models, ubm, tests, top_n)?);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
     Ok(scores)
 }
 
-/// One system's scores, keyed by (speaker, segment), and their DET curve
-/// against the key.
+/// One system's scores, keyed by (model, segment), and, with a key, their
+/// DET curve.
 struct System {
     name: &'static str,
     scores: Scores,
-    curve: DetCurve,
+    curve: Option<DetCurve>,
 }
 
 impl System {
-    fn new(name: &'static str, scores: Scores, key: &Key) -> Result<Self> {
-        let (targets, nontargets) = scores.target_nontarget(key)?;
+    fn new(name: &'static str, scores: Scores, key: Option<&Key>) -> Result<Self> {
+        let curve = match key {
+            Some(key) => {
+                let (targets, nontargets) = scores.target_nontarget(key)?;
+                Some(DetCurve::new(&targets, &nontargets)?)
+            }
+            None => None,
+        };
         Ok(System {
             name,
-            curve: DetCurve::new(&targets, &nontargets)?,
             scores,
+            curve,
         })
     }
 
@@ -684,18 +910,23 @@ impl System {
     fn file_name(&self) -> String {
         format!("{}.scores", self.name.to_lowercase().replace(' ', "-"))
     }
+
+    /// The DET curve (the runs that print one have a key).
+    fn curve(&self) -> Result<&DetCurve> {
+        self.curve
+            .as_ref()
+            .ok_or_else(|| "no key: the scores cannot be evaluated".into())
+    }
 }
 
-/// The i-vector back ends: fitted on the training i-vectors, every speaker
-/// enrolled from all of their training i-vectors, every test i-vector
-/// against every speaker.
+/// The i-vector back ends: fitted on the training i-vectors, each model
+/// enrolled from its enrolment i-vectors, the trials' test i-vectors
+/// scored against their models.
 fn backends(
-    train: &Array2<f64>,
-    train_labels: &[usize],
-    test: &Array2<f64>,
-    test_ids: &[String],
-    speakers: &[String],
-    key: &Key,
+    (train, train_labels): (&Array2<f64>, &[usize]),
+    (enrol, enrol_labels, models): (&Array2<f64>, &[usize], &[String]),
+    (test, tests): (&Array2<f64>, &[&str]),
+    lists: &Lists,
     lda_dim: Option<usize>,
 ) -> Result<Vec<System>> {
     // Length-normalised i-vectors (centred on the training mean), then
@@ -718,34 +949,28 @@ fn backends(
     let mut systems = Vec::new();
     for (name, recipe) in recipes {
         let backend = recipe.fit(train.view(), train_labels)?;
-        let models = backend.enrol(train.view(), train_labels)?;
-        let scores = backend.score(&models, test.view())?;
-        let names: Vec<&str> = models
+        let enrolled = backend.enrol(enrol.view(), enrol_labels)?;
+        let matrix = backend.score(&enrolled, test.view())?;
+        let names: Vec<&str> = enrolled
             .labels()
             .iter()
-            .map(|&k| speakers[k].as_str())
+            .map(|&k| models[k].as_str())
             .collect();
-        let scores = Scores::from_matrix(&names, test_ids, scores.view())?;
-        systems.push(System::new(name, scores, key)?);
+        // Every model against every test segment, then the trials'.
+        let scores = Scores::from_matrix(&names, tests, matrix.view())?.align(&lists.trials)?;
+        systems.push(System::new(name, scores, lists.key.as_ref())?);
     }
     Ok(systems)
 }
 
 /// Prints the table and writes the DET plot (rank 0).
-fn report(
-    args: &Args,
-    protocol: &Protocol,
-    n_speakers: usize,
-    systems: &[System],
-    stages: &mut Stages,
-) -> Result<()> {
+fn report(args: &Args, key: &Key, systems: &[System], stages: &mut Stages) -> Result<()> {
     let params = DcfParams::default();
-    let tests = protocol.test.len();
     say!(
         "\n{} trials ({} target, {} non-target); minDCF at P_target = {}",
-        tests * n_speakers,
-        tests,
-        tests * (n_speakers - 1),
+        key.len(),
+        key.n_targets(),
+        key.n_nontargets(),
         params.p_target
     );
     say!("  {:<26} {:>8} {:>8}", "system", "EER %", "minDCF");
@@ -753,15 +978,15 @@ fn report(
         say!(
             "  {:<26} {:>8.2} {:>8.4}",
             s.name,
-            100.0 * s.curve.eer().eer,
-            s.curve.min_dcf(&params)?.min_dcf
+            100.0 * s.curve()?.eer().eer,
+            s.curve()?.min_dcf(&params)?.min_dcf
         );
     }
     stages.run("DET plot (PNG, SVG)", || {
         if shardkit::is_root() {
             let mut plot = DetPlot::new("Speaker verification: DET curves");
             for s in systems {
-                plot = plot.system(s.name, &s.curve);
+                plot = plot.system(s.name, s.curve()?);
             }
             plot.write_png(args.out.join("det.png"))?;
             plot.write_svg(args.out.join("det.svg"))?;
@@ -786,7 +1011,10 @@ fn report_folds(results: &[Vec<System>]) -> Result<()> {
     let mut table = vec![Vec::with_capacity(results.len()); first.len()];
     for systems in results {
         for (row, s) in table.iter_mut().zip(systems) {
-            row.push((100.0 * s.curve.eer().eer, s.curve.min_dcf(&params)?.min_dcf));
+            row.push((
+                100.0 * s.curve()?.eer().eer,
+                s.curve()?.min_dcf(&params)?.min_dcf,
+            ));
         }
     }
     let mean = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| -> f64 {
@@ -833,7 +1061,7 @@ fn report_folds(results: &[Vec<System>]) -> Result<()> {
 
 /// The recordings of `dir` (`{digit}_{speaker}_{index}.wav`, sorted by
 /// name) and the speakers' names (sorted).
-fn scan(dir: &Path, feature_dir: &Path) -> Result<(Vec<Recording>, Vec<String>)> {
+fn scan(dir: &Path) -> Result<(Vec<Recording>, Vec<String>)> {
     let mut found = Vec::new();
     for entry in
         std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?
@@ -883,9 +1111,6 @@ fn scan(dir: &Path, feature_dir: &Path) -> Result<(Vec<Recording>, Vec<String>)>
     let recordings: Vec<Recording> = found
         .into_iter()
         .map(|(wav, speaker, index)| Recording {
-            npy: feature_dir
-                .join(wav.file_stem().expect("a file"))
-                .with_extension("npy"),
             wav,
             speaker: names[&speaker],
             take: index,

@@ -71,7 +71,7 @@ pub enum UbmError {
     NoColumns,
     /// A column of the training frames does not vary (or varies below
     /// `f32`'s resolution): no Gaussian can be fitted to it.
-    #[error("column {column} of the training frames is constant (mean {mean}, variance {variance:e}): no Gaussian can be fitted to it; is the audio digitally silent, or is it a padding column? Drop the silent files or the column")]
+    #[error("column {column} of the training frames is constant (mean {mean:.4}, variance {variance:.1e}): no Gaussian can be fitted to it; is the audio digitally silent, or is it a padding column? Drop the silent files or the column")]
     ConstantColumn {
         /// The column (from 0).
         column: usize,

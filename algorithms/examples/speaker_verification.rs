@@ -166,9 +166,15 @@ struct Args {
     /// [default: none, every frame kept].
     #[arg(long)]
     vad_db: Option<f64>,
-    /// Half-width of the Δ and ΔΔ regressions, frames.
+    /// Half-width of the Δ and ΔΔ regressions of the i-vector systems'
+    /// features, frames.
     #[arg(long, default_value_t = 2, value_parser = cli::count(1, 100))]
     delta_window: usize,
+    /// Half-width of the Δ and ΔΔ regressions of the GMM-UBM system's
+    /// features (its own features and UBM when it differs from
+    /// --delta-window).
+    #[arg(long, default_value_t = 3, value_parser = cli::count(1, 100))]
+    gmm_delta_window: usize,
     /// GMM-UBM scoring: the UBM components per frame the log-likelihood
     /// ratio sums over (the number of components or more: all of them).
     #[arg(long, default_value_t = 10, value_parser = cli::count(1, 1 << 16))]
@@ -453,21 +459,29 @@ fn run(args: &Args) -> Result<()> {
         };
 
     // Features, once for every segment the lists name: they do not depend
-    // on the split. Missing recordings are named before any work.
-    let config = MfccConfig::new()
-        .low_hz(args.low_hz)
-        .high_hz(args.high_hz)
-        .delta_window(args.delta_window)
-        .vad(args.vad_db.map(|db| VadConfig::new().threshold_db(db)));
-    let corpus = Corpus {
+    // on the split. Missing recordings are named before any work. The
+    // GMM-UBM system has features of its own when its Δ window differs.
+    let mfcc = |delta_window: usize| {
+        MfccConfig::new()
+            .low_hz(args.low_hz)
+            .high_hz(args.high_hz)
+            .delta_window(delta_window)
+            .vad(args.vad_db.map(|db| VadConfig::new().threshold_db(db)))
+    };
+    let corpus = |delta_window: usize, feature_dir: PathBuf| Corpus {
         wav_dir: wav_dir.clone(),
         feature_dir,
-        options: ReadOptions::new().expect_dim(config.dim()),
+        options: ReadOptions::new().expect_dim(mfcc(delta_window).dim()),
+        delta_window,
     };
+    let ivector = corpus(args.delta_window, feature_dir);
+    let gmm = (args.gmm_delta_window != args.delta_window)
+        .then(|| corpus(args.gmm_delta_window, args.out.join("features-gmm")));
+    let corpora = Corpora { ivector, gmm };
     let segments: BTreeSet<String> = lists.iter().flat_map(Lists::segments).collect();
     let missing: Vec<&String> = segments
         .iter()
-        .filter(|id| !corpus.wav(id).is_file())
+        .filter(|id| !corpora.ivector.wav(id).is_file())
         .collect();
     if let Some(first) = missing.first() {
         return Err(format!(
@@ -475,7 +489,7 @@ fn run(args: &Args) -> Result<()> {
             missing.len(),
             segments.len(),
             first,
-            corpus.wav(first).display()
+            corpora.ivector.wav(first).display()
         )
         .into());
     }
@@ -483,27 +497,33 @@ fn run(args: &Args) -> Result<()> {
         Some(db) => format!("VAD {db} dB"),
         None => "no VAD".to_string(),
     };
-    stages.run(&format!("MFCC features (+Δ, ΔΔ, {vad}, CMVN)"), || {
-        let jobs: Vec<Job> = segments
-            .iter()
-            .map(|id| Job {
-                wav: corpus.wav(id),
-                npy: corpus.npy(id),
-            })
-            .collect();
-        // Segment ids may name subfolders.
-        let folders: BTreeSet<&Path> = jobs.iter().filter_map(|j| j.npy.parent()).collect();
-        for folder in folders {
-            cli::create_dir(folder)?;
-        }
-        let bar = shardkit::progress(jobs.len() as u64, "features");
-        for chunk in jobs.chunks(64) {
-            extract_features(chunk, &config, false)?;
-            bar.inc(chunk.len() as u64);
-        }
-        bar.finish_and_clear();
-        Ok(())
-    })?;
+    for corpus in corpora.all() {
+        let window = corpus.delta_window;
+        stages.run(
+            &format!("MFCC features (+Δ, ΔΔ ±{window}, {vad}, CMVN)"),
+            || {
+                let jobs: Vec<Job> = segments
+                    .iter()
+                    .map(|id| Job {
+                        wav: corpus.wav(id),
+                        npy: corpus.npy(id),
+                    })
+                    .collect();
+                // Segment ids may name subfolders.
+                let folders: BTreeSet<&Path> = jobs.iter().filter_map(|j| j.npy.parent()).collect();
+                for folder in folders {
+                    cli::create_dir(folder)?;
+                }
+                let bar = shardkit::progress(jobs.len() as u64, "features");
+                for chunk in jobs.chunks(64) {
+                    extract_features(chunk, &mfcc(window), false)?;
+                    bar.inc(chunk.len() as u64);
+                }
+                bar.finish_and_clear();
+                Ok(())
+            },
+        )?;
+    }
 
     match folds {
         None => {
@@ -517,7 +537,7 @@ fn run(args: &Args) -> Result<()> {
             if shardkit::is_root() {
                 lists.write(&args.out.join("protocol"))?;
             }
-            let systems = evaluate(args, lists, &corpus, &mut stages, Some(&args.out))?;
+            let systems = evaluate(args, lists, &corpora, &mut stages, Some(&args.out))?;
             match &lists.key {
                 Some(key) => report(args, key, &systems, &mut stages)?,
                 None => say!("no key: wrote the scores, without evaluating them"),
@@ -534,7 +554,7 @@ fn run(args: &Args) -> Result<()> {
             let mut results = Vec::with_capacity(lists.len());
             for (k, (fold, takes)) in lists.iter().zip(&takes).enumerate() {
                 let t = Instant::now();
-                results.push(evaluate(args, fold, &corpus, &mut stages, None)?);
+                results.push(evaluate(args, fold, &corpora, &mut stages, None)?);
                 say!(
                     "  fold {k}: test takes {takes}, {} trials, {:.1} s",
                     fold.trials.len(),
@@ -554,6 +574,21 @@ struct Corpus {
     wav_dir: PathBuf,
     feature_dir: PathBuf,
     options: ReadOptions,
+    /// The half-width of the features' Δ and ΔΔ regressions.
+    delta_window: usize,
+}
+
+/// The features of the i-vector systems, and the GMM-UBM system's where
+/// they differ.
+struct Corpora {
+    ivector: Corpus,
+    gmm: Option<Corpus>,
+}
+
+impl Corpora {
+    fn all(&self) -> impl Iterator<Item = &Corpus> {
+        std::iter::once(&self.ivector).chain(&self.gmm)
+    }
 }
 
 impl Corpus {
@@ -730,35 +765,51 @@ fn numbered(map: &IdMap) -> (Vec<String>, Vec<usize>) {
 fn evaluate(
     args: &Args,
     lists: &Lists,
-    corpus: &Corpus,
+    corpora: &Corpora,
     stages: &mut Stages,
     save: Option<&Path>,
 ) -> Result<Vec<System>> {
-    let npy = |ids: &[&str]| -> Vec<PathBuf> { ids.iter().map(|id| corpus.npy(id)).collect() };
+    let corpus = &corpora.ivector;
+    let npy = |corpus: &Corpus, ids: &[&str]| -> Vec<PathBuf> {
+        ids.iter().map(|id| corpus.npy(id)).collect()
+    };
     // Training speakers and enrolled models, numbered in name order.
     let (_, train_labels) = numbered(&lists.train);
     let (models, enrol_labels) = numbered(&lists.enrol);
     let train_ids = lists.train.right_ids();
     let enrol_ids = lists.enrol.right_ids();
     let tests: Vec<&str> = lists.trials.segments().iter().map(String::as_str).collect();
-    let train_files = npy(&train_ids);
-
-    // UBM.
-    let ubm = stages.run(&format!("UBM ({} components)", args.components), || {
-        let em = EmConfig::new();
-        let bar = shardkit::progress(em.total_iterations(args.components) as u64, "UBM EM");
-        let trained = train_ubm(
-            &corpus.frames(&train_files),
-            args.components,
-            &em,
-            &mut |_| bar.inc(1),
-        )?;
-        bar.finish_and_clear();
-        if let Some(dir) = save.filter(|_| shardkit::is_root()) {
-            trained.model.save(dir.join("ubm.npz"))?;
-        }
-        Ok(trained.model)
-    })?;
+    // The UBM of the i-vector systems (ubm.npz), and the GMM-UBM system's
+    // own where its features differ (ubm-gmm.npz).
+    let mut ubm_of = |corpus: &Corpus, file: &str| {
+        stages.run(
+            &format!(
+                "UBM ({} components, Δ ±{})",
+                args.components, corpus.delta_window
+            ),
+            || {
+                let em = EmConfig::new();
+                let bar = shardkit::progress(em.total_iterations(args.components) as u64, "UBM EM");
+                let train_files = npy(corpus, &train_ids);
+                let trained = train_ubm(
+                    &corpus.frames(&train_files),
+                    args.components,
+                    &em,
+                    &mut |_| bar.inc(1),
+                )?;
+                bar.finish_and_clear();
+                if let Some(dir) = save.filter(|_| shardkit::is_root()) {
+                    trained.model.save(dir.join(file))?;
+                }
+                Ok(trained.model)
+            },
+        )
+    };
+    let ubm = ubm_of(corpus, "ubm.npz")?;
+    let (gmm_corpus, gmm_ubm) = match &corpora.gmm {
+        Some(gmm) => (gmm, ubm_of(gmm, "ubm-gmm.npz")?),
+        None => (corpus, ubm.clone()),
+    };
 
     // GMM-UBM: a MAP model per enrolled model, then the trials.
     let gmm_scores = stages.run("GMM-UBM: MAP adaptation and scoring", || {
@@ -770,7 +821,7 @@ fn evaluate(
                     .filter(|(_, &label)| label == k)
                     .map(|(id, _)| *id)
                     .collect();
-                npy(&ids)
+                npy(gmm_corpus, &ids)
             })
             .collect();
         let enrol: Vec<Speaker> = models
@@ -778,10 +829,10 @@ fn evaluate(
             .zip(&enrol_files)
             .map(|(name, files)| Speaker {
                 name: name.clone(),
-                frames: corpus.frames(files),
+                frames: gmm_corpus.frames(files),
             })
             .collect();
-        let gmms = adapt_speakers(&enrol, &ubm, &MapConfig::new())?;
+        let gmms = adapt_speakers(&enrol, &gmm_ubm, &MapConfig::new())?;
         let trials: Vec<Trial> = lists
             .trials
             .trials()
@@ -792,11 +843,12 @@ fn evaluate(
                 segment: tests.binary_search(&s).expect("a trial segment"),
             })
             .collect();
+        let test_files = npy(gmm_corpus, &tests);
         let scores = gmm_ubm_scores(
             &gmms,
-            &ubm,
+            &gmm_ubm,
             &trials,
-            &corpus.frames(&npy(&tests)),
+            &gmm_corpus.frames(&test_files),
             args.top_n,
         )?;
         Ok(Scores::from_triples(trials.iter().zip(scores).map(
@@ -813,7 +865,7 @@ fn evaluate(
         .collect();
     let stats = stages.run("Baum-Welch statistics", || {
         let ids: Vec<&str> = segments.iter().map(String::as_str).collect();
-        Ok(baum_welch(&corpus.frames(&npy(&ids)), &ubm)?)
+        Ok(baum_welch(&corpus.frames(&npy(corpus, &ids)), &ubm)?)
     })?;
     let tv = stages.run(
         &format!(

@@ -53,7 +53,7 @@ where
 {
     let path = path.as_ref();
     let named = |e: io::Error| E::from(named(path, e));
-    let target = Target::of(path).map_err(named)?;
+    let target = Target::of(path, false).map_err(named)?;
     let (file, temporary) = create_temporary(&target).map_err(named)?;
     // From here on, dropping `guard` (an early return or a panic) removes
     // the temporary file.
@@ -101,7 +101,7 @@ impl OutputClaim {
 /// stale temporaries, and locks it.
 pub(crate) fn claim(path: impl AsRef<Path>) -> io::Result<OutputClaim> {
     let path = path.as_ref();
-    let target = Target::of(path).map_err(|e| named(path, e))?;
+    let target = Target::of(path, true).map_err(|e| named(path, e))?;
     remove_stale(&target);
     let (file, temporary) = create_temporary(&target).map_err(|e| named(path, e))?;
     drop(file);
@@ -172,9 +172,17 @@ struct Target {
 }
 
 impl Target {
-    fn of(path: &Path) -> io::Result<Target> {
+    /// Where a write to `path` lands; a folder is a target only where
+    /// `folder` allows it (a claim), never for a write.
+    fn of(path: &Path, folder: bool) -> io::Result<Target> {
         let real = follow_links(path)?;
         if real.is_dir() {
+            if !folder {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "it is a folder, not a file",
+                ));
+            }
             return Ok(Target {
                 dir: real.clone(),
                 real,
@@ -416,7 +424,7 @@ mod tests {
     fn temporaries_of_dead_processes_are_removed_and_others_kept() {
         let dir = scratch("stale");
         let path = dir.join("model.bin");
-        let target = Target::of(&path).unwrap();
+        let target = Target::of(&path, false).unwrap();
         // No process has id 4,000,000,000 (Linux allows at most 2^22).
         let dead = format!("{}0.tmp", temporary_prefix(&target, 4_000_000_000));
         let live = format!("{}77.tmp", temporary_prefix(&target, std::process::id()));

@@ -506,27 +506,7 @@ fn run(args: &Args) -> Result<()> {
         let window = corpus.delta_window;
         stages.run(
             &format!("MFCC features (+Δ, ΔΔ ±{window}, {vad}, CMVN)"),
-            || {
-                let jobs: Vec<Job> = segments
-                    .iter()
-                    .map(|id| Job {
-                        wav: corpus.wav(id),
-                        npy: corpus.npy(id),
-                    })
-                    .collect();
-                // Segment ids may name subfolders.
-                let folders: BTreeSet<&Path> = jobs.iter().filter_map(|j| j.npy.parent()).collect();
-                for folder in folders {
-                    cli::create_dir(folder)?;
-                }
-                let bar = shardkit::progress(jobs.len() as u64, "features");
-                for chunk in jobs.chunks(64) {
-                    extract_features(chunk, &mfcc(window), false)?;
-                    bar.inc(chunk.len() as u64);
-                }
-                bar.finish_and_clear();
-                Ok(())
-            },
+            || features(corpus, &segments, &mfcc(window)),
         )?;
     }
 
@@ -570,6 +550,60 @@ fn run(args: &Args) -> Result<()> {
         }
     }
     say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Extracts the features of `segments` into `corpus` with `config`,
+/// keeping those that an earlier run extracted with the same settings from
+/// the same recordings. The settings are recorded beside the features
+/// (`mfcc-settings.txt`) once every file is written; a feature file is kept
+/// when the record holds these settings, the file is newer than its WAV and
+/// not newer than the record (a newer one was written by a run that did
+/// not finish, perhaps with other settings).
+fn features(corpus: &Corpus, segments: &BTreeSet<String>, config: &MfccConfig) -> Result<()> {
+    let settings = format!("{config:?}\n");
+    let record = corpus.feature_dir.join("mfcc-settings.txt");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let recorded = std::fs::read_to_string(&record)
+        .ok()
+        .filter(|s| *s == settings)
+        .and_then(|_| modified(&record));
+    let fresh = |id: &str| match (
+        recorded,
+        modified(&corpus.npy(id)),
+        modified(&corpus.wav(id)),
+    ) {
+        (Some(record), Some(npy), Some(wav)) => wav <= npy && npy <= record,
+        _ => false,
+    };
+    let jobs: Vec<Job> = segments
+        .iter()
+        .filter(|id| !fresh(id))
+        .map(|id| Job {
+            wav: corpus.wav(id),
+            npy: corpus.npy(id),
+        })
+        .collect();
+    if jobs.len() < segments.len() {
+        say!(
+            "  (kept {} feature files extracted earlier with these settings)",
+            segments.len() - jobs.len()
+        );
+    }
+    // Segment ids may name subfolders.
+    let folders: BTreeSet<&Path> = jobs.iter().filter_map(|j| j.npy.parent()).collect();
+    for folder in folders {
+        cli::create_dir(folder)?;
+    }
+    let bar = shardkit::progress(jobs.len() as u64, "features");
+    for chunk in jobs.chunks(64) {
+        extract_features(chunk, config, false)?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    if shardkit::is_root() && !jobs.is_empty() {
+        shardkit::write_atomic(&record, |w| w.write_all(settings.as_bytes()))?;
+    }
     Ok(())
 }
 

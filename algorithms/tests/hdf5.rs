@@ -941,6 +941,12 @@ with h5py.File({scores}, "w") as f:
     ds(f, "modelset", models.astype("S")); ds(f, "segset", segs.astype("S"))
     ds(f, "score_mask", (tar | non).astype("int8"))
     ds(f, "scores", np.arange(6, dtype=float).reshape(2, 3) / 3)
+with h5py.File({vlen}, "w") as f:
+    # Variable-length UTF-8 strings (h5py's default for str objects;
+    # HDF5 filters cannot apply to them).
+    f.create_dataset("modelset", data=np.array(["spk2", "spk1"], dtype=h5py.string_dtype()))
+    f.create_dataset("segset", data=np.array(["b", "a", "c"], dtype=h5py.string_dtype()))
+    ds(f, "trial_mask", (tar | non).astype("int8"))
 with h5py.File({idmap}, "w") as f:
     ds(f, "leftids", np.array(["m1", "m2"]).astype("S"))
     ds(f, "rightids", np.array(["s1", "s2"]).astype("S"))
@@ -1008,6 +1014,7 @@ print("ok")
 "#,
         key = py_path(&p("key.h5")),
         ndx = py_path(&p("ndx.h5")),
+        vlen = py_path(&p("vlen.h5")),
         scores = py_path(&p("scores.h5")),
         idmap = py_path(&p("idmap.h5")),
         plain = py_path(&p("plain.h5")),
@@ -1033,6 +1040,7 @@ print("ok")
     .unwrap();
     assert_eq!(key, want);
     assert_eq!(Ndx::read_hdf5(p("ndx.h5")).unwrap(), want.to_ndx());
+    assert_eq!(Ndx::read_hdf5(p("vlen.h5")).unwrap(), want.to_ndx());
     let scores = Scores::read_hdf5(p("scores.h5")).unwrap();
     assert_eq!(scores.len(), 5);
     assert_eq!(scores.get("spk1", "c"), Some(5.0 / 3.0));

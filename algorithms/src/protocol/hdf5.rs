@@ -332,8 +332,9 @@ fn int32(path: &Path, name: &'static str, i: usize, v: u64) -> Result<i32, Proto
 impl Ndx {
     /// Reads an index from SIDEKIT's HDF5 form (`Ndx.write`): string
     /// datasets `modelset` and `segset` and an integer `trial_mask`,
-    /// models × segments, 1 for a trial and 0 for none . Models and segments may be in any
-    /// order; those with no trial are not kept.
+    /// models × segments, 1 for a trial and 0 for none (the layouts are
+    /// listed in the [module docs](super#hdf5-forms)). Models and segments
+    /// may be in any order; those with no trial are not kept.
     ///
     /// # Errors
     ///
@@ -429,8 +430,8 @@ impl Scores {
     /// Reads scores from SIDEKIT's HDF5 form (`Scores.write`): string
     /// datasets `modelset` and `segset`, an integer `score_mask` (1 where
     /// there is a score, 0 elsewhere) and a floating-point `scores`, both
-    /// models × segments. Cells
-    /// outside the mask are ignored, whatever they hold.
+    /// models × segments. Cells outside the mask are ignored, whatever they
+    /// hold.
     ///
     /// # Errors
     ///

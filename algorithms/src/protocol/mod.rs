@@ -102,7 +102,7 @@
 //!
 //! Strings are written as numpy's `astype('S')` writes them: fixed-length,
 //! as wide as the longest, null-padded, ASCII (UTF-8 where an identifier
-//! is not ASCII, which SIDEKIT itself cannot write). Every dataset is
+//! is not ASCII, which SIDEKIT can neither write nor read). Every dataset is
 //! resizable (`maxshape=(None,)`), chunked as h5py chunks such a dataset,
 //! gzip-compressed (level 4,
 //! h5py's default) with Fletcher-32 checksums, as SIDEKIT's

@@ -19,8 +19,8 @@
 //! - [`metrics`]: EER, minimum DCF, DET curve points and DET plots (SVG,
 //!   PNG);
 //! - [`protocol`]: evaluation lists as SIDEKIT and BOSARIS write them —
-//!   IdMap, Ndx, Key and Scores text files, scores keyed by (model,
-//!   segment).
+//!   IdMap, Ndx, Key and Scores text files (and, with the `hdf5` feature,
+//!   their HDF5 files), scores keyed by (model, segment).
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
@@ -30,6 +30,8 @@ pub mod features;
 pub mod frames;
 pub mod frontend;
 pub mod gmm;
+#[cfg(feature = "hdf5")]
+mod h5;
 pub mod ivector;
 pub mod kmeans;
 mod linalg;

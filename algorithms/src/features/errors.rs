@@ -202,6 +202,28 @@ pub enum FeatureError {
         value: f32,
     },
 
+    /// A SIDEKIT HDF5 feature file (the `hdf5` feature) that cannot be
+    /// opened or read, a show it does not hold, or a dataset of the show
+    /// that is missing or not as SIDEKIT writes it.
+    #[cfg(feature = "hdf5")]
+    #[error(
+        "{}: {}{}{reason}",
+        path.display(),
+        show.as_ref().map(|s| format!("show `{s}`: ")).unwrap_or_default(),
+        dataset.as_ref().map(|d| format!("dataset `{d}`: ")).unwrap_or_default()
+    )]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// The show (segment id), `None` for the file itself.
+        show: Option<String>,
+        /// The dataset (`cep`, `vad`, `compression`…), `None` for the file
+        /// or the show itself.
+        dataset: Option<String>,
+        /// What is wrong, with what HDF5 said if it said something.
+        reason: String,
+    },
+
     /// A line of a list file that cannot be used as a path.
     #[error("{}:{line}: {reason}", list.display())]
     ListLine {
@@ -231,6 +253,8 @@ impl FeatureError {
             | Self::WrongDim { path, .. }
             | Self::NoFrames { path, .. }
             | Self::NonFinite { path, .. } => path,
+            #[cfg(feature = "hdf5")]
+            Self::Hdf5 { path, .. } => path,
             Self::ListLine { list, .. } => list,
         }
     }

@@ -4,12 +4,15 @@
 //! |---|---|---|---|
 //! | `.npy` | NumPy, 2-D float32 or float64, either byte order, C or Fortran order | [`read_npy`] | [`write_npy`] (float32 in the machine's byte order: `<f4` on x86 and ARM) |
 //! | `.htk`, `.mfc`, `.fea`, `.plp` | HTK parameter file, uncompressed float kinds | [`read_htk`], [`read_htk_with_header`] | [`write_htk`] |
+//! | `.h5` (the `hdf5` feature) | SIDEKIT's HDF5 feature file: one group per show; `cep`, `fb`, `bnf`, `energy`, `vad`; uncompressed, `htk` or `percentile` compression | `read_sidekit_h5`, `sidekit_h5_shows` | — |
 //!
 //! [`read_features`] picks the reader from the extension (case-insensitive);
 //! [`read_features_with`] also checks what the caller relies on — the number
 //! of columns, at least one frame, no NaN or infinity — so that a bad file is
 //! reported by name instead of poisoning an accumulator. [`read_list`] reads a
-//! list of feature files.
+//! list of feature files. A SIDEKIT HDF5 file holds many utterances (shows),
+//! so it is read one show at a time with `read_sidekit_h5`, not by
+//! [`read_features`].
 //!
 //! Readers never panic on malformed files: every problem is a
 //! [`FeatureError`] whose message names the file and says what is wrong with
@@ -23,6 +26,8 @@ mod list;
 mod npy;
 pub(crate) mod npy_header;
 mod parm_kind;
+#[cfg(feature = "hdf5")]
+mod sidekit_h5;
 
 use std::path::Path;
 
@@ -33,6 +38,8 @@ pub use htk::{read_htk, read_htk_with_header, write_htk, HtkHeader};
 pub use list::read_list;
 pub use npy::{read_npy, write_npy};
 pub use parm_kind::{htk_kind, kind_name as htk_kind_name};
+#[cfg(feature = "hdf5")]
+pub use sidekit_h5::{read_sidekit_h5, sidekit_h5_shows, SidekitRead, SidekitStream};
 
 /// A feature file format, as chosen by the file's extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

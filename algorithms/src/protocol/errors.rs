@@ -18,6 +18,21 @@ pub enum Location {
     },
     /// An item of a list given in memory (counting from 0).
     Item(usize),
+    /// An element of a dataset of an HDF5 file (the `hdf5` feature);
+    /// boxed, to keep errors small.
+    Element(Box<DatasetElement>),
+}
+
+/// An element of a dataset of an HDF5 file: a [`Location`] of the `hdf5`
+/// feature's readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetElement {
+    /// The file.
+    pub path: PathBuf,
+    /// The dataset, e.g. `modelset` or `scores`.
+    pub dataset: &'static str,
+    /// The index (1-D), or the row and the column (2-D), from 0.
+    pub index: Vec<usize>,
 }
 
 impl fmt::Display for Location {
@@ -25,6 +40,16 @@ impl fmt::Display for Location {
         match self {
             Location::Line { path, line } => write!(f, "{}, line {line}", path.display()),
             Location::Item(index) => write!(f, "item {index} (counting from 0)"),
+            Location::Element(e) => {
+                let index: Vec<String> = e.index.iter().map(usize::to_string).collect();
+                write!(
+                    f,
+                    "{}, dataset `{}`, element [{}] (counting from 0)",
+                    e.path.display(),
+                    e.dataset,
+                    index.join(", ")
+                )
+            }
         }
     }
 }
@@ -199,6 +224,21 @@ pub enum ProtocolError {
         model: String,
         /// The segment.
         segment: String,
+    },
+
+    /// An HDF5 file (the `hdf5` feature) that cannot be opened, read or
+    /// written, or a dataset of it that is missing or is not what SIDEKIT
+    /// writes (its type, its shape, its values).
+    #[cfg(feature = "hdf5")]
+    #[error("{}: {}{reason}", path.display(), dataset.map(|d| format!("dataset `{d}`: ")).unwrap_or_default())]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// The dataset (`modelset`, `trial_mask`…), `None` for the file
+        /// itself.
+        dataset: Option<&'static str>,
+        /// What is wrong, with what HDF5 said if it said something.
+        reason: String,
     },
 
     /// An identifier looked up in an [`IdMap`](super::IdMap) that it does

@@ -62,7 +62,10 @@ impl IdMap {
         Self::checked(entries, at)
     }
 
-    fn checked(entries: Vec<IdMapEntry>, at: Vec<Location>) -> Result<Self, ProtocolError> {
+    pub(super) fn checked(
+        entries: Vec<IdMapEntry>,
+        at: Vec<Location>,
+    ) -> Result<Self, ProtocolError> {
         let mut seen: HashMap<&IdMapEntry, &Location> = HashMap::with_capacity(entries.len());
         for (e, at) in entries.iter().zip(&at) {
             check_id(&e.left, at)?;

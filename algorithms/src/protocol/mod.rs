@@ -78,10 +78,46 @@
 //! ([`Ndx::trial_mask`], [`Scores::score_matrix`]…) are built on request. A trial
 //! of an [`Ndx`] or a [`Key`] with no score is an error naming it
 //! ([`ProtocolError::MissingScore`]). Files are written atomically
-//! ([`shardkit::write_atomic`]). HDF5 forms are not read or written yet.
+//! ([`shardkit::write_atomic`]).
+//!
+//! ## HDF5 forms
+//!
+//! With the crate's `hdf5` feature (which needs the system's HDF5 library,
+//! `libhdf5-dev`), each type also has `read_hdf5` and `write_hdf5`
+//! (`IdMap::read_hdf5`, `Ndx::write_hdf5`…) for the files SIDEKIT's
+//! `write` methods create and its `read` methods read
+//! (`sidekit/bosaris/idmap.py`, `ndx.py`, `key.py`, `scores.py`):
+//!
+//! | type | dataset | element type, shape |
+//! |---|---|---|
+//! | [`IdMap`] | `leftids`, `rightids` | strings, (entries) |
+//! | | `start`, `stop` | int32, (entries); -1 in both for no bounds |
+//! | [`Ndx`] | `modelset`, `segset` | strings, (models), (segments) |
+//! | | `trial_mask` | int8, (models, segments): 1 a trial, 0 none |
+//! | [`Key`] | `modelset`, `segset` | strings |
+//! | | `trial_mask` | int8, (models, segments): 1 target, -1 non-target, 0 none |
+//! | [`Scores`] | `modelset`, `segset` | strings |
+//! | | `score_mask` | int8, (models, segments): 1 scored, 0 not |
+//! | | `scores` | float64, (models, segments); 0 where not scored |
+//!
+//! Strings are written as numpy's `astype('S')` writes them: fixed-length,
+//! as wide as the longest, null-padded, ASCII (UTF-8 where an identifier
+//! is not ASCII, which SIDEKIT can neither write nor read). Every dataset is
+//! resizable (`maxshape=(None,)`), chunked as h5py chunks such a dataset,
+//! gzip-compressed (level 4,
+//! h5py's default) with Fletcher-32 checksums, as SIDEKIT's
+//! `create_dataset` calls ask. Files are written atomically too. Reading
+//! also accepts variable-length strings, integers of any width for masks
+//! and bounds, and float32 scores; it is as strict as the text readers
+//! (mask values other than those above, an identifier listed twice or a
+//! non-finite score inside the mask are errors), and every error names the
+//! file and the dataset (`ProtocolError::Hdf5`, or a
+//! [`Location::Element`]).
 #![warn(missing_docs)]
 
 mod errors;
+#[cfg(feature = "hdf5")]
+mod hdf5;
 mod idmap;
 mod key;
 mod ndx;
@@ -89,7 +125,7 @@ mod scores;
 mod table;
 mod text;
 
-pub use errors::{Location, ProtocolError};
+pub use errors::{DatasetElement, Location, ProtocolError};
 pub use idmap::{FrameSpan, IdMap, IdMapEntry};
 pub use key::{Key, TrialKind};
 pub use ndx::Ndx;

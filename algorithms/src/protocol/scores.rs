@@ -27,7 +27,7 @@ use super::text::{parse_score, python_float, read_lines, write_text};
 /// reads back to the same `f64` bits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scores {
-    table: Table<f64>,
+    pub(super) table: Table<f64>,
 }
 
 const FIELDS: &str = "3 fields: model segment score";

@@ -1,0 +1,407 @@
+//! SIDEKIT's HDF5 feature files (the `hdf5` feature), as
+//! `sidekit/frontend/io.py` writes them (`write_hdf5`) and reads them
+//! (`read_hdf5`, `read_hdf5_segment`).
+
+use std::path::Path;
+
+use ::hdf5::{File, Group};
+use ndarray::{Array2, Axis};
+
+use super::errors::FeatureError;
+use crate::h5;
+
+/// The feature stream of a show to read (SIDEKIT's datasets `cep`, `fb`,
+/// `bnf`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SidekitStream {
+    /// Cepstral coefficients (`cep`).
+    #[default]
+    Cep,
+    /// Log filter-bank energies (`fb`).
+    Fb,
+    /// Bottleneck features (`bnf`).
+    Bnf,
+}
+
+impl SidekitStream {
+    /// The dataset's name in a show's group.
+    pub fn dataset(self) -> &'static str {
+        match self {
+            SidekitStream::Cep => "cep",
+            SidekitStream::Fb => "fb",
+            SidekitStream::Bnf => "bnf",
+        }
+    }
+}
+
+/// What [`read_sidekit_h5`] reads of a show.
+///
+/// The default reads `cep`, without energy, every frame.
+///
+/// ```
+/// use shardkit_algorithms::features::{SidekitRead, SidekitStream};
+/// let read = SidekitRead::new().with_energy(true).vad_only(true);
+/// assert_eq!(read.stream, SidekitStream::Cep);
+/// assert!(read.energy && read.vad_only);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SidekitRead {
+    /// The stream read.
+    pub stream: SidekitStream,
+    /// Whether the `energy` dataset is read too, as the first column (where
+    /// SIDEKIT's readers put it: they stack `energy`, `cep`, `fb`, `bnf` in
+    /// that order).
+    pub energy: bool,
+    /// Whether only the frames whose `vad` label is set are kept (SIDEKIT's
+    /// `keep_all_features=False`). The show must then have a `vad` dataset.
+    pub vad_only: bool,
+}
+
+impl SidekitRead {
+    /// The default: `cep`, no energy, every frame.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `stream` instead of `cep`.
+    pub fn stream(mut self, stream: SidekitStream) -> Self {
+        self.stream = stream;
+        self
+    }
+
+    /// Reads (`true`) the energy as the first column, or not.
+    pub fn with_energy(mut self, energy: bool) -> Self {
+        self.energy = energy;
+        self
+    }
+
+    /// Keeps (`true`) only the frames the `vad` dataset marks as speech, or
+    /// every frame.
+    pub fn vad_only(mut self, vad_only: bool) -> Self {
+        self.vad_only = vad_only;
+        self
+    }
+}
+
+/// How a file stores its features: its root dataset `compression`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    /// 0, or no `compression` dataset: float32 as computed.
+    None,
+    /// 1: int16 with a scale and a bias (`NAME_comp`).
+    Htk,
+    /// 2: uint8 codes between per-column percentiles (`NAME_header`,
+    /// `NAME_min_range`).
+    Percentile,
+}
+
+/// Where a failure is: the file, the show, the dataset.
+struct Place<'a> {
+    path: &'a Path,
+    show: Option<&'a str>,
+}
+
+impl Place<'_> {
+    fn err(&self, dataset: Option<&str>, reason: impl Into<String>) -> FeatureError {
+        FeatureError::Hdf5 {
+            path: self.path.to_path_buf(),
+            show: self.show.map(str::to_owned),
+            dataset: dataset.map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<File, FeatureError> {
+    std::fs::metadata(path).map_err(|e| FeatureError::io(path, "read", e))?;
+    let place = Place { path, show: None };
+    h5::open(path).map_err(|reason| place.err(None, reason))
+}
+
+/// The root dataset `compression` (absent: none).
+fn compression(file: &File, place: &Place<'_>) -> Result<Compression, FeatureError> {
+    if !file.link_exists("compression") {
+        return Ok(Compression::None);
+    }
+    let name = Some("compression");
+    let ds = h5::dataset(file, "compression").map_err(|r| place.err(name, r))?;
+    let values = h5::read_ints(&ds).map_err(|r| place.err(name, r))?;
+    match values.as_slice() {
+        [0] => Ok(Compression::None),
+        [1] => Ok(Compression::Htk),
+        [2] => Ok(Compression::Percentile),
+        other => Err(place.err(
+            name,
+            format!("{other:?}, but SIDEKIT writes 0 (none), 1 (htk) or 2 (percentile)"),
+        )),
+    }
+}
+
+/// The group of `show`, which may hold `/` (nested groups, as h5py makes
+/// them).
+fn show_group(file: &File, place: &Place<'_>, show: &str) -> Result<Group, FeatureError> {
+    let mut group: Group = (**file).clone();
+    let mut walked = String::new();
+    for part in show.split('/').filter(|p| !p.is_empty()) {
+        if !group.link_exists(part) {
+            let reason = if walked.is_empty() {
+                "not in the file".to_owned()
+            } else {
+                format!("not in the file (there is no `{part}` in group `{walked}`)")
+            };
+            return Err(place.err(None, reason));
+        }
+        group = group
+            .group(part)
+            .map_err(|e| place.err(None, format!("`{part}` is not a group: {e}")))?;
+        if !walked.is_empty() {
+            walked.push('/');
+        }
+        walked.push_str(part);
+    }
+    if walked.is_empty() {
+        return Err(place.err(None, "an empty show name"));
+    }
+    Ok(group)
+}
+
+/// The shows (segment ids) of a SIDEKIT feature file: every group, at any
+/// depth, that holds a `cep`, `fb`, `bnf`, `energy` or `vad` dataset,
+/// named by its path without the leading `/` (`spk1/session1` for a show
+/// id with a `/`), sorted.
+///
+/// # Errors
+///
+/// [`FeatureError::Io`] if the file cannot be read, [`FeatureError::Hdf5`]
+/// naming the file if it is not HDF5 or cannot be walked.
+pub fn sidekit_h5_shows(path: impl AsRef<Path>) -> Result<Vec<String>, FeatureError> {
+    let path = path.as_ref();
+    let file = open(path)?;
+    let place = Place { path, show: None };
+    let mut shows = Vec::new();
+    let mut pending: Vec<(String, Group)> = vec![(String::new(), (*file).clone())];
+    while let Some((name, group)) = pending.pop() {
+        let groups = group
+            .groups()
+            .map_err(|e| place.err(None, format!("cannot list `{name}`: {e}")))?;
+        let members = group
+            .member_names()
+            .map_err(|e| place.err(None, format!("cannot list `{name}`: {e}")))?;
+        let is_show = !name.is_empty()
+            && ["cep", "fb", "bnf", "energy", "vad"]
+                .iter()
+                .any(|d| members.iter().any(|m| m == d) && group.dataset(d).is_ok());
+        if is_show {
+            shows.push(name.clone());
+        }
+        for child in groups {
+            let child_name = child.name();
+            let child_name = child_name.trim_start_matches('/').to_owned();
+            pending.push((child_name, child));
+        }
+    }
+    shows.sort();
+    Ok(shows)
+}
+
+/// One stream of a show (`cep`, `fb`, `bnf` or `energy`) as frames ×
+/// columns, decoded as SIDEKIT decodes it.
+fn read_stream(
+    show: &Group,
+    place: &Place<'_>,
+    name: &str,
+    compression: Compression,
+) -> Result<Array2<f32>, FeatureError> {
+    let fail = |dataset: &str| {
+        let dataset = dataset.to_owned();
+        move |reason: String| place.err(Some(&dataset), reason)
+    };
+    let ds = h5::dataset(show, name).map_err(fail(name))?;
+    let shape = ds.shape();
+    let (frames, columns) = match shape.as_slice() {
+        [n] => (*n, 1),
+        [n, d] => (*n, *d),
+        other => {
+            return Err(place.err(
+                Some(name),
+                format!(
+                    "shape {other:?}, but frames × columns (or frames, for one column) is expected"
+                ),
+            ))
+        }
+    };
+    let values: Vec<f32> = match compression {
+        Compression::None => h5::read_f32(&ds).map_err(fail(name))?,
+        Compression::Htk => {
+            // `NAME_comp` = [A, B]; a value is (code + B) / A, in float32.
+            let comp = format!("{name}_comp");
+            let ab = h5::dataset(show, &comp).map_err(fail(&comp))?;
+            let ab = h5::read_f32(&ab).map_err(fail(&comp))?;
+            let [a, b] = ab[..] else {
+                return Err(place.err(
+                    Some(&comp),
+                    format!("{} values, but SIDEKIT writes 2 (scale, bias)", ab.len()),
+                ));
+            };
+            let codes = h5::read_ints(&ds).map_err(fail(name))?;
+            codes.iter().map(|&c| (c as f32 + b) / a).collect()
+        }
+        Compression::Percentile => {
+            return percentile(show, place, name, &ds, (frames, columns));
+        }
+    };
+    Array2::from_shape_vec((frames, columns), values)
+        .map_err(|e| place.err(Some(name), format!("cannot read: {e}")))
+}
+
+/// SIDEKIT's percentile compression: uint8 codes; per column, the 0th,
+/// 25th, 75th and 100th percentiles (`NAME_header`, columns × 4, each a
+/// 16-bit code between `NAME_min_range` = [min, range]); codes 0..=64 lie
+/// between the first two, 65..=192 the middle two, 193..=255 the last two.
+fn percentile(
+    show: &Group,
+    place: &Place<'_>,
+    name: &str,
+    ds: &::hdf5::Dataset,
+    (frames, columns): (usize, usize),
+) -> Result<Array2<f32>, FeatureError> {
+    let fail = |dataset: &str| {
+        let dataset = dataset.to_owned();
+        move |reason: String| place.err(Some(&dataset), reason)
+    };
+    let header_name = format!("{name}_header");
+    let range_name = format!("{name}_min_range");
+    let range_ds = h5::dataset(show, &range_name).map_err(fail(&range_name))?;
+    let min_range = h5::read_f32(&range_ds).map_err(fail(&range_name))?;
+    let [min, range] = min_range[..] else {
+        return Err(place.err(
+            Some(&range_name),
+            format!(
+                "{} values, but SIDEKIT writes 2 (min, range)",
+                min_range.len()
+            ),
+        ));
+    };
+    let header_ds = h5::dataset(show, &header_name).map_err(fail(&header_name))?;
+    let header_shape = h5::shape_2d(&header_ds).map_err(fail(&header_name))?;
+    if header_shape != (columns, 4) {
+        return Err(place.err(
+            Some(&header_name),
+            format!(
+                "shape [{}, {}], but `{name}` has {columns} columns: expected [{columns}, 4]",
+                header_shape.0, header_shape.1
+            ),
+        ));
+    }
+    let codes = h5::read_ints(&header_ds).map_err(fail(&header_name))?;
+    // numpy: float32 header = min, then += code * range * 2^-16-ish in
+    // float64, rounded back to float32.
+    let header: Vec<f32> = codes
+        .iter()
+        .map(|&c| (f64::from(min) + c as f64 * f64::from(range) * 1.525_902_189_669_64e-5) as f32)
+        .collect();
+    let data = h5::read_ints(ds).map_err(fail(name))?;
+    let mut out = Array2::<f32>::zeros((frames, columns));
+    for ((f, c), v) in out.indexed_iter_mut() {
+        let code = data[f * columns + c];
+        let h = &header[c * 4..c * 4 + 4];
+        let x = code as f32;
+        *v = if code <= 64 {
+            h[0] + (h[1] - h[0]) * x * (1.0 / 64.0)
+        } else if code <= 192 {
+            h[1] + (h[2] - h[1]) * (x - 64.0) * (1.0 / 128.0)
+        } else {
+            h[2] + (h[3] - h[2]) * (x - 192.0) * (1.0f64 / 63.0) as f32
+        };
+    }
+    Ok(out)
+}
+
+/// Reads one show of a SIDEKIT HDF5 feature file as frames × columns: the
+/// chosen stream (`cep` by default), with the energy as the first column
+/// if asked, and only the speech frames of the `vad` dataset if asked.
+///
+/// The layout is SIDEKIT's (`sidekit/frontend/io.py`, `write_hdf5`): one
+/// group per show (a show id with `/` makes nested groups), holding
+/// `cep`, `fb`, `bnf` (frames × columns), `energy` and `vad` (frames; vad
+/// as int8, nonzero for speech); a root dataset `compression` says how the
+/// streams are stored: 0 (or absent) float32; 1 (`htk`) int16 codes with
+/// `NAME_comp` = [A, B], a value being (code + B) / A; 2 (`percentile`,
+/// SIDEKIT's default) uint8 codes with `NAME_header` and `NAME_min_range`.
+/// All three are decoded as SIDEKIT decodes them, in float32.
+///
+/// # Errors
+///
+/// [`FeatureError::Io`] if the file cannot be read; [`FeatureError::Hdf5`]
+/// naming the file, the show and the dataset for a file that is not HDF5,
+/// a show it does not hold, a missing dataset (`vad` too, when
+/// `vad_only`), a wrong type or shape, or streams whose frame counts
+/// differ.
+///
+/// # Examples
+///
+/// ```no_run
+/// use shardkit_algorithms::features::{read_sidekit_h5, SidekitRead};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let read = SidekitRead::new().with_energy(true).vad_only(true);
+/// let frames = read_sidekit_h5("feat/train.h5", "spk1/session1", &read)?;
+/// println!("{} speech frames of {} columns", frames.nrows(), frames.ncols());
+/// # Ok(())
+/// # }
+/// ```
+pub fn read_sidekit_h5(
+    path: impl AsRef<Path>,
+    show: &str,
+    read: &SidekitRead,
+) -> Result<Array2<f32>, FeatureError> {
+    let path = path.as_ref();
+    let file = open(path)?;
+    let place = Place {
+        path,
+        show: Some(show),
+    };
+    let compression = compression(&file, &Place { path, show: None })?;
+    let group = show_group(&file, &place, show)?;
+    let stream = read.stream.dataset();
+    let mut frames = read_stream(&group, &place, stream, compression)?;
+    if read.energy {
+        let energy = read_stream(&group, &place, "energy", compression)?;
+        if energy.nrows() != frames.nrows() {
+            return Err(place.err(
+                Some("energy"),
+                format!(
+                    "{} frames, but `{stream}` has {}",
+                    energy.nrows(),
+                    frames.nrows()
+                ),
+            ));
+        }
+        frames = ndarray::concatenate(Axis(1), &[energy.view(), frames.view()])
+            .map_err(|e| place.err(Some("energy"), format!("cannot join: {e}")))?;
+    }
+    if read.vad_only {
+        let ds = h5::dataset(&group, "vad").map_err(|r| place.err(Some("vad"), r))?;
+        let n = match ds.shape().as_slice() {
+            [n] | [n, 1] => *n,
+            other => {
+                return Err(place.err(
+                    Some("vad"),
+                    format!("shape {other:?}, but one label per frame is expected"),
+                ))
+            }
+        };
+        if n != frames.nrows() {
+            return Err(place.err(
+                Some("vad"),
+                format!("{n} labels, but `{stream}` has {} frames", frames.nrows()),
+            ));
+        }
+        let labels = h5::read_ints(&ds).map_err(|r| place.err(Some("vad"), r))?;
+        let keep: Vec<usize> = (0..n).filter(|&i| labels[i] != 0).collect();
+        frames = frames.select(Axis(0), &keep);
+    }
+    Ok(frames)
+}

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::errors::{Location, ProtocolError};
-use super::text::{check_id, read_lines, write_text};
+use super::text::{check_id, read_lines, write_lines};
 
 /// The frames of a segment an [`IdMapEntry`] covers: `start` to `stop`,
 /// frame indices (SIDEKIT: the first and the last frame).
@@ -158,24 +158,11 @@ impl IdMap {
     /// [`ProtocolError::Io`] if the file cannot be written (a file already
     /// at `path` is then left as it was).
     pub fn write_txt(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
-        let path = path.as_ref();
-        if self.is_empty() {
-            return Err(ProtocolError::EmptyWrite {
-                path: path.to_path_buf(),
-                what: "IdMap",
-            });
-        }
-        let mut text = String::new();
-        for e in &self.entries {
-            text.push_str(&e.left);
-            text.push(' ');
-            text.push_str(&e.right);
-            if let Some(span) = e.span {
-                text.push_str(&format!(" {} {}", span.start, span.stop));
-            }
-            text.push('\n');
-        }
-        write_text(path, &text)
+        let lines = self.entries.iter().map(|e| match e.span {
+            Some(span) => format!("{} {} {} {}", e.left, e.right, span.start, span.stop),
+            None => format!("{} {}", e.left, e.right),
+        });
+        write_lines(path.as_ref(), "IdMap", lines)
     }
 
     /// The entries, in order.

@@ -7,8 +7,8 @@ use ndarray::{Array2, ArrayView2};
 
 use super::errors::{Location, ProtocolError};
 use super::ndx::Ndx;
-use super::table::{expect_fields, Entry, Table};
-use super::text::{read_lines, write_text};
+use super::table::{Entry, Table};
+use super::text::write_lines;
 
 /// Whether a trial's model and segment come from the same speaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -155,33 +155,13 @@ impl Key {
     /// `target` or `nontarget`; [`ProtocolError::Duplicate`] for a trial
     /// listed twice; [`ProtocolError::NotUtf8`].
     pub fn read_txt(path: impl AsRef<Path>) -> Result<Self, ProtocolError> {
-        let path = path.as_ref();
-        let mut entries = Vec::new();
-        for line in read_lines(path)? {
-            expect_fields(&line.fields, 3, &line.at, "Key", FIELDS)?;
-            let mut f = line.fields.into_iter();
-            let (Some(model), Some(segment), Some(word)) = (f.next(), f.next(), f.next()) else {
-                continue;
-            };
-            let Some(kind) = TrialKind::from_word(&word) else {
-                return Err(ProtocolError::BadTrialType { at: line.at, word });
-            };
-            entries.push(Entry {
-                model,
-                segment,
-                value: kind,
-                at: line.at,
-            });
-        }
-        if entries.is_empty() {
-            return Err(ProtocolError::Empty {
-                path: path.to_path_buf(),
-                what: "trials",
-            });
-        }
-        Ok(Self {
-            table: Table::build(entries, "trial")?,
-        })
+        let table = Table::read_txt(path.as_ref(), "Key", (3, FIELDS), "trials", |rest, at| {
+            TrialKind::from_word(&rest[0]).ok_or_else(|| ProtocolError::BadTrialType {
+                at: at.clone(),
+                word: rest[0].clone(),
+            })
+        })?;
+        Ok(Self { table })
     }
 
     /// Writes the text form atomically ([`shardkit::write_atomic`]).
@@ -192,29 +172,24 @@ impl Key {
     /// [`ProtocolError::Io`] if the file cannot be written (a file already
     /// at `path` is then left as it was).
     pub fn write_txt(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
-        let path = path.as_ref();
-        if self.is_empty() {
-            return Err(ProtocolError::EmptyWrite {
-                path: path.to_path_buf(),
-                what: "Key",
+        let (models, segments) = (&self.table.models, &self.table.segments);
+        // Per model: its target trials, then its non-target trials.
+        let lines = self
+            .table
+            .trials
+            .chunk_by(|a, b| a.0 == b.0)
+            .flat_map(|row| {
+                [TrialKind::Target, TrialKind::NonTarget]
+                    .into_iter()
+                    .flat_map(move |kind| {
+                        row.iter()
+                            .filter(move |t| t.2 == kind)
+                            .map(move |&(m, s, _)| {
+                                format!("{} {} {}", models[m], segments[s], kind.as_str())
+                            })
+                    })
             });
-        }
-        let mut text = String::new();
-        for row in self.table.trials.chunk_by(|a, b| a.0 == b.0) {
-            for kind in [TrialKind::Target, TrialKind::NonTarget] {
-                for &(m, s, k) in row {
-                    if k == kind {
-                        text.push_str(&self.table.models[m]);
-                        text.push(' ');
-                        text.push_str(&self.table.segments[s]);
-                        text.push(' ');
-                        text.push_str(kind.as_str());
-                        text.push('\n');
-                    }
-                }
-            }
-        }
-        write_text(path, &text)
+        write_lines(path.as_ref(), "Key", lines)
     }
 
     /// The models, sorted and unique (the rows of the masks).

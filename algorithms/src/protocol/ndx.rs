@@ -5,8 +5,8 @@ use std::path::Path;
 use ndarray::{Array2, ArrayView2};
 
 use super::errors::{Location, ProtocolError};
-use super::table::{expect_fields, Entry, Table};
-use super::text::{read_lines, write_text};
+use super::table::{Entry, Table};
+use super::text::write_lines;
 
 /// The trials to score (BOSARIS / SIDEKIT `Ndx`): the models, the test
 /// segments, and which (model, segment) pairs are trials.
@@ -88,30 +88,8 @@ impl Ndx {
     /// [`ProtocolError::Duplicate`] for a trial listed twice (both lines
     /// named); [`ProtocolError::NotUtf8`].
     pub fn read_txt(path: impl AsRef<Path>) -> Result<Self, ProtocolError> {
-        let path = path.as_ref();
-        let mut entries = Vec::new();
-        for line in read_lines(path)? {
-            expect_fields(&line.fields, 2, &line.at, "Ndx", FIELDS)?;
-            let mut f = line.fields.into_iter();
-            let (Some(model), Some(segment)) = (f.next(), f.next()) else {
-                continue;
-            };
-            entries.push(Entry {
-                model,
-                segment,
-                value: (),
-                at: line.at,
-            });
-        }
-        if entries.is_empty() {
-            return Err(ProtocolError::Empty {
-                path: path.to_path_buf(),
-                what: "trials",
-            });
-        }
-        Ok(Self {
-            table: Table::build(entries, "trial")?,
-        })
+        let table = Table::read_txt(path.as_ref(), "Ndx", (2, FIELDS), "trials", |_, _| Ok(()))?;
+        Ok(Self { table })
     }
 
     /// Writes the text form atomically ([`shardkit::write_atomic`]).
@@ -122,21 +100,8 @@ impl Ndx {
     /// [`ProtocolError::Io`] if the file cannot be written (a file already
     /// at `path` is then left as it was).
     pub fn write_txt(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
-        let path = path.as_ref();
-        if self.is_empty() {
-            return Err(ProtocolError::EmptyWrite {
-                path: path.to_path_buf(),
-                what: "Ndx",
-            });
-        }
-        let mut text = String::new();
-        for (model, segment) in self.trials() {
-            text.push_str(model);
-            text.push(' ');
-            text.push_str(segment);
-            text.push('\n');
-        }
-        write_text(path, &text)
+        let lines = self.trials().map(|(m, s)| format!("{m} {s}"));
+        write_lines(path.as_ref(), "Ndx", lines)
     }
 
     /// The models, sorted and unique (the rows of the trial mask).

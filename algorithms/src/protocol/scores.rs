@@ -7,8 +7,8 @@ use ndarray::{Array2, ArrayView2};
 use super::errors::{Location, ProtocolError};
 use super::key::{Key, TrialKind};
 use super::ndx::Ndx;
-use super::table::{expect_fields, Entry, Table};
-use super::text::{parse_score, python_float, read_lines, write_text};
+use super::table::{Entry, Table};
+use super::text::{parse_score, python_float, write_lines};
 
 /// Scores of trials, keyed by (model, segment) (BOSARIS / SIDEKIT
 /// `Scores`): a score matrix, models × segments, with a score mask saying
@@ -116,31 +116,14 @@ impl Scores {
     /// as a finite number; [`ProtocolError::Duplicate`] for a trial scored
     /// twice; [`ProtocolError::NotUtf8`].
     pub fn read_txt(path: impl AsRef<Path>) -> Result<Self, ProtocolError> {
-        let path = path.as_ref();
-        let mut entries = Vec::new();
-        for line in read_lines(path)? {
-            expect_fields(&line.fields, 3, &line.at, "Scores", FIELDS)?;
-            let mut f = line.fields.into_iter();
-            let (Some(model), Some(segment), Some(text)) = (f.next(), f.next(), f.next()) else {
-                continue;
-            };
-            let value = parse_score(&text, &line.at)?;
-            entries.push(Entry {
-                model,
-                segment,
-                value,
-                at: line.at,
-            });
-        }
-        if entries.is_empty() {
-            return Err(ProtocolError::Empty {
-                path: path.to_path_buf(),
-                what: "scores",
-            });
-        }
-        Ok(Self {
-            table: Table::build(entries, "trial")?,
-        })
+        let table = Table::read_txt(
+            path.as_ref(),
+            "Scores",
+            (3, FIELDS),
+            "scores",
+            |rest, at| parse_score(&rest[0], at),
+        )?;
+        Ok(Self { table })
     }
 
     /// Writes the text form atomically ([`shardkit::write_atomic`]).
@@ -151,23 +134,10 @@ impl Scores {
     /// [`ProtocolError::Io`] if the file cannot be written (a file already
     /// at `path` is then left as it was).
     pub fn write_txt(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
-        let path = path.as_ref();
-        if self.is_empty() {
-            return Err(ProtocolError::EmptyWrite {
-                path: path.to_path_buf(),
-                what: "Scores",
-            });
-        }
-        let mut text = String::new();
-        for (model, segment, score) in self.iter() {
-            text.push_str(model);
-            text.push(' ');
-            text.push_str(segment);
-            text.push(' ');
-            text.push_str(&python_float(score));
-            text.push('\n');
-        }
-        write_text(path, &text)
+        let lines = self
+            .iter()
+            .map(|(m, s, score)| format!("{m} {s} {}", python_float(score)));
+        write_lines(path.as_ref(), "Scores", lines)
     }
 
     /// The score of the trial (model, segment), `None` if there is none.

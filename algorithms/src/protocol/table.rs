@@ -3,11 +3,12 @@
 //! of many models and segments costs its trials, not models × segments.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use ndarray::Array2;
 
 use super::errors::{Location, ProtocolError};
-use super::text::check_id;
+use super::text::{check_id, read_lines};
 
 /// One trial as read or given: model, segment, its value and where it came
 /// from.
@@ -165,6 +166,43 @@ impl<T: Clone> Table<T> {
             segments: self.segments.clone(),
             trials: self.trials.iter().map(|(m, s, v)| (*m, *s, f(v))).collect(),
         }
+    }
+}
+
+impl<T: Clone> Table<T> {
+    /// The trials of a text file of `kind` (`Ndx`, `Key`, `Scores`): every
+    /// line has `fields` fields (`expected` says which), the model, the
+    /// segment, then those that `value` turns into the trial's value. A
+    /// file without trials is [`ProtocolError::Empty`] (`what` it lacks).
+    pub(super) fn read_txt(
+        path: &Path,
+        kind: &'static str,
+        (fields, expected): (usize, &'static str),
+        what: &'static str,
+        mut value: impl FnMut(&[String], &Location) -> Result<T, ProtocolError>,
+    ) -> Result<Self, ProtocolError> {
+        let mut entries = Vec::new();
+        for line in read_lines(path)? {
+            expect_fields(&line.fields, fields, &line.at, kind, expected)?;
+            let mut f = line.fields.into_iter();
+            let (Some(model), Some(segment)) = (f.next(), f.next()) else {
+                continue;
+            };
+            let rest: Vec<String> = f.collect();
+            entries.push(Entry {
+                model,
+                segment,
+                value: value(&rest, &line.at)?,
+                at: line.at,
+            });
+        }
+        if entries.is_empty() {
+            return Err(ProtocolError::Empty {
+                path: path.to_path_buf(),
+                what,
+            });
+        }
+        Table::build(entries, "trial")
     }
 }
 

@@ -51,8 +51,30 @@ pub(super) fn read_lines(path: &Path) -> Result<Vec<Line>, ProtocolError> {
         .collect())
 }
 
+/// Writes `lines` to `path` atomically, each ended by a newline;
+/// [`ProtocolError::EmptyWrite`] (naming `what`) when there is none, so
+/// that every file written reads back.
+pub(super) fn write_lines(
+    path: &Path,
+    what: &'static str,
+    lines: impl IntoIterator<Item = String>,
+) -> Result<(), ProtocolError> {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    if text.is_empty() {
+        return Err(ProtocolError::EmptyWrite {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
+    write_text(path, &text)
+}
+
 /// Writes `text` to `path` atomically ([`shardkit::write_atomic`]).
-pub(super) fn write_text(path: &Path, text: &str) -> Result<(), ProtocolError> {
+fn write_text(path: &Path, text: &str) -> Result<(), ProtocolError> {
     shardkit::write_atomic(path, |w| w.write_all(text.as_bytes())).map_err(|e| ProtocolError::Io {
         error: crate::npz::strip_path(path, e),
         path: path.to_path_buf(),

@@ -25,6 +25,19 @@ use shardkit_algorithms::protocol::{
 // `create_dataset(name, data=..., maxshape=(None, ...), compression="gzip",
 // fletcher32=True)` writes it.
 
+/// The tests take turns. HDF5 opens its files without close-on-exec, so a
+/// Python child started by one test (the h5py cross-checks) inherits the
+/// files that another test has open, with their locks; that test's next
+/// open of the same file then fails ("unable to lock file", errno 11) until
+/// the child exits.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn sidekit_array<T: hdf5::H5Type, D: Dimension>(
     group: &Group,
     name: &str,
@@ -151,6 +164,7 @@ fn sample_idmap() -> IdMap {
 
 #[test]
 fn idmap_round_trip_and_layout() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("idmap.h5");
     let idmap = sample_idmap();
@@ -196,6 +210,7 @@ fn idmap_round_trip_and_layout() {
 
 #[test]
 fn ndx_key_scores_round_trip_and_layout() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let key = sample_key();
     let key_path = dir.path().join("key.h5");
@@ -250,6 +265,7 @@ fn ndx_key_scores_round_trip_and_layout() {
 
 #[test]
 fn non_ascii_identifiers_round_trip_as_utf8() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ndx.h5");
     let ndx = Ndx::from_trials([("josé", "séance-1"), ("ana", "séance-1")]).unwrap();
@@ -264,6 +280,7 @@ fn non_ascii_identifiers_round_trip_as_utf8() {
 
 #[test]
 fn writing_replaces_atomically_and_refuses_empty() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("key.h5");
     std::fs::write(&path, "old").unwrap();
@@ -298,6 +315,7 @@ fn writing_replaces_atomically_and_refuses_empty() {
 
 #[test]
 fn reads_sidekit_layouts() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     // A Key whose models and segments are not sorted, with a model that has
     // no trial (SIDEKIT keeps such rows; they are dropped here).
@@ -381,6 +399,7 @@ fn expect_hdf5_error(err: ProtocolError, path: &Path, dataset: &str, says: &str)
 
 #[test]
 fn missing_dataset_wrong_shape_and_bad_values_are_named() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
 
     let path = dir.path().join("no_segset.h5");
@@ -561,6 +580,7 @@ fn missing_dataset_wrong_shape_and_bad_values_are_named() {
 
 #[test]
 fn not_hdf5_and_missing_files() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trials.key");
     std::fs::write(&path, "spk1 seg1 target\n").unwrap();
@@ -582,6 +602,7 @@ fn not_hdf5_and_missing_files() {
 
 #[test]
 fn idmap_bounds_over_int32_are_refused() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let idmap = IdMap::new(vec![IdMapEntry {
         left: "a".into(),
@@ -633,6 +654,7 @@ fn write_feature_file(
 
 #[test]
 fn reads_uncompressed_feature_files() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("feat.h5");
     let (cep, energy, vad) = write_feature_file(&path, Some(0));
@@ -671,6 +693,7 @@ fn reads_uncompressed_feature_files() {
 
 #[test]
 fn reads_htk_and_percentile_compressed_feature_files() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     // htk: int16 codes, NAME_comp = [A, B], value = (code + B) / A.
     let path = dir.path().join("htk.h5");
@@ -766,6 +789,7 @@ fn expect_feature_error(
 
 #[test]
 fn feature_file_errors_name_file_show_and_dataset() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("feat.h5");
     write_feature_file(&path, Some(0));
@@ -863,6 +887,7 @@ fn feature_file_errors_name_file_show_and_dataset() {
 
 #[test]
 fn h5py_reads_what_we_write() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key.h5");
     let scores = dir.path().join("scores.h5");
@@ -917,6 +942,7 @@ print("ok")
 
 #[test]
 fn we_read_what_h5py_writes() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     // SIDEKIT's write methods, feature writer and its readers' decoding,

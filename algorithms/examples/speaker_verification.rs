@@ -1167,7 +1167,9 @@ fn report_folds(out: &Path, results: &[Vec<System>]) -> Result<()> {
     let folds: String = (0..results.len())
         .map(|k| format!(" {:>6}", format!("f{k}")))
         .collect();
-    let columns: [(&str, fn(&Figures) -> f64, usize); 3] = [
+    /// A column: its title, its figure and its decimals.
+    type Column = (&'static str, fn(&Figures) -> f64, usize);
+    let columns: [Column; 3] = [
         ("ROCCH-EER %", |f| f.rocch_eer, 2),
         ("EER % (plain)", |f| f.eer, 2),
         ("minDCF", |f| f.min_dcf, 3),

@@ -546,7 +546,7 @@ fn run(args: &Args) -> Result<()> {
                     t.elapsed().as_secs_f64()
                 );
             }
-            report_folds(&results)?;
+            report_folds(&args.out, &results)?;
         }
     }
     say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
@@ -1054,7 +1054,35 @@ fn backends(
     Ok(systems)
 }
 
-/// Prints the table and writes the DET plot (rank 0).
+/// A system's figures: ROCCH-EER and plain EER (%), and minDCF.
+struct Figures {
+    rocch_eer: f64,
+    eer: f64,
+    min_dcf: f64,
+}
+
+impl Figures {
+    fn of(system: &System, params: &DcfParams) -> Result<Figures> {
+        let curve = system.curve()?;
+        Ok(Figures {
+            rocch_eer: 100.0 * curve.eer().eer,
+            eer: 100.0 * curve.plain_eer(),
+            min_dcf: curve.min_dcf(params)?.min_dcf,
+        })
+    }
+
+    const CSV_HEADER: &'static str = "system,rocch_eer_percent,eer_percent,min_dcf,p_target";
+
+    fn csv(&self, name: &str, params: &DcfParams) -> String {
+        format!(
+            "{name},{},{},{},{}",
+            self.rocch_eer, self.eer, self.min_dcf, params.p_target
+        )
+    }
+}
+
+/// Prints the table, writes it as `results.csv` and draws the DET plot
+/// (rank 0).
 fn report(args: &Args, key: &Key, systems: &[System], stages: &mut Stages) -> Result<()> {
     let params = DcfParams::default();
     say!(
@@ -1064,66 +1092,89 @@ fn report(args: &Args, key: &Key, systems: &[System], stages: &mut Stages) -> Re
         key.n_nontargets(),
         params.p_target
     );
-    say!("  {:<26} {:>8} {:>8}", "system", "EER %", "minDCF");
+    say!(
+        "  {:<26} {:>11} {:>8} {:>8}",
+        "system",
+        "ROCCH-EER %",
+        "EER %",
+        "minDCF"
+    );
+    let mut csv = vec![Figures::CSV_HEADER.to_string()];
     for s in systems {
+        let f = Figures::of(s, &params)?;
         say!(
-            "  {:<26} {:>8.2} {:>8.4}",
+            "  {:<26} {:>11.2} {:>8.2} {:>8.4}",
             s.name,
-            100.0 * s.curve()?.eer().eer,
-            s.curve()?.min_dcf(&params)?.min_dcf
+            f.rocch_eer,
+            f.eer,
+            f.min_dcf
         );
+        csv.push(f.csv(s.name, &params));
     }
     stages.run("DET plot (PNG, SVG)", || {
         if shardkit::is_root() {
-            let mut plot = DetPlot::new("Speaker verification: DET curves");
+            let title = format!(
+                "Speaker verification: DET curves ({} trials, {} target)",
+                key.len(),
+                key.n_targets()
+            );
+            let mut plot = DetPlot::new(&title);
             for s in systems {
                 plot = plot.system(s.name, s.curve()?);
             }
             plot.write_png(args.out.join("det.png"))?;
             plot.write_svg(args.out.join("det.svg"))?;
+            write_csv(&args.out.join("results.csv"), &csv)?;
         }
         Ok(())
     })?;
     say!(
-        "wrote {} and {}",
+        "wrote {}, {} and {}",
+        args.out.join("results.csv").display(),
         args.out.join("det.png").display(),
         args.out.join("det.svg").display()
     );
     Ok(())
 }
 
-/// Prints every fold's ROCCH-EER and minDCF per system, and their means.
-fn report_folds(results: &[Vec<System>]) -> Result<()> {
+/// Writes `lines` as a CSV file, atomically.
+fn write_csv(path: &Path, lines: &[String]) -> Result<()> {
+    Ok(shardkit::write_atomic(path, |w| {
+        lines.iter().try_for_each(|l| writeln!(w, "{l}"))
+    })?)
+}
+
+/// Prints every fold's ROCCH-EER, plain EER and minDCF per system, and
+/// their means, and writes them as `folds.csv` in `out` (rank 0).
+fn report_folds(out: &Path, results: &[Vec<System>]) -> Result<()> {
     let params = DcfParams::default();
     let Some(first) = results.first() else {
         return Ok(());
     };
-    // [system][fold] = (EER %, minDCF).
-    let mut table = vec![Vec::with_capacity(results.len()); first.len()];
-    for systems in results {
+    // [system][fold].
+    let mut table: Vec<Vec<Figures>> = (0..first.len()).map(|_| Vec::new()).collect();
+    let mut csv = vec![format!("fold,{}", Figures::CSV_HEADER)];
+    for (k, systems) in results.iter().enumerate() {
         for (row, s) in table.iter_mut().zip(systems) {
-            row.push((
-                100.0 * s.curve()?.eer().eer,
-                s.curve()?.min_dcf(&params)?.min_dcf,
-            ));
+            let f = Figures::of(s, &params)?;
+            csv.push(format!("{k},{}", f.csv(s.name, &params)));
+            row.push(f);
         }
     }
-    let mean = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| -> f64 {
+    let mean = |v: &[Figures], f: fn(&Figures) -> f64| -> f64 {
         v.iter().map(f).sum::<f64>() / v.len() as f64
     };
-    let folds: String = results
-        .iter()
-        .enumerate()
-        .map(|(k, _)| format!(" {:>6}", format!("f{k}")))
+    let folds: String = (0..results.len())
+        .map(|k| format!(" {:>6}", format!("f{k}")))
         .collect();
-    for (what, pick, decimals) in [
-        (
-            "ROCCH-EER %",
-            (|x: &(f64, f64)| x.0) as fn(&(f64, f64)) -> f64,
-            2,
-        ),
-        ("minDCF", |x: &(f64, f64)| x.1, 3),
-    ] {
+    /// A column: its title, its figure and its decimals.
+    type Column = (&'static str, fn(&Figures) -> f64, usize);
+    let columns: [Column; 3] = [
+        ("ROCCH-EER %", |f| f.rocch_eer, 2),
+        ("EER % (plain)", |f| f.eer, 2),
+        ("minDCF", |f| f.min_dcf, 3),
+    ];
+    for (what, pick, decimals) in columns {
         say!("\n{what} per fold (P_target = {})", params.p_target);
         say!("  {:<26}{folds} {:>7}", "system", "mean");
         for (s, row) in first.iter().zip(&table) {
@@ -1134,19 +1185,27 @@ fn report_folds(results: &[Vec<System>]) -> Result<()> {
             say!("  {:<26}{cells} {:>7.*}", s.name, decimals, mean(row, pick));
         }
     }
+    say!("\nmeans over {} folds", results.len());
     say!(
-        "\nmeans over {} folds: ROCCH-EER % and minDCF",
-        results.len()
+        "  {:<26} {:>11} {:>8} {:>8}",
+        "system",
+        "ROCCH-EER %",
+        "EER %",
+        "minDCF"
     );
-    say!("  {:<26} {:>9} {:>8}", "system", "ROCCH-EER", "minDCF");
     for (s, row) in first.iter().zip(&table) {
         say!(
-            "  {:<26} {:>9.2} {:>8.4}",
+            "  {:<26} {:>11.2} {:>8.2} {:>8.4}",
             s.name,
-            mean(row, |x| x.0),
-            mean(row, |x| x.1)
+            mean(row, |x| x.rocch_eer),
+            mean(row, |x| x.eer),
+            mean(row, |x| x.min_dcf)
         );
     }
+    if shardkit::is_root() {
+        write_csv(&out.join("folds.csv"), &csv)?;
+    }
+    say!("wrote {}", out.join("folds.csv").display());
     Ok(())
 }
 

@@ -365,6 +365,9 @@ proptest! {
         let e = curve.eer();
         prop_assert!((e.eer - brute_eer(&tar, &non)).abs() < 1e-12, "eer {} vs {}", e.eer, brute_eer(&tar, &non));
         prop_assert!((0.0..=0.5).contains(&e.eer));
+        let plain = curve.plain_eer();
+        prop_assert!((plain - brute_plain_eer(&tar, &non)).abs() < 1e-12, "plain eer {} vs {}", plain, brute_plain_eer(&tar, &non));
+        prop_assert!(plain >= e.eer - 1e-12, "plain {} below ROCCH {}", plain, e.eer);
         let params = DcfParams { p_target: prior, c_miss, c_fa: 1.0 };
         let d = curve.min_dcf(&params).unwrap();
         let brute = brute_min_dcf(&tar, &non, &params);
@@ -372,6 +375,29 @@ proptest! {
         prop_assert!(d.min_dcf <= 1.0 + 1e-12);
         prop_assert_eq!(rates(&tar, &non, d.threshold), (d.p_miss, d.p_fa));
     }
+}
+
+/// The plain EER by counting: the rates at every distinct threshold (and
+/// below all scores), in increasing order, and where the straight line
+/// between two neighbours crosses p_miss = p_fa.
+fn brute_plain_eer(tar: &[f64], non: &[f64]) -> f64 {
+    let mut thresholds: Vec<f64> = tar.iter().chain(non).copied().collect();
+    thresholds.push(f64::NEG_INFINITY);
+    thresholds.sort_by(f64::total_cmp);
+    thresholds.dedup();
+    let points: Vec<(f64, f64)> = thresholds.iter().map(|&t| rates(tar, non, t)).collect();
+    for w in points.windows(2) {
+        let ((ma, fa), (mb, fb)) = (w[0], w[1]);
+        let (da, db) = (fa - ma, fb - mb);
+        if da >= 0.0 && db <= 0.0 {
+            return if da == db {
+                fa
+            } else {
+                fa + da / (da - db) * (fb - fa)
+            };
+        }
+    }
+    0.0
 }
 
 fn demo_curves() -> (DetCurve, DetCurve) {

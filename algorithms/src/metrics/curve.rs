@@ -308,23 +308,7 @@ impl DetCurve {
     /// Unlike interpolating the raw staircase, this does not depend on how
     /// ties are broken, and perfectly separated scores give exactly 0.
     pub fn eer(&self) -> Eer {
-        let hull = self.rocch();
-        let mut eer = 0.0;
-        for w in hull.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            // Along the hull p_fa falls and p_miss rises; d = p_fa − p_miss
-            // goes from positive to negative exactly once.
-            let (da, db) = (a.p_fa - a.p_miss, b.p_fa - b.p_miss);
-            if da >= 0.0 && db <= 0.0 {
-                eer = if da == db {
-                    a.p_fa
-                } else {
-                    let t = da / (da - db);
-                    a.p_fa + t * (b.p_fa - a.p_fa)
-                };
-                break;
-            }
-        }
+        let eer = crossing(&self.rocch());
         let mut best = (f64::INFINITY, f64::NEG_INFINITY);
         for p in self.points() {
             let worse = p.p_miss.max(p.p_fa);
@@ -336,6 +320,32 @@ impl DetCurve {
             eer,
             threshold: best.1,
         }
+    }
+
+    /// The "plain" equal error rate: where the straight line between two
+    /// consecutive operating points ([`points`](DetCurve::points), the
+    /// staircase of the DET curve) crosses `p_miss = p_fa`. What many
+    /// scripts report as "the EER"; never below the ROCCH-EER
+    /// ([`eer`](DetCurve::eer)), which it equals when the points are convex.
+    /// Report which one a figure is: they differ by up to half a step of
+    /// the staircase, so on small trial lists by whole fractions of a
+    /// percent.
+    ///
+    /// ```
+    /// use shardkit_algorithms::metrics::DetCurve;
+    ///
+    /// # fn main() -> Result<(), shardkit_algorithms::metrics::MetricsError> {
+    /// // One target below one of two non-targets: the points are
+    /// // (p_fa, p_miss) = (1, 0), (0.5, 0), (0.5, 0.5), (0, 0.5), (0, 1);
+    /// // the staircase meets the diagonal at 0.5, its hull at 0.25.
+    /// let curve = DetCurve::new(&[0.3, 0.9], &[0.1, 0.5])?;
+    /// assert_eq!(curve.plain_eer(), 0.5);
+    /// assert_eq!(curve.eer().eer, 0.25);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn plain_eer(&self) -> f64 {
+        crossing(&self.points())
     }
 
     /// The minimum normalised detection cost over all thresholds
@@ -414,6 +424,27 @@ impl DetCurve {
 /// Those of [`DetCurve::new`].
 pub fn eer(targets: &[f64], nontargets: &[f64]) -> Result<Eer, MetricsError> {
     Ok(DetCurve::new(targets, nontargets)?.eer())
+}
+
+/// Where the polyline through `points` (in increasing threshold order:
+/// `p_fa` falling, `p_miss` rising) crosses `p_miss = p_fa`, interpolating
+/// linearly between the two points around the crossing; 0 if it never
+/// does (no points).
+fn crossing(points: &[OperatingPoint]) -> f64 {
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        // d = p_fa − p_miss goes from positive to negative exactly once.
+        let (da, db) = (a.p_fa - a.p_miss, b.p_fa - b.p_miss);
+        if da >= 0.0 && db <= 0.0 {
+            return if da == db {
+                a.p_fa
+            } else {
+                let t = da / (da - db);
+                a.p_fa + t * (b.p_fa - a.p_fa)
+            };
+        }
+    }
+    0.0
 }
 
 /// The minimum normalised DCF of `targets` against `nontargets`

@@ -329,6 +329,29 @@ fn int32(path: &Path, name: &'static str, i: usize, v: u64) -> Result<i32, Proto
     })
 }
 
+/// The trials of an Ndx or Key file: `modelset`, `segset` and a
+/// `trial_mask` whose values are among `allowed` (`expected` says which);
+/// `trial` maps a mask value to the trial's value, `None` for no trial.
+/// No trial is [`ProtocolError::Empty`].
+fn read_trial_mask<T: Clone>(
+    path: &Path,
+    allowed: &[i64],
+    expected: &'static str,
+    trial: impl Fn(i64) -> Option<T>,
+) -> Result<Table<T>, ProtocolError> {
+    let file = open(path)?;
+    let (models, segments) = grid_ids(&file, path)?;
+    let dims = (models.len(), segments.len());
+    let mask = grid_mask(&file, path, "trial_mask", dims, allowed, expected)?;
+    let table = Table::from_grid(&models, &segments, dims, "trial mask", |m, s| {
+        Ok(trial(mask[(m, s)]))
+    })?;
+    if table.len() == 0 {
+        return Err(no_trials(path, "trials"));
+    }
+    Ok(table)
+}
+
 impl Ndx {
     /// Reads an index from SIDEKIT's HDF5 form (`Ndx.write`): string
     /// datasets `modelset` and `segset` and an integer `trial_mask`,
@@ -345,17 +368,9 @@ impl Ndx {
     /// [`ProtocolError::BadId`] at a [`Location::Element`];
     /// [`ProtocolError::Empty`] for no trial.
     pub fn read_hdf5(path: impl AsRef<Path>) -> Result<Self, ProtocolError> {
-        let path = path.as_ref();
-        let file = open(path)?;
-        let (models, segments) = grid_ids(&file, path)?;
-        let dims = (models.len(), segments.len());
-        let mask = grid_mask(&file, path, "trial_mask", dims, &[0, 1], "1 (a trial) or 0")?;
-        let table = Table::from_grid(&models, &segments, dims, "trial mask", |m, s| {
-            Ok((mask[(m, s)] == 1).then_some(()))
+        let table = read_trial_mask(path.as_ref(), &[0, 1], "1 (a trial) or 0", |v| {
+            (v == 1).then_some(())
         })?;
-        if table.len() == 0 {
-            return Err(no_trials(path, "trials"));
-        }
         Ok(Self { table })
     }
 
@@ -385,28 +400,16 @@ impl Key {
     ///
     /// As [`Ndx::read_hdf5`], with mask values 1, -1 and 0.
     pub fn read_hdf5(path: impl AsRef<Path>) -> Result<Self, ProtocolError> {
-        let path = path.as_ref();
-        let file = open(path)?;
-        let (models, segments) = grid_ids(&file, path)?;
-        let dims = (models.len(), segments.len());
-        let mask = grid_mask(
-            &file,
-            path,
-            "trial_mask",
-            dims,
+        let table = read_trial_mask(
+            path.as_ref(),
             &[-1, 0, 1],
             "1 (target), -1 (non-target) or 0 (no trial)",
-        )?;
-        let table = Table::from_grid(&models, &segments, dims, "trial mask", |m, s| {
-            Ok(match mask[(m, s)] {
+            |v| match v {
                 1 => Some(TrialKind::Target),
                 -1 => Some(TrialKind::NonTarget),
                 _ => None,
-            })
-        })?;
-        if table.len() == 0 {
-            return Err(no_trials(path, "trials"));
-        }
+            },
+        )?;
         Ok(Self { table })
     }
 

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use ndarray::{Array2, ArrayView2};
 
-use super::errors::{Location, ProtocolError};
+use super::errors::ProtocolError;
 use super::ndx::Ndx;
-use super::table::{Entry, Table};
+use super::table::Table;
 use super::text::write_lines;
 
 /// Whether a trial's model and segment come from the same speaker.
@@ -80,18 +80,8 @@ impl Key {
         M: Into<String>,
         S: Into<String>,
     {
-        let entries = trials
-            .into_iter()
-            .enumerate()
-            .map(|(i, (m, s, kind))| Entry {
-                model: m.into(),
-                segment: s.into(),
-                value: kind,
-                at: Location::Item(i),
-            })
-            .collect();
         Ok(Self {
-            table: Table::build(entries, "trial")?,
+            table: Table::from_items(trials, |kind, _| Ok(kind))?,
         })
     }
 

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use ndarray::{Array2, ArrayView2};
 
-use super::errors::{Location, ProtocolError};
-use super::table::{Entry, Table};
+use super::errors::ProtocolError;
+use super::table::Table;
 use super::text::write_lines;
 
 /// The trials to score (BOSARIS / SIDEKIT `Ndx`): the models, the test
@@ -39,18 +39,9 @@ impl Ndx {
         M: Into<String>,
         S: Into<String>,
     {
-        let entries = trials
-            .into_iter()
-            .enumerate()
-            .map(|(i, (m, s))| Entry {
-                model: m.into(),
-                segment: s.into(),
-                value: (),
-                at: Location::Item(i),
-            })
-            .collect();
+        let items = trials.into_iter().map(|(m, s)| (m, s, ()));
         Ok(Self {
-            table: Table::build(entries, "trial")?,
+            table: Table::from_items(items, |(), _| Ok(()))?,
         })
     }
 

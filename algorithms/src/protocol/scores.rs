@@ -7,7 +7,7 @@ use ndarray::{Array2, ArrayView2};
 use super::errors::{Location, ProtocolError};
 use super::key::{Key, TrialKind};
 use super::ndx::Ndx;
-use super::table::{Entry, Table};
+use super::table::Table;
 use super::text::{parse_score, python_float, write_lines};
 
 /// Scores of trials, keyed by (model, segment) (BOSARIS / SIDEKIT
@@ -48,25 +48,17 @@ impl Scores {
         M: Into<String>,
         S: Into<String>,
     {
-        let mut entries = Vec::new();
-        for (i, (m, s, score)) in triples.into_iter().enumerate() {
-            let at = Location::Item(i);
-            if !score.is_finite() {
-                return Err(ProtocolError::BadScore {
-                    at,
+        let table = Table::from_items(triples, |score: f64, at| {
+            if score.is_finite() {
+                Ok(score)
+            } else {
+                Err(ProtocolError::BadScore {
+                    at: at.clone(),
                     text: score.to_string(),
-                });
+                })
             }
-            entries.push(Entry {
-                model: m.into(),
-                segment: s.into(),
-                value: score,
-                at,
-            });
-        }
-        Ok(Self {
-            table: Table::build(entries, "trial")?,
-        })
+        })?;
+        Ok(Self { table })
     }
 
     /// Every cell of a score matrix, models × segments, as a back end

@@ -31,6 +31,33 @@ pub(super) struct Table<T> {
 }
 
 impl<T: Clone> Table<T> {
+    /// The grid of trials given in memory as (model, segment, item), in any
+    /// order; `value` checks an item and makes the trial's value (errors at
+    /// the item's position, counting from 0).
+    pub(super) fn from_items<M, S, I>(
+        items: impl IntoIterator<Item = (M, S, I)>,
+        mut value: impl FnMut(I, &Location) -> Result<T, ProtocolError>,
+    ) -> Result<Self, ProtocolError>
+    where
+        M: Into<String>,
+        S: Into<String>,
+    {
+        let entries = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, (m, s, item))| {
+                let at = Location::Item(i);
+                Ok(Entry {
+                    model: m.into(),
+                    segment: s.into(),
+                    value: value(item, &at)?,
+                    at,
+                })
+            })
+            .collect::<Result<Vec<_>, ProtocolError>>()?;
+        Table::build(entries, "trial")
+    }
+
     /// Builds the grid; an identifier that is not one field, or a trial
     /// given twice, is an error naming where.
     pub(super) fn build(entries: Vec<Entry<T>>, what: &'static str) -> Result<Self, ProtocolError> {

@@ -535,3 +535,50 @@ fn det_plot_files_are_written_and_errors_are_clear() {
     let svg = plot.limits(0.3, 0.4).to_svg().unwrap();
     assert!(svg.contains("a (EER"));
 }
+
+#[test]
+fn det_plot_marks_each_min_dcf_point_in_the_systems_colour() {
+    let (a, b) = demo_curves();
+    let params = DcfParams::with_prior(0.01);
+    let plot = DetPlot::new("minDCF")
+        .system("a", &a)
+        .system("b", &b)
+        .min_dcf(params);
+    let svg = plot.to_svg().unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_owned()))
+        .collect();
+    for (name, curve) in [("a", &a), ("b", &b)] {
+        let eer = 100.0 * curve.eer().eer;
+        let dcf = curve.min_dcf(&params).unwrap().min_dcf;
+        let want = format!("{name} (EER {eer:.2} %, minDCF {dcf:.3})");
+        assert!(texts.contains(&want), "no legend {want:?} in {texts:?}");
+    }
+    // One hollow square per system, in its colour (the legend's box is
+    // black and the background white).
+    for colour in ["#1F77B4", "#FF7F0E"] {
+        let squares = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("rect") && n.attribute("stroke") == Some(colour))
+            .count();
+        assert_eq!(squares, 1, "squares in {colour}");
+    }
+    // Without min_dcf, no square and the legend as before.
+    let plain = DetPlot::new("plain").system("a", &a).to_svg().unwrap();
+    assert!(!plain.contains("minDCF"));
+    let plain = roxmltree::Document::parse(&plain).unwrap();
+    assert!(!plain
+        .descendants()
+        .any(|n| n.has_tag_name("rect") && n.attribute("stroke") == Some("#1F77B4")));
+    // Bad cost parameters are refused when drawn.
+    let bad = DcfParams::with_prior(1.5);
+    let e = DetPlot::new("bad")
+        .system("a", &a)
+        .min_dcf(bad)
+        .to_svg()
+        .unwrap_err();
+    assert!(matches!(e, MetricsError::CostParam { .. }), "{e}");
+}

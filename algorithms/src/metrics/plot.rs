@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::curve::{normal_cdf, probit, DetCurve};
+use super::curve::{normal_cdf, probit, DcfParams, DetCurve};
 use super::errors::MetricsError;
 
 /// DejaVu Sans, cut down to the characters of plot labels (see
@@ -48,7 +48,9 @@ fn register_font() -> Result<(), MetricsError> {
 /// A DET plot (Martin et al., 1997): miss rate against false-alarm rate,
 /// both on probit (normal deviate) axes, so that normally distributed
 /// scores give straight lines. One curve per system, with a legend giving
-/// each system's EER; each EER is marked by a dot on the diagonal.
+/// each system's EER; each EER is marked by a dot on the diagonal. With
+/// [`min_dcf`](DetPlot::min_dcf), each curve's minimum-DCF operating point
+/// is marked too (a hollow square) and the legend gives its minDCF.
 ///
 /// Axes are ticked at 0.1, 0.2, 0.5, 1, 2, 5, 10, 20 and 40 % (those
 /// inside the [limits](DetPlot::limits)); curve parts outside the limits
@@ -56,18 +58,21 @@ fn register_font() -> Result<(), MetricsError> {
 /// is needed; SVG files name the font `sans-serif`.
 ///
 /// ```
-/// use shardkit_algorithms::metrics::{DetCurve, DetPlot};
+/// use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
 ///
 /// # fn main() -> Result<(), shardkit_algorithms::metrics::MetricsError> {
 /// let targets: Vec<f64> = (0..200).map(|i| 2.0 + (i as f64 * 0.37).sin()).collect();
 /// let nontargets: Vec<f64> = (0..2000).map(|i| (i as f64 * 0.11).cos()).collect();
 /// let curve = DetCurve::new(&targets, &nontargets)?;
-/// let plot = DetPlot::new("Speaker verification").system("cosine", &curve);
+/// let plot = DetPlot::new("Speaker verification")
+///     .system("cosine", &curve)
+///     .min_dcf(DcfParams::with_prior(0.01));
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// plot.write_svg(dir.path().join("det.svg"))?;
 /// plot.write_png(dir.path().join("det.png"))?;
-/// assert!(plot.to_svg()?.contains("cosine"));
+/// let svg = plot.to_svg()?;
+/// assert!(svg.contains("cosine") && svg.contains("minDCF"));
 /// # Ok(())
 /// # }
 /// ```
@@ -77,6 +82,7 @@ pub struct DetPlot {
     systems: Vec<(String, DetCurve)>,
     size: (u32, u32),
     limits: (f64, f64),
+    dcf: Option<DcfParams>,
 }
 
 impl DetPlot {
@@ -88,7 +94,18 @@ impl DetPlot {
             systems: Vec::new(),
             size: (640, 640),
             limits: (0.0005, 0.5),
+            dcf: None,
         }
+    }
+
+    /// Marks each system's minimum-DCF operating point under `params`
+    /// ([`DetCurve::min_dcf`]) with a hollow square, and adds the minDCF to
+    /// its legend entry. A point with a rate of 0 (the minimum reached by
+    /// rejecting every trial, say) lies off the probit axes and is drawn at
+    /// the axis edge. The parameters are checked when the plot is drawn.
+    pub fn min_dcf(mut self, params: DcfParams) -> Self {
+        self.dcf = Some(params);
+        self
     }
 
     /// Adds a system's curve, labelled `name` in the legend.
@@ -127,6 +144,9 @@ impl DetPlot {
             return Err(MetricsError::Plot(format!(
                 "size {w} × {h}: width and height must be between 200 and 10000 pixels"
             )));
+        }
+        if let Some(params) = &self.dcf {
+            params.validate()?;
         }
         register_font()
     }
@@ -262,7 +282,14 @@ impl DetPlot {
                 .collect();
             let pieces = clip_polyline(&points, (lo, hi));
             let eer = curve.eer().eer;
-            let label = format!("{name} (EER {:.2} %)", 100.0 * eer);
+            let dcf = match &self.dcf {
+                Some(params) => Some(curve.min_dcf(params).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            let label = match &dcf {
+                Some(d) => format!("{name} (EER {:.2} %, minDCF {:.3})", 100.0 * eer, d.min_dcf),
+                None => format!("{name} (EER {:.2} %)", 100.0 * eer),
+            };
             // The first piece (possibly empty) carries the legend entry.
             let mut pieces = pieces.into_iter();
             chart
@@ -279,6 +306,18 @@ impl DetPlot {
             if e >= lo && e <= hi {
                 chart
                     .draw_series([Circle::new((e, e), 4, colour.filled())])
+                    .map_err(err)?;
+            }
+            if let Some(d) = dcf {
+                // probit(0) is -inf: a zero rate sits on the axis edge.
+                let at = |p: f64| probit(p).clamp(lo, hi);
+                let (x, y) = (at(d.p_fa), at(d.p_miss));
+                chart
+                    .draw_series([EmptyElement::at((x, y))
+                        + Rectangle::new(
+                            [(-6, -6), (6, 6)],
+                            ShapeStyle::from(colour).stroke_width(2),
+                        )])
                     .map_err(err)?;
             }
         }

@@ -7,12 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ndarray::{Array2, Axis};
+use ndarray::{s, Array2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::features::read_npy;
 use shardkit_algorithms::frontend::{
     cmvn, deltas, extract_features, hz_to_mel, mel_filterbank, mfcc, read_wav, vad_mask, Cmvn,
-    FrontendError, Job, Mfcc, MfccConfig, MfccError, MfccParamsError, VadConfig,
+    DeltaEdges, FrontendError, Job, Mfcc, MfccConfig, MfccError, MfccParamsError, VadConfig,
 };
 use shardkit_testkit::python_with_numpy;
 
@@ -176,7 +176,7 @@ fn log_energy_of_a_known_sine() {
 fn deltas_of_a_linear_ramp_are_its_slope() {
     let slope = 0.75;
     let ramp = Array2::from_shape_fn((12, 2), |(t, j)| slope * t as f64 - j as f64);
-    let d = deltas(ramp.view(), 2);
+    let d = deltas(ramp.view(), 2, DeltaEdges::Repeat);
     for t in 2..10 {
         assert!((d[[t, 0]] - slope).abs() < 1e-12 && (d[[t, 1]] - slope).abs() < 1e-12);
     }
@@ -185,6 +185,57 @@ fn deltas_of_a_linear_ramp_are_its_slope() {
     assert!((d[[11, 0]] - slope / 2.0).abs() < 1e-12);
     // At frame 1: (1 · (x_2 − x_0) + 2 · (x_3 − x_0)) / 10 = (2 + 6) / 10 · slope.
     assert!((d[[1, 0]] - slope * 0.8).abs() < 1e-12);
+}
+
+#[test]
+fn zero_edge_deltas_match_the_regression_on_a_zero_padded_copy() {
+    // Independent computation: pad with N zero frames on each side, apply
+    // the regression where every neighbour exists, drop the padding.
+    let x = Array2::from_shape_fn((9, 3), |(t, j)| {
+        ((t * 5 + j * 7) % 11) as f64 - 3.0 + j as f64
+    });
+    for window in 1..=4 {
+        let n = window;
+        let mut padded = Array2::zeros((x.nrows() + 2 * n, x.ncols()));
+        padded.slice_mut(s![n..n + x.nrows(), ..]).assign(&x);
+        let denom: f64 = 2.0 * (1..=n).map(|k| (k * k) as f64).sum::<f64>();
+        let d = deltas(x.view(), window, DeltaEdges::Zero);
+        for t in 0..x.nrows() {
+            for j in 0..x.ncols() {
+                let mut want = 0.0;
+                for k in 1..=n {
+                    want += k as f64 * (padded[[t + n + k, j]] - padded[[t + n - k, j]]);
+                }
+                want /= denom;
+                assert!((d[[t, j]] - want).abs() < 1e-12, "N={n} t={t} j={j}");
+            }
+        }
+        // Away from the edges both kinds agree.
+        let r = deltas(x.view(), window, DeltaEdges::Repeat);
+        for t in n..x.nrows().saturating_sub(n) {
+            assert_eq!(d.row(t), r.row(t));
+        }
+    }
+    // Through the extractor: zero edges change only the first and last
+    // frames' deltas, and the statics not at all.
+    let wav = sine(8000, 440.0, 0.5, 4000);
+    let rep = mfcc(&wav, 8000, &MfccConfig::new().vad(None).cmvn(Cmvn::None)).unwrap();
+    let zero = mfcc(
+        &wav,
+        8000,
+        &MfccConfig::new()
+            .vad(None)
+            .cmvn(Cmvn::None)
+            .delta_edges(DeltaEdges::Zero),
+    )
+    .unwrap();
+    let frames = rep.nrows();
+    assert_eq!(rep.slice(s![.., ..14]), zero.slice(s![.., ..14]));
+    assert_eq!(
+        rep.slice(s![4..frames - 4, ..]),
+        zero.slice(s![4..frames - 4, ..])
+    );
+    assert_ne!(rep.row(0), zero.row(0));
 }
 
 #[test]

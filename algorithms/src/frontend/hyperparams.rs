@@ -19,6 +19,29 @@ pub enum Cmvn {
     MeanVariance,
 }
 
+/// What the delta regression ([`deltas`](super::deltas)) reads beyond the
+/// first and last frames of an utterance.
+///
+/// The choice matters on short utterances: deltas are computed on the
+/// static features *before* [`Cmvn`], so with [`DeltaEdges::Zero`] the
+/// first and last `N` deltas carry the utterance's static level (its
+/// long-term spectrum), which mean normalisation removes from the static
+/// columns. On FSDD (half-second digits, one microphone per speaker) that
+/// level identifies the speaker and the zero edges lower every system's
+/// EER on the development splits (see the README's "How the defaults were
+/// chosen"); on corpora whose channel varies within a speaker it is
+/// channel information that normalisation meant to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeltaEdges {
+    /// The first and last frames are repeated (HTK, Kaldi): a constant
+    /// signal has zero deltas everywhere. The default.
+    #[default]
+    Repeat,
+    /// Zeros beyond the edges, as SIDEKIT's `compute_delta` does in effect
+    /// (it pads a copy of the features but filters the unpadded ones).
+    Zero,
+}
+
 /// Energy-based voice activity detection: a frame is speech when its
 /// log-energy is within [`threshold_db`](VadConfig::threshold_db) decibels of
 /// the utterance's loudest frame. A builder whose setters take and return it
@@ -109,7 +132,7 @@ impl VadConfig {
 /// Defaults: pre-emphasis 0.97, 25 ms windows every 10 ms, the FFT length
 /// the next power of two, 24 mel filters from 20 Hz to the Nyquist
 /// frequency, 13 cepstra from `c1`, the log-energy, Δ and ΔΔ over ±2
-/// frames, [`VadConfig::new`] (30 dB), [`Cmvn::MeanVariance`], a log floor
+/// frames (edges repeated), [`VadConfig::new`] (30 dB), [`Cmvn::MeanVariance`], a log floor
 /// of `1e-10`, and audio shorter than one window refused.
 ///
 /// Durations are in milliseconds and frequencies in Hz, so the same
@@ -151,6 +174,7 @@ pub struct MfccConfig {
     pub(crate) log_energy: bool,
     pub(crate) deltas: usize,
     pub(crate) delta_window: usize,
+    pub(crate) delta_edges: DeltaEdges,
     pub(crate) vad: Option<VadConfig>,
     pub(crate) cmvn: Cmvn,
     pub(crate) log_floor: f64,
@@ -179,6 +203,7 @@ impl MfccConfig {
             log_energy: true,
             deltas: 2,
             delta_window: 2,
+            delta_edges: DeltaEdges::Repeat,
             vad: Some(VadConfig::new()),
             cmvn: Cmvn::MeanVariance,
             log_floor: 1e-10,
@@ -262,10 +287,17 @@ impl MfccConfig {
 
     /// Half-width `N` of the delta regression (default 2):
     /// `Δx_t = Σ_{n=1..N} n (x_{t+n} − x_{t−n}) / (2 Σ_{n=1..N} n²)`, with
-    /// the first and last frames repeated beyond the edges. ΔΔ applies the
-    /// same formula to Δ.
+    /// the edges as [`delta_edges`](MfccConfig::delta_edges) says. ΔΔ
+    /// applies the same formula to Δ.
     pub fn delta_window(mut self, half_width: usize) -> Self {
         self.delta_window = half_width;
+        self
+    }
+
+    /// What the delta regression reads beyond the first and last frames
+    /// (default [`DeltaEdges::Repeat`]).
+    pub fn delta_edges(mut self, edges: DeltaEdges) -> Self {
+        self.delta_edges = edges;
         self
     }
 

@@ -8,7 +8,7 @@ use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::errors::{MfccError, MfccParamsError};
-use super::hyperparams::{Cmvn, MfccConfig, VadConfig};
+use super::hyperparams::{Cmvn, DeltaEdges, MfccConfig, VadConfig};
 
 /// Hz to mel, HTK's and Kaldi's scale: `1127 ln(1 + f / 700)`.
 ///
@@ -170,8 +170,10 @@ fn dct_matrix(n: usize, first: usize, count: usize) -> Array2<f64> {
 
 /// Delta (regression) coefficients of each column of `x` (frames × columns):
 /// `Δx_t = Σ_{n=1..N} n (x_{t+n} − x_{t−n}) / (2 Σ_{n=1..N} n²)` with `N =
-/// window` and the first and last frames repeated beyond the edges (HTK,
-/// Kaldi). For a linear ramp `x_t = a t + b`, `Δx_t = a` away from the edges.
+/// window`; beyond the edges, `edges` says what `x` is: the first and last
+/// frames repeated ([`DeltaEdges::Repeat`], HTK and Kaldi) or zeros
+/// ([`DeltaEdges::Zero`], SIDEKIT). For a linear ramp `x_t = a t + b`,
+/// `Δx_t = a` away from the edges.
 ///
 /// # Panics
 ///
@@ -179,12 +181,19 @@ fn dct_matrix(n: usize, first: usize, count: usize) -> Array2<f64> {
 ///
 /// ```
 /// use ndarray::Array2;
-/// use shardkit_algorithms::frontend::deltas;
+/// use shardkit_algorithms::frontend::{deltas, DeltaEdges};
 /// let ramp = Array2::from_shape_fn((10, 1), |(t, _)| 3.0 * t as f64 + 1.0);
-/// let d = deltas(ramp.view(), 2);
+/// let d = deltas(ramp.view(), 2, DeltaEdges::Repeat);
 /// assert!((d[[5, 0]] - 3.0).abs() < 1e-12);
+/// // A constant has no deltas, unless the edges are zeros:
+/// let flat = Array2::from_elem((10, 1), 4.0);
+/// assert!(deltas(flat.view(), 2, DeltaEdges::Repeat).iter().all(|&v| v == 0.0));
+/// let z = deltas(flat.view(), 2, DeltaEdges::Zero);
+/// // Frame 0 sees (1 · (4 − 0) + 2 · (4 − 0)) / 10 = 1.2:
+/// assert!((z[[0, 0]] - 1.2).abs() < 1e-12 && (z[[9, 0]] + 1.2).abs() < 1e-12);
+/// assert_eq!(z[[5, 0]], 0.0);
 /// ```
-pub fn deltas(x: ArrayView2<f64>, window: usize) -> Array2<f64> {
+pub fn deltas(x: ArrayView2<f64>, window: usize, edges: DeltaEdges) -> Array2<f64> {
     assert!(window > 0, "the delta window must be at least 1");
     let frames = x.nrows();
     let mut out = Array2::zeros(x.dim());
@@ -196,11 +205,16 @@ pub fn deltas(x: ArrayView2<f64>, window: usize) -> Array2<f64> {
     for t in 0..frames {
         let mut row = out.row_mut(t);
         for n in 1..=window {
-            let ahead = x.row((t + n).min(last));
-            let behind = x.row(t.saturating_sub(n));
             let w = n as f64 / denom;
-            for ((o, &a), &b) in row.iter_mut().zip(&ahead).zip(&behind) {
-                *o += w * (a - b);
+            let (ahead, behind) = match edges {
+                DeltaEdges::Repeat => (Some((t + n).min(last)), Some(t.saturating_sub(n))),
+                DeltaEdges::Zero => ((t + n <= last).then_some(t + n), t.checked_sub(n)),
+            };
+            if let Some(a) = ahead {
+                row.scaled_add(w, &x.row(a));
+            }
+            if let Some(b) = behind {
+                row.scaled_add(-w, &x.row(b));
             }
         }
     }
@@ -561,11 +575,11 @@ impl Mfcc {
         let features = match config.deltas {
             0 => statics,
             order => {
-                let d1 = deltas(statics.view(), config.delta_window);
+                let d1 = deltas(statics.view(), config.delta_window, config.delta_edges);
                 let mut parts = vec![statics.view(), d1.view()];
                 let d2;
                 if order >= 2 {
-                    d2 = deltas(d1.view(), config.delta_window);
+                    d2 = deltas(d1.view(), config.delta_window, config.delta_edges);
                     parts.push(d2.view());
                 }
                 ndarray::concatenate(Axis(1), &parts).expect("parts have the same frames")

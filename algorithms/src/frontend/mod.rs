@@ -47,7 +47,7 @@ mod wav;
 
 pub use errors::{FrontendError, MfccError, MfccParamsError};
 pub use extract::{extract_features, ExtractReport, Failed, Job, Written};
-pub use hyperparams::{Cmvn, MfccConfig, VadConfig};
+pub use hyperparams::{Cmvn, DeltaEdges, MfccConfig, VadConfig};
 pub use mfcc::{
     cmvn, deltas, hamming, hz_to_mel, mel_centers, mel_filterbank, mel_to_hz, mfcc, pre_emphasis,
     vad_mask, Frames, Mfcc,

@@ -209,3 +209,50 @@ fn the_ubm_against_itself_scores_zero() {
     let x = frames(50, [0.3, -0.2], 5);
     assert_eq!(llr(x.view(), &ubm, &ubm, 2).unwrap(), 0.0);
 }
+
+/// `log w_m N(x; μ_m, σ²_m)` for every component, written out.
+fn naive_log_densities(x: &[f64], gmm: &DiagGmm) -> Vec<f64> {
+    (0..gmm.n_components())
+        .map(|m| {
+            let mut s = gmm.weights()[m].ln();
+            for (j, &xj) in x.iter().enumerate() {
+                let (mu, var) = (gmm.means()[[m, j]], gmm.variances()[[m, j]]);
+                s += -0.5 * (2.0 * std::f64::consts::PI * var).ln()
+                    - (xj - mu).powi(2) / (2.0 * var);
+            }
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn llr_matches_a_naive_top_n_log_likelihood_ratio() {
+    let ubm = ubm();
+    // A speaker model that differs in weights, means and variances.
+    let speaker = DiagGmm::new(
+        array![0.1, 0.2, 0.3, 0.4],
+        array![[-3.5, 0.2], [4.2, -0.1], [0.3, -3.6], [-0.2, 4.4]],
+        array![[0.8, 1.2], [1.1, 0.9], [1.3, 0.7], [0.6, 1.4]],
+    )
+    .unwrap();
+    let x = frames(40, [0.3, -0.2], 11);
+    for top_n in 1..=4 {
+        let mut total = 0.0;
+        for row in x.rows() {
+            let row: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
+            let u = naive_log_densities(&row, &ubm);
+            let s = naive_log_densities(&row, &speaker);
+            // The UBM's best top_n components (no ties on these frames).
+            let mut order: Vec<usize> = (0..4).collect();
+            order.sort_by(|&a, &b| u[b].total_cmp(&u[a]));
+            let lse = |d: &[f64]| order[..top_n].iter().map(|&m| d[m].exp()).sum::<f64>().ln();
+            total += lse(&s) - lse(&u);
+        }
+        let want = total / x.nrows() as f64;
+        let got = llr(x.view(), &speaker, &ubm, top_n).unwrap();
+        assert!(
+            (got - want).abs() < 1e-9 * want.abs().max(1.0),
+            "top_n {top_n}: {got} vs {want}"
+        );
+    }
+}

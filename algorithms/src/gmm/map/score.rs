@@ -19,22 +19,40 @@ pub struct Trial {
     pub segment: usize,
 }
 
-/// `log Σ_{m ∈ top} w_m N(x; μ_m, σ²_m)` in `f64`.
-fn top_log_likelihood(x: ArrayView1<f32>, gmm: &DiagGmm, top: ArrayView1<u32>) -> f64 {
+/// Per component `m`, the part of `log w_m N(x; μ_m, σ²_m)` that does not
+/// depend on `x`: `log w_m − ½ Σ_j (log 2π + log σ²_mj)`, computed once per
+/// model and scored segment rather than once per frame.
+fn log_constants(gmm: &DiagGmm) -> Vec<f64> {
     let log_two_pi = (2.0 * std::f64::consts::PI).ln();
-    let terms: Vec<f64> = top
-        .iter()
-        .map(|&m| {
-            let m = m as usize;
-            let mut s = gmm.weights()[m].ln();
-            for (j, &xj) in x.iter().enumerate() {
-                let (mu, var) = (gmm.means()[[m, j]], gmm.variances()[[m, j]]);
-                let diff = f64::from(xj) - mu;
-                s -= 0.5 * (log_two_pi + var.ln() + diff * diff / var);
-            }
-            s
-        })
-        .collect();
+    gmm.variances()
+        .rows()
+        .into_iter()
+        .zip(gmm.weights())
+        .map(|(var, &w)| w.ln() - 0.5 * var.iter().map(|v| log_two_pi + v.ln()).sum::<f64>())
+        .collect()
+}
+
+/// `log Σ_{m ∈ top} w_m N(x; μ_m, σ²_m)` in `f64`, with `constants` from
+/// [`log_constants`] and `terms` a scratch buffer.
+fn top_log_likelihood(
+    x: ArrayView1<f32>,
+    gmm: &DiagGmm,
+    constants: &[f64],
+    top: ArrayView1<u32>,
+    terms: &mut Vec<f64>,
+) -> f64 {
+    let (means, variances) = (gmm.means(), gmm.variances());
+    terms.clear();
+    terms.extend(top.iter().map(|&m| {
+        let m = m as usize;
+        let (means, vars) = (means.row(m), variances.row(m));
+        let mut quad = 0.0;
+        for ((&xj, &mu), &var) in x.iter().zip(means).zip(vars) {
+            let diff = f64::from(xj) - mu;
+            quad += diff * diff / var;
+        }
+        constants[m] - 0.5 * quad
+    }));
     let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()
 }
@@ -101,10 +119,13 @@ fn score(
         return 0.0;
     }
     let top = gmm::top_posteriors(frames, prepared, top_n);
+    let (speaker_constants, ubm_constants) = (log_constants(speaker), log_constants(ubm));
+    let mut terms = Vec::with_capacity(top_n);
     let mut total = 0.0;
     for (t, x) in frames.rows().into_iter().enumerate() {
         let best = top.indices.row(t);
-        total += top_log_likelihood(x, speaker, best) - top_log_likelihood(x, ubm, best);
+        total += top_log_likelihood(x, speaker, &speaker_constants, best, &mut terms)
+            - top_log_likelihood(x, ubm, &ubm_constants, best, &mut terms);
     }
     total / frames.nrows() as f64
 }

@@ -55,8 +55,8 @@
 //! # Systems
 //!
 //! - **GMM-UBM**: MAP-adapted speaker GMMs (means, relevance 16), average
-//!   frame log-likelihood ratio over the top `--top-n` UBM components
-//!   (default 10).
+//!   frame log-likelihood ratio over all UBM components (SIDEKIT's
+//!   scoring; `--top-n` keeps each frame's best few instead).
 //! - **i-vector cosine**: length-normalised i-vectors, the enrolment
 //!   i-vector is the mean of the speaker's training i-vectors.
 //! - **i-vector LDA+WCCN cosine**: the same after LDA and WCCN trained on
@@ -66,14 +66,16 @@
 //!
 //! The front end is [`MfccConfig::new`] (24 mel filters from `--low-hz`
 //! to `--high-hz`, default 20 Hz to Nyquist; c1–c13, log-energy, Δ and ΔΔ
-//! over ±`--delta-window` frames, default 2; CMVN) without voice activity
-//! detection: every frame is kept, as SIDEKIT's SNR VAD does on FSDD's
-//! trimmed clips. `--vad-db 30` turns on the library's energy VAD.
-//! The GMM-UBM system reads features of its own, with Δ and ΔΔ over ±3
-//! frames (`--gmm-delta-window`), and trains a UBM of its own on them
-//! (`ubm-gmm.npz`); the i-vector systems keep ±2 (`--delta-window`). Both
-//! choices were made on development splits inside takes 5–49 (see the
-//! README), never on the cross-validation.
+//! over ±`--delta-window` frames, default 2; CMVN, `--cmvn`) with two
+//! changes: no voice activity detection (every frame is kept, as SIDEKIT's
+//! SNR VAD does on FSDD's trimmed clips; `--vad-db 30` turns on the
+//! library's energy VAD), and zeros beyond the utterance's edges in the
+//! delta regressions, as SIDEKIT's deltas have (`--delta-edges repeat`
+//! gives the library's default). The GMM-UBM system reads features of its
+//! own, with Δ and ΔΔ over ±3 frames (`--gmm-delta-window`), and trains a
+//! UBM of its own on them (`ubm-gmm.npz`); the i-vector systems keep ±2.
+//! These choices were made on development splits inside takes 5–49 (see
+//! the README), never on the cross-validation.
 //!
 //! Prints the time of every stage and a table of ROCCH-EER and minDCF
 //! (P_target = 0.01), and writes the DET curves as `det.png` and `det.svg`
@@ -91,13 +93,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use ndarray::{Array2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::backend::Recipe;
 use shardkit_algorithms::features::ReadOptions;
 use shardkit_algorithms::frames::Frames;
-use shardkit_algorithms::frontend::{extract_features, Job, MfccConfig, VadConfig};
+use shardkit_algorithms::frontend::{
+    extract_features, Cmvn, DeltaEdges, Job, MfccConfig, VadConfig,
+};
 use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Speaker, Trial};
 use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
 use shardkit_algorithms::gmm::DiagGmm;
@@ -106,6 +110,21 @@ use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
 use shardkit_algorithms::protocol::{IdMap, IdMapEntry, Key, Ndx, Scores, TrialKind};
 use shardkit_testkit::cli::{self, Layout};
 use shardkit_testkit::speech;
+
+/// `--delta-edges`: [`DeltaEdges`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Edges {
+    Zero,
+    Repeat,
+}
+
+/// `--cmvn`: [`Cmvn`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Normalisation {
+    MeanVariance,
+    Mean,
+    None,
+}
 
 /// Speaker verification end to end: WAV files → MFCC → UBM → GMM-UBM and
 /// i-vector systems (cosine, LDA+WCCN, PLDA) → EER, minDCF and a DET plot.
@@ -180,10 +199,22 @@ struct Args {
     /// --delta-window).
     #[arg(long, default_value_t = 3, value_parser = cli::count(1, 100))]
     gmm_delta_window: usize,
+    /// What the Δ and ΔΔ regressions read beyond an utterance's first and
+    /// last frames: `zero` (SIDEKIT) or `repeat` (the edge frames, HTK and
+    /// Kaldi; the library's default).
+    #[arg(long, value_enum, default_value_t = Edges::Zero)]
+    delta_edges: Edges,
+    /// Per-utterance normalisation of the features: `mean-variance`,
+    /// `mean`, or `none` (see the README: on FSDD, where each speaker has
+    /// a microphone of their own, `none` lets the systems use the channel).
+    #[arg(long, value_enum, default_value_t = Normalisation::MeanVariance)]
+    cmvn: Normalisation,
     /// GMM-UBM scoring: the UBM components per frame the log-likelihood
-    /// ratio sums over (the number of components or more: all of them).
-    #[arg(long, default_value_t = 10, value_parser = cli::count(1, 1 << 16))]
-    top_n: usize,
+    /// ratio sums over, the frame's best by the UBM (Reynolds' fast
+    /// scoring; SIDEKIT's fast scoring uses 10) [default: all of them, a
+    /// full log-sum-exp as SIDEKIT's GMM-UBM scoring].
+    #[arg(long, value_parser = cli::count(1, 1 << 16))]
+    top_n: Option<usize>,
     /// LDA directions of the LDA+WCCN and PLDA back ends [default: speakers
     /// − 1].
     #[arg(long, value_parser = cli::count(1, 4096))]
@@ -471,7 +502,16 @@ fn run(args: &Args) -> Result<()> {
             .low_hz(args.low_hz)
             .high_hz(args.high_hz)
             .delta_window(delta_window)
+            .delta_edges(match args.delta_edges {
+                Edges::Zero => DeltaEdges::Zero,
+                Edges::Repeat => DeltaEdges::Repeat,
+            })
             .vad(args.vad_db.map(|db| VadConfig::new().threshold_db(db)))
+            .cmvn(match args.cmvn {
+                Normalisation::MeanVariance => Cmvn::MeanVariance,
+                Normalisation::Mean => Cmvn::Mean,
+                Normalisation::None => Cmvn::None,
+            })
     };
     let corpus = |delta_window: usize, feature_dir: PathBuf| Corpus {
         wav_dir: wav_dir.clone(),
@@ -502,10 +542,19 @@ fn run(args: &Args) -> Result<()> {
         Some(db) => format!("VAD {db} dB"),
         None => "no VAD".to_string(),
     };
+    let edges = match args.delta_edges {
+        Edges::Zero => "zero edges",
+        Edges::Repeat => "edges repeated",
+    };
+    let norm = match args.cmvn {
+        Normalisation::MeanVariance => "CMVN",
+        Normalisation::Mean => "CMN",
+        Normalisation::None => "not normalised",
+    };
     for corpus in corpora.all() {
         let window = corpus.delta_window;
         stages.run(
-            &format!("MFCC features (+Δ, ΔΔ ±{window}, {vad}, CMVN)"),
+            &format!("MFCC (+Δ, ΔΔ ±{window}, {edges}, {vad}, {norm})"),
             || features(corpus, &segments, &mfcc(window)),
         )?;
     }
@@ -888,7 +937,8 @@ fn evaluate(
             &gmm_ubm,
             &trials,
             &gmm_corpus.frames(&test_files),
-            args.top_n,
+            args.top_n
+                .map_or(gmm_ubm.n_components(), |n| n.min(gmm_ubm.n_components())),
         )?;
         Ok(Scores::from_triples(trials.iter().zip(scores).map(
             |(t, score)| (models[t.model].clone(), tests[t.segment], score),
@@ -1081,8 +1131,31 @@ impl Figures {
     }
 }
 
+/// The corpus as the DET plot's title names it: the last two parts of
+/// `--data` (`fsdd/recordings`), or "generated corpus".
+fn corpus_name(args: &Args) -> String {
+    match &args.data {
+        Some(dir) => {
+            let parts: Vec<_> = dir
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(p) => Some(p.to_string_lossy()),
+                    _ => None,
+                })
+                .collect();
+            let tail = &parts[parts.len().saturating_sub(2)..];
+            if tail.is_empty() {
+                dir.display().to_string()
+            } else {
+                tail.join("/")
+            }
+        }
+        None => "generated corpus".to_owned(),
+    }
+}
+
 /// Prints the table, writes it as `results.csv` and draws the DET plot
-/// (rank 0).
+/// (rank 0), each system's minDCF point marked.
 fn report(args: &Args, key: &Key, systems: &[System], stages: &mut Stages) -> Result<()> {
     let params = DcfParams::default();
     say!(
@@ -1114,11 +1187,12 @@ fn report(args: &Args, key: &Key, systems: &[System], stages: &mut Stages) -> Re
     stages.run("DET plot (PNG, SVG)", || {
         if shardkit::is_root() {
             let title = format!(
-                "Speaker verification: DET curves ({} trials, {} target)",
+                "DET: {} ({} trials, {} target)",
+                corpus_name(args),
                 key.len(),
                 key.n_targets()
             );
-            let mut plot = DetPlot::new(&title);
+            let mut plot = DetPlot::new(&title).min_dcf(params);
             for s in systems {
                 plot = plot.system(s.name, s.curve()?);
             }

@@ -224,13 +224,13 @@ fn moments(values: &[f64]) -> Result<Stats, Problem> {
 /// The statistics of each of `ids`, in order: the first failing id (in
 /// order) gives the error.
 pub(super) fn stats(ids: &[String], side: &Side<'_>) -> Result<Vec<Stats>, NormError> {
-    side_stats(ids, side)
+    cohort_statistics(ids, side)
 }
 
 /// One shard of ids: each id's statistics are its own, so the result has
 /// the same bits whatever the shards.
 #[parallelize(split = "ids", reduce = "concat")]
-fn side_stats(ids: &[String], side: &Side<'_>) -> Result<Vec<Stats>, NormError> {
+fn cohort_statistics(ids: &[String], side: &Side<'_>) -> Result<Vec<Stats>, NormError> {
     let mut values = Vec::with_capacity(side.members.len());
     ids.iter()
         .map(|id| side.stats_of(id, &mut values))

@@ -15,12 +15,13 @@
 //! - [`ivector`]: Baum-Welch statistics, total-variability training and
 //!   i-vector extraction;
 //! - [`backend`]: scoring back ends for i-vectors — length normalisation,
-//!   cosine scoring, LDA, WCCN, two-covariance PLDA;
+//!   cosine scoring, LDA, WCCN, two-covariance PLDA — and score
+//!   normalisation against a cohort (Z-, T-, ZT-, S- and adaptive S-norm);
 //! - [`metrics`]: EER, minimum DCF, DET curve points and DET plots (SVG,
 //!   PNG);
 //! - [`protocol`]: evaluation lists as SIDEKIT and BOSARIS write them —
 //!   IdMap, Ndx, Key and Scores text files (and, with the `hdf5` feature,
-//!   their HDF5 files), scores keyed by (model, segment).
+//!   their HDF5 files), scores keyed by (model, segment), and cohort lists.
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.

@@ -1,5 +1,7 @@
 //! Scoring back ends for fixed-length speaker embeddings (i-vectors):
-//! length normalisation, cosine scoring, LDA, WCCN and two-covariance PLDA.
+//! length normalisation, cosine scoring, LDA, WCCN and two-covariance PLDA,
+//! and the normalisation of their scores against an impostor cohort
+//! ([`ScoreNorm`]: Z-, T-, ZT-, S- and adaptive S-norm).
 //! GMM-UBM scoring of feature frames is [`crate::gmm::map`]'s
 //! ([`score_trials`](crate::gmm::map::score_trials)). [`Recipe`] puts the
 //! parts together as an i-vector system uses them (length norm → LDA →
@@ -61,6 +63,7 @@ mod cosine;
 mod dense;
 mod errors;
 mod lda;
+mod norm;
 mod plda;
 mod recipe;
 
@@ -68,5 +71,6 @@ pub use classes::{average_by_label, ClassStats};
 pub use cosine::{cosine_scores, length_normalize, LengthNorm};
 pub use errors::BackendError;
 pub use lda::{Lda, Wccn};
+pub use norm::{NormError, ScoreNorm};
 pub use plda::{Plda, PldaFit};
 pub use recipe::{Backend, Enrolled, Recipe, DEFAULT_LDA_MAX};

@@ -179,6 +179,19 @@ pub enum ProtocolError {
         right: String,
     },
 
+    /// The same id twice in a list of ids (a [`Cohort`](super::Cohort)).
+    #[error("{at}: {what} `{id}` is already listed at {first}")]
+    RepeatedId {
+        /// The second occurrence.
+        at: Location,
+        /// The first occurrence (boxed, to keep the error small).
+        first: Box<Location>,
+        /// `"cohort id"`.
+        what: &'static str,
+        /// The id.
+        id: String,
+    },
+
     /// Identifier lists that do not match the shape of a matrix given with
     /// them (models are rows, segments columns).
     #[error("the {what} is {rows} × {cols} but there are {models} model and {segments} segment identifiers: give one model per row and one segment per column")]

@@ -1,7 +1,9 @@
 //! Evaluation protocols as SIDEKIT and the BOSARIS toolkit write them:
 //! [`IdMap`] (models or speakers ↔ segments), [`Ndx`] (the trials to
 //! score), [`Key`] (target and non-target trials) and [`Scores`] (a score
-//! per trial), read from and written to their text forms.
+//! per trial), read from and written to their text forms; and [`Cohort`],
+//! the list of impostor ids of score normalisation
+//! ([`crate::backend::ScoreNorm`]).
 //!
 //! ```
 //! use shardkit_algorithms::metrics::DetCurve;
@@ -50,6 +52,7 @@
 //! | [`Ndx`] | `model segment` | models sorted, then their segments sorted |
 //! | [`Key`] | `model segment target` or `model segment nontarget` | models sorted; for each, target then non-target segments, sorted |
 //! | [`Scores`] | `model segment score` | models sorted, then their segments sorted |
+//! | [`Cohort`] | `id` (a plain id list: SIDEKIT has no cohort file type) | the order given |
 //!
 //! These are the layouts of SIDEKIT's `read_txt` / `write_txt`
 //! (`sidekit/bosaris/idmap.py`, `ndx.py`, `key.py`, `scores.py`); scores
@@ -62,7 +65,7 @@
 //! - a key word other than `target` or `nontarget` is an error (SIDEKIT
 //!   drops the trial);
 //! - a trial listed twice is an error (SIDEKIT keeps one of them), as is an
-//!   `IdMap` entry repeated exactly;
+//!   `IdMap` entry repeated exactly or a cohort id listed twice;
 //! - a score that is not a finite number is an error;
 //! - a file with no entry is an error ([`ProtocolError::Empty`]): an empty
 //!   list is almost always the wrong file. Objects built in memory may be
@@ -115,6 +118,7 @@
 //! [`Location::Element`]).
 #![warn(missing_docs)]
 
+mod cohort;
 mod errors;
 #[cfg(feature = "hdf5")]
 mod hdf5;
@@ -125,6 +129,7 @@ mod scores;
 mod table;
 mod text;
 
+pub use cohort::Cohort;
 pub use errors::{DatasetElement, Location, ProtocolError};
 pub use idmap::{FrameSpan, IdMap, IdMapEntry};
 pub use key::{Key, TrialKind};

@@ -191,6 +191,58 @@ impl Scores {
         self.len() == 0
     }
 
+    /// The row of `model`, if it has scores.
+    pub(crate) fn model_index(&self, model: &str) -> Option<usize> {
+        self.table
+            .models
+            .binary_search_by(|x| x.as_str().cmp(model))
+            .ok()
+    }
+
+    /// The column of `segment`, if it has scores.
+    pub(crate) fn segment_index(&self, segment: &str) -> Option<usize> {
+        self.table
+            .segments
+            .binary_search_by(|x| x.as_str().cmp(segment))
+            .ok()
+    }
+
+    /// The score at (row, column), if there is one.
+    pub(crate) fn get_at(&self, model: usize, segment: usize) -> Option<f64> {
+        let i = self
+            .table
+            .trials
+            .binary_search_by_key(&(model, segment), |&(m, s, _)| (m, s))
+            .ok()?;
+        Some(self.table.trials[i].2)
+    }
+
+    /// The scores as (row, column, score), in row-major order.
+    pub(crate) fn indexed(&self) -> impl Iterator<Item = (usize, usize, f64)> + '_ {
+        self.table.trials.iter().copied()
+    }
+
+    /// The same trials with the scores `values`, one per trial in
+    /// row-major order (the order of [`Scores::iter`]). The caller gives
+    /// as many values as there are trials, all finite.
+    pub(crate) fn with_values(&self, values: Vec<f64>) -> Scores {
+        debug_assert_eq!(values.len(), self.len());
+        debug_assert!(values.iter().all(|v| v.is_finite()));
+        Scores {
+            table: Table {
+                models: self.table.models.clone(),
+                segments: self.table.segments.clone(),
+                trials: self
+                    .table
+                    .trials
+                    .iter()
+                    .zip(values)
+                    .map(|(&(m, s, _), v)| (m, s, v))
+                    .collect(),
+            },
+        }
+    }
+
     /// The scores of `ndx`'s trials, with its models, segments and trial
     /// mask (SIDEKIT's `align_with_ndx`): scores of trials `ndx` does not
     /// list are left out. Several `Scores` aligned with one `Ndx` have the

@@ -463,7 +463,7 @@ fn any_memory_layout_gives_the_same_bits() {
 }
 
 #[test]
-#[should_panic(expected = "check the input for NaN or infinite values")]
+#[should_panic(expected = "check the input for NaN, infinite or huge values")]
 fn a_nan_frame_panics_naming_the_input() {
     let mut frames = mfcc_like(100, 6, 2, 81);
     let gmm = ubm_like(&frames, 3, 82);

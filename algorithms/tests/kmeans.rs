@@ -596,9 +596,25 @@ fn bad_data_errors_say_what_is_wrong() {
         .fit(&Frames::rows(Array2::<f32>::zeros((5, 0)).view()))
         .unwrap_err();
     assert_eq!(err.to_string(), "no data: rows of 0 columns");
-    let huge = Array2::from_elem((10, 3), 1e30f32);
+    // Values beyond the readers' limit are refused where they are read,
+    // naming the first one …
+    let mut huge = Array2::from_elem((10, 3), 1.0f32);
+    huge[(6, 1)] = 1e30;
     assert!(matches!(
         KMeans::new(2).fit(&Frames::rows(huge.view())),
+        Err(KMeansError::Frames(FramesError::Features(
+            FeatureError::TooLarge {
+                frame: 6,
+                column: 1,
+                ..
+            }
+        )))
+    ));
+    // … and values within it, but too many of them to sum squared
+    // distances exactly, by k-means itself.
+    let big = Array2::from_elem((200_000, 3), 1.0e9f32);
+    assert!(matches!(
+        KMeans::new(2).fit(&Frames::rows(big.view())),
         Err(KMeansError::TooLarge { .. })
     ));
 

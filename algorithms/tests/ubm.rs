@@ -335,3 +335,35 @@ fn degenerate_data_is_refused_before_em_and_tiny_initial_variances_are_floored()
         trained.history
     );
 }
+
+#[test]
+fn extreme_values_are_named_where_they_are_read_instead_of_panicking_in_the_sums() {
+    // One feature value of 1e20 in the second of three files: the error
+    // names the file, the frame and the column (before: a panic in the
+    // exact sum that named no file and blamed NaN).
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = (0..3)
+        .map(|k| dir.path().join(format!("f{k}.npy")))
+        .collect();
+    for (k, path) in files.iter().enumerate() {
+        let mut x = sample(&known(), 400, 10 + k as u64);
+        if k == 1 {
+            x[(123, 2)] = 1e20;
+        }
+        write_npy(path, &x).unwrap();
+    }
+    let err = train_ubm(&Frames::files(&files), 4, &EmConfig::new(), &mut |_| {}).unwrap_err();
+    let text = err.to_string();
+    for want in ["f1.npy", "frame 123", "column 2", "1e20"] {
+        assert!(text.contains(want), "{want:?} not in {text}");
+    }
+    // Every value near 1e13 (in memory) is refused at its first value;
+    // values of 1e7 times the usual scale, inside the limit, train.
+    let near = sample(&known(), 2_000, 3).mapv(|v| 1e13 + v);
+    let err = train_ubm(&Frames::rows(near.view()), 4, &EmConfig::new(), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("frame 0, column 0"), "{err}");
+    let inside = sample(&known(), 2_000, 3).mapv(|v| v * 1e7);
+    let config = EmConfig::new().iterations(vec![1, 1, 1]);
+    let trained = train_ubm(&Frames::rows(inside.view()), 4, &config, &mut |_| {});
+    assert!(trained.is_ok(), "{:?}", trained.err());
+}

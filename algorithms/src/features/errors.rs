@@ -202,6 +202,26 @@ pub enum FeatureError {
         value: f32,
     },
 
+    /// A finite value of larger magnitude than
+    /// [`ReadOptions::max_magnitude`](super::ReadOptions::max_magnitude)
+    /// allows. Only the first one is reported.
+    #[error(
+        "{}: value {value:e} at frame {frame}, column {column} (counting from 0) is beyond ±{limit:e}, the largest feature magnitude accepted (shardkit's reproducible sums add up squares of features over millions of frames); features this large are almost always a unit or format error, e.g. linear instead of log energies or the wrong byte order",
+        path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Frame (row) of the first such value, from 0.
+        frame: usize,
+        /// Column of the first such value, from 0.
+        column: usize,
+        /// The value.
+        value: f32,
+        /// The limit it is beyond.
+        limit: f32,
+    },
+
     /// A SIDEKIT HDF5 feature file (the `hdf5` feature) that cannot be
     /// opened or read, a show it does not hold, or a dataset of the show
     /// that is missing or not as SIDEKIT writes it.
@@ -252,7 +272,8 @@ impl FeatureError {
             | Self::Unencodable { path, .. }
             | Self::WrongDim { path, .. }
             | Self::NoFrames { path, .. }
-            | Self::NonFinite { path, .. } => path,
+            | Self::NonFinite { path, .. }
+            | Self::TooLarge { path, .. } => path,
             #[cfg(feature = "hdf5")]
             Self::Hdf5 { path, .. } => path,
             Self::ListLine { list, .. } => list,

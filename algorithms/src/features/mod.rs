@@ -74,15 +74,17 @@ impl FeatureFormat {
 /// What [`read_features_with`] checks, beyond the file being well formed.
 ///
 /// The default checks that there is at least one frame and that every value
-/// is finite, and accepts any number of columns.
+/// is finite and of magnitude at most [`MAX_MAGNITUDE`], and accepts any
+/// number of columns.
 ///
 /// ```
-/// use shardkit_algorithms::features::ReadOptions;
+/// use shardkit_algorithms::features::{ReadOptions, MAX_MAGNITUDE};
 /// let options = ReadOptions::new().expect_dim(60);
 /// assert_eq!(options.expected_dim, Some(60));
 /// assert!(!options.allow_empty && !options.allow_non_finite);
+/// assert_eq!(options.max_magnitude, MAX_MAGNITUDE);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ReadOptions {
     /// The number of columns every file must have (e.g. the model's
@@ -92,12 +94,50 @@ pub struct ReadOptions {
     pub allow_empty: bool,
     /// Accept NaN and infinite values (default: refused).
     pub allow_non_finite: bool,
+    /// The largest magnitude a finite value may have (default
+    /// [`MAX_MAGNITUDE`]); larger values are refused with
+    /// [`FeatureError::TooLarge`].
+    pub max_magnitude: f32,
+}
+
+/// The largest feature magnitude [`ReadOptions`] accepts by default: 2^30
+/// (about 1.07e9).
+///
+/// The passes over frames (UBM EM, Baum-Welch statistics, k-means) sum
+/// squares of features over blocks of frames with shardkit's reproducible
+/// sums, which take addends of magnitude below 2^84: with features below
+/// 2^30, a block may hold 2^24 (16 million) frames. Real features
+/// (log filterbanks, cepstra, bottlenecks) are a few hundred at most;
+/// values near this bound are almost always a unit or format error, such as
+/// linear instead of log energies, or samples read with the wrong byte
+/// order.
+pub const MAX_MAGNITUDE: f32 = (1u32 << 30) as f32;
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            expected_dim: None,
+            allow_empty: false,
+            allow_non_finite: false,
+            max_magnitude: MAX_MAGNITUDE,
+        }
+    }
 }
 
 impl ReadOptions {
-    /// The default checks: at least one frame, finite values, any dimension.
+    /// The default checks: at least one frame, finite values of magnitude
+    /// at most [`MAX_MAGNITUDE`], any dimension.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Refuses finite values of magnitude above `limit` (default
+    /// [`MAX_MAGNITUDE`]). A limit above [`MAX_MAGNITUDE`] is the caller's
+    /// promise that blocks hold few enough frames for the reproducible sums
+    /// (`frames · limit² < 2^84`).
+    pub fn max_magnitude(mut self, limit: f32) -> Self {
+        self.max_magnitude = limit;
+        self
     }
 
     /// Requires exactly `dim` columns.
@@ -124,7 +164,8 @@ impl ReadOptions {
     /// # Errors
     ///
     /// In this order: [`FeatureError::WrongDim`], [`FeatureError::NoFrames`],
-    /// [`FeatureError::NonFinite`] (the first bad value in row-major order).
+    /// then the first bad value in row-major order: [`FeatureError::NonFinite`]
+    /// or [`FeatureError::TooLarge`].
     pub fn check<S>(
         &self,
         path: impl AsRef<Path>,
@@ -150,19 +191,53 @@ impl ReadOptions {
                 columns,
             });
         }
-        if !self.allow_non_finite {
-            if let Some(((frame, column), &value)) =
-                features.indexed_iter().find(|(_, v)| !v.is_finite())
-            {
-                return Err(FeatureError::NonFinite {
-                    path: path.to_path_buf(),
-                    frame,
-                    column,
-                    value,
-                });
-            }
+        let first = features
+            .indexed_iter()
+            .find_map(|((frame, column), &v)| Some((frame, column, v, self.value_error(v)?)));
+        match first {
+            Some((frame, column, value, bad)) => Err(bad.at(path, frame, column, value)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Whether `value` breaks these options, and how.
+    pub(crate) fn value_error(&self, value: f32) -> Option<BadValue> {
+        if !value.is_finite() {
+            (!self.allow_non_finite).then_some(BadValue::NonFinite)
+        } else if value.abs() > self.max_magnitude {
+            Some(BadValue::TooLarge(self.max_magnitude))
+        } else {
+            None
+        }
+    }
+}
+
+/// What is wrong with one value ([`ReadOptions::value_error`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BadValue {
+    NonFinite,
+    TooLarge(f32),
+}
+
+impl BadValue {
+    /// The error for this value at `frame`, `column` of `path`.
+    pub(crate) fn at(self, path: &Path, frame: usize, column: usize, value: f32) -> FeatureError {
+        let path = path.to_path_buf();
+        match self {
+            BadValue::NonFinite => FeatureError::NonFinite {
+                path,
+                frame,
+                column,
+                value,
+            },
+            BadValue::TooLarge(limit) => FeatureError::TooLarge {
+                path,
+                frame,
+                column,
+                value,
+                limit,
+            },
+        }
     }
 }
 

@@ -688,18 +688,17 @@ fn check_rows(
         .into());
     }
     let scan = scan_rows(rows, 0..n, block);
-    if scan.first_bad != u64::MAX && !options.allow_non_finite {
-        let (frame, column) = (
-            (scan.first_bad / d as u64) as usize,
-            (scan.first_bad % d as u64) as usize,
-        );
-        return Err(FeatureError::NonFinite {
-            path: frames.name(0),
-            frame,
-            column,
-            value: rows[(frame, column)],
+    let non_finite = scan.first_bad != u64::MAX && !options.allow_non_finite;
+    if non_finite || scan.max_abs > f64::from(options.max_magnitude) {
+        // The first bad value in row-major order, found again serially
+        // (infinities allowed by the options make the largest magnitude
+        // infinite without being bad).
+        let first = rows
+            .indexed_iter()
+            .find_map(|((frame, column), &v)| Some((frame, column, v, options.value_error(v)?)));
+        if let Some((frame, column, value, bad)) = first {
+            return Err(bad.at(&frames.name(0), frame, column, value).into());
         }
-        .into());
     }
     Ok(scan.max_abs)
 }

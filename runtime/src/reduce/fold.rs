@@ -84,7 +84,7 @@ impl<T> ExactFolder<T> {
         );
         Exact::from_lanes(lanes).unwrap_or_else(|bad| {
             panic!(
-                "shardkit: `{}`: block {index} returned {} as its summed number #{}; the reproducible sum takes finite numbers of magnitude below {MAX_MAGNITUDE:e}; check the input for NaN or infinite values",
+                "shardkit: `{}`: block {index} returned {} as its summed number #{}; the reproducible sum takes finite numbers of magnitude below {MAX_MAGNITUDE:e}; check the input for NaN, infinite or huge values (a block's sum of squares of values near 1e12 already reaches the bound), or scale the data down",
                 self.function, bad.value, bad.lane
             )
         })

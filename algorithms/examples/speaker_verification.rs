@@ -34,6 +34,20 @@
 //! and runs through the same code: the files it writes, given back, give
 //! the same bits.
 //!
+//! Every run saves its models in `--out` (`ubm.npz`, `ubm-gmm.npz`,
+//! `tv.npz`, `backend-cosine.npz`, `backend-lda+wccn-cosine.npz`,
+//! `backend-plda.npz`, and `front-end.txt`, the feature settings they were
+//! trained on). `--models DIR` scores new trials with them, without a
+//! training list and without training anything:
+//!
+//! ```text
+//! cargo run --release -p shardkit-algorithms --example speaker_verification -- \
+//!     --data WAV_DIR --models OLD_OUT --enrol enrol.idmap --trials trials.ndx [--key trials.key]
+//! ```
+//!
+//! (the same front-end options as the run that trained them; a mismatch is
+//! refused before any work).
+//!
 //! # Protocol (the FSDD one)
 //!
 //! Recordings `{digit}_{speaker}_{index}.wav` are split by their index
@@ -96,7 +110,7 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use ndarray::{Array2, Axis};
 use shardkit::Executor;
-use shardkit_algorithms::backend::Recipe;
+use shardkit_algorithms::backend::{Backend, Recipe};
 use shardkit_algorithms::features::ReadOptions;
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::frontend::{
@@ -105,7 +119,7 @@ use shardkit_algorithms::frontend::{
 use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Speaker, Trial};
 use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
 use shardkit_algorithms::gmm::DiagGmm;
-use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig};
+use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig, TvModel};
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
 use shardkit_algorithms::protocol::{IdMap, IdMapEntry, Key, Ndx, Scores, TrialKind};
 use shardkit_testkit::cli::{self, Layout};
@@ -146,20 +160,27 @@ struct Args {
     /// `speaker segment` per line: the UBM, T and back ends train on these
     /// segments). With --enrol and --trials (or --key); segments are
     /// `{--data}/{segment}.wav`.
-    #[arg(long, requires_all = ["enrol", "data"], conflicts_with_all = ["folds", "train_takes"])]
+    #[arg(long, requires_all = ["enrol", "data"], conflicts_with_all = ["folds", "train_takes", "models"])]
     train: Option<PathBuf>,
     /// Protocol files: the enrolment list (an IdMap, `model segment` per
-    /// line).
-    #[arg(long, requires = "train")]
+    /// line). Needs --train, or --models.
+    #[arg(long, requires = "data")]
     enrol: Option<PathBuf>,
     /// Protocol files: the trials to score (an Ndx, `model segment` per
     /// line) [default: the key's trials].
-    #[arg(long, requires = "train")]
+    #[arg(long, requires = "enrol")]
     trials: Option<PathBuf>,
     /// Protocol files: the key (`model segment target|nontarget` per line);
     /// with it the EER, minDCF and DET plot are computed.
-    #[arg(long, requires = "train")]
+    #[arg(long, requires = "enrol")]
     key: Option<PathBuf>,
+    /// Score with the models an earlier run wrote in this folder (its
+    /// --out: ubm.npz, ubm-gmm.npz, tv.npz, backend-*.npz, front-end.txt)
+    /// instead of training them: enrol the --enrol list and score the
+    /// trials, with no training list. The front-end settings must be those
+    /// the models were trained with.
+    #[arg(long, requires = "enrol", conflicts_with_all = ["folds", "train"])]
+    models: Option<PathBuf>,
     /// Where the features, models, scores and plots go.
     #[arg(long, default_value = "target/speaker_verification")]
     out: PathBuf,
@@ -448,51 +469,67 @@ fn run(args: &Args) -> Result<()> {
     cli::create_dir(&feature_dir)?;
     // The lists: given as files, or made from the file names' takes (one
     // split, or one per fold).
-    let (lists, folds) =
-        match &args.train {
-            Some(train) => {
-                let enrol = args.enrol.as_deref().ok_or("--train needs --enrol")?;
-                let lists = Lists::read(train, enrol, args.trials.as_deref(), args.key.as_deref())?;
-                say!(
+    let (lists, folds) = match &args.train {
+        _ if args.enrol.is_some() => {
+            let enrol = args.enrol.as_deref().expect("checked");
+            if args.train.is_none() && args.models.is_none() {
+                return Err("--enrol needs --train (the training list) or --models (a folder of trained models)".into());
+            }
+            let lists = Lists::read(
+                args.train.as_deref(),
+                enrol,
+                args.trials.as_deref(),
+                args.key.as_deref(),
+            )?;
+            say!(
                 "protocol: {} training segments, {} enrolment segments of {} models, {} trials{}",
                 lists.train.len(),
                 lists.enrol.len(),
-                lists.enrol.left_ids().into_iter().collect::<BTreeSet<_>>().len(),
+                lists
+                    .enrol
+                    .left_ids()
+                    .into_iter()
+                    .collect::<BTreeSet<_>>()
+                    .len(),
                 lists.trials.len(),
-                if lists.key.is_some() { ", with a key" } else { "" }
+                if lists.key.is_some() {
+                    ", with a key"
+                } else {
+                    ""
+                }
             );
-                (vec![lists], None)
-            }
-            None => {
-                let (recordings, speakers) = scan(&wav_dir)?;
-                say!(
-                    "{} recordings of {} speakers in {}",
-                    recordings.len(),
-                    speakers.len(),
-                    wav_dir.display()
-                );
-                let protocols = match args.folds {
-                    None => vec![Protocol::new(
-                        &recordings,
-                        &speakers,
-                        &args.test_takes,
-                        args.train_takes.as_ref(),
-                    )?],
-                    Some(folds) => Protocol::folds(&recordings, &speakers, folds)?,
-                };
-                let lists = protocols
+            (vec![lists], None)
+        }
+        _ => {
+            let (recordings, speakers) = scan(&wav_dir)?;
+            say!(
+                "{} recordings of {} speakers in {}",
+                recordings.len(),
+                speakers.len(),
+                wav_dir.display()
+            );
+            let protocols = match args.folds {
+                None => vec![Protocol::new(
+                    &recordings,
+                    &speakers,
+                    &args.test_takes,
+                    args.train_takes.as_ref(),
+                )?],
+                Some(folds) => Protocol::folds(&recordings, &speakers, folds)?,
+            };
+            let lists = protocols
+                .iter()
+                .map(|p| Lists::of_takes(&recordings, &speakers, p))
+                .collect::<Result<Vec<_>>>()?;
+            let folds = args.folds.map(|_| {
+                protocols
                     .iter()
-                    .map(|p| Lists::of_takes(&recordings, &speakers, p))
-                    .collect::<Result<Vec<_>>>()?;
-                let folds = args.folds.map(|_| {
-                    protocols
-                        .iter()
-                        .map(|p| p.test_takes.clone())
-                        .collect::<Vec<_>>()
-                });
-                (lists, folds)
-            }
-        };
+                    .map(|p| p.test_takes.clone())
+                    .collect::<Vec<_>>()
+            });
+            (lists, folds)
+        }
+    };
 
     // Features, once for every segment the lists name: they do not depend
     // on the split. Missing recordings are named before any work. The
@@ -523,6 +560,31 @@ fn run(args: &Args) -> Result<()> {
     let gmm = (args.gmm_delta_window != args.delta_window)
         .then(|| corpus(args.gmm_delta_window, args.out.join("features-gmm")));
     let corpora = Corpora { ivector, gmm };
+    // The front end the models are trained on is recorded beside them, and
+    // models given with --models must have been trained on this one.
+    let front_end = corpora
+        .all()
+        .map(|c| format!("{:?}\n", mfcc(c.delta_window)))
+        .collect::<String>();
+    if let Some(dir) = &args.models {
+        let record = dir.join("front-end.txt");
+        let theirs = std::fs::read_to_string(&record).map_err(|e| {
+            format!(
+                "--models {}: cannot read {}: {e}",
+                dir.display(),
+                record.display()
+            )
+        })?;
+        if theirs != front_end {
+            return Err(format!(
+                "--models {}: those models were trained on features made with other settings ({}) than this run's; give the front-end options of that run (--delta-window, --gmm-delta-window, --delta-edges, --cmvn, --vad-db, --low-hz, --high-hz)",
+                dir.display(),
+                record.display()
+            )
+            .into());
+        }
+    }
+
     let segments: BTreeSet<String> = lists.iter().flat_map(Lists::segments).collect();
     let missing: Vec<&String> = segments
         .iter()
@@ -562,6 +624,11 @@ fn run(args: &Args) -> Result<()> {
     match folds {
         None => {
             let lists = &lists[0];
+            if shardkit::is_root() && args.models.is_none() {
+                shardkit::write_atomic(args.out.join("front-end.txt"), |w| {
+                    w.write_all(front_end.as_bytes())
+                })?;
+            }
             say!(
                 "{} training segments, {} test segments; {} trials",
                 lists.train.len(),
@@ -747,9 +814,10 @@ impl Lists {
         })
     }
 
-    /// The lists given as files; without `trials`, the key's trials.
+    /// The lists given as files; without `trials`, the key's trials;
+    /// without `train`, an empty training list (the models are given).
     fn read(
-        train: &Path,
+        train: Option<&Path>,
         enrol: &Path,
         trials: Option<&Path>,
         key: Option<&Path>,
@@ -761,7 +829,10 @@ impl Lists {
             (None, None) => return Err("give the trials (--trials) or a key (--key)".into()),
         };
         let lists = Lists {
-            train: IdMap::read_txt(train)?,
+            train: match train {
+                Some(path) => IdMap::read_txt(path)?,
+                None => IdMap::new(Vec::new())?,
+            },
             enrol: IdMap::read_txt(enrol)?,
             trials,
             key,
@@ -794,7 +865,7 @@ impl Lists {
             }
         }
         let speakers: BTreeSet<&str> = self.train.left_ids().into_iter().collect();
-        if speakers.len() < 2 {
+        if !self.train.is_empty() && speakers.len() < 2 {
             return Err("the training list needs segments of at least two speakers (for LDA, WCCN and PLDA)".into());
         }
         Ok(())
@@ -819,7 +890,9 @@ impl Lists {
     /// `enrol.idmap`, `trials.ndx` and, with a key, `trials.key`.
     fn write(&self, dir: &Path) -> Result<()> {
         cli::create_dir(dir)?;
-        self.train.write_txt(dir.join("train.idmap"))?;
+        if !self.train.is_empty() {
+            self.train.write_txt(dir.join("train.idmap"))?;
+        }
         self.enrol.write_txt(dir.join("enrol.idmap"))?;
         self.trials.write_txt(dir.join("trials.ndx"))?;
         if let Some(key) = &self.key {
@@ -870,6 +943,12 @@ fn evaluate(
     // The UBM of the i-vector systems (ubm.npz), and the GMM-UBM system's
     // own where its features differ (ubm-gmm.npz).
     let mut ubm_of = |corpus: &Corpus, file: &str| {
+        if let Some(dir) = &args.models {
+            let path = dir.join(file);
+            return stages.run(&format!("UBM (loaded from {})", path.display()), || {
+                Ok(DiagGmm::load(&path)?)
+            });
+        }
         stages.run(
             &format!(
                 "UBM ({} components, Δ ±{})",
@@ -956,27 +1035,36 @@ fn evaluate(
         let ids: Vec<&str> = segments.iter().map(String::as_str).collect();
         Ok(baum_welch(&corpus.frames(&npy(corpus, &ids)), &ubm)?)
     })?;
-    let tv = stages.run(
-        &format!(
-            "total variability (R = {}, {} iterations)",
-            args.rank, args.tv_iters
-        ),
-        || {
-            let config = TvConfig::new(args.rank)
-                .iterations(args.tv_iters)
-                .seed(args.seed);
-            let bar = shardkit::progress(args.tv_iters as u64, "TV EM");
-            let train_rows: Vec<usize> = train_ids.iter().map(|id| rows[id]).collect();
-            let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| {
-                bar.inc(1)
-            })?;
-            bar.finish_and_clear();
-            if let Some(dir) = save.filter(|_| shardkit::is_root()) {
-                trained.model.save(dir.join("tv.npz"))?;
-            }
-            Ok(trained.model)
-        },
-    )?;
+    let tv = match &args.models {
+        Some(dir) => {
+            let path = dir.join("tv.npz");
+            stages.run(
+                &format!("total variability (loaded from {})", path.display()),
+                || Ok(TvModel::load(&path)?),
+            )?
+        }
+        None => stages.run(
+            &format!(
+                "total variability (R = {}, {} iterations)",
+                args.rank, args.tv_iters
+            ),
+            || {
+                let config = TvConfig::new(args.rank)
+                    .iterations(args.tv_iters)
+                    .seed(args.seed);
+                let bar = shardkit::progress(args.tv_iters as u64, "TV EM");
+                let train_rows: Vec<usize> = train_ids.iter().map(|id| rows[id]).collect();
+                let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| {
+                    bar.inc(1)
+                })?;
+                bar.finish_and_clear();
+                if let Some(dir) = save.filter(|_| shardkit::is_root()) {
+                    trained.model.save(dir.join("tv.npz"))?;
+                }
+                Ok(trained.model)
+            },
+        )?,
+    };
     let ivectors = stages.run("i-vector extraction", || Ok(extract(&stats, &tv)?))?;
     let pick =
         |ids: &[&str]| ivectors.select(Axis(0), &ids.iter().map(|id| rows[id]).collect::<Vec<_>>());
@@ -990,6 +1078,7 @@ fn evaluate(
             (&test, &tests),
             lists,
             args.lda_dim,
+            (args.models.as_deref(), save),
         )?);
         Ok(())
     })?;
@@ -1069,6 +1158,7 @@ fn backends(
     (test, tests): (&Array2<f64>, &[&str]),
     lists: &Lists,
     lda_dim: Option<usize>,
+    (load, save): (Option<&Path>, Option<&Path>),
 ) -> Result<Vec<System>> {
     // Length-normalised i-vectors (centred on the training mean), then
     // cosine, LDA (speakers − 1 directions, up to 150, unless --lda-dim) +
@@ -1089,7 +1179,20 @@ fn backends(
     ];
     let mut systems = Vec::new();
     for (name, recipe) in recipes {
-        let backend = recipe.fit(train.view(), train_labels)?;
+        // backend-cosine.npz, backend-lda+wccn-cosine.npz, backend-plda.npz
+        let file = format!(
+            "backend-{}.npz",
+            name.trim_start_matches("i-vector ")
+                .to_lowercase()
+                .replace(' ', "-")
+        );
+        let backend = match load {
+            Some(dir) => Backend::load(dir.join(&file))?,
+            None => recipe.fit(train.view(), train_labels)?,
+        };
+        if let Some(dir) = save.filter(|_| load.is_none() && shardkit::is_root()) {
+            backend.save(dir.join(&file))?;
+        }
         let enrolled = backend.enrol(enrol.view(), enrol_labels)?;
         let matrix = backend.score(&enrolled, test.view())?;
         let names: Vec<&str> = enrolled

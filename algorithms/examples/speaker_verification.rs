@@ -48,6 +48,17 @@
 //! (the same front-end options as the run that trained them; a mismatch is
 //! refused before any work).
 //!
+//! # Settings
+//!
+//! Every setting of the systems (the whole front end, as the library's
+//! `MfccConfig`; UBM size; the GMM-UBM system's Δ window, scoring and
+//! MAP, as `MapConfig`; R, TV iterations and seed; LDA dimension and PLDA
+//! iterations; the DCF, as `DcfParams`) is written to
+//! `--out`/settings.toml by every run. `--config FILE` reads them instead
+//! of the options (a file may give only some; the rest take their
+//! defaults, an unknown field is an error naming it), so
+//! `--config OLD_OUT/settings.toml` repeats a run bit for bit.
+//!
 //! # Protocol (the FSDD one)
 //!
 //! Recordings `{digit}_{speaker}_{index}.wav` are split by their index
@@ -109,6 +120,7 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use ndarray::{Array2, Axis};
+use serde::{Deserialize, Serialize};
 use shardkit::Executor;
 use shardkit_algorithms::backend::{Backend, Recipe};
 use shardkit_algorithms::features::ReadOptions;
@@ -138,6 +150,218 @@ enum Normalisation {
     MeanVariance,
     Mean,
     None,
+}
+
+/// Every setting of the systems: built from the options, or read from
+/// `--config` (TOML); every run writes it to `--out`/settings.toml, so
+/// `--config that/settings.toml` repeats the run. Missing fields take the
+/// defaults below, unknown ones are errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    /// The i-vector systems' front end (the library's `MfccConfig`).
+    front_end: MfccConfig,
+    /// The UBM (both systems).
+    ubm: UbmSettings,
+    /// The GMM-UBM system.
+    gmm_ubm: GmmUbmSettings,
+    /// The total variability and the i-vectors.
+    ivector: IvectorSettings,
+    /// The LDA+WCCN and PLDA back ends.
+    backend: BackendSettings,
+    /// The detection cost function of minDCF (the library's `DcfParams`).
+    dcf: DcfParams,
+}
+
+/// `[ubm]` of [`Settings`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct UbmSettings {
+    /// Components (a power of two).
+    components: usize,
+}
+
+/// `[gmm_ubm]` of [`Settings`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct GmmUbmSettings {
+    /// The Δ and ΔΔ half-width of its own features (the rest of the front
+    /// end is the i-vector systems').
+    delta_window: usize,
+    /// Components per frame in the scoring (none: all of them).
+    top_n: Option<usize>,
+    /// MAP adaptation (the library's `MapConfig`).
+    map: MapConfig,
+}
+
+/// `[ivector]` of [`Settings`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct IvectorSettings {
+    /// The i-vector dimension R.
+    rank: usize,
+    /// Total-variability EM iterations.
+    tv_iterations: usize,
+    /// Seed of the initial T.
+    seed: u64,
+}
+
+/// `[backend]` of [`Settings`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct BackendSettings {
+    /// LDA directions (none: speakers − 1).
+    lda_dim: Option<usize>,
+    /// PLDA EM iterations.
+    plda_iterations: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            front_end: MfccConfig::new().vad(None).delta_edges(DeltaEdges::Zero),
+            ubm: UbmSettings::default(),
+            gmm_ubm: GmmUbmSettings::default(),
+            ivector: IvectorSettings::default(),
+            backend: BackendSettings::default(),
+            dcf: DcfParams::default(),
+        }
+    }
+}
+
+impl Default for UbmSettings {
+    fn default() -> Self {
+        UbmSettings { components: 64 }
+    }
+}
+
+impl Default for GmmUbmSettings {
+    fn default() -> Self {
+        GmmUbmSettings {
+            delta_window: 3,
+            top_n: None,
+            map: MapConfig::new(),
+        }
+    }
+}
+
+impl Default for IvectorSettings {
+    fn default() -> Self {
+        IvectorSettings {
+            rank: 100,
+            tv_iterations: 10,
+            seed: 7,
+        }
+    }
+}
+
+impl Default for BackendSettings {
+    fn default() -> Self {
+        BackendSettings {
+            lda_dim: None,
+            plda_iterations: 10,
+        }
+    }
+}
+
+impl Settings {
+    /// The settings the options give.
+    fn of_args(args: &Args) -> Settings {
+        let defaults = Settings::default();
+        Settings {
+            front_end: defaults
+                .front_end
+                .low_hz(args.low_hz)
+                .high_hz(args.high_hz)
+                .delta_window(args.delta_window)
+                .delta_edges(match args.delta_edges {
+                    Edges::Zero => DeltaEdges::Zero,
+                    Edges::Repeat => DeltaEdges::Repeat,
+                })
+                .vad(args.vad_db.map(|db| VadConfig::new().threshold_db(db)))
+                .cmvn(match args.cmvn {
+                    Normalisation::MeanVariance => Cmvn::MeanVariance,
+                    Normalisation::Mean => Cmvn::Mean,
+                    Normalisation::None => Cmvn::None,
+                }),
+            ubm: UbmSettings {
+                components: args.components,
+            },
+            gmm_ubm: GmmUbmSettings {
+                delta_window: args.gmm_delta_window,
+                top_n: args.top_n,
+                map: MapConfig::new(),
+            },
+            ivector: IvectorSettings {
+                rank: args.rank,
+                tv_iterations: args.tv_iters,
+                seed: args.seed,
+            },
+            backend: BackendSettings {
+                lda_dim: args.lda_dim,
+                plda_iterations: 10,
+            },
+            dcf: DcfParams::default(),
+        }
+    }
+
+    /// Reads `path` (TOML) and checks what the options' parsers would.
+    fn read(path: &Path) -> Result<Settings> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let settings: Settings =
+            toml::from_str(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let bad = |what: String| format!("--config {}: {what}", path.display());
+        settings.front_end.check().map_err(|e| bad(e.to_string()))?;
+        settings
+            .gmm_ubm
+            .map
+            .check()
+            .map_err(|e| bad(e.to_string()))?;
+        settings.dcf.validate().map_err(|e| bad(e.to_string()))?;
+        let ranges = [
+            ("ubm.components", settings.ubm.components, 1 << 16),
+            ("gmm_ubm.delta_window", settings.gmm_ubm.delta_window, 100),
+            ("ivector.rank", settings.ivector.rank, 4096),
+            (
+                "ivector.tv_iterations",
+                settings.ivector.tv_iterations,
+                100_000,
+            ),
+            (
+                "backend.plda_iterations",
+                settings.backend.plda_iterations,
+                100_000,
+            ),
+            (
+                "gmm_ubm.top_n",
+                settings.gmm_ubm.top_n.unwrap_or(1),
+                1 << 16,
+            ),
+            (
+                "backend.lda_dim",
+                settings.backend.lda_dim.unwrap_or(1),
+                4096,
+            ),
+        ];
+        for (name, value, most) in ranges {
+            if !(1..=most).contains(&value) {
+                return Err(bad(format!(
+                    "{name} = {value}: give a whole number from 1 to {most}"
+                ))
+                .into());
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The front end of the GMM-UBM system: the i-vector systems' with its
+    /// own Δ window.
+    fn gmm_front_end(&self) -> MfccConfig {
+        self.front_end
+            .clone()
+            .delta_window(self.gmm_ubm.delta_window)
+    }
 }
 
 /// Speaker verification end to end: WAV files → MFCC → UBM → GMM-UBM and
@@ -181,6 +405,11 @@ struct Args {
     /// the models were trained with.
     #[arg(long, requires = "enrol", conflicts_with_all = ["folds", "train"])]
     models: Option<PathBuf>,
+    /// Every setting of the systems from this TOML file instead of the
+    /// options below (an earlier run's --out/settings.toml repeats it;
+    /// fields it lacks take their defaults).
+    #[arg(long, conflicts_with_all = ["low_hz", "high_hz", "vad_db", "delta_window", "gmm_delta_window", "delta_edges", "cmvn", "top_n", "lda_dim", "components", "rank", "tv_iters"])]
+    config: Option<PathBuf>,
     /// Where the features, models, scores and plots go.
     #[arg(long, default_value = "target/speaker_verification")]
     out: PathBuf,
@@ -449,6 +678,10 @@ fn run(args: &Args) -> Result<()> {
         "speaker verification on {}",
         Layout::of(&Executor::current())
     );
+    let settings = match &args.config {
+        Some(path) => Settings::read(path)?,
+        None => Settings::of_args(args),
+    };
     // The output folder is made, checked and locked before any work, so
     // that an impossible --out fails now and two runs never mix their files.
     cli::create_dir(&args.out)?;
@@ -534,37 +767,21 @@ fn run(args: &Args) -> Result<()> {
     // Features, once for every segment the lists name: they do not depend
     // on the split. Missing recordings are named before any work. The
     // GMM-UBM system has features of its own when its Δ window differs.
-    let mfcc = |delta_window: usize| {
-        MfccConfig::new()
-            .low_hz(args.low_hz)
-            .high_hz(args.high_hz)
-            .delta_window(delta_window)
-            .delta_edges(match args.delta_edges {
-                Edges::Zero => DeltaEdges::Zero,
-                Edges::Repeat => DeltaEdges::Repeat,
-            })
-            .vad(args.vad_db.map(|db| VadConfig::new().threshold_db(db)))
-            .cmvn(match args.cmvn {
-                Normalisation::MeanVariance => Cmvn::MeanVariance,
-                Normalisation::Mean => Cmvn::Mean,
-                Normalisation::None => Cmvn::None,
-            })
-    };
-    let corpus = |delta_window: usize, feature_dir: PathBuf| Corpus {
+    let corpus = |config: MfccConfig, feature_dir: PathBuf| Corpus {
         wav_dir: wav_dir.clone(),
         feature_dir,
-        options: ReadOptions::new().expect_dim(mfcc(delta_window).dim()),
-        delta_window,
+        options: ReadOptions::new().expect_dim(config.dim()),
+        config,
     };
-    let ivector = corpus(args.delta_window, feature_dir);
-    let gmm = (args.gmm_delta_window != args.delta_window)
-        .then(|| corpus(args.gmm_delta_window, args.out.join("features-gmm")));
+    let ivector = corpus(settings.front_end.clone(), feature_dir);
+    let gmm = (settings.gmm_front_end() != settings.front_end)
+        .then(|| corpus(settings.gmm_front_end(), args.out.join("features-gmm")));
     let corpora = Corpora { ivector, gmm };
     // The front end the models are trained on is recorded beside them, and
     // models given with --models must have been trained on this one.
     let front_end = corpora
         .all()
-        .map(|c| format!("{:?}\n", mfcc(c.delta_window)))
+        .map(|c| format!("{:?}\n", c.config))
         .collect::<String>();
     if let Some(dir) = &args.models {
         let record = dir.join("front-end.txt");
@@ -577,7 +794,7 @@ fn run(args: &Args) -> Result<()> {
         })?;
         if theirs != front_end {
             return Err(format!(
-                "--models {}: those models were trained on features made with other settings ({}) than this run's; give the front-end options of that run (--delta-window, --gmm-delta-window, --delta-edges, --cmvn, --vad-db, --low-hz, --high-hz)",
+                "--models {}: those models were trained on features made with other settings ({}) than this run's; give the front-end settings of that run (its settings.toml to --config, or the same options)",
                 dir.display(),
                 record.display()
             )
@@ -600,25 +817,16 @@ fn run(args: &Args) -> Result<()> {
         )
         .into());
     }
-    let vad = match args.vad_db {
-        Some(db) => format!("VAD {db} dB"),
-        None => "no VAD".to_string(),
-    };
-    let edges = match args.delta_edges {
-        Edges::Zero => "zero edges",
-        Edges::Repeat => "edges repeated",
-    };
-    let norm = match args.cmvn {
-        Normalisation::MeanVariance => "CMVN",
-        Normalisation::Mean => "CMN",
-        Normalisation::None => "not normalised",
-    };
     for corpus in corpora.all() {
-        let window = corpus.delta_window;
-        stages.run(
-            &format!("MFCC (+Δ, ΔΔ ±{window}, {edges}, {vad}, {norm})"),
-            || features(corpus, &segments, &mfcc(window)),
-        )?;
+        stages.run(&format!("MFCC ({})", corpus.config), || {
+            features(corpus, &segments, &corpus.config)
+        })?;
+    }
+    if shardkit::is_root() {
+        let text = toml::to_string(&settings).map_err(|e| format!("settings: {e}"))?;
+        shardkit::write_atomic(args.out.join("settings.toml"), |w| {
+            w.write_all(text.as_bytes())
+        })?;
     }
 
     match folds {
@@ -638,9 +846,16 @@ fn run(args: &Args) -> Result<()> {
             if shardkit::is_root() {
                 lists.write(&args.out.join("protocol"))?;
             }
-            let systems = evaluate(args, lists, &corpora, &mut stages, Some(&args.out))?;
+            let systems = evaluate(
+                args,
+                &settings,
+                lists,
+                &corpora,
+                &mut stages,
+                Some(&args.out),
+            )?;
             match &lists.key {
-                Some(key) => report(args, key, &systems, &mut stages)?,
+                Some(key) => report(args, &settings.dcf, key, &systems, &mut stages)?,
                 None => say!("no key: wrote the scores, without evaluating them"),
             }
             say!(
@@ -655,14 +870,21 @@ fn run(args: &Args) -> Result<()> {
             let mut results = Vec::with_capacity(lists.len());
             for (k, (fold, takes)) in lists.iter().zip(&takes).enumerate() {
                 let t = Instant::now();
-                results.push(evaluate(args, fold, &corpora, &mut stages, None)?);
+                results.push(evaluate(
+                    args,
+                    &settings,
+                    fold,
+                    &corpora,
+                    &mut stages,
+                    None,
+                )?);
                 say!(
                     "  fold {k}: test takes {takes}, {} trials, {:.1} s",
                     fold.trials.len(),
                     t.elapsed().as_secs_f64()
                 );
             }
-            report_folds(&args.out, &results)?;
+            report_folds(&args.out, &settings.dcf, &results)?;
         }
     }
     say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
@@ -729,8 +951,8 @@ struct Corpus {
     wav_dir: PathBuf,
     feature_dir: PathBuf,
     options: ReadOptions,
-    /// The half-width of the features' Δ and ΔΔ regressions.
-    delta_window: usize,
+    /// The front end that makes the features.
+    config: MfccConfig,
 }
 
 /// The features of the i-vector systems, and the GMM-UBM system's where
@@ -925,6 +1147,7 @@ fn numbered(map: &IdMap) -> (Vec<String>, Vec<usize>) {
 /// Saves the UBM, T and the score files in `save` if given (rank 0).
 fn evaluate(
     args: &Args,
+    settings: &Settings,
     lists: &Lists,
     corpora: &Corpora,
     stages: &mut Stages,
@@ -949,21 +1172,22 @@ fn evaluate(
                 Ok(DiagGmm::load(&path)?)
             });
         }
+        let components = settings.ubm.components;
+        let features = if std::ptr::eq(corpus, &corpora.ivector) {
+            "i-vector features"
+        } else {
+            "GMM-UBM features"
+        };
         stages.run(
-            &format!(
-                "UBM ({} components, Δ ±{})",
-                args.components, corpus.delta_window
-            ),
+            &format!("UBM ({components} components, {features})"),
             || {
                 let em = EmConfig::new();
-                let bar = shardkit::progress(em.total_iterations(args.components) as u64, "UBM EM");
+                let bar = shardkit::progress(em.total_iterations(components) as u64, "UBM EM");
                 let train_files = npy(corpus, &train_ids);
-                let trained = train_ubm(
-                    &corpus.frames(&train_files),
-                    args.components,
-                    &em,
-                    &mut |_| bar.inc(1),
-                )?;
+                let trained =
+                    train_ubm(&corpus.frames(&train_files), components, &em, &mut |_| {
+                        bar.inc(1)
+                    })?;
                 bar.finish_and_clear();
                 if let Some(dir) = save.filter(|_| shardkit::is_root()) {
                     trained.model.save(dir.join(file))?;
@@ -999,7 +1223,7 @@ fn evaluate(
                 frames: gmm_corpus.frames(files),
             })
             .collect();
-        let gmms = adapt_speakers(&enrol, &gmm_ubm, &MapConfig::new())?;
+        let gmms = adapt_speakers(&enrol, &gmm_ubm, &settings.gmm_ubm.map)?;
         let trials: Vec<Trial> = lists
             .trials
             .trials()
@@ -1016,7 +1240,9 @@ fn evaluate(
             &gmm_ubm,
             &trials,
             &gmm_corpus.frames(&test_files),
-            args.top_n
+            settings
+                .gmm_ubm
+                .top_n
                 .map_or(gmm_ubm.n_components(), |n| n.min(gmm_ubm.n_components())),
         )?;
         Ok(Scores::from_triples(trials.iter().zip(scores).map(
@@ -1046,13 +1272,13 @@ fn evaluate(
         None => stages.run(
             &format!(
                 "total variability (R = {}, {} iterations)",
-                args.rank, args.tv_iters
+                settings.ivector.rank, settings.ivector.tv_iterations
             ),
             || {
-                let config = TvConfig::new(args.rank)
-                    .iterations(args.tv_iters)
-                    .seed(args.seed);
-                let bar = shardkit::progress(args.tv_iters as u64, "TV EM");
+                let config = TvConfig::new(settings.ivector.rank)
+                    .iterations(settings.ivector.tv_iterations)
+                    .seed(settings.ivector.seed);
+                let bar = shardkit::progress(settings.ivector.tv_iterations as u64, "TV EM");
                 let train_rows: Vec<usize> = train_ids.iter().map(|id| rows[id]).collect();
                 let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| {
                     bar.inc(1)
@@ -1077,7 +1303,7 @@ fn evaluate(
             (&enrol, &enrol_labels, &models),
             (&test, &tests),
             lists,
-            args.lda_dim,
+            &settings.backend,
             (args.models.as_deref(), save),
         )?);
         Ok(())
@@ -1157,12 +1383,13 @@ fn backends(
     (enrol, enrol_labels, models): (&Array2<f64>, &[usize], &[String]),
     (test, tests): (&Array2<f64>, &[&str]),
     lists: &Lists,
-    lda_dim: Option<usize>,
+    settings: &BackendSettings,
     (load, save): (Option<&Path>, Option<&Path>),
 ) -> Result<Vec<System>> {
     // Length-normalised i-vectors (centred on the training mean), then
     // cosine, LDA (speakers − 1 directions, up to 150, unless --lda-dim) +
     // WCCN + cosine, or LDA + length norm + two-covariance PLDA.
+    let lda_dim = settings.lda_dim;
     let recipes = [
         ("i-vector cosine", Recipe::Cosine),
         (
@@ -1173,7 +1400,7 @@ fn backends(
             "i-vector PLDA",
             Recipe::Plda {
                 lda_dim,
-                iterations: 10,
+                iterations: settings.plda_iterations,
             },
         ),
     ];
@@ -1259,8 +1486,14 @@ fn corpus_name(args: &Args) -> String {
 
 /// Prints the table, writes it as `results.csv` and draws the DET plot
 /// (rank 0), each system's minDCF point marked.
-fn report(args: &Args, key: &Key, systems: &[System], stages: &mut Stages) -> Result<()> {
-    let params = DcfParams::default();
+fn report(
+    args: &Args,
+    params: &DcfParams,
+    key: &Key,
+    systems: &[System],
+    stages: &mut Stages,
+) -> Result<()> {
+    let params = *params;
     say!(
         "\n{} trials ({} target, {} non-target); minDCF at P_target = {}",
         key.len(),
@@ -1323,8 +1556,8 @@ fn write_csv(path: &Path, lines: &[String]) -> Result<()> {
 
 /// Prints every fold's ROCCH-EER, plain EER and minDCF per system, and
 /// their means, and writes them as `folds.csv` in `out` (rank 0).
-fn report_folds(out: &Path, results: &[Vec<System>]) -> Result<()> {
-    let params = DcfParams::default();
+fn report_folds(out: &Path, params: &DcfParams, results: &[Vec<System>]) -> Result<()> {
+    let params = *params;
     let Some(first) = results.first() else {
         return Ok(());
     };

@@ -1054,3 +1054,43 @@ fn errors_and_recipes_are_send_sync() {
     assert_traits::<VadConfig>();
     let _ = mel_filterbank;
 }
+
+#[test]
+fn configurations_round_trip_through_toml_and_read_one_line() {
+    for config in [
+        MfccConfig::new(),
+        MfccConfig::new()
+            .vad(None)
+            .delta_edges(DeltaEdges::Zero)
+            .cmvn(Cmvn::Mean)
+            .high_hz(Some(3800.0))
+            .n_filters(40),
+        MfccConfig::new().vad(Some(VadConfig::new().threshold_db(40.0).smooth(2))),
+    ] {
+        let text = toml::to_string(&config).unwrap();
+        let back: MfccConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, config, "{text}");
+    }
+    // A partial file takes the defaults for the rest; the words are the
+    // setters' names.
+    let partial: MfccConfig =
+        toml::from_str("delta_edges = \"zero\"\nvad = \"none\"\ncmvn = \"mean\"\n").unwrap();
+    assert_eq!(
+        partial,
+        MfccConfig::new()
+            .delta_edges(DeltaEdges::Zero)
+            .vad(None)
+            .cmvn(Cmvn::Mean)
+    );
+    assert_eq!(
+        partial.to_string(),
+        "24 filters 20 Hz–Nyquist, c1–c13 + log-energy, Δ ΔΔ ±2 (zero edges), no VAD, CMN"
+    );
+    // Typos and bad words are errors that say what is wrong.
+    let e = toml::from_str::<MfccConfig>("n_filter = 24\n").unwrap_err();
+    assert!(e.to_string().contains("n_filter"), "{e}");
+    let e = toml::from_str::<MfccConfig>("vad = \"off\"\n").unwrap_err();
+    assert!(e.to_string().contains("\"none\""), "{e}");
+    let e = toml::from_str::<MfccConfig>("cmvn = \"full\"\n").unwrap_err();
+    assert!(e.to_string().contains("mean-variance"), "{e}");
+}

@@ -1,11 +1,16 @@
 //! [`MfccConfig`] and [`VadConfig`]: every parameter of the recipe, with
 //! its default, checked before use.
 
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
 use super::errors::MfccParamsError;
 
 /// How the features are normalised over the frames that voice activity
 /// detection keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Cmvn {
     /// Leave the features as they are.
     None,
@@ -31,7 +36,8 @@ pub enum Cmvn {
 /// EER on the development splits (see the README's "How the defaults were
 /// chosen"); on corpora whose channel varies within a speaker it is
 /// channel information that normalisation meant to remove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DeltaEdges {
     /// The first and last frames are repeated (HTK, Kaldi): a constant
     /// signal has zero deltas everywhere. The default.
@@ -62,7 +68,8 @@ pub enum DeltaEdges {
 /// let config = MfccConfig::new().vad(Some(vad));
 /// assert!(config.check().is_ok());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VadConfig {
     pub(crate) threshold_db: f64,
     pub(crate) smooth: usize,
@@ -135,6 +142,13 @@ impl VadConfig {
 /// frames (edges repeated), [`VadConfig::new`] (30 dB), [`Cmvn::MeanVariance`], a log floor
 /// of `1e-10`, and audio shorter than one window refused.
 ///
+/// It serialises with serde (TOML, JSON…) under the setters' names, e.g.
+/// `n_filters = 24`, `delta_edges = "zero"`, `vad = "none"` or `vad = {
+/// threshold_db = 30.0, smooth = 0 }`, `cmvn = "mean-variance"`; a missing
+/// field takes its default and an unknown one is an error. Deserialised
+/// values are checked by [`check`](MfccConfig::check), as the setters'
+/// are.
+///
 /// Durations are in milliseconds and frequencies in Hz, so the same
 /// configuration serves any sample rate: at 8 kHz a frame is 200 samples
 /// with a 256-point FFT and the filterbank spans 20–4000 Hz; at 16 kHz a
@@ -160,7 +174,8 @@ impl VadConfig {
 /// assert!(custom.check().is_ok());
 /// assert_eq!(MfccConfig::new().n_filters(0).check(), Err(MfccParamsError::NoFilters));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MfccConfig {
     pub(crate) pre_emphasis: f64,
     pub(crate) window_ms: f64,
@@ -175,6 +190,7 @@ pub struct MfccConfig {
     pub(crate) deltas: usize,
     pub(crate) delta_window: usize,
     pub(crate) delta_edges: DeltaEdges,
+    #[serde(with = "vad_setting")]
     pub(crate) vad: Option<VadConfig>,
     pub(crate) cmvn: Cmvn,
     pub(crate) log_floor: f64,
@@ -184,6 +200,83 @@ pub struct MfccConfig {
 impl Default for MfccConfig {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// `vad` in serialised configurations: `"none"`, or the table of a
+/// [`VadConfig`] (a missing `vad` is the default, the energy VAD, so "no
+/// VAD" needs a word of its own).
+mod vad_setting {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::VadConfig;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Word(String),
+        On(VadConfig),
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        vad: &Option<VadConfig>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match vad {
+            Some(config) => Repr::On(*config),
+            None => Repr::Word("none".to_owned()),
+        }
+        .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<VadConfig>, D::Error> {
+        match Repr::deserialize(deserializer)? {
+            Repr::On(config) => Ok(Some(config)),
+            Repr::Word(word) if word == "none" => Ok(None),
+            Repr::Word(word) => Err(serde::de::Error::custom(format!(
+                "vad = {word:?}: give \"none\" or a table such as {{ threshold_db = 30.0, smooth = 0 }}"
+            ))),
+        }
+    }
+}
+
+/// One line for logs and reports, e.g. `24 filters 20 Hz–Nyquist,
+/// c1–c13 + log-energy, Δ ΔΔ ±2 (edges repeated), VAD 30 dB, CMVN`.
+impl fmt::Display for MfccConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let high = match self.high_hz {
+            Some(hz) => format!("{hz} Hz"),
+            None => "Nyquist".to_owned(),
+        };
+        write!(f, "{} filters {} Hz–{high}, ", self.n_filters, self.low_hz)?;
+        let first = self.first_cep();
+        if self.n_ceps > 0 {
+            write!(f, "c{first}–c{}", first + self.n_ceps - 1)?;
+        }
+        if self.log_energy {
+            write!(f, "{}log-energy", if self.n_ceps > 0 { " + " } else { "" })?;
+        }
+        let edges = match self.delta_edges {
+            DeltaEdges::Repeat => "edges repeated",
+            DeltaEdges::Zero => "zero edges",
+        };
+        match self.deltas {
+            0 => {}
+            1 => write!(f, ", Δ ±{} ({edges})", self.delta_window)?,
+            _ => write!(f, ", Δ ΔΔ ±{} ({edges})", self.delta_window)?,
+        }
+        match &self.vad {
+            Some(vad) => write!(f, ", VAD {} dB", vad.threshold_db)?,
+            None => write!(f, ", no VAD")?,
+        }
+        let norm = match self.cmvn {
+            Cmvn::None => "not normalised",
+            Cmvn::Mean => "CMN",
+            Cmvn::MeanVariance => "CMVN",
+        };
+        write!(f, ", {norm}")
     }
 }
 

@@ -29,7 +29,10 @@ pub struct Eer {
 }
 
 /// The parameters of a detection cost function (NIST SRE style).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Serialisable with serde (`p_target`, `c_miss`, `c_fa`; missing fields
+/// take the defaults); [`validate`](DcfParams::validate) checks them.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DcfParams {
     /// Prior probability of a target trial, in `(0, 1)`.
     pub p_target: f64,

@@ -1,5 +1,7 @@
 //! [`MapConfig`]: how MAP adaptation runs, checked before it starts.
 
+use serde::{Deserialize, Serialize};
+
 use super::errors::MapParamsError;
 
 /// How MAP adaptation runs (Reynolds et al., 2000): a builder whose
@@ -17,7 +19,12 @@ use super::errors::MapParamsError;
 /// assert!(config.check().is_ok());
 /// assert_eq!(MapConfig::new().relevance(0.0).check(), Err(MapParamsError::Relevance(0.0)));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It serialises with serde under the setters' names (`relevance = 16.0`,
+/// `means = true`, …; missing fields take their defaults, unknown ones are
+/// errors); [`check`](MapConfig::check) applies to deserialised values too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MapConfig {
     pub(crate) relevance: f64,
     pub(crate) means: bool,

@@ -1094,3 +1094,33 @@ fn configurations_round_trip_through_toml_and_read_one_line() {
     let e = toml::from_str::<MfccConfig>("cmvn = \"full\"\n").unwrap_err();
     assert!(e.to_string().contains("mean-variance"), "{e}");
 }
+
+#[test]
+fn mixed_sample_rates_are_refused_before_any_file_unless_the_band_is_fixed() {
+    let dir = tmp();
+    let mut jobs = Vec::new();
+    for (name, rate) in [("a8k", 8000), ("b16k", 16000), ("c8k", 8000)] {
+        let wav = dir.path().join(format!("{name}.wav"));
+        write_wav16(&wav, rate, &sine(rate, 440.0, 0.3, rate as usize / 2));
+        jobs.push(Job::into_dir(&wav, dir.path()));
+    }
+    let err = extract_features(&jobs, &MfccConfig::new(), false).unwrap_err();
+    assert!(matches!(err, FrontendError::MixedRates { .. }), "{err:?}");
+    let text = err.to_string();
+    for want in [
+        "2 sample rates",
+        "2 at 8000 Hz, e.g.",
+        "a8k.wav",
+        "1 at 16000 Hz",
+        "b16k.wav",
+        "high_hz, e.g. 4000 Hz",
+    ] {
+        assert!(text.contains(want), "{want:?} not in {text}");
+    }
+    // Nothing was written.
+    assert!(jobs.iter().all(|j| !j.npy.exists()));
+    // With the band fixed, the same files are extracted alike.
+    let fixed = MfccConfig::new().high_hz(Some(4000.0));
+    let report = extract_features(&jobs, &fixed, false).unwrap();
+    assert_eq!(report.written.len(), 3);
+}

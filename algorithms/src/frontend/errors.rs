@@ -337,6 +337,23 @@ pub enum FrontendError {
         second: PathBuf,
     },
 
+    /// The files have different sample rates and the filterbank's upper
+    /// edge follows each file's Nyquist frequency
+    /// ([`MfccConfig::high_hz`](super::MfccConfig::high_hz) unset), so
+    /// their features would describe different bands and could not be
+    /// modelled together.
+    #[error(
+        "the WAV files have {} sample rates ({}): with the filterbank's upper edge at each file's Nyquist frequency their features would cover different bands; set the upper edge for all of them (MfccConfig::high_hz, e.g. {} Hz), or resample the files to one rate",
+        rates.len(),
+        rates.iter().map(|(rate, count, example)| format!("{count} at {rate} Hz, e.g. {}", example.display())).collect::<Vec<_>>().join("; "),
+        rates.iter().map(|r| r.0).min().unwrap_or(8000) / 2
+    )]
+    MixedRates {
+        /// Each rate met: the rate, how many files have it, and the first
+        /// of them.
+        rates: Vec<(u32, usize, PathBuf)>,
+    },
+
     /// The features could not be written (the [`FeatureError`] names the
     /// `.npy` file).
     #[error(transparent)]
@@ -361,6 +378,7 @@ impl FrontendError {
             | Self::NonFinite { path, .. }
             | Self::Mfcc { path, .. } => Some(path),
             Self::DuplicateOutput { npy, .. } => Some(npy),
+            Self::MixedRates { rates } => rates.first().map(|r| r.2.as_path()),
             Self::Features(e) => Some(e.path()),
             Self::Config(_) | Self::Remote(_) => None,
         }

@@ -122,10 +122,12 @@ enum Outcome {
 ///
 /// # Errors
 ///
-/// [`FrontendError::Config`] for an invalid `config`, and
-/// [`FrontendError::DuplicateOutput`] when two jobs name the same `.npy`
-/// (both before any file is touched); without `keep_going`, the first
-/// file's error: [`FrontendError::Io`], [`FrontendError::NotWav`],
+/// Before any file is written: [`FrontendError::Config`] for an invalid
+/// `config`, [`FrontendError::DuplicateOutput`] when two jobs name the
+/// same `.npy`, [`FrontendError::MixedRates`] when the WAV files' headers
+/// give more than one sample rate and `config` leaves the filterbank's
+/// upper edge at each file's Nyquist frequency. Then, without
+/// `keep_going`, the first file's error: [`FrontendError::Io`], [`FrontendError::NotWav`],
 /// [`FrontendError::Unsupported`], [`FrontendError::Truncated`],
 /// [`FrontendError::NonFinite`], [`FrontendError::Mfcc`] (too short, or a
 /// configuration that does not fit the file's sample rate) or
@@ -189,6 +191,9 @@ pub fn extract_features(
             });
         }
     }
+    if config.high_hz.is_none() {
+        same_rates(jobs)?;
+    }
     let mut outcomes = vec![Outcome::Pending; jobs.len()];
     extract_pass(jobs, &mut outcomes, config, keep_going)?;
     let mut report = ExtractReport::default();
@@ -215,6 +220,28 @@ pub fn extract_features(
         }
     }
     Ok(report)
+}
+
+/// Refuses jobs whose WAV files have different sample rates, from their
+/// headers alone (a file whose header cannot be read is left to the pass,
+/// which names it).
+fn same_rates(jobs: &[Job]) -> Result<(), FrontendError> {
+    let mut rates: Vec<(u32, usize, PathBuf)> = Vec::new();
+    for job in jobs {
+        let Ok(reader) = hound::WavReader::open(&job.wav) else {
+            continue;
+        };
+        let rate = reader.spec().sample_rate;
+        match rates.iter_mut().find(|r| r.0 == rate) {
+            Some(seen) => seen.1 += 1,
+            None => rates.push((rate, 1, job.wav.clone())),
+        }
+    }
+    if rates.len() > 1 {
+        rates.sort_by_key(|r| r.0);
+        return Err(FrontendError::MixedRates { rates });
+    }
+    Ok(())
 }
 
 /// The cost of a job: the size of its WAV file.

@@ -21,6 +21,15 @@
 //! `--keep-going`, files that fail are listed and the others are written;
 //! without it the first failure (in list order) stops the run. The exit
 //! status is 1 when any file failed.
+//!
+//! Under `mpirun` (built with the `mpi` feature) the files are shared out
+//! between the ranks, each with `--threads` threads, and rank 0 prints:
+//!
+//! ```text
+//! cargo build --release -p shardkit-algorithms --features mpi --example extract_mfcc
+//! mpirun -n 2 --bind-to none target/release/examples/extract_mfcc \
+//!     --data ../shared/data/fsdd/recordings --threads 1 --out /tmp/fsdd-mfcc
+//! ```
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -129,11 +138,19 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     // files in one folder.
     let _claim = shardkit::claim_output(&out)?;
     let jobs: Vec<Job> = wavs.iter().map(|w| Job::into_dir(w, &out)).collect();
+    // Under mpirun, rank 0 speaks for all.
+    macro_rules! say {
+        ($($t:tt)*) => {
+            if shardkit::is_root() {
+                println!($($t)*);
+            }
+        };
+    }
     let bytes: u64 = wavs
         .iter()
         .map(|w| fs::metadata(w).map(|m| m.len()).unwrap_or(0))
         .sum();
-    println!(
+    say!(
         "{} WAV files ({:.1} MB) from {source} -> {}",
         jobs.len(),
         bytes as f64 / 1e6,
@@ -142,13 +159,14 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let config = MfccConfig::default();
     let mut ok = true;
     for &threads in &args.threads {
-        let pool = Executor::threads(threads)?;
+        // Threads, or MPI ranks × threads when mpirun launched us.
+        let pool = Executor::from_env_with_threads(Some(threads))?;
         let start = Instant::now();
         let result = pool.install(|| extract_features(&jobs, &config, args.keep_going));
         let seconds = start.elapsed().as_secs_f64();
         match result {
             Ok(report) => {
-                println!(
+                say!(
                     "{}: {} files in {seconds:.3} s: {:.0} files/s, {:.0} frames/s \
                      ({} frames, {} kept by the VAD, {} columns)",
                     Layout::of(&pool),
@@ -160,12 +178,14 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
                     config.dim()
                 );
                 for failed in &report.failed {
-                    println!("  failed: {}", failed.error);
+                    say!("  failed: {}", failed.error);
                 }
                 ok &= report.failed.is_empty();
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                if shardkit::is_root() {
+                    eprintln!("error: {e}");
+                }
                 ok = false;
                 break;
             }

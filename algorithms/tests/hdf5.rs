@@ -7,7 +7,6 @@
 #![cfg(feature = "hdf5")]
 
 use std::path::Path;
-use std::process::Command;
 
 use hdf5::types::{FixedAscii, FloatSize, IntSize, TypeDescriptor};
 use hdf5::{File, Group, SimpleExtents};
@@ -19,6 +18,7 @@ use shardkit_algorithms::protocol::{
     DatasetElement, FrameSpan, IdMap, IdMapEntry, Key, Location, Ndx, ProtocolError, Scores,
     TrialKind,
 };
+use shardkit_testkit::{py_str, run_python};
 
 // ---------------------------------------------------------------------------
 // Helpers: SIDEKIT's layout written with the hdf5 crate, as h5py's
@@ -83,34 +83,6 @@ fn descriptor(file: &File, name: &str) -> TypeDescriptor {
         .unwrap()
         .to_descriptor()
         .unwrap()
-}
-
-/// Runs `code` with a python3 that has numpy and h5py, or returns `None`
-/// (printing a skip notice).
-fn python_h5py(code: &str) -> Option<String> {
-    let python = std::env::var("SHARDKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let has = Command::new(&python)
-        .args(["-c", "import numpy, h5py"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has {
-        eprintln!("skipped: no python3 with numpy and h5py (pip install h5py, or set SHARDKIT_TEST_PYTHON)");
-        return None;
-    }
-    let out = Command::new(python)
-        .args(["-c", code])
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn py_path(p: &Path) -> String {
-    format!("{:?}", p.to_str().expect("utf-8 temp path"))
 }
 
 fn sample_key() -> Key {
@@ -931,11 +903,11 @@ for path in ({key}, {scores}, {idmap}):
             assert d.chunks == guess_chunk(d.shape, None, d.dtype.itemsize), (path, name, d.chunks)
 print("ok")
 "#,
-        key = py_path(&key),
-        scores = py_path(&scores),
-        idmap = py_path(&idmap),
+        key = py_str(&key),
+        scores = py_str(&scores),
+        idmap = py_str(&idmap),
     );
-    if let Some(out) = python_h5py(&code) {
+    if let Some(out) = run_python(&code, &["h5py"]) {
         assert_eq!(out.trim(), "ok");
     }
 }
@@ -1038,19 +1010,19 @@ for kind, path, out in (("none", {plain}, {plain_npy}), ("htk", {htk}, {htk_npy}
         np.save(out, feat[vad.astype(bool)])
 print("ok")
 "#,
-        key = py_path(&p("key.h5")),
-        ndx = py_path(&p("ndx.h5")),
-        vlen = py_path(&p("vlen.h5")),
-        scores = py_path(&p("scores.h5")),
-        idmap = py_path(&p("idmap.h5")),
-        plain = py_path(&p("plain.h5")),
-        plain_npy = py_path(&p("plain.npy")),
-        htk = py_path(&p("htk.h5")),
-        htk_npy = py_path(&p("htk.npy")),
-        pct = py_path(&p("pct.h5")),
-        pct_npy = py_path(&p("pct.npy")),
+        key = py_str(&p("key.h5")),
+        ndx = py_str(&p("ndx.h5")),
+        vlen = py_str(&p("vlen.h5")),
+        scores = py_str(&p("scores.h5")),
+        idmap = py_str(&p("idmap.h5")),
+        plain = py_str(&p("plain.h5")),
+        plain_npy = py_str(&p("plain.npy")),
+        htk = py_str(&p("htk.h5")),
+        htk_npy = py_str(&p("htk.npy")),
+        pct = py_str(&p("pct.h5")),
+        pct_npy = py_str(&p("pct.npy")),
     );
-    let Some(out) = python_h5py(&code) else {
+    let Some(out) = run_python(&code, &["h5py"]) else {
         return;
     };
     assert_eq!(out.trim(), "ok");

@@ -2,37 +2,11 @@
 //! python3 with numpy is available) and every error message.
 
 use std::path::Path;
-use std::process::Command;
 
 use ndarray::{array, Array1, Array2, Array3, ArrayD, Ix1, Ix2, Ix3, IxDyn, ShapeBuilder};
 use shardkit_algorithms::npz::{NpzError, NpzReader, NpzWriter};
-use shardkit_testkit::python_with_numpy;
+use shardkit_testkit::{py_str, run_python};
 use zip::CompressionMethod;
-
-/// Runs `code` with the Python that has NumPy, or returns `None` (printing
-/// a skip notice) when there is none.
-fn python(code: &str) -> Option<String> {
-    let Some(python) = python_with_numpy() else {
-        eprintln!(
-            "skipped: no python3 with numpy (set SHARDKIT_TEST_PYTHON to one to run this check)"
-        );
-        return None;
-    };
-    let out = Command::new(python)
-        .args(["-c", code])
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn py_path(p: &Path) -> String {
-    format!("{:?}", p.to_str().expect("utf-8 temp path"))
-}
 
 #[test]
 fn round_trip_keeps_bits_dtypes_and_shapes() {
@@ -112,9 +86,9 @@ f = z['f']
 assert f.dtype == np.float32 and f.shape == (3, 1) and (f[:, 0] == [1, 2, 3]).all()
 print("ok")
 "#,
-        p = py_path(&path)
+        p = py_str(&path)
     );
-    if let Some(out) = python(&code) {
+    if let Some(out) = run_python(&code, &[]) {
         assert_eq!(out.trim(), "ok");
     }
 }
@@ -134,10 +108,10 @@ ints = np.arange(4, dtype=np.int64)
 np.savez({plain}, a=a, b=b, big=big, ints=ints)
 np.savez_compressed({packed}, a=a, b=b)
 "#,
-        plain = py_path(&plain),
-        packed = py_path(&packed)
+        plain = py_str(&plain),
+        packed = py_str(&packed)
     );
-    if python(&code).is_none() {
+    if run_python(&code, &[]).is_none() {
         return;
     }
     let expect_a = Array2::from_shape_fn((3, 4), |(i, j)| (i * 4 + j) as f64 / 7.0);
@@ -404,11 +378,11 @@ with zipfile.ZipFile({huge}, "w", compression=zipfile.ZIP_DEFLATED) as z:
         fmt.write_array_header_1_0(f, {{"descr": "<f4", "fortran_order": False, "shape": (100000, 1000000)}})
         f.write(b"\0" * 100)
 "#,
-        plain = py_path(&plain),
-        packed = py_path(&packed),
-        huge = py_path(&huge),
+        plain = py_str(&plain),
+        packed = py_str(&packed),
+        huge = py_str(&huge),
     );
-    if python(&code).is_none() {
+    if run_python(&code, &[]).is_none() {
         return;
     }
     let expected = Array3::from_shape_fn((2, 3, 4), |(i, j, k)| {
@@ -514,11 +488,14 @@ mod gmm_files {
         let gmm = model();
         gmm.save(&path).unwrap();
         assert_eq!(DiagGmm::load(&path).unwrap(), gmm);
-        let Some(out) = python(&format!(
-            "import numpy as np; z = np.load({}); \
+        let Some(out) = run_python(
+            &format!(
+                "import numpy as np; z = np.load({}); \
              print(sorted(z.files), z['weights'].dtype, z['means'].shape, z['variances'][1, 1])",
-            py_path(&path)
-        )) else {
+                py_str(&path)
+            ),
+            &[],
+        ) else {
             return;
         };
         assert_eq!(
@@ -531,11 +508,11 @@ mod gmm_files {
     fn loads_a_float32_model_from_numpy() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("np.npz");
-        if python(&format!(
+        if run_python(&format!(
             "import numpy as np; np.savez_compressed({}, weights=np.float32([0.5, 0.5]), \
              means=np.float32([[1, 2], [3, 4]]), variances=np.ones((2, 2), np.float32), extra=np.zeros(3))",
-            py_path(&path)
-        ))
+            py_str(&path)
+        ), &[])
         .is_none()
         {
             return;

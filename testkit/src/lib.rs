@@ -34,5 +34,5 @@ pub mod speech;
 pub mod timing;
 
 pub use gmm::{assert_recovers, known_gmm, mfcc_like, sample_gmm, ubm_like};
-pub use python::python_with_numpy;
+pub use python::{py_str, python_with_numpy, run_python};
 pub use rng::{Rng, XorShift};

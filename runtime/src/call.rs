@@ -120,7 +120,7 @@ pub fn assign(function: &'static str, plan: &Plan, local: bool) -> Assignment {
     #[cfg(feature = "mpi")]
     if let Some(ranks) = exec.ranks() {
         let (blocks, first) = if local {
-            let first = ranks.offset(plan.blocks());
+            let first = ranks.offset(function, plan.blocks());
             (0..plan.blocks(), first)
         } else {
             let blocks = ranks.assign(function, plan);

@@ -162,6 +162,15 @@ fn killed(ids: std::ops::Range<usize>, victim: usize) -> u64 {
     ids.len() as u64
 }
 
+/// A shard that stalls on the rank that holds item `slow`.
+#[parallelize(split = "ids", reduce = "sum")]
+fn stall(ids: std::ops::Range<usize>, slow: usize) -> u64 {
+    if ids.contains(&slow) {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+    ids.len() as u64
+}
+
 /// A result type without serde: it cannot travel between ranks.
 #[derive(Debug)]
 struct Opaque(#[allow(dead_code)] usize);
@@ -222,6 +231,14 @@ enum Scenario {
     Sigkill,
     /// Different inputs on different ranks: refused on every rank.
     Mismatch,
+    /// Rank r makes 3 + r calls, then ends its program.
+    FewerCalls,
+    /// Rank 0 makes 3 calls, then stays in its own code; the others make 4.
+    Stalled,
+    /// A shard on rank 0 stalls inside the call.
+    StalledInCall,
+    /// Rank 0 calls one function, the others another, at the same step.
+    Different,
 }
 
 fn main() {
@@ -326,6 +343,32 @@ fn main() {
         Scenario::Mismatch => {
             let xs = data(100 + rank);
             say(format!("{}", plain_total(&xs)));
+        }
+        Scenario::FewerCalls | Scenario::Stalled => {
+            let xs = data(100);
+            let calls = match (args.scenario, rank) {
+                (Scenario::FewerCalls, _) => 3 + rank,
+                (_, 0) => 3,
+                _ => 4,
+            };
+            for _ in 0..calls {
+                plain_total(&xs);
+            }
+            if args.scenario == Scenario::Stalled && rank == 0 {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+            }
+            say(format!("made {calls} calls"));
+        }
+        Scenario::StalledInCall => {
+            say(format!("{}", stall(0..100, 0)));
+        }
+        Scenario::Different => {
+            let xs = data(100);
+            if rank == 0 {
+                say(format!("{}", plain_total(&xs)));
+            } else {
+                say(format!("{}", squares(&xs).len()));
+            }
         }
     }
     if matches!(args.scenario, Scenario::Sum | Scenario::Gather) {

@@ -232,6 +232,19 @@ fn different_inputs_on_different_ranks_are_refused_on_every_rank() {
 }
 
 #[test]
+fn split_inputs_of_the_same_length_that_differ_are_refused() {
+    require_mpirun!();
+    let (out, took) = mpirun(2, 1, "same-length");
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`name_bytes` was called with different split inputs on different MPI ranks: ranks 0 and 1 both have 2 items in 2 blocks, but their lists differ (the digests of their item weights and block bounds, "),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn concat_merges_and_in_place_outputs_reach_every_rank_with_the_threaded_bits() {
     require_mpirun!();
     // The chunked run cuts every transfer into 64-byte rounds.

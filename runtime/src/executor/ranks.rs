@@ -37,6 +37,13 @@ impl Ranks {
         let all = self.transport.begin(function, mine);
         let first = &all[0];
         if let Some((rank, other)) = all.iter().enumerate().find(|(_, other)| *other != first) {
+            if other[..2] == first[..2] {
+                // Same counts: the digest of the bounds and weights tells.
+                panic!(
+                    "shardkit: `{function}` was called with different split inputs on different MPI ranks: ranks 0 and {rank} both have {} items in {} blocks, but their lists differ (the digests of their item weights and block bounds, {:016x} and {:016x}, differ); every rank must pass the same arguments (SPMD)",
+                    first[0], first[1], first[2], other[2]
+                );
+            }
             panic!(
                 "shardkit: `{function}` was called with different split inputs on different MPI ranks: rank 0 has {} items in {} blocks, rank {rank} has {} items in {} blocks; every rank must pass the same arguments (SPMD)",
                 first[0], first[1], other[0], other[1]

@@ -162,6 +162,16 @@ fn killed(ids: std::ops::Range<usize>, victim: usize) -> u64 {
     ids.len() as u64
 }
 
+fn name_len(name: &&str) -> u64 {
+    name.len() as u64
+}
+
+/// File names weighed by their length, as file lists are by file size.
+#[parallelize(split = "names", reduce = "sum", weights = name_len)]
+fn name_bytes(names: &[&str]) -> usize {
+    names.iter().map(|n| n.len()).sum()
+}
+
 /// A shard that stalls on the rank that holds item `slow`.
 #[parallelize(split = "ids", reduce = "sum")]
 fn stall(ids: std::ops::Range<usize>, slow: usize) -> u64 {
@@ -231,6 +241,8 @@ enum Scenario {
     Sigkill,
     /// Different inputs on different ranks: refused on every rank.
     Mismatch,
+    /// Split inputs of the same length but different items.
+    SameLength,
     /// Rank r makes 3 + r calls, then ends its program.
     FewerCalls,
     /// Rank 0 makes 3 calls, then stays in its own code; the others make 4.
@@ -343,6 +355,15 @@ fn main() {
         Scenario::Mismatch => {
             let xs = data(100 + rank);
             say(format!("{}", plain_total(&xs)));
+        }
+        Scenario::SameLength => {
+            // Two items each, weighed by their length: rank 1's differ.
+            let names = if rank == 0 {
+                ["a.wav", "bb.wav"]
+            } else {
+                ["a.wav", "ccc.wav"]
+            };
+            say(format!("{}", name_bytes(&names)));
         }
         Scenario::FewerCalls | Scenario::Stalled => {
             let xs = data(100);

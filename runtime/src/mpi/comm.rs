@@ -1,7 +1,9 @@
 //! An MPI communicator as the executor's [`Transport`]: each collective of
 //! the interface is one nonblocking rsmpi call, or a few rounds of one
 //! where MPI's 32-bit counts would not hold the whole buffer, completed by
-//! [`Comm::complete`] (`watch.rs`), which waits at most the timeout.
+//! [`Comm::complete`] (`watch.rs`), which waits at most the timeout. (The
+//! rounds of a byte gather are blocking: they start once an exchange of the
+//! lengths has shown that every rank is there.)
 //!
 //! The communicator is a duplicate of the program's, so that shardkit's
 //! exchanges never match the program's own, and so that the messages with
@@ -142,7 +144,8 @@ impl Comm {
     }
 
     /// MPI counts are 32-bit, so long buffers go in rounds of at most
-    /// [`chunk_bytes`] bytes per rank.
+    /// [`chunk_bytes`] bytes per rank, after an exchange of the lengths
+    /// (which waits for every rank, at most the timeout).
     pub(super) fn gather_bytes(&self, mine: &[u8]) -> Vec<Vec<u8>> {
         let comm = self.comm();
         let lens = self.all_gather_words(&[mine.len() as u64]);
@@ -171,14 +174,12 @@ impl Comm {
             let start = (at as usize).min(mine.len());
             let send = &mine[start..start + counts[self.rank] as usize];
             {
+                // Every rank has come (the lengths were exchanged), so the
+                // rounds only move bytes: MPI's blocking Allgatherv, which
+                // Open MPI runs faster than its nonblocking one for large
+                // buffers.
                 let mut partition = PartitionMut::new(&mut recv[..], &counts[..], &displs[..]);
-                scope(|scope| {
-                    self.complete(comm.immediate_all_gather_varcount_into(
-                        scope,
-                        send,
-                        &mut partition,
-                    ));
-                });
+                comm.all_gather_varcount_into(send, &mut partition);
             }
             for (rank, buf) in all.iter_mut().enumerate() {
                 let d = displs[rank] as usize;

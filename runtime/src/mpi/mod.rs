@@ -107,8 +107,10 @@ impl Executor {
     /// - when ranks start different calls at the same step (they made
     ///   different numbers of calls or called different functions), at
     ///   once, naming each rank's call;
-    /// - when a rank ends its program (at exit, before MPI is finalised)
-    ///   while others are in a call, at once, the same way;
+    /// - when a rank ends its program while others are in a call, at once,
+    ///   the same way, where shardkit initialised MPI (it then tells the
+    ///   other ranks at exit, before finalising MPI; a program that
+    ///   finalises MPI itself gets the timeout's message instead);
     /// - when a rank waits longer than the timeout, naming the ranks it
     ///   waited for and the calls that each rank is in.
     ///

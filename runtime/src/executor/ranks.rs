@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use super::transport::Keep;
+use super::transport::{Keep, PAYLOAD};
 use super::Ranks;
 use crate::plan::{Output, Plan};
 use crate::reduce::{Collect, Exact, ExactFolder, Plain, Reduction};
@@ -159,7 +159,7 @@ impl Ranks {
         step: &'static str,
         mine: Result<(), String>,
     ) -> Result<(), String> {
-        self.transport.begin(step, [0; 4]);
+        self.transport.begin(step, [0; PAYLOAD]);
         let is_root = self.rank() == 0;
         let mut message = match &mine {
             Err(m) if is_root => m.clone().into_bytes(),

@@ -29,19 +29,36 @@ impl Ranks {
         self.transport.size()
     }
 
-    /// Checks that every rank cut the same plan, and returns this rank's
-    /// contiguous run of blocks, balanced by block weight.
+    /// Checks that every rank cut the same plan from the same items
+    /// (`contents`, a digest of them), and returns this rank's contiguous
+    /// run of blocks, balanced by block weight.
     #[track_caller]
-    pub(crate) fn assign(&self, function: &'static str, plan: &Plan) -> Range<usize> {
-        let mine = [plan.len() as u64, plan.blocks() as u64, plan.digest(), 0];
+    pub(crate) fn assign(
+        &self,
+        function: &'static str,
+        plan: &Plan,
+        contents: u64,
+    ) -> Range<usize> {
+        let mine = [
+            plan.len() as u64,
+            plan.blocks() as u64,
+            plan.digest(),
+            contents,
+        ];
         let all = self.transport.begin(function, mine);
         let first = &all[0];
         if let Some((rank, other)) = all.iter().enumerate().find(|(_, other)| *other != first) {
             if other[..2] == first[..2] {
-                // Same counts: the digest of the bounds and weights tells.
+                // Same counts: the digests of the plans (bounds and
+                // weights) or of the items tell.
+                let (what, at) = if other[2] != first[2] {
+                    ("item weights and block bounds", 2)
+                } else {
+                    ("items", 3)
+                };
                 panic!(
-                    "shardkit: `{function}` was called with different split inputs on different MPI ranks: ranks 0 and {rank} both have {} items in {} blocks, but their lists differ (the digests of their item weights and block bounds, {:016x} and {:016x}, differ); every rank must pass the same arguments (SPMD)",
-                    first[0], first[1], first[2], other[2]
+                    "shardkit: `{function}` was called with different split inputs on different MPI ranks: ranks 0 and {rank} both have {} items in {} blocks, but their lists differ (the digests of their {what}, {:016x} and {:016x}, differ); every rank must pass the same arguments (SPMD)",
+                    first[0], first[1], first[at], other[at]
                 );
             }
             panic!(

@@ -242,6 +242,15 @@ fn split_inputs_of_the_same_length_that_differ_are_refused() {
         stderr.contains("`name_bytes` was called with different split inputs on different MPI ranks: ranks 0 and 1 both have 2 items in 2 blocks, but their lists differ (the digests of their item weights and block bounds, "),
         "{stderr}"
     );
+    // Without weights, the items themselves are compared.
+    let (out, took) = mpirun(2, 1, "same-length-unweighted");
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`name_count` was called with different split inputs on different MPI ranks: ranks 0 and 1 both have 2 items in 2 blocks, but their lists differ (the digests of their items, "),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -172,6 +172,11 @@ fn name_bytes(names: &[&str]) -> usize {
     names.iter().map(|n| n.len()).sum()
 }
 
+#[parallelize(split = "names", reduce = "sum")]
+fn name_count(names: &[PathBuf]) -> usize {
+    names.len()
+}
+
 /// A shard that stalls on the rank that holds item `slow`.
 #[parallelize(split = "ids", reduce = "sum")]
 fn stall(ids: std::ops::Range<usize>, slow: usize) -> u64 {
@@ -241,8 +246,10 @@ enum Scenario {
     Sigkill,
     /// Different inputs on different ranks: refused on every rank.
     Mismatch,
-    /// Split inputs of the same length but different items.
+    /// Split inputs of the same length but different items (weighed).
     SameLength,
+    /// Split inputs of the same length but different items (unweighed).
+    SameLengthUnweighted,
     /// Rank r makes 3 + r calls, then ends its program.
     FewerCalls,
     /// Rank 0 makes 3 calls, then stays in its own code; the others make 4.
@@ -364,6 +371,16 @@ fn main() {
                 ["a.wav", "ccc.wav"]
             };
             say(format!("{}", name_bytes(&names)));
+        }
+        Scenario::SameLengthUnweighted => {
+            // Two file names each, of the same lengths: only their
+            // contents differ.
+            let names: Vec<PathBuf> = if rank == 0 {
+                vec!["a.wav".into(), "b.wav".into()]
+            } else {
+                vec!["a.wav".into(), "c.wav".into()]
+            };
+            say(format!("{}", name_count(&names)));
         }
         Scenario::FewerCalls | Scenario::Stalled => {
             let xs = data(100);

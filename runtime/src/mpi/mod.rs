@@ -97,9 +97,10 @@ impl Executor {
     ///
     /// # Never hanging
     ///
-    /// Every exchange carries the call's identity (its function's name and
-    /// its number among this executor's calls), and waits for the other
-    /// ranks at most [`SHARDKIT_MPI_TIMEOUT`](crate::MPI_TIMEOUT_ENV)
+    /// The first exchange of every call carries the call's identity (its
+    /// function's name and its number among this executor's calls; the
+    /// exchanges that follow inside a call are decided by data every rank
+    /// then holds), and every exchange waits for the other ranks at most [`SHARDKIT_MPI_TIMEOUT`](crate::MPI_TIMEOUT_ENV)
     /// seconds (default [`DEFAULT_MPI_TIMEOUT`](crate::DEFAULT_MPI_TIMEOUT),
     /// 10 minutes), without keeping a core busy. The job then ends
     /// (`MPI_Abort`, a non-zero exit) with a message on standard error:

@@ -39,7 +39,7 @@ pub use shardkit_runtime::weights;
 pub use shardkit_runtime::{
     claim_output, is_root, progress, write_atomic, write_on_root, Concat, Executor, ExecutorError,
     Extremum, LaneOp, Lanes, OutputClaim, Plan, ProgressBar, Reduce, RemoteError, Split, Unlanes,
-    DEFAULT_BLOCKS, THREADS_ENV,
+    DEFAULT_BLOCKS, DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV, THREADS_ENV,
 };
 
 /// The `mpi` crate (rsmpi) that shardkit's MPI executor uses: build a

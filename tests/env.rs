@@ -1,10 +1,10 @@
-//! `SHARDKIT_THREADS`, read by `Executor::from_env` and by the default
-//! executor. Environment variables are process-wide, so this binary holds a
+//! `SHARDKIT_THREADS` and `SHARDKIT_MPI_TIMEOUT`, read by
+//! `Executor::from_env` and by the default executor. Environment variables are process-wide, so this binary holds a
 //! single test that changes them one step at a time.
 
 use std::panic::{self, AssertUnwindSafe};
 
-use shardkit::{parallelize, Executor, ExecutorError, THREADS_ENV};
+use shardkit::{parallelize, Executor, ExecutorError, MPI_TIMEOUT_ENV, THREADS_ENV};
 
 #[parallelize(split = "xs", reduce = "concat", block_size = 1)]
 fn thread_names(xs: &[u8]) -> Vec<Option<String>> {
@@ -114,4 +114,29 @@ fn shardkit_threads() {
     std::env::remove_var(THREADS_ENV);
     assert_eq!(Executor::from_env().unwrap().workers(), cores);
     assert!(std::env::var(THREADS_ENV).is_err());
+
+    // A malformed SHARDKIT_MPI_TIMEOUT is refused on every launch, MPI or
+    // not, with one line naming the variable and the value found.
+    assert_eq!(MPI_TIMEOUT_ENV, "SHARDKIT_MPI_TIMEOUT");
+    for value in ["abc", "0", "-3", "0.2", "1e9", "inf", "10m"] {
+        std::env::set_var(MPI_TIMEOUT_ENV, value);
+        let err = Executor::from_env().expect_err(value);
+        assert!(
+            matches!(&err, ExecutorError::BadMpiTimeoutEnv { value: v } if v == value),
+            "{value:?} gave {err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "SHARDKIT_MPI_TIMEOUT=`{value}` is not a number of seconds"
+            )),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
+    }
+    for value in ["2", "2.5", " 600 ", "604800"] {
+        std::env::set_var(MPI_TIMEOUT_ENV, value);
+        assert_eq!(Executor::from_env().expect(value).workers(), cores);
+    }
+    std::env::remove_var(MPI_TIMEOUT_ENV);
 }

@@ -194,7 +194,16 @@ pub(crate) fn expand(args: &Args, item: &MaybeItemFn, shape: &Shape) -> TokenStr
             #(#wrap)*
             let #len = #private::lockstep(#function, &[#(#lengths),*]);
             let #plan = #make_plan;
-            let #assignment = #private::assign(#function, &#plan, #local_data);
+            let #assignment = #private::assign(#function, &#plan, #local_data, || {
+                #[allow(unused_imports)]
+                use #private::{NoHash as _, ViaHash as _};
+                #private::digests(&[#(
+                    #private::Contents::digest(
+                        &#sources,
+                        (&#private::probe_contents(&#sources)).hasher(),
+                    )
+                ),*])
+            });
             let #pieces = #zipped;
             let #result = #private::#runner(
                 #function,

@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::ops::Range;
 
 use crate::executor::Executor;
-use crate::plan::{Output, Plan, Split, Weigh};
+use crate::plan::{Contents, Output, Plan, Split, Weigh};
 use crate::reduce::{ExactFolder, Plain, Reduction};
 use crate::wire::{Codec, ErrorOps, Probe};
 
@@ -53,6 +53,19 @@ pub fn broadcast<T: Broadcast>(value: T) -> T::Shared {
 #[inline(always)]
 pub fn split<T: Split>(value: T) -> T::Source {
     value.source()
+}
+
+/// A probe for the item type of a split parameter, to find whether its
+/// items can be hashed for [`assign`]'s check of the contents.
+pub fn probe_contents<S: Contents>(_: &S) -> Probe<S::Item> {
+    Probe::new()
+}
+
+/// One digest of the digests of every split parameter's contents.
+pub fn digests(each: &[u64]) -> u64 {
+    each.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &d| {
+        (h ^ d).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A probe for the item type of an in-place output, to find its [`Codec`].
@@ -114,16 +127,23 @@ impl Assignment {
 
 /// Decides which blocks of `plan` this process runs. `local` is the
 /// attribute's `data = "local"`: every MPI rank has its own data.
+/// `contents` is a digest of the split parameters' items (see
+/// [`digests`]), computed only where MPI ranks compare their inputs.
 #[track_caller]
-pub fn assign(function: &'static str, plan: &Plan, local: bool) -> Assignment {
+pub fn assign(
+    function: &'static str,
+    plan: &Plan,
+    local: bool,
+    contents: impl FnOnce() -> u64,
+) -> Assignment {
     let exec = Executor::current();
     #[cfg(feature = "mpi")]
     if let Some(ranks) = exec.ranks() {
         let (blocks, first) = if local {
-            let first = ranks.offset(plan.blocks());
+            let first = ranks.offset(function, plan.blocks());
             (0..plan.blocks(), first)
         } else {
-            let blocks = ranks.assign(function, plan);
+            let blocks = ranks.assign(function, plan, contents());
             let first = blocks.start;
             (blocks, first)
         };
@@ -134,7 +154,7 @@ pub fn assign(function: &'static str, plan: &Plan, local: bool) -> Assignment {
             local,
         };
     }
-    let _ = function;
+    let _ = (function, contents);
     Assignment {
         exec,
         blocks: 0..plan.blocks(),

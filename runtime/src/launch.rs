@@ -17,14 +17,19 @@ impl Executor {
     /// Under `mpirun` / `srun` (detected from the launcher's environment
     /// variables) and with the `mpi` feature, it is the MPI world instead,
     /// each rank with a pool of `SHARDKIT_THREADS` threads (default: its
-    /// share of the node's cores). Without the feature, a launch under
+    /// share of the node's cores), each rank waiting for the others at most
+    /// [`SHARDKIT_MPI_TIMEOUT`](crate::MPI_TIMEOUT_ENV) seconds at one step
+    /// (see [`Executor::mpi`]). Without the feature, a launch under
     /// `mpirun` is reported on standard error, since every rank would then
     /// do all the work.
     ///
     /// # Errors
     ///
     /// [`ExecutorError::BadThreadsEnv`] when the variable is not a positive
-    /// integer; MPI initialisation errors under `mpirun`.
+    /// integer; [`ExecutorError::BadMpiTimeoutEnv`] when
+    /// [`SHARDKIT_MPI_TIMEOUT`](crate::MPI_TIMEOUT_ENV) is set but not a
+    /// number of seconds from 1 to one week (checked with or without MPI);
+    /// MPI initialisation errors under `mpirun`.
     pub fn from_env() -> Result<Self, ExecutorError> {
         Executor::from_env_with_threads(None)
     }
@@ -56,6 +61,9 @@ impl Executor {
                 Err(_) => None,
             },
         };
+        // Checked on every launch, so that a mistyped value is reported
+        // before a job is sent to a cluster, not only under mpirun.
+        crate::executor::timeout::mpi_timeout_from_env()?;
         #[cfg(feature = "mpi")]
         if crate::mpi::launch_size().is_some() {
             return crate::mpi::world(threads);
@@ -75,8 +83,10 @@ impl Executor {
     ///
     /// # Panics
     ///
-    /// When the default is needed and `SHARDKIT_THREADS` is malformed, with
-    /// the message of [`ExecutorError::BadThreadsEnv`].
+    /// When the default is needed and `SHARDKIT_THREADS` or
+    /// `SHARDKIT_MPI_TIMEOUT` is malformed, with the message of
+    /// [`ExecutorError::BadThreadsEnv`] or
+    /// [`ExecutorError::BadMpiTimeoutEnv`].
     pub fn current() -> Executor {
         if let Some(exec) = Executor::installed() {
             return exec;

@@ -47,7 +47,7 @@ mod wire;
 #[cfg(feature = "mpi")]
 #[doc(no_inline)]
 pub use ::mpi as rsmpi;
-pub use executor::{Executor, ExecutorError, THREADS_ENV};
+pub use executor::{Executor, ExecutorError, DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV, THREADS_ENV};
 pub use files::{write_atomic, OutputClaim};
 /// The progress bar type of [`progress`] (from `indicatif`).
 pub use indicatif::ProgressBar;

@@ -4,10 +4,12 @@
 //! API. Re-exports only; every item lives in the layer that owns it.
 
 pub use crate::call::{
-    assign, broadcast, gather, lockstep, plan, plan_weighted, probe_output, run, run_result, split,
-    Assignment, Broadcast,
+    assign, broadcast, digests, gather, lockstep, plan, plan_weighted, probe_contents,
+    probe_output, run, run_result, split, Assignment, Broadcast,
 };
-pub use crate::plan::{Output, Outputs, Plan, Source, Split, Weigh};
+pub use crate::plan::{
+    Contents, ItemHasher, NoHash, Output, Outputs, Plan, Source, Split, ViaHash, Weigh,
+};
 pub use crate::reduce::{concat, custom, max, min, none, sum, Reduction};
 pub use crate::wire::{
     Codec, ErrorOps, NoDisplay, NoFrom, NoSerde, Probe, RemoteError, ViaDisplay, ViaFrom, ViaSerde,

@@ -51,7 +51,10 @@ pub fn write_on_root(
     };
     #[cfg(feature = "mpi")]
     if let Some(ranks) = exec.ranks() {
-        let verdict = ranks.broadcast_verdict(mine.as_ref().map_err(|e| e.to_string()).copied());
+        let verdict = ranks.broadcast_verdict(
+            "write_on_root",
+            mine.as_ref().map_err(|e| e.to_string()).copied(),
+        );
         return match (mine, verdict) {
             (Err(e), _) => Err(e),
             (Ok(()), Ok(())) => Ok(()),
@@ -106,7 +109,10 @@ pub fn claim_output(path: impl AsRef<Path>) -> io::Result<OutputClaim> {
     };
     #[cfg(feature = "mpi")]
     if let Some(ranks) = exec.ranks() {
-        let verdict = ranks.broadcast_verdict(mine.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        let verdict = ranks.broadcast_verdict(
+            "claim_output",
+            mine.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+        );
         return match (mine, verdict) {
             (Err(e), _) => Err(e),
             (Ok(claim), Ok(())) => Ok(claim),

@@ -232,6 +232,28 @@ fn different_inputs_on_different_ranks_are_refused_on_every_rank() {
 }
 
 #[test]
+fn split_inputs_of_the_same_length_that_differ_are_refused() {
+    require_mpirun!();
+    let (out, took) = mpirun(2, 1, "same-length");
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`name_bytes` was called with different split inputs on different MPI ranks: ranks 0 and 1 both have 2 items in 2 blocks, but their lists differ (the digests of their item weights and block bounds, "),
+        "{stderr}"
+    );
+    // Without weights, the items themselves are compared.
+    let (out, took) = mpirun(2, 1, "same-length-unweighted");
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(45), "the job hung for {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`name_count` was called with different split inputs on different MPI ranks: ranks 0 and 1 both have 2 items in 2 blocks, but their lists differ (the digests of their items, "),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn concat_merges_and_in_place_outputs_reach_every_rank_with_the_threaded_bits() {
     require_mpirun!();
     // The chunked run cuts every transfer into 64-byte rounds.
@@ -356,4 +378,123 @@ fn a_communicator_of_the_programs_own_is_an_executor() {
         let want = format!("half {} rank {} of 2 ok", rank % 2, rank / 2);
         assert_eq!(lines_of(&out, rank), [want], "rank {rank}");
     }
+}
+
+/// The standard error of a job that must end with an error, soon.
+fn failed_soon(out: &Output, took: Duration) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        took < Duration::from_secs(20),
+        "the job took {took:?}: {stderr}"
+    );
+    stderr
+}
+
+/// The shardkit line of `stderr` that contains `needle`.
+fn shardkit_line<'s>(stderr: &'s str, needle: &str) -> &'s str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("shardkit: ") && l.contains(needle))
+        .unwrap_or_else(|| panic!("no shardkit line with {needle:?} in: {stderr}"))
+}
+
+const SHORT_TIMEOUT: [(&str, &str); 1] = [("SHARDKIT_MPI_TIMEOUT", "2")];
+
+#[test]
+fn a_rank_that_ends_its_program_early_ends_the_job_at_once() {
+    require_mpirun!();
+    // Rank 0 makes 3 calls and exits; rank 1 starts a 4th.
+    let (out, took) = mpirun_with(2, 1, "fewer-calls", &SHORT_TIMEOUT);
+    let stderr = failed_soon(&out, took);
+    let line = shardkit_line(&stderr, "different calls");
+    assert_eq!(
+        line,
+        "shardkit: MPI ranks reached different calls at the same step: rank 0 has finished its program (after 3 calls), rank 1 is at the start of call #4 (`plain_total`); every rank must make the same #[parallelize] calls (and write_on_root / claim_output calls) in the same order, so these ranks made different numbers of calls or called different functions"
+    );
+    assert!(
+        !stderr.contains("waited"),
+        "no timeout was needed: {stderr}"
+    );
+    assert_eq!(lines_of(&out, 1), Vec::<String>::new(), "rank 1 went on");
+}
+
+#[test]
+fn a_rank_that_waits_too_long_names_the_rank_it_waits_for() {
+    require_mpirun!();
+    // Rank 0 stays in its own code after 3 calls; ranks 1 and 2 wait at
+    // the start of a 4th, and one of them reports after 2 s.
+    let (out, took) = mpirun_with(3, 1, "stalled", &SHORT_TIMEOUT);
+    let stderr = failed_soon(&out, took);
+    let line = shardkit_line(&stderr, "waited");
+    assert!(
+        line.contains(" at the start of call #4 (`plain_total`) for rank 0, which is still in call #3 (`plain_total`) or in the program's own code after it"),
+        "{line}"
+    );
+    let (reporter, other) = if line.starts_with("shardkit: rank 1 waited ") {
+        (1, 2)
+    } else {
+        (2, 1)
+    };
+    assert!(
+        line.starts_with(&format!("shardkit: rank {reporter} waited 2")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            "; meanwhile rank {other} is at the start of call #4 (`plain_total`); "
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains("raise SHARDKIT_MPI_TIMEOUT (now 2 s)"),
+        "{line}"
+    );
+    assert_eq!(
+        stderr.matches(" waited ").count(),
+        1,
+        "one rank reports: {stderr}"
+    );
+
+    // Rank 0 stalls inside a call: the others wait in it.
+    let (out, took) = mpirun_with(2, 1, "stalled-in-call", &SHORT_TIMEOUT);
+    let stderr = failed_soon(&out, took);
+    let line = shardkit_line(&stderr, "waited");
+    assert!(line.starts_with("shardkit: rank 1 waited 2"), "{line}");
+    assert!(
+        line.contains(
+            " in call #1 (`stall`) for rank 0, which is still working in call #1 (`stall`); "
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn ranks_in_different_functions_at_the_same_step_are_stopped_at_once() {
+    require_mpirun!();
+    let (out, took) = mpirun_with(3, 1, "different", &SHORT_TIMEOUT);
+    let stderr = failed_soon(&out, took);
+    let line = shardkit_line(&stderr, "different calls");
+    assert!(
+        line.contains("at the same step: rank 0 is at the start of call #1 (`plain_total`), ranks 1 and 2 are at the start of call #1 (`squares`); "),
+        "{line}"
+    );
+    assert!(
+        !stderr.contains("waited"),
+        "no timeout was needed: {stderr}"
+    );
+    for rank in 0..3 {
+        assert!(lines_of(&out, rank).is_empty(), "rank {rank} went on");
+    }
+}
+
+#[test]
+fn a_malformed_timeout_is_refused_naming_the_variable() {
+    require_mpirun!();
+    let (out, took) = mpirun_with(2, 1, "sum", &[("SHARDKIT_MPI_TIMEOUT", "0")]);
+    let stderr = failed_soon(&out, took);
+    assert!(
+        stderr.contains("SHARDKIT_MPI_TIMEOUT=`0` is not a number of seconds from 1 to 604800"),
+        "{stderr}"
+    );
 }

@@ -1,5 +1,7 @@
 //! Why an executor could not be built.
 
+use super::timeout::MPI_TIMEOUT_ENV;
+
 /// The environment variable that sets the size of the default thread pool.
 pub const THREADS_ENV: &str = "SHARDKIT_THREADS";
 
@@ -13,6 +15,13 @@ pub enum ExecutorError {
     /// `SHARDKIT_THREADS` is set but is not a positive integer.
     #[error("{THREADS_ENV}=`{value}` is not a positive integer; set it to the number of threads (e.g. {THREADS_ENV}=4) or unset it to use every core")]
     BadThreadsEnv {
+        /// The value found in the environment.
+        value: String,
+    },
+    /// `SHARDKIT_MPI_TIMEOUT` is set but is not a number of seconds from 1
+    /// to one week (604,800).
+    #[error("{MPI_TIMEOUT_ENV}=`{value}` is not a number of seconds from 1 to 604800 (one week); set it to how long an MPI rank may wait for the others at one step before the job is ended (e.g. {MPI_TIMEOUT_ENV}=900), or unset it for the default of 600")]
+    BadMpiTimeoutEnv {
         /// The value found in the environment.
         value: String,
     },

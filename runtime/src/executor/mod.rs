@@ -3,13 +3,18 @@
 //! - this file: the [`Executor`] (serial, a thread pool, or MPI ranks) and
 //!   the ambient executor of a scope ([`Executor::install`]);
 //! - [`error`]: why an executor could not be built;
+//! - [`timeout`]: `SHARDKIT_MPI_TIMEOUT`, how long an MPI rank waits for
+//!   the others;
 //! - [`pool`]: the ordered fold of one call's blocks on one pool (or the
 //!   calling thread), which every executor ends in;
 //! - `transport` (feature `mpi`): the interface through which an executor
 //!   reaches other processes — implemented by `mpi/`;
 //! - `ranks` (feature `mpi`): what ranks do for a call, written against
 //!   that interface: check the plan, share out blocks, agree on errors,
-//!   combine exact results, exchange results and outputs.
+//!   combine exact results, exchange results and outputs;
+//! - `steps` (feature `mpi`): where a rank is in its sequence of calls, as
+//!   the ranks tell each other, and the messages that name it when they
+//!   went different ways or one waited too long.
 //!
 //! Building an executor from the environment, and the process-wide default
 //! of [`Executor::current`], are in `launch.rs`, above both this folder and
@@ -20,6 +25,9 @@ pub(crate) mod pool;
 #[cfg(feature = "mpi")]
 pub(crate) mod ranks;
 #[cfg(feature = "mpi")]
+pub(crate) mod steps;
+pub(crate) mod timeout;
+#[cfg(feature = "mpi")]
 pub(crate) mod transport;
 
 use std::cell::RefCell;
@@ -27,6 +35,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use error::{ExecutorError, THREADS_ENV};
+pub use timeout::{DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV};
 #[cfg(feature = "mpi")]
 use transport::Transport;
 

@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use super::transport::Keep;
+use super::transport::{Keep, PAYLOAD};
 use super::Ranks;
 use crate::plan::{Output, Plan};
 use crate::reduce::{Collect, Exact, ExactFolder, Plain, Reduction};
@@ -29,18 +29,38 @@ impl Ranks {
         self.transport.size()
     }
 
-    /// Checks that every rank cut the same plan, and returns this rank's
-    /// contiguous run of blocks, balanced by block weight.
+    /// Checks that every rank cut the same plan from the same items
+    /// (`contents`, a digest of them), and returns this rank's contiguous
+    /// run of blocks, balanced by block weight.
     #[track_caller]
-    pub(crate) fn assign(&self, function: &str, plan: &Plan) -> Range<usize> {
-        let mine = [plan.len() as u64, plan.blocks() as u64, plan.digest()];
-        let all = self.transport.all_gather_u64(&mine);
-        let first = &all[..3];
-        if let Some((rank, other)) = all
-            .chunks_exact(3)
-            .enumerate()
-            .find(|(_, other)| *other != first)
-        {
+    pub(crate) fn assign(
+        &self,
+        function: &'static str,
+        plan: &Plan,
+        contents: u64,
+    ) -> Range<usize> {
+        let mine = [
+            plan.len() as u64,
+            plan.blocks() as u64,
+            plan.digest(),
+            contents,
+        ];
+        let all = self.transport.begin(function, mine);
+        let first = &all[0];
+        if let Some((rank, other)) = all.iter().enumerate().find(|(_, other)| *other != first) {
+            if other[..2] == first[..2] {
+                // Same counts: the digests of the plans (bounds and
+                // weights) or of the items tell.
+                let (what, at) = if other[2] != first[2] {
+                    ("item weights and block bounds", 2)
+                } else {
+                    ("items", 3)
+                };
+                panic!(
+                    "shardkit: `{function}` was called with different split inputs on different MPI ranks: ranks 0 and {rank} both have {} items in {} blocks, but their lists differ (the digests of their {what}, {:016x} and {:016x}, differ); every rank must pass the same arguments (SPMD)",
+                    first[0], first[1], first[at], other[at]
+                );
+            }
             panic!(
                 "shardkit: `{function}` was called with different split inputs on different MPI ranks: rank 0 has {} items in {} blocks, rank {rank} has {} items in {} blocks; every rank must pass the same arguments (SPMD)",
                 first[0], first[1], other[0], other[1]
@@ -52,9 +72,9 @@ impl Ranks {
     /// The number, in the whole call, of this rank's first block when every
     /// rank cut its own data into `blocks` blocks (`data = "local"`):
     /// blocks are numbered across the ranks in rank order.
-    pub(crate) fn offset(&self, blocks: usize) -> usize {
-        let all = self.transport.all_gather_u64(&[blocks as u64]);
-        all[..self.rank()].iter().sum::<u64>() as usize
+    pub(crate) fn offset(&self, function: &'static str, blocks: usize) -> usize {
+        let all = self.transport.begin(function, [blocks as u64, 0, 0, 0]);
+        all[..self.rank()].iter().map(|p| p[0]).sum::<u64>() as usize
     }
 
     /// Runs this rank's blocks (numbered from `first`) and combines the
@@ -149,8 +169,14 @@ impl Ranks {
         }
     }
 
-    /// Rank 0's verdict, on every rank.
-    pub(crate) fn broadcast_verdict(&self, mine: Result<(), String>) -> Result<(), String> {
+    /// Rank 0's verdict, on every rank, as the step named `step`
+    /// (`write_on_root`, `claim_output`).
+    pub(crate) fn broadcast_verdict(
+        &self,
+        step: &'static str,
+        mine: Result<(), String>,
+    ) -> Result<(), String> {
+        self.transport.begin(step, [0; PAYLOAD]);
         let is_root = self.rank() == 0;
         let mut message = match &mine {
             Err(m) if is_root => m.clone().into_bytes(),

@@ -17,6 +17,10 @@ pub(crate) enum Keep {
     Max,
 }
 
+/// The words of payload that each process adds to the start of a step:
+/// see [`Transport::begin`].
+pub(crate) const PAYLOAD: usize = 4;
+
 /// A group of processes, numbered `0..size()`, that run the same program
 /// (SPMD) and exchange data collectively.
 ///
@@ -28,6 +32,20 @@ pub(crate) trait Transport: Send + Sync {
 
     /// The number of processes in the group.
     fn size(&self) -> usize;
+
+    /// Starts the next step — a `#[parallelize]` call or a root helper
+    /// named `call` — on this process, and returns every process's
+    /// `payload`, in rank order (`MPI_Allgather`, §5.7, of the step's
+    /// identity and the payload). Every process numbers its steps; when the
+    /// processes started different calls at the same step (they made
+    /// different numbers of calls, called different functions, or one has
+    /// finished its program), the job ends at once with a message naming
+    /// each process's call, and this never returns.
+    ///
+    /// Every exchange, this one included, waits for the other processes at
+    /// most the executor's timeout (`SHARDKIT_MPI_TIMEOUT`); then the job
+    /// ends with a message naming the processes waited for.
+    fn begin(&self, call: &'static str, payload: [u64; PAYLOAD]) -> Vec<[u64; PAYLOAD]>;
 
     /// Every process's `mine`, in rank order: `mine.len()` words per
     /// process, the same length on every process (`MPI_Allgather`, §5.7).

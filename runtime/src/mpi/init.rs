@@ -1,7 +1,8 @@
 //! MPI's lifecycle in a shardkit program: initialised once (requesting
-//! `Threading::Funneled`), kept for the program's life, finalised at exit,
-//! and a panic on any rank made to end the whole job rather than leave the
-//! other ranks waiting.
+//! `Threading::Funneled`), kept for the program's life, finalised at exit
+//! (after telling the other ranks, on every live executor, that this one
+//! has finished), and a panic on any rank made to end the whole job rather
+//! than leave the other ranks waiting.
 
 use std::os::raw::c_int;
 use std::sync::{Mutex, OnceLock};
@@ -32,6 +33,9 @@ extern "C" {
 
 extern "C" fn finalize_at_exit() {
     if let Some(state) = STATE.get() {
+        // A rank still in a call learns now that this one has finished,
+        // instead of waiting for it; MPI_Finalize would not tell it.
+        super::comm::finish_all();
         if let Ok(mut universe) = state.universe.lock() {
             // Dropping the universe calls MPI_Finalize.
             drop(universe.take());

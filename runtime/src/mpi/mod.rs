@@ -6,6 +6,8 @@
 //!   and a panic hook that ends the whole job;
 //! - [`comm`]: the communicator as a [`Transport`], with the collectives
 //!   cut into rounds that fit MPI's 32-bit counts;
+//! - [`watch`]: how a rank waits for the others — never for ever: a
+//!   timeout, and a clear end of the job when ranks went different ways;
 //! - [`serde_codec`]: how serde types travel (postcard), found by the call
 //!   site's probe;
 //! - this file: [`Executor::mpi`], [`Executor::mpi_world`], and the world
@@ -20,6 +22,7 @@
 mod comm;
 mod init;
 mod serde_codec;
+mod watch;
 
 use mpi::topology::SimpleCommunicator;
 
@@ -72,25 +75,55 @@ pub(crate) fn world(threads: Option<usize>) -> Result<Executor, ExecutorError> {
 impl Executor {
     /// Every rank of the MPI world, each running its blocks on `local`
     /// (`Executor::serial()` or a pool). Initialises MPI if the program has
-    /// not (with `Threading::Funneled`; it is finalised at exit).
+    /// not (with `Threading::Funneled`; it is finalised at exit). Every
+    /// rank must build it; each waits for the others at most
+    /// `SHARDKIT_MPI_TIMEOUT` seconds (see [`Executor::mpi`]).
     ///
     /// # Errors
     ///
-    /// When MPI cannot be initialised or lacks thread support.
+    /// As [`Executor::mpi`].
     pub fn mpi_world(local: Executor) -> Result<Self, ExecutorError> {
         Executor::mpi(SimpleCommunicator::world(), local)
     }
 
     /// The ranks of a communicator the program manages itself (a split of
     /// the world, say), each running its blocks on `local`. Every rank of
-    /// `comm` must make the same calls.
+    /// `comm` must make the same calls, in the same order.
+    ///
+    /// Building it is collective, like MPI's own communicator constructors:
+    /// every rank of `comm` must build it, since it duplicates `comm`
+    /// (`MPI_Comm_dup`), so that shardkit's exchanges never mix with the
+    /// program's own traffic on `comm`.
+    ///
+    /// # Never hanging
+    ///
+    /// The first exchange of every call carries the call's identity (its
+    /// function's name and its number among this executor's calls; the
+    /// exchanges that follow inside a call are decided by data every rank
+    /// then holds), and every exchange waits for the other ranks at most [`SHARDKIT_MPI_TIMEOUT`](crate::MPI_TIMEOUT_ENV)
+    /// seconds (default [`DEFAULT_MPI_TIMEOUT`](crate::DEFAULT_MPI_TIMEOUT),
+    /// 10 minutes), without keeping a core busy. The job then ends
+    /// (`MPI_Abort`, a non-zero exit) with a message on standard error:
+    ///
+    /// - when ranks start different calls at the same step (they made
+    ///   different numbers of calls or called different functions), at
+    ///   once, naming each rank's call;
+    /// - when a rank ends its program while others are in a call, at once,
+    ///   the same way, where shardkit initialised MPI (it then tells the
+    ///   other ranks at exit, before finalising MPI; a program that
+    ///   finalises MPI itself gets the timeout's message instead);
+    /// - when a rank waits longer than the timeout, naming the ranks it
+    ///   waited for and the calls that each rank is in.
     ///
     /// # Errors
     ///
-    /// When MPI cannot be initialised or lacks thread support.
+    /// When MPI cannot be initialised or lacks thread support, and
+    /// [`ExecutorError::BadMpiTimeoutEnv`] when `SHARDKIT_MPI_TIMEOUT` is
+    /// set but not a number of seconds from 1 to one week.
     pub fn mpi(comm: SimpleCommunicator, local: Executor) -> Result<Self, ExecutorError> {
+        let limit = crate::executor::timeout::mpi_timeout_from_env()?;
         let state = init::ensure_initialized()?;
-        let comm = comm::Comm::new(comm, state.owner);
+        let comm = comm::Comm::new(&comm, state.owner, limit);
         Ok(Executor::on_ranks(Box::new(comm), local))
     }
 }

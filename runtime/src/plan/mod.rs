@@ -8,10 +8,12 @@
 //! - [`weights`]: ready-made weight functions for the `weights` key.
 
 pub(crate) mod blocks;
+pub(crate) mod contents;
 pub(crate) mod output;
 pub(crate) mod split;
 pub mod weights;
 
 pub use blocks::{Plan, DEFAULT_BLOCKS};
+pub use contents::{Contents, ItemHasher, NoHash, ViaHash};
 pub use output::{Output, Outputs};
 pub use split::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weigh};

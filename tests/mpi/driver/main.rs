@@ -162,6 +162,30 @@ fn killed(ids: std::ops::Range<usize>, victim: usize) -> u64 {
     ids.len() as u64
 }
 
+fn name_len(name: &&str) -> u64 {
+    name.len() as u64
+}
+
+/// File names weighed by their length, as file lists are by file size.
+#[parallelize(split = "names", reduce = "sum", weights = name_len)]
+fn name_bytes(names: &[&str]) -> usize {
+    names.iter().map(|n| n.len()).sum()
+}
+
+#[parallelize(split = "names", reduce = "sum")]
+fn name_count(names: &[PathBuf]) -> usize {
+    names.len()
+}
+
+/// A shard that stalls on the rank that holds item `slow`.
+#[parallelize(split = "ids", reduce = "sum")]
+fn stall(ids: std::ops::Range<usize>, slow: usize) -> u64 {
+    if ids.contains(&slow) {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+    ids.len() as u64
+}
+
 /// A result type without serde: it cannot travel between ranks.
 #[derive(Debug)]
 struct Opaque(#[allow(dead_code)] usize);
@@ -222,6 +246,18 @@ enum Scenario {
     Sigkill,
     /// Different inputs on different ranks: refused on every rank.
     Mismatch,
+    /// Split inputs of the same length but different items (weighed).
+    SameLength,
+    /// Split inputs of the same length but different items (unweighed).
+    SameLengthUnweighted,
+    /// Rank r makes 3 + r calls, then ends its program.
+    FewerCalls,
+    /// Rank 0 makes 3 calls, then stays in its own code; the others make 4.
+    Stalled,
+    /// A shard on rank 0 stalls inside the call.
+    StalledInCall,
+    /// Rank 0 calls one function, the others another, at the same step.
+    Different,
 }
 
 fn main() {
@@ -326,6 +362,51 @@ fn main() {
         Scenario::Mismatch => {
             let xs = data(100 + rank);
             say(format!("{}", plain_total(&xs)));
+        }
+        Scenario::SameLength => {
+            // Two items each, weighed by their length: rank 1's differ.
+            let names = if rank == 0 {
+                ["a.wav", "bb.wav"]
+            } else {
+                ["a.wav", "ccc.wav"]
+            };
+            say(format!("{}", name_bytes(&names)));
+        }
+        Scenario::SameLengthUnweighted => {
+            // Two file names each, of the same lengths: only their
+            // contents differ.
+            let names: Vec<PathBuf> = if rank == 0 {
+                vec!["a.wav".into(), "b.wav".into()]
+            } else {
+                vec!["a.wav".into(), "c.wav".into()]
+            };
+            say(format!("{}", name_count(&names)));
+        }
+        Scenario::FewerCalls | Scenario::Stalled => {
+            let xs = data(100);
+            let calls = match (args.scenario, rank) {
+                (Scenario::FewerCalls, _) => 3 + rank,
+                (_, 0) => 3,
+                _ => 4,
+            };
+            for _ in 0..calls {
+                plain_total(&xs);
+            }
+            if args.scenario == Scenario::Stalled && rank == 0 {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+            }
+            say(format!("made {calls} calls"));
+        }
+        Scenario::StalledInCall => {
+            say(format!("{}", stall(0..100, 0)));
+        }
+        Scenario::Different => {
+            let xs = data(100);
+            if rank == 0 {
+                say(format!("{}", plain_total(&xs)));
+            } else {
+                say(format!("{}", squares(&xs).len()));
+            }
         }
     }
     if matches!(args.scenario, Scenario::Sum | Scenario::Gather) {

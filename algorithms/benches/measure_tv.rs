@@ -40,7 +40,8 @@ use ndarray_npy::{read_npy, write_npy};
 use shardkit::Executor;
 use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{
-    extract, extract_into, tv_em, SessionStats, TvConfig, TvIteration, TvModel,
+    extract, extract_into, tv_em, tv_em_resumable, Checkpoint, SessionStats, TvConfig, TvIteration,
+    TvModel,
 };
 use shardkit_testkit::cli::{self, Layout};
 use shardkit_testkit::{timing, Rng};
@@ -89,6 +90,11 @@ struct Args {
     /// Save the trained model here (.npz: t, means, variances).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Keep a checkpoint here after every iteration, and continue from it
+    /// when it is there (the same bits as a run that never stopped, on any
+    /// number of threads or ranks).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
     #[command(flatten)]
     cargo: cli::CargoBench,
 }
@@ -164,7 +170,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         // tv_em, as training runs it (its arrays are kept from one
         // iteration to the next); each report is one line.
         let config = TvConfig::default().iterations(args.iters).min_divergence(!args.no_min_div);
-        let trained = tv_em(&stats, model, &config, &mut |it: &TvIteration| {
+        let mut report = |it: &TvIteration| {
             let secs = it.seconds;
             let rate = gemm_flops / secs / 1e9;
             let all = (gemm_flops + other_flops) / secs / 1e9;
@@ -175,7 +181,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 100.0 * all / peak,
                 it.objective
             );
-        })?;
+        };
+        let trained = match &args.checkpoint {
+            Some(path) => tv_em_resumable(&stats, model, &config, &Checkpoint::new(path), &mut report)?,
+            None => tv_em(&stats, model, &config, &mut report)?,
+        };
         let model = trained.model;
         if let (Some(path), true) = (&args.out, shardkit::is_root()) {
             model.save(path)?;

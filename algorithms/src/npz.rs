@@ -342,6 +342,29 @@ impl NpzWriter {
         })
     }
 
+    /// As [`finish`](NpzWriter::finish), but under MPI only rank 0 writes
+    /// the file ([`shardkit::write_on_root`]) and every rank gets its
+    /// verdict: every rank must call it, with the same arrays. Without MPI
+    /// it is `finish`.
+    ///
+    /// # Errors
+    ///
+    /// As [`finish`](NpzWriter::finish), on every rank when rank 0's write
+    /// failed.
+    pub fn finish_on_root(self) -> Result<(), NpzError> {
+        let path = self.path.clone();
+        let bytes = self
+            .zip
+            .finish()
+            .map_err(|e| write_error_at(&path, e))?
+            .into_inner();
+        shardkit::write_on_root(&path, |w| w.write_all(&bytes)).map_err(|e| NpzError::Io {
+            error: strip_path(&path, e),
+            path,
+            op: "write",
+        })
+    }
+
     fn write_error(&self, e: WriteNpzError) -> NpzError {
         write_error_at(&self.path, e)
     }

@@ -12,8 +12,8 @@ use shardkit_algorithms::features::write_npy;
 use shardkit_algorithms::frames::{Frames, FramesError};
 use shardkit_algorithms::gmm::{self, DiagGmm};
 use shardkit_algorithms::ivector::{
-    baum_welch, extract, extract_into, train_tv, tv_em, tv_iteration, IvectorError, SessionStats,
-    TvConfig, TvModel, TvParamsError,
+    baum_welch, extract, extract_into, train_tv, train_tv_resumable, tv_em, tv_iteration,
+    Checkpoint, IvectorError, SessionStats, TvConfig, TvModel, TvParamsError,
 };
 
 /// A deterministic stream of numbers in [0, 1).
@@ -434,4 +434,117 @@ fn errors_name_what_is_wrong() {
     let config = TvConfig::default().iterations(2);
     let trained = tv_em(&stats, model.clone(), &config, &mut |_| {}).unwrap();
     assert_eq!(trained.history.len(), 2);
+}
+
+/// The UBM of [`problem`]'s model.
+fn ubm_of(model: &TvModel) -> DiagGmm {
+    let c = model.n_components();
+    DiagGmm::new(
+        Array1::from_elem(c, 1.0 / c as f64),
+        model.means().to_owned(),
+        model.variances().to_owned(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_run_stopped_anywhere_and_resumed_on_other_threads_has_the_same_bits() {
+    // 150 sessions and rank 23: several blocks in every pass.
+    let (stats, model) = problem(150, 10, 3, 23, 8);
+    let ubm = ubm_of(&model);
+    let config = |n: usize| TvConfig::new(23).iterations(n).seed(3);
+    let straight = Executor::threads(2)
+        .unwrap()
+        .install(|| train_tv(&stats, &ubm, &config(5), &mut |_| {}))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for stop in 0..=5 {
+        let checkpoint = Checkpoint::new(dir.path().join(format!("stop{stop}.npz")));
+        // The first part on 1 thread, stopped after `stop` iterations …
+        if stop > 0 {
+            Executor::threads(1)
+                .unwrap()
+                .install(|| {
+                    train_tv_resumable(&stats, &ubm, &config(stop), &checkpoint, &mut |_| {})
+                })
+                .unwrap();
+        }
+        // … the rest on 3.
+        let mut new = Vec::new();
+        let resumed = Executor::threads(3)
+            .unwrap()
+            .install(|| {
+                train_tv_resumable(&stats, &ubm, &config(5), &checkpoint, &mut |it| {
+                    new.push(it.iteration)
+                })
+            })
+            .unwrap();
+        assert_eq!(resumed.model, straight.model, "T after stopping at {stop}");
+        let bits = |h: &[shardkit_algorithms::ivector::TvIteration]| {
+            h.iter()
+                .map(|it| it.objective.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            bits(&resumed.history),
+            bits(&straight.history),
+            "objectives, stop {stop}"
+        );
+        assert_eq!(
+            new,
+            (stop..5).collect::<Vec<_>>(),
+            "iterations run after stop {stop}"
+        );
+    }
+}
+
+#[test]
+fn a_checkpoint_of_another_run_is_refused_saying_what_differs() {
+    let (stats, model) = problem(30, 4, 2, 3, 9);
+    let ubm = ubm_of(&model);
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = Checkpoint::new(dir.path().join("tv.npz")).every(2);
+    let config = TvConfig::new(3).iterations(3);
+    train_tv_resumable(&stats, &ubm, &config, &checkpoint, &mut |_| {}).unwrap();
+    // Written after iterations 2 and 3 (the last).
+    let refused = |stats: &SessionStats, ubm: &DiagGmm, config: &TvConfig| match train_tv_resumable(
+        stats,
+        ubm,
+        config,
+        &checkpoint,
+        &mut |_| {},
+    ) {
+        Err(e @ IvectorError::Checkpoint { .. }) => e.to_string(),
+        other => panic!("{other:?}"),
+    };
+    let (other_stats, _) = problem(30, 4, 2, 3, 10);
+    assert!(refused(&other_stats, &ubm, &config).contains("different statistics"));
+    let other_ubm = ubm_of(&problem(30, 4, 2, 3, 11).1);
+    assert!(refused(&stats, &other_ubm, &config).contains("different starting model"));
+    let text = refused(&stats, &ubm, &config.clone().seed(99));
+    assert!(
+        text.contains("different starting model") && text.contains("tv.npz"),
+        "{text}"
+    );
+    let text = refused(&stats, &ubm, &config.clone().min_divergence(false));
+    assert!(text.contains("different settings"), "{text}");
+    let text = refused(&stats, &ubm, &TvConfig::new(3).iterations(2));
+    assert!(
+        text.contains("holds 3 iterations, more than the 2"),
+        "{text}"
+    );
+    // The same run with more iterations continues.
+    let more = train_tv_resumable(
+        &stats,
+        &ubm,
+        &TvConfig::new(3).iterations(4),
+        &checkpoint,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(more.history.len(), 4);
+    assert_eq!(
+        more.history[..3].iter().map(|it| it.seconds).sum::<f64>(),
+        0.0
+    );
 }

@@ -150,6 +150,15 @@ pub enum IvectorError {
     /// Nothing to train on.
     #[error("no sessions to train on")]
     NoSessions,
+    /// A checkpoint of [`train_tv_resumable`](super::train_tv_resumable)
+    /// that this run cannot continue from.
+    #[error("checkpoint {}: {reason}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The i-vectors' second moment cannot be factored in the minimum
     /// divergence step.
     #[error(

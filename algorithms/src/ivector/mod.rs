@@ -65,6 +65,7 @@
 //! 2-thread time varies between runs.)
 
 mod batch;
+mod checkpoint;
 mod errors;
 mod estep;
 mod extract;
@@ -73,6 +74,7 @@ mod model;
 mod stats;
 mod train;
 
+pub use checkpoint::{train_tv_resumable, tv_em_resumable, Checkpoint};
 pub use errors::{IvectorError, ModelPart, Statistic, TvParamsError};
 pub use extract::{extract, extract_into};
 pub use hyperparams::TvConfig;

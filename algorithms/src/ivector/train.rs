@@ -101,10 +101,31 @@ pub fn tv_em(
     config: &TvConfig,
     report: &mut dyn FnMut(&TvIteration),
 ) -> Result<TvTrained, IvectorError> {
+    tv_em_from(stats, model, config, Vec::new(), &mut |_, _| Ok(()), report)
+}
+
+/// What [`tv_em_from`] calls after every iteration: the model and the
+/// history so far.
+pub(crate) type AfterEach<'a> =
+    dyn FnMut(&TvModel, &[TvIteration]) -> Result<(), IvectorError> + 'a;
+
+/// EM from `model`, which `history.len()` iterations (recorded in
+/// `history`) have already made, up to `config.iterations`;
+/// `after_each` sees the model and the history after every new iteration
+/// (the checkpoints of
+/// [`train_tv_resumable`](super::train_tv_resumable)).
+pub(crate) fn tv_em_from(
+    stats: &SessionStats,
+    model: TvModel,
+    config: &TvConfig,
+    mut history: Vec<TvIteration>,
+    after_each: &mut AfterEach<'_>,
+    report: &mut dyn FnMut(&TvIteration),
+) -> Result<TvTrained, IvectorError> {
     let mut model = model;
-    let mut history = Vec::with_capacity(config.iterations);
+    history.reserve(config.iterations.saturating_sub(history.len()));
     let mut workspace = Workspace::default();
-    for iteration in 0..config.iterations {
+    for iteration in history.len()..config.iterations {
         let started = Instant::now();
         let step = iterate(
             &mut workspace,
@@ -130,6 +151,7 @@ pub fn tv_em(
         );
         report(&it);
         history.push(it);
+        after_each(&model, &history)?;
     }
     Ok(TvTrained { model, history })
 }

@@ -48,6 +48,12 @@
 //! (the same front-end options as the run that trained them; a mismatch is
 //! refused before any work).
 //!
+//! Features made elsewhere (Kaldi, SIDEKIT, an earlier run's `features/`)
+//! replace the WAV files with `--features DIR` (segment `id` is
+//! `DIR/id.npy`, float32 frames × columns; `--gmm-features DIR` gives the
+//! GMM-UBM system its own): nothing is extracted and no `--data` is
+//! needed. Whether such features match `--models` cannot be checked.
+//!
 //! # Settings
 //!
 //! Every setting of the systems (the whole front end, as the library's
@@ -384,11 +390,11 @@ struct Args {
     /// `speaker segment` per line: the UBM, T and back ends train on these
     /// segments). With --enrol and --trials (or --key); segments are
     /// `{--data}/{segment}.wav`.
-    #[arg(long, requires_all = ["enrol", "data"], conflicts_with_all = ["folds", "train_takes", "models"])]
+    #[arg(long, requires = "enrol", conflicts_with_all = ["folds", "train_takes", "models"])]
     train: Option<PathBuf>,
     /// Protocol files: the enrolment list (an IdMap, `model segment` per
-    /// line). Needs --train, or --models.
-    #[arg(long, requires = "data")]
+    /// line). Needs --train, or --models; and --data or --features.
+    #[arg(long)]
     enrol: Option<PathBuf>,
     /// Protocol files: the trials to score (an Ndx, `model segment` per
     /// line) [default: the key's trials].
@@ -405,6 +411,15 @@ struct Args {
     /// the models were trained with.
     #[arg(long, requires = "enrol", conflicts_with_all = ["folds", "train"])]
     models: Option<PathBuf>,
+    /// Protocol files: read segment `id`'s features from `DIR/id.npy`
+    /// (frames × columns, float32, e.g. converted from Kaldi or SIDEKIT)
+    /// instead of extracting them from WAV files (no --data needed). The
+    /// GMM-UBM system reads them too, unless --gmm-features names its own.
+    #[arg(long, value_name = "DIR", requires = "enrol", conflicts_with_all = ["low_hz", "high_hz", "vad_db", "delta_window", "gmm_delta_window", "delta_edges", "cmvn"])]
+    features: Option<PathBuf>,
+    /// With --features: the GMM-UBM system's own features, `DIR/id.npy`.
+    #[arg(long, value_name = "DIR", requires = "features")]
+    gmm_features: Option<PathBuf>,
     /// Every setting of the systems from this TOML file instead of the
     /// options below (an earlier run's --out/settings.toml repeats it;
     /// fields it lacks take their defaults).
@@ -686,9 +701,14 @@ fn run(args: &Args) -> Result<()> {
     // that an impossible --out fails now and two runs never mix their files.
     cli::create_dir(&args.out)?;
     let _claim = shardkit::claim_output(&args.out)?;
-    let wav_dir = match &args.data {
-        Some(dir) => dir.clone(),
-        None => {
+    if args.enrol.is_some() && args.data.is_none() && args.features.is_none() {
+        return Err("--enrol needs the recordings (--data) or their features (--features)".into());
+    }
+    let wav_dir = match (&args.data, &args.features) {
+        (Some(dir), _) => dir.clone(),
+        // Unused: the features are given.
+        (None, Some(_)) => PathBuf::new(),
+        (None, None) => {
             let dir = args.out.join("wav");
             stages.run("generate the corpus", || {
                 // Every rank writes the same bytes (each file atomically).
@@ -698,8 +718,14 @@ fn run(args: &Args) -> Result<()> {
             dir
         }
     };
-    let feature_dir = args.out.join("features");
-    cli::create_dir(&feature_dir)?;
+    let feature_dir = match &args.features {
+        Some(dir) => dir.clone(),
+        None => {
+            let dir = args.out.join("features");
+            cli::create_dir(&dir)?;
+            dir
+        }
+    };
     // The lists: given as files, or made from the file names' takes (one
     // split, or one per fold).
     let (lists, folds) = match &args.train {
@@ -767,23 +793,38 @@ fn run(args: &Args) -> Result<()> {
     // Features, once for every segment the lists name: they do not depend
     // on the split. Missing recordings are named before any work. The
     // GMM-UBM system has features of its own when its Δ window differs.
+    let given = args.features.is_some();
     let corpus = |config: MfccConfig, feature_dir: PathBuf| Corpus {
         wav_dir: wav_dir.clone(),
+        options: if given {
+            // Whatever width the files have (the UBM takes the first's).
+            ReadOptions::new()
+        } else {
+            ReadOptions::new().expect_dim(config.dim())
+        },
         feature_dir,
-        options: ReadOptions::new().expect_dim(config.dim()),
         config,
+        given,
     };
     let ivector = corpus(settings.front_end.clone(), feature_dir);
-    let gmm = (settings.gmm_front_end() != settings.front_end)
-        .then(|| corpus(settings.gmm_front_end(), args.out.join("features-gmm")));
+    let gmm = match &args.gmm_features {
+        Some(dir) => Some(corpus(settings.gmm_front_end(), dir.clone())),
+        None if given => None,
+        None => (settings.gmm_front_end() != settings.front_end)
+            .then(|| corpus(settings.gmm_front_end(), args.out.join("features-gmm"))),
+    };
     let corpora = Corpora { ivector, gmm };
     // The front end the models are trained on is recorded beside them, and
     // models given with --models must have been trained on this one.
     let front_end = corpora
         .all()
-        .map(|c| format!("{:?}\n", c.config))
+        .map(|c| match c.given {
+            true => format!("features read from {}\n", c.feature_dir.display()),
+            false => format!("{:?}\n", c.config),
+        })
         .collect::<String>();
-    if let Some(dir) = &args.models {
+    // (Features given with --features cannot be checked against them.)
+    if let Some(dir) = args.models.as_ref().filter(|_| !given) {
         let record = dir.join("front-end.txt");
         let theirs = std::fs::read_to_string(&record).map_err(|e| {
             format!(
@@ -803,21 +844,23 @@ fn run(args: &Args) -> Result<()> {
     }
 
     let segments: BTreeSet<String> = lists.iter().flat_map(Lists::segments).collect();
-    let missing: Vec<&String> = segments
-        .iter()
-        .filter(|id| !corpora.ivector.wav(id).is_file())
-        .collect();
+    let source = |id: &str| match given {
+        true => corpora.ivector.npy(id),
+        false => corpora.ivector.wav(id),
+    };
+    let missing: Vec<&String> = segments.iter().filter(|id| !source(id).is_file()).collect();
     if let Some(first) = missing.first() {
         return Err(format!(
-            "{} of the {} segments the lists name have no recording, e.g. {} (looked for {})",
+            "{} of the {} segments the lists name have no {}, e.g. {} (looked for {})",
             missing.len(),
             segments.len(),
+            if given { "feature file" } else { "recording" },
             first,
-            corpora.ivector.wav(first).display()
+            source(first).display()
         )
         .into());
     }
-    for corpus in corpora.all() {
+    for corpus in corpora.all().filter(|c| !c.given) {
         stages.run(&format!("MFCC ({})", corpus.config), || {
             features(corpus, &segments, &corpus.config)
         })?;
@@ -953,6 +996,8 @@ struct Corpus {
     options: ReadOptions,
     /// The front end that makes the features.
     config: MfccConfig,
+    /// The features were given (--features): none are extracted.
+    given: bool,
 }
 
 /// The features of the i-vector systems, and the GMM-UBM system's where

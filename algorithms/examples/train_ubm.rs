@@ -25,6 +25,11 @@
 //! plain EM iterations from that model instead. Every pass reads the files
 //! again, so memory stays at one file per worker.
 //!
+//! With `--checkpoint FILE` the state is saved after every iteration, and
+//! a run started again continues from it (the same model, bit for bit, as
+//! a run never stopped; a checkpoint of other data or settings is
+//! refused).
+//!
 //! Rank 0 prints one line per iteration and writes the model (atomically:
 //! a temporary file renamed into place); the model has the same bits on any
 //! number of threads or ranks.
@@ -38,7 +43,9 @@ use ndarray::{Array1, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_list, write_npy};
 use shardkit_algorithms::frames::Frames;
-use shardkit_algorithms::gmm::ubm::{em, train_ubm, EmConfig, EmIteration};
+use shardkit_algorithms::gmm::ubm::{
+    em, train_ubm, train_ubm_resumable, Checkpoint, EmConfig, EmIteration,
+};
 use shardkit_algorithms::gmm::{self, DiagGmm};
 use shardkit_testkit::cli::{self, Layout};
 use shardkit_testkit::{sample_gmm, Rng};
@@ -91,6 +98,11 @@ struct Args {
     /// generating model truth.npz) here.
     #[arg(long)]
     generate: Option<PathBuf>,
+    /// Keep a checkpoint here after every EM iteration, and continue from
+    /// it when it is there: a run killed and started again ends with the
+    /// same model, bit for bit, on any number of threads or ranks.
+    #[arg(long, value_name = "FILE", conflicts_with = "init")]
+    checkpoint: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -197,7 +209,16 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let trained = match init {
         Some(model) => em(&data, model, args.iters, &config, &mut report)?,
-        None => train_ubm(&data, args.components, &config, &mut report)?,
+        None => match &args.checkpoint {
+            Some(path) => train_ubm_resumable(
+                &data,
+                args.components,
+                &config,
+                &Checkpoint::new(path),
+                &mut report,
+            )?,
+            None => train_ubm(&data, args.components, &config, &mut report)?,
+        },
     };
     bar.finish_and_clear();
     let model = trained.model;

@@ -2,6 +2,7 @@
 //! each algorithm's data pass is one annotated function over frames or
 //! files, so it runs on threads or MPI ranks with the same bits.
 //!
+//! - [`checkpoint`]: where resumable trainings keep their state;
 //! - [`features`]: feature files on disk (`.npy`, HTK, list files);
 //! - [`frames`]: the frames every algorithm reads — rows or matrices in
 //!   memory, or feature files — and the passes over them;
@@ -27,6 +28,7 @@
 //! half a file.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod features;
 pub mod frames;
 pub mod frontend;

@@ -10,7 +10,8 @@ use shardkit::Executor;
 use shardkit_algorithms::features::{write_npy, ReadOptions};
 use shardkit_algorithms::frames::{Frames, FramesError};
 use shardkit_algorithms::gmm::ubm::{
-    em, global_moments, maximize, split, train_ubm, EmConfig, UbmError, UbmParamsError,
+    em, global_moments, maximize, split, train_ubm, train_ubm_resumable, EmConfig, UbmError,
+    UbmParamsError,
 };
 use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_testkit::{
@@ -366,4 +367,111 @@ fn extreme_values_are_named_where_they_are_read_instead_of_panicking_in_the_sums
     let config = EmConfig::new().iterations(vec![1, 1, 1]);
     let trained = train_ubm(&Frames::rows(inside.view()), 4, &config, &mut |_| {});
     assert!(trained.is_ok(), "{:?}", trained.err());
+}
+
+/// Trains with a checkpoint and stops (a panic in `report`, as a kill
+/// would, between the iteration's end and its checkpoint) after `stop`
+/// iterations in all.
+fn stopped_after(
+    frames: &Frames<'_>,
+    components: usize,
+    config: &EmConfig,
+    checkpoint: &shardkit_algorithms::checkpoint::Checkpoint,
+    stop: usize,
+) {
+    let mut seen = 0;
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train_ubm_resumable(frames, components, config, checkpoint, &mut |_| {
+            seen += 1;
+            if seen > stop {
+                panic!("stopped");
+            }
+        })
+    }));
+    assert!(run.is_err() || seen <= stop);
+}
+
+#[test]
+fn a_ubm_run_stopped_anywhere_and_resumed_on_other_threads_has_the_same_bits() {
+    let x = sample(&known(), 3_000, 21);
+    let frames = Frames::rows(x.view());
+    let pruned = EmConfig::new().iterations(vec![1, 3, 4]).pruning(Some(
+        shardkit_algorithms::gmm::Pruning {
+            top_n: 2,
+            reselect_every: 2,
+            ..shardkit_algorithms::gmm::Pruning::default()
+        },
+    ));
+    for config in [EmConfig::new().iterations(vec![1, 3, 4]), pruned] {
+        let straight = Executor::threads(2)
+            .unwrap()
+            .install(|| train_ubm(&frames, 8, &config, &mut |_| {}))
+            .unwrap();
+        let total = straight.history.len();
+        let dir = tempfile::tempdir().unwrap();
+        for stop in 0..=total {
+            let checkpoint = shardkit_algorithms::checkpoint::Checkpoint::new(
+                dir.path().join(format!("stop{stop}.npz")),
+            );
+            Executor::threads(1)
+                .unwrap()
+                .install(|| stopped_after(&frames, 8, &config, &checkpoint, stop));
+            let mut new = 0;
+            let resumed = Executor::threads(3)
+                .unwrap()
+                .install(|| {
+                    train_ubm_resumable(&frames, 8, &config, &checkpoint, &mut |_| new += 1)
+                })
+                .unwrap();
+            assert_eq!(resumed.model, straight.model, "stop {stop}, {config:?}");
+            let ll = |h: &[shardkit_algorithms::gmm::ubm::EmIteration]| {
+                h.iter()
+                    .map(|it| {
+                        (
+                            it.components,
+                            it.average_log_likelihood.to_bits(),
+                            it.selection_pass,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ll(&resumed.history), ll(&straight.history), "stop {stop}");
+            assert_eq!(new, total - stop, "iterations run after stop {stop}");
+        }
+    }
+}
+
+#[test]
+fn a_ubm_checkpoint_of_other_data_or_settings_is_refused() {
+    let x = sample(&known(), 1_000, 22);
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint =
+        shardkit_algorithms::checkpoint::Checkpoint::new(dir.path().join("ubm.npz")).every(2);
+    let config = EmConfig::new().iterations(vec![1, 2]);
+    train_ubm_resumable(
+        &Frames::rows(x.view()),
+        4,
+        &config,
+        &checkpoint,
+        &mut |_| {},
+    )
+    .unwrap();
+    let refused = |x: &Array2<f32>, config: &EmConfig| match train_ubm_resumable(
+        &Frames::rows(x.view()),
+        4,
+        config,
+        &checkpoint,
+        &mut |_| {},
+    ) {
+        Err(e @ UbmError::Checkpoint { .. }) => e.to_string(),
+        other => panic!("{other:?}"),
+    };
+    let mut other = x.clone();
+    other[(5, 1)] += 0.25;
+    assert!(refused(&other, &config).contains("different training data"));
+    let text = refused(&x, &EmConfig::new().iterations(vec![1, 3]));
+    assert!(
+        text.contains("different settings") && text.contains("ubm.npz"),
+        "{text}"
+    );
 }

@@ -2,7 +2,7 @@
 //! an interrupted run continues where it stopped and ends with the same
 //! bits as one that never stopped, on any number of threads or MPI ranks.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::{Array1, Array2};
 
@@ -11,45 +11,9 @@ use super::hyperparams::TvConfig;
 use super::model::TvModel;
 use super::stats::SessionStats;
 use super::train::{tv_em_from, TvIteration, TvTrained};
+use crate::checkpoint::{Checkpoint, Fnv};
 use crate::gmm::DiagGmm;
 use crate::npz::{NpzReader, NpzWriter};
-
-/// Where [`train_tv_resumable`] keeps its state, and how often it writes
-/// it.
-///
-/// ```
-/// use shardkit_algorithms::ivector::Checkpoint;
-/// let checkpoint = Checkpoint::new("tv.ckpt.npz").every(2);
-/// assert_eq!(checkpoint.path().to_str(), Some("tv.ckpt.npz"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint {
-    path: PathBuf,
-    every: usize,
-}
-
-impl Checkpoint {
-    /// A checkpoint at `path` (an `.npz` archive), written after every
-    /// iteration.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Checkpoint {
-            path: path.into(),
-            every: 1,
-        }
-    }
-
-    /// Writes the state after every `n`-th iteration (and after the last)
-    /// instead of after each; 0 is taken as 1.
-    pub fn every(mut self, n: usize) -> Self {
-        self.every = n.max(1);
-        self
-    }
-
-    /// The checkpoint's file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
 
 /// What the checkpoint was written for: a digest of the statistics, of the
 /// starting model (the UBM's means and variances, the initial T) and of
@@ -60,30 +24,6 @@ struct Fingerprint {
     stats: u64,
     start: u64,
     config: u64,
-}
-
-/// FNV-1a, 64 bits: a digest that is the same on every machine and run
-/// (the standard library's hashers promise neither).
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn u64(&mut self, v: u64) {
-        self.bytes(&v.to_le_bytes());
-    }
-    fn f64s<'a>(&mut self, values: impl IntoIterator<Item = &'a f64>) {
-        for v in values {
-            self.u64(v.to_bits());
-        }
-    }
 }
 
 impl Fingerprint {
@@ -312,7 +252,7 @@ pub fn tv_em_resumable(
     } else {
         (start, Vec::new())
     };
-    let every = checkpoint.every;
+    let every = checkpoint.interval();
     let last = config.iterations;
     tv_em_from(
         stats,

@@ -74,7 +74,8 @@ mod model;
 mod stats;
 mod train;
 
-pub use checkpoint::{train_tv_resumable, tv_em_resumable, Checkpoint};
+pub use crate::checkpoint::Checkpoint;
+pub use checkpoint::{train_tv_resumable, tv_em_resumable};
 pub use errors::{IvectorError, ModelPart, Statistic, TvParamsError};
 pub use extract::{extract, extract_into};
 pub use hyperparams::TvConfig;

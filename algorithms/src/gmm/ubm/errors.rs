@@ -66,6 +66,19 @@ pub enum UbmError {
     /// No frames to train on.
     #[error("there are no training frames (an empty matrix or an empty list)")]
     NoFrames,
+    /// A checkpoint file could not be read or written.
+    #[error(transparent)]
+    Npz(#[from] crate::npz::NpzError),
+    /// A checkpoint of
+    /// [`train_ubm_resumable`](super::train_ubm_resumable) that this run
+    /// cannot continue from.
+    #[error("checkpoint {}: {reason}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// Features of no columns.
     #[error("the features have no columns")]
     NoColumns,

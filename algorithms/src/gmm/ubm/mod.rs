@@ -76,10 +76,13 @@
 
 mod errors;
 mod hyperparams;
+mod resume;
 mod train;
 
+pub use crate::checkpoint::Checkpoint;
 pub use errors::{UbmError, UbmParamsError};
 pub use hyperparams::{EmConfig, DEFAULT_ITERATIONS};
+pub use resume::train_ubm_resumable;
 pub use train::{em, global_moments, maximize, split, train_ubm, EmIteration, UbmTrained};
 
 #[cfg(doc)]

@@ -8,6 +8,8 @@ use shardkit::Reduce;
 
 use super::errors::UbmError;
 use super::hyperparams::EmConfig;
+use super::resume;
+use crate::checkpoint::Checkpoint;
 use crate::frames::{Frames, Source, State, Visit};
 use crate::gmm::{self, DiagGmm, GmmStats, Prepared, Pruning, BLOCK_FRAMES};
 
@@ -335,24 +337,87 @@ fn clamp_variances(
 /// [`global_moments`]).
 fn run_em(
     data: &Source<'_>,
-    mut model: DiagGmm,
+    model: DiagGmm,
     iterations: usize,
     global_variance: &Array1<f64>,
     config: &EmConfig,
     report: &mut dyn FnMut(&EmIteration),
     history: &mut Vec<EmIteration>,
 ) -> Result<DiagGmm, UbmError> {
+    let resume = Resume {
+        done: 0,
+        selected_with: None,
+    };
+    run_em_from(
+        data,
+        model,
+        iterations,
+        resume,
+        global_variance,
+        config,
+        report,
+        history,
+        &mut |_, _, _, _| Ok(()),
+    )
+}
+
+/// Where a stage's EM continues: after `done` of its iterations, with the
+/// model the last selection pass used (pruned EM only).
+struct Resume {
+    done: usize,
+    selected_with: Option<DiagGmm>,
+}
+
+/// What [`run_em_from`] calls after each iteration: the iterations done in
+/// the stage, the model, the model of the last selection pass (pruned EM)
+/// and the history.
+type AfterIteration<'a> =
+    dyn FnMut(usize, &DiagGmm, Option<&DiagGmm>, &[EmIteration]) -> Result<(), UbmError> + 'a;
+
+/// [`run_em`] continued after `resume.done` iterations of the stage, with
+/// `after_each` called after every new one. A pruned stage resumed between
+/// selection passes first redoes the last selection with the model it used,
+/// so the statistics are those of a run that never stopped.
+#[allow(clippy::too_many_arguments)]
+fn run_em_from(
+    data: &Source<'_>,
+    mut model: DiagGmm,
+    iterations: usize,
+    resume: Resume,
+    global_variance: &Array1<f64>,
+    config: &EmConfig,
+    report: &mut dyn FnMut(&EmIteration),
+    history: &mut Vec<EmIteration>,
+    after_each: &mut AfterIteration<'_>,
+) -> Result<DiagGmm, UbmError> {
     let (floor, ceiling) = bounds(global_variance, config);
     // Pruned when asked for and there are more components than `top_n`.
     let pruning = config.pruning.filter(|p| model.n_components() > p.top_n);
     // The stage's selection: `top_n` components per frame (one row each).
     let mut selection = data.state(pruning.map_or(0, |p| p.top_n), false);
-    for i in 0..iterations {
+    let reselects = |i: usize| match &pruning {
+        Some(p) => i == 0 || (p.reselect_every > 0 && i.is_multiple_of(p.reselect_every)),
+        None => false,
+    };
+    let mut selected_with = resume.selected_with;
+    if let (Some(_), Some(earlier)) = (&pruning, &selected_with) {
+        if !reselects(resume.done) {
+            // Its statistics are not needed, only the selection it leaves.
+            accumulate(
+                data,
+                &earlier.prepare(),
+                pruning.as_ref(),
+                &mut selection,
+                true,
+            )?;
+        }
+    }
+    for i in resume.done..iterations {
         let start = Instant::now();
-        let reselect = match &pruning {
-            Some(p) => i == 0 || (p.reselect_every > 0 && i % p.reselect_every == 0),
-            None => false,
-        };
+        let reselect = reselects(i);
+        if reselect {
+            selected_with = Some(model.clone());
+        }
         let stats = accumulate(
             data,
             &model.prepare(),
@@ -382,6 +447,12 @@ fn run_em(
         );
         report(&it);
         history.push(it);
+        after_each(
+            i + 1,
+            &model,
+            selected_with.as_ref().filter(|_| pruning.is_some()),
+            history,
+        )?;
     }
     Ok(model)
 }
@@ -407,6 +478,18 @@ pub fn train_ubm(
     config: &EmConfig,
     report: &mut dyn FnMut(&EmIteration),
 ) -> Result<UbmTrained, UbmError> {
+    train_ubm_with(frames, components, config, None, report)
+}
+
+/// [`train_ubm`], with a checkpoint kept and resumed from when given (see
+/// [`train_ubm_resumable`](super::train_ubm_resumable)).
+pub(super) fn train_ubm_with(
+    frames: &Frames<'_>,
+    components: usize,
+    config: &EmConfig,
+    checkpoint: Option<&Checkpoint>,
+    report: &mut dyn FnMut(&EmIteration),
+) -> Result<UbmTrained, UbmError> {
     config.check_for(components)?;
     let stages = components.ilog2() as usize;
     let data = prepare(frames, None)?;
@@ -415,22 +498,65 @@ pub fn train_ubm(
     let (floor, _) = bounds(&variance, config);
     let start_variance = variance.iter().zip(&floor).map(|(&v, &f)| v.max(f));
     let dim = mean.len();
+    let fingerprint = resume::Fingerprint::of(&mean, &variance, count, components, config);
     let mut model = DiagGmm::new(
         Array1::ones(1),
         mean.insert_axis(Axis(0)),
         Array2::from_shape_vec((1, dim), start_variance.collect()).expect("one row"),
     )?;
     let mut history = Vec::new();
-    for stage in 0..stages {
-        model = split(&model);
-        model = run_em(
+    let mut first_stage = 0;
+    let mut resume_at = None;
+    if let Some(saved) = checkpoint
+        .filter(|c| c.path().exists())
+        .map(|c| resume::read(c.path(), &fingerprint, config))
+        .transpose()?
+    {
+        model = saved.model;
+        history = saved.history;
+        if saved.done >= config.iterations[saved.stage] {
+            first_stage = saved.stage + 1;
+        } else {
+            first_stage = saved.stage;
+            resume_at = Some(Resume {
+                done: saved.done,
+                selected_with: saved.selected_with,
+            });
+        }
+    }
+    for stage in first_stage..stages {
+        let resume = match resume_at.take() {
+            Some(resume) => resume,
+            None => {
+                model = split(&model);
+                Resume {
+                    done: 0,
+                    selected_with: None,
+                }
+            }
+        };
+        let planned = config.iterations[stage];
+        model = run_em_from(
             &data,
             model,
-            config.iterations[stage],
+            planned,
+            resume,
             &variance,
             config,
             report,
             &mut history,
+            &mut |done, model, selected_with, history| match checkpoint {
+                Some(c) if done % c.interval() == 0 || done == planned => resume::write(
+                    c.path(),
+                    &fingerprint,
+                    stage,
+                    done,
+                    model,
+                    selected_with,
+                    history,
+                ),
+                _ => Ok(()),
+            },
         )?;
     }
     Ok(UbmTrained { model, history })

@@ -1,0 +1,266 @@
+//! Checkpoints of UBM training ([`train_ubm_resumable`]).
+
+use std::path::Path;
+
+use ndarray::{array, Array1, Array2};
+
+use super::errors::UbmError;
+use super::hyperparams::EmConfig;
+use super::train::{train_ubm_with, EmIteration, UbmTrained};
+use crate::checkpoint::{Checkpoint, Fnv};
+use crate::frames::Frames;
+use crate::gmm::DiagGmm;
+use crate::npz::{NpzReader, NpzWriter};
+
+/// What a checkpoint was written for: digests of the training data (its
+/// frame count and its exact global mean and variance, which any change of
+/// the frames changes) and of the settings (components and every setting
+/// of [`EmConfig`], the iteration schedule included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Fingerprint {
+    data: u64,
+    settings: u64,
+}
+
+impl Fingerprint {
+    pub(super) fn of(
+        mean: &Array1<f64>,
+        variance: &Array1<f64>,
+        frames: u64,
+        components: usize,
+        config: &EmConfig,
+    ) -> Self {
+        let mut d = Fnv::new();
+        d.u64(frames);
+        d.u64(mean.len() as u64);
+        d.f64s(mean.iter());
+        d.f64s(variance.iter());
+        let mut s = Fnv::new();
+        s.u64(components as u64);
+        s.u64(config.iterations.len() as u64);
+        for &n in &config.iterations {
+            s.u64(n as u64);
+        }
+        s.f64s(
+            [
+                config.variance_floor,
+                config.variance_ceiling,
+                config.min_occupancy,
+            ]
+            .iter(),
+        );
+        match &config.pruning {
+            Some(p) => {
+                s.u64(1);
+                s.u64(p.top_n as u64);
+                s.u64(p.min_posterior.to_bits());
+                s.u64(p.reselect_every as u64);
+            }
+            None => s.u64(0),
+        }
+        Fingerprint {
+            data: d.0,
+            settings: s.0,
+        }
+    }
+
+    /// As four `f64` halves (exact).
+    fn to_array(self) -> Array1<f64> {
+        [self.data, self.settings]
+            .iter()
+            .flat_map(|&v| [(v >> 32) as f64, (v & 0xffff_ffff) as f64])
+            .collect()
+    }
+
+    fn from_array(a: &Array1<f64>) -> Option<Self> {
+        let half =
+            |x: f64| (x >= 0.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0).then_some(x as u64);
+        let word = |i: usize| Some((half(a[2 * i])? << 32) | half(a[2 * i + 1])?);
+        (a.len() == 4).then_some(())?;
+        Some(Fingerprint {
+            data: word(0)?,
+            settings: word(1)?,
+        })
+    }
+}
+
+/// A checkpoint read back: the model after `done` iterations of stage
+/// `stage` (counting from 0), the model of that stage's last selection
+/// pass (pruned EM), and every iteration so far.
+pub(super) struct Saved {
+    pub(super) stage: usize,
+    pub(super) done: usize,
+    pub(super) model: DiagGmm,
+    pub(super) selected_with: Option<DiagGmm>,
+    pub(super) history: Vec<EmIteration>,
+}
+
+fn add_model(npz: &mut NpzWriter, prefix: &str, model: &DiagGmm) -> Result<(), UbmError> {
+    npz.add(&format!("{prefix}weights"), &model.weights())?;
+    npz.add(&format!("{prefix}means"), &model.means())?;
+    npz.add(&format!("{prefix}variances"), &model.variances())?;
+    Ok(())
+}
+
+fn read_model(npz: &mut NpzReader, prefix: &str) -> Result<DiagGmm, UbmError> {
+    let weights: Array1<f64> = npz.read(&format!("{prefix}weights"))?;
+    let m = weights.len();
+    let means: Array2<f64> = npz.read_shaped(&format!("{prefix}means"), &[Some(m), None])?;
+    let d = means.ncols();
+    let variances: Array2<f64> =
+        npz.read_shaped(&format!("{prefix}variances"), &[Some(m), Some(d)])?;
+    Ok(DiagGmm::new(weights, means, variances)?)
+}
+
+/// Writes the state after `done` iterations of `stage`, atomically (rank 0
+/// under MPI; every rank gets the verdict).
+pub(super) fn write(
+    path: &Path,
+    fingerprint: &Fingerprint,
+    stage: usize,
+    done: usize,
+    model: &DiagGmm,
+    selected_with: Option<&DiagGmm>,
+    history: &[EmIteration],
+) -> Result<(), UbmError> {
+    let mut npz = NpzWriter::new(path);
+    add_model(&mut npz, "", model)?;
+    if let Some(selected) = selected_with {
+        add_model(&mut npz, "selected_with.", selected)?;
+    }
+    npz.add("fingerprint", &fingerprint.to_array())?;
+    npz.add("position", &array![stage as f64, done as f64])?;
+    let column = |f: &dyn Fn(&EmIteration) -> f64| history.iter().map(f).collect::<Array1<f64>>();
+    npz.add("components", &column(&|it| it.components as f64))?;
+    npz.add(
+        "average_log_likelihood",
+        &column(&|it| it.average_log_likelihood),
+    )?;
+    npz.add("frames", &column(&|it| it.frames as f64))?;
+    npz.add("pruned", &column(&|it| f64::from(u8::from(it.pruned))))?;
+    npz.add(
+        "selection_pass",
+        &column(&|it| f64::from(u8::from(it.selection_pass))),
+    )?;
+    npz.finish_on_root()?;
+    Ok(())
+}
+
+/// Reads the checkpoint at `path` and checks that this run can continue
+/// from it.
+pub(super) fn read(path: &Path, ours: &Fingerprint, config: &EmConfig) -> Result<Saved, UbmError> {
+    let refuse = |reason: String| UbmError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut npz = NpzReader::open(path)?;
+    let theirs: Array1<f64> = npz.read("fingerprint")?;
+    let theirs = Fingerprint::from_array(&theirs)
+        .ok_or_else(|| refuse("its fingerprint is damaged".to_owned()))?;
+    if theirs.data != ours.data {
+        return Err(refuse(format!(
+            "it was written for different training data (their frame count, mean or variance differ; digest {:016x}, this run {:016x}); remove it to start afresh, or train on what made it",
+            theirs.data, ours.data
+        )));
+    }
+    if theirs.settings != ours.settings {
+        return Err(refuse(format!(
+            "it was written for different settings (components, iteration schedule, variance floor or ceiling, minimum occupancy or pruning; digest {:016x}, this run {:016x})",
+            theirs.settings, ours.settings
+        )));
+    }
+    let position: Array1<f64> = npz.read_shaped("position", &[Some(2)])?;
+    let (stage, done) = (position[0] as usize, position[1] as usize);
+    if stage >= config.iterations.len() || done > config.iterations[stage] {
+        return Err(refuse(format!(
+            "its position (stage {stage}, iteration {done}) is not in this run's schedule"
+        )));
+    }
+    let model = read_model(&mut npz, "")?;
+    let selected_with = if npz.names().iter().any(|n| n == "selected_with.weights") {
+        Some(read_model(&mut npz, "selected_with.")?)
+    } else {
+        None
+    };
+    let components: Array1<f64> = npz.read("components")?;
+    let n = components.len();
+    let mut column =
+        |name: &str| -> Result<Array1<f64>, UbmError> { Ok(npz.read_shaped(name, &[Some(n)])?) };
+    let (ll, frames, pruned, selection) = (
+        column("average_log_likelihood")?,
+        column("frames")?,
+        column("pruned")?,
+        column("selection_pass")?,
+    );
+    let history = (0..n)
+        .map(|i| EmIteration {
+            components: components[i] as usize,
+            average_log_likelihood: ll[i],
+            frames: frames[i] as u64,
+            seconds: 0.0,
+            pruned: pruned[i] != 0.0,
+            selection_pass: selection[i] != 0.0,
+        })
+        .collect();
+    Ok(Saved {
+        stage,
+        done,
+        model,
+        selected_with,
+        history,
+    })
+}
+
+/// [`train_ubm`](super::train_ubm) that survives being stopped: after every
+/// [`interval`](Checkpoint::interval)-th iteration of a stage and after
+/// each stage's last, the model, where the schedule stands, the model of
+/// the stage's last selection pass (pruned EM) and the iterations so far
+/// are written to `checkpoint` (atomically; by rank 0 under MPI); when the
+/// file is there, training continues from it.
+///
+/// The trained model and the history's likelihoods have the same bits as
+/// an uninterrupted [`train_ubm`](super::train_ubm), however often the run
+/// was stopped and on whatever number of threads or ranks each part ran. A
+/// pruned stage resumed between selection passes first redoes the last
+/// selection pass with the model it used (one extra pass over the data).
+/// Iterations read back from the checkpoint have `seconds` 0; `report` is
+/// called for the new ones only. Under MPI every rank reads the checkpoint,
+/// so it must be on a file system they all see.
+///
+/// ```
+/// use shardkit_algorithms::checkpoint::Checkpoint;
+/// use shardkit_algorithms::frames::Frames;
+/// use shardkit_algorithms::gmm::ubm::{train_ubm, train_ubm_resumable, EmConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let x = ndarray::Array2::from_shape_fn((400, 2), |(i, j)| ((i * 7 + j * 3) % 11) as f32 + (i % 4) as f32 * 5.0);
+/// let frames = Frames::rows(x.view());
+/// let dir = tempfile::tempdir()?;
+/// let checkpoint = Checkpoint::new(dir.path().join("ubm.ckpt.npz"));
+/// let config = EmConfig::new().iterations(vec![2, 3]);
+/// let first = train_ubm_resumable(&frames, 4, &config, &checkpoint, &mut |_| {})?;
+/// assert_eq!(first.model, train_ubm(&frames, 4, &config, &mut |_| {})?.model);
+/// // Started again, it finds the finished run's checkpoint and trains nothing.
+/// let mut new = 0;
+/// let again = train_ubm_resumable(&frames, 4, &config, &checkpoint, &mut |_| new += 1)?;
+/// assert_eq!((new, &again.model), (0, &first.model));
+/// // Another number of components is another training: refused.
+/// assert!(train_ubm_resumable(&frames, 2, &config, &checkpoint, &mut |_| {}).is_err());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// Those of [`train_ubm`](super::train_ubm); [`UbmError::Npz`] when the
+/// checkpoint cannot be read or written; [`UbmError::Checkpoint`] when it
+/// was written for other data or settings (saying which).
+pub fn train_ubm_resumable(
+    frames: &Frames<'_>,
+    components: usize,
+    config: &EmConfig,
+    checkpoint: &Checkpoint,
+    report: &mut dyn FnMut(&EmIteration),
+) -> Result<UbmTrained, UbmError> {
+    train_ubm_with(frames, components, config, Some(checkpoint), report)
+}

@@ -72,3 +72,23 @@ impl Fnv {
         }
     }
 }
+
+/// Digests as `f64` halves, two per digest (the `.npz` archives of this
+/// crate hold floats; every 32-bit half is exact in an `f64`).
+pub(crate) fn digests_to_array(digests: &[u64]) -> ndarray::Array1<f64> {
+    digests
+        .iter()
+        .flat_map(|&v| [(v >> 32) as f64, (v & 0xffff_ffff) as f64])
+        .collect()
+}
+
+/// The `n` digests [`digests_to_array`] wrote, or `None` when `a` is not
+/// such an array.
+pub(crate) fn digests_from_array(a: &ndarray::Array1<f64>, n: usize) -> Option<Vec<u64>> {
+    let half =
+        |x: f64| (x >= 0.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0).then_some(x as u64);
+    (a.len() == 2 * n).then_some(())?;
+    (0..n)
+        .map(|i| Some((half(a[2 * i])? << 32) | half(a[2 * i + 1])?))
+        .collect()
+}

@@ -329,17 +329,18 @@ impl NpzWriter {
     /// [`NpzError::Io`] if the file cannot be written; the previous file at
     /// the path, if any, is then left untouched.
     pub fn finish(self) -> Result<(), NpzError> {
-        let path = self.path.clone();
+        let (path, bytes) = self.into_bytes()?;
+        shardkit::write_atomic(&path, |w| w.write_all(&bytes)).map_err(|e| write_failed(path, e))
+    }
+
+    /// The archive's path and bytes.
+    fn into_bytes(self) -> Result<(PathBuf, Vec<u8>), NpzError> {
         let bytes = self
             .zip
             .finish()
-            .map_err(|e| write_error_at(&path, e))?
+            .map_err(|e| write_error_at(&self.path, e))?
             .into_inner();
-        shardkit::write_atomic(&path, |w| w.write_all(&bytes)).map_err(|e| NpzError::Io {
-            error: strip_path(&path, e),
-            path,
-            op: "write",
-        })
+        Ok((self.path, bytes))
     }
 
     /// As [`finish`](NpzWriter::finish), but under MPI only rank 0 writes
@@ -352,21 +353,21 @@ impl NpzWriter {
     /// As [`finish`](NpzWriter::finish), on every rank when rank 0's write
     /// failed.
     pub fn finish_on_root(self) -> Result<(), NpzError> {
-        let path = self.path.clone();
-        let bytes = self
-            .zip
-            .finish()
-            .map_err(|e| write_error_at(&path, e))?
-            .into_inner();
-        shardkit::write_on_root(&path, |w| w.write_all(&bytes)).map_err(|e| NpzError::Io {
-            error: strip_path(&path, e),
-            path,
-            op: "write",
-        })
+        let (path, bytes) = self.into_bytes()?;
+        shardkit::write_on_root(&path, |w| w.write_all(&bytes)).map_err(|e| write_failed(path, e))
     }
 
     fn write_error(&self, e: WriteNpzError) -> NpzError {
         write_error_at(&self.path, e)
+    }
+}
+
+/// The error of a failed write of the archive at `path`.
+fn write_failed(path: PathBuf, e: io::Error) -> NpzError {
+    NpzError::Io {
+        error: strip_path(&path, e),
+        path,
+        op: "write",
     }
 }
 

@@ -11,7 +11,7 @@ use super::hyperparams::TvConfig;
 use super::model::TvModel;
 use super::stats::SessionStats;
 use super::train::{tv_em_from, TvIteration, TvTrained};
-use crate::checkpoint::{Checkpoint, Fnv};
+use crate::checkpoint::{digests_from_array, digests_to_array, Checkpoint, Fnv};
 use crate::gmm::DiagGmm;
 use crate::npz::{NpzReader, NpzWriter};
 
@@ -50,24 +50,16 @@ impl Fingerprint {
         }
     }
 
-    /// As six `f64` halves (an `.npz` of this crate holds floats; every
-    /// 32-bit half is exact in an `f64`).
     fn to_array(self) -> Array1<f64> {
-        [self.stats, self.start, self.config]
-            .iter()
-            .flat_map(|&v| [(v >> 32) as f64, (v & 0xffff_ffff) as f64])
-            .collect()
+        digests_to_array(&[self.stats, self.start, self.config])
     }
 
     fn from_array(a: &Array1<f64>) -> Option<Self> {
-        let half =
-            |x: f64| (x >= 0.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0).then_some(x as u64);
-        let word = |i: usize| Some((half(a[2 * i])? << 32) | half(a[2 * i + 1])?);
-        (a.len() == 6).then_some(())?;
+        let d = digests_from_array(a, 3)?;
         Some(Fingerprint {
-            stats: word(0)?,
-            start: word(1)?,
-            config: word(2)?,
+            stats: d[0],
+            start: d[1],
+            config: d[2],
         })
     }
 }

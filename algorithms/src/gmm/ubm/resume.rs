@@ -7,7 +7,7 @@ use ndarray::{array, Array1, Array2};
 use super::errors::UbmError;
 use super::hyperparams::EmConfig;
 use super::train::{train_ubm_with, EmIteration, UbmTrained};
-use crate::checkpoint::{Checkpoint, Fnv};
+use crate::checkpoint::{digests_from_array, digests_to_array, Checkpoint, Fnv};
 use crate::frames::Frames;
 use crate::gmm::DiagGmm;
 use crate::npz::{NpzReader, NpzWriter};
@@ -64,22 +64,15 @@ impl Fingerprint {
         }
     }
 
-    /// As four `f64` halves (exact).
     fn to_array(self) -> Array1<f64> {
-        [self.data, self.settings]
-            .iter()
-            .flat_map(|&v| [(v >> 32) as f64, (v & 0xffff_ffff) as f64])
-            .collect()
+        digests_to_array(&[self.data, self.settings])
     }
 
     fn from_array(a: &Array1<f64>) -> Option<Self> {
-        let half =
-            |x: f64| (x >= 0.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0).then_some(x as u64);
-        let word = |i: usize| Some((half(a[2 * i])? << 32) | half(a[2 * i + 1])?);
-        (a.len() == 4).then_some(())?;
+        let d = digests_from_array(a, 2)?;
         Some(Fingerprint {
-            data: word(0)?,
-            settings: word(1)?,
+            data: d[0],
+            settings: d[1],
         })
     }
 }

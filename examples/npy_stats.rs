@@ -29,7 +29,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ndarray::{Array2, ArrayView2, Axis};
-use ndarray_npy::{ReadNpyError, ReadNpyExt};
+use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 use shardkit::{parallelize, Executor, Reduce};
 
 /// Per-dimension statistics (mean, standard deviation, minimum, maximum)
@@ -262,24 +262,37 @@ fn print_stats(stats: &Stats) {
 }
 
 /// A directory of its own under the system's temporary directory, removed
-/// when dropped (also when a check fails).
+/// by rank 0 when dropped (also when a check fails). Under mpirun every
+/// rank names the same one (after their common parent, the launcher's
+/// daemon), because the ranks must pass the same file list: shardkit
+/// compares the paths, not only their number.
 struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> io::Result<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path =
-            std::env::temp_dir().join(format!("shardkit-npy-stats-{}-{nanos}", std::process::id()));
-        fs::create_dir(&path)?;
+        let (_, ranks) = Executor::current().rank();
+        let name = if ranks > 1 {
+            format!(
+                "shardkit-npy-stats-job{}",
+                std::os::unix::process::parent_id()
+            )
+        } else {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            format!("shardkit-npy-stats-{}-{nanos}", std::process::id())
+        };
+        let path = std::env::temp_dir().join(name);
+        fs::create_dir_all(&path)?;
         Ok(TempDir(path))
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        if shardkit::is_root() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -314,7 +327,11 @@ fn write_files(
             d as f32 * 0.5 + (rng.next_f32() - 0.5) * (1.0 + d as f32 * 0.1)
         });
         let path = dir.join(format!("utt{i:03}.npy"));
-        ndarray_npy::write_npy(&path, &a)?;
+        // Every rank makes the same bytes; rank 0 writes them, and the
+        // others wait for its verdict, so the file is there for all.
+        let mut bytes = Vec::new();
+        a.write_npy(&mut bytes)?;
+        shardkit::write_on_root(&path, |w| w.write_all(&bytes))?;
         paths.push(path);
     }
     Ok(paths)

@@ -9,12 +9,14 @@ fold and as means, plus the time of every stage.
 
     PY=/tmp/venv-sidekit/bin/python       # venv: scripts/peers/README.md
     $PY scripts/peers/sv_sidekit.py --data /work/shared/data/fsdd/recordings \\
-        --folds 10 --out /tmp/sv_sidekit                # 10-fold cross-validation
+        --folds 10 --cache-features --out /tmp/sv_sidekit   # 10-fold cross-validation
     $PY scripts/peers/sv_sidekit.py --data /work/shared/data/fsdd/recordings \\
         --test-takes 0-4 --out /tmp/sv_sidekit          # the main job's default split
     options: --components 64 (UBM size), --rank 100 (TV rank R), --threads 1 (BLAS),
              --tv-iters 10, --lda-dim 5, --plda-rank 5, --plda-iters 10,
-             --compression percentile|none (feature files), --seed 0
+             --compression percentile|none (feature files), --seed 0,
+             --cache-features (memoise FeaturesServer.load: same scores, much faster;
+             use it for cross-validation, not for timing SIDEKIT's pipeline)
 
 Protocol. Files are `{digit}_{speaker}_{take}.wav` (6 speakers x 10 digits x takes
 0-49). A split tests the given takes of every speaker against all speakers
@@ -37,9 +39,7 @@ with the same OUT; delete the folder to re-extract), SIDEKIT's usual 8 kHz set-u
         delta=True, double_delta=True, delta_filter=None (SIDEKIT's default
         7-tap [.25 .5 .25 0 -.25 -.5 -.25]), rasta=False, keep_all_features=False)
   -> 42 dims: log-energy, c1..c13 (mfcc() drops c0), their deltas and double deltas.
-  The SNR VAD keeps every frame on FSDD except, on some files, the last frame(s):
-  vad_snr frames the signal with end='cut' and FeaturesExtractor pads its labels
-  with False (the script prints the fraction kept).
+  The SNR VAD keeps every frame of FSDD (125,237 of 125,237; the script prints it).
 
 Per split, all with SIDEKIT calls (num_thread=1 throughout):
     ubm = sidekit.Mixture(); ubm.EM_split(server, train_shows, C, num_thread=1,
@@ -49,7 +49,7 @@ Per split, all with SIDEKIT calls (num_thread=1 throughout):
         (means only); sidekit.gmm_scoring(ubm, enrol, ndx, server, num_thread=1)
         = mean over frames of log p(x|speaker GMM) - log p(x|UBM), full log-sum-exp
         over all components
-    TV: train_stat.write(OUT/.../train_stat.h5); fa = sidekit.FactorAnalyser();
+    TV: train_stat.write(OUT/<run>/tmp_train_stat.h5); fa = sidekit.FactorAnalyser();
         numpy.random.seed(--seed); fa.total_variability_single(file, ubm, R,
         nb_iter=10, min_div=True, tv_init=None (SIDEKIT's randn), batch_size=300)
     i-vectors: fa.extract_ivectors_single(ubm, copy of stat) for train and test
@@ -60,7 +60,8 @@ Per split, all with SIDEKIT calls (num_thread=1 throughout):
     PLDA: m, S = train_iv.estimate_spectral_norm_stat1(1, "efr");
         spectral_norm_stat1(m, S) on train / test (whitening + length norm);
         FactorAnalyser().plda(train_sn, rank_f=5, nb_iter=10);
-        sidekit.iv_scoring.fast_PLDA_scoring(enrol_sn, test_sn, ndx, mean, F, Sigma)
+        sidekit.iv_scoring.fast_PLDA_scoring(train_sn.mean_stat_per_model(), test_sn,
+        ndx, plda.mean, plda.F, plda.Sigma)
 Metrics: ROCCH-EER and minDCF from sidekit.bosaris.detplot.fast_minDCF(tar, non,
 logit(0.01), normalize=True) (BOSARIS's rocch + rocch2eer; minDCF normalised by
 P_target = 0.01, C_miss = C_fa = 1); plain EER = min over thresholds of
@@ -68,7 +69,11 @@ max(P_miss, P_fa) on the score staircase (never below the ROCCH-EER).
 
 Output: OUT/<run>/scores/{gmm_ubm,ivec_cosine,ivec_lda_wccn,ivec_plda}[_foldK].txt,
 OUT/<run>/results.csv (one row per fold and system), OUT/<run>/times.csv. <run> is
-`folds{N}_C{C}_R{R}` or `split{TAKES}_C{C}_R{R}`.
+`folds{N}_C{C}_R{R}` or `split{TAKES}_C{C}_R{R}`, plus `_nocomp` / `_cached` with
+--compression none / --cache-features. Times: wall (time.perf_counter) and process
+CPU (time.process_time) per stage: features, ubm, stats (train + test
+accumulate_stat), map_gmm_scoring (SIDEKIT scores in a forked child process, whose
+CPU time is not counted), tv (stat file write + TV training), extract, backends.
 
 Compatibility shims (nothing of SIDEKIT's numerics is replaced):
   * numpy.int / numpy.bool aliases (= int / bool) are restored when missing: SIDEKIT
@@ -130,6 +135,10 @@ def parse_args():
                     help="FeaturesExtractor storage (SIDEKIT's default: percentile, 8-bit)")
     ap.add_argument("--seed", type=int, default=0, help="numpy seed before TV (SIDEKIT's randn init)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    ap.add_argument("--cache-features", action="store_true",
+                    help="memoise FeaturesServer.load per (show, keep_all_features) for the whole run "
+                         "(same numbers, much faster; the timed SIDEKIT pipeline re-reads and "
+                         "re-post-processes every file on every EM iteration without it)")
     ap.add_argument("--out", default="/tmp/sv_sidekit")
     a = ap.parse_args()
     if a.folds is None and a.test_takes is None:
@@ -206,18 +215,22 @@ from sidekit.bosaris.detplot import fast_minDCF  # noqa: E402
 
 
 class Timer:
+    """Wall (time.perf_counter) and process CPU time (time.process_time) per stage."""
+
     def __init__(self):
-        self.t = {}
+        self.t, self.cpu = {}, {}
 
-    def add(self, key, dt):
-        self.t[key] = self.t.get(key, 0.0) + dt
+    def stage(self, key):
+        timer = self
 
+        class _Stage:
+            def __enter__(self):
+                self.w, self.c = time.perf_counter(), time.process_time()
 
-def timed(timer, key, fn, *a, **k):
-    t0 = time.perf_counter()
-    r = fn(*a, **k)
-    timer.add(key, time.perf_counter() - t0)
-    return r
+            def __exit__(self, *exc):
+                timer.t[key] = timer.t.get(key, 0.0) + time.perf_counter() - self.w
+                timer.cpu[key] = timer.cpu.get(key, 0.0) + time.process_time() - self.c
+        return _Stage()
 
 
 # ----------------------------------------------------------------------------- data
@@ -249,8 +262,22 @@ def extract_features(shows, args, feat_dir):
     return time.perf_counter() - t0, len(todo)
 
 
+class CachedFeaturesServer(sidekit.FeaturesServer):
+    """FeaturesServer whose load() results (SIDEKIT's own read + post-processing) are memoised."""
+    cache = {}
+
+    def load(self, show, channel=0, input_feature_filename=None, label=None, start=None, stop=None):
+        key = (show, start, stop, self.keep_all_features)
+        if key not in self.cache:
+            self.previous_load = None  # SIDEKIT's one-entry cache ignores keep_all_features
+            self.cache[key] = super().load(show, channel=channel, input_feature_filename=input_feature_filename,
+                                           label=label, start=start, stop=stop)
+        return self.cache[key]
+
+
 def make_server(feat_dir):
-    return sidekit.FeaturesServer(
+    cls = CachedFeaturesServer if ARGS.cache_features else sidekit.FeaturesServer
+    return cls(
         features_extractor=None, feature_filename_structure=os.path.join(feat_dir, "{}.h5"),
         sources=None, dataset_list=["energy", "cep", "vad"], mask=None, feat_norm="cmvn",
         global_cmvn=None, dct_pca=False, dct_pca_config=None, sdc=False, sdc_config=None,
@@ -299,55 +326,11 @@ def stat_server(shows, meta, ubm, server):
     return ss
 
 
-def run_split(train, test, meta, args, feat_dir, run_dir, tag, timer):
-    speakers = sorted({meta[s][0] for s in train})
-    server = make_server(feat_dir)
-    models = numpy.array([m for m in speakers for _ in test], dtype=object)
-    segs = numpy.array([s for _ in speakers for s in test], dtype=object)
-    ndx = sidekit.Ndx(models=models, testsegs=segs)
-    tar = numpy.array([[meta[s][0] == m for s in ndx.segset] for m in ndx.modelset])
-    key = sidekit.Key.create(ndx.modelset, ndx.segset, tar, ~tar)
-    scores = {}
-
-    # UBM
-    ubm = sidekit.Mixture()
-    numpy.random.seed(args.seed)
-    timed(timer, "ubm", ubm.EM_split, features_server=server, feature_list=numpy.array(train, dtype=object),
-          distrib_nb=args.components, num_thread=1, ceil_cov=10, floor_cov=1e-2)
-
-    # statistics (train and test), used by MAP enrolment and the TV / i-vectors
-    t0 = time.perf_counter()
-    train_stat = stat_server(train, meta, ubm, server)
-    test_stat = stat_server(test, meta, ubm, server)
-    timer.add("stats", time.perf_counter() - t0)
-
-    # GMM-UBM: MAP of the means (r = 16) from each speaker's summed statistics
-    t0 = time.perf_counter()
-    spk_stat = train_stat.sum_stat_per_model()[0]
-    enrol_gmm = spk_stat.adapt_mean_map(ubm, r=args.map_r, norm=False)
-    server.keep_all_features = False
-    scores["gmm_ubm"] = sidekit.gmm_scoring(ubm, enrol_gmm, ndx, server, num_thread=1)
-    timer.add("map_gmm_scoring", time.perf_counter() - t0)
-
-    # total variability
-    stat_file = os.path.join(run_dir, "tmp_train_stat.h5")
-    t0 = time.perf_counter()
-    train_stat.write(stat_file)
-    fa = sidekit.FactorAnalyser()
-    numpy.random.seed(args.seed)
-    fa.total_variability_single(stat_file, ubm, args.rank, nb_iter=args.tv_iters, min_div=True,
-                                tv_init=None, batch_size=300)
-    timer.add("tv", time.perf_counter() - t0)
-    os.remove(stat_file)
-
-    t0 = time.perf_counter()
-    train_iv = fa.extract_ivectors_single(ubm, copy.deepcopy(train_stat))
-    test_iv = fa.extract_ivectors_single(ubm, copy.deepcopy(test_stat))
-    timer.add("extract", time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
+def backends(train_iv, test_iv, ndx, args, run_dir):
+    """cosine, LDA+WCCN cosine and PLDA on SIDEKIT i-vector StatServers; returns {system: Scores}."""
     # cosine
     enrol_iv = train_iv.mean_stat_per_model()
+    scores = {}
     scores["ivec_cosine"] = sidekit.iv_scoring.cosine_scoring(enrol_iv, test_iv, ndx, wccn=None)
     # LDA + WCCN
     lda = train_iv.get_lda_matrix_stat1(args.lda_dim)
@@ -373,7 +356,53 @@ def run_split(train, test, meta, args, feat_dir, run_dir, tag, timer):
         sys.stdout = _stdout
     scores["ivec_plda"] = sidekit.iv_scoring.fast_PLDA_scoring(train_sn.mean_stat_per_model(), test_sn, ndx,
                                                                plda.mean, plda.F, plda.Sigma)
-    timer.add("backends", time.perf_counter() - t0)
+    return scores
+
+
+def run_split(train, test, meta, args, feat_dir, run_dir, tag, timer):
+    speakers = sorted({meta[s][0] for s in train})
+    server = make_server(feat_dir)
+    models = numpy.array([m for m in speakers for _ in test], dtype=object)
+    segs = numpy.array([s for _ in speakers for s in test], dtype=object)
+    ndx = sidekit.Ndx(models=models, testsegs=segs)
+    tar = numpy.array([[meta[s][0] == m for s in ndx.segset] for m in ndx.modelset])
+    key = sidekit.Key.create(ndx.modelset, ndx.segset, tar, ~tar)
+    scores = {}
+
+    # UBM
+    ubm = sidekit.Mixture()
+    with timer.stage("ubm"):
+        ubm.EM_split(features_server=server, feature_list=numpy.array(train, dtype=object),
+                     distrib_nb=args.components, num_thread=1, ceil_cov=10, floor_cov=1e-2)
+
+    # statistics (train and test), used by MAP enrolment and the TV / i-vectors
+    with timer.stage("stats"):
+        train_stat = stat_server(train, meta, ubm, server)
+        test_stat = stat_server(test, meta, ubm, server)
+
+    # GMM-UBM: MAP of the means (r = 16) from each speaker's summed statistics
+    with timer.stage("map_gmm_scoring"):  # gmm_scoring scores in a forked child: its CPU time is not counted
+        spk_stat = train_stat.sum_stat_per_model()[0]
+        enrol_gmm = spk_stat.adapt_mean_map(ubm, r=args.map_r, norm=False)
+        server.keep_all_features = False
+        scores["gmm_ubm"] = sidekit.gmm_scoring(ubm, enrol_gmm, ndx, server, num_thread=1)
+
+    # total variability
+    stat_file = os.path.join(run_dir, "tmp_train_stat.h5")
+    with timer.stage("tv"):
+        train_stat.write(stat_file)
+        fa = sidekit.FactorAnalyser()
+        numpy.random.seed(args.seed)
+        fa.total_variability_single(stat_file, ubm, args.rank, nb_iter=args.tv_iters, min_div=True,
+                                    tv_init=None, batch_size=300)
+    os.remove(stat_file)
+
+    with timer.stage("extract"):
+        train_iv = fa.extract_ivectors_single(ubm, copy.deepcopy(train_stat))
+        test_iv = fa.extract_ivectors_single(ubm, copy.deepcopy(test_stat))
+
+    with timer.stage("backends"):
+        scores.update(backends(train_iv, test_iv, ndx, args, run_dir))
 
     res = {}
     for name in SYSTEMS:
@@ -413,6 +442,8 @@ def main():
         run_name = "split%s_C%d_R%d" % (args.test_takes, args.components, args.rank)
     if args.compression != "percentile":
         run_name += "_nocomp"
+    if args.cache_features:
+        run_name += "_cached"
     run_dir = os.path.join(args.out, run_name)
     os.makedirs(os.path.join(run_dir, "scores"), exist_ok=True)
 
@@ -425,9 +456,9 @@ def main():
         res = run_split(train, test, meta, args, feat_dir, run_dir, "" if k is None else "_fold%d" % k, timer)
         wall = time.perf_counter() - t0
         label = "split %s" % args.test_takes if k is None else "fold %d (takes %d-%d)" % (k, takes[0], takes[-1])
-        print("%s: train %d, test %d; %s; split %.1f s" % (
+        print("%s: train %d, test %d; wall (CPU) s: %s; split %.1f" % (
             label, len(train), len(test),
-            ", ".join("%s %.1f s" % (n, v) for n, v in timer.t.items()), wall))
+            ", ".join("%s %.1f (%.1f)" % (n, v, timer.cpu[n]) for n, v in timer.t.items()), wall))
         for name in SYSTEMS:
             eer, peer, dcf, nt, nn = res[name]
             print("   %-26s ROCCH-EER %6.2f %%  EER %6.2f %%  minDCF %.3f  (%d tar, %d non)"
@@ -435,7 +466,8 @@ def main():
             rows.append({"fold": "" if k is None else k, "system": name, "rocch_eer_pct": "%.4f" % eer,
                          "eer_pct": "%.4f" % peer, "min_dcf": "%.4f" % dcf, "targets": nt, "nontargets": nn})
         trows.append(dict(fold="" if k is None else k, split_s="%.3f" % wall,
-                          **{n: "%.3f" % v for n, v in timer.t.items()}))
+                          **{n: "%.3f" % v for n, v in timer.t.items()},
+                          **{n + "_cpu": "%.3f" % v for n, v in timer.cpu.items()}))
         sys.stdout.flush()
         write_csv(os.path.join(run_dir, "results.csv"), rows)
         write_csv(os.path.join(run_dir, "times.csv"), trows)
@@ -443,7 +475,7 @@ def main():
     total_s = time.perf_counter() - t_all
     print()
     print("%s, %d split(s): mean over splits" % (run_name, len(splits)))
-    print("| system | ROCCH-EER %% | EER %% (plain) | minDCF (P_target = 0.01) |")
+    print("| system | ROCCH-EER % | EER % (plain) | minDCF (P_target = 0.01) |")
     print("|---|---|---|---|")
     for name in SYSTEMS:
         r = [x for x in rows if x["system"] == name]
@@ -452,14 +484,16 @@ def main():
         print("| %s | %.2f | %.2f | %.3f |%s" % (LABELS[name], m[0], m[1], m[2],
                                                  "  (EER sd %.2f)" % sd if len(r) > 1 else ""))
     stages = ("ubm", "stats", "map_gmm_scoring", "tv", "extract", "backends")
-    print("times (s, BLAS threads %d): features %.2f (%d files extracted)%s; whole run %.1f"
+    print("times, mean per split, wall (CPU) s, BLAS threads %d: features %.2f (%d files extracted)%s; "
+          "whole run %.1f (CPU %.1f, gmm_scoring's child not counted)"
           % (args.threads, t_feat, n_new,
-             "".join("; %s %.2f" % (s, numpy.mean([float(t[s]) for t in trows])) for s in stages)
+             "".join("; %s %.2f (%.2f)" % (s, numpy.mean([float(t[s]) for t in trows]),
+                                          numpy.mean([float(t[s + "_cpu"]) for t in trows])) for s in stages)
              + ("; per split %.1f" % numpy.mean([float(t["split_s"]) for t in trows])),
-             total_s))
+             total_s, time.process_time()))
     with open(os.path.join(run_dir, "summary.txt"), "a") as f:
-        f.write("whole run %.3f s, features %.3f s (%d extracted), BLAS threads %d, argv %s\n"
-                % (total_s, t_feat, n_new, args.threads, " ".join(sys.argv[1:])))
+        f.write("whole run %.3f s (CPU %.3f), features %.3f s (%d extracted), BLAS threads %d, argv %s\n"
+                % (total_s, time.process_time(), t_feat, n_new, args.threads, " ".join(sys.argv[1:])))
 
 
 def write_csv(path, rows):

@@ -76,14 +76,15 @@
 
 mod errors;
 mod hyperparams;
+mod iteration;
 mod resume;
 mod train;
 
 pub use crate::checkpoint::Checkpoint;
 pub use errors::{UbmError, UbmParamsError};
 pub use hyperparams::{EmConfig, DEFAULT_ITERATIONS};
-pub use resume::train_ubm_resumable;
-pub use train::{em, global_moments, maximize, split, train_ubm, EmIteration, UbmTrained};
+pub use iteration::{EmIteration, UbmTrained};
+pub use train::{em, global_moments, maximize, split, train_ubm, train_ubm_resumable};
 
 #[cfg(doc)]
 use crate::frames::Frames;

@@ -8,40 +8,11 @@ use shardkit::Reduce;
 
 use super::errors::UbmError;
 use super::hyperparams::EmConfig;
+use super::iteration::{EmIteration, UbmTrained};
 use super::resume;
 use crate::checkpoint::Checkpoint;
 use crate::frames::{Frames, Source, State, Visit};
 use crate::gmm::{self, DiagGmm, GmmStats, Prepared, Pruning, BLOCK_FRAMES};
-
-/// One EM iteration, as [`train_ubm`] and [`em`] report it.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct EmIteration {
-    /// The number of components being trained.
-    pub components: usize,
-    /// The average log-likelihood per frame of the data under the model
-    /// this iteration started from (the E-step's), natural log.
-    pub average_log_likelihood: f64,
-    /// Frames seen.
-    pub frames: u64,
-    /// Wall-clock seconds of the iteration (E-step and M-step).
-    pub seconds: f64,
-    /// Whether the E-step was pruned ([`EmConfig::pruning`]): then the
-    /// log-likelihood is over each frame's selected components.
-    pub pruned: bool,
-    /// Whether this iteration ran the pruned E-step's selection pass
-    /// (included in `seconds`).
-    pub selection_pass: bool,
-}
-
-/// A trained model and the iterations that made it.
-#[derive(Debug, Clone)]
-pub struct UbmTrained {
-    /// The model.
-    pub model: DiagGmm,
-    /// Every EM iteration, in order.
-    pub history: Vec<EmIteration>,
-}
 
 /// The E-step: each block (a block of rows, or a segment) adds its
 /// statistics under the model — exact, or pruned (`pruned`) with each
@@ -481,9 +452,63 @@ pub fn train_ubm(
     train_ubm_with(frames, components, config, None, report)
 }
 
+/// [`train_ubm`] that survives being stopped: after every
+/// [`interval`](Checkpoint::interval)-th iteration of a stage and after
+/// each stage's last, the model, where the schedule stands, the model of
+/// the stage's last selection pass (pruned EM) and the iterations so far
+/// are written to `checkpoint` (atomically; by rank 0 under MPI); when the
+/// file is there, training continues from it.
+///
+/// The trained model and the history's likelihoods have the same bits as
+/// an uninterrupted [`train_ubm`], however often the run
+/// was stopped and on whatever number of threads or ranks each part ran. A
+/// pruned stage resumed between selection passes first redoes the last
+/// selection pass with the model it used (one extra pass over the data).
+/// Iterations read back from the checkpoint have `seconds` 0; `report` is
+/// called for the new ones only. Under MPI every rank reads the checkpoint,
+/// so it must be on a file system they all see.
+///
+/// ```
+/// use shardkit_algorithms::checkpoint::Checkpoint;
+/// use shardkit_algorithms::frames::Frames;
+/// use shardkit_algorithms::gmm::ubm::{train_ubm, train_ubm_resumable, EmConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let x = ndarray::Array2::from_shape_fn((400, 2), |(i, j)| ((i * 7 + j * 3) % 11) as f32 + (i % 4) as f32 * 5.0);
+/// let frames = Frames::rows(x.view());
+/// let dir = tempfile::tempdir()?;
+/// let checkpoint = Checkpoint::new(dir.path().join("ubm.ckpt.npz"));
+/// let config = EmConfig::new().iterations(vec![2, 3]);
+/// let first = train_ubm_resumable(&frames, 4, &config, &checkpoint, &mut |_| {})?;
+/// assert_eq!(first.model, train_ubm(&frames, 4, &config, &mut |_| {})?.model);
+/// // Started again, it finds the finished run's checkpoint and trains nothing.
+/// let mut new = 0;
+/// let again = train_ubm_resumable(&frames, 4, &config, &checkpoint, &mut |_| new += 1)?;
+/// assert_eq!((new, &again.model), (0, &first.model));
+/// // Another number of components is another training: refused.
+/// assert!(train_ubm_resumable(&frames, 2, &config, &checkpoint, &mut |_| {}).is_err());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// Those of [`train_ubm`]; [`UbmError::Npz`] when the
+/// checkpoint cannot be read or written; [`UbmError::Checkpoint`] when it
+/// was written for other data or settings (saying which).
+pub fn train_ubm_resumable(
+    frames: &Frames<'_>,
+    components: usize,
+    config: &EmConfig,
+    checkpoint: &Checkpoint,
+    report: &mut dyn FnMut(&EmIteration),
+) -> Result<UbmTrained, UbmError> {
+    train_ubm_with(frames, components, config, Some(checkpoint), report)
+}
+
 /// [`train_ubm`], with a checkpoint kept and resumed from when given (see
-/// [`train_ubm_resumable`](super::train_ubm_resumable)).
-pub(super) fn train_ubm_with(
+/// [`train_ubm_resumable`]).
+fn train_ubm_with(
     frames: &Frames<'_>,
     components: usize,
     config: &EmConfig,

@@ -1498,6 +1498,14 @@ impl Figures {
 
     const CSV_HEADER: &'static str = "system,rocch_eer_percent,eer_percent,min_dcf,p_target";
 
+    /// The header of the printed tables (a run's and the folds' means).
+    fn table_header() -> String {
+        format!(
+            "  {:<26} {:>11} {:>8} {:>8}",
+            "system", "ROCCH-EER %", "EER %", "minDCF"
+        )
+    }
+
     fn csv(&self, name: &str, params: &DcfParams) -> String {
         format!(
             "{name},{},{},{},{}",
@@ -1546,13 +1554,7 @@ fn report(
         key.n_nontargets(),
         params.p_target
     );
-    say!(
-        "  {:<26} {:>11} {:>8} {:>8}",
-        "system",
-        "ROCCH-EER %",
-        "EER %",
-        "minDCF"
-    );
+    say!("{}", Figures::table_header());
     let mut csv = vec![Figures::CSV_HEADER.to_string()];
     for s in systems {
         let f = Figures::of(s, &params)?;
@@ -1641,13 +1643,7 @@ fn report_folds(out: &Path, params: &DcfParams, results: &[Vec<System>]) -> Resu
         }
     }
     say!("\nmeans over {} folds", results.len());
-    say!(
-        "  {:<26} {:>11} {:>8} {:>8}",
-        "system",
-        "ROCCH-EER %",
-        "EER %",
-        "minDCF"
-    );
+    say!("{}", Figures::table_header());
     for (s, row) in first.iter().zip(&table) {
         say!(
             "  {:<26} {:>11.2} {:>8.2} {:>8.4}",

@@ -22,7 +22,10 @@
 //!   PNG);
 //! - [`protocol`]: evaluation lists as SIDEKIT and BOSARIS write them —
 //!   IdMap, Ndx, Key and Scores text files (and, with the `hdf5` feature,
-//!   their HDF5 files), scores keyed by (model, segment), and cohort lists.
+//!   their HDF5 files), scores keyed by (model, segment), and cohort lists;
+//! - [`stats`]: daal4py's distributed statistics over tables (CSV, `.npy`):
+//!   low-order moments, covariance, PCA, QR and SVD, in one pass each, on
+//!   threads or ranks, with data the same on every rank or each rank's own.
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
@@ -43,6 +46,7 @@ pub mod npz;
 pub mod protocol;
 mod scratch;
 mod simd;
+pub mod stats;
 
 #[doc(hidden)]
 pub mod __bench {

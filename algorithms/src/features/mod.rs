@@ -37,6 +37,7 @@ pub use errors::FeatureError;
 pub use htk::{read_htk, read_htk_with_header, write_htk, HtkHeader};
 pub use list::read_list;
 pub use npy::{read_npy, write_npy};
+pub(crate) use npy::{read_npy_float, NpyMatrix};
 pub use parm_kind::{htk_kind, kind_name as htk_kind_name};
 #[cfg(feature = "hdf5")]
 pub use sidekit_h5::{read_sidekit_h5, sidekit_h5_shows, SidekitRead, SidekitStream};

@@ -37,7 +37,23 @@ use shardkit::write_atomic as atomic_write;
 /// [`FeatureError::Truncated`] / [`FeatureError::TrailingBytes`] when the data
 /// is shorter / longer than the header announces.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<Array2<f32>, FeatureError> {
-    let path = path.as_ref();
+    Ok(match read_npy_float(path.as_ref())? {
+        NpyMatrix::F32(array) => array,
+        NpyMatrix::F64(array) => array.mapv(|v| v as f32),
+    })
+}
+
+/// A 2-D `.npy` array in the element type of its file, in standard layout.
+pub(crate) enum NpyMatrix {
+    /// A float32 file.
+    F32(Array2<f32>),
+    /// A float64 file.
+    F64(Array2<f64>),
+}
+
+/// Reads a 2-D float32 or float64 `.npy` file, checked as [`read_npy`]
+/// says, keeping its element type.
+pub(crate) fn read_npy_float(path: &Path) -> Result<NpyMatrix, FeatureError> {
     let io_error = |e| FeatureError::io(path, "read", e);
     let file = File::open(path).map_err(io_error)?;
     let len = file.metadata().map_err(io_error)?.len();
@@ -49,18 +65,26 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<Array2<f32>, FeatureError> {
             shape: header.shape().to_vec(),
         });
     }
-    let array = match header.read_array(reader).map_err(|f| in_file(f, path))? {
-        NpyArray::F32(array) => array,
-        NpyArray::F64(array) => array.mapv(|v| v as f32),
-    };
-    let array = array
-        .into_dimensionality::<Ix2>()
-        .map_err(|e| in_file(NpyFault::Header(e.to_string()), path))?;
-    Ok(if array.is_standard_layout() {
+    let two_d = |e: ndarray::ShapeError| in_file(NpyFault::Header(e.to_string()), path);
+    Ok(
+        match header.read_array(reader).map_err(|f| in_file(f, path))? {
+            NpyArray::F32(array) => {
+                NpyMatrix::F32(standard(array.into_dimensionality::<Ix2>().map_err(two_d)?))
+            }
+            NpyArray::F64(array) => {
+                NpyMatrix::F64(standard(array.into_dimensionality::<Ix2>().map_err(two_d)?))
+            }
+        },
+    )
+}
+
+/// `array` in standard (row-major) layout.
+fn standard<A: Clone>(array: Array2<A>) -> Array2<A> {
+    if array.is_standard_layout() {
         array
     } else {
         array.as_standard_layout().into_owned()
-    })
+    }
 }
 
 /// Writes `data` (frames × columns) as a float32, C-order `.npy` file

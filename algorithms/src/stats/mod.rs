@@ -1,0 +1,40 @@
+//! Distributed statistics: daal4py's SPMD set, typed and reproducible.
+//!
+//! Every statistic takes a [`Table`] — rows × columns of `f64` in parts,
+//! read from CSV or `.npy` files ([`Table::read`]) or borrowed from memory
+//! ([`Table::rows`]) — and makes one pass over it, a `#[parallelize]`
+//! function, so it runs on threads, on MPI ranks that hold the same table,
+//! and on ranks that each hold their own share ([`Table::local`], daal4py's
+//! SPMD mode: rank `r` reads `file{r}.csv`, and every rank gets the result
+//! of all the ranks' rows).
+//!
+//! - [`low_order_moments`]: per column count, minimum, maximum, sum, sum of
+//!   squares, mean, variance, standard deviation, variation, second raw
+//!   moment ([`Moments`]);
+//!
+//! # The same bits everywhere
+//!
+//! A pass cuts each part of the table into chunks of [`CHUNK_ROWS`] rows,
+//! computes each chunk's partial result in `f64`, and adds the chunks'
+//! results exactly (shardkit's fixed-point sums) or merges them in a tree
+//! fixed by the number of chunks (QR). So a result has the same bits on
+//! 1 thread or 16, on 1 rank or 4, and — for local tables — whichever rank
+//! holds which part: four files on one process, or one on each of four
+//! ranks, give the same bits.
+//!
+//! # Streaming
+//!
+//! Each statistic's partial result is a type of its own that merges with
+//! another and saves to `.npz` ([`MomentsPartial`]): feed the data as it
+//! arrives, or in several jobs, and finish once.
+
+mod errors;
+mod moments;
+mod pass;
+mod table;
+#[allow(dead_code)]
+mod tsqr;
+
+pub use errors::{StatsError, TableError};
+pub use moments::{low_order_moments, Moments, MomentsPartial};
+pub use table::{Header, Table, TableOptions, CHUNK_ROWS, MAX_MAGNITUDE};

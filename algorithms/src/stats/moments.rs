@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ndarray::{Array1, ArrayView2, Zip};
+use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 use shardkit::Reduce;
 
@@ -146,6 +146,8 @@ struct Pass<'a> {
 impl ChunkPass for Pass<'_> {
     type Out = Sums;
 
+    // One index over six slices reads more plainly than a six-way zip.
+    #[allow(clippy::needless_range_loop)]
     fn chunk(&self, rows: ArrayView2<'_, f64>, _: &str, _: usize) -> Result<Sums, StatsError> {
         let d = self.shift.len();
         let mut s = Sums {
@@ -155,20 +157,23 @@ impl ChunkPass for Pass<'_> {
             min: Array1::from_elem(d, f64::INFINITY),
             max: Array1::from_elem(d, f64::NEG_INFINITY),
         };
+        let shift = self.shift.as_slice().expect("a fresh array");
+        let sum = s.sum.as_slice_mut().expect("a fresh array");
+        let sum_sq = s.sum_sq.as_slice_mut().expect("a fresh array");
+        let min = s.min.as_slice_mut().expect("a fresh array");
+        let max = s.max.as_slice_mut().expect("a fresh array");
         for row in rows.rows() {
-            Zip::from(&mut s.sum)
-                .and(&mut s.sum_sq)
-                .and(&mut s.min)
-                .and(&mut s.max)
-                .and(&row)
-                .and(self.shift)
-                .for_each(|sum, sq, lo, hi, &x, &shift| {
-                    let y = x - shift;
-                    *sum += y;
-                    *sq += y * y;
-                    *lo = lo.min(x);
-                    *hi = hi.max(x);
-                });
+            let x = row.as_slice().expect("a chunk's rows are contiguous");
+            // Plain comparisons (the values are finite) vectorise where
+            // f64::min's NaN rule would not.
+            for j in 0..d {
+                let v = x[j];
+                let y = v - shift[j];
+                sum[j] += y;
+                sum_sq[j] += y * y;
+                min[j] = if v < min[j] { v } else { min[j] };
+                max[j] = if v > max[j] { v } else { max[j] };
+            }
         }
         Ok(s)
     }

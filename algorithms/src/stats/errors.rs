@@ -171,6 +171,15 @@ pub enum StatsError {
     /// with other settings.
     #[error("cannot merge partial results: {0}")]
     Mismatch(String),
+    /// The table's columns are linearly dependent where a computation
+    /// divides by the factor of each (Q of a QR, U of an SVD).
+    #[error("{what} is undefined: {cause}")]
+    RankDeficient {
+        /// What was asked (`"Q = X·R⁻¹"`).
+        what: String,
+        /// Which column or singular value is (numerically) zero.
+        cause: String,
+    },
     /// A saved partial result or model could not be written or read.
     #[error(transparent)]
     Npz(#[from] crate::npz::NpzError),

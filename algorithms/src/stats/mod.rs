@@ -11,6 +11,8 @@
 //! - [`low_order_moments`]: per column count, minimum, maximum, sum, sum of
 //!   squares, mean, variance, standard deviation, variation, second raw
 //!   moment ([`Moments`]);
+//! - [`qr`] and [`svd`]: the R factor of a tall-skinny table (TSQR), its
+//!   singular values and right vectors; Q and U on demand ([`Qr`], [`Svd`]);
 //!
 //! # The same bits everywhere
 //!
@@ -30,11 +32,12 @@
 
 mod errors;
 mod moments;
-mod pass;
+pub(crate) mod pass;
 mod table;
-#[allow(dead_code)]
-mod tsqr;
+mod qr;
+pub(crate) mod tsqr;
 
 pub use errors::{StatsError, TableError};
 pub use moments::{low_order_moments, Moments, MomentsPartial};
+pub use qr::{qr, svd, Qr, Svd, RANK_TOLERANCE};
 pub use table::{Header, Table, TableOptions, CHUNK_ROWS, MAX_MAGNITUDE};

@@ -14,7 +14,11 @@ use ndarray::{concatenate, s, Array1, Array2, ArrayView2, Axis};
 use super::errors::StatsError;
 use super::pass::{self, ChunkPass};
 use super::table::Table;
-use crate::linalg::{mat_ref, to_array};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::qr::no_pivoting::factor;
+use faer::{Mat, Par};
+
+use crate::linalg::mat_ref;
 
 /// What a chunk's QR factors: its rows, less a shift, after an optional
 /// column of ones.
@@ -62,12 +66,29 @@ impl ChunkPass for Tsqr<'_> {
     }
 }
 
-/// The thin R factor of `a` (min(rows, cols) × cols), as faer computes it.
+/// The thin R factor of `a` (min(rows, cols) × cols), by faer's
+/// Householder QR on the calling thread (`Par::Seq`). faer's `Mat::qr`
+/// would take its global parallelism, which (with faer's `rayon` feature,
+/// as in this crate's tests) splits the work by the ambient rayon pool's
+/// size: other bits on other thread counts.
 fn thin_r(a: ArrayView2<'_, f64>) -> Array2<f64> {
-    if a.nrows() == 0 {
-        return Array2::zeros((0, a.ncols()));
+    let (m, n) = a.dim();
+    let k = m.min(n);
+    if k == 0 {
+        return Array2::zeros((0, n));
     }
-    to_array(mat_ref(&a).qr().thin_R())
+    let mut f = mat_ref(&a).to_owned();
+    let block = factor::recommended_block_size::<f64>(m, n);
+    let mut coeff = Mat::<f64>::zeros(block, k);
+    let scratch = factor::qr_in_place_scratch::<f64>(m, n, block, Par::Seq, Default::default());
+    factor::qr_in_place(
+        f.as_mut(),
+        coeff.as_mut(),
+        Par::Seq,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    );
+    Array2::from_shape_fn((k, n), |(i, j)| if j >= i { f[(i, j)] } else { 0.0 })
 }
 
 /// R of `top` stacked on `bottom`.
@@ -112,6 +133,26 @@ pub(crate) fn merge_tree(mut level: Vec<Array2<f64>>, cols: usize) -> Array2<f64
 /// Those of the pass (a table without rows, ranks of different widths).
 pub(crate) fn tsqr(table: &Table<'_>, spec: &Tsqr<'_>) -> Result<Array2<f64>, StatsError> {
     let survey = pass::survey(table)?;
+    tsqr_surveyed(table, spec, survey.cols)
+}
+
+/// [`tsqr`] of a table already surveyed (`cols`: its columns), without
+/// surveying it again.
+///
+/// # Errors
+///
+/// Those of the pass.
+pub(crate) fn tsqr_surveyed(
+    table: &Table<'_>,
+    spec: &Tsqr<'_>,
+    cols: usize,
+) -> Result<Array2<f64>, StatsError> {
     let rs = pass::each(table, spec)?;
-    Ok(merge_tree(rs, spec.width(survey.cols)))
+    Ok(merge_tree(rs, spec.width(cols)))
+}
+
+/// The thin R factor of `a` (min(rows, cols) × cols), as a chunk's is
+/// computed: for the final QR of a ridge fit's R stacked on √α·I.
+pub(crate) fn r_factor(a: ArrayView2<'_, f64>) -> Array2<f64> {
+    thin_r(a)
 }

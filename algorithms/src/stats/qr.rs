@@ -1,0 +1,432 @@
+//! QR and SVD of a tall-skinny table: daal4py's `qr` and `svd`, on TSQR.
+//!
+//! One pass factors every chunk of rows and merges the R factors in a tree
+//! fixed by the number of chunks ([`qr`]); the SVD is that of R
+//! ([`svd`]). The factors with as many rows as the table — Q, and U of the
+//! SVD — are computed on demand by a second pass ([`Qr::q`],
+//! [`Svd::left_vectors`]), each chunk on its own, so they are never
+//! gathered unless asked for.
+
+use std::path::Path;
+
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::svd::{svd as faer_svd, svd_scratch, ComputeSvdVectors};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::{Mat, Par};
+use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
+use shardkit::parallelize;
+
+use super::errors::StatsError;
+use super::pass;
+use super::table::{Chunk, Table};
+use super::tsqr::{tsqr_surveyed, Tsqr};
+use crate::linalg::bridge::mat_mut;
+use crate::linalg::{gemm, mat_ref, to_array};
+use crate::npz::{NpzReader, NpzWriter};
+
+/// A column of R whose diagonal entry is below this fraction of the
+/// column's norm (the norm of the table's column) is taken as a linear
+/// combination of the columns before it: its Q is undefined. The same
+/// fraction of the largest singular value marks a singular value as zero.
+pub const RANK_TOLERANCE: f64 = 1e-10;
+
+/// The R factor of a table X = Q·R (daal4py's `qr`): upper triangular,
+/// square (columns × columns), with a non-negative diagonal, which makes
+/// it unique when X has full column rank. Rᵀ·R = Xᵀ·X.
+///
+/// Q is computed on demand ([`Qr::q`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Qr {
+    /// Rows of the table (of every rank's table, when it is local).
+    pub rows: u64,
+    /// R: columns × columns, upper triangular, diagonal ≥ 0.
+    pub r: Array2<f64>,
+}
+
+/// The SVD of a table X = U·Σ·Vᵀ (daal4py's `svd`), from that of its R
+/// factor: singular values in descending order and the right singular
+/// vectors, as rows of Vᵀ.
+///
+/// **Signs.** Each right singular vector (a row of `vt`) is turned so that
+/// its entry of largest magnitude is positive (the first such entry, on a
+/// tie); the left vectors ([`Svd::left_vectors`]) follow, as U = X·V·Σ⁻¹.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Svd {
+    /// Rows of the table (of every rank's table, when it is local).
+    pub rows: u64,
+    /// σ₁ ≥ σ₂ ≥ … ≥ 0, one per column.
+    pub singular_values: Array1<f64>,
+    /// Vᵀ: row `i` is the right singular vector of σᵢ (columns × columns).
+    pub vt: Array2<f64>,
+}
+
+/// What multiplies a chunk's rows on the right.
+enum Right<'a> {
+    /// R⁻¹, by a triangular solve with this upper-triangular R.
+    SolveUpper(&'a Array2<f64>),
+    /// This matrix.
+    Multiply(&'a Array2<f64>),
+}
+
+impl Right<'_> {
+    fn apply(&self, rows: ArrayView2<'_, f64>) -> Array2<f64> {
+        match self {
+            Right::SolveUpper(r) => {
+                // X·R⁻¹ = (R⁻ᵀ·Xᵀ)ᵀ: Rᵀ is lower triangular.
+                let mut xt = rows.t().as_standard_layout().into_owned();
+                let mut view = xt.view_mut();
+                solve_lower_triangular_in_place(mat_ref(&r.t()), mat_mut(&mut view), Par::Seq);
+                xt.reversed_axes().as_standard_layout().into_owned()
+            }
+            Right::Multiply(m) => {
+                let mut out = Array2::zeros((rows.nrows(), m.ncols()));
+                gemm(out.view_mut(), rows, m.view(), false);
+                out
+            }
+        }
+    }
+}
+
+#[parallelize(split = "chunks, out", reduce = "none", block_size = 1)]
+fn right_same(
+    chunks: &[Chunk],
+    out: &mut [Array2<f64>],
+    table: &Table<'_>,
+    right: &Right<'_>,
+) -> Result<(), StatsError> {
+    out[0] = right.apply(table.chunk(&chunks[0]));
+    Ok(())
+}
+
+#[parallelize(split = "chunks, out", reduce = "none", block_size = 1, data = "local")]
+fn right_local(
+    chunks: &[Chunk],
+    out: &mut [Array2<f64>],
+    table: &Table<'_>,
+    right: &Right<'_>,
+) -> Result<(), StatsError> {
+    out[0] = right.apply(table.chunk(&chunks[0]));
+    Ok(())
+}
+
+/// `table`'s rows times `right`, chunk by chunk: all rows for a table
+/// that is the same on every rank, this rank's rows for a local one.
+fn times_right(
+    table: &Table<'_>,
+    right: &Right<'_>,
+    cols: usize,
+    what: &str,
+) -> Result<Array2<f64>, StatsError> {
+    if let Some(found) = table.known_cols() {
+        if found != cols {
+            return Err(StatsError::Mismatch(format!(
+                "{what} of a table of {found} columns from a factorisation of {cols} columns"
+            )));
+        }
+    }
+    let chunks = table.chunks();
+    let mut out = vec![Array2::zeros((0, 0)); chunks.len()];
+    if table.is_local() {
+        right_local(&chunks, &mut out, table, right)?;
+    } else {
+        right_same(&chunks, &mut out, table, right)?;
+    }
+    let out_cols = match right {
+        Right::SolveUpper(r) => r.ncols(),
+        Right::Multiply(m) => m.ncols(),
+    };
+    if out.is_empty() {
+        return Ok(Array2::zeros((0, out_cols)));
+    }
+    let views: Vec<_> = out.iter().map(|a| a.view()).collect();
+    Ok(concatenate(Axis(0), &views).expect("chunks of one table give equal widths"))
+}
+
+impl Qr {
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.r.ncols()
+    }
+
+    /// Q = X·R⁻¹ for `table`, the table this factorisation was computed
+    /// from: rows × columns, with orthonormal columns. Each chunk's rows
+    /// are solved on their own (a triangular solve). For a
+    /// [local](Table::local) table, the result is this rank's rows of Q;
+    /// otherwise all of them, on every rank.
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError::RankDeficient`] when a column of the table is
+    /// (numerically) a linear combination of the columns before it: its
+    /// diagonal entry of R is below [`RANK_TOLERANCE`] times the column's
+    /// norm. [`StatsError::Mismatch`] for a table of other columns.
+    pub fn q(&self, table: &Table<'_>) -> Result<Array2<f64>, StatsError> {
+        if let Some(column) = dependent_column(&self.r) {
+            return Err(StatsError::RankDeficient {
+                what: "Q = X·R⁻¹".into(),
+                cause: format!(
+                    "column {column} is (numerically) a linear combination of the columns \
+                     before it; drop it"
+                ),
+            });
+        }
+        times_right(table, &Right::SolveUpper(&self.r), self.cols(), "Q")
+    }
+
+    /// The SVD of the table, from that of R (no pass over the data).
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError::Mismatch`] if the SVD of R does not converge (R holds
+    /// values no table gives).
+    pub fn svd(&self) -> Result<Svd, StatsError> {
+        let d = self.cols();
+        // faer's SVD on the calling thread (its `Mat::thin_svd` would take
+        // the global parallelism, whose splits follow the rayon pool).
+        let compute = ComputeSvdVectors::Thin;
+        let scratch = svd_scratch::<f64>(d, d, compute, compute, Par::Seq, Default::default());
+        let mut s = Diag::<f64>::zeros(d);
+        let mut u = Mat::<f64>::zeros(d, d);
+        let mut v = Mat::<f64>::zeros(d, d);
+        faer_svd(
+            mat_ref(&self.r.view()),
+            s.as_mut(),
+            Some(u.as_mut()),
+            Some(v.as_mut()),
+            Par::Seq,
+            MemStack::new(&mut MemBuffer::new(scratch)),
+            Default::default(),
+        )
+        .map_err(|e| StatsError::Mismatch(format!("the SVD of R did not converge: {e:?}")))?;
+        let s = s.column_vector();
+        let v = to_array(v.as_ref());
+        // Descending order (faer's already), made explicit and stable.
+        let mut order: Vec<usize> = (0..d).collect();
+        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+        let singular_values = Array1::from_shape_fn(d, |i| s[order[i]]);
+        let mut vt = Array2::from_shape_fn((d, d), |(i, j)| v[[j, order[i]]]);
+        for mut row in vt.rows_mut() {
+            let mut best = 0;
+            for j in 1..row.len() {
+                if row[j].abs() > row[best].abs() {
+                    best = j;
+                }
+            }
+            if row.get(best).is_some_and(|&x| x < 0.0) {
+                row.mapv_inplace(|x| -x);
+            }
+        }
+        Ok(Svd {
+            rows: self.rows,
+            singular_values,
+            vt,
+        })
+    }
+
+    /// Writes `r` and `rows` (a one-element float64 array) as an `.npz`
+    /// archive, atomically, by rank 0 under MPI.
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError::Npz`] if the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
+        let mut npz = NpzWriter::new(path);
+        npz.add("rows", &Array1::from(vec![self.rows as f64]))?;
+        npz.add("r", &self.r)?;
+        Ok(npz.finish_on_root()?)
+    }
+
+    /// Reads a factorisation written by [`save`](Qr::save).
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError::Npz`] for a missing or damaged file or array;
+    /// [`StatsError::Mismatch`] for an R that is not square or a `rows`
+    /// that is not a count.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, StatsError> {
+        let mut npz = NpzReader::open(path)?;
+        let rows = read_rows(&mut npz)?;
+        let r: Array2<f64> = npz.read("r")?;
+        if r.nrows() != r.ncols() {
+            return Err(StatsError::Mismatch(format!(
+                "{}: `r` is {} × {}, not square",
+                npz.path().display(),
+                r.nrows(),
+                r.ncols()
+            )));
+        }
+        Ok(Qr { rows, r })
+    }
+}
+
+impl Svd {
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.vt.ncols()
+    }
+
+    /// U = X·V·Σ⁻¹ for `table`, the table this SVD was computed from: rows
+    /// × columns, with orthonormal columns, signs following V's. For a
+    /// [local](Table::local) table, this rank's rows of U; otherwise all
+    /// of them, on every rank.
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError::RankDeficient`] when a singular value is below
+    /// [`RANK_TOLERANCE`] times the largest; [`StatsError::Mismatch`] for
+    /// a table of other columns.
+    pub fn left_vectors(&self, table: &Table<'_>) -> Result<Array2<f64>, StatsError> {
+        let s = &self.singular_values;
+        let largest = s.iter().copied().fold(0.0, f64::max);
+        if let Some(i) = s.iter().position(|&v| v <= RANK_TOLERANCE * largest) {
+            return Err(StatsError::RankDeficient {
+                what: "U = X·V·Σ⁻¹".into(),
+                cause: format!(
+                    "singular value {} of {} is {:e}, zero next to the largest ({largest:e}): \
+                     the columns are linearly dependent",
+                    i + 1,
+                    s.len(),
+                    s[i]
+                ),
+            });
+        }
+        // V·Σ⁻¹: column i of V divided by σᵢ.
+        let scaled = Array2::from_shape_fn(self.vt.dim(), |(j, i)| self.vt[[i, j]] / s[i]);
+        times_right(table, &Right::Multiply(&scaled), self.cols(), "U")
+    }
+
+    /// Writes `singular_values`, `vt` and `rows` as an `.npz` archive,
+    /// atomically, by rank 0 under MPI.
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError::Npz`] if the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
+        let mut npz = NpzWriter::new(path);
+        npz.add("rows", &Array1::from(vec![self.rows as f64]))?;
+        npz.add("singular_values", &self.singular_values)?;
+        npz.add("vt", &self.vt)?;
+        Ok(npz.finish_on_root()?)
+    }
+
+    /// Reads an SVD written by [`save`](Svd::save).
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError::Npz`] for a missing or damaged file or array, or
+    /// arrays whose shapes do not fit; [`StatsError::Mismatch`] for a
+    /// `rows` that is not a count.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, StatsError> {
+        let mut npz = NpzReader::open(path)?;
+        let rows = read_rows(&mut npz)?;
+        let singular_values: Array1<f64> = npz.read("singular_values")?;
+        let d = Some(singular_values.len());
+        let vt = npz.read_shaped("vt", &[d, d])?;
+        Ok(Svd {
+            rows,
+            singular_values,
+            vt,
+        })
+    }
+}
+
+/// The `rows` count of a saved result.
+fn read_rows(npz: &mut NpzReader) -> Result<u64, StatsError> {
+    let rows: Array1<f64> = npz.read_shaped("rows", &[Some(1)])?;
+    let rows = rows[0];
+    if !(rows >= 0.0 && rows.fract() == 0.0 && rows < 2f64.powi(53)) {
+        return Err(StatsError::Mismatch(format!(
+            "{}: `rows` is {rows}, not a count",
+            npz.path().display()
+        )));
+    }
+    Ok(rows as u64)
+}
+
+/// The first column (counted from 1) of the upper-triangular `r` whose
+/// diagonal entry is at most [`RANK_TOLERANCE`] times the column's norm.
+pub(crate) fn dependent_column(r: &Array2<f64>) -> Option<usize> {
+    (0..r.ncols()).find_map(|i| {
+        let norm = (0..=i.min(r.nrows().saturating_sub(1)))
+            .map(|k| r[[k, i]] * r[[k, i]])
+            .sum::<f64>()
+            .sqrt();
+        let diag = if i < r.nrows() { r[[i, i]].abs() } else { 0.0 };
+        (diag <= RANK_TOLERANCE * norm || norm == 0.0).then_some(i + 1)
+    })
+}
+
+/// The R factor of `table` (of every rank's rows, when it is
+/// [local](Table::local)), in one pass: daal4py's `qr`. Q is computed on
+/// demand, by [`Qr::q`].
+///
+/// ```
+/// use ndarray::array;
+/// use shardkit_algorithms::stats::{qr, Table};
+///
+/// let x = array![[3.0, 1.0], [4.0, 2.0], [0.0, 5.0]];
+/// let table = Table::rows(x.view())?;
+/// let f = qr(&table)?;
+/// // Rᵀ·R = Xᵀ·X, and the diagonal is non-negative.
+/// let rtr = f.r.t().dot(&f.r);
+/// let xtx = x.t().dot(&x);
+/// assert!((&rtr - &xtx).iter().all(|e| e.abs() < 1e-12));
+/// assert_eq!(f.r[[0, 0]], 5.0);
+/// // Q·R = X.
+/// let q = f.q(&table)?;
+/// assert!((&q.dot(&f.r) - &x).iter().all(|e| e.abs() < 1e-12));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`StatsError::TooFewRows`] for fewer rows than columns;
+/// [`StatsError::Table`] for a table without rows, or, under MPI with
+/// local data, ranks of different widths.
+pub fn qr(table: &Table<'_>) -> Result<Qr, StatsError> {
+    let survey = pass::survey(table)?;
+    let cols = survey.cols;
+    if survey.rows < cols as u64 {
+        return Err(StatsError::TooFewRows {
+            what: format!("a QR factorisation of {cols} columns"),
+            needed: cols as u64,
+            found: survey.rows,
+        });
+    }
+    let spec = Tsqr {
+        shift: None,
+        ones: false,
+    };
+    let r = tsqr_surveyed(table, &spec, cols)?;
+    Ok(Qr {
+        rows: survey.rows,
+        r,
+    })
+}
+
+/// The singular values and right singular vectors of `table` (of every
+/// rank's rows, when it is [local](Table::local)), from the SVD of its R
+/// factor (one pass): daal4py's `svd`. U is computed on demand, by
+/// [`Svd::left_vectors`]; the signs follow the convention of [`Svd`].
+///
+/// ```
+/// use ndarray::array;
+/// use shardkit_algorithms::stats::{svd, Table};
+///
+/// let x = array![[2.0, 0.0], [0.0, -3.0], [0.0, 0.0]];
+/// let s = svd(&Table::rows(x.view())?)?;
+/// assert!((s.singular_values[0] - 3.0).abs() < 1e-12);
+/// assert!((s.singular_values[1] - 2.0).abs() < 1e-12);
+/// // The largest entry of each right vector is positive.
+/// assert!((s.vt[[0, 1]] - 1.0).abs() < 1e-12);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Those of [`qr`] (fewer rows than columns is
+/// [`StatsError::TooFewRows`]) and of [`Qr::svd`].
+pub fn svd(table: &Table<'_>) -> Result<Svd, StatsError> {
+    qr(table)?.svd()
+}

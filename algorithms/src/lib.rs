@@ -26,6 +26,8 @@
 //! - [`stats`]: daal4py's distributed statistics over tables (CSV, `.npy`):
 //!   low-order moments, covariance, PCA, QR and SVD, in one pass each, on
 //!   threads or ranks, with data the same on every rank or each rank's own.
+//! - [`linear`]: linear and ridge regression (normal equations or QR,
+//!   several targets), prediction and R², over the same tables;
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
@@ -40,6 +42,7 @@ pub mod gmm;
 mod h5;
 pub mod ivector;
 pub mod kmeans;
+pub mod linear;
 mod linalg;
 pub mod metrics;
 pub mod npz;

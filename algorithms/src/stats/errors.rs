@@ -180,6 +180,17 @@ pub enum StatsError {
         /// Which column or singular value is (numerically) zero.
         cause: String,
     },
+    /// Rows given to a fitted model (a transform, a prediction) have
+    /// another number of columns than it takes.
+    #[error("{what} takes rows of {expected} columns, but these have {found}")]
+    Width {
+        /// What was asked (`"the PCA transform"`).
+        what: String,
+        /// The columns it takes.
+        expected: usize,
+        /// The columns given.
+        found: usize,
+    },
     /// A saved partial result or model could not be written or read.
     #[error(transparent)]
     Npz(#[from] crate::npz::NpzError),

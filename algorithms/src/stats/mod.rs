@@ -11,6 +11,10 @@
 //! - [`low_order_moments`]: per column count, minimum, maximum, sum, sum of
 //!   squares, mean, variance, standard deviation, variation, second raw
 //!   moment ([`Moments`]);
+//! - [`covariance`]: the means, covariance and correlation matrices
+//!   ([`Covariance`]);
+//! - [`Pca`]: principal components by the covariance or correlation
+//!   matrix or by the SVD, with transform and whitening ([`PcaModel`]);
 //! - [`qr`] and [`svd`]: the R factor of a tall-skinny table (TSQR), its
 //!   singular values and right vectors; Q and U on demand ([`Qr`], [`Svd`]);
 //!
@@ -30,14 +34,18 @@
 //! another and saves to `.npz` ([`MomentsPartial`]): feed the data as it
 //! arrives, or in several jobs, and finish once.
 
+mod covariance;
 mod errors;
 mod moments;
 pub(crate) mod pass;
-mod table;
+mod pca;
 mod qr;
+mod table;
 pub(crate) mod tsqr;
 
+pub use covariance::{covariance, Covariance, CovariancePartial};
 pub use errors::{StatsError, TableError};
 pub use moments::{low_order_moments, Moments, MomentsPartial};
+pub use pca::{Pca, PcaMethod, PcaModel};
 pub use qr::{qr, svd, Qr, Svd, RANK_TOLERANCE};
 pub use table::{Header, Table, TableOptions, CHUNK_ROWS, MAX_MAGNITUDE};

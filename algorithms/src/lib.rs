@@ -28,6 +28,8 @@
 //!   threads or ranks, with data the same on every rank or each rank's own.
 //! - [`linear`]: linear and ridge regression (normal equations or QR,
 //!   several targets), prediction and R², over the same tables;
+//! - [`naive_bayes`]: multinomial and Gaussian naive Bayes, trained with
+//!   exact sums over a table whose last column is the class label.
 //!
 //! Files are written with [`shardkit::write_atomic`], so a reader never sees
 //! half a file.
@@ -42,9 +44,10 @@ pub mod gmm;
 mod h5;
 pub mod ivector;
 pub mod kmeans;
-pub mod linear;
 mod linalg;
+pub mod linear;
 pub mod metrics;
+pub mod naive_bayes;
 pub mod npz;
 pub mod protocol;
 mod scratch;

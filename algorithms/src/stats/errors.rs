@@ -191,6 +191,21 @@ pub enum StatsError {
         /// The columns given.
         found: usize,
     },
+    /// A value the computation cannot take, though the table accepts it (a
+    /// negative count, a class label that is not a class).
+    #[error("{name}: row {row}, column {column}: {value} {problem}")]
+    Value {
+        /// The file, or the part in memory.
+        name: String,
+        /// The data row, counted from 1.
+        row: usize,
+        /// The column, counted from 1.
+        column: usize,
+        /// The value.
+        value: f64,
+        /// What is wrong with it (`"is negative; counts must be ≥ 0"`).
+        problem: String,
+    },
     /// A saved partial result or model could not be written or read.
     #[error(transparent)]
     Npz(#[from] crate::npz::NpzError),

@@ -173,7 +173,7 @@ impl<'a> Table<'a> {
                 format!("in-memory part {}", i + 1)
             };
             check_values(&name, rows.view(), options.max_magnitude)?;
-            table.push(name, CowArray::from(rows.clone()))?;
+            table.push(name, CowArray::from(*rows))?;
         }
         Ok(table)
     }

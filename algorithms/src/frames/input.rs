@@ -16,6 +16,7 @@ use crate::features::{read_features_with, ReadOptions};
 pub struct Frames<'a> {
     kind: Kind<'a>,
     options: ReadOptions,
+    local: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +47,76 @@ impl<'a> Frames<'a> {
         Frames {
             kind,
             options: ReadOptions::default(),
+            local: false,
         }
+    }
+
+    /// The same frames, declared to be **this MPI rank's own share** of
+    /// the data (SPMD, as daal4py: every rank reads its own files and
+    /// runs the same program); by default every rank passes the same
+    /// frames and the ranks share out their blocks.
+    ///
+    /// The passes over local frames run `#[parallelize(data = "local")]`
+    /// twins of the usual ones: each rank visits its own segments or rows
+    /// and only the results are combined, and points are numbered
+    /// globally, rank after rank (rank `r`'s first point comes after every
+    /// point of ranks `0..r`). So an algorithm fitted on local frames sees
+    /// the concatenation of all ranks' frames in rank order, and every rank
+    /// ends with the same result. A rank may hold no segment, or no rows.
+    ///
+    /// Off MPI (threads, or a single rank) there is only one share, and
+    /// local frames behave exactly like the same frames without `local`,
+    /// with the same bits; so one program reads a rank's files under
+    /// `mpirun` and all the files without it.
+    ///
+    /// **Bits.** The result is the same on every rank, on any number of
+    /// threads per rank. Whether it also has the bits of a run over the
+    /// concatenation on one process depends on the blocks, which each
+    /// rank cuts from its own share:
+    ///
+    /// - [`Frames::files`] and [`Frames::segments`]: blocks are runs of
+    ///   whole segments balanced by size (a block closes before a segment
+    ///   that would take it past the average segment, or past 1/256 of the
+    ///   whole above 256 segments). When each segment is a block of its
+    ///   own on every rank and on one process — up to 256 segments of
+    ///   equal or similar sizes — the bits are those of the
+    ///   single-process run over all ranks' segments in rank order,
+    ///   whichever rank holds which segments (tested with 4 files on 1–4
+    ///   ranks);
+    /// - [`Frames::rows`]: one matrix per rank, cut into blocks of rows
+    ///   from the rank's first row, so the bits are those of the run over
+    ///   the stacked rows only when every rank but the last holds a whole
+    ///   number of blocks (for k-means, blocks of 384 rows below about
+    ///   12,000 rows in all).
+    ///
+    /// [`KMeans::fit`](crate::kmeans::KMeans::fit) honours it (tested on
+    /// 1–4 MPI ranks); the other algorithms that read `Frames` do not yet,
+    /// and must be given frames that every rank passes whole.
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use shardkit_algorithms::frames::Frames;
+    /// use shardkit_algorithms::kmeans::KMeans;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Under mpirun each rank would hold its own rows.
+    /// let mine = Array2::from_shape_fn((400, 2), |(i, j)| ((i * 7 + j) % 13) as f32);
+    /// let params = KMeans::new(3).seed(1);
+    /// let local = params.fit(&Frames::rows(mine.view()).local())?;
+    /// // On one process, the same as without `local`.
+    /// let same = params.fit(&Frames::rows(mine.view()))?;
+    /// assert_eq!(local.centroids(), same.centroids());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// Whether these frames are this rank's own share ([`Frames::local`]).
+    pub fn is_local(&self) -> bool {
+        self.local
     }
 
     /// The same frames, checked with `options` as each segment is read

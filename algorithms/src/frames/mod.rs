@@ -55,6 +55,11 @@
 //! the frames of its shard chunk by chunk, with optional per-frame state
 //! kept in lockstep. Blocks are cut from the data alone, so every pass has
 //! the same bits on any number of threads or MPI ranks.
+//!
+//! Frames declared [`local`](Frames::local) are this MPI rank's own share
+//! (daal4py's SPMD mode: each rank reads its own files): the passes then
+//! run `data = "local"` twins of the same functions, number the points
+//! rank after rank, and give every rank the result over all ranks' frames.
 
 mod errors;
 mod input;

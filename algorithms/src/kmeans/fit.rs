@@ -7,7 +7,7 @@ use ndarray::Array2;
 
 use super::errors::{CentroidsError, KMeansError};
 use super::hyperparams::{Init, KMeans};
-use super::kernel::{block_rows, CHUNK};
+use super::kernel::block_rows;
 use super::model::{check_centroids, KMeansModel};
 use super::rng::Rng;
 use super::{init, lloyd};
@@ -94,6 +94,23 @@ impl KMeans {
     /// Checks the settings and the data (one pass), and numbers the points.
     fn source<'a>(&self, frames: &Frames<'a>) -> Result<Source<'a>, KMeansError> {
         self.check()?;
+        if frames.is_local() {
+            // This rank's share may be empty: the data is all ranks'
+            // shares, known after the first pass.
+            let (data, scan) = Source::scan(*frames, &block_rows)?;
+            if data.len() == 0 {
+                return Err(KMeansError::NoData {
+                    what: "no frames on any MPI rank",
+                });
+            }
+            if data.dim() == 0 {
+                return Err(KMeansError::NoData {
+                    what: "features of 0 columns",
+                });
+            }
+            check_magnitude(scan.max_abs, data.len(), data.dim())?;
+            return Ok(data);
+        }
         if let Some(rows) = frames.as_rows() {
             if rows.nrows() == 0 {
                 return Err(KMeansError::NoData { what: "no rows" });
@@ -113,8 +130,7 @@ impl KMeans {
                 what: "features of 0 columns",
             });
         }
-        let block = frames.as_rows().map_or(CHUNK, |r| block_rows(r.nrows()));
-        let (data, scan) = Source::scan(*frames, block)?;
+        let (data, scan) = Source::scan(*frames, &block_rows)?;
         check_magnitude(scan.max_abs, data.len(), data.dim())?;
         Ok(data)
     }

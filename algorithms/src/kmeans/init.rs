@@ -4,6 +4,8 @@
 //! the squared distance `d²` of each point to its nearest chosen point so
 //! far, and its squared norm (computed by the first pass).
 
+use std::ops::Range;
+
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::errors::KMeansError;
@@ -191,8 +193,9 @@ fn after(d2: f64, mask: f64, trial: f64, j: usize) -> f64 {
 /// Draws `count` points with probability proportional to `weight × d²`
 /// after trial `winner` (with replacement; `None`: the weights alone).
 /// `blocks` give each block's total in block order; a draw picks a block,
-/// then a point inside it by a scan of that block alone. If every total is
-/// zero (no point is off the centroids so far), points are drawn uniformly.
+/// then a point inside it by a scan of that block alone (on the process
+/// that holds the block, for rank-local frames). If every total is zero
+/// (no point is off the centroids so far), points are drawn uniformly.
 fn draw(
     data: &Source<'_>,
     state: &State<f64>,
@@ -200,12 +203,14 @@ fn draw(
     winner: Option<usize>,
     count: usize,
     rng: &mut Rng,
-) -> Vec<usize> {
+) -> Result<Vec<usize>, KMeansError> {
     let total: f64 = blocks.iter().map(|b| b.2.max(0.0)).sum();
-    (0..count)
+    // First the random numbers, the same on every process: a uniform
+    // index, or a block and how far into its total the draw falls.
+    let targets: Vec<Result<usize, (usize, f64)>> = (0..count)
         .map(|_| {
             if total.is_nan() || total <= 0.0 {
-                return rng.below(data.len());
+                return Ok(rng.below(data.len()));
             }
             let target = rng.uniform() * total;
             let mut before = 0.0;
@@ -218,36 +223,59 @@ fn draw(
                 }
                 before += w;
             }
-            let (first, rows, _) = blocks[pick];
-            let range = first..first + rows;
-            let weights = state.column(data, range.clone(), WEIGHT);
-            let values: Vec<f64> = match winner {
-                None => vec![1.0; rows],
-                Some(j) => {
-                    let d2 = state.column(data, range.clone(), D2);
-                    let mask = state.column(data, range.clone(), MASK);
-                    let trial = state.column(data, range, TRIAL + j);
-                    (0..rows)
-                        .map(|i| after(d2[i], mask[i], trial[i], j))
-                        .collect()
-                }
-            };
-            let rest = target - before;
-            let mut acc = 0.0;
-            let mut last = None;
-            for (i, (v, w)) in values.iter().zip(&weights).enumerate() {
-                let p = w * v;
-                if p > 0.0 {
-                    acc += p;
-                    last = Some(i);
-                    if acc > rest {
-                        return first + i;
-                    }
+            Err((pick, target - before))
+        })
+        .collect();
+    let ranges: Vec<Range<usize>> = targets
+        .iter()
+        .map(|t| match *t {
+            Ok(_) => 0..0,
+            Err((pick, _)) => blocks[pick].0..blocks[pick].0 + blocks[pick].1,
+        })
+        .collect();
+    let rests: Vec<f64> = targets
+        .iter()
+        .map(|t| t.map_or_else(|t| t.1, |_| 0.0))
+        .collect();
+    // Then the point inside each picked block.
+    let ask = |k: usize, range: Range<usize>| -> usize {
+        let (first, rows) = (range.start, range.len());
+        let weights = state.column(data, range.clone(), WEIGHT);
+        let values: Vec<f64> = match winner {
+            None => vec![1.0; rows],
+            Some(j) => {
+                let d2 = state.column(data, range.clone(), D2);
+                let mask = state.column(data, range.clone(), MASK);
+                let trial = state.column(data, range, TRIAL + j);
+                (0..rows)
+                    .map(|i| after(d2[i], mask[i], trial[i], j))
+                    .collect()
+            }
+        };
+        let rest = rests[k];
+        let mut acc = 0.0;
+        let mut last = None;
+        for (i, (v, w)) in values.iter().zip(&weights).enumerate() {
+            let p = w * v;
+            if p > 0.0 {
+                acc += p;
+                last = Some(i);
+                if acc > rest {
+                    return first + i;
                 }
             }
-            first + last.unwrap_or(0)
+        }
+        first + last.unwrap_or(0)
+    };
+    let answers = data.on_owner(&ranges, ask)?;
+    Ok(targets
+        .iter()
+        .zip(answers)
+        .map(|(t, a)| match *t {
+            Ok(i) => i,
+            Err(_) => a.expect("a picked block holds points"),
         })
-        .collect()
+        .collect())
 }
 
 /// `min_c ‖a − c‖²` over the candidates, for each centroid `a`.
@@ -287,7 +315,7 @@ pub(crate) fn plus_plus(
     }
     let first = match weights {
         None => rng.below(n),
-        Some(w) => draw(data, &state, &[(0, n, w.iter().sum::<f64>())], None, 1, rng)[0],
+        Some(w) => draw(data, &state, &[(0, n, w.iter().sum::<f64>())], None, 1, rng)?[0],
     };
     let mut centers = data.points(&[first])?;
     if k == 1 {
@@ -308,7 +336,7 @@ pub(crate) fn plus_plus(
         blocks.iter().map(|(f, r, p)| (*f, *r, p[1])).collect();
     let mut winner = 0;
     while centers.nrows() < k {
-        let picks = draw(data, &state, &totals, Some(winner), trials, rng);
+        let picks = draw(data, &state, &totals, Some(winner), trials, rng)?;
         let candidates = Candidates::new(data.points(&picks)?, picks.clone());
         let gap = gaps(&centers, &candidates);
         blocks = data.blocks(

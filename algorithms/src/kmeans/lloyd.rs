@@ -16,7 +16,7 @@ use crate::frames::{Source, Visit};
 
 /// What the assignment pass sums: points per cluster, their coordinate
 /// sums, and the sum of their squared distances to their centroids.
-#[derive(Reduce, Debug)]
+#[derive(Reduce, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Sums {
     pub(crate) counts: Vec<u64>,
     pub(crate) sums: Array2<f64>,

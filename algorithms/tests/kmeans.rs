@@ -174,6 +174,100 @@ fn same_bits_on_one_two_and_three_threads() {
     }
 }
 
+/// `Frames::local` on one process (no MPI): the same fit, bit for bit, as
+/// the same frames without it, for rows, segments in memory and files, with
+/// each initialisation and with empty clusters re-seeded; on 1, 2 and 3
+/// threads.
+#[test]
+fn local_frames_on_one_process_are_the_same_frames() {
+    let x = uniform(3000, 5, 41);
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = [700, 900, 1, 1399];
+    let files = write_files(&x, dir.path(), &sizes);
+    let mut at = 0;
+    let parts: Vec<ArrayView2<f32>> = sizes
+        .iter()
+        .map(|&n| {
+            at += n;
+            x.slice(s![at - n..at, ..])
+        })
+        .collect();
+    // Far-away initial centroids leave clusters empty in the first
+    // iteration: the farthest points re-seed them.
+    let far = Array2::from_shape_fn(
+        (6, 5),
+        |(i, j)| if i < 2 { j as f64 } else { 1e3 + i as f64 },
+    );
+    for init in [Init::PlusPlus, Init::parallel(), Init::Given(far)] {
+        let params = KMeans::new(6)
+            .init(init.clone())
+            .seed(3)
+            .max_iter(6)
+            .tol(0.0);
+        let kinds: [(&str, Frames); 3] = [
+            ("rows", Frames::rows(x.view())),
+            ("segments", Frames::segments(&parts)),
+            ("files", Frames::files(&files).expect_dim(5)),
+        ];
+        for (kind, frames) in kinds {
+            assert!(!frames.is_local() && frames.local().is_local());
+            let same = Executor::serial().install(|| params.fit(&frames)).unwrap();
+            for threads in 1..=3 {
+                let pool = Executor::threads(threads).unwrap();
+                let local = pool.install(|| params.fit(&frames.local())).unwrap();
+                assert_eq!(
+                    bits(&local),
+                    bits(&same),
+                    "{init:?} {kind} on {threads} threads"
+                );
+                assert_eq!(local.iterations(), same.iterations());
+                let first = pool
+                    .install(|| params.initial_centroids(&frames.local()))
+                    .unwrap();
+                assert_eq!(first, params.initial_centroids(&frames).unwrap());
+            }
+        }
+    }
+}
+
+/// Errors of local frames are those of the same frames: a bad file is
+/// named, and no data at all is refused.
+#[test]
+fn local_frames_report_what_the_same_frames_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.npy");
+    let bad = dir.path().join("bad.npy");
+    write_npy(&good, &uniform(50, 3, 1)).unwrap();
+    let mut nan = uniform(50, 3, 2);
+    nan[(7, 1)] = f32::NAN;
+    write_npy(&bad, &nan).unwrap();
+    let files = vec![good.clone(), bad];
+    let params = KMeans::new(2).seed(1);
+    let same = params.fit(&Frames::files(&files)).unwrap_err().to_string();
+    let local = params
+        .fit(&Frames::files(&files).local())
+        .unwrap_err()
+        .to_string();
+    assert!(local.contains("bad.npy"), "{local}");
+    assert_eq!(local, same);
+    let none: Vec<PathBuf> = Vec::new();
+    let err = params.fit(&Frames::files(&none).local()).unwrap_err();
+    assert!(matches!(err, KMeansError::NoData { .. }), "{err}");
+    let empty = Array2::<f32>::zeros((0, 3));
+    let err = params.fit(&Frames::rows(empty.view()).local()).unwrap_err();
+    assert!(matches!(err, KMeansError::NoData { .. }), "{err}");
+    // A non-finite row in memory is named by its row, as without `local`.
+    let same = params
+        .fit(&Frames::rows(nan.view()))
+        .unwrap_err()
+        .to_string();
+    let local = params
+        .fit(&Frames::rows(nan.view()).local())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(local, same);
+}
+
 fn write_files(x: &Array2<f32>, dir: &std::path::Path, sizes: &[usize]) -> Vec<PathBuf> {
     assert_eq!(sizes.iter().sum::<usize>(), x.nrows());
     let mut at = 0;

@@ -285,6 +285,16 @@ fn rank_local_data_is_reduced_globally() {
 }
 
 #[test]
+fn kmeans_on_rank_local_files_has_the_bits_of_one_process() {
+    require_mpirun!();
+    // Four files (and the same parts as rows) shared out between 1-4
+    // ranks: every rank prints the threaded run's centroids, inertia and
+    // iterations (and the driver checks them against a serial fit over
+    // every file).
+    same_lines_as_threaded("kmeans", 4);
+}
+
+#[test]
 fn results_that_cannot_travel_are_refused_on_every_rank() {
     require_mpirun!();
     let (out, took) = mpirun(2, 1, "opaque");

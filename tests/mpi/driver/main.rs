@@ -195,6 +195,75 @@ fn opaque(ids: std::ops::Range<usize>) -> Vec<Opaque> {
     ids.map(Opaque).collect()
 }
 
+/// Part `i` of the `kmeans` scenario's data: 384 points (a whole number of
+/// k-means's blocks of rows) in 4 dimensions, around 3 centres.
+fn kmeans_part(i: usize) -> Array2<f32> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (i as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+    Array2::from_shape_fn((384, 4), |(row, col)| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let centre = [0.0, 8.0, -5.0][(row + i) % 3] + col as f32;
+        centre + ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.0
+    })
+}
+
+/// The `kmeans` scenario: 4 parts, rank r holding a contiguous share of
+/// them (all of them off MPI), as files and as rows; every rank prints the
+/// bits of each fit, and checks them against the fit over all parts on
+/// one process.
+fn kmeans(rank: usize, size: usize, say: &dyn Fn(String)) {
+    use shardkit_algorithms::features::write_npy;
+    use shardkit_algorithms::frames::Frames;
+    use shardkit_algorithms::kmeans::{Init, KMeans, KMeansModel};
+
+    let parts: Vec<Array2<f32>> = (0..4).map(kmeans_part).collect();
+    let dir = std::env::temp_dir().join(format!("shardkit-mpi-kmeans-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let files: Vec<PathBuf> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let path = dir.join(format!("file{i}.npy"));
+            write_npy(&path, x).expect("written");
+            path
+        })
+        .collect();
+    let share = rank * 4 / size..(rank + 1) * 4 / size;
+    let views: Vec<ArrayView2<f32>> = parts.iter().map(|x| x.view()).collect();
+    let all = ndarray::concatenate(ndarray::Axis(0), &views).expect("same width");
+    let mine = ndarray::concatenate(ndarray::Axis(0), &views[share.clone()])
+        .unwrap_or_else(|_| Array2::zeros((0, 4)));
+    let line = |m: &KMeansModel| {
+        format!(
+            "{} {} {}",
+            digest(m.centroids()),
+            digest(&m.inertia()),
+            m.iterations()
+        )
+    };
+    for (name, init) in [("pp", Init::PlusPlus), ("par", Init::parallel())] {
+        let params = KMeans::new(5).init(init).seed(7).max_iter(5).tol(0.0);
+        let local = params
+            .fit(&Frames::files(&files[share.clone()]).local())
+            .expect("a fit of local files");
+        let reference = Executor::serial()
+            .install(|| params.fit(&Frames::files(&files)))
+            .expect("a fit of every file");
+        assert_eq!(line(&local), line(&reference), "{name}: local files");
+        say(format!("kmeans-files {name} {}", line(&local)));
+        let local = params
+            .fit(&Frames::rows(mine.view()).local())
+            .expect("a fit of local rows");
+        let reference = Executor::serial()
+            .install(|| params.fit(&Frames::rows(all.view())))
+            .expect("a fit of every row");
+        assert_eq!(line(&local), line(&reference), "{name}: local rows");
+        say(format!("kmeans-rows {name} {}", line(&local)));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// FNV-1a over the bits of `values`: one short line per result.
 fn digest<'a>(values: impl IntoIterator<Item = &'a f64>) -> String {
     let (mut h, mut n) = (0xcbf2_9ce4_8422_2325u64, 0usize);
@@ -258,6 +327,9 @@ enum Scenario {
     StalledInCall,
     /// Rank 0 calls one function, the others another, at the same step.
     Different,
+    /// k-means on rank-local files and rows (`Frames::local`): the bits of
+    /// the fit over all of them on one process.
+    Kmeans,
 }
 
 fn main() {
@@ -400,6 +472,7 @@ fn main() {
         Scenario::StalledInCall => {
             say(format!("{}", stall(0..100, 0)));
         }
+        Scenario::Kmeans => kmeans(rank, size, &say),
         Scenario::Different => {
             let xs = data(100);
             if rank == 0 {

@@ -410,7 +410,15 @@ fn no_convergence(what: &str) -> StatsError {
 /// A fitted principal component analysis.
 ///
 /// Components are rows, in decreasing order of variance, each of unit
-/// length, signed by the module's [convention](self#signs).
+/// length.
+///
+/// # Signs
+///
+/// A component is defined up to its sign; each is turned as
+/// scikit-learn's `svd_flip(u, v, u_based_decision=False)` turns it: its
+/// entry of largest magnitude is positive (of several entries of the same
+/// magnitude, the first). So every method and layout, and NumPy's `eigh`
+/// or `svd` flipped the same way, give the same components up to rounding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PcaModel {
     /// The method that found the components.

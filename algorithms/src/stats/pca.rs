@@ -24,7 +24,7 @@ use super::covariance::{covariance, Covariance};
 use super::errors::StatsError;
 use super::pass;
 use super::table::Table;
-use super::tsqr::{tsqr_surveyed, Tsqr};
+use super::tsqr::{tsqr, Tsqr};
 use crate::linalg::{gemm, mat_ref, to_array};
 use crate::npz::{NpzReader, NpzWriter};
 
@@ -199,7 +199,7 @@ impl Pca {
         };
         // R of [1 | X − s]: its first row is √n and the shifted column sums
         // over √n; below it, the R factor of the centred data.
-        let r = tsqr_surveyed(table, &spec, survey.cols)?;
+        let r = tsqr(table, &spec)?;
         let mean = &survey.shift + &(&r.slice(s![0, 1..]) / r[[0, 0]]);
         let (sigma, v) = svd_descending(r.slice(s![1.., 1..]))?;
         let n1 = survey.rows as f64 - 1.0;

@@ -12,6 +12,7 @@
 use std::ops::Range;
 
 use ndarray::{Array1, ArrayView2};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shardkit::{parallelize, Reduce};
 
@@ -36,13 +37,20 @@ fn run<P: ChunkPass>(chunk: &Chunk, table: &Table<'_>, pass: &P) -> Result<P::Ou
     pass.chunk(table.chunk(chunk), table.part_name(chunk.part), chunk.start)
 }
 
+/// The one chunk of a block (`block_size = 1`); a rank that holds no rows
+/// of a local table runs one empty block, whose result is nothing.
+fn one<'c>(chunks: &'c [Chunk]) -> Option<&'c Chunk> {
+    debug_assert!(chunks.len() <= 1);
+    chunks.first()
+}
+
 #[parallelize(split = "chunks", reduce = "sum", block_size = 1)]
 fn sum_same<P>(chunks: &[Chunk], table: &Table<'_>, pass: &P) -> Result<P::Out, StatsError>
 where
     P: ChunkPass,
     P::Out: Reduce,
 {
-    run(&chunks[0], table, pass)
+    one(chunks).map_or_else(|| Ok(P::Out::identity()), |c| run(c, table, pass))
 }
 
 #[parallelize(split = "chunks", reduce = "sum", block_size = 1, data = "local")]
@@ -51,25 +59,31 @@ where
     P: ChunkPass,
     P::Out: Reduce,
 {
-    run(&chunks[0], table, pass)
+    one(chunks).map_or_else(|| Ok(P::Out::identity()), |c| run(c, table, pass))
 }
 
 #[parallelize(split = "chunks", reduce = "concat", block_size = 1)]
-fn each_same<P: ChunkPass>(
+fn each_same<P: ChunkPass<Out: Serialize + DeserializeOwned>>(
     chunks: &[Chunk],
     table: &Table<'_>,
     pass: &P,
 ) -> Result<Vec<P::Out>, StatsError> {
-    Ok(vec![run(&chunks[0], table, pass)?])
+    one(chunks)
+        .map(|c| run(c, table, pass))
+        .into_iter()
+        .collect()
 }
 
 #[parallelize(split = "chunks", reduce = "concat", block_size = 1, data = "local")]
-fn each_local<P: ChunkPass>(
+fn each_local<P: ChunkPass<Out: Serialize + DeserializeOwned>>(
     chunks: &[Chunk],
     table: &Table<'_>,
     pass: &P,
 ) -> Result<Vec<P::Out>, StatsError> {
-    Ok(vec![run(&chunks[0], table, pass)?])
+    one(chunks)
+        .map(|c| run(c, table, pass))
+        .into_iter()
+        .collect()
 }
 
 /// The exact sum of `pass` over every chunk of `table` (of every rank's
@@ -89,7 +103,13 @@ where
 
 /// `pass`'s result for every chunk of `table` (of every rank's table, in
 /// rank order, when it is local), in order.
-pub(crate) fn each<P: ChunkPass>(table: &Table<'_>, pass: &P) -> Result<Vec<P::Out>, StatsError> {
+///
+/// Under MPI every chunk's result travels to every rank (serde), hence the
+/// bound.
+pub(crate) fn each<P: ChunkPass<Out: Serialize + DeserializeOwned>>(
+    table: &Table<'_>,
+    pass: &P,
+) -> Result<Vec<P::Out>, StatsError> {
     let chunks = table.chunks();
     if table.is_local() {
         each_local(&chunks, table, pass)

@@ -1,0 +1,209 @@
+//! Times the distributed statistics (issue 14's set) on the data that
+//! `scripts/peers/stats_data.py` writes, task by task, beside
+//! `scripts/peers/stats_daal4py.py` (daal4py, scikit-learn, sklearnex) on
+//! the same files.
+//!
+//! ```text
+//! python3 scripts/peers/stats_data.py --out /tmp/stats2m            # 2,000,000 × 60, 4 parts
+//! cargo bench -p shardkit-algorithms --bench measure_stats -- --data /tmp/stats2m --threads 2
+//! cargo bench -p shardkit-algorithms --bench measure_stats --features mpi --no-run   # prints the program, then:
+//! mpirun -n 2 --bind-to none PROGRAM --data /tmp/stats2m --threads 1 --spmd
+//! ```
+//!
+//! Every data set is read into memory first (the read is timed and
+//! reported apart); then each task runs `--reps` times and the median
+//! (and the fastest) wall time is printed, as the peer script does. With
+//! `--spmd` under mpirun, rank `r` holds a contiguous run of the parts as a
+//! [local](shardkit_algorithms::stats::Table::local) table.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use shardkit::Executor;
+use shardkit_algorithms::linear::{LinearRegression, Method};
+use shardkit_algorithms::naive_bayes::MultinomialNb;
+use shardkit_algorithms::stats::{self, Pca, PcaMethod, Table, TableOptions};
+use shardkit_testkit::cli::{self, Layout};
+
+/// Times issue 14's statistics on the parts written by
+/// scripts/peers/stats_data.py: one line per task with the median and
+/// fastest wall time of --reps runs.
+#[derive(Parser, Debug)]
+#[command(name = "measure_stats", bin_name = "measure_stats")]
+struct Args {
+    /// The folder of part{i}.npy, reg_part{i}.npy and nb_part{i}.npy.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Threads per process [default: SHARDKIT_THREADS, else every core].
+    #[arg(long, value_parser = cli::threads())]
+    threads: Option<usize>,
+    /// Runs of each task; the median is reported.
+    #[arg(long, default_value_t = 3, value_parser = cli::count(1, 1000))]
+    reps: usize,
+    /// Under mpirun: each rank holds its own run of the parts (a local
+    /// table) instead of every rank holding all of them.
+    #[arg(long)]
+    spmd: bool,
+    /// Tasks to run, comma-separated [default: all].
+    #[arg(long, value_delimiter = ',')]
+    tasks: Vec<String>,
+    #[command(flatten)]
+    cargo: cli::CargoBench,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    args.cargo.run("measure_stats", || {
+        let exec = Executor::from_env_with_threads(args.threads)?;
+        exec.install(|| run(&args))
+    })
+}
+
+/// The parts `DIR/{stem}0.npy`, `DIR/{stem}1.npy`, … that this process
+/// holds: all of them, or with `spmd` this rank's contiguous run.
+fn parts(dir: &Path, stem: &str, spmd: bool) -> Result<Vec<PathBuf>, String> {
+    let all: Vec<PathBuf> = (0..)
+        .map(|i| dir.join(format!("{stem}{i}.npy")))
+        .take_while(|p| p.is_file())
+        .collect();
+    if all.is_empty() {
+        return Err(format!(
+            "{}: no {stem}0.npy (write the data with scripts/peers/stats_data.py)",
+            dir.display()
+        ));
+    }
+    if !spmd {
+        return Ok(all);
+    }
+    let (rank, ranks) = Executor::current().rank();
+    let (q, r) = (all.len() / ranks, all.len() % ranks);
+    let start = rank * q + rank.min(r);
+    Ok(all[start..start + q + usize::from(rank < r)].to_vec())
+}
+
+/// Reads the parts as one table, timing the read.
+fn read(dir: &Path, stem: &str, spmd: bool) -> Result<Table<'static>, Box<dyn std::error::Error>> {
+    let files = parts(dir, stem, spmd)?;
+    let start = Instant::now();
+    let table = Table::read(&files, &TableOptions::new().max_magnitude(1e12))?;
+    let table = if spmd { table.local() } else { table };
+    if shardkit::is_root() {
+        println!(
+            "load {stem:<9} {:>9.3} s  ({} rows × {} columns here, {} part(s))",
+            start.elapsed().as_secs_f64(),
+            table.nrows(),
+            table.ncols(),
+            table.num_parts()
+        );
+    }
+    Ok(table)
+}
+
+/// Runs `task` `reps` times; prints the median and the fastest.
+fn time<T>(
+    name: &str,
+    reps: usize,
+    mut task: impl FnMut() -> Result<T, Box<dyn std::error::Error>>,
+) -> Result<T, Box<dyn std::error::Error>> {
+    let mut times = Vec::with_capacity(reps);
+    let mut last = None;
+    for _ in 0..reps {
+        let start = Instant::now();
+        last = Some(task()?);
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    if shardkit::is_root() {
+        println!(
+            "shardkit {name:<14} {:>9.4} s  (fastest {:.4} s)",
+            times[times.len() / 2],
+            times[0]
+        );
+    }
+    Ok(last.expect("reps ≥ 1"))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let exec = Executor::current();
+    if shardkit::is_root() {
+        println!(
+            "measure_stats: {}, {} data, median of {}",
+            Layout::of(&exec),
+            if args.spmd { "local" } else { "same" },
+            args.reps
+        );
+    }
+    let wanted = |task: &str| args.tasks.is_empty() || args.tasks.iter().any(|t| t == task);
+    let reps = args.reps;
+    let x = read(&args.data, "part", args.spmd)?;
+    if wanted("moments") {
+        time("moments", reps, || Ok(stats::low_order_moments(&x)?))?;
+    }
+    if wanted("covariance") {
+        time("covariance", reps, || Ok(stats::covariance(&x)?))?;
+    }
+    if wanted("correlation") {
+        time("correlation", reps, || {
+            Ok(stats::covariance(&x)?.correlation()?)
+        })?;
+    }
+    if wanted("pca_eigen") {
+        let pca = Pca::params().method(PcaMethod::Correlation);
+        time("pca_eigen", reps, || Ok(pca.fit(&x)?))?;
+    }
+    if wanted("pca_svd") {
+        let pca = Pca::params().method(PcaMethod::Svd);
+        time("pca_svd", reps, || Ok(pca.fit(&x)?))?;
+    }
+    if wanted("qr") {
+        // R, and Q on demand (daal4py's qr returns both).
+        time("qr", reps, || {
+            let qr = stats::qr(&x)?;
+            Ok(qr.q(&x)?)
+        })?;
+    }
+    if wanted("svd") {
+        // Singular values, right and left vectors (as daal4py's svd).
+        time("svd", reps, || {
+            let svd = stats::svd(&x)?;
+            Ok(svd.left_vectors(&x)?)
+        })?;
+    }
+    drop(x);
+    if ["linreg_normeq", "linreg_qr", "ridge"]
+        .iter()
+        .any(|t| wanted(t))
+    {
+        let reg = read(&args.data, "reg_part", args.spmd)?;
+        let fit = |params: LinearRegression| -> Result<_, Box<dyn std::error::Error>> {
+            Ok(params.fit(&reg, 2)?)
+        };
+        if wanted("linreg_normeq") {
+            time("linreg_normeq", reps, || fit(LinearRegression::params()))?;
+        }
+        if wanted("linreg_qr") {
+            time("linreg_qr", reps, || {
+                fit(LinearRegression::params().method(Method::Qr))
+            })?;
+        }
+        if wanted("ridge") {
+            time("ridge", reps, || fit(LinearRegression::params().ridge(1.0)))?;
+        }
+    }
+    if wanted("naive_bayes") {
+        let nb = read(&args.data, "nb_part", args.spmd)?;
+        let classes = classes(&nb);
+        let params = MultinomialNb::params().classes(classes).alpha(1.0);
+        time("naive_bayes", reps, || Ok(params.fit(&nb)?))?;
+    }
+    Ok(())
+}
+
+/// The classes of a naive-Bayes table: one more than its largest label
+/// (the last column), over every rank's rows.
+fn classes(nb: &Table<'_>) -> usize {
+    let moments = stats::low_order_moments(nb).expect("the table has rows");
+    moments.maximum[nb.ncols() - 1] as usize + 1
+}

@@ -21,11 +21,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use ndarray::{s, Array2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::linear::{LinearRegression, Method};
 use shardkit_algorithms::naive_bayes::MultinomialNb;
 use shardkit_algorithms::stats::{self, Pca, PcaMethod, Table, TableOptions};
 use shardkit_testkit::cli::{self, Layout};
+use shardkit_testkit::rng::Rng;
 
 /// Times issue 14's statistics on the parts written by
 /// scripts/peers/stats_data.py: one line per task with the median and
@@ -33,9 +35,16 @@ use shardkit_testkit::cli::{self, Layout};
 #[derive(Parser, Debug)]
 #[command(name = "measure_stats", bin_name = "measure_stats")]
 struct Args {
-    /// The folder of part{i}.npy, reg_part{i}.npy and nb_part{i}.npy.
+    /// The folder of part{i}.npy, reg_part{i}.npy and nb_part{i}.npy
+    /// [default: generated in memory, --rows × --cols in 4 parts]
     #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    data: Option<PathBuf>,
+    /// Without --data: rows of the generated tables.
+    #[arg(long, default_value_t = 20_000, value_parser = cli::count(8, 100_000_000))]
+    rows: usize,
+    /// Without --data: feature columns of the generated tables.
+    #[arg(long, default_value_t = 12, value_parser = cli::count(2, 1000))]
+    cols: usize,
     /// Threads per process [default: SHARDKIT_THREADS, else every core].
     #[arg(long, value_parser = cli::threads())]
     threads: Option<usize>,
@@ -84,7 +93,11 @@ fn parts(dir: &Path, stem: &str, spmd: bool) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Reads the parts as one table, timing the read.
-fn read(dir: &Path, stem: &str, spmd: bool) -> Result<Table<'static>, Box<dyn std::error::Error>> {
+fn read(args: &Args, stem: &str) -> Result<Table<'static>, Box<dyn std::error::Error>> {
+    let spmd = args.spmd;
+    let Some(dir) = &args.data else {
+        return generated(args, stem);
+    };
     let files = parts(dir, stem, spmd)?;
     let start = Instant::now();
     let table = Table::read(&files, &TableOptions::new().max_magnitude(1e12))?;
@@ -137,7 +150,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let wanted = |task: &str| args.tasks.is_empty() || args.tasks.iter().any(|t| t == task);
     let reps = args.reps;
-    let x = read(&args.data, "part", args.spmd)?;
+    let x = read(args, "part")?;
     if wanted("moments") {
         time("moments", reps, || Ok(stats::low_order_moments(&x)?))?;
     }
@@ -176,7 +189,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .any(|t| wanted(t))
     {
-        let reg = read(&args.data, "reg_part", args.spmd)?;
+        let reg = read(args, "reg_part")?;
         let fit = |params: LinearRegression| -> Result<_, Box<dyn std::error::Error>> {
             Ok(params.fit(&reg, 2)?)
         };
@@ -193,7 +206,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if wanted("naive_bayes") {
-        let nb = read(&args.data, "nb_part", args.spmd)?;
+        let nb = read(args, "nb_part")?;
         let classes = classes(&nb);
         let params = MultinomialNb::params().classes(classes).alpha(1.0);
         time("naive_bayes", reps, || Ok(params.fit(&nb)?))?;
@@ -206,4 +219,72 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 fn classes(nb: &Table<'_>) -> usize {
     let moments = stats::low_order_moments(nb).expect("the table has rows");
     moments.maximum[nb.ncols() - 1] as usize + 1
+}
+
+/// Without `--data`: 4 parts of generated rows, seeded by part, this
+/// rank's run of them with `--spmd` — `part`: correlated columns far from
+/// zero; `reg_part`: those and 2 responses linear in them plus noise;
+/// `nb_part`: counts and a class label 0–4.
+fn generated(args: &Args, stem: &str) -> Result<Table<'static>, Box<dyn std::error::Error>> {
+    const PARTS: usize = 4;
+    let (rank, ranks) = Executor::current().rank();
+    let held: Vec<usize> = if args.spmd {
+        let (q, r) = (PARTS / ranks, PARTS % ranks);
+        let start = rank * q + rank.min(r);
+        (start..start + q + usize::from(rank < r)).collect()
+    } else {
+        (0..PARTS).collect()
+    };
+    let d = args.cols;
+    let arrays: Vec<Array2<f64>> = held
+        .iter()
+        .map(|&part| {
+            let mut rng = Rng::new(1 + part as u64);
+            let n = args.rows / PARTS + usize::from(part < args.rows % PARTS);
+            match stem {
+                "nb_part" => Array2::from_shape_fn((n, d + 1), |(_, j)| {
+                    if j == d {
+                        rng.below(5) as f64
+                    } else {
+                        (8.0 * rng.uniform()).floor()
+                    }
+                }),
+                _ => {
+                    let mut x = Array2::from_shape_fn((n, d), |(_, j)| {
+                        10.0 * j as f64 + (1.0 + j as f64) * rng.normal()
+                    });
+                    for j in 1..d {
+                        let prev = x.column(j - 1).to_owned();
+                        x.column_mut(j).scaled_add(0.5, &prev);
+                    }
+                    if stem == "reg_part" {
+                        let y0 = x.sum_axis(Axis(1)) + 1.5;
+                        let y1 = x.column(0).mapv(|v| 2.0 * v - 2.0);
+                        let mut xy = Array2::zeros((n, d + 2));
+                        xy.slice_mut(s![.., ..d]).assign(&x);
+                        xy.column_mut(d)
+                            .assign(&y0.mapv(|v| v + 0.5 * rng.normal()));
+                        xy.column_mut(d + 1)
+                            .assign(&y1.mapv(|v| v + 0.5 * rng.normal()));
+                        xy
+                    } else {
+                        x
+                    }
+                }
+            }
+        })
+        .collect();
+    let views: Vec<_> = arrays.iter().map(|a| a.view()).collect();
+    let table = Table::parts(&views)?;
+    // Owned, so that the table outlives the arrays.
+    let owned = Table::from_array(table.to_array().into_owned())?;
+    let owned = if args.spmd { owned.local() } else { owned };
+    if shardkit::is_root() {
+        println!(
+            "generated {stem:<9} ({} rows × {} columns here)",
+            owned.nrows(),
+            owned.ncols()
+        );
+    }
+    Ok(owned)
 }

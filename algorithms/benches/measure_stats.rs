@@ -23,6 +23,8 @@ use std::time::Instant;
 use clap::Parser;
 use ndarray::{s, Array2, Axis};
 use shardkit::Executor;
+use shardkit_algorithms::frames::Frames;
+use shardkit_algorithms::kmeans::{Init, KMeans};
 use shardkit_algorithms::linear::{LinearRegression, Method};
 use shardkit_algorithms::naive_bayes::MultinomialNb;
 use shardkit_algorithms::stats::{self, Pca, PcaMethod, Table, TableOptions};
@@ -183,6 +185,26 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             let svd = stats::svd(&x)?;
             Ok(svd.left_vectors(&x)?)
         })?;
+    }
+    if wanted("kmeans_init") || wanted("kmeans") {
+        // k-means runs in f32 (its distances are f32 GEMMs); 64 clusters,
+        // k-means++ seeded, then 10 Lloyd iterations from its centroids
+        // with the stop rule off (the peer script's settings).
+        let rows = x.to_array().mapv(|v| v as f32);
+        let frames = if args.spmd {
+            Frames::rows(rows.view()).local()
+        } else {
+            Frames::rows(rows.view())
+        };
+        let init = KMeans::new(64).seed(0);
+        let start = time("kmeans_init", reps, || Ok(init.initial_centroids(&frames)?))?;
+        if wanted("kmeans") {
+            let lloyd = KMeans::new(64)
+                .init(Init::Given(start))
+                .max_iter(10)
+                .tol(0.0);
+            time("kmeans", reps, || Ok(lloyd.fit(&frames)?))?;
+        }
     }
     drop(x);
     if ["linreg_normeq", "linreg_qr", "ridge"]

@@ -14,7 +14,7 @@ use shardkit::Reduce;
 
 use super::errors::LinearError;
 use crate::linalg::bridge::mat_mut;
-use crate::linalg::{cholesky_lower, gemm, gemm_lower, mat_ref};
+use crate::linalg::{cholesky_lower, gemm, mat_ref};
 use crate::npz::{NpzReader, NpzWriter};
 use crate::stats::pass::{self, ChunkPass, Survey};
 use crate::stats::tsqr::{r_factor, tsqr_surveyed, Tsqr};
@@ -462,18 +462,10 @@ impl ChunkPass for CrossPass<'_> {
     type Out = CrossSums;
 
     fn chunk(&self, rows: ArrayView2<'_, f64>, _: &str, _: usize) -> Result<CrossSums, StatsError> {
-        let z = &rows - self.shift;
-        let m = z.ncols();
-        let mut cross = Array2::zeros((m, m));
-        gemm_lower(cross.view_mut(), z.t(), z.view());
-        for i in 0..m {
-            for j in 0..i {
-                cross[[j, i]] = cross[[i, j]];
-            }
-        }
+        let (sum, cross) = crate::linalg::gemm::shifted_cross(rows, self.shift.view());
         Ok(CrossSums {
-            rows: z.nrows() as u64,
-            sum: z.sum_axis(Axis(0)),
+            rows: rows.nrows() as u64,
+            sum,
             cross,
         })
     }

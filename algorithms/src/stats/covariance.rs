@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use shardkit::Reduce;
 
 use super::errors::StatsError;
 use super::pass::{self, ChunkPass, Survey};
 use super::table::Table;
-use crate::linalg::gemm_lower;
+use crate::linalg::gemm::shifted_cross;
 use crate::npz::{NpzReader, NpzWriter};
 
 /// The means and the sample covariance matrix of a table's columns
@@ -107,7 +107,8 @@ impl Covariance {
 /// [`save`](CovariancePartial::save) and [`load`](CovariancePartial::load):
 /// daal4py's streaming mode.
 ///
-/// Within a pass, each chunk's sums are one GEMM (its lower triangle) and
+/// Within a pass, each chunk's sums are one fused kernel (the shifted
+/// rows' sums and the lower triangle of their cross products) and
 /// the chunks' sums are added exactly, so the bits do not depend on
 /// threads or ranks. The shift keeps columns far from zero (1e8 ± 1) as
 /// accurate as centred ones.
@@ -153,25 +154,12 @@ impl ChunkPass for Pass<'_> {
     type Out = Sums;
 
     fn chunk(&self, rows: ArrayView2<'_, f64>, _: &str, _: usize) -> Result<Sums, StatsError> {
-        let d = self.shift.len();
-        let y = &rows - self.shift;
-        let mut cross = Array2::zeros((d, d));
-        gemm_lower(cross.view_mut(), y.t(), y.view());
-        mirror_lower(&mut cross);
+        let (sum, cross) = shifted_cross(rows, self.shift.view());
         Ok(Sums {
             rows: rows.nrows() as u64,
-            sum: y.sum_axis(Axis(0)),
+            sum,
             cross,
         })
-    }
-}
-
-/// Copies the strict lower triangle of `m` onto the upper.
-fn mirror_lower(m: &mut Array2<f64>) {
-    for i in 0..m.nrows() {
-        for j in 0..i {
-            m[[j, i]] = m[[i, j]];
-        }
     }
 }
 

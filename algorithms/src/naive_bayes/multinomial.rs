@@ -10,6 +10,7 @@ use shardkit::Reduce;
 use super::{argmax_rows, check_classes, check_input, features_of, is_count, label};
 use super::{normalise_rows, NbError};
 use crate::npz::{NpzReader, NpzWriter};
+use crate::simd::dispatch;
 use crate::stats::pass::{self, ChunkPass};
 use crate::stats::{StatsError, Table};
 
@@ -324,33 +325,79 @@ impl ChunkPass for CountPass {
         part: &str,
         first: usize,
     ) -> Result<Counts, StatsError> {
-        let d = self.features;
-        let mut counts = Counts {
-            class_count: Array1::zeros(self.classes),
-            feature_count: Array2::zeros((self.classes, d)),
-        };
-        for (i, row) in rows.rows().into_iter().enumerate() {
-            let row_number = first + i + 1;
-            let c = label(row[d], self.classes, part, row_number, d + 1)?;
-            counts.class_count[c] += 1;
-            let mut sums = counts.feature_count.row_mut(c);
-            for (j, (&x, sum)) in row.iter().zip(sums.iter_mut()).enumerate() {
-                if x < 0.0 {
-                    return Err(StatsError::Value {
-                        name: part.to_string(),
-                        row: row_number,
-                        column: j + 1,
-                        value: x,
-                        problem: "is negative; multinomial naive Bayes takes counts or \
-                                  frequencies ≥ 0"
-                            .into(),
-                    });
-                }
-                *sum += x;
-            }
+        let (k, d) = (self.classes, self.features);
+        let mut class_count = vec![0u64; k];
+        let mut feature_count = vec![0.0; k * d];
+        let rows = rows.as_standard_layout();
+        let x = rows.as_slice().expect("standard layout");
+        // The fast loop checks nothing but the labels it needs; a bad
+        // label or a negative count sends the chunk to `first_error`,
+        // which names the first problem in row order.
+        if !count_rows(x, k, &mut class_count, &mut feature_count) {
+            return Err(first_error(rows.view(), k, part, first));
         }
-        Ok(counts)
+        Ok(Counts {
+            class_count: Array1::from(class_count),
+            feature_count: Array2::from_shape_vec((k, d), feature_count).expect("k × d counts"),
+        })
     }
+}
+
+dispatch! {
+    /// Adds each row of `x` (rows of `d` features and a label, `d + 1`
+    /// wide) to its class's `counts` (`k × d`) and `rows`; `false` (the
+    /// sums then unspecified) when a label is not an integer in `0..k`
+    /// or a feature is negative. Plain adds, row after row: the same bits
+    /// on every level.
+    fn count_rows(x: &[f64], k: usize, rows: &mut [u64], counts: &mut [f64]) -> bool {
+        portable => count_rows_body(x, k, rows, counts),
+        avx2 => count_rows_body(x, k, rows, counts),
+        avx512 => count_rows_body(x, k, rows, counts),
+    }
+}
+
+#[inline(always)]
+fn count_rows_body(x: &[f64], k: usize, rows: &mut [u64], counts: &mut [f64]) -> bool {
+    let d = counts.len() / k;
+    // The smallest value of each column (plain comparisons vectorise).
+    let mut low = vec![0.0f64; d];
+    for row in x.chunks_exact(d + 1) {
+        let (features, label) = (&row[..d], row[d]);
+        if !(label >= 0.0 && label < k as f64 && label.fract() == 0.0) {
+            return false;
+        }
+        let c = label as usize;
+        rows[c] += 1;
+        let sums = &mut counts[c * d..(c + 1) * d];
+        for ((s, l), &v) in sums.iter_mut().zip(low.iter_mut()).zip(features) {
+            *s += v;
+            *l = if v < *l { v } else { *l };
+        }
+    }
+    low.iter().all(|&v| v >= 0.0)
+}
+
+/// The first bad label or negative count of `rows`, in row order (the
+/// label of a row before its features).
+fn first_error(rows: ArrayView2<'_, f64>, k: usize, part: &str, first: usize) -> StatsError {
+    let d = rows.ncols() - 1;
+    for (i, row) in rows.rows().into_iter().enumerate() {
+        let row_number = first + i + 1;
+        if let Err(e) = label(row[d], k, part, row_number, d + 1) {
+            return e;
+        }
+        if let Some(j) = row.iter().take(d).position(|&x| x < 0.0) {
+            return StatsError::Value {
+                name: part.to_string(),
+                row: row_number,
+                column: j + 1,
+                value: row[j],
+                problem: "is negative; multinomial naive Bayes takes counts or frequencies ≥ 0"
+                    .into(),
+            };
+        }
+    }
+    unreachable!("count_rows found a bad label or count in these rows")
 }
 
 impl MultinomialPartial {

@@ -114,7 +114,6 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         Ok(if args.same { table } else { table.local() })
     };
     let root = shardkit::is_root();
-    let out = |name: &str| args.out.as_ref().map(|dir| dir.join(format!("{name}.npz")));
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)?;
     }
@@ -197,22 +196,20 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         print_rows(&[("log prior", &nb.class_log_prior)]);
     }
 
-    if args.out.is_some() {
-        moments.save(out("moments").expect("--out"))?;
-        cov.save(out("covariance").expect("--out"))?;
-        pca.save(out("pca_correlation").expect("--out"))?;
-        pca_svd.save(out("pca_svd").expect("--out"))?;
-        r.save(out("qr").expect("--out"))?;
-        singular.save(out("svd").expect("--out"))?;
-        linear.save(out("linear").expect("--out"))?;
-        linear_qr.save(out("linear_qr").expect("--out"))?;
-        ridge.save(out("ridge").expect("--out"))?;
-        nb.save(out("naive_bayes").expect("--out"))?;
+    if let Some(dir) = &args.out {
+        let out = |name: &str| dir.join(format!("{name}.npz"));
+        moments.save(out("moments"))?;
+        cov.save(out("covariance"))?;
+        pca.save(out("pca_correlation"))?;
+        pca_svd.save(out("pca_svd"))?;
+        r.save(out("qr"))?;
+        singular.save(out("svd"))?;
+        linear.save(out("linear"))?;
+        linear_qr.save(out("linear_qr"))?;
+        ridge.save(out("ridge"))?;
+        nb.save(out("naive_bayes"))?;
         if root {
-            println!(
-                "\nresults written to {}",
-                args.out.as_ref().expect("--out").display()
-            );
+            println!("\nresults written to {}", dir.display());
         }
     }
     Ok(())

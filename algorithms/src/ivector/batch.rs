@@ -39,7 +39,7 @@
 use crate::linalg::packed_len;
 pub(crate) use crate::simd::batch::LANES;
 use crate::simd::batch::{add_prod, dot, dot2x2, madd, neg_mul, sub_mul, V, ZERO};
-use crate::simd::dispatch;
+use crate::simd::{dispatch, prefetch};
 
 /// One entry of every lane on its own cache line.
 #[derive(Clone, Copy)]
@@ -444,19 +444,6 @@ const PREFETCH_ROWS: usize = 16;
 /// Rows of the next batch asked for per 2 × 2 tile of the factorisation
 /// or of `G⁻ᵀ`: about `R²/8` tiles each, for `R(R+1)/2` rows.
 const AHEAD_PER_TILE: usize = 4;
-
-/// Asks the CPU to bring the cache line of `p` into L1 (a hint: never
-/// faults, whatever the address).
-#[inline(always)]
-fn prefetch(p: *const f64) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it does not dereference the pointer.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// The places `(i, j)`, `j ≤ i`, of an `r × r` lower triangle packed by
 /// rows, in their packed order.

@@ -67,6 +67,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod convert;
+pub(crate) mod cross;
 pub(crate) mod exp;
 pub(crate) mod kmeans;
 pub(crate) mod pruned;
@@ -75,6 +76,19 @@ pub(crate) mod select;
 pub(crate) mod tiles;
 
 use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Asks the CPU to bring the cache line of `p` into L1: a hint, which
+/// never faults whatever the address (nothing on other targets).
+#[inline(always)]
+pub(crate) fn prefetch(p: *const f64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it does not dereference the pointer.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// An instruction-set level of the kernels (see the module docs), in
 /// increasing order.

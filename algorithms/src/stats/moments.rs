@@ -11,7 +11,7 @@ use super::errors::StatsError;
 use super::pass::{self, ChunkPass, Survey};
 use super::table::Table;
 use crate::npz::{NpzReader, NpzWriter};
-use crate::simd::dispatch;
+use crate::simd::{dispatch, prefetch};
 
 /// The column statistics of a table (daal4py's list), each one value per
 /// column. Variances divide by `rows − 1` (the sample variance, as daal4py
@@ -180,20 +180,6 @@ dispatch! {
         avx2 => moment_rows_body(x, shift, out),
         avx512 => moment_rows_body(x, shift, out),
     }
-}
-
-/// Asks for the cache line of `v` (a hint: nothing on other targets).
-#[inline(always)]
-fn prefetch(v: &f64) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing and cannot fault.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            std::ptr::from_ref(v).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
 }
 
 // One index over six slices reads more plainly than a six-way zip.

@@ -39,7 +39,7 @@ fn run<P: ChunkPass>(chunk: &Chunk, table: &Table<'_>, pass: &P) -> Result<P::Ou
 
 /// The one chunk of a block (`block_size = 1`); a rank that holds no rows
 /// of a local table runs one empty block, whose result is nothing.
-fn one<'c>(chunks: &'c [Chunk]) -> Option<&'c Chunk> {
+fn one(chunks: &[Chunk]) -> Option<&Chunk> {
     debug_assert!(chunks.len() <= 1);
     chunks.first()
 }

@@ -937,3 +937,42 @@ fn bad_settings_tables_and_rows_to_predict_are_refused() {
         .unwrap();
     assert!(model.variance[[0, 1]] > 0.0);
 }
+
+/// A user's own pass: one multinomial and one Gaussian partial per batch
+/// of labelled rows, merged by `Reduce`.
+#[shardkit::parallelize(split = "batches", reduce = "sum", block_size = 1)]
+fn nb_per_batch(batches: &[Array2<f64>]) -> (MultinomialPartial, GaussianPartial) {
+    let table = Table::rows(batches[0].view()).unwrap();
+    (
+        MultinomialPartial::of(&table, &MultinomialNb::params().classes(4)).unwrap(),
+        GaussianPartial::of(&table, &GaussianNb::params().classes(4)).unwrap(),
+    )
+}
+
+#[test]
+fn partials_merge_as_reduce_in_a_users_own_pass() {
+    let data = multinomial_data(11, 4, 6, 2000, 30);
+    let xy = with_labels(&data.x, &data.y);
+    let batches: Vec<Array2<f64>> = (0..4)
+        .map(|i| xy.slice(s![i * 500..(i + 1) * 500, ..]).to_owned())
+        .collect();
+    let (m, g) = Executor::serial().install(|| nb_per_batch(&batches));
+    let pool = Executor::threads(3).unwrap();
+    assert_eq!(
+        pool.install(|| nb_per_batch(&batches)),
+        (m.clone(), g.clone())
+    );
+    let table = Table::rows(xy.view()).unwrap();
+    let whole = MultinomialNb::params().classes(4).fit(&table).unwrap();
+    // Counts are integers: the merged model has the whole table's bits.
+    assert_eq!(multinomial_bits(&m.finish()), multinomial_bits(&whole));
+    let gauss = GaussianNb::params().classes(4).fit(&table).unwrap();
+    let merged = g.finish().unwrap();
+    assert_close("means", merged.mean.view(), gauss.mean.view(), 1e-12);
+    assert_close(
+        "variances",
+        merged.variance.view(),
+        gauss.variance.view(),
+        1e-9,
+    );
+}

@@ -5,8 +5,8 @@
 use ndarray::{s, Array1, Array2, Axis};
 use shardkit::Executor;
 use shardkit_algorithms::stats::{
-    low_order_moments, Header, Moments, MomentsPartial, StatsError, Table, TableError,
-    TableOptions, CHUNK_ROWS,
+    covariance, low_order_moments, CovariancePartial, Header, Moments, MomentsPartial, StatsError,
+    Table, TableError, TableOptions, CHUNK_ROWS,
 };
 use shardkit_testkit::rng::Rng;
 
@@ -268,4 +268,39 @@ fn bad_tables_are_refused_naming_file_line_and_column() {
     let none = Array2::<f64>::zeros((0, 2));
     let err = low_order_moments(&Table::rows(none.view()).unwrap()).unwrap_err();
     assert_eq!(err.to_string(), "the table has no rows");
+}
+
+/// A user's own pass: one partial per batch of rows, merged by `Reduce`.
+#[shardkit::parallelize(split = "batches", reduce = "sum", block_size = 1)]
+fn per_batch(batches: &[Array2<f64>]) -> (MomentsPartial, CovariancePartial) {
+    let table = Table::rows(batches[0].view()).unwrap();
+    (
+        MomentsPartial::of(&table).unwrap(),
+        CovariancePartial::of(&table).unwrap(),
+    )
+}
+
+#[test]
+fn partials_merge_as_reduce_in_a_users_own_pass() {
+    let x = data(3000, 4, 1e6, 7);
+    let batches: Vec<Array2<f64>> = (0..5)
+        .map(|i| x.slice(s![i * 600..(i + 1) * 600, ..]).to_owned())
+        .collect();
+    let (m, c) = Executor::serial().install(|| per_batch(&batches));
+    for threads in 2..=3 {
+        let pool = Executor::threads(threads).unwrap();
+        assert_eq!(pool.install(|| per_batch(&batches)), (m.clone(), c.clone()));
+    }
+    let table = Table::rows(x.view()).unwrap();
+    let all = low_order_moments(&table).unwrap();
+    let streamed = m.finish().unwrap();
+    assert_eq!(streamed.rows, 3000);
+    assert_eq!(streamed.minimum, all.minimum);
+    close(&streamed.mean, &all.mean, 1e-15);
+    close(&streamed.variance, &all.variance, 1e-10);
+    let cov = covariance(&table).unwrap();
+    let merged = c.finish().unwrap();
+    for (a, b) in merged.covariance.iter().zip(&cov.covariance) {
+        assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} vs {b}");
+    }
 }

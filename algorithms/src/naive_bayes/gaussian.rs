@@ -580,3 +580,9 @@ impl GaussianPartial {
         })
     }
 }
+
+crate::stats::streaming::reduce_by_merge!(
+    GaussianPartial,
+    identity: GaussianPartial { var_smoothing: f64::NAN, shift: Array2::zeros((0, 0)), sums: <Sums as shardkit::Reduce>::identity() },
+    empty: |p| p.classes() == 0,
+);

@@ -522,3 +522,9 @@ impl MultinomialPartial {
         })
     }
 }
+
+crate::stats::streaming::reduce_by_merge!(
+    MultinomialPartial,
+    identity: MultinomialPartial { alpha: f64::NAN, counts: <Counts as shardkit::Reduce>::identity() },
+    empty: |p| p.classes() == 0,
+);

@@ -318,3 +318,9 @@ impl CovariancePartial {
 pub fn covariance(table: &Table<'_>) -> Result<Covariance, StatsError> {
     CovariancePartial::of(table)?.finish()
 }
+
+crate::stats::streaming::reduce_by_merge!(
+    CovariancePartial,
+    identity: CovariancePartial { shift: Array1::zeros(0), sums: <Sums as shardkit::Reduce>::identity() },
+    empty: |p| p.cols() == 0,
+);

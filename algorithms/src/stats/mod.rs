@@ -40,6 +40,7 @@ mod moments;
 pub(crate) mod pass;
 mod pca;
 mod qr;
+pub(crate) mod streaming;
 mod table;
 pub(crate) mod tsqr;
 

@@ -383,3 +383,9 @@ impl MomentsPartial {
 pub fn low_order_moments(table: &Table<'_>) -> Result<Moments, StatsError> {
     MomentsPartial::of(table)?.finish()
 }
+
+crate::stats::streaming::reduce_by_merge!(
+    MomentsPartial,
+    identity: MomentsPartial { shift: Array1::zeros(0), sums: <Sums as shardkit::Reduce>::identity() },
+    empty: |p| p.cols() == 0,
+);

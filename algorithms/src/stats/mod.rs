@@ -16,7 +16,11 @@
 //! - [`Pca`]: principal components by the covariance or correlation
 //!   matrix or by the SVD, with transform and whitening ([`PcaModel`]);
 //! - [`qr`] and [`svd`]: the R factor of a tall-skinny table (TSQR), its
-//!   singular values and right vectors; Q and U on demand ([`Qr`], [`Svd`]);
+//!   singular values and right vectors; Q and U on demand ([`Qr`], [`Svd`]).
+//!
+//! The same tables feed [`crate::linear`] (linear and ridge regression)
+//! and [`crate::naive_bayes`]; k-means reads [`crate::frames::Frames`],
+//! which has the same local mode ([`Frames::local`](crate::frames::Frames::local)).
 //!
 //! # The same bits everywhere
 //!
@@ -31,8 +35,12 @@
 //! # Streaming
 //!
 //! Each statistic's partial result is a type of its own that merges with
-//! another and saves to `.npz` ([`MomentsPartial`]): feed the data as it
-//! arrives, or in several jobs, and finish once.
+//! another and saves to `.npz` ([`MomentsPartial`], [`CovariancePartial`],
+//! and in the other modules `NormalEquationsPartial`,
+//! `MultinomialPartial`, `GaussianPartial`): feed the data as it arrives,
+//! or in several jobs, and finish once. They implement
+//! [`shardkit::Reduce`] (merging in block order), so a `#[parallelize]`
+//! function of your own can return one per batch.
 
 mod covariance;
 mod errors;

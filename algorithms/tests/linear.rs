@@ -441,6 +441,12 @@ fn bad_settings_and_shapes_are_named() {
         .unwrap();
 }
 
+/// A user's own pass: one partial per batch of rows, merged by `Reduce`.
+#[shardkit::parallelize(split = "batches", reduce = "sum", block_size = 1)]
+fn per_batch(batches: &[Array2<f64>]) -> NormalEquationsPartial {
+    NormalEquationsPartial::of(&Table::rows(batches[0].view()).unwrap(), 2).unwrap()
+}
+
 #[test]
 fn streaming_halves_give_the_one_pass_model() {
     let x = features(3000, 3, 15);
@@ -465,6 +471,18 @@ fn streaming_halves_give_the_one_pass_model() {
         assert!(max_rel(&streamed.coefficients, &one.coefficients) < 1e-12);
         assert!(max_abs1(&streamed.intercept, &one.intercept) < 1e-10);
     }
+    // As `Reduce`, in a pass of one's own: one partial per batch, merged in
+    // block order (the same bits on 1 and 3 threads).
+    let batches: Vec<Array2<f64>> = (0..3)
+        .map(|i| data.slice(s![i * 1000..(i + 1) * 1000, ..]).to_owned())
+        .collect();
+    let serial = Executor::serial().install(|| per_batch(&batches));
+    let pool = Executor::threads(3).unwrap();
+    assert_eq!(pool.install(|| per_batch(&batches)), serial);
+    let params = LinearRegression::params();
+    let streamed = serial.finish(&params).unwrap();
+    let one = params.fit(&whole, 2).unwrap();
+    assert!(max_rel(&streamed.coefficients, &one.coefficients) < 1e-12);
     // Partials of other shapes do not merge.
     let mut a = NormalEquationsPartial::of(&whole, 2).unwrap();
     let other = NormalEquationsPartial::of(&whole, 1).unwrap();

@@ -755,3 +755,13 @@ fn fit_qr(
         intercept,
     })
 }
+
+crate::stats::streaming::reduce_by_merge!(
+    NormalEquationsPartial,
+    identity: NormalEquationsPartial {
+        features: 0,
+        shift: Array1::zeros(0),
+        sums: <CrossSums as shardkit::Reduce>::identity(),
+    },
+    empty: |p| p.shift.is_empty(),
+);

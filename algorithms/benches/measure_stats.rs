@@ -186,7 +186,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             Ok(svd.left_vectors(&x)?)
         })?;
     }
-    if wanted("kmeans_init") || wanted("kmeans") {
+    if ["kmeans_init", "kmeans_init_1", "kmeans"]
+        .iter()
+        .any(|t| wanted(t))
+    {
         // k-means runs in f32 (its distances are f32 GEMMs); 64 clusters,
         // k-means++ seeded, then 10 Lloyd iterations from its centroids
         // with the stop rule off (the peer script's settings).
@@ -196,8 +199,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             Frames::rows(rows.view())
         };
+        // Greedy k-means++ (2 + ln 64 = 6 candidates per centroid, as
+        // scikit-learn's kmeans_plusplus), then plain k-means++ (one
+        // candidate, as daal4py's plusPlusDense).
         let init = KMeans::new(64).seed(0);
         let start = time("kmeans_init", reps, || Ok(init.initial_centroids(&frames)?))?;
+        let plain = KMeans::new(64).seed(0).local_trials(Some(1));
+        time("kmeans_init_1", reps, || {
+            Ok(plain.initial_centroids(&frames)?)
+        })?;
         if wanted("kmeans") {
             let lloyd = KMeans::new(64)
                 .init(Init::Given(start))

@@ -9,6 +9,7 @@ use shardkit::Reduce;
 
 use super::errors::StatsError;
 use super::pass::{self, ChunkPass, Survey};
+use super::streaming::read_rows;
 use super::table::Table;
 use crate::npz::{NpzReader, NpzWriter};
 use crate::simd::{dispatch, prefetch};
@@ -340,17 +341,10 @@ impl MomentsPartial {
         let mut npz = NpzReader::open(path)?;
         let shift: Array1<f64> = npz.read("shift")?;
         let d = Some(shift.len());
-        let rows: Array1<f64> = npz.read_shaped("rows", &[Some(1)])?;
-        let rows = rows[0];
-        if !(rows >= 0.0 && rows.fract() == 0.0 && rows < 2f64.powi(53)) {
-            return Err(StatsError::Mismatch(format!(
-                "{}: `rows` is {rows}, not a count",
-                npz.path().display()
-            )));
-        }
+        let rows = read_rows(&mut npz)?;
         Ok(MomentsPartial {
             sums: Sums {
-                rows: rows as u64,
+                rows,
                 sum: npz.read_shaped("sum", &[d])?,
                 sum_sq: npz.read_shaped("sum_sq", &[d])?,
                 min: npz.read_shaped("min", &[d])?,

@@ -19,6 +19,7 @@ use shardkit::parallelize;
 
 use super::errors::StatsError;
 use super::pass;
+use super::streaming::read_rows;
 use super::table::{Chunk, Table, CHUNK_ROWS};
 use super::tsqr::{tsqr_surveyed, Tsqr};
 use crate::linalg::bridge::mat_mut;
@@ -337,19 +338,6 @@ impl Svd {
             vt,
         })
     }
-}
-
-/// The `rows` count of a saved result.
-fn read_rows(npz: &mut NpzReader) -> Result<u64, StatsError> {
-    let rows: Array1<f64> = npz.read_shaped("rows", &[Some(1)])?;
-    let rows = rows[0];
-    if !(rows >= 0.0 && rows.fract() == 0.0 && rows < 2f64.powi(53)) {
-        return Err(StatsError::Mismatch(format!(
-            "{}: `rows` is {rows}, not a count",
-            npz.path().display()
-        )));
-    }
-    Ok(rows as u64)
 }
 
 /// The first column (counted from 1) of the upper-triangular `r` whose

@@ -1,4 +1,5 @@
-//! `Reduce` for the streaming partial results, so that a user's own
+//! What the saved and streaming partial results share: the row count of
+//! a saved result ([`read_rows`]), and `Reduce` for the partials, so that a user's own
 //! `#[parallelize(reduce = "sum")]` function can return one (a partial per
 //! batch of files, say) and get them merged.
 //!
@@ -45,3 +46,27 @@ macro_rules! reduce_by_merge {
     };
 }
 pub(crate) use reduce_by_merge;
+
+use ndarray::Array1;
+
+use super::errors::StatsError;
+use crate::npz::NpzReader;
+
+/// The `rows` count of a saved result (a one-element float64 array, exact
+/// below 2^53).
+///
+/// # Errors
+///
+/// [`StatsError::Npz`] for a missing or misshapen array,
+/// [`StatsError::Mismatch`] for a value that is not a count.
+pub(crate) fn read_rows(npz: &mut NpzReader) -> Result<u64, StatsError> {
+    let rows: Array1<f64> = npz.read_shaped("rows", &[Some(1)])?;
+    let rows = rows[0];
+    if !(rows >= 0.0 && rows.fract() == 0.0 && rows < 2f64.powi(53)) {
+        return Err(StatsError::Mismatch(format!(
+            "{}: `rows` is {rows}, not a count",
+            npz.path().display()
+        )));
+    }
+    Ok(rows as u64)
+}

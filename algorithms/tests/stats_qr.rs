@@ -299,3 +299,37 @@ fn results_save_and_load() {
     let err = Qr::load(dir.path().join("svd.npz")).unwrap_err();
     assert!(err.to_string().contains("r"), "{err}");
 }
+
+/// A user's own pass: one factorisation per batch, merged by `Reduce`.
+#[shardkit::parallelize(split = "batches", reduce = "sum", block_size = 1)]
+fn qr_per_batch(batches: &[Array2<f64>]) -> Qr {
+    qr(&Table::rows(batches[0].view()).unwrap()).unwrap()
+}
+
+#[test]
+fn factorisations_of_batches_merge_into_the_whole_tables() {
+    let x = data(3000, 6, 41);
+    let whole = qr(&Table::rows(x.view()).unwrap()).unwrap();
+    let mut first = qr(&Table::rows(x.slice(s![..1000, ..])).unwrap()).unwrap();
+    first
+        .merge(qr(&Table::rows(x.slice(s![1000.., ..])).unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(first.rows, 3000);
+    assert!(rel_diff(&first.r, &whole.r) < 1e-12);
+    // Its SVD is the whole table's.
+    let (a, b) = (first.svd().unwrap(), whole.svd().unwrap());
+    for (p, q) in a.singular_values.iter().zip(&b.singular_values) {
+        assert!((p - q).abs() <= 1e-12 * q, "{p} vs {q}");
+    }
+    // As `Reduce`: the same bits on 1 and 3 threads, R of all the rows.
+    let batches: Vec<Array2<f64>> = (0..3)
+        .map(|i| x.slice(s![i * 1000..(i + 1) * 1000, ..]).to_owned())
+        .collect();
+    let serial = Executor::serial().install(|| qr_per_batch(&batches));
+    let pool = Executor::threads(3).unwrap();
+    assert_eq!(pool.install(|| qr_per_batch(&batches)), serial);
+    assert!(rel_diff(&serial.r, &whole.r) < 1e-12);
+    // Other widths do not merge.
+    let narrow = qr(&Table::rows(x.slice(s![.., ..3])).unwrap()).unwrap();
+    assert!(matches!(first.merge(narrow), Err(StatsError::Mismatch(_))));
+}

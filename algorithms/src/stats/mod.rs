@@ -37,7 +37,8 @@
 //! Each statistic's partial result is a type of its own that merges with
 //! another and saves to `.npz` ([`MomentsPartial`], [`CovariancePartial`],
 //! and in the other modules `NormalEquationsPartial`,
-//! `MultinomialPartial`, `GaussianPartial`): feed the data as it arrives,
+//! `MultinomialPartial`, `GaussianPartial`; and [`Qr`], whose
+//! [`merge`](Qr::merge) stacks two R's): feed the data as it arrives,
 //! or in several jobs, and finish once. They implement
 //! [`shardkit::Reduce`] (merging in block order), so a `#[parallelize]`
 //! function of your own can return one per batch.

@@ -267,7 +267,53 @@ impl Qr {
         }
         Ok(Qr { rows, r })
     }
+
+    /// Adds `other`'s rows to this factorisation: R of the two tables
+    /// stacked is the R of the two R's stacked (one small QR), so
+    /// factorisations of batches, or of several jobs' data, merge into
+    /// the factorisation of all their rows — up to rounding, and with the
+    /// same non-negative diagonal. [`svd`](Qr::svd) then gives the
+    /// singular values and right vectors of all the rows. (Q of merged
+    /// batches is per batch: [`q`](Qr::q) needs the table that R is the
+    /// factor of.)
+    ///
+    /// ```
+    /// use ndarray::{array, s};
+    /// use shardkit_algorithms::stats::{qr, Table};
+    ///
+    /// let x = array![[1.0, 2.0], [3.0, -1.0], [0.5, 4.0], [2.0, 2.0]];
+    /// let mut first = qr(&Table::rows(x.slice(s![..2, ..]))?)?;
+    /// first.merge(qr(&Table::rows(x.slice(s![2.., ..]))?)?)?;
+    /// let all = qr(&Table::rows(x.view())?)?;
+    /// assert_eq!(first.rows, 4);
+    /// assert!(first.r.iter().zip(&all.r).all(|(a, b)| (a - b).abs() < 1e-12));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError::Mismatch`] for factorisations of different widths.
+    pub fn merge(&mut self, other: Qr) -> Result<(), StatsError> {
+        if other.cols() != self.cols() {
+            return Err(StatsError::Mismatch(format!(
+                "QR factorisations of {} columns and of {} columns",
+                self.cols(),
+                other.cols()
+            )));
+        }
+        let cols = self.cols();
+        let r = std::mem::take(&mut self.r);
+        self.r = super::tsqr::merge_tree(vec![r, other.r], cols);
+        self.rows += other.rows;
+        Ok(())
+    }
 }
+
+crate::stats::streaming::reduce_by_merge!(
+    Qr,
+    identity: Qr { rows: 0, r: Array2::zeros((0, 0)) },
+    empty: |q| q.cols() == 0,
+);
 
 impl Svd {
     /// Columns.

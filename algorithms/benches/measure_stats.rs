@@ -88,10 +88,7 @@ fn parts(dir: &Path, stem: &str, spmd: bool) -> Result<Vec<PathBuf>, String> {
     if !spmd {
         return Ok(all);
     }
-    let (rank, ranks) = Executor::current().rank();
-    let (q, r) = (all.len() / ranks, all.len() % ranks);
-    let start = rank * q + rank.min(r);
-    Ok(all[start..start + q + usize::from(rank < r)].to_vec())
+    Ok(all[share(all.len())].to_vec())
 }
 
 /// Reads the parts as one table, timing the read.
@@ -259,18 +256,15 @@ fn classes(nb: &Table<'_>) -> usize {
 /// `nb_part`: counts and a class label 0–4.
 fn generated(args: &Args, stem: &str) -> Result<Table<'static>, Box<dyn std::error::Error>> {
     const PARTS: usize = 4;
-    let (rank, ranks) = Executor::current().rank();
-    let held: Vec<usize> = if args.spmd {
-        let (q, r) = (PARTS / ranks, PARTS % ranks);
-        let start = rank * q + rank.min(r);
-        (start..start + q + usize::from(rank < r)).collect()
-    } else {
-        (0..PARTS).collect()
-    };
+    let held = if args.spmd { share(PARTS) } else { 0..PARTS };
     let d = args.cols;
+    // The parts and their concatenation live together for a moment.
+    cli::fits_in_memory(
+        &format!("{} generated rows of {} columns", args.rows, d + 2),
+        2.0 * args.rows as f64 * (d + 2) as f64 * 8.0,
+    )?;
     let arrays: Vec<Array2<f64>> = held
-        .iter()
-        .map(|&part| {
+        .map(|part| {
             let mut rng = Rng::new(1 + part as u64);
             let n = args.rows / PARTS + usize::from(part < args.rows % PARTS);
             match stem {
@@ -319,4 +313,13 @@ fn generated(args: &Args, stem: &str) -> Result<Table<'static>, Box<dyn std::err
         );
     }
     Ok(owned)
+}
+
+/// This rank's contiguous run of `len` parts (the first `len % ranks`
+/// ranks hold one more), so that the ranks together hold them in order.
+fn share(len: usize) -> std::ops::Range<usize> {
+    let (rank, ranks) = Executor::current().rank();
+    let (q, r) = (len / ranks, len % ranks);
+    let start = rank * q + rank.min(r);
+    start..start + q + usize::from(rank < r)
 }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 /// Where a resumable training keeps its state, and how often it writes it
 /// ([`train_tv_resumable`](crate::ivector::train_tv_resumable),
-/// [`train_ubm_resumable`](crate::gmm::ubm::train_ubm_resumable)).
+/// [`train_ubm_resumable`](crate::gmm::ubm::train_ubm_resumable),
+/// [`KMeans::fit_resumable`](crate::kmeans::KMeans::fit_resumable),
+/// [`Plda::fit_resumable`](crate::backend::Plda::fit_resumable)).
 ///
 /// ```
 /// use shardkit_algorithms::checkpoint::Checkpoint;

@@ -779,3 +779,61 @@ fn numpy_cross_check_when_available() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// PLDA stopped after any iteration (checkpoint on 1 thread) and resumed
+/// on 3 ends with the bits of an uninterrupted fit on 2; other vectors, or
+/// fewer iterations than the checkpoint holds, are refused.
+#[test]
+fn plda_stopped_anywhere_and_resumed_on_other_threads_has_the_same_bits() {
+    use shardkit_algorithms::checkpoint::Checkpoint;
+    let mut rng = Rng(17);
+    let d = 4;
+    let mean = array![0.5, -1.0, 2.0, 0.0];
+    let between = rng.spd(d, 1.0);
+    let within = rng.spd(d, 0.5) * 0.3;
+    let (x, labels) = sample_plda(&mut rng, &mean, &between, &within, 30, 5);
+    let iters = 6;
+    let whole = Executor::threads(2)
+        .unwrap()
+        .install(|| Plda::fit(x.view(), &labels, iters))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for stop in 0..=iters {
+        let checkpoint = Checkpoint::new(dir.path().join(format!("p{stop}.npz")));
+        Executor::threads(1)
+            .unwrap()
+            .install(|| Plda::fit_resumable(x.view(), &labels, stop, &checkpoint))
+            .unwrap();
+        assert_eq!(
+            checkpoint.path().exists(),
+            stop > 0,
+            "a checkpoint after {stop}"
+        );
+        let resumed = Executor::threads(3)
+            .unwrap()
+            .install(|| Plda::fit_resumable(x.view(), &labels, iters, &checkpoint))
+            .unwrap();
+        let bits = |f: &shardkit_algorithms::backend::PldaFit| {
+            let m = &f.model;
+            (m.mean()
+                .iter()
+                .chain(m.between())
+                .chain(m.within())
+                .chain(&f.log_likelihood))
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&resumed), bits(&whole), "stopped after {stop}");
+    }
+    let checkpoint = Checkpoint::new(dir.path().join(format!("p{iters}.npz")));
+    let e = Plda::fit_resumable(x.view(), &labels, 2, &checkpoint).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("holds 6 iterations, more than the 2"),
+        "{e}"
+    );
+    let mut other = x.clone();
+    other[[0, 0]] += 1.0;
+    let e = Plda::fit_resumable(other.view(), &labels, iters, &checkpoint).unwrap_err();
+    assert!(e.to_string().contains("different training vectors"), "{e}");
+}

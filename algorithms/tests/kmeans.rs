@@ -872,3 +872,120 @@ fn autotraits() {
     has_autotraits::<shardkit_algorithms::npz::NpzReader>();
     has_autotraits::<shardkit_algorithms::npz::NpzWriter>();
 }
+
+/// A fit stopped after any Lloyd iteration (its checkpoint written on 1
+/// thread, from rows or files) and resumed on 3 threads ends with the bits
+/// of a fit that never stopped, on 2; a checkpoint of other data or
+/// settings, or of more iterations, is refused saying which.
+#[test]
+fn a_fit_stopped_anywhere_and_resumed_on_other_threads_has_the_same_bits() {
+    use shardkit_algorithms::checkpoint::Checkpoint;
+    let x = uniform(3000, 5, 21);
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_files(&x, dir.path(), &[1000, 999, 1001]);
+    let iters = 6;
+    for (init, reseed) in [
+        (Init::PlusPlus, false),
+        (Init::parallel(), false),
+        (Init::PlusPlus, true),
+    ] {
+        // 40 clusters of 3000 points in 5 dimensions, starting from
+        // duplicated points, leave clusters empty: re-seeding is resumed too.
+        let (clusters, init) = if reseed {
+            let dup: Array2<f64> =
+                Array2::from_shape_fn((40, 5), |(i, j)| f64::from(x[[i % 3, j]]));
+            (40, Init::Given(dup))
+        } else {
+            (9, init)
+        };
+        let params = |max_iter| {
+            KMeans::new(clusters)
+                .init(init.clone())
+                .seed(3)
+                .tol(0.0)
+                .max_iter(max_iter)
+        };
+        for use_files in [false, true] {
+            let frames = if use_files {
+                Frames::files(&files).expect_dim(5)
+            } else {
+                Frames::rows(x.view())
+            };
+            let whole = Executor::threads(2)
+                .unwrap()
+                .install(|| params(iters).fit(&frames))
+                .unwrap();
+            if reseed {
+                assert!(whole.history().iter().any(|it| it.reseeded > 0));
+            }
+            for stop in 1..iters {
+                let checkpoint = Checkpoint::new(dir.path().join(format!("k{stop}.npz")));
+                let _ = std::fs::remove_file(checkpoint.path());
+                Executor::threads(1)
+                    .unwrap()
+                    .install(|| params(stop).fit_resumable(&frames, &checkpoint))
+                    .unwrap();
+                let resumed = Executor::threads(3)
+                    .unwrap()
+                    .install(|| params(iters).fit_resumable(&frames, &checkpoint))
+                    .unwrap();
+                assert_eq!(
+                    bits(&resumed),
+                    bits(&whole),
+                    "{init:?}, stopped after {stop}"
+                );
+                assert_eq!(resumed.converged(), whole.converged());
+                let reseeded =
+                    |m: &KMeansModel| m.history().iter().map(|it| it.reseeded).collect::<Vec<_>>();
+                assert_eq!(reseeded(&resumed), reseeded(&whole));
+            }
+        }
+    }
+    // Refusals.
+    let frames = Frames::rows(x.view());
+    let checkpoint = Checkpoint::new(dir.path().join("refuse.npz"));
+    KMeans::new(4)
+        .seed(1)
+        .max_iter(3)
+        .tol(0.0)
+        .fit_resumable(&frames, &checkpoint)
+        .unwrap();
+    let e = KMeans::new(4)
+        .seed(2)
+        .fit_resumable(&frames, &checkpoint)
+        .unwrap_err();
+    assert!(matches!(e, KMeansError::Checkpoint { .. }), "{e}");
+    assert!(e.to_string().contains("different settings"), "{e}");
+    let mut other = x.clone();
+    other[[2999, 4]] += 1.0;
+    let e = KMeans::new(4)
+        .seed(1)
+        .fit_resumable(&Frames::rows(other.view()), &checkpoint)
+        .unwrap_err();
+    assert!(e.to_string().contains("different data"), "{e}");
+    let e = KMeans::new(4)
+        .seed(1)
+        .max_iter(2)
+        .tol(0.0)
+        .fit_resumable(&frames, &checkpoint)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("holds 3 Lloyd iterations, more than the 2"),
+        "{e}"
+    );
+    // A finished run asked for no more iterations returns what it holds.
+    let again = KMeans::new(4)
+        .seed(1)
+        .max_iter(3)
+        .tol(0.0)
+        .fit_resumable(&frames, &checkpoint)
+        .unwrap();
+    let whole = KMeans::new(4)
+        .seed(1)
+        .max_iter(3)
+        .tol(0.0)
+        .fit(&frames)
+        .unwrap();
+    assert_eq!(bits(&again), bits(&whole));
+}

@@ -144,6 +144,17 @@ pub enum BackendError {
     #[error(transparent)]
     Npz(#[from] NpzError),
 
+    /// A checkpoint of [`Plda::fit_resumable`](super::Plda::fit_resumable)
+    /// that this run cannot continue from (another run's, or one that holds
+    /// more iterations than asked for).
+    #[error("checkpoint {}: {reason}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
     /// A model archive whose arrays do not fit together.
     #[error("{}: not a valid {model} model: {reason}", path.display())]
     BadModel {

@@ -119,7 +119,18 @@ pub enum KMeansError {
     #[error(transparent)]
     Frames(#[from] FramesError),
 
-    /// A model archive could not be read or written.
+    /// A model archive or a checkpoint could not be read or written.
     #[error(transparent)]
     Npz(#[from] NpzError),
+
+    /// A checkpoint of [`fit_resumable`](super::KMeans::fit_resumable) that
+    /// this run cannot continue from (another run's, or one that holds more
+    /// iterations than `max_iter`).
+    #[error("checkpoint {}: {reason}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
 }

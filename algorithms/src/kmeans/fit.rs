@@ -92,7 +92,7 @@ impl KMeans {
     }
 
     /// Checks the settings and the data (one pass), and numbers the points.
-    fn source<'a>(&self, frames: &Frames<'a>) -> Result<Source<'a>, KMeansError> {
+    pub(super) fn source<'a>(&self, frames: &Frames<'a>) -> Result<Source<'a>, KMeansError> {
         self.check()?;
         if frames.is_local() {
             // This rank's share may be empty: the data is all ranks'
@@ -135,7 +135,7 @@ impl KMeans {
         Ok(data)
     }
 
-    fn check_size(&self, data: &Source<'_>) -> Result<(), KMeansError> {
+    pub(super) fn check_size(&self, data: &Source<'_>) -> Result<(), KMeansError> {
         if self.clusters > data.len() {
             return Err(KMeansError::TooFewPoints {
                 clusters: self.clusters,
@@ -145,7 +145,7 @@ impl KMeans {
         Ok(())
     }
 
-    fn initialise(&self, data: &Source<'_>) -> Result<Array2<f64>, KMeansError> {
+    pub(super) fn initialise(&self, data: &Source<'_>) -> Result<Array2<f64>, KMeansError> {
         let k = self.clusters;
         let trials = self.trials();
         let points = match &self.init {
@@ -190,11 +190,16 @@ impl KMeans {
         let start = Instant::now();
         let init = self.initialise(data)?;
         let init_seconds = start.elapsed().as_secs_f64();
-        let (centroids, history, converged) = lloyd::lloyd(data, init, self)?;
+        let start = lloyd::Progress {
+            centroids: init,
+            history: Vec::new(),
+            converged: false,
+        };
+        let done = lloyd::lloyd(data, start, self, &mut |_| Ok(()))?;
         Ok(KMeansModel {
-            centroids,
-            history,
-            converged,
+            centroids: done.centroids,
+            history: done.history,
+            converged: done.converged,
             init_seconds,
         })
     }

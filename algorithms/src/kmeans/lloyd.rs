@@ -112,19 +112,33 @@ impl Visit for Farthest<'_> {
     }
 }
 
-/// Runs Lloyd iterations from `init` until the stop rule or `max_iter`.
-/// Returns the final centroids, the iterations, and whether the stop rule
-/// (rather than `max_iter`) ended them.
+/// What a fit has done so far: the current centroids, the iterations
+/// behind them, and whether the stop rule has ended them.
+pub(crate) struct Progress {
+    pub(crate) centroids: Array2<f64>,
+    pub(crate) history: Vec<LloydIteration>,
+    pub(crate) converged: bool,
+}
+
+/// Runs Lloyd iterations from `progress` until the stop rule or
+/// `max_iter` iterations in all (those of `progress.history` included),
+/// calling `after` after each with the progress so far. Returns the final
+/// centroids, the iterations, and whether the stop rule (rather than
+/// `max_iter`) ended them.
 pub(crate) fn lloyd(
     data: &Source<'_>,
-    init: Array2<f64>,
+    progress: Progress,
     params: &KMeans,
-) -> Result<(Array2<f64>, Vec<LloydIteration>, bool), KMeansError> {
-    let mut centroids = Centroids::new(init);
+    after: &mut dyn FnMut(&Progress) -> Result<(), KMeansError>,
+) -> Result<Progress, KMeansError> {
+    let Progress {
+        centroids,
+        mut history,
+        mut converged,
+    } = progress;
+    let mut centroids = Centroids::new(centroids);
     let mut state = data.state(0, true);
-    let mut history: Vec<LloydIteration> = Vec::new();
-    let mut converged = false;
-    for _ in 0..params.max_iter {
+    while !converged && history.len() < params.max_iter {
         let start = Instant::now();
         let sums = data.sum(
             &Assign {
@@ -141,14 +155,22 @@ pub(crate) fn lloyd(
             reseeded,
             seconds: start.elapsed().as_secs_f64(),
         });
-        centroids = Centroids::new(next);
         let small_gain = previous.is_some_and(|p| p - sums.inertia <= params.tol * p);
-        if shift == 0.0 || small_gain {
-            converged = true;
-            break;
-        }
+        converged = shift == 0.0 || small_gain;
+        let progress = Progress {
+            centroids: next,
+            history,
+            converged,
+        };
+        after(&progress)?;
+        centroids = Centroids::new(progress.centroids);
+        history = progress.history;
     }
-    Ok((centroids.c64, history, converged))
+    Ok(Progress {
+        centroids: centroids.c64,
+        history,
+        converged,
+    })
 }
 
 /// The update step: each centroid becomes the mean of its points; each

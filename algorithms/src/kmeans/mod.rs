@@ -157,6 +157,7 @@ mod init;
 mod kernel;
 mod lloyd;
 mod model;
+mod resume;
 pub(crate) mod rng;
 mod top;
 

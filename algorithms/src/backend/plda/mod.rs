@@ -11,6 +11,8 @@ use super::dense::{check_dim, spd_inverse, symmetrize};
 use super::errors::BackendError;
 use crate::npz::{NpzReader, NpzWriter};
 
+mod resume;
+
 /// The two-covariance PLDA model (Brümmer and de Villiers, 2010; Sizov,
 /// Lee and Kinnunen, 2014).
 ///
@@ -221,6 +223,20 @@ impl Plda {
         labels: &[usize],
         iterations: usize,
     ) -> Result<PldaFit, BackendError> {
+        Self::fit_from(x, labels, iterations, None, &mut |_| Ok(()))
+    }
+
+    /// [`fit`](Plda::fit), starting from `resume` (the model and
+    /// log-likelihoods after some iterations) where given, and calling
+    /// `after` after each iteration with the model and log-likelihoods so
+    /// far.
+    pub(crate) fn fit_from(
+        x: ArrayView2<'_, f64>,
+        labels: &[usize],
+        iterations: usize,
+        resume: Option<PldaFit>,
+        after: &mut dyn FnMut(&PldaFit) -> Result<(), BackendError>,
+    ) -> Result<PldaFit, BackendError> {
         let scatter = Scatter::new(x, labels, |_| 1.0)?;
         scatter.check_speakers("PLDA", 2)?;
         scatter.check_rank("PLDA")?;
@@ -239,24 +255,24 @@ impl Plda {
                 hint: SINGULAR_WITHIN,
             });
         }
-        let mut model = Plda {
-            mean: scatter.mean.clone(),
-            between,
-            within,
-        };
+        let mut fit = resume.unwrap_or_else(|| PldaFit {
+            model: Plda {
+                mean: scatter.mean.clone(),
+                between,
+                within,
+            },
+            log_likelihood: Vec::with_capacity(iterations + 1),
+        });
         let sxx = gram(x);
-        let mut log_likelihood = Vec::with_capacity(iterations + 1);
-        for _ in 0..iterations {
-            let (ll, next) = em_step(&model, stats, &sxx)?;
-            log_likelihood.push(ll / n as f64);
-            model = next;
+        while fit.log_likelihood.len() < iterations {
+            let (ll, next) = em_step(&fit.model, stats, &sxx)?;
+            fit.log_likelihood.push(ll / n as f64);
+            fit.model = next;
+            after(&fit)?;
         }
-        let (ll, _) = em_step(&model, stats, &sxx)?;
-        log_likelihood.push(ll / n as f64);
-        Ok(PldaFit {
-            model,
-            log_likelihood,
-        })
+        let (ll, _) = em_step(&fit.model, stats, &sxx)?;
+        fit.log_likelihood.push(ll / n as f64);
+        Ok(fit)
     }
 
     /// The log-likelihood of `x` under the model, per vector (`log p(X) /

@@ -25,6 +25,18 @@
 //! Without `--data`, each rank first writes its own generated file (seeded
 //! by its number) into a temporary folder of its own: no shared file system
 //! is needed, as with daal4py's per-rank input files.
+//!
+//! With `--checkpoint FILE` (on a file system every rank sees) the
+//! centroids are saved after initialisation and after every Lloyd
+//! iteration; a run killed at any point and started again with the same
+//! arguments — on any number of ranks or threads — continues from there
+//! and ends with the bits of a run never stopped:
+//!
+//! ```text
+//! mpirun -n 4 target/release/examples/kmeans_spmd --checkpoint km.ckpt.npz --out km.npy
+//! # killed; later, on 2 ranks:
+//! mpirun -n 2 target/release/examples/kmeans_spmd --checkpoint km.ckpt.npz --out km.npy
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +45,7 @@ use clap::{Parser, ValueEnum};
 use ndarray::{Array2, ArrayView2};
 use ndarray_npy::WriteNpyExt;
 use shardkit::Executor;
+use shardkit_algorithms::checkpoint::Checkpoint;
 use shardkit_algorithms::features::write_npy;
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::kmeans::{Init, KMeans};
@@ -54,6 +67,9 @@ struct Args {
     /// 2 without MPI).
     #[arg(long, value_parser = cli::count(1, 4096))]
     parts: Option<usize>,
+    /// Without --data: points per generated file.
+    #[arg(long, default_value_t = 5000, value_parser = cli::count(1, 10_000_000))]
+    rows: usize,
     /// The number of clusters.
     #[arg(long, default_value_t = 10, value_parser = cli::count(1, 1 << 16))]
     clusters: usize,
@@ -72,6 +88,10 @@ struct Args {
     /// Rank 0 writes the centroids here (.npy, f64).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Keep a checkpoint here (.npz) after initialisation and every
+    /// iteration, and continue from it when it is there.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
 }
 
 /// How the centroids start.
@@ -121,7 +141,7 @@ fn fit(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             let mine = (rank * n / ranks..(rank + 1) * n / ranks)
                 .map(|i| {
                     let path = tmp.path().join(format!("file{i}.npy"));
-                    write_npy(&path, &generate(i))?;
+                    write_npy(&path, &generate(i, args.rows))?;
                     Ok(path)
                 })
                 .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
@@ -146,11 +166,14 @@ fn fit(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         Start::PlusPlus => Init::PlusPlus,
         Start::Parallel => Init::parallel(),
     };
-    let model = KMeans::new(args.clusters)
+    let params = KMeans::new(args.clusters)
         .init(init)
         .max_iter(args.max_iter)
-        .seed(args.seed)
-        .fit(&frames.local())?;
+        .seed(args.seed);
+    let model = match &args.checkpoint {
+        Some(path) => params.fit_resumable(&frames.local(), &Checkpoint::new(path))?,
+        None => params.fit(&frames.local())?,
+    };
     // The model is the same on every rank: rank 0 reports and writes it.
     if let Some(out) = &args.out {
         shardkit::write_on_root(out, |w| {
@@ -234,13 +257,13 @@ fn read_csv(path: &Path) -> Result<Array2<f32>, String> {
     Array2::from_shape_vec((values.len() / cols.max(1), cols), values).map_err(|e| e.to_string())
 }
 
-/// Generated file `i`: 5,000 points in 8 dimensions around 10 centres (the
+/// Generated file `i`: `rows` points in 8 dimensions around 10 centres (the
 /// same centres for every file), seeded by `i`.
-fn generate(i: usize) -> Array2<f32> {
+fn generate(i: usize, rows: usize) -> Array2<f32> {
     let mut centres = shardkit_testkit::Rng::new(1);
     let centres = Array2::from_shape_fn((10, 8), |_| centres.range(-20.0, 20.0));
     let mut rng = shardkit_testkit::Rng::new(100 + i as u64);
-    let mut x = Array2::zeros((5000, 8));
+    let mut x = Array2::zeros((rows, 8));
     for mut row in x.rows_mut() {
         let c = rng.below(10);
         for (j, v) in row.iter_mut().enumerate() {

@@ -117,6 +117,12 @@
 //! that the scores can be handed to other tools. Rank 0 prints,
 //! draws the progress bars and writes; every rank computes the same
 //! numbers.
+//!
+//! `--checkpoint DIR` keeps the state of the UBM and total-variability
+//! trainings there after every iteration. A run that was killed, started
+//! again with the same arguments (on any number of threads or ranks),
+//! continues from it and writes the scores of a run never stopped; CI
+//! kills the FSDD run with SIGKILL and compares.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
@@ -129,15 +135,18 @@ use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 use shardkit::Executor;
 use shardkit_algorithms::backend::{Backend, Recipe};
+use shardkit_algorithms::checkpoint::Checkpoint;
 use shardkit_algorithms::features::ReadOptions;
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::frontend::{
     extract_features, Cmvn, DeltaEdges, Job, MfccConfig, VadConfig,
 };
 use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Speaker, Trial};
-use shardkit_algorithms::gmm::ubm::{train_ubm, EmConfig};
+use shardkit_algorithms::gmm::ubm::{train_ubm, train_ubm_resumable, EmConfig};
 use shardkit_algorithms::gmm::DiagGmm;
-use shardkit_algorithms::ivector::{baum_welch, extract, train_tv, TvConfig, TvModel};
+use shardkit_algorithms::ivector::{
+    baum_welch, extract, train_tv, train_tv_resumable, TvConfig, TvModel,
+};
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
 use shardkit_algorithms::protocol::{IdMap, IdMapEntry, Key, Ndx, Scores, TrialKind};
 use shardkit_testkit::cli::{self, Layout};
@@ -444,6 +453,15 @@ struct Args {
     /// --test-takes and --train-takes.
     #[arg(long, value_parser = cli::count(2, 1000))]
     folds: Option<usize>,
+    /// Keep checkpoints of the UBM and total-variability trainings in this
+    /// folder (`ubm.ckpt.npz`, `ubm-gmm.ckpt.npz`, `tv.ckpt.npz`; with
+    /// --folds, one sub-folder per fold) after every iteration; a run
+    /// killed and started again with the same arguments continues from
+    /// them, on any number of threads or ranks, and writes the scores of a
+    /// run never stopped. Checkpoints of other data or settings are
+    /// refused.
+    #[arg(long, value_name = "DIR", conflicts_with = "models")]
+    checkpoint: Option<PathBuf>,
     /// Lower edge of the mel filterbank, Hz.
     #[arg(long, default_value_t = 20.0)]
     low_hz: f64,
@@ -889,6 +907,7 @@ fn run(args: &Args) -> Result<()> {
             if shardkit::is_root() {
                 lists.write(&args.out.join("protocol"))?;
             }
+            let checkpoints = checkpoint_dir(args, None)?;
             let systems = evaluate(
                 args,
                 &settings,
@@ -896,6 +915,7 @@ fn run(args: &Args) -> Result<()> {
                 &corpora,
                 &mut stages,
                 Some(&args.out),
+                checkpoints.as_deref(),
             )?;
             match &lists.key {
                 Some(key) => report(args, &settings.dcf, key, &systems, &mut stages)?,
@@ -913,6 +933,7 @@ fn run(args: &Args) -> Result<()> {
             let mut results = Vec::with_capacity(lists.len());
             for (k, (fold, takes)) in lists.iter().zip(&takes).enumerate() {
                 let t = Instant::now();
+                let checkpoints = checkpoint_dir(args, Some(k))?;
                 results.push(evaluate(
                     args,
                     &settings,
@@ -920,6 +941,7 @@ fn run(args: &Args) -> Result<()> {
                     &corpora,
                     &mut stages,
                     None,
+                    checkpoints.as_deref(),
                 )?);
                 say!(
                     "  fold {k}: test takes {takes}, {} trials, {:.1} s",
@@ -932,6 +954,20 @@ fn run(args: &Args) -> Result<()> {
     }
     say!("total {:.1} s", stages.started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// The folder of --checkpoint (of fold `fold`: `fold{k}` inside it),
+/// made if missing.
+fn checkpoint_dir(args: &Args, fold: Option<usize>) -> Result<Option<PathBuf>> {
+    let Some(dir) = &args.checkpoint else {
+        return Ok(None);
+    };
+    let dir = match fold {
+        Some(k) => dir.join(format!("fold{k}")),
+        None => dir.clone(),
+    };
+    cli::create_dir(&dir)?;
+    Ok(Some(dir))
 }
 
 /// Extracts the features of `segments` into `corpus` with `config`,
@@ -1197,6 +1233,7 @@ fn evaluate(
     corpora: &Corpora,
     stages: &mut Stages,
     save: Option<&Path>,
+    checkpoints: Option<&Path>,
 ) -> Result<Vec<System>> {
     let corpus = &corpora.ivector;
     let npy = |corpus: &Corpus, ids: &[&str]| -> Vec<PathBuf> {
@@ -1229,10 +1266,21 @@ fn evaluate(
                 let em = EmConfig::new();
                 let bar = shardkit::progress(em.total_iterations(components) as u64, "UBM EM");
                 let train_files = npy(corpus, &train_ids);
-                let trained =
-                    train_ubm(&corpus.frames(&train_files), components, &em, &mut |_| {
-                        bar.inc(1)
-                    })?;
+                let frames = corpus.frames(&train_files);
+                let report = &mut |_: &_| bar.inc(1);
+                let trained = match checkpoints {
+                    Some(dir) => {
+                        let path = dir.join(file.replace(".npz", ".ckpt.npz"));
+                        train_ubm_resumable(
+                            &frames,
+                            components,
+                            &em,
+                            &Checkpoint::new(path),
+                            report,
+                        )?
+                    }
+                    None => train_ubm(&frames, components, &em, report)?,
+                };
                 bar.finish_and_clear();
                 if let Some(dir) = save.filter(|_| shardkit::is_root()) {
                     trained.model.save(dir.join(file))?;
@@ -1325,9 +1373,15 @@ fn evaluate(
                     .seed(settings.ivector.seed);
                 let bar = shardkit::progress(settings.ivector.tv_iterations as u64, "TV EM");
                 let train_rows: Vec<usize> = train_ids.iter().map(|id| rows[id]).collect();
-                let trained = train_tv(&stats.select(&train_rows), &ubm, &config, &mut |_| {
-                    bar.inc(1)
-                })?;
+                let train = stats.select(&train_rows);
+                let report = &mut |_: &_| bar.inc(1);
+                let trained = match checkpoints {
+                    Some(dir) => {
+                        let path = dir.join("tv.ckpt.npz");
+                        train_tv_resumable(&train, &ubm, &config, &Checkpoint::new(path), report)?
+                    }
+                    None => train_tv(&train, &ubm, &config, report)?,
+                };
                 bar.finish_and_clear();
                 if let Some(dir) = save.filter(|_| shardkit::is_root()) {
                     trained.model.save(dir.join("tv.npz"))?;

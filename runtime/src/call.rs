@@ -141,9 +141,11 @@ pub fn assign(
     if let Some(ranks) = exec.ranks() {
         let (blocks, first) = if local {
             let first = ranks.offset(function, plan.blocks());
+            crate::ledger::note(function, None);
             (0..plan.blocks(), first)
         } else {
             let blocks = ranks.assign(function, plan, contents());
+            crate::ledger::note(function, Some(plan.blocks()));
             let first = blocks.start;
             (blocks, first)
         };
@@ -154,7 +156,8 @@ pub fn assign(
             local,
         };
     }
-    let _ = (function, contents);
+    let _ = contents;
+    crate::ledger::note(function, (!local).then(|| plan.blocks()));
     Assignment {
         exec,
         blocks: 0..plan.blocks(),

@@ -33,6 +33,7 @@ mod call;
 mod executor;
 mod files;
 mod launch;
+mod ledger;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod plan;
@@ -51,6 +52,7 @@ pub use executor::{Executor, ExecutorError, DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV
 pub use files::{write_atomic, OutputClaim};
 /// The progress bar type of [`progress`] (from `indicatif`).
 pub use indicatif::ProgressBar;
+pub use ledger::{plan_digest, PlanDigest};
 pub use plan::weights;
 pub use plan::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weigh};
 pub use plan::{Plan, DEFAULT_BLOCKS};

@@ -14,6 +14,8 @@ use std::borrow::Cow;
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::ledger::fnv;
+
 /// Where in a step a rank is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -34,13 +36,6 @@ pub(crate) struct Place {
     /// The `#[parallelize]` function, or `write_on_root` / `claim_output`;
     /// empty at the end.
     pub(crate) call: Cow<'static, str>,
-}
-
-/// FNV-1a, stable across processes and platforms.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 impl Place {

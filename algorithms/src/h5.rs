@@ -281,6 +281,20 @@ fn write_fixed<const N: usize>(
     }
 }
 
+/// Writes `text` as the scalar attribute `name` of `group`, a
+/// variable-length UTF-8 string (h5py reads it as `str`).
+pub(crate) fn write_text_attr(group: &Group, name: &str, text: &str) -> Result<(), String> {
+    let value: VarLenUnicode = text
+        .parse()
+        .map_err(|e| format!("cannot store the text of attribute {name}: {e}"))?;
+    group
+        .new_attr::<VarLenUnicode>()
+        .shape(())
+        .create(name)
+        .and_then(|a| a.write_scalar(&value))
+        .map_err(|e| format!("cannot write attribute {name}: {e}"))
+}
+
 /// Writes `ids` as the 1-D dataset `name` of fixed-length strings as wide
 /// as the longest (numpy's `astype('S')`, SIDEKIT's way), null-padded,
 /// ASCII where every identifier is ASCII, UTF-8 otherwise.

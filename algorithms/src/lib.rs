@@ -8,6 +8,8 @@
 //!   memory, or feature files — and the passes over them;
 //! - [`frontend`]: WAV files to MFCC features (Δ, ΔΔ, energy VAD, CMVN);
 //! - [`npz`]: models as NumPy `.npz` archives;
+//! - [`provenance`]: what made a result file (software, program,
+//!   configuration, inputs, plan digest), carried inside it;
 //! - [`kmeans`]: Lloyd's k-means with k-means++ and k-means||
 //!   initialisation, over rows in memory or over feature files;
 //! - [`gmm`]: diagonal GMMs and their E-step (GEMMs in `f32`, statistics in
@@ -50,6 +52,7 @@ pub mod metrics;
 pub mod naive_bayes;
 pub mod npz;
 pub mod protocol;
+pub mod provenance;
 mod scratch;
 mod simd;
 pub mod stats;

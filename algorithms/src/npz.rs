@@ -255,6 +255,8 @@ impl NpzElement for f64 {
 pub struct NpzWriter {
     path: PathBuf,
     names: Vec<String>,
+    /// Whether [`finish`](NpzWriter::finish) adds the provenance member.
+    stamp: bool,
     zip: ndarray_npy::NpzWriter<Cursor<Vec<u8>>>,
 }
 
@@ -274,7 +276,18 @@ impl NpzWriter {
         Self {
             path: path.as_ref().to_path_buf(),
             names: Vec::new(),
+            stamp: false,
             zip: ndarray_npy::NpzWriter::new(Cursor::new(Vec::new())),
+        }
+    }
+
+    /// A new archive for a model, result or checkpoint of this crate:
+    /// [`finish`](NpzWriter::finish) adds its
+    /// [`provenance`](crate::provenance) member.
+    pub(crate) fn stamped(path: impl AsRef<Path>) -> Self {
+        Self {
+            stamp: true,
+            ..Self::new(path)
         }
     }
 
@@ -290,6 +303,32 @@ impl NpzWriter {
         S: Data<Elem = A>,
         D: Dimension,
     {
+        self.check_name(name)?;
+        self.zip
+            .add_array(name, array)
+            .map_err(|e| self.write_error(e))?;
+        self.names.push(name.to_owned());
+        Ok(())
+    }
+
+    /// Adds `text` under `name` as a NumPy string scalar (dtype `<U`, shape
+    /// `()`): `str(np.load(path)[name])` reads it back, as does
+    /// [`NpzReader::read_text`]. (NUL characters at its end are dropped,
+    /// as NumPy drops them.)
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](NpzWriter::add).
+    pub fn add_text(&mut self, name: &str, text: &str) -> Result<(), NpzError> {
+        self.check_name(name)?;
+        self.zip
+            .add_array(name, &NpyText(text))
+            .map_err(|e| self.write_error(e))?;
+        self.names.push(name.to_owned());
+        Ok(())
+    }
+
+    fn check_name(&self, name: &str) -> Result<(), NpzError> {
         let bad = |reason| NpzError::BadName {
             path: self.path.clone(),
             name: name.to_owned(),
@@ -309,10 +348,6 @@ impl NpzWriter {
         if self.names.iter().any(|n| n == name) {
             return Err(bad("an array of that name was already added"));
         }
-        self.zip
-            .add_array(name, array)
-            .map_err(|e| self.write_error(e))?;
-        self.names.push(name.to_owned());
         Ok(())
     }
 
@@ -334,7 +369,10 @@ impl NpzWriter {
     }
 
     /// The archive's path and bytes.
-    fn into_bytes(self) -> Result<(PathBuf, Vec<u8>), NpzError> {
+    fn into_bytes(mut self) -> Result<(PathBuf, Vec<u8>), NpzError> {
+        if self.stamp {
+            crate::provenance::stamp(&mut self)?;
+        }
         let bytes = self
             .zip
             .finish()
@@ -528,6 +566,40 @@ impl NpzReader {
             .expect("the number of dimensions was checked"))
     }
 
+    /// Reads the string scalar `name` ([`NpzWriter::add_text`], or NumPy's
+    /// `np.savez(path, name=np.str_("…"))`).
+    ///
+    /// # Errors
+    ///
+    /// [`NpzError::Missing`]; [`NpzError::BadArray`] for a member that is
+    /// not a little-endian unicode scalar (`<U`, shape `()`), holds an
+    /// invalid character or is damaged.
+    pub fn read_text(&mut self, name: &str) -> Result<String, NpzError> {
+        let Some(index) = self.names.iter().position(|n| n == name) else {
+            return Err(NpzError::Missing {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                available: self.names.clone(),
+            });
+        };
+        let path = &self.path;
+        let bad = |reason: String| NpzError::BadArray {
+            path: path.clone(),
+            name: name.to_owned(),
+            reason,
+        };
+        let (member, size) = open_member(&mut self.zip, index, self.len, &bad, path)?;
+        let mut bytes = Vec::with_capacity(size.min(1 << 20) as usize);
+        io::Read::read_to_end(&mut io::Read::take(member, size), &mut bytes).map_err(|error| {
+            NpzError::Io {
+                path: path.clone(),
+                op: "read",
+                error,
+            }
+        })?;
+        decode_text(&bytes).map_err(bad)
+    }
+
     fn read_dyn<A: NpzElement>(&mut self, name: &str) -> Result<ArrayD<A>, NpzError> {
         let Some(index) = self.names.iter().position(|n| n == name) else {
             return Err(NpzError::Missing {
@@ -561,28 +633,110 @@ impl NpzReader {
                 found,
             } => bad(describe_length(&shape, payload, expected, found)),
         };
-        let mut member = self.zip.by_index(index).map_err(|e| match e {
-            ZipError::Io(error) => NpzError::Io {
-                path: path.clone(),
-                op: "read",
-                error,
-            },
-            other => bad(other.to_string()),
-        })?;
-        let size = member.size();
-        check_member_size(
-            member.compression(),
-            member.compressed_size(),
-            size,
-            self.len,
-        )
-        .map_err(bad)?;
+        let (mut member, size) = open_member(&mut self.zip, index, self.len, &bad, path)?;
         let header = NpyHeader::read(&mut member, size).map_err(fault)?;
         Ok(match header.read_array(&mut member).map_err(fault)? {
             NpyArray::F32(array) => array.mapv(A::from_f32),
             NpyArray::F64(array) => array.mapv(A::from_f64),
         })
     }
+}
+
+/// A string written as a NumPy unicode scalar: dtype `<U{n}` (UTF-32LE
+/// code points, `n` at least 1), shape `()`, in an NPY 1.0 header padded
+/// to 64 bytes as NumPy pads it. (ndarray-npy writes numbers only.)
+struct NpyText<'a>(&'a str);
+
+impl ndarray_npy::WriteNpyExt for NpyText<'_> {
+    fn write_npy<W: io::Write>(&self, mut writer: W) -> Result<(), ndarray_npy::WriteNpyError> {
+        let chars: Vec<char> = self.0.chars().collect();
+        let n = chars.len().max(1);
+        let mut header = format!("{{'descr': '<U{n}', 'fortran_order': False, 'shape': (), }}");
+        // magic (6) + version (2) + length (2) + header + '\n', to 64 bytes.
+        let unpadded = 10 + header.len() + 1;
+        header.extend(std::iter::repeat_n(
+            ' ',
+            unpadded.next_multiple_of(64) - unpadded,
+        ));
+        header.push('\n');
+        writer.write_all(b"\x93NUMPY\x01\x00")?;
+        writer.write_all(&(header.len() as u16).to_le_bytes())?;
+        writer.write_all(header.as_bytes())?;
+        let mut data: Vec<u8> = chars
+            .iter()
+            .flat_map(|&c| u32::from(c).to_le_bytes())
+            .collect();
+        data.resize(4 * n, 0);
+        writer.write_all(&data)?;
+        Ok(())
+    }
+}
+
+/// The string of an NPY unicode scalar ([`NpyText`]'s form, any header
+/// version), or why it is not one.
+fn decode_text(bytes: &[u8]) -> Result<String, String> {
+    let not = |why: &str| format!("not a text scalar: {why}");
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(not("no NPY magic"));
+    }
+    let (len, start): (usize, usize) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        _ => return Err(not("an unknown NPY version")),
+    };
+    let header = bytes
+        .get(start..start.saturating_add(len))
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or_else(|| not("a damaged header"))?;
+    let compact: String = header.chars().filter(|c| !c.is_whitespace()).collect();
+    let n: usize = compact
+        .split_once("'descr':'<U")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .and_then(|(n, _)| n.parse().ok())
+        .ok_or_else(|| not(&format!("its header is {}", header.trim())))?;
+    if !compact.contains("'shape':()") {
+        return Err(not(&format!("its header is {}", header.trim())));
+    }
+    let data = &bytes[start + len..];
+    if data.len() != n.saturating_mul(4) {
+        return Err(format!(
+            "its header says {n} characters ({} bytes) but {} bytes follow",
+            n.saturating_mul(4),
+            data.len()
+        ));
+    }
+    let text = data
+        .chunks_exact(4)
+        .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        .collect::<Option<String>>()
+        .ok_or_else(|| "it holds a code point that is not a character".to_owned())?;
+    Ok(text.trim_end_matches('\0').to_owned())
+}
+
+/// Member `index` of `zip` (an archive of `len` bytes at `path`) and its
+/// size, checked against what its compressed bytes can hold before
+/// anything is allocated.
+fn open_member<'z>(
+    zip: &'z mut ZipArchive<BufReader<File>>,
+    index: usize,
+    len: u64,
+    bad: &dyn Fn(String) -> NpzError,
+    path: &Path,
+) -> Result<(zip::read::ZipFile<'z, BufReader<File>>, u64), NpzError> {
+    let member = zip.by_index(index).map_err(|e| match e {
+        ZipError::Io(error) => NpzError::Io {
+            path: path.to_path_buf(),
+            op: "read",
+            error,
+        },
+        other => bad(other.to_string()),
+    })?;
+    let size = member.size();
+    check_member_size(member.compression(), member.compressed_size(), size, len).map_err(bad)?;
+    Ok((member, size))
 }
 
 /// DEFLATE expands at most 1032-fold (a 258-byte match per 2 bits).

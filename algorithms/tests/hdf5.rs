@@ -233,6 +233,10 @@ fn ndx_key_scores_round_trip_and_layout() {
     );
     let matrix: Array2<f64> = file.dataset("scores").unwrap().read_2d().unwrap();
     assert_eq!(matrix, scores.score_matrix());
+    // What made the scores, as the root's attribute.
+    let text: hdf5::types::VarLenUnicode = file.attr("provenance").unwrap().read_scalar().unwrap();
+    let provenance = shardkit_algorithms::provenance::Provenance::from_json(text.as_str()).unwrap();
+    assert!(provenance.software.starts_with("shardkit-algorithms "));
 }
 
 #[test]
@@ -889,6 +893,8 @@ with h5py.File({scores}, "r") as f:
     mask = f["score_mask"][()].astype(bool)
     got = s[()][mask].tolist()
     assert got == [1.25, -0.1, 1e-300, 651847949857580.2, -0.0], got
+    import json
+    assert json.loads(f.attrs["provenance"])["software"].startswith("shardkit-algorithms ")
 with h5py.File({idmap}, "r") as f:
     assert f["leftids"].maxshape == (None,)
     assert f["start"].dtype == np.int32 and f["stop"].dtype == np.int32

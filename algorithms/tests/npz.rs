@@ -500,7 +500,7 @@ mod gmm_files {
         };
         assert_eq!(
             out.trim(),
-            "['means', 'variances', 'weights'] float64 (3, 2) 0.0001"
+            "['means', 'provenance', 'variances', 'weights'] float64 (3, 2) 0.0001"
         );
     }
 

@@ -159,7 +159,7 @@ impl LengthNorm {
     ///
     /// [`BackendError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BackendError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         self.write(&mut npz, "")?;
         Ok(npz.finish()?)
     }

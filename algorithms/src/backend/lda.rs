@@ -149,7 +149,7 @@ impl Lda {
     ///
     /// [`BackendError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BackendError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         self.write(&mut npz, "")?;
         Ok(npz.finish()?)
     }
@@ -269,7 +269,7 @@ impl Wccn {
     ///
     /// [`BackendError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BackendError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         self.write(&mut npz, "")?;
         Ok(npz.finish()?)
     }

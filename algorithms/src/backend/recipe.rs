@@ -250,7 +250,7 @@ impl Backend {
             .lda
             .as_ref()
             .map_or(0.0, |l| l.projection().ncols() as f64);
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("recipe", &array![kind, lda_dim, iterations])?;
         self.norm.write(&mut npz, "norm.")?;
         if let Some(lda) = &self.lda {

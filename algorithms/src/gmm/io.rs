@@ -60,7 +60,7 @@ impl DiagGmm {
     /// [`GmmFileError::Npz`] naming the file if it cannot be written (the
     /// previous file, if any, is left as it was).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), GmmFileError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add(WEIGHTS, &self.weights())?;
         npz.add(MEANS, &self.means())?;
         npz.add(VARIANCES, &self.variances())?;

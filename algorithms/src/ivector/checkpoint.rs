@@ -77,7 +77,7 @@ fn write(
     fingerprint: Fingerprint,
     history: &[TvIteration],
 ) -> Result<(), IvectorError> {
-    let mut npz = NpzWriter::new(path);
+    let mut npz = NpzWriter::stamped(path);
     npz.add("t", &model.t())?;
     npz.add("means", &model.means())?;
     npz.add("variances", &model.variances())?;

@@ -179,7 +179,7 @@ impl TvModel {
     ///
     /// [`IvectorError::Npz`] naming the file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), IvectorError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("t", &self.t)?;
         npz.add("means", &self.means)?;
         npz.add("variances", &self.variances)?;

@@ -98,7 +98,7 @@ impl SessionStats {
     ///
     /// [`IvectorError::Npz`] naming the file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), IvectorError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("zero", &self.zero)?;
         npz.add("first", &self.first)?;
         npz.finish()?;

@@ -138,7 +138,7 @@ impl KMeansModel {
     ///
     /// [`KMeansError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), KMeansError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add(CENTROIDS, &self.centroids)?;
         npz.finish()?;
         Ok(())

@@ -69,7 +69,7 @@ impl Fingerprint {
 }
 
 fn write(path: &Path, fingerprint: Fingerprint, progress: &Progress) -> Result<(), KMeansError> {
-    let mut npz = NpzWriter::new(path);
+    let mut npz = NpzWriter::stamped(path);
     npz.add(super::CENTROIDS, &progress.centroids)?;
     npz.add(
         "fingerprint",

@@ -339,7 +339,7 @@ impl LinearModel {
     ///
     /// [`LinearError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LinearError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("coefficients", &self.coefficients)?;
         npz.add("intercept", &self.intercept)?;
         Ok(npz.finish_on_root()?)
@@ -630,7 +630,7 @@ impl NormalEquationsPartial {
     ///
     /// [`LinearError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LinearError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("features", &Array1::from(vec![self.features as f64]))?;
         npz.add("shift", &self.shift)?;
         npz.add("rows", &Array1::from(vec![self.sums.rows as f64]))?;

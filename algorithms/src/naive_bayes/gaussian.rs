@@ -195,7 +195,7 @@ impl GaussianModel {
     ///
     /// [`NbError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), NbError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("class_count", &self.class_count)?;
         npz.add("class_prior", &self.class_prior)?;
         npz.add("mean", &self.mean)?;
@@ -528,7 +528,7 @@ impl GaussianPartial {
     ///
     /// [`NbError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), NbError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("var_smoothing", &Array1::from(vec![self.var_smoothing]))?;
         npz.add("shift", &self.shift)?;
         npz.add("count", &self.sums.count.mapv(|n| n as f64))?;

@@ -216,7 +216,7 @@ impl MultinomialModel {
     ///
     /// [`NbError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), NbError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("alpha", &Array1::from(vec![self.alpha]))?;
         npz.add("class_count", &self.class_count)?;
         npz.add("feature_count", &self.feature_count)?;
@@ -477,7 +477,7 @@ impl MultinomialPartial {
     ///
     /// [`NbError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), NbError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("alpha", &Array1::from(vec![self.alpha]))?;
         npz.add("class_count", &self.counts.class_count.mapv(|n| n as f64))?;
         npz.add("feature_count", &self.counts.feature_count)?;

@@ -479,7 +479,9 @@ impl Scores {
     }
 
     /// Writes SIDEKIT's HDF5 form (see [`Scores::read_hdf5`]), atomically:
-    /// `scores` as float64, 0 outside the mask.
+    /// `scores` as float64, 0 outside the mask, and the
+    /// [`provenance`](crate::provenance) of the scores as the root's
+    /// attribute `provenance` (JSON text).
     ///
     /// # Errors
     ///
@@ -493,6 +495,12 @@ impl Scores {
                 path,
                 "scores",
                 h5::write_array(file, "scores", matrix.view()),
+            )?;
+            let provenance = crate::provenance::current().to_json();
+            wrote(
+                path,
+                crate::provenance::MEMBER,
+                h5::write_text_attr(file, crate::provenance::MEMBER, &provenance),
             )
         })
     }

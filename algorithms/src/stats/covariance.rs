@@ -91,7 +91,7 @@ impl Covariance {
     ///
     /// [`StatsError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("rows", &Array1::from(vec![self.rows as f64]))?;
         npz.add("mean", &self.mean)?;
         npz.add("covariance", &self.covariance)?;
@@ -259,7 +259,7 @@ impl CovariancePartial {
     ///
     /// [`StatsError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("shift", &self.shift)?;
         npz.add("rows", &Array1::from(vec![self.sums.rows as f64]))?;
         npz.add("sum", &self.sums.sum)?;

@@ -82,7 +82,7 @@ impl Moments {
     ///
     /// [`StatsError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("rows", &Array1::from(vec![self.rows as f64]))?;
         for (name, array) in MOMENT_NAMES.iter().zip(self.arrays()) {
             npz.add(name, array)?;
@@ -321,7 +321,7 @@ impl MomentsPartial {
     ///
     /// [`StatsError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("shift", &self.shift)?;
         npz.add("rows", &Array1::from(vec![self.sums.rows as f64]))?;
         npz.add("sum", &self.sums.sum)?;

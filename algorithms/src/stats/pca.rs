@@ -556,7 +556,7 @@ impl PcaModel {
     /// [`StatsError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
         let one = |v: f64| Array1::from(vec![v]);
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("components", &self.components)?;
         npz.add("explained_variance", &self.explained_variance)?;
         npz.add("explained_variance_ratio", &self.explained_variance_ratio)?;

@@ -240,7 +240,7 @@ impl Qr {
     ///
     /// [`StatsError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("rows", &Array1::from(vec![self.rows as f64]))?;
         npz.add("r", &self.r)?;
         Ok(npz.finish_on_root()?)
@@ -358,7 +358,7 @@ impl Svd {
     ///
     /// [`StatsError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StatsError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         npz.add("rows", &Array1::from(vec![self.rows as f64]))?;
         npz.add("singular_values", &self.singular_values)?;
         npz.add("vt", &self.vt)?;

@@ -364,7 +364,7 @@ impl Plda {
     ///
     /// [`BackendError::Npz`] if the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BackendError> {
-        let mut npz = NpzWriter::new(path);
+        let mut npz = NpzWriter::stamped(path);
         self.write(&mut npz, "")?;
         Ok(npz.finish()?)
     }

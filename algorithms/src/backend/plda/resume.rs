@@ -23,7 +23,7 @@ fn fingerprint(x: ArrayView2<'_, f64>, labels: &[usize]) -> u64 {
 }
 
 fn write(path: &Path, fingerprint: u64, fit: &PldaFit) -> Result<(), BackendError> {
-    let mut npz = NpzWriter::new(path);
+    let mut npz = NpzWriter::stamped(path);
     fit.model.write(&mut npz, "")?;
     npz.add("fingerprint", &digests_to_array(&[fingerprint]))?;
     npz.add(

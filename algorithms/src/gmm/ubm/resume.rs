@@ -117,7 +117,7 @@ pub(super) fn write(
     selected_with: Option<&DiagGmm>,
     history: &[EmIteration],
 ) -> Result<(), UbmError> {
-    let mut npz = NpzWriter::new(path);
+    let mut npz = NpzWriter::stamped(path);
     add_model(&mut npz, "", model)?;
     if let Some(selected) = selected_with {
         add_model(&mut npz, "selected_with.", selected)?;

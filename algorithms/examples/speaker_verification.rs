@@ -149,6 +149,7 @@ use shardkit_algorithms::ivector::{
 };
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
 use shardkit_algorithms::protocol::{IdMap, IdMapEntry, Key, Ndx, Scores, TrialKind};
+use shardkit_algorithms::provenance;
 use shardkit_testkit::cli::{self, Layout};
 use shardkit_testkit::speech;
 
@@ -883,10 +884,28 @@ fn run(args: &Args) -> Result<()> {
             features(corpus, &segments, &corpus.config)
         })?;
     }
+    // Every model and score file says what made it: these settings, and
+    // the contents of the recordings (or given features) and of the models
+    // given with --models; not the paths, threads or ranks.
+    let settings_text = toml::to_string(&settings).map_err(|e| format!("settings: {e}"))?;
+    stages.run("fingerprint of the inputs", || {
+        let sources: Vec<PathBuf> = segments.iter().map(|id| source(id)).collect();
+        let mut inputs = provenance::fingerprint_files(&sources)?;
+        if let Some(dir) = &args.models {
+            let mut models: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map_err(|e| format!("--models {}: {e}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "npz"))
+                .collect();
+            models.sort();
+            inputs += &format!("; models {}", provenance::fingerprint_files(&models)?);
+        }
+        provenance::record_run(settings_text.clone(), inputs);
+        Ok(())
+    })?;
     if shardkit::is_root() {
-        let text = toml::to_string(&settings).map_err(|e| format!("settings: {e}"))?;
         shardkit::write_atomic(args.out.join("settings.toml"), |w| {
-            w.write_all(text.as_bytes())
+            w.write_all(settings_text.as_bytes())
         })?;
     }
 
@@ -1413,6 +1432,11 @@ fn evaluate(
         for system in &systems {
             system.scores.write_txt(dir.join(system.file_name()))?;
         }
+        // Text score files have no room for it: what made them is beside
+        // them.
+        shardkit::write_atomic(dir.join("provenance.json"), |w| {
+            w.write_all(provenance::current().to_json().as_bytes())
+        })?;
     }
     Ok(systems)
 }

@@ -22,6 +22,7 @@ use ndarray::{Array1, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::linear::{LinearRegression, Method};
 use shardkit_algorithms::naive_bayes::MultinomialNb;
+use shardkit_algorithms::provenance;
 use shardkit_algorithms::stats::{
     covariance, low_order_moments, qr, svd, Pca, PcaMethod, Table, TableOptions,
 };
@@ -117,6 +118,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)?;
     }
+    // The results say what made them: every rank fingerprints all the
+    // files (the same on any number of ranks, with local or same tables).
+    let all: Vec<PathBuf> = [numbered(&dir, "file")?, numbered(&dir, "nb")?].concat();
+    provenance::record_run("", provenance::fingerprint_files(&all)?);
 
     let table = read("file")?;
     let cols = table.ncols();

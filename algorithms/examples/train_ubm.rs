@@ -47,6 +47,7 @@ use shardkit_algorithms::gmm::ubm::{
     em, train_ubm, train_ubm_resumable, Checkpoint, EmConfig, EmIteration,
 };
 use shardkit_algorithms::gmm::{self, DiagGmm};
+use shardkit_algorithms::provenance;
 use shardkit_testkit::cli::{self, Layout};
 use shardkit_testkit::{sample_gmm, Rng};
 
@@ -164,6 +165,19 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .iterations(args.iterations.clone())
         .variance_floor(args.floor)
         .variance_ceiling(args.ceiling);
+    // What the model will say made it: the settings that change it and
+    // the input files' contents (not the paths, threads or ranks).
+    let mut inputs = provenance::fingerprint_files(&files)?;
+    if let Some(path) = &args.init {
+        inputs += &format!("; --init {}", provenance::fingerprint_files(&[path])?);
+    }
+    provenance::record_run(
+        format!(
+            "components = {}\niterations = {:?}\nfloor = {}\nceiling = {}\niters_from_init = {}",
+            args.components, args.iterations, args.floor, args.ceiling, args.iters
+        ),
+        inputs,
+    );
     let layout = Layout::of(&Executor::current());
     let init = match &args.init {
         Some(path) => Some(DiagGmm::load(path)?),

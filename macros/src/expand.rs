@@ -236,6 +236,11 @@ fn error_ops(private: &TokenStream, error: Option<&syn::Type>) -> TokenStream {
                     use #private::{NoDisplay as _, ViaDisplay as _};
                     (&#private::Probe::<#e>::new()).describe()
                 },
+                codec: {
+                    #[allow(unused_imports)]
+                    use #private::{NoSerde as _, ViaSerde as _};
+                    (&#private::Probe::<#e>::new()).codec()
+                },
             },
         },
     }

@@ -192,12 +192,18 @@ fn an_error_on_one_rank_is_an_error_on_every_rank() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Item 500 of 1000 in blocks of 7 is block 71, on the middle rank.
+    // An io::Error reaches the others as a RemoteError; an error type with
+    // serde reaches them as itself, the failing rank's value.
+    let typed = "typed BadItem { item: 500, first: 497 }";
     let failing = lines_of(&out, 1);
-    assert_eq!(failing, ["error item 500 is bad"]);
+    assert_eq!(failing, ["error item 500 is bad", typed]);
     for rank in [0, 2] {
         assert_eq!(
             lines_of(&out, rank),
-            ["error `checked` failed on MPI rank 1, block 71: item 500 is bad"],
+            [
+                "error `checked` failed on MPI rank 1, block 71: item 500 is bad",
+                typed
+            ],
             "rank {rank}"
         );
     }

@@ -230,14 +230,31 @@ impl Ranks {
             _ => Vec::new(),
         };
         self.broadcast_sized(root, &mut message);
+        // An error that can travel travels as itself (empty: it cannot, or
+        // its encoding failed).
+        let mut encoded = match (&local, errors.codec) {
+            (Err((_, e)), Some(codec)) if is_root => {
+                codec.encode_all(std::iter::once(e)).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        if errors.codec.is_some() {
+            self.broadcast_sized(root, &mut encoded);
+        }
         let remote = RemoteError {
             function: function.to_string(),
             rank: root,
             block: status[1] as usize,
             message: String::from_utf8_lossy(&message).into_owned(),
         };
+        let travelled = errors
+            .codec
+            .filter(|_| !encoded.is_empty())
+            .and_then(|codec| (codec.decode)(&encoded).ok())
+            .and_then(|mut errors| errors.pop());
         match local {
             Err((_, e)) if is_root => Err(e),
+            _ if travelled.is_some() => Err(travelled.expect("checked")),
             _ => match errors.remote {
                 Some(from) => Err(from(remote)),
                 None => panic!(

@@ -9,13 +9,16 @@ use std::fmt;
 ///
 /// Under MPI, when a shard returns `Err` on one rank, every rank's call
 /// returns an error, so that no rank waits for the others in vain. The rank
-/// whose shard failed returns the shard's own error; the others return
-/// `E::from(RemoteError)`, which names the failing rank and block and carries
-/// the failure's message. Give your error type a `From<RemoteError>`
-/// conversion (with thiserror: `#[error(transparent)] Remote(#[from]
-/// shardkit::RemoteError)`); `std::io::Error`, `String` and
-/// `Box<dyn Error + Send + Sync>` have one. Without it, the other ranks panic
-/// with the same message, which ends the MPI job.
+/// whose shard failed returns the shard's own error. When the error type
+/// can travel (it implements serde's `Serialize` and `Deserialize`), that
+/// error is sent to the other ranks and every rank returns it, the same
+/// value. Otherwise the others return `E::from(RemoteError)`, which names
+/// the failing rank and block and carries the failure's message. Give your
+/// error type a `From<RemoteError>` conversion (with thiserror:
+/// `#[error(transparent)] Remote(#[from] shardkit::RemoteError)`);
+/// `std::io::Error`, `String` and `Box<dyn Error + Send + Sync>` have one.
+/// With neither, the other ranks panic with the same message, which ends
+/// the MPI job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteError {
     /// The `#[parallelize]` function.
@@ -53,14 +56,17 @@ impl From<RemoteError> for String {
 }
 
 /// What the runtime may do with a shard's error type `E` when another MPI
-/// rank fails: build an `E` from a [`RemoteError`] (when `E:
-/// From<RemoteError>`) and describe a local `E` to the other ranks (when
-/// `E: Display`). Generated code finds both with `Probe` (`probe.rs`).
+/// rank fails: send the error itself (when `E` has serde), build an `E`
+/// from a [`RemoteError`] (when `E: From<RemoteError>`) and describe a
+/// local `E` to the other ranks (when `E: Display`). Generated code finds
+/// them with `Probe` (`probe.rs`).
 pub struct ErrorOps<E> {
     /// `E::from`, when `E: From<RemoteError>`.
     pub remote: Option<fn(RemoteError) -> E>,
     /// `E::to_string`, when `E: Display`.
     pub describe: Option<fn(&E) -> String>,
+    /// `E`'s serde codec, when it has one (and the `mpi` feature is on).
+    pub codec: Option<super::Codec<E>>,
 }
 
 impl<E> ErrorOps<E> {
@@ -69,6 +75,7 @@ impl<E> ErrorOps<E> {
         ErrorOps {
             remote: None,
             describe: None,
+            codec: None,
         }
     }
 }

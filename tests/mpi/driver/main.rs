@@ -76,6 +76,30 @@ fn checked(ids: std::ops::Range<usize>, bad: usize) -> Result<Option<usize>, std
     Ok(ids.max())
 }
 
+/// An error that can travel between ranks (it has serde, and no
+/// `From<RemoteError>`): every rank returns this value, the failing rank's.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct BadItem {
+    item: usize,
+    /// The first item of the failing block.
+    first: usize,
+}
+
+impl std::fmt::Display for BadItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "item {} is bad (in the block from {})", self.item, self.first)
+    }
+}
+
+#[parallelize(split = "ids", reduce = "max", block_size = 7)]
+fn checked_typed(ids: std::ops::Range<usize>, bad: usize) -> Result<Option<usize>, BadItem> {
+    if ids.contains(&bad) {
+        let first = ids.start;
+        return Err(BadItem { item: bad, first });
+    }
+    Ok(ids.max())
+}
+
 #[parallelize(split = "ids", reduce = "sum")]
 fn explode(ids: std::ops::Range<usize>, bad: usize) -> u64 {
     if ids.contains(&bad) {
@@ -355,10 +379,16 @@ fn main() {
             let alone = Executor::serial().install(|| moments(&xs, 3));
             assert_eq!(alone, m, "ranks and one thread disagree");
         }
-        Scenario::Error => match checked(0..1000, 500) {
-            Ok(v) => say(format!("ok {v:?}")),
-            Err(e) => say(format!("error {e}")),
-        },
+        Scenario::Error => {
+            match checked(0..1000, 500) {
+                Ok(v) => say(format!("ok {v:?}")),
+                Err(e) => say(format!("error {e}")),
+            }
+            match checked_typed(0..1000, 500) {
+                Ok(v) => say(format!("ok {v:?}")),
+                Err(e) => say(format!("typed {e:?}")),
+            }
+        }
         Scenario::Panic => {
             let n = explode(0..1000, 990);
             say(format!("no panic {n}"));

@@ -575,13 +575,7 @@ impl NpzReader {
     /// not a little-endian unicode scalar (`<U`, shape `()`), holds an
     /// invalid character or is damaged.
     pub fn read_text(&mut self, name: &str) -> Result<String, NpzError> {
-        let Some(index) = self.names.iter().position(|n| n == name) else {
-            return Err(NpzError::Missing {
-                path: self.path.clone(),
-                name: name.to_owned(),
-                available: self.names.clone(),
-            });
-        };
+        let index = self.index_of(name)?;
         let path = &self.path;
         let bad = |reason: String| NpzError::BadArray {
             path: path.clone(),
@@ -600,14 +594,20 @@ impl NpzReader {
         decode_text(&bytes).map_err(bad)
     }
 
-    fn read_dyn<A: NpzElement>(&mut self, name: &str) -> Result<ArrayD<A>, NpzError> {
-        let Some(index) = self.names.iter().position(|n| n == name) else {
-            return Err(NpzError::Missing {
+    /// The member index of array `name`.
+    fn index_of(&self, name: &str) -> Result<usize, NpzError> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| NpzError::Missing {
                 path: self.path.clone(),
                 name: name.to_owned(),
                 available: self.names.clone(),
-            });
-        };
+            })
+    }
+
+    fn read_dyn<A: NpzElement>(&mut self, name: &str) -> Result<ArrayD<A>, NpzError> {
+        let index = self.index_of(name)?;
         let path = &self.path;
         let bad = |reason: String| NpzError::BadArray {
             path: path.clone(),

@@ -145,7 +145,7 @@ use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Spe
 use shardkit_algorithms::gmm::ubm::{train_ubm, train_ubm_resumable, EmConfig};
 use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{
-    baum_welch, extract, train_tv, train_tv_resumable, TvConfig, TvModel,
+    baum_welch, extract, train_tv, train_tv_resumable, TvConfig, TvModel, TvParamsError,
 };
 use shardkit_algorithms::metrics::{DcfParams, DetCurve, DetPlot};
 use shardkit_algorithms::protocol::{IdMap, IdMapEntry, Key, Ndx, Scores, TrialKind};
@@ -716,6 +716,19 @@ fn run(args: &Args) -> Result<()> {
         Some(path) => Settings::read(path)?,
         None => Settings::of_args(args),
     };
+    // A total-variability rank the UBM cannot support is refused before any
+    // work (with given features their width is known only once read).
+    let (components, dim) = (settings.ubm.components, settings.front_end.dim());
+    if args.features.is_none() && args.models.is_none() && settings.ivector.rank > components * dim
+    {
+        return Err(TvParamsError::RankAboveSupervector {
+            rank: settings.ivector.rank,
+            supervector: components * dim,
+            components,
+            dim,
+        }
+        .into());
+    }
     // The output folder is made, checked and locked before any work, so
     // that an impossible --out fails now and two runs never mix their files.
     cli::create_dir(&args.out)?;

@@ -425,6 +425,20 @@ fn errors_name_what_is_wrong() {
         matches!(err, IvectorError::Params(TvParamsError::Rank)),
         "{err}"
     );
+    // 3 components × 2 features: a supervector of 6, so rank 7 is refused.
+    let err = train_tv(&stats, &ubm, &TvConfig::new(7), &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IvectorError::Params(TvParamsError::RankAboveSupervector {
+                rank: 7,
+                supervector: 6,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert!(train_tv(&stats, &ubm, &TvConfig::new(6).iterations(1), &mut |_| {}).is_ok());
     let tiny = TvConfig::new(2).memory(8);
     let err = train_tv(&stats, &ubm, &tiny, &mut |_| {}).unwrap_err();
     assert_eq!(

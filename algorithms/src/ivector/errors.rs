@@ -14,6 +14,20 @@ pub enum TvParamsError {
     /// A rank of 0.
     #[error("`rank` (the i-vector dimension) must be at least 1; SIDEKIT's recipes use 400, small corpora 50 to 100")]
     Rank,
+    /// A rank above the supervector dimension `C·D`: `T` would have more
+    /// columns than rows, and the i-vector more dimensions than the
+    /// statistics it is estimated from.
+    #[error("`rank` {rank} is above the UBM's supervector dimension {supervector} ({components} components × {dim} features): an i-vector cannot have more dimensions than the statistics it summarises; use a rank of at most {supervector} (SIDEKIT's recipes use 400 with C·D in the tens of thousands)")]
+    RankAboveSupervector {
+        /// The rank asked for.
+        rank: usize,
+        /// `C·D`.
+        supervector: usize,
+        /// The UBM's components.
+        components: usize,
+        /// The feature dimension.
+        dim: usize,
+    },
     /// The initial scale is not a positive number.
     #[error("`init_scale` must be a number > 0 (the random T's scale relative to the UBM's standard deviations; default 0.1), found {0}")]
     InitScale(f64),

@@ -105,8 +105,9 @@ impl TvModel {
     ///
     /// # Errors
     ///
-    /// [`IvectorError::Params`] for `rank == 0` or a scale that is not a
-    /// positive number.
+    /// [`IvectorError::Params`] for `rank == 0`, a rank above the
+    /// supervector dimension `C·D`, or a scale that is not a positive
+    /// number.
     pub fn random(
         ubm: &DiagGmm,
         rank: usize,
@@ -120,6 +121,15 @@ impl TvModel {
             return Err(TvParamsError::InitScale(scale).into());
         }
         let (c, d) = (ubm.n_components(), ubm.dim());
+        if rank > c * d {
+            return Err(TvParamsError::RankAboveSupervector {
+                rank,
+                supervector: c * d,
+                components: c,
+                dim: d,
+            }
+            .into());
+        }
         let mut rng = Rng::new(seed, 0x7476);
         let sd = ubm.variances().mapv(f64::sqrt);
         let t = Array2::from_shape_fn((c * d, rank), |(row, _)| {

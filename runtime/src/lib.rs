@@ -30,6 +30,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod call;
+mod counters;
 mod executor;
 mod files;
 mod launch;
@@ -48,6 +49,7 @@ mod wire;
 #[cfg(feature = "mpi")]
 #[doc(no_inline)]
 pub use ::mpi as rsmpi;
+pub use counters::{comm_counts, comm_table, CommCount, STATS_ENV};
 pub use executor::{Executor, ExecutorError, DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV, THREADS_ENV};
 pub use files::{write_atomic, OutputClaim};
 /// The progress bar type of [`progress`] (from `indicatif`).

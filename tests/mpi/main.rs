@@ -209,6 +209,89 @@ fn an_error_on_one_rank_is_an_error_on_every_rank() {
     }
 }
 
+/// The communication counters: on every rank the same collectives per call
+/// and kind; an all-gather's bytes received are the other ranks' bytes
+/// sent; an all-reduce sends and receives its buffer; a broadcast's root
+/// sends what every other rank receives. `SHARDKIT_STATS=1` prints each
+/// rank's table at exit.
+#[test]
+fn communication_is_counted_per_call_and_collective() {
+    require_mpirun!();
+    let ranks = 3;
+    let (out, _) = mpirun_with(ranks, 1, "counters", &[("SHARDKIT_STATS", "1")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    type Row = (String, String, u64, u64, u64);
+    let rows: Vec<Vec<Row>> = (0..ranks)
+        .map(|rank| {
+            lines_of(&out, rank)
+                .iter()
+                .filter_map(|l| l.strip_prefix("count "))
+                .map(|l| {
+                    let f: Vec<&str> = l.split(' ').collect();
+                    let n = |i: usize| f[i].parse::<u64>().unwrap();
+                    (f[0].to_owned(), f[1].to_owned(), n(2), n(3), n(4))
+                })
+                .collect()
+        })
+        .collect();
+    let calls: Vec<&str> = rows[0].iter().map(|r| r.0.as_str()).collect();
+    assert!(
+        calls.contains(&"plain_total") && calls.contains(&"squares"),
+        "{calls:?}"
+    );
+    assert!(
+        rows[0].iter().any(|r| r.1 == "allreduce"),
+        "the exact sum reduces: {:?}",
+        rows[0]
+    );
+    assert!(
+        rows[0].iter().any(|r| r.1 == "allgatherv"),
+        "the concat gathers: {:?}",
+        rows[0]
+    );
+    for (i, row) in rows[0].iter().enumerate() {
+        let (call, op, count) = (&row.0, &row.1, row.2);
+        let of_rank: Vec<&Row> = rows.iter().map(|r| &r[i]).collect();
+        for r in &of_rank {
+            assert_eq!(
+                (&r.0, &r.1, r.2),
+                (call, op, count),
+                "the same collectives on every rank"
+            );
+        }
+        let sent: u64 = of_rank.iter().map(|r| r.3).sum();
+        match op.as_str() {
+            "allgather" | "allgatherv" => {
+                for r in &of_rank {
+                    assert_eq!(r.3 + r.4, sent, "{call} {op}: own + received = all sent");
+                }
+            }
+            "allreduce" | "allreduce-keys" => {
+                for r in &of_rank {
+                    assert_eq!((r.3, r.4), (of_rank[0].3, of_rank[0].3), "{call} {op}");
+                }
+            }
+            "bcast" => {
+                let received: u64 = of_rank.iter().map(|r| r.4).sum();
+                assert_eq!(received, sent * (ranks as u64 - 1), "{call} {op}");
+            }
+            other => panic!("unknown collective {other}"),
+        }
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for rank in 0..ranks {
+        assert!(stderr.contains(&format!("rank {rank}: total")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("rank {rank}: plain_total")),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_panic_on_one_rank_ends_the_job() {
     require_mpirun!();

@@ -108,6 +108,28 @@ impl Comm {
         std::thread::current().id() == self.owner
     }
 
+    /// Counts one collective of the current call (`counters.rs`): `sent`
+    /// and `received` payload bytes, `buffers` bytes of send and receive
+    /// buffers, since `started`.
+    fn count(
+        &self,
+        op: &'static str,
+        sent: usize,
+        received: usize,
+        buffers: usize,
+        started: Instant,
+    ) {
+        let call = self.now.lock().unwrap_or_else(|e| e.into_inner()).call;
+        crate::counters::record(
+            call,
+            op,
+            sent as u64,
+            received as u64,
+            buffers as u64,
+            started.elapsed().as_secs_f64(),
+        );
+    }
+
     /// Moves this rank to the next step, `phase` of `call`.
     fn step(&self, phase: Phase, call: &'static str) {
         let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,6 +192,7 @@ impl Comm {
                 })
                 .collect();
             let total: usize = counts.iter().map(|&c| c as usize).sum();
+            let started = Instant::now();
             let mut recv = vec![0u8; total];
             let start = (at as usize).min(mine.len());
             let send = &mine[start..start + counts[self.rank] as usize];
@@ -181,6 +204,13 @@ impl Comm {
                 let mut partition = PartitionMut::new(&mut recv[..], &counts[..], &displs[..]);
                 comm.all_gather_varcount_into(send, &mut partition);
             }
+            self.count(
+                "allgatherv",
+                send.len(),
+                total - send.len(),
+                send.len() + total,
+                started,
+            );
             for (rank, buf) in all.iter_mut().enumerate() {
                 let d = displs[rank] as usize;
                 buf.extend_from_slice(&recv[d..d + counts[rank] as usize]);
@@ -191,11 +221,26 @@ impl Comm {
 
     fn all_gather_words(&self, mine: &[u64]) -> Vec<u64> {
         let comm = self.comm();
+        let started = Instant::now();
         let mut all = vec![0u64; mine.len() * self.size];
         scope(|scope| {
             self.complete(comm.immediate_all_gather_into(scope, mine, &mut all[..]));
         });
+        let n = 8 * mine.len();
+        self.count(
+            "allgather",
+            n,
+            n * (self.size - 1),
+            n * (self.size + 1),
+            started,
+        );
         all
+    }
+
+    /// Counts a broadcast of `n` bytes from `root`.
+    fn count_broadcast(&self, root: usize, n: usize, started: Instant) {
+        let (sent, received) = if root == self.rank { (n, 0) } else { (0, n) };
+        self.count("bcast", sent, received, n, started);
     }
 }
 
@@ -241,13 +286,17 @@ impl Transport for Arc<Comm> {
     }
 
     fn broadcast_u64(&self, root: usize, words: &mut [u64]) {
-        let root = self.comm().process_at_rank(root as i32);
-        scope(|scope| self.complete(root.immediate_broadcast_into(scope, words)));
+        let started = Instant::now();
+        let process = self.comm().process_at_rank(root as i32);
+        scope(|scope| self.complete(process.immediate_broadcast_into(scope, words)));
+        self.count_broadcast(root, 8 * words.len(), started);
     }
 
     fn broadcast_bytes(&self, root: usize, bytes: &mut [u8]) {
-        let root = self.comm().process_at_rank(root as i32);
-        scope(|scope| self.complete(root.immediate_broadcast_into(scope, bytes)));
+        let started = Instant::now();
+        let process = self.comm().process_at_rank(root as i32);
+        scope(|scope| self.complete(process.immediate_broadcast_into(scope, bytes)));
+        self.count_broadcast(root, bytes.len(), started);
     }
 
     /// In chunks of at most [`chunk_words`] words.
@@ -257,6 +306,7 @@ impl Transport for Arc<Comm> {
         // MPI_SUM on int64 adds them, and MPI may cut and pipeline the
         // buffer as it likes. (rsmpi offers no MPI_IN_PLACE, hence the copy.)
         for chunk in words.chunks_mut(chunk_words().max(2)) {
+            let started = Instant::now();
             let send = chunk.to_vec();
             scope(|scope| {
                 self.complete(comm.immediate_all_reduce_into(
@@ -266,6 +316,8 @@ impl Transport for Arc<Comm> {
                     SystemOperation::sum(),
                 ));
             });
+            let n = 8 * send.len();
+            self.count("allreduce", n, n, 2 * n, started);
         }
     }
 
@@ -282,6 +334,7 @@ impl Transport for Arc<Comm> {
         while at < keys.len() {
             // Even, so that chunks of keys (two words each) stay whole.
             let n = (keys.len() - at).min(chunk_words());
+            let started = Instant::now();
             REDUCING.store(reducing(n, keep), Ordering::Release);
             let datatype = UserDatatype::contiguous(n as i32, &i64::equivalent_datatype());
             let send = keys[at..at + n].to_vec();
@@ -294,6 +347,7 @@ impl Transport for Arc<Comm> {
             scope(|scope| {
                 self.complete(comm.immediate_all_reduce_into(scope, &send, &mut recv, &op));
             });
+            self.count("allreduce-keys", 8 * n, 8 * n, 16 * n, started);
             at += n;
         }
     }

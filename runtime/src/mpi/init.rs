@@ -37,6 +37,12 @@ extern "C" fn finalize_at_exit() {
         // instead of waiting for it; MPI_Finalize would not tell it.
         super::comm::finish_all();
         if let Ok(mut universe) = state.universe.lock() {
+            // SHARDKIT_STATS=1: this rank's counters, before MPI goes.
+            if std::env::var_os(crate::counters::STATS_ENV).is_some_and(|v| v == "1") {
+                if let Some(world) = universe.as_ref().map(|u| u.world()) {
+                    eprint!("{}", crate::counters::comm_table(world.rank() as usize));
+                }
+            }
             // Dropping the universe calls MPI_Finalize.
             drop(universe.take());
         }

@@ -87,7 +87,11 @@ struct BadItem {
 
 impl std::fmt::Display for BadItem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "item {} is bad (in the block from {})", self.item, self.first)
+        write!(
+            f,
+            "item {} is bad (in the block from {})",
+            self.item, self.first
+        )
     }
 }
 
@@ -354,6 +358,8 @@ enum Scenario {
     /// k-means on rank-local files and rows (`Frames::local`): the bits of
     /// the fit over all of them on one process.
     Kmeans,
+    /// An exact sum and a gather, then this rank's communication counters.
+    Counters,
 }
 
 fn main() {
@@ -503,6 +509,22 @@ fn main() {
             say(format!("{}", stall(0..100, 0)));
         }
         Scenario::Kmeans => kmeans(rank, size, &say),
+        Scenario::Counters => {
+            let xs = data(5000);
+            say(format!("total {}", plain_total(&xs).to_bits()));
+            say(format!("squares {}", digest(&squares(&xs))));
+            for c in shardkit::comm_counts() {
+                say(format!(
+                    "count {} {} {} {} {} {}",
+                    if c.call.is_empty() { "(end)" } else { c.call },
+                    c.op,
+                    c.count,
+                    c.sent,
+                    c.received,
+                    c.peak_bytes
+                ));
+            }
+        }
         Scenario::Different => {
             let xs = data(100);
             if rank == 0 {

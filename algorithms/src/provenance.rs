@@ -18,9 +18,9 @@
 //!   declared nothing;
 //! - `plan`: [`shardkit::plan_digest`] when the file was written (the
 //!   `#[parallelize]` calls of the run so far, their functions and block
-//!   counts), recorded once a run is declared: a library process with
-//!   several threads of its own (a test harness) makes calls in no fixed
-//!   order.
+//!   counts), recorded once a run is declared: the digest is
+//!   process-wide, and in a library process other work (a test harness
+//!   running tests at once) would add its calls to it.
 //!
 //! Nothing in it depends on the number of threads or MPI ranks, the time
 //! or the machine, so a result made on 2 ranks and the same result made on

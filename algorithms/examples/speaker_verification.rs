@@ -137,7 +137,7 @@ use shardkit::Executor;
 use shardkit_algorithms::backend::{Backend, Recipe};
 use shardkit_algorithms::checkpoint::Checkpoint;
 use shardkit_algorithms::features::ReadOptions;
-use shardkit_algorithms::frames::Frames;
+use shardkit_algorithms::frames::{FrameCache, Frames};
 use shardkit_algorithms::frontend::{
     extract_features, Cmvn, DeltaEdges, Job, MfccConfig, VadConfig,
 };
@@ -463,6 +463,12 @@ struct Args {
     /// refused.
     #[arg(long, value_name = "DIR", conflicts_with = "models")]
     checkpoint: Option<PathBuf>,
+    /// Keep up to this much of the UBM's training features in memory after
+    /// their first read, so that each EM iteration reads memory (e.g. 8G;
+    /// 0: read the files in every iteration) [default: a quarter of this
+    /// machine's memory; per rank under MPI].
+    #[arg(long, value_parser = cli::bytes())]
+    memory: Option<usize>,
     /// Lower edge of the mel filterbank, Hz.
     #[arg(long, default_value_t = 20.0)]
     low_hz: f64,
@@ -1298,7 +1304,11 @@ fn evaluate(
                 let em = EmConfig::new();
                 let bar = shardkit::progress(em.total_iterations(components) as u64, "UBM EM");
                 let train_files = npy(corpus, &train_ids);
-                let frames = corpus.frames(&train_files);
+                let memory = args
+                    .memory
+                    .unwrap_or_else(|| cli::machine_memory().map_or(0, |m| (m / 4.0) as usize));
+                let cache = FrameCache::new(train_files.len(), memory);
+                let frames = corpus.frames(&train_files).cached(&cache);
                 let report = &mut |_: &_| bar.inc(1);
                 let trained = match checkpoints {
                     Some(dir) => {

@@ -42,7 +42,7 @@ use clap::Parser;
 use ndarray::{Array1, Array2};
 use shardkit::Executor;
 use shardkit_algorithms::features::{read_list, write_npy};
-use shardkit_algorithms::frames::Frames;
+use shardkit_algorithms::frames::{FrameCache, Frames};
 use shardkit_algorithms::gmm::ubm::{
     em, train_ubm, train_ubm_resumable, Checkpoint, EmConfig, EmIteration,
 };
@@ -104,6 +104,12 @@ struct Args {
     /// same model, bit for bit, on any number of threads or ranks.
     #[arg(long, value_name = "FILE", conflicts_with = "init")]
     checkpoint: Option<PathBuf>,
+    /// Keep up to this much of the features in memory after their first
+    /// read (e.g. 8G; 0: read the files in every iteration) [default: a
+    /// quarter of this machine's memory]. Under MPI, per rank: each rank
+    /// keeps the files of its own blocks.
+    #[arg(long, value_parser = cli::bytes())]
+    memory: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -160,7 +166,11 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let files = read_list(&list)?;
-    let data = Frames::files(&files);
+    let memory = args
+        .memory
+        .unwrap_or_else(|| cli::machine_memory().map_or(0, |m| (m / 4.0) as usize));
+    let cache = FrameCache::new(files.len(), memory);
+    let data = Frames::files(&files).cached(&cache);
     let config = EmConfig::new()
         .iterations(args.iterations.clone())
         .variance_floor(args.floor)
@@ -239,11 +249,14 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if root {
         model.save(&args.out)?;
         println!(
-            "wrote {} ({} components, {} dimensions) in {:.2} s",
+            "wrote {} ({} components, {} dimensions) in {:.2} s; {} of {} files ({:.1} MB) were kept in memory after their first read",
             args.out.display(),
             model.n_components(),
             model.dim(),
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            cache.files_held(),
+            files.len(),
+            cache.bytes_held() as f64 / 1e6
         );
     }
     if let Some(truth) = truth {

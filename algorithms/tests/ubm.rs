@@ -106,6 +106,88 @@ fn files_give_the_statistics_of_the_same_rows() {
     }
 }
 
+/// With a cache the files are read by the first passes only: deleted after
+/// the first EM iteration, training goes on, and the model has the bits
+/// of an uncached run on 1 and 3 threads. Without room in the cache the
+/// deletion is an error naming the file.
+#[test]
+fn cached_files_are_read_once_and_give_the_same_bits() {
+    use shardkit_algorithms::frames::FrameCache;
+    let frames = sample(&known(), 4000, 5);
+    let config = EmConfig::new().iterations(vec![2, 3]);
+    let write = |dir: &std::path::Path| -> Vec<PathBuf> {
+        [900, 1100, 1, 1999]
+            .into_iter()
+            .scan(0, |at, len| {
+                let start = *at;
+                *at += len;
+                Some((start, len))
+            })
+            .enumerate()
+            .map(|(i, (at, len))| {
+                let path = dir.join(format!("utt{i}.npy"));
+                write_npy(&path, &frames.slice(s![at..at + len, ..])).unwrap();
+                path
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files = write(dir.path());
+    let plain = train_ubm(&Frames::files(&files), 4, &config, &mut |_| {}).unwrap();
+    for threads in [1, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let files = write(dir.path());
+        let cache = FrameCache::new(files.len(), 1 << 30);
+        let mut deleted = false;
+        let cached = Executor::threads(threads)
+            .unwrap()
+            .install(|| {
+                train_ubm(
+                    &Frames::files(&files).cached(&cache),
+                    4,
+                    &config,
+                    &mut |_| {
+                        if !deleted {
+                            files.iter().for_each(|f| std::fs::remove_file(f).unwrap());
+                            deleted = true;
+                        }
+                    },
+                )
+            })
+            .unwrap();
+        assert!(deleted);
+        assert_eq!(cache.files_held(), 4);
+        assert_eq!(cache.bytes_held(), 4 * 4000 * frames.ncols());
+        assert_eq!(cached.model, plain.model, "{threads} threads");
+        let ll = |t: &shardkit_algorithms::gmm::ubm::UbmTrained| {
+            t.history
+                .iter()
+                .map(|h| h.average_log_likelihood.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ll(&cached), ll(&plain));
+    }
+    // A budget too small for any file: every pass reads the files.
+    let dir = tempfile::tempdir().unwrap();
+    let files = write(dir.path());
+    let cache = FrameCache::new(files.len(), 0);
+    let mut deleted = false;
+    let err = train_ubm(
+        &Frames::files(&files).cached(&cache),
+        4,
+        &config,
+        &mut |_| {
+            if !deleted {
+                files.iter().for_each(|f| std::fs::remove_file(f).unwrap());
+                deleted = true;
+            }
+        },
+    )
+    .unwrap_err();
+    assert_eq!(cache.files_held(), 0);
+    assert!(err.to_string().contains("utt"), "{err}");
+}
+
 #[test]
 fn global_moments_match_a_direct_computation() {
     let frames = sample(&known(), 3000, 5);

@@ -60,15 +60,53 @@ pub fn threads() -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync
     count(1, MAX_THREADS)
 }
 
+/// The machine's memory in bytes (`MemTotal` of `/proc/meminfo`), where
+/// it can be read.
+pub fn machine_memory() -> Option<f64> {
+    std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024.0)
+    })
+}
+
+/// The value parser of a size in bytes such as `--memory`: a whole number
+/// with an optional suffix `K`, `M`, `G` or `T` (powers of 1024), e.g.
+/// `512M`, `4G`, `0`.
+///
+/// ```
+/// let parse = shardkit_testkit::cli::bytes();
+/// assert_eq!(parse("4G"), Ok(4 << 30));
+/// assert_eq!(parse("512m"), Ok(512 << 20));
+/// assert_eq!(parse("0"), Ok(0));
+/// assert!(parse("1.5G").is_err() && parse("-1").is_err() && parse("99999999T").is_err());
+/// ```
+pub fn bytes() -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    |s: &str| {
+        let s = s.trim();
+        let (digits, shift) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+            Some('K') => (&s[..s.len() - 1], 10),
+            Some('M') => (&s[..s.len() - 1], 20),
+            Some('G') => (&s[..s.len() - 1], 30),
+            Some('T') => (&s[..s.len() - 1], 40),
+            _ => (s, 0),
+        };
+        digits
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_mul(1usize << shift))
+            .ok_or_else(|| {
+                "expected a size in bytes: a whole number, optionally with K, M, G or T (e.g. 4G)"
+                    .to_owned()
+            })
+    }
+}
+
 /// `Err` naming `what` when `bytes` exceed the machine's memory (the
 /// `MemTotal` of `/proc/meminfo`; no check where that cannot be read), so
 /// that an absurd size is refused before anything is allocated.
 pub fn fits_in_memory(what: &str, bytes: f64) -> Result<(), String> {
-    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
-        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024.0)
-    });
+    let total = machine_memory();
     match total {
         Some(total) if bytes > total => Err(format!(
             "{what} would need {:.1} GB, more than this machine's {:.1} GB of memory",

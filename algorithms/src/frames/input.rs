@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayView2, CowArray, Ix2};
 
+use super::cache::FrameCache;
 use super::errors::FramesError;
 use crate::features::{read_features_with, ReadOptions};
 
@@ -17,6 +18,7 @@ pub struct Frames<'a> {
     kind: Kind<'a>,
     options: ReadOptions,
     local: bool,
+    cache: Option<&'a FrameCache>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +50,7 @@ impl<'a> Frames<'a> {
             kind,
             options: ReadOptions::default(),
             local: false,
+            cache: None,
         }
     }
 
@@ -111,6 +114,28 @@ impl<'a> Frames<'a> {
     /// ```
     pub fn local(mut self) -> Self {
         self.local = true;
+        self
+    }
+
+    /// The same frames, with each file kept in `cache` after its first
+    /// read while the cache's budget allows, so that later passes read
+    /// memory (see [`FrameCache`]). Only files are cached; the cache must
+    /// have been made for as many files as the list holds.
+    ///
+    /// # Panics
+    ///
+    /// When the cache was made for another number of files.
+    pub fn cached(mut self, cache: &'a FrameCache) -> Self {
+        if let Kind::Files(f) = self.kind {
+            assert_eq!(
+                cache.len(),
+                f.len(),
+                "a FrameCache for {} files given to a list of {}",
+                cache.len(),
+                f.len()
+            );
+        }
+        self.cache = Some(cache);
         self
     }
 
@@ -218,7 +243,19 @@ impl<'a> Frames<'a> {
                 memory(rows, Cow::Borrowed("in-memory rows"))
             }
             Kind::Segments(s) => memory(s[i], Cow::Owned(format!("in-memory segment {i}"))),
-            Kind::Files(f) => Ok(CowArray::from(read_features_with(&f[i], &self.options)?)),
+            Kind::Files(f) => {
+                if let Some(x) = self.cache.and_then(|c| c.get(i)) {
+                    return Ok(CowArray::from(x.view()));
+                }
+                let x = read_features_with(&f[i], &self.options)?;
+                let Some(cache) = self.cache else {
+                    return Ok(CowArray::from(x));
+                };
+                Ok(match cache.keep(i, x) {
+                    Ok(kept) => CowArray::from(kept.view()),
+                    Err(x) => CowArray::from(x),
+                })
+            }
         }
     }
 

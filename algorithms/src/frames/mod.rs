@@ -61,10 +61,12 @@
 //! run `data = "local"` twins of the same functions, number the points
 //! rank after rank, and give every rank the result over all ranks' frames.
 
+mod cache;
 mod errors;
 mod input;
 mod pass;
 
+pub use cache::FrameCache;
 pub use errors::FramesError;
 pub use input::Frames;
 pub(crate) use pass::{Kept, Source, State, Visit};

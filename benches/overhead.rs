@@ -2,7 +2,8 @@
 //!
 //! - `overhead`: one call on 16 numbers (16 one-item blocks) on the default
 //!   executor, on a pool of 2 threads and on the serial executor, against the
-//!   same body as a plain function.
+//!   same body as a plain function, and rayon's own `scope` and `join` on a
+//!   pool of 2 (the floor of any call that wakes a worker).
 //! - `speedup`: a CPU-bound body over 100,000 items on pools of 1 and 2
 //!   threads.
 //!
@@ -62,6 +63,38 @@ fn overhead(c: &mut Criterion) {
     });
     group.bench_function("serial", |b| {
         serial.install(|| b.iter(|| par_sum(black_box(&xs))))
+    });
+    // rayon's own floor on the same pool of 2: a scope that spawns one task
+    // per worker, and a join of two halves (what any pool-based call pays
+    // to wake a worker and wait for it).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a rayon pool of 2 threads");
+    group.bench_function("rayon scope(2)", |b| {
+        pool.install(|| {
+            b.iter(|| {
+                let (left, right) = xs.split_at(8);
+                let (mut a, mut c) = (0, 0);
+                rayon::scope(|s| {
+                    s.spawn(|_| a = plain_sum(black_box(left)));
+                    s.spawn(|_| c = plain_sum(black_box(right)));
+                });
+                a + c
+            })
+        })
+    });
+    group.bench_function("rayon join(2)", |b| {
+        pool.install(|| {
+            b.iter(|| {
+                let (left, right) = xs.split_at(8);
+                let (a, c) = rayon::join(
+                    || plain_sum(black_box(left)),
+                    || plain_sum(black_box(right)),
+                );
+                a + c
+            })
+        })
     });
     group.finish();
 }

@@ -94,3 +94,27 @@ pub(crate) fn digests_from_array(a: &ndarray::Array1<f64>, n: usize) -> Option<V
         .map(|i| Some((half(a[2 * i])? << 32) | half(a[2 * i + 1])?))
         .collect()
 }
+
+/// The member of a checkpoint that holds the kinds of pass made before it
+/// ([`shardkit::plan_kinds`]).
+const PLAN_KINDS: &str = "plan_kinds";
+
+/// Adds the kinds of pass this run has made to a checkpoint being written,
+/// so that the run resumed from it ends with the plan digest of a run
+/// never stopped ([`restore_plan`]).
+pub(crate) fn save_plan(npz: &mut crate::npz::NpzWriter) -> Result<(), crate::npz::NpzError> {
+    npz.add(PLAN_KINDS, &digests_to_array(&shardkit::plan_kinds()))
+}
+
+/// Adds the kinds of pass a checkpoint was written after to this run's
+/// ([`shardkit::merge_plan_kinds`]); a checkpoint without them adds none.
+pub(crate) fn restore_plan(npz: &mut crate::npz::NpzReader) -> Result<(), crate::npz::NpzError> {
+    if !npz.contains(PLAN_KINDS) {
+        return Ok(());
+    }
+    let saved: ndarray::Array1<f64> = npz.read(PLAN_KINDS)?;
+    if let Some(kinds) = digests_from_array(&saved, saved.len() / 2) {
+        shardkit::merge_plan_kinds(&kinds);
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@
 //! json.loads(str(np.load("ubm.npz")["provenance"]))
 //! # {'software': 'shardkit-algorithms 0.1.0', 'program': 'train_ubm',
 //! #  'configuration': '...', 'inputs': 'fnv1a64:... over 3000 files ...',
-//! #  'plan': '... (412 calls)'}
+//! #  'plan': '... (5 kinds of pass)'}
 //! ```
 //!
 //! - `software`: this crate's name and version;
@@ -17,8 +17,9 @@
 //!   ([`fingerprint_files`]: names, sizes and contents) — empty when it
 //!   declared nothing;
 //! - `plan`: [`shardkit::plan_digest`] when the file was written (the
-//!   `#[parallelize]` calls of the run so far, their functions and block
-//!   counts), recorded once a run is declared: the digest is
+//!   set of the run's kinds of pass so far: each `#[parallelize]`
+//!   function with its block count; checkpoints carry it across a resume),
+//!   recorded once a run is declared: the digest is
 //!   process-wide, and in a library process other work (a test harness
 //!   running tests at once) would add its calls to it.
 //!

@@ -1,20 +1,21 @@
-//! What a process's `#[parallelize]` calls were: each call adds its
-//! function's name and, for data that is the same on every rank, its
-//! number of blocks to one digest, the *plan digest* that result files
-//! carry to say how their passes were cut.
+//! Which kinds of pass a process has made: each `#[parallelize]` call
+//! adds its function's name and, for data that is the same on every rank,
+//! its number of blocks, to a set; the *plan digest* of that set is what
+//! result files carry to say how their passes were cut.
 //!
 //! Blocks of the same data are cut from the data alone, never from the
 //! number of threads or ranks, so a program gives the same digest on any
 //! layout. A call on each rank's own data (`data = "local"`) adds its name
 //! only: how many blocks its ranks hold together depends on how many ranks
-//! there are. The digest is a wrapping sum of one FNV-1a hash per call:
-//! calls made at once from several threads add up to the same value in
-//! any order.
+//! there are. It is a set, not a count: a run that repeats a pass more
+//! often (more iterations), or that was stopped and resumed from a
+//! checkpoint (which carries the set of the passes before it, see
+//! [`plan_kinds`] and [`merge_plan_kinds`]), has the same digest.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
-static CALLS: AtomicU64 = AtomicU64::new(0);
-static DIGEST: AtomicU64 = AtomicU64::new(0);
+static KINDS: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
 
 /// FNV-1a, stable across processes and platforms.
 pub(crate) fn fnv(bytes: &[u8]) -> u64 {
@@ -31,32 +32,33 @@ pub(crate) fn note(function: &str, blocks: Option<usize>) {
         Some(n) => bytes.extend_from_slice(&(n as u64).to_le_bytes()),
         None => bytes.extend_from_slice(b" (local)"),
     }
-    DIGEST.fetch_add(fnv(&bytes), Ordering::Relaxed);
-    CALLS.fetch_add(1, Ordering::Relaxed);
+    let kind = fnv(&bytes);
+    KINDS.lock().unwrap_or_else(|e| e.into_inner()).insert(kind);
 }
 
-/// The `#[parallelize]` calls this process has made so far: how many, and
-/// a digest of their functions and block counts (see [`plan_digest`]).
+/// The kinds of pass this process has made so far, and a digest of them
+/// (see [`plan_digest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanDigest {
-    /// The number of calls.
-    pub calls: u64,
-    /// The digest of their functions' names and block counts.
+    /// The number of distinct kinds of pass (function and block count).
+    pub kinds: usize,
+    /// The digest of the set.
     pub digest: u64,
 }
 
 impl std::fmt::Display for PlanDigest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x} ({} calls)", self.digest, self.calls)
+        write!(f, "{:016x} ({} kinds of pass)", self.digest, self.kinds)
     }
 }
 
-/// The plan digest of this process so far: every `#[parallelize]` call
-/// adds its function's name and, over the same data on every rank, its
-/// number of blocks.
-/// The same program on the same data gives the same digest on any number
-/// of threads or ranks; other data, other settings or other code usually
-/// change it. Result files record it as part of their provenance.
+/// The plan digest of this process so far: the set of its
+/// `#[parallelize]` calls' functions and, over the same data on every
+/// rank, their block counts. The same program on the same data gives the
+/// same digest on any number of threads or ranks, however many iterations
+/// it ran; other data (another number of blocks), other code or other
+/// algorithms change it. Result files record it as part of their
+/// provenance.
 ///
 /// ```
 /// use shardkit::{parallelize, plan_digest};
@@ -66,14 +68,43 @@ impl std::fmt::Display for PlanDigest {
 ///     xs.iter().sum()
 /// }
 ///
-/// let before = plan_digest();
 /// total(&[1, 2, 3]);
-/// let after = plan_digest();
-/// assert!(after.calls > before.calls);
+/// let once = plan_digest();
+/// // The same pass again adds nothing; a pass cut otherwise does.
+/// total(&[4, 5, 6]);
+/// assert_eq!(plan_digest(), once);
+/// total(&[1, 2, 3, 4]);
+/// assert_eq!(plan_digest().kinds, once.kinds + 1);
 /// ```
 pub fn plan_digest() -> PlanDigest {
-    PlanDigest {
-        calls: CALLS.load(Ordering::Relaxed),
-        digest: DIGEST.load(Ordering::Relaxed),
+    let kinds = KINDS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut bytes = Vec::with_capacity(8 * kinds.len());
+    for k in kinds.iter() {
+        bytes.extend_from_slice(&k.to_le_bytes());
     }
+    PlanDigest {
+        kinds: kinds.len(),
+        digest: fnv(&bytes),
+    }
+}
+
+/// The kinds of pass behind [`plan_digest`], in increasing order: what a
+/// checkpoint saves so that the run resumed from it ends with the digest
+/// of a run never stopped ([`merge_plan_kinds`]).
+pub fn plan_kinds() -> Vec<u64> {
+    KINDS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// Adds kinds of pass that [`plan_kinds`] gave in an earlier process (read
+/// back from a checkpoint).
+pub fn merge_plan_kinds(kinds: &[u64]) {
+    KINDS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(kinds.iter().copied());
 }

@@ -54,7 +54,7 @@ pub use executor::{Executor, ExecutorError, DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV
 pub use files::{write_atomic, OutputClaim};
 /// The progress bar type of [`progress`] (from `indicatif`).
 pub use indicatif::ProgressBar;
-pub use ledger::{plan_digest, PlanDigest};
+pub use ledger::{merge_plan_kinds, plan_digest, plan_kinds, PlanDigest};
 pub use plan::weights;
 pub use plan::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weigh};
 pub use plan::{Plan, DEFAULT_BLOCKS};

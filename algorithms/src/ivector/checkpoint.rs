@@ -96,6 +96,7 @@ fn write(
             .map(|it| it.kept_components as f64)
             .collect::<Array1<f64>>(),
     )?;
+    crate::checkpoint::save_plan(&mut npz)?;
     npz.finish_on_root()?;
     Ok(())
 }
@@ -121,6 +122,7 @@ fn read(path: &Path) -> Result<Saved, IvectorError> {
             seconds: 0.0,
         })
         .collect();
+    crate::checkpoint::restore_plan(&mut npz)?;
     Ok(Saved {
         model,
         fingerprint: Fingerprint::from_array(&fingerprint),

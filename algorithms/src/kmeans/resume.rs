@@ -85,6 +85,7 @@ fn write(path: &Path, fingerprint: Fingerprint, progress: &Progress) -> Result<(
         "converged",
         &Array1::from_elem(1, f64::from(u8::from(progress.converged))),
     )?;
+    crate::checkpoint::save_plan(&mut npz)?;
     npz.finish_on_root()?;
     Ok(())
 }
@@ -138,6 +139,7 @@ fn read(
             seconds: 0.0,
         })
         .collect();
+    crate::checkpoint::restore_plan(&mut npz)?;
     Ok(Progress {
         centroids,
         history,

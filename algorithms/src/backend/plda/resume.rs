@@ -30,6 +30,7 @@ fn write(path: &Path, fingerprint: u64, fit: &PldaFit) -> Result<(), BackendErro
         "log_likelihood",
         &fit.log_likelihood.iter().copied().collect::<Array1<f64>>(),
     )?;
+    crate::checkpoint::save_plan(&mut npz)?;
     npz.finish_on_root()?;
     Ok(())
 }
@@ -63,6 +64,7 @@ fn read(path: &Path, ours: u64, iterations: usize, dim: usize) -> Result<PldaFit
             log_likelihood.len()
         )));
     }
+    crate::checkpoint::restore_plan(&mut npz)?;
     Ok(PldaFit {
         model,
         log_likelihood: log_likelihood.to_vec(),

@@ -136,6 +136,7 @@ pub(super) fn write(
         "selection_pass",
         &column(&|it| f64::from(u8::from(it.selection_pass))),
     )?;
+    crate::checkpoint::save_plan(&mut npz)?;
     npz.finish_on_root()?;
     Ok(())
 }
@@ -196,6 +197,7 @@ pub(super) fn read(path: &Path, ours: &Fingerprint, config: &EmConfig) -> Result
             selection_pass: selection[i] != 0.0,
         })
         .collect();
+    crate::checkpoint::restore_plan(&mut npz)?;
     Ok(Saved {
         stage,
         done,

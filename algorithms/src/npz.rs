@@ -577,11 +577,7 @@ impl NpzReader {
     pub fn read_text(&mut self, name: &str) -> Result<String, NpzError> {
         let index = self.index_of(name)?;
         let path = &self.path;
-        let bad = |reason: String| NpzError::BadArray {
-            path: path.clone(),
-            name: name.to_owned(),
-            reason,
-        };
+        let bad = |reason: String| bad_array(path, name, reason);
         let (member, size) = open_member(&mut self.zip, index, self.len, &bad, path)?;
         let mut bytes = Vec::with_capacity(size.min(1 << 20) as usize);
         io::Read::read_to_end(&mut io::Read::take(member, size), &mut bytes).map_err(|error| {
@@ -609,11 +605,7 @@ impl NpzReader {
     fn read_dyn<A: NpzElement>(&mut self, name: &str) -> Result<ArrayD<A>, NpzError> {
         let index = self.index_of(name)?;
         let path = &self.path;
-        let bad = |reason: String| NpzError::BadArray {
-            path: path.clone(),
-            name: name.to_owned(),
-            reason,
-        };
+        let bad = |reason: String| bad_array(path, name, reason);
         let fault = |fault: NpyFault| match fault {
             NpyFault::Io(error) => NpzError::Io {
                 path: path.clone(),
@@ -714,6 +706,15 @@ fn decode_text(bytes: &[u8]) -> Result<String, String> {
         .collect::<Option<String>>()
         .ok_or_else(|| "it holds a code point that is not a character".to_owned())?;
     Ok(text.trim_end_matches('\0').to_owned())
+}
+
+/// [`NpzError::BadArray`] for array `name` of the archive at `path`.
+fn bad_array(path: &Path, name: &str, reason: String) -> NpzError {
+    NpzError::BadArray {
+        path: path.to_path_buf(),
+        name: name.to_owned(),
+        reason,
+    }
 }
 
 /// Member `index` of `zip` (an archive of `len` bytes at `path`) and its

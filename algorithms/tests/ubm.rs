@@ -131,6 +131,17 @@ fn cached_files_are_read_once_and_give_the_same_bits() {
             })
             .collect()
     };
+    // Trains on cached files, deleting them after the first iteration.
+    let train_deleting = |files: &[PathBuf], cache: &FrameCache| {
+        let mut deleted = false;
+        let trained = train_ubm(&Frames::files(files).cached(cache), 4, &config, &mut |_| {
+            if !deleted {
+                files.iter().for_each(|f| std::fs::remove_file(f).unwrap());
+                deleted = true;
+            }
+        });
+        (trained, deleted)
+    };
     let dir = tempfile::tempdir().unwrap();
     let files = write(dir.path());
     let plain = train_ubm(&Frames::files(&files), 4, &config, &mut |_| {}).unwrap();
@@ -138,23 +149,10 @@ fn cached_files_are_read_once_and_give_the_same_bits() {
         let dir = tempfile::tempdir().unwrap();
         let files = write(dir.path());
         let cache = FrameCache::new(files.len(), 1 << 30);
-        let mut deleted = false;
-        let cached = Executor::threads(threads)
+        let (cached, deleted) = Executor::threads(threads)
             .unwrap()
-            .install(|| {
-                train_ubm(
-                    &Frames::files(&files).cached(&cache),
-                    4,
-                    &config,
-                    &mut |_| {
-                        if !deleted {
-                            files.iter().for_each(|f| std::fs::remove_file(f).unwrap());
-                            deleted = true;
-                        }
-                    },
-                )
-            })
-            .unwrap();
+            .install(|| train_deleting(&files, &cache));
+        let cached = cached.unwrap();
         assert!(deleted);
         assert_eq!(cache.files_held(), 4);
         assert_eq!(cache.bytes_held(), 4 * 4000 * frames.ncols());
@@ -171,19 +169,8 @@ fn cached_files_are_read_once_and_give_the_same_bits() {
     let dir = tempfile::tempdir().unwrap();
     let files = write(dir.path());
     let cache = FrameCache::new(files.len(), 0);
-    let mut deleted = false;
-    let err = train_ubm(
-        &Frames::files(&files).cached(&cache),
-        4,
-        &config,
-        &mut |_| {
-            if !deleted {
-                files.iter().for_each(|f| std::fs::remove_file(f).unwrap());
-                deleted = true;
-            }
-        },
-    )
-    .unwrap_err();
+    let (err, _) = train_deleting(&files, &cache);
+    let err = err.unwrap_err();
     assert_eq!(cache.files_held(), 0);
     assert!(err.to_string().contains("utt"), "{err}");
 }

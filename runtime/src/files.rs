@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///   replaced.
 /// - A run killed mid-write leaves its temporary behind;
 ///   [`claim_output`](crate::claim_output) at the start of the next run
-///   removes it (see the [module docs](self)).
+///   removes it (see the module documentation of `files.rs`).
 ///
 /// `write` gets a buffered writer and need not flush it. Its error type only
 /// needs a conversion from [`io::Error`], so callers can use their own error

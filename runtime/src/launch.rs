@@ -19,7 +19,7 @@ impl Executor {
     /// each rank with a pool of `SHARDKIT_THREADS` threads (default: its
     /// share of the node's cores), each rank waiting for the others at most
     /// [`SHARDKIT_MPI_TIMEOUT`](crate::MPI_TIMEOUT_ENV) seconds at one step
-    /// (see [`Executor::mpi`]). Without the feature, a launch under
+    /// (see `Executor::mpi`). Without the feature, a launch under
     /// `mpirun` is reported on standard error, since every rank would then
     /// do all the work.
     ///

@@ -10,7 +10,8 @@ use crate::features::FeatureError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FramesError {
-    /// A segment is unreadable or fails a check of [`ReadOptions`]: the
+    /// A segment is unreadable or fails a check of
+    /// [`ReadOptions`](crate::features::ReadOptions): the
     /// message names the file, or the matrix in memory.
     #[error(transparent)]
     Features(#[from] FeatureError),

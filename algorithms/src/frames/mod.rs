@@ -12,7 +12,7 @@
 //! | [`Frames::files`] | one per feature file (`.npy` or HTK), read when needed | blocks of files, balanced by file size |
 //!
 //! Every segment is checked as it is read with the frames'
-//! [`ReadOptions`] ([`Frames::options`], [`Frames::expect_dim`]): the
+//! [`ReadOptions`](crate::features::ReadOptions) ([`Frames::options`], [`Frames::expect_dim`]): the
 //! number of columns, at least one frame, no NaN or infinity. A bad file
 //! is reported by its path; a bad matrix in memory by its place
 //! (`in-memory rows`, `in-memory segment 3`).

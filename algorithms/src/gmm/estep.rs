@@ -199,7 +199,7 @@ fn chunk_stats<T: Real>(b: usize, model: &Prepared<T>, s: &mut Scratch<T>, add: 
 /// The E-step statistics of one block of frames, on the calling thread:
 /// the block kernel that [`accumulate`](super::accumulate) runs on each
 /// block. Frames are processed [`CHUNK_FRAMES`] at a time
-/// ([`TILED_CHUNK_FRAMES`] on the tiled path).
+/// (`TILED_CHUNK_FRAMES`, 256, on the tiled path).
 ///
 /// # Panics
 ///
@@ -223,7 +223,7 @@ fn tiled<T: Real>(model: &Prepared<T>) -> bool {
 /// through [`crate::__bench`]).
 ///
 /// On the AVX-512 level, an `f32` model whose `M` is a multiple of 16 takes
-/// the tiled path ([`crate::simd::tiles`]): the two products are
+/// the tiled path (`simd::tiles`): the two products are
 /// register-tiled kernels written for these shapes (the log-densities
 /// with their constants and the frames' maxima, the statistics added into
 /// the `f64` accumulators as each tile finishes) instead of faer's GEMMs

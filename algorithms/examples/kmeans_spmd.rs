@@ -47,7 +47,7 @@ use ndarray_npy::WriteNpyExt;
 use shardkit::Executor;
 use shardkit_algorithms::checkpoint::Checkpoint;
 use shardkit_algorithms::features::write_npy;
-use shardkit_algorithms::frames::Frames;
+use shardkit_algorithms::frames::{FrameCache, Frames};
 use shardkit_algorithms::kmeans::{Init, KMeans};
 use shardkit_testkit::cli::{self, Layout};
 
@@ -92,6 +92,12 @@ struct Args {
     /// iteration, and continue from it when it is there.
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
+    /// Keep up to this much of this rank's .npy files in memory after their
+    /// first read, so that each iteration reads memory (e.g. 8G; 0: read
+    /// the files in every pass) [default: a quarter of this machine's
+    /// memory].
+    #[arg(long, value_parser = cli::bytes())]
+    memory: Option<usize>,
 }
 
 /// How the centroids start.
@@ -158,9 +164,13 @@ fn fit(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         false => Vec::new(),
     };
     let views: Vec<ArrayView2<f32>> = tables.iter().map(|t| t.view()).collect();
+    let memory = args
+        .memory
+        .unwrap_or_else(|| cli::machine_memory().map_or(0, |m| (m / 4.0) as usize));
+    let cache = FrameCache::new(files.len(), memory);
     let frames = match csv {
         true => Frames::segments(&views),
-        false => Frames::files(&files),
+        false => Frames::files(&files).cached(&cache),
     };
     let init = match args.init {
         Start::PlusPlus => Init::PlusPlus,

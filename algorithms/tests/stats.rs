@@ -224,7 +224,28 @@ fn bad_tables_are_refused_naming_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.csv");
     std::fs::write(&big, "1,2e20\n").unwrap();
-    assert!(Table::read(&[&big], &o.clone().max_magnitude(1e21)).is_ok());
+    // A limit above 2^35 could overflow the exact sums: refused, not a
+    // panic later; at 2^35 the largest values sum exactly.
+    let e = Table::read(&[&big], &o.clone().max_magnitude(1e21)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("max_magnitude(1e21) is not a number in (0, 2^35]"),
+        "{e}"
+    );
+    assert!(Table::read(&[&big], &o.clone().max_magnitude(f64::NAN)).is_err());
+    let most = shardkit_algorithms::stats::MOST_MAGNITUDE;
+    let extreme = Array2::from_shape_fn((3 * 4096 + 7, 2), |(i, j)| {
+        if (i + j) % 2 == 0 {
+            most
+        } else {
+            -most
+        }
+    });
+    let table = Table::parts_with(&[extreme.view()], &o.clone().max_magnitude(most)).unwrap();
+    let m = shardkit_algorithms::stats::low_order_moments(&table).unwrap();
+    assert!(m.maximum.iter().all(|&v| v == most) && m.minimum.iter().all(|&v| v == -most));
+    let c = shardkit_algorithms::stats::covariance(&table).unwrap();
+    assert!(c.covariance.iter().all(|v| v.is_finite()));
 
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));

@@ -95,6 +95,16 @@ pub enum TableError {
         /// The limit ([`MAX_MAGNITUDE`](super::MAX_MAGNITUDE) by default).
         limit: f64,
     },
+    /// A magnitude limit that is not a number in (0, 2^35]
+    /// ([`MOST_MAGNITUDE`](super::MOST_MAGNITUDE)).
+    #[error(
+        "TableOptions::max_magnitude({limit:e}) is not a number in (0, 2^35]: above 2^35 the \
+         exact sums of a chunk's squares could overflow; rescale the data instead"
+    )]
+    Limit {
+        /// The limit given.
+        limit: f64,
+    },
     /// A file holds no data rows.
     #[error("{name}: holds no rows")]
     Empty {

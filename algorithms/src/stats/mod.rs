@@ -58,4 +58,4 @@ pub use errors::{StatsError, TableError};
 pub use moments::{low_order_moments, Moments, MomentsPartial};
 pub use pca::{Pca, PcaMethod, PcaModel};
 pub use qr::{qr, svd, Qr, Svd, RANK_TOLERANCE};
-pub use table::{Header, Table, TableOptions, CHUNK_ROWS, MAX_MAGNITUDE};
+pub use table::{Header, Table, TableOptions, CHUNK_ROWS, MAX_MAGNITUDE, MOST_MAGNITUDE};

@@ -19,6 +19,12 @@ use crate::features::{read_npy_float, NpyMatrix};
 /// the limit for short tables.
 pub const MAX_MAGNITUDE: f64 = (1u64 << 30) as f64;
 
+/// The largest limit [`TableOptions::max_magnitude`] accepts: 2^35. A
+/// chunk of [`CHUNK_ROWS`] = 2^12 rows sums products of differences of at
+/// most twice the limit, `2^12 · (2 · 2^35)^2 = 2^84`, the bound of
+/// shardkit's exact sums.
+pub const MOST_MAGNITUDE: f64 = (1u64 << 35) as f64;
+
 /// Rows per chunk of a pass. Every pass cuts each part into chunks of this
 /// many rows from the part's first row (the last chunk shorter), computes
 /// a chunk's partial result in `f64`, and adds the chunks' results exactly:
@@ -76,8 +82,10 @@ impl TableOptions {
         self
     }
 
-    /// The largest magnitude accepted ([`MAX_MAGNITUDE`] by default). Above
-    /// 2^40 the exact sums of a table of a few thousand rows can overflow.
+    /// The largest magnitude accepted ([`MAX_MAGNITUDE`] by default), at
+    /// most [`MOST_MAGNITUDE`] = 2^35: above it, the exact sum of a chunk's
+    /// squares could leave the range shardkit sums exactly (reading a table
+    /// with a larger limit is an error, [`TableError::Limit`]).
     pub fn max_magnitude(mut self, limit: f64) -> Self {
         self.max_magnitude = limit;
         self
@@ -497,6 +505,9 @@ fn parse_cell(cell: &str) -> Option<f64> {
 
 /// Checks every value of `rows`: finite and within `limit`.
 fn check_values(name: &str, rows: ArrayView2<'_, f64>, limit: f64) -> Result<(), TableError> {
+    if !(limit > 0.0 && limit <= MOST_MAGNITUDE) {
+        return Err(TableError::Limit { limit });
+    }
     // A fast scan first (a maximum of magnitudes, NaN-propagating), then
     // the first bad value found again in row order.
     let mut worst = 0.0f64;

@@ -403,8 +403,12 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
 
     // Errors name the file they happened in: the first failing file in
     // list order, whichever shard saw it first.
+    // (Written once, by rank 0, atomically: were every rank to write it,
+    // one rank's rewrite could truncate the file while another measures
+    // its size, the weight of its block, and the ranks' plans would
+    // differ.)
     let garbage = dir.0.join("garbage.npy");
-    fs::write(&garbage, b"not an npy file")?;
+    shardkit::write_on_root(&garbage, |w| w.write_all(b"not an npy file"))?;
     let missing = dir.0.join("missing.npy");
     let mut bad = files.clone();
     bad.insert(7, garbage.clone());
@@ -429,7 +433,7 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(&header);
     bytes.extend_from_slice(&[0; 16]);
-    fs::write(&huge, bytes)?;
+    shardkit::write_on_root(&huge, |w| w.write_all(&bytes))?;
     match accumulate(&[files[0].clone(), huge.clone()], DIMS) {
         Err(StatsError::Truncated {
             path,

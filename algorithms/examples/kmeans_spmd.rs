@@ -164,9 +164,7 @@ fn fit(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         false => Vec::new(),
     };
     let views: Vec<ArrayView2<f32>> = tables.iter().map(|t| t.view()).collect();
-    let memory = args
-        .memory
-        .unwrap_or_else(|| cli::machine_memory().map_or(0, |m| (m / 4.0) as usize));
+    let memory = cli::memory_budget(args.memory);
     let cache = FrameCache::new(files.len(), memory);
     let frames = match csv {
         true => Frames::segments(&views),

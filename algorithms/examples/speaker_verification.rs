@@ -1304,9 +1304,7 @@ fn evaluate(
                 let em = EmConfig::new();
                 let bar = shardkit::progress(em.total_iterations(components) as u64, "UBM EM");
                 let train_files = npy(corpus, &train_ids);
-                let memory = args
-                    .memory
-                    .unwrap_or_else(|| cli::machine_memory().map_or(0, |m| (m / 4.0) as usize));
+                let memory = cli::memory_budget(args.memory);
                 let cache = FrameCache::new(train_files.len(), memory);
                 let frames = corpus.frames(&train_files).cached(&cache);
                 let report = &mut |_: &_| bar.inc(1);

@@ -166,9 +166,7 @@ fn train(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let files = read_list(&list)?;
-    let memory = args
-        .memory
-        .unwrap_or_else(|| cli::machine_memory().map_or(0, |m| (m / 4.0) as usize));
+    let memory = cli::memory_budget(args.memory);
     let cache = FrameCache::new(files.len(), memory);
     let data = Frames::files(&files).cached(&cache);
     let config = EmConfig::new()

@@ -19,20 +19,25 @@ static KINDS: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
 
 /// FNV-1a, stable across processes and platforms.
 pub(crate) fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    fnv_more(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// FNV-1a from state `h`, over more bytes.
+fn fnv_more(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Counts one call of `function`: over `blocks` blocks of the same data,
 /// or (`None`) over each rank's own data.
 pub(crate) fn note(function: &str, blocks: Option<usize>) {
-    let mut bytes = function.as_bytes().to_vec();
-    match blocks {
-        Some(n) => bytes.extend_from_slice(&(n as u64).to_le_bytes()),
-        None => bytes.extend_from_slice(b" (local)"),
-    }
-    let kind = fnv(&bytes);
+    // (Hashed in two steps: every call passes here, so no allocation.)
+    let named = fnv(function.as_bytes());
+    let kind = match blocks {
+        Some(n) => fnv_more(named, &(n as u64).to_le_bytes()),
+        None => fnv_more(named, b" (local)"),
+    };
     KINDS.lock().unwrap_or_else(|e| e.into_inner()).insert(kind);
 }
 

@@ -70,6 +70,12 @@ pub fn machine_memory() -> Option<f64> {
     })
 }
 
+/// The budget of a `--memory` option: the bytes given, else a quarter of
+/// this machine's memory (none where that cannot be read).
+pub fn memory_budget(given: Option<usize>) -> usize {
+    given.unwrap_or_else(|| machine_memory().map_or(0, |m| (m / 4.0) as usize))
+}
+
 /// The value parser of a size in bytes such as `--memory`: a whole number
 /// with an optional suffix `K`, `M`, `G` or `T` (powers of 1024), e.g.
 /// `512M`, `4G`, `0`.

@@ -54,6 +54,25 @@
 //! GMM-UBM system its own): nothing is extracted and no `--data` is
 //! needed. Whether such features match `--models` cannot be checked.
 //!
+//! SIDEKIT's HDF5 feature files are read as they are, when the program is
+//! built with the `hdf5` feature (`--features hdf5`; without it, such a
+//! file is refused, naming it): `--features DIR` where a segment has no
+//! `DIR/id.npy` but a `DIR/id.h5` holding show `id` (what a
+//! FeaturesServer with `feature_filename_structure="DIR/{}.h5"` reads),
+//! or `--features FILE.h5`, one file holding every show (a structure
+//! without `{}`). `--h5-datasets` chooses the datasets (`cep` by default,
+//! `fb`, `bnf`, and `energy` as a first column: `energy,cep`), `--h5-vad`
+//! keeps only the frames of each show's `vad` labels. The features are
+//! used as stored: the Δ, ΔΔ and CMVN that a FeaturesServer may add when
+//! it loads them are not applied. Each show is read once into
+//! `--out`/features-sidekit/id.npy.
+//!
+//! ```text
+//! cargo run --release -p shardkit-algorithms --features hdf5 --example speaker_verification -- \
+//!     --features feat/ --train train.idmap --enrol enrol.idmap --trials trials.ndx --key trials.key \
+//!     --h5-datasets energy,cep --h5-vad
+//! ```
+//!
 //! # Settings
 //!
 //! Every setting of the systems (the whole front end, as the library's
@@ -422,14 +441,30 @@ struct Args {
     #[arg(long, requires = "enrol", conflicts_with_all = ["folds", "train"])]
     models: Option<PathBuf>,
     /// Protocol files: read segment `id`'s features from `DIR/id.npy`
-    /// (frames × columns, float32, e.g. converted from Kaldi or SIDEKIT)
-    /// instead of extracting them from WAV files (no --data needed). The
-    /// GMM-UBM system reads them too, unless --gmm-features names its own.
+    /// (frames × columns, float32, e.g. converted from Kaldi) or, where
+    /// there is none, from show `id` of SIDEKIT's `DIR/id.h5`; or from show
+    /// `id` of one SIDEKIT HDF5 feature file `DIR` (built with the `hdf5`
+    /// feature); instead of extracting them from WAV files (no --data
+    /// needed). The GMM-UBM system reads them too, unless --gmm-features
+    /// names its own.
     #[arg(long, value_name = "DIR", requires = "enrol", conflicts_with_all = ["low_hz", "high_hz", "vad_db", "delta_window", "gmm_delta_window", "delta_edges", "cmvn"])]
     features: Option<PathBuf>,
-    /// With --features: the GMM-UBM system's own features, `DIR/id.npy`.
+    /// With --features: the GMM-UBM system's own features, `DIR/id.npy`
+    /// (or SIDEKIT HDF5 files, as for --features).
     #[arg(long, value_name = "DIR", requires = "features")]
     gmm_features: Option<PathBuf>,
+    /// With --features naming SIDEKIT HDF5 files: the datasets read, as
+    /// SIDEKIT's `dataset_list`: `cep`, `fb` or `bnf`, and `energy` if
+    /// listed (`energy,cep`: the energy is then the first column, as
+    /// SIDEKIT stacks them)
+    /// [default: cep].
+    #[arg(long, value_name = "LIST", requires = "features", value_parser = parse_h5_datasets)]
+    h5_datasets: Option<H5Datasets>,
+    /// With --features naming SIDEKIT HDF5 files: keep only the frames
+    /// that each show's `vad` dataset marks as speech (SIDEKIT's
+    /// `keep_all_features=False`) [default: every frame].
+    #[arg(long, requires = "features")]
+    h5_vad: bool,
     /// Every setting of the systems from this TOML file instead of the
     /// options below (an earlier run's --out/settings.toml repeats it;
     /// fields it lacks take their defaults).
@@ -528,6 +563,43 @@ struct Args {
     /// Seed of the generated corpus and of the initial T.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+}
+
+/// `--h5-datasets`: what is read of each show of a SIDEKIT HDF5 feature
+/// file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct H5Datasets {
+    /// `cep`, `fb` or `bnf`.
+    stream: &'static str,
+    /// `energy` too, as the first column.
+    energy: bool,
+}
+
+fn parse_h5_datasets(s: &str) -> std::result::Result<H5Datasets, String> {
+    let mut read = H5Datasets {
+        stream: "",
+        energy: false,
+    };
+    for name in s.split(',').map(str::trim) {
+        match name {
+            "energy" if !read.energy => read.energy = true,
+            "cep" | "fb" | "bnf" if read.stream.is_empty() => {
+                read.stream = ["cep", "fb", "bnf"]
+                    .into_iter()
+                    .find(|n| *n == name)
+                    .unwrap_or("cep");
+            }
+            _ => {
+                return Err(format!(
+                    "`{name}`: expected one of cep, fb, bnf, after energy if wanted (e.g. `energy,cep`), each once"
+                ))
+            }
+        }
+    }
+    if read.stream.is_empty() {
+        return Err("name one of cep, fb, bnf (e.g. `cep` or `energy,cep`)".into());
+    }
+    Ok(read)
 }
 
 /// A set of takes: ranges of file indices.
@@ -843,6 +915,7 @@ fn run(args: &Args) -> Result<()> {
         feature_dir,
         config,
         given,
+        sidekit: None,
     };
     let ivector = corpus(settings.front_end.clone(), feature_dir);
     let gmm = match &args.gmm_features {
@@ -851,7 +924,7 @@ fn run(args: &Args) -> Result<()> {
         None => (settings.gmm_front_end() != settings.front_end)
             .then(|| corpus(settings.gmm_front_end(), args.out.join("features-gmm"))),
     };
-    let corpora = Corpora { ivector, gmm };
+    let mut corpora = Corpora { ivector, gmm };
     // The front end the models are trained on is recorded beside them, and
     // models given with --models must have been trained on this one.
     let front_end = corpora
@@ -882,26 +955,48 @@ fn run(args: &Args) -> Result<()> {
     }
 
     let segments: BTreeSet<String> = lists.iter().flat_map(Lists::segments).collect();
+    if given {
+        // Given features: `.npy` files, or shows of SIDEKIT HDF5 files;
+        // missing ones are named before any work.
+        let ivector = std::iter::once((&mut corpora.ivector, "features-sidekit"));
+        let gmm = corpora.gmm.as_mut().map(|c| (c, "features-sidekit-gmm"));
+        for (corpus, cache) in ivector.chain(gmm) {
+            let cache = args.out.join(cache);
+            corpus.sidekit = given_features(&corpus.feature_dir, &segments, &cache)?;
+        }
+    } else {
+        let missing: Vec<&String> = segments
+            .iter()
+            .filter(|id| !corpora.ivector.wav(id).is_file())
+            .collect();
+        if let Some(first) = missing.first() {
+            return Err(format!(
+                "{} of the {} segments the lists name have no recording, e.g. {} (looked for {})",
+                missing.len(),
+                segments.len(),
+                first,
+                corpora.ivector.wav(first).display()
+            )
+            .into());
+        }
+    }
+    let corpora = corpora;
     let source = |id: &str| match given {
         true => corpora.ivector.npy(id),
         false => corpora.ivector.wav(id),
     };
-    let missing: Vec<&String> = segments.iter().filter(|id| !source(id).is_file()).collect();
-    if let Some(first) = missing.first() {
-        return Err(format!(
-            "{} of the {} segments the lists name have no {}, e.g. {} (looked for {})",
-            missing.len(),
-            segments.len(),
-            if given { "feature file" } else { "recording" },
-            first,
-            source(first).display()
-        )
-        .into());
-    }
     for corpus in corpora.all().filter(|c| !c.given) {
         stages.run(&format!("MFCC ({})", corpus.config), || {
             features(corpus, &segments, &corpus.config)
         })?;
+    }
+    for corpus in corpora.all() {
+        if let Some(sidekit) = &corpus.sidekit {
+            stages.run(
+                &format!("SIDEKIT HDF5 features ({} shows)", sidekit.shows.len()),
+                || sidekit.convert(args),
+            )?;
+        }
     }
     // Every model and score file says what made it: these settings, and
     // the contents of the recordings (or given features) and of the models
@@ -1072,6 +1167,152 @@ struct Corpus {
     config: MfccConfig,
     /// The features were given (--features): none are extracted.
     given: bool,
+    /// Given segments read from SIDEKIT HDF5 files.
+    sidekit: Option<SidekitInput>,
+}
+
+/// The given segments that are shows of SIDEKIT HDF5 feature files: each
+/// is read once (`--h5-datasets`, `--h5-vad`) into `cache/id.npy`, which
+/// the passes then read as any `.npy` feature file. (Every rank writes the
+/// same bytes, each file atomically.)
+struct SidekitInput {
+    /// `--out`/features-sidekit (or features-sidekit-gmm).
+    cache: PathBuf,
+    /// Segment id → the HDF5 file holding it as a show.
+    shows: BTreeMap<String, PathBuf>,
+}
+
+/// Where the given features of `segments` are: in folder `given`,
+/// segment `id` is `given/id.npy`, or else `given/id.h5`, a SIDEKIT feature
+/// file holding show `id` (FeaturesServer's
+/// `feature_filename_structure="given/{}.h5"`); a file `given` is one
+/// SIDEKIT feature file holding every show (a structure without `{}`).
+/// Segments with neither, and shows a single file lacks, are refused here,
+/// before any work, naming the first.
+fn given_features(
+    given: &Path,
+    segments: &BTreeSet<String>,
+    cache: &Path,
+) -> Result<Option<SidekitInput>> {
+    let mut shows = BTreeMap::new();
+    if given.is_file() {
+        let held = sidekit_shows(given)?;
+        let missing: Vec<&String> = segments.iter().filter(|id| !held.contains(*id)).collect();
+        if let Some(first) = missing.first() {
+            return Err(format!(
+                "--features {}: {} of the {} segments the lists name are not shows of this SIDEKIT feature file, e.g. {} (it holds {} shows)",
+                given.display(),
+                missing.len(),
+                segments.len(),
+                first,
+                held.len()
+            )
+            .into());
+        }
+        shows.extend(segments.iter().map(|id| (id.clone(), given.to_path_buf())));
+    } else {
+        let mut missing = Vec::new();
+        for id in segments {
+            let h5 = given.join(format!("{id}.h5"));
+            if given.join(format!("{id}.npy")).is_file() {
+                continue;
+            } else if h5.is_file() {
+                shows.insert(id.clone(), h5);
+            } else {
+                missing.push(id);
+            }
+        }
+        if let Some(first) = missing.first() {
+            return Err(format!(
+                "{} of the {} segments the lists name have no feature file, e.g. {} (looked for {} and {})",
+                missing.len(),
+                segments.len(),
+                first,
+                given.join(format!("{first}.npy")).display(),
+                given.join(format!("{first}.h5")).display()
+            )
+            .into());
+        }
+        if let Some(file) = shows.values().next() {
+            sidekit_available(file)?;
+        }
+    }
+    Ok((!shows.is_empty()).then(|| SidekitInput {
+        cache: cache.to_path_buf(),
+        shows,
+    }))
+}
+
+/// The shows of a SIDEKIT HDF5 feature file.
+#[cfg(feature = "hdf5")]
+fn sidekit_shows(file: &Path) -> Result<BTreeSet<String>> {
+    let shows = shardkit_algorithms::features::sidekit_h5_shows(file)?;
+    Ok(shows.into_iter().collect())
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn sidekit_shows(file: &Path) -> Result<BTreeSet<String>> {
+    sidekit_available(file).map(|()| BTreeSet::new())
+}
+
+/// Whether SIDEKIT HDF5 feature files can be read: this program must be
+/// built with the `hdf5` feature.
+fn sidekit_available(file: &Path) -> Result<()> {
+    if cfg!(feature = "hdf5") {
+        return Ok(());
+    }
+    Err(format!(
+        "--features: {} is read as a SIDEKIT HDF5 feature file, but this program was built without HDF5 support: rebuild it with `--features hdf5` (cargo run --release -p shardkit-algorithms --features hdf5 --example speaker_verification -- ...; it needs the system's libhdf5, e.g. libhdf5-dev)",
+        file.display()
+    )
+    .into())
+}
+
+impl SidekitInput {
+    /// Reads every show into `cache/id.npy`.
+    #[cfg(feature = "hdf5")]
+    fn convert(&self, args: &Args) -> Result<()> {
+        use shardkit_algorithms::features::{
+            read_sidekit_h5, write_npy, SidekitRead, SidekitStream,
+        };
+        let datasets = args.h5_datasets.unwrap_or(H5Datasets {
+            stream: "cep",
+            energy: false,
+        });
+        let stream = match datasets.stream {
+            "fb" => SidekitStream::Fb,
+            "bnf" => SidekitStream::Bnf,
+            _ => SidekitStream::Cep,
+        };
+        let read = SidekitRead::new()
+            .stream(stream)
+            .with_energy(datasets.energy)
+            .vad_only(args.h5_vad);
+        let bar = shardkit::progress(self.shows.len() as u64, "SIDEKIT features");
+        for (id, file) in &self.shows {
+            let frames = read_sidekit_h5(file, id, &read)?;
+            let npy = self.npy(id);
+            if let Some(folder) = npy.parent() {
+                cli::create_dir(folder)?;
+            }
+            write_npy(&npy, &frames)?;
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+
+    #[cfg(not(feature = "hdf5"))]
+    fn convert(&self, _args: &Args) -> Result<()> {
+        match self.shows.values().next() {
+            Some(file) => sidekit_available(file),
+            None => Ok(()),
+        }
+    }
+
+    fn npy(&self, id: &str) -> PathBuf {
+        self.cache.join(format!("{id}.npy"))
+    }
 }
 
 /// The features of the i-vector systems, and the GMM-UBM system's where
@@ -1093,7 +1334,10 @@ impl Corpus {
     }
 
     fn npy(&self, id: &str) -> PathBuf {
-        self.feature_dir.join(format!("{id}.npy"))
+        match &self.sidekit {
+            Some(sidekit) if sidekit.shows.contains_key(id) => sidekit.npy(id),
+            _ => self.feature_dir.join(format!("{id}.npy")),
+        }
     }
 
     fn frames<'a>(&self, files: &'a [PathBuf]) -> Frames<'a> {

@@ -858,8 +858,156 @@ fn feature_file_errors_name_file_show_and_dataset() {
     assert!(matches!(err, FeatureError::Io { .. }), "{err}");
 }
 
+/// The rows `rows` of `x`.
+fn rows(x: &Array2<f32>, rows: &[usize]) -> Array2<f32> {
+    x.select(ndarray::Axis(0), rows)
+}
+
+#[test]
+fn reads_segments_with_edge_padding() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feat.h5");
+    // 6 frames; vad = [0, 1, 1, 0, 1, 0].
+    let (cep, _, _) = write_feature_file(&path, Some(0));
+    let read =
+        |start, stop| read_sidekit_h5(&path, "spk1/s1", &SidekitRead::new().frames(start, stop));
+    // Inside the show: frames start..stop, the stop not included.
+    assert_eq!(read(Some(2), Some(4)).unwrap(), rows(&cep, &[2, 3]));
+    assert_eq!(read(None, Some(2)).unwrap(), rows(&cep, &[0, 1]));
+    assert_eq!(read(Some(4), None).unwrap(), rows(&cep, &[4, 5]));
+    assert_eq!(read(None, None).unwrap(), cep);
+    // Before the first frame: the first repeated; after the last: the last.
+    assert_eq!(
+        read(Some(-2), Some(3)).unwrap(),
+        rows(&cep, &[0, 0, 0, 1, 2])
+    );
+    assert_eq!(
+        read(Some(4), Some(9)).unwrap(),
+        rows(&cep, &[4, 5, 5, 5, 5])
+    );
+    assert_eq!(
+        read(Some(-1), Some(7)).unwrap(),
+        rows(&cep, &[0, 0, 1, 2, 3, 4, 5, 5])
+    );
+    // An empty range reads no frame, as SIDEKIT's slice.
+    assert_eq!(read(Some(3), Some(3)).unwrap().dim(), (0, 3));
+
+    // The vad labels are padded as the frames, then select them: frames
+    // [0, 0, 1, 2, 3, 4, 5, 5, 5] have labels [0, 0, 1, 1, 0, 1, 0, 0, 0].
+    let speech = SidekitRead::new().vad_only(true).frames(Some(-1), Some(8));
+    assert_eq!(
+        read_sidekit_h5(&path, "spk1/s1", &speech).unwrap(),
+        rows(&cep, &[1, 2, 4])
+    );
+    // Frames [1, 2, 3] of an IdMap span 1..4, energy first.
+    let span = FrameSpan { start: 1, stop: 4 };
+    let got = read_sidekit_h5(
+        &path,
+        "spk1/s1",
+        &SidekitRead::new().with_energy(true).span(span),
+    )
+    .unwrap();
+    assert_eq!(got.column(0).to_vec(), [11.0, 12.0, 13.0]);
+    assert_eq!(got.slice(ndarray::s![.., 1..]), rows(&cep, &[1, 2, 3]));
+
+    // Nothing to pad from, a stop before the start, a negative stop.
+    for (start, stop, says) in [
+        (Some(6), Some(8), "none of them is in the show"),
+        (Some(-3), Some(0), "none of them is in the show"),
+        (Some(3), Some(1), "the stop is before the start"),
+        (Some(-5), Some(-1), "a negative stop"),
+    ] {
+        let err = read(start, stop).unwrap_err();
+        expect_feature_error(err, &path, Some("spk1/s1"), Some("cep"), says);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Cross-checks with h5py (skipped when python3 has no h5py).
+
+#[test]
+fn segments_match_a_numpy_read_hdf5_segment() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("feat.h5");
+    let cases: [(Option<i64>, Option<i64>); 8] = [
+        (None, None),
+        (Some(0), Some(37)),
+        (Some(5), Some(20)),
+        (Some(-4), Some(10)),
+        (Some(30), Some(45)),
+        (Some(-3), Some(40)),
+        (None, Some(50)),
+        (Some(-7), None),
+    ];
+    let py = |v: Option<i64>| v.map_or("None".to_owned(), |v| v.to_string());
+    let list = cases
+        .iter()
+        .map(|&(a, b)| format!("({}, {})", py(a), py(b)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // SIDEKIT's read_hdf5_segment (uncompressed), then FeaturesServer's
+    // `feat[label]`, written anew with numpy: each result saved as .npy.
+    let code = format!(
+        r#"
+import h5py, numpy as np
+rng = np.random.default_rng(5)
+n = 37
+cep = rng.standard_normal((n, 4)).astype("float32")
+energy = rng.standard_normal(n).astype("float32")
+vad = (rng.random(n) < 0.6).astype("int8")
+vad[0] = 1; vad[-1] = 1
+opts = dict(compression="gzip", fletcher32=True)
+with h5py.File({file}, "w") as f:
+    f.create_dataset("compression", data=0)
+    f.create_dataset("a/b/cep", data=cep, maxshape=(None, None), **opts)
+    f.create_dataset("a/b/energy", data=energy, maxshape=(None,), **opts)
+    f.create_dataset("a/b/vad", data=vad, maxshape=(None,), **opts)
+def segment(start, stop):
+    length = cep.shape[0]
+    if start is None: start = 0
+    before = -start if start < 0 else 0
+    start = max(start, 0)
+    if stop is None: stop = length
+    after = stop - length if stop > length else 0
+    stop = min(stop, length)
+    feat = np.hstack([energy[start:stop, None], cep[start:stop]])
+    label = vad.astype(bool)[start:stop]
+    feat = np.pad(feat, ((before, after), (0, 0)), mode="edge")
+    label = np.pad(label, (before, after), mode="edge")
+    return feat, feat[label]
+for i, (start, stop) in enumerate([{list}]):
+    feat, speech = segment(start, stop)
+    np.save({dir} + "/all%d.npy" % i, feat)
+    np.save({dir} + "/speech%d.npy" % i, speech)
+print("ok")
+"#,
+        file = py_str(&file),
+        dir = py_str(dir.path()),
+    );
+    let Some(out) = run_python(&code, &["h5py"]) else {
+        return;
+    };
+    assert_eq!(out.trim(), "ok");
+    for (i, &(start, stop)) in cases.iter().enumerate() {
+        for (vad, name) in [(false, "all"), (true, "speech")] {
+            let read = SidekitRead::new()
+                .with_energy(true)
+                .vad_only(vad)
+                .frames(start, stop);
+            let got = read_sidekit_h5(&file, "a/b", &read).unwrap();
+            let want = read_npy(dir.path().join(format!("{name}{i}.npy"))).unwrap();
+            assert_eq!(got.dim(), want.dim(), "{start:?}..{stop:?} {name}");
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{start:?}..{stop:?} {name}"
+            );
+        }
+    }
+}
 
 #[test]
 fn h5py_reads_what_we_write() {

@@ -41,9 +41,10 @@ impl SidekitStream {
 ///
 /// ```
 /// use shardkit_algorithms::features::{SidekitRead, SidekitStream};
-/// let read = SidekitRead::new().with_energy(true).vad_only(true);
+/// let read = SidekitRead::new().with_energy(true).vad_only(true).frames(Some(-2), Some(300));
 /// assert_eq!(read.stream, SidekitStream::Cep);
 /// assert!(read.energy && read.vad_only);
+/// assert_eq!((read.start, read.stop), (Some(-2), Some(300)));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -57,6 +58,12 @@ pub struct SidekitRead {
     /// Whether only the frames whose `vad` label is set are kept (SIDEKIT's
     /// `keep_all_features=False`). The show must then have a `vad` dataset.
     pub vad_only: bool,
+    /// The first frame read (SIDEKIT's `read_hdf5_segment` `start`; `None`:
+    /// 0). Below 0, the first frame is repeated in front, `-start` times.
+    pub start: Option<i64>,
+    /// The frame after the last one read (`stop`; `None`: the show's
+    /// length). Past the length, the last frame is repeated at the end.
+    pub stop: Option<i64>,
 }
 
 impl SidekitRead {
@@ -83,6 +90,67 @@ impl SidekitRead {
         self.vad_only = vad_only;
         self
     }
+
+    /// Reads frames `start..stop` only, as SIDEKIT's `read_hdf5_segment`
+    /// reads them: `None` is the show's edge; frames before the first or
+    /// after the last are copies of the first or the last (numpy's
+    /// `pad(mode='edge')`), so that `stop - start` frames are read (before
+    /// [`vad_only`](Self::vad_only) keeps the speech frames among them,
+    /// their labels padded the same way).
+    pub fn frames(mut self, start: Option<i64>, stop: Option<i64>) -> Self {
+        self.start = start;
+        self.stop = stop;
+        self
+    }
+
+    /// Reads the frames of an IdMap entry's span: `span.start..span.stop`,
+    /// as SIDEKIT's `StatServer` slices a segment's features
+    /// (`cep[start:stop]`: the frame `stop` is not read).
+    pub fn span(self, span: crate::protocol::FrameSpan) -> Self {
+        // Spans come from IdMaps, whose bounds SIDEKIT stores as int32.
+        let frame = |f: u64| Some(i64::try_from(f).unwrap_or(i64::MAX));
+        self.frames(frame(span.start), frame(span.stop))
+    }
+}
+
+/// The frames a segment read takes from a show of `len` frames, in order,
+/// as SIDEKIT's `read_hdf5_segment` takes them: `start..stop` within the
+/// show, the first of them repeated in front where `start < 0` and the
+/// last repeated at the end where `stop > len`.
+fn segment_frames(len: usize, start: Option<i64>, stop: Option<i64>) -> Result<Vec<usize>, String> {
+    let len_i = i64::try_from(len).unwrap_or(i64::MAX);
+    let start = start.unwrap_or(0);
+    let stop = stop.unwrap_or(len_i);
+    if stop < start {
+        return Err(format!(
+            "frames {start}..{stop}: the stop is before the start"
+        ));
+    }
+    if stop < 0 {
+        // Python would count a negative stop from the end.
+        return Err(format!(
+            "frames {start}..{stop}: a negative stop (SIDEKIT's slice would count it from the end)"
+        ));
+    }
+    let before = usize::try_from(-start.min(0)).unwrap_or(usize::MAX);
+    let after = usize::try_from((stop - len_i).max(0)).unwrap_or(usize::MAX);
+    let lo = usize::try_from(start.max(0)).unwrap_or(usize::MAX).min(len);
+    let hi = usize::try_from(stop.min(len_i)).unwrap_or(0);
+    if lo >= hi && before + after > 0 {
+        return Err(format!(
+            "frames {start}..{stop} of a show of {len}: none of them is in the show, so there is no edge frame to repeat"
+        ));
+    }
+    let total = before
+        .checked_add(hi.saturating_sub(lo))
+        .and_then(|n| n.checked_add(after))
+        .filter(|&n| n <= 1 << 40)
+        .ok_or_else(|| format!("frames {start}..{stop}: too many to read"))?;
+    let mut frames = Vec::with_capacity(total);
+    frames.extend(std::iter::repeat_n(lo, before));
+    frames.extend(lo..hi);
+    frames.extend(std::iter::repeat_n(hi.saturating_sub(1), after));
+    Ok(frames)
 }
 
 /// How a file stores its features: its root dataset `compression`.
@@ -332,13 +400,19 @@ fn percentile(
 /// SIDEKIT's default) uint8 codes with `NAME_header` and `NAME_min_range`.
 /// All three are decoded as SIDEKIT decodes them, in float32.
 ///
+/// [`SidekitRead::frames`] (or [`SidekitRead::span`]) reads a segment of
+/// the show, as `read_hdf5_segment` does: frames `start..stop`, padded
+/// with copies of the edge frames where the bounds reach beyond the show;
+/// the `vad` labels are taken from the same frames.
+///
 /// # Errors
 ///
 /// [`FeatureError::Io`] if the file cannot be read; [`FeatureError::Hdf5`]
 /// naming the file, the show and the dataset for a file that is not HDF5,
 /// a show it does not hold, a missing dataset (`vad` too, when
-/// `vad_only`), a wrong type or shape, or streams whose frame counts
-/// differ.
+/// `vad_only`), a wrong type or shape, streams whose frame counts
+/// differ, or segment bounds that read nothing to pad from (all beyond the
+/// show), a stop before the start, or a negative stop.
 ///
 /// # Examples
 ///
@@ -382,6 +456,14 @@ pub fn read_sidekit_h5(
         frames = ndarray::concatenate(Axis(1), &[energy.view(), frames.view()])
             .map_err(|e| place.err(Some("energy"), format!("cannot join: {e}")))?;
     }
+    let stored_frames = frames.nrows();
+    let segment = (read.start.is_some() || read.stop.is_some())
+        .then(|| segment_frames(frames.nrows(), read.start, read.stop))
+        .transpose()
+        .map_err(|reason| place.err(Some(stream), reason))?;
+    if let Some(rows) = &segment {
+        frames = frames.select(Axis(0), rows);
+    }
     if read.vad_only {
         let ds = h5::dataset(&group, "vad").map_err(|r| place.err(Some("vad"), r))?;
         let n = match ds.shape().as_slice() {
@@ -393,15 +475,19 @@ pub fn read_sidekit_h5(
                 ))
             }
         };
-        if n != frames.nrows() {
+        if n != stored_frames {
             return Err(place.err(
                 Some("vad"),
-                format!("{n} labels, but `{stream}` has {} frames", frames.nrows()),
+                format!("{n} labels, but `{stream}` has {stored_frames} frames"),
             ));
         }
         let labels = h5::read_ints(&ds).map_err(|r| place.err(Some("vad"), r))?;
-        let keep: Vec<usize> = (0..n).filter(|&i| labels[i] != 0).collect();
+        let keep: Vec<usize> = match &segment {
+            Some(rows) => (0..rows.len()).filter(|&i| labels[rows[i]] != 0).collect(),
+            None => (0..n).filter(|&i| labels[i] != 0).collect(),
+        };
         frames = frames.select(Axis(0), &keep);
     }
     Ok(frames)
 }
+

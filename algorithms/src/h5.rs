@@ -281,6 +281,16 @@ fn write_fixed<const N: usize>(
     }
 }
 
+/// Writes `value` as the scalar dataset `name`, without filters (as h5py
+/// writes `create_dataset(name, data=value)` for a scalar).
+pub(crate) fn write_scalar<T: H5Type>(group: &Group, name: &str, value: &T) -> Result<(), String> {
+    group
+        .new_dataset::<T>()
+        .create(name)
+        .and_then(|ds| ds.write_scalar(value))
+        .map_err(write_err)
+}
+
 /// Writes `text` as the scalar attribute `name` of `group`, a
 /// variable-length UTF-8 string (h5py reads it as `str`).
 pub(crate) fn write_text_attr(group: &Group, name: &str, text: &str) -> Result<(), String> {

@@ -12,7 +12,8 @@ use hdf5::types::{FixedAscii, FloatSize, IntSize, TypeDescriptor};
 use hdf5::{File, Group, SimpleExtents};
 use ndarray::{arr0, array, Array1, Array2, ArrayView, Dimension};
 use shardkit_algorithms::features::{
-    read_npy, read_sidekit_h5, sidekit_h5_shows, FeatureError, SidekitRead, SidekitStream,
+    read_npy, read_sidekit_h5, sidekit_h5_shows, write_npy, write_sidekit_h5, FeatureError,
+    SidekitRead, SidekitShow, SidekitStream,
 };
 use shardkit_algorithms::protocol::{
     DatasetElement, FrameSpan, IdMap, IdMapEntry, Key, Location, Ndx, ProtocolError, Scores,
@@ -923,8 +924,199 @@ fn reads_segments_with_edge_padding() {
     }
 }
 
+/// Two shows: `spk1/utt1` (cep, energy, vad) and `utt2` (fb only).
+fn written_shows() -> (Array2<f32>, Array1<f32>, Vec<bool>, Array2<f32>) {
+    let cep = Array2::from_shape_fn((7, 3), |(t, c)| (t * 3 + c) as f32 * 0.37 - 2.0);
+    let energy = Array1::from_shape_fn(7, |t| 60.0 - t as f32 * 1.5);
+    let vad = vec![false, true, true, false, true, true, false];
+    let fb = Array2::from_shape_fn((4, 5), |(t, c)| (t as f32).mul_add(0.1, c as f32));
+    (cep, energy, vad, fb)
+}
+
+#[test]
+fn writes_feature_files_in_sidekit_layout() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("written.h5");
+    let (cep, energy, vad, fb) = written_shows();
+    let shows = [
+        SidekitShow::new("spk1/utt1")
+            .cep(cep.view())
+            .energy(energy.view())
+            .vad(&vad),
+        SidekitShow::new("utt2").fb(fb.view()),
+    ];
+    write_sidekit_h5(&path, &shows).unwrap();
+
+    // Read back: the same bits.
+    assert_eq!(sidekit_h5_shows(&path).unwrap(), ["spk1/utt1", "utt2"]);
+    assert_eq!(
+        read_sidekit_h5(&path, "spk1/utt1", &SidekitRead::new()).unwrap(),
+        cep
+    );
+    let speech = read_sidekit_h5(
+        &path,
+        "spk1/utt1",
+        &SidekitRead::new().with_energy(true).vad_only(true),
+    )
+    .unwrap();
+    let keep = [1, 2, 4, 5];
+    assert_eq!(speech.column(0), energy.select(ndarray::Axis(0), &keep));
+    assert_eq!(speech.slice(ndarray::s![.., 1..]), rows(&cep, &keep));
+    let read_fb = SidekitRead::new().stream(SidekitStream::Fb);
+    assert_eq!(read_sidekit_h5(&path, "utt2", &read_fb).unwrap(), fb);
+
+    // The layout: compression 0; means and deviations over speech frames.
+    let f = File::open(&path).unwrap();
+    let compression = f.dataset("compression").unwrap();
+    assert!(compression.shape().is_empty());
+    assert_eq!(compression.read_scalar::<i64>().unwrap(), 0);
+    assert_eq!(
+        descriptor(&f, "spk1/utt1/vad"),
+        TypeDescriptor::Integer(IntSize::U1)
+    );
+    assert_eq!(
+        f.dataset("spk1/utt1/vad")
+            .unwrap()
+            .read_raw::<i8>()
+            .unwrap(),
+        [0, 1, 1, 0, 1, 1, 0]
+    );
+    let mean = f
+        .dataset("spk1/utt1/cep_mean")
+        .unwrap()
+        .read_raw::<f32>()
+        .unwrap();
+    let std = f
+        .dataset("spk1/utt1/cep_std")
+        .unwrap()
+        .read_raw::<f32>()
+        .unwrap();
+    for c in 0..3 {
+        let x: Vec<f64> = keep.iter().map(|&t| f64::from(cep[(t, c)])).collect();
+        let m = x.iter().sum::<f64>() / 4.0;
+        let v = x.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / 4.0;
+        assert_eq!(mean[c], m as f32);
+        assert_eq!(std[c], v.sqrt() as f32);
+    }
+    // 60 - 1.5 t over t = 1, 2, 4, 5: mean 55.5, variance 22.5 / 4.
+    let energy_mean = f.dataset("spk1/utt1/energy_mean").unwrap();
+    assert!(energy_mean.shape().is_empty());
+    assert_eq!(energy_mean.read_scalar::<f32>().unwrap(), 55.5);
+    let energy_std = f.dataset("spk1/utt1/energy_std").unwrap();
+    assert_eq!(
+        energy_std.read_scalar::<f32>().unwrap(),
+        5.625f64.sqrt() as f32
+    );
+    // utt2 has no vad: its moments are over every frame.
+    let fb_mean = f
+        .dataset("utt2/fb_mean")
+        .unwrap()
+        .read_raw::<f32>()
+        .unwrap();
+    let column: f64 = fb.column(1).iter().map(|&v| f64::from(v)).sum();
+    assert_eq!(fb_mean[1], (column / 4.0) as f32);
+    assert!((fb_mean[1] - 1.15).abs() < 1e-6);
+    assert!(!f.link_exists("utt2/vad") && !f.link_exists("utt2/cep"));
+    drop(f);
+
+    // Refused: no show, a show twice, no stream, streams of other lengths.
+    let err = write_sidekit_h5(&path, &[]).unwrap_err();
+    expect_feature_error(err, &path, None, None, "no show to write");
+    let twice = [shows[1].clone(), shows[1].clone()];
+    let err = write_sidekit_h5(&path, &twice).unwrap_err();
+    expect_feature_error(err, &path, Some("utt2"), None, "given twice");
+    let err = write_sidekit_h5(&path, &[SidekitShow::new("bare")]).unwrap_err();
+    expect_feature_error(err, &path, Some("bare"), None, "no stream");
+    let short = [true; 6];
+    let bad = [SidekitShow::new("x").cep(cep.view()).vad(&short)];
+    let err = write_sidekit_h5(&path, &bad).unwrap_err();
+    expect_feature_error(
+        err,
+        &path,
+        Some("x"),
+        Some("vad"),
+        "6 frames, but `cep` has 7",
+    );
+    // The file written first is left as it was.
+    assert_eq!(sidekit_h5_shows(&path).unwrap(), ["spk1/utt1", "utt2"]);
+}
+
 // ---------------------------------------------------------------------------
 // Cross-checks with h5py (skipped when python3 has no h5py).
+
+#[test]
+fn sidekit_reads_the_feature_files_we_write() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("written.h5");
+    let (cep, energy, vad, fb) = written_shows();
+    write_sidekit_h5(
+        &path,
+        &[
+            SidekitShow::new("spk1/utt1")
+                .cep(cep.view())
+                .energy(energy.view())
+                .vad(&vad),
+            SidekitShow::new("utt2").fb(fb.view()),
+        ],
+    )
+    .unwrap();
+    let energy_cep = ndarray::concatenate(
+        ndarray::Axis(1),
+        &[energy.view().insert_axis(ndarray::Axis(1)), cep.view()],
+    )
+    .unwrap();
+    write_npy(dir.path().join("energy_cep.npy"), &energy_cep).unwrap();
+    write_npy(dir.path().join("fb.npy"), &fb).unwrap();
+    // SIDEKIT's read_hdf5_segment (compression 'none'), written anew: the
+    // length from the show's first member, every dataset of the list with
+    // its NAME_mean and NAME_std, stacked energy, cep, fb, bnf; the vad.
+    let code = format!(
+        r#"
+import h5py, numpy as np
+def read_hdf5_segment(h5f, show, dataset_list, start=None, stop=None):
+    assert {{0: "none", 1: "htk", 2: "percentile"}}[h5f["compression"][()]] == "none"
+    length = h5f[show + "/" + next(h5f[show].__iter__())].shape[0]
+    start = 0 if start is None else start
+    stop = length if stop is None else stop
+    feat = []
+    for data_id in ["energy", "cep", "fb", "bnf"]:
+        if data_id in dataset_list:
+            data = h5f[show + "/" + data_id][start:stop]
+            feat.append(data[:, np.newaxis] if data.ndim == 1 else data)
+            h5f[show + "/" + data_id + "_mean"][()]
+            h5f[show + "/" + data_id + "_std"][()]
+    feat = np.hstack(feat)
+    if show + "/vad" in h5f:
+        label = h5f[show + "/vad"][()].astype("bool").squeeze()[start:stop]
+    else:
+        label = np.ones(feat.shape[0], dtype="bool")
+    return feat, label
+with h5py.File({path}, "r") as f:
+    feat, label = read_hdf5_segment(f, "spk1/utt1", ["energy", "cep", "vad"])
+    assert feat.dtype == np.float32
+    assert np.array_equal(feat, np.load({energy_cep})), feat
+    assert label.tolist() == [False, True, True, False, True, True, False]
+    assert np.allclose(f["spk1/utt1/cep_mean"][()], feat[label, 1:].mean(0), rtol=1e-6)
+    assert np.allclose(f["spk1/utt1/cep_std"][()], feat[label, 1:].std(0), rtol=1e-6)
+    assert np.allclose(f["spk1/utt1/energy_mean"][()], feat[label, 0].mean(), rtol=1e-6)
+    feat, label = read_hdf5_segment(f, "utt2", ["fb"])
+    assert np.array_equal(feat, np.load({fb})) and label.all()
+    for name in ("spk1/utt1/cep", "spk1/utt1/energy", "spk1/utt1/vad", "utt2/fb"):
+        d = f[name]
+        assert d.compression == "gzip" and d.fletcher32 and d.maxshape == (None,) * d.ndim, name
+    assert f["spk1/utt1/vad"].dtype == np.int8
+print("ok")
+"#,
+        path = py_str(&path),
+        energy_cep = py_str(&dir.path().join("energy_cep.npy")),
+        fb = py_str(&dir.path().join("fb.npy")),
+    );
+    if let Some(out) = run_python(&code, &["h5py"]) {
+        assert_eq!(out.trim(), "ok");
+    }
+}
 
 #[test]
 fn segments_match_a_numpy_read_hdf5_segment() {

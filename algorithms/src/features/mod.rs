@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | `.npy` | NumPy, 2-D float32 or float64, either byte order, C or Fortran order | [`read_npy`] | [`write_npy`] (float32 in the machine's byte order: `<f4` on x86 and ARM) |
 //! | `.htk`, `.mfc`, `.fea`, `.plp` | HTK parameter file, uncompressed float kinds | [`read_htk`], [`read_htk_with_header`] | [`write_htk`] |
-//! | `.h5` (the `hdf5` feature) | SIDEKIT's HDF5 feature file: one group per show; `cep`, `fb`, `bnf`, `energy`, `vad`; uncompressed, `htk` or `percentile` compression | `read_sidekit_h5`, `sidekit_h5_shows` | — |
+//! | `.h5` (the `hdf5` feature) | SIDEKIT's HDF5 feature file: one group per show; `cep`, `fb`, `bnf`, `energy`, `vad`; uncompressed, `htk` or `percentile` compression | `read_sidekit_h5`, `sidekit_h5_shows` | `write_sidekit_h5` (uncompressed) |
 //!
 //! [`read_features`] picks the reader from the extension (case-insensitive);
 //! [`read_features_with`] also checks what the caller relies on — the number
@@ -40,7 +40,9 @@ pub use npy::{read_npy, write_npy};
 pub(crate) use npy::{read_npy_float, NpyMatrix};
 pub use parm_kind::{htk_kind, kind_name as htk_kind_name};
 #[cfg(feature = "hdf5")]
-pub use sidekit_h5::{read_sidekit_h5, sidekit_h5_shows, SidekitRead, SidekitStream};
+pub use sidekit_h5::{
+    read_sidekit_h5, sidekit_h5_shows, write_sidekit_h5, SidekitRead, SidekitShow, SidekitStream,
+};
 
 /// A feature file format, as chosen by the file's extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

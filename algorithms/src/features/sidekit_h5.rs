@@ -1,11 +1,12 @@
 //! SIDEKIT's HDF5 feature files (the `hdf5` feature), as
 //! `sidekit/frontend/io.py` writes them (`write_hdf5`) and reads them
-//! (`read_hdf5`, `read_hdf5_segment`).
+//! (`read_hdf5`, `read_hdf5_segment`): read in all three compressions,
+//! written uncompressed.
 
 use std::path::Path;
 
 use ::hdf5::{File, Group};
-use ndarray::{Array2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
 use super::errors::FeatureError;
 use crate::h5;
@@ -491,3 +492,236 @@ pub fn read_sidekit_h5(
     Ok(frames)
 }
 
+/// One show of a SIDEKIT HDF5 feature file to write with
+/// [`write_sidekit_h5`]: its name and its streams, each optional, all of
+/// the same number of frames.
+///
+/// ```
+/// use ndarray::{array, Array1};
+/// use shardkit_algorithms::features::SidekitShow;
+/// let cep = array![[1.0f32, 2.0], [3.0, 4.0]];
+/// let energy = Array1::from(vec![0.5f32, 0.25]);
+/// let show = SidekitShow::new("spk1/utt1").cep(cep.view()).energy(energy.view()).vad(&[true, false]);
+/// assert_eq!(show.show, "spk1/utt1");
+/// assert!(show.fb.is_none());
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct SidekitShow<'a> {
+    /// The show's name (its group; a `/` makes nested groups).
+    pub show: &'a str,
+    /// Cepstral coefficients, frames × columns (`cep`).
+    pub cep: Option<ArrayView2<'a, f32>>,
+    /// Log filter-bank energies, frames × columns (`fb`).
+    pub fb: Option<ArrayView2<'a, f32>>,
+    /// Bottleneck features, frames × columns (`bnf`).
+    pub bnf: Option<ArrayView2<'a, f32>>,
+    /// One energy per frame (`energy`).
+    pub energy: Option<ArrayView1<'a, f32>>,
+    /// Speech (`true`) or not, per frame (`vad`).
+    pub vad: Option<&'a [bool]>,
+}
+
+impl<'a> SidekitShow<'a> {
+    /// A show named `show`, with no stream yet.
+    pub fn new(show: &'a str) -> Self {
+        Self {
+            show,
+            ..Self::default()
+        }
+    }
+
+    /// Its cepstral coefficients.
+    pub fn cep(mut self, cep: ArrayView2<'a, f32>) -> Self {
+        self.cep = Some(cep);
+        self
+    }
+
+    /// Its filter-bank energies.
+    pub fn fb(mut self, fb: ArrayView2<'a, f32>) -> Self {
+        self.fb = Some(fb);
+        self
+    }
+
+    /// Its bottleneck features.
+    pub fn bnf(mut self, bnf: ArrayView2<'a, f32>) -> Self {
+        self.bnf = Some(bnf);
+        self
+    }
+
+    /// Its energy per frame.
+    pub fn energy(mut self, energy: ArrayView1<'a, f32>) -> Self {
+        self.energy = Some(energy);
+        self
+    }
+
+    /// Its speech labels per frame.
+    pub fn vad(mut self, vad: &'a [bool]) -> Self {
+        self.vad = Some(vad);
+        self
+    }
+
+    /// The number of frames of its streams, checked to agree.
+    fn frames(&self, place: &Place<'_>) -> Result<usize, FeatureError> {
+        let counts = [
+            ("cep", self.cep.map(|x| x.nrows())),
+            ("fb", self.fb.map(|x| x.nrows())),
+            ("bnf", self.bnf.map(|x| x.nrows())),
+            ("energy", self.energy.map(|x| x.len())),
+            ("vad", self.vad.map(<[bool]>::len)),
+        ];
+        let mut first: Option<(&str, usize)> = None;
+        for (name, n) in counts {
+            let Some(n) = n else { continue };
+            match first {
+                None => first = Some((name, n)),
+                Some((other, m)) if m != n => {
+                    return Err(place.err(
+                        Some(name),
+                        format!("{n} frames, but `{other}` has {m}: a show's streams have one row per frame"),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        first
+            .map(|(_, n)| n)
+            .ok_or_else(|| place.err(None, "no stream to write (cep, fb, bnf, energy or vad)"))
+    }
+}
+
+/// The mean and standard deviation (population, numpy's `std`) of each
+/// column over the speech frames, computed in f64 and stored as float32,
+/// as SIDEKIT's FeaturesExtractor stores `NAME_mean` and `NAME_std` (NaN
+/// where no frame is speech, as numpy gives).
+fn speech_moments(x: ArrayView2<'_, f32>, speech: &[usize]) -> (Array1<f32>, Array1<f32>) {
+    let n = speech.len() as f64;
+    let mut mean = Array1::<f32>::zeros(x.ncols());
+    let mut std = Array1::<f32>::zeros(x.ncols());
+    for (c, column) in x.columns().into_iter().enumerate() {
+        let m = speech.iter().map(|&t| f64::from(column[t])).sum::<f64>() / n;
+        let v = speech
+            .iter()
+            .map(|&t| (f64::from(column[t]) - m).powi(2))
+            .sum::<f64>()
+            / n;
+        mean[c] = m as f32;
+        std[c] = v.sqrt() as f32;
+    }
+    (mean, std)
+}
+
+/// Writes shows in SIDEKIT's HDF5 feature layout, uncompressed (SIDEKIT's
+/// `write_hdf5(..., compression='none')`), atomically: a root scalar
+/// `compression` = 0, and per show a group holding, for each stream given,
+/// `cep`, `fb`, `bnf` (frames × columns, float32) with `NAME_mean` and
+/// `NAME_std` (per column, over the speech frames: every frame without
+/// `vad`), `energy` (float32 per frame) with scalar `energy_mean` and
+/// `energy_std`, and `vad` (int8, 1 for speech). Datasets are gzip'ed with
+/// Fletcher-32 checksums and resizable, as SIDEKIT's h5py calls make them.
+/// SIDEKIT's `read_hdf5_segment` (FeaturesServer) and
+/// [`read_sidekit_h5`] read the file; SIDEKIT's `htk` and `percentile`
+/// compressions (lossy) are not written.
+///
+/// # Errors
+///
+/// [`FeatureError::Hdf5`] naming the file (and the show, and the dataset)
+/// for no show, an empty or repeated show name, a show with no stream or
+/// with streams of different frame counts, or a failure of the HDF5
+/// library; [`FeatureError::Io`] if the file cannot be written (a file
+/// already at `path` is then left as it was).
+///
+/// # Examples
+///
+/// ```no_run
+/// use ndarray::Array2;
+/// use shardkit_algorithms::features::{read_sidekit_h5, write_sidekit_h5, SidekitRead, SidekitShow};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cep = Array2::<f32>::zeros((300, 20));
+/// write_sidekit_h5("feat/spk1_utt1.h5", &[SidekitShow::new("spk1_utt1").cep(cep.view())])?;
+/// assert_eq!(read_sidekit_h5("feat/spk1_utt1.h5", "spk1_utt1", &SidekitRead::new())?, cep);
+/// # Ok(())
+/// # }
+/// ```
+pub fn write_sidekit_h5(
+    path: impl AsRef<Path>,
+    shows: &[SidekitShow<'_>],
+) -> Result<(), FeatureError> {
+    let path = path.as_ref();
+    let file_place = Place { path, show: None };
+    if shows.is_empty() {
+        return Err(file_place.err(None, "no show to write"));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(shows.len());
+    for show in shows {
+        let place = Place {
+            path,
+            show: Some(show.show),
+        };
+        if show.show.split('/').all(str::is_empty) {
+            return Err(place.err(None, "an empty show name"));
+        }
+        if !seen.insert(show.show.trim_matches('/')) {
+            return Err(place.err(None, "the show is given twice"));
+        }
+        show.frames(&place)?;
+    }
+    h5::write_file_atomic(
+        path,
+        |file| {
+            h5::write_scalar(file, "compression", &0i64)
+                .map_err(|r| file_place.err(Some("compression"), r))?;
+            shows
+                .iter()
+                .try_for_each(|show| write_show(file, path, show))
+        },
+        |reason| file_place.err(None, reason),
+        |e| FeatureError::io(path, "write", e),
+    )
+}
+
+/// One show's group and datasets.
+fn write_show(file: &File, path: &Path, show: &SidekitShow<'_>) -> Result<(), FeatureError> {
+    let place = Place {
+        path,
+        show: Some(show.show),
+    };
+    let frames = show.frames(&place)?;
+    let name = show.show.trim_matches('/');
+    let group = file
+        .create_group(name)
+        .map_err(|e| place.err(None, format!("cannot create the group: {e}")))?;
+    let wrote = |dataset: &str, r: Result<(), String>| r.map_err(|r| place.err(Some(dataset), r));
+    let speech: Vec<usize> = match show.vad {
+        Some(vad) => (0..frames).filter(|&t| vad[t]).collect(),
+        None => (0..frames).collect(),
+    };
+    for (stream, x) in [("cep", show.cep), ("fb", show.fb), ("bnf", show.bnf)] {
+        let Some(x) = x else { continue };
+        wrote(stream, h5::write_array(&group, stream, x))?;
+        let (mean, std) = speech_moments(x, &speech);
+        let mean_name = format!("{stream}_mean");
+        wrote(&mean_name, h5::write_array(&group, &mean_name, mean.view()))?;
+        let std_name = format!("{stream}_std");
+        wrote(&std_name, h5::write_array(&group, &std_name, std.view()))?;
+    }
+    if let Some(energy) = show.energy {
+        wrote("energy", h5::write_array(&group, "energy", energy))?;
+        let column = energy.insert_axis(Axis(1));
+        let (mean, std) = speech_moments(column, &speech);
+        wrote(
+            "energy_mean",
+            h5::write_scalar(&group, "energy_mean", &mean[0]),
+        )?;
+        wrote(
+            "energy_std",
+            h5::write_scalar(&group, "energy_std", &std[0]),
+        )?;
+    }
+    if let Some(vad) = show.vad {
+        let labels: Array1<i8> = vad.iter().map(|&s| i8::from(s)).collect();
+        wrote("vad", h5::write_array(&group, "vad", labels.view()))?;
+    }
+    Ok(())
+}

@@ -1415,3 +1415,84 @@ print("ok")
         }
     }
 }
+
+#[test]
+fn bosaris_matlab_layout_both_ways() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours-bosaris.h5");
+    let scores = sample_scores();
+    scores.write_hdf5_bosaris(&ours).unwrap();
+    // Read back, auto-detected; the datasets are BOSARIS's.
+    assert_eq!(Scores::read_hdf5(&ours).unwrap(), scores);
+    let f = File::open(&ours).unwrap();
+    assert!(!f.link_exists("modelset") && !f.link_exists("segset"));
+    assert!(f.link_exists("ID") && f.link_exists("score_mask") && f.link_exists("scores"));
+    drop(f);
+
+    // BOSARIS's MATLAB save_hdf5 (uint8 mask, variable-length strings) and
+    // SIDEKIT's read_matlab, written anew with h5py.
+    let theirs = dir.path().join("theirs.h5");
+    let key = dir.path().join("key.h5");
+    let code = format!(
+        r#"
+import h5py, numpy as np
+with h5py.File({ours}, "r") as f:
+    modelset = f["ID/row_ids"][()].astype("U100")
+    segset = f["ID/column_ids"][()].astype("U100")
+    mask = f["score_mask"][()].astype(bool)
+    mat = f["scores"][()]
+    assert mat.shape == mask.shape == (modelset.shape[0], segset.shape[0])
+    for i, m in enumerate(modelset):
+        for j, s in enumerate(segset):
+            if mask[i, j]:
+                print(m, s, repr(float(mat[i, j])))
+vlen = h5py.string_dtype("ascii")
+with h5py.File({theirs}, "w") as f:
+    f.create_dataset("scores", data=np.array([[1.5, -2.0, 7.0], [0.25, 3.0, 9.0]]))
+    f.create_dataset("score_mask", data=np.array([[1, 1, 0], [0, 1, 1]], dtype="uint8"))
+    f.create_dataset("ID/row_ids", data=np.array(["m1", "m2"], dtype=object), dtype=vlen)
+    f.create_dataset("ID/column_ids", data=np.array(["s1", "s2", "s3"], dtype=object), dtype=vlen)
+with h5py.File({key}, "w") as f:
+    f.create_dataset("trial_mask", data=np.array([[1, -1], [0, 1]], dtype="int8"))
+    f.create_dataset("file_format", data="2.0")
+    f.create_dataset("ID/row_ids", data=np.array(["m1", "m2"]).astype("S"))
+    f.create_dataset("ID/column_ids", data=np.array(["s1", "s2"]).astype("S"))
+"#,
+        ours = py_str(&ours),
+        theirs = py_str(&theirs),
+        key = py_str(&key),
+    );
+    let Some(out) = run_python(&code, &["h5py"]) else {
+        return;
+    };
+    let mut seen = 0;
+    for line in out.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let [model, segment, value] = fields[..] else {
+            panic!("{line}")
+        };
+        let value: f64 = value.parse().unwrap();
+        let want = scores.get(model, segment).unwrap();
+        assert_eq!(value.to_bits(), want.to_bits(), "{line}");
+        seen += 1;
+    }
+    assert_eq!(seen, scores.len());
+
+    let read = Scores::read_hdf5(&theirs).unwrap();
+    assert_eq!(read.len(), 4);
+    assert_eq!(read.get("m1", "s1"), Some(1.5));
+    assert_eq!(read.get("m1", "s2"), Some(-2.0));
+    assert_eq!(read.get("m2", "s3"), Some(9.0));
+    assert_eq!(read.get("m1", "s3"), None);
+    let key = Key::read_hdf5(&key).unwrap();
+    let want = Key::from_trials([
+        ("m1", "s1", TrialKind::Target),
+        ("m1", "s2", TrialKind::NonTarget),
+        ("m2", "s2", TrialKind::Target),
+    ])
+    .unwrap();
+    assert_eq!(key, want);
+    // A key's -1 is no Ndx mask value.
+    assert!(Ndx::read_hdf5(dir.path().join("key.h5")).is_err());
+}

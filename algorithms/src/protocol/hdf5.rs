@@ -82,13 +82,49 @@ fn unique_ids(path: &Path, name: &'static str, ids: &[String]) -> Result<(), Pro
     Ok(())
 }
 
-/// The rows and columns of a grid file: `modelset` and `segset`.
-fn grid_ids(file: &File, path: &Path) -> Result<(Vec<String>, Vec<String>), ProtocolError> {
-    let models = strings(file, path, "modelset")?;
-    unique_ids(path, "modelset", &models)?;
-    let segments = strings(file, path, "segset")?;
-    unique_ids(path, "segset", &segments)?;
-    Ok((models, segments))
+/// Where a grid file (Ndx, Key, Scores) keeps its identifiers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    /// The models' (rows') dataset.
+    models: &'static str,
+    /// The segments' (columns') dataset.
+    segments: &'static str,
+}
+
+/// SIDEKIT's `write` (and `read`): `modelset`, `segset`.
+const SIDEKIT: Layout = Layout {
+    models: "modelset",
+    segments: "segset",
+};
+
+/// BOSARIS's MATLAB toolkit (`save_hdf5`; SIDEKIT's `write_matlab`,
+/// `read_matlab`): `ID/row_ids`, `ID/column_ids`.
+const BOSARIS: Layout = Layout {
+    models: "ID/row_ids",
+    segments: "ID/column_ids",
+};
+
+/// BOSARIS's layout where the file has no `modelset` but an `ID` group
+/// with `row_ids`; SIDEKIT's otherwise (and in its errors).
+fn layout(file: &File) -> Layout {
+    let bosaris = !file.link_exists("modelset")
+        && file.link_exists("ID")
+        && file.group("ID").is_ok_and(|g| g.link_exists("row_ids"));
+    if bosaris {
+        BOSARIS
+    } else {
+        SIDEKIT
+    }
+}
+
+/// The rows and columns of a grid file, in either layout.
+fn grid_ids(file: &File, path: &Path) -> Result<(Vec<String>, Vec<String>, Layout), ProtocolError> {
+    let layout = layout(file);
+    let models = strings(file, path, layout.models)?;
+    unique_ids(path, layout.models, &models)?;
+    let segments = strings(file, path, layout.segments)?;
+    unique_ids(path, layout.segments, &segments)?;
+    Ok((models, segments, layout))
 }
 
 /// A models × segments dataset: its shape checked against the identifier
@@ -98,6 +134,7 @@ fn grid_dataset(
     path: &Path,
     name: &'static str,
     (rows, cols): (usize, usize),
+    layout: Layout,
 ) -> Result<Dataset, ProtocolError> {
     let ds = dataset(file, path, name)?;
     let shape = h5::shape_2d(&ds).map_err(|reason| err(path, Some(name), reason))?;
@@ -106,9 +143,9 @@ fn grid_dataset(
             path,
             Some(name),
             format!(
-                "shape [{}, {}], but `modelset` has {rows} and `segset` {cols} identifiers: \
+                "shape [{}, {}], but `{}` has {rows} and `{}` {cols} identifiers: \
                  expected [{rows}, {cols}] (models × segments)",
-                shape.0, shape.1
+                shape.0, shape.1, layout.models, layout.segments
             ),
         ));
     }
@@ -124,8 +161,9 @@ fn grid_mask(
     dims: (usize, usize),
     allowed: &[i64],
     meaning: &str,
+    layout: Layout,
 ) -> Result<Array2<i64>, ProtocolError> {
-    let ds = grid_dataset(file, path, name, dims)?;
+    let ds = grid_dataset(file, path, name, dims, layout)?;
     let values = h5::read_ints(&ds).map_err(|reason| err(path, Some(name), reason))?;
     let mask = Array2::from_shape_vec(dims, values)
         .map_err(|e| err(path, Some(name), format!("cannot read: {e}")))?;
@@ -174,23 +212,26 @@ fn wrote(path: &Path, name: &'static str, r: Result<(), String>) -> Result<(), P
     r.map_err(|reason| err(path, Some(name), reason))
 }
 
-/// Writes `modelset`, `segset` and a models × segments int8 mask.
+/// Writes the identifiers (in `layout`) and a models × segments int8
+/// mask.
 fn write_grid<T: Clone>(
     file: &File,
     path: &Path,
     table: &Table<T>,
     mask_name: &'static str,
     mask: impl Fn(&T) -> i8,
+    layout: Layout,
 ) -> Result<(), ProtocolError> {
+    let (models, segments) = (layout.models, layout.segments);
     wrote(
         path,
-        "modelset",
-        h5::write_strings(file, "modelset", &id_refs(&table.models)),
+        models,
+        h5::write_strings(file, models, &id_refs(&table.models)),
     )?;
     wrote(
         path,
-        "segset",
-        h5::write_strings(file, "segset", &id_refs(&table.segments)),
+        segments,
+        h5::write_strings(file, segments, &id_refs(&table.segments)),
     )?;
     let dense = table.dense(0i8, mask);
     wrote(
@@ -340,9 +381,9 @@ fn read_trial_mask<T: Clone>(
     trial: impl Fn(i64) -> Option<T>,
 ) -> Result<Table<T>, ProtocolError> {
     let file = open(path)?;
-    let (models, segments) = grid_ids(&file, path)?;
+    let (models, segments, layout) = grid_ids(&file, path)?;
     let dims = (models.len(), segments.len());
-    let mask = grid_mask(&file, path, "trial_mask", dims, allowed, expected)?;
+    let mask = grid_mask(&file, path, "trial_mask", dims, allowed, expected, layout)?;
     let table = Table::from_grid(&models, &segments, dims, "trial mask", |m, s| {
         Ok(trial(mask[(m, s)]))
     })?;
@@ -357,7 +398,9 @@ impl Ndx {
     /// datasets `modelset` and `segset` and an integer `trial_mask`,
     /// models × segments, 1 for a trial and 0 for none (the layouts are
     /// listed in the [module docs](super#hdf5-forms)). Models and segments
-    /// may be in any order; those with no trial are not kept.
+    /// may be in any order; those with no trial are not kept. BOSARIS's
+    /// MATLAB form (`ID/row_ids`, `ID/column_ids` instead of `modelset`,
+    /// `segset`) is read too, as by [`Scores::read_hdf5`].
     ///
     /// # Errors
     ///
@@ -385,7 +428,7 @@ impl Ndx {
     pub fn write_hdf5(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
         let path = path.as_ref();
         write_file(path, self.is_empty(), "Ndx", |file| {
-            write_grid(file, path, &self.table, "trial_mask", |()| 1)
+            write_grid(file, path, &self.table, "trial_mask", |()| 1, SIDEKIT)
         })
     }
 }
@@ -421,10 +464,17 @@ impl Key {
     pub fn write_hdf5(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
         let path = path.as_ref();
         write_file(path, self.is_empty(), "Key", |file| {
-            write_grid(file, path, &self.table, "trial_mask", |kind| match kind {
-                TrialKind::Target => 1,
-                TrialKind::NonTarget => -1,
-            })
+            write_grid(
+                file,
+                path,
+                &self.table,
+                "trial_mask",
+                |kind| match kind {
+                    TrialKind::Target => 1,
+                    TrialKind::NonTarget => -1,
+                },
+                SIDEKIT,
+            )
         })
     }
 }
@@ -434,7 +484,10 @@ impl Scores {
     /// datasets `modelset` and `segset`, an integer `score_mask` (1 where
     /// there is a score, 0 elsewhere) and a floating-point `scores`, both
     /// models × segments. Cells outside the mask are ignored, whatever they
-    /// hold.
+    /// hold. The form of BOSARIS's MATLAB toolkit (SIDEKIT's
+    /// `write_matlab`), whose identifiers are `ID/row_ids` and
+    /// `ID/column_ids`, is read too: a file without `modelset` but with
+    /// `ID/row_ids` is taken for one.
     ///
     /// # Errors
     ///
@@ -444,7 +497,7 @@ impl Scores {
     pub fn read_hdf5(path: impl AsRef<Path>) -> Result<Self, ProtocolError> {
         let path = path.as_ref();
         let file = open(path)?;
-        let (models, segments) = grid_ids(&file, path)?;
+        let (models, segments, layout) = grid_ids(&file, path)?;
         let dims = (models.len(), segments.len());
         let mask = grid_mask(
             &file,
@@ -453,8 +506,9 @@ impl Scores {
             dims,
             &[0, 1],
             "1 (a score) or 0 (none)",
+            layout,
         )?;
-        let ds = grid_dataset(&file, path, "scores", dims)?;
+        let ds = grid_dataset(&file, path, "scores", dims, layout)?;
         let values = h5::read_f64(&ds).map_err(|reason| err(path, Some("scores"), reason))?;
         let scores = Array2::from_shape_vec(dims, values)
             .map_err(|e| err(path, Some("scores"), format!("cannot read: {e}")))?;
@@ -487,9 +541,24 @@ impl Scores {
     ///
     /// As [`Ndx::write_hdf5`].
     pub fn write_hdf5(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
-        let path = path.as_ref();
+        self.write_scores(path.as_ref(), SIDEKIT)
+    }
+
+    /// Writes the HDF5 form of BOSARIS's MATLAB toolkit (SIDEKIT's
+    /// `Scores.write_matlab`, read by its `read_matlab` and by
+    /// [`Scores::read_hdf5`]), atomically: as [`Scores::write_hdf5`], with
+    /// the identifiers in `ID/row_ids` and `ID/column_ids`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ndx::write_hdf5`].
+    pub fn write_hdf5_bosaris(&self, path: impl AsRef<Path>) -> Result<(), ProtocolError> {
+        self.write_scores(path.as_ref(), BOSARIS)
+    }
+
+    fn write_scores(&self, path: &Path, layout: Layout) -> Result<(), ProtocolError> {
         write_file(path, self.is_empty(), "Scores", |file| {
-            write_grid(file, path, &self.table, "score_mask", |_| 1)?;
+            write_grid(file, path, &self.table, "score_mask", |_| 1, layout)?;
             let matrix = self.score_matrix();
             wrote(
                 path,

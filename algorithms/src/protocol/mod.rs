@@ -116,6 +116,15 @@
 //! non-finite score inside the mask are errors), and every error names the
 //! file and the dataset (`ProtocolError::Hdf5`, or a
 //! [`Location::Element`]).
+//!
+//! BOSARIS's MATLAB toolkit (and SIDEKIT's `write_matlab`/`read_matlab`)
+//! names the identifiers of Ndx, Key and Scores files `ID/row_ids` and
+//! `ID/column_ids` (with the same `trial_mask`, `score_mask`, `scores`;
+//! masks may be unsigned): `Ndx::read_hdf5`, `Key::read_hdf5` and
+//! `Scores::read_hdf5` read that form too, taking a file without
+//! `modelset` but with `ID/row_ids` for one, and `Scores::write_hdf5_bosaris`
+//! writes it. (BOSARIS's old Key form, `target_mask` and
+//! `nontarget_mask`, is not read.)
 #![warn(missing_docs)]
 
 mod cohort;

@@ -842,3 +842,56 @@ fn a_heavy_item_makes_a_block_of_its_own() {
 fn zero_weights_before_a_heavy_item() {
     check_weighted_plan(&[0, 100, 1, 1]).unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// ExactSum: the same sums as `reduce = "sum"`, for a caller's own loops
+// ---------------------------------------------------------------------------
+
+/// Each block's row of `rows` (a block per row), as `reduce = "sum"` adds
+/// them.
+#[parallelize(split = "rows", reduce = "sum", block_size = 1)]
+fn row_total(rows: ArrayView2<'_, f64>) -> Array1<f64> {
+    rows.row(0).to_owned()
+}
+
+proptest! {
+    #[test]
+    fn exact_sum_gives_the_bits_of_reduce_sum_in_any_order(
+        rows in proptest::collection::vec(proptest::collection::vec(spread_f64(), 3), 1..40),
+        split in 0usize..40,
+    ) {
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        let rows_array = Array2::from_shape_vec((rows.len(), 3), flat).unwrap();
+        let want = same_on_every_executor(|| row_total(rows_array.view()), |r| bits64(r.as_slice().unwrap()))?;
+        // Added backwards into two sums, then merged.
+        let split = split.min(rows.len());
+        let mut a = shardkit::ExactSum::new(3);
+        let mut b = shardkit::ExactSum::new(3);
+        for row in rows[..split].iter().rev() {
+            a.add(row).unwrap();
+        }
+        for row in rows[split..].iter().rev() {
+            b.add(row).unwrap();
+        }
+        b.merge(&a);
+        prop_assert_eq!(bits64(&b.to_vec()), bits64(want.as_slice().unwrap()));
+        let mut out = [0.0; 3];
+        b.round_into(&mut out);
+        prop_assert_eq!(bits64(&out), bits64(want.as_slice().unwrap()));
+    }
+}
+
+#[test]
+fn exact_sum_refuses_what_it_cannot_hold_and_keeps_its_sums() {
+    let mut sum = shardkit::ExactSum::new(3);
+    sum.add(&[1.0, 2.0, 3.0]).unwrap();
+    let err = sum.add(&[5.0, f64::INFINITY, 1.0]).unwrap_err();
+    assert_eq!((err.index, err.value), (1, f64::INFINITY));
+    assert!(err.to_string().contains("element 1 is inf"), "{err}");
+    let err = sum.add(&[0.0, 0.0, 2f64.powi(84)]).unwrap_err();
+    assert_eq!(err.index, 2);
+    // Nothing of the refused additions stayed.
+    assert_eq!(sum.to_vec(), vec![1.0, 2.0, 3.0]);
+    sum.add(&[0.0, 0.0, 2f64.powi(84).next_down()]).unwrap();
+    assert_eq!(sum.len(), 3);
+}

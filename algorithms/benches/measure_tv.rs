@@ -40,8 +40,8 @@ use ndarray_npy::{read_npy, write_npy};
 use shardkit::Executor;
 use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{
-    extract, extract_into, tv_em, tv_em_resumable, Checkpoint, SessionStats, TvConfig, TvIteration,
-    TvModel,
+    extract, extract_into, tv_em, tv_em_resumable, Checkpoint, SessionStats, TvCommunication,
+    TvConfig, TvIteration, TvModel,
 };
 use shardkit_testkit::cli::{self, Layout};
 use shardkit_testkit::{timing, Rng};
@@ -95,8 +95,35 @@ struct Args {
     /// number of threads or ranks).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
+    /// How each iteration's accumulators come together across MPI ranks:
+    /// `auto` (the size rule), `gather` (every session's posterior travels)
+    /// or `reduce` (each rank's sums travel). The bits are the same.
+    #[arg(long, value_enum, default_value_t = Communication::Auto)]
+    communication: Communication,
+    /// Bytes for the per-session posteriors and the reduction's
+    /// per-worker sums (e.g. 512M, 4G; TvConfig::memory).
+    #[arg(long, default_value = "1G", value_parser = cli::bytes())]
+    memory: usize,
     #[command(flatten)]
     cargo: cli::CargoBench,
+}
+
+/// `--communication`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Communication {
+    Auto,
+    Gather,
+    Reduce,
+}
+
+impl From<Communication> for TvCommunication {
+    fn from(how: Communication) -> TvCommunication {
+        match how {
+            Communication::Auto => TvCommunication::Auto,
+            Communication::Gather => TvCommunication::Gather,
+            Communication::Reduce => TvCommunication::Reduce,
+        }
+    }
 }
 
 /// Prints on the root process only (one line per job under mpirun).
@@ -169,7 +196,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     exec.install(|| -> Result<(), Box<dyn std::error::Error>> {
         // tv_em, as training runs it (its arrays are kept from one
         // iteration to the next); each report is one line.
-        let config = TvConfig::default().iterations(args.iters).min_divergence(!args.no_min_div);
+        let config = TvConfig::default()
+            .iterations(args.iters)
+            .min_divergence(!args.no_min_div)
+            .memory(args.memory)
+            .communication(args.communication.into());
+        config.check()?;
         let mut report = |it: &TvIteration| {
             let secs = it.seconds;
             let rate = gemm_flops / secs / 1e9;

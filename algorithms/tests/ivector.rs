@@ -13,7 +13,8 @@ use shardkit_algorithms::frames::{Frames, FramesError};
 use shardkit_algorithms::gmm::{self, DiagGmm};
 use shardkit_algorithms::ivector::{
     baum_welch, extract, extract_into, train_tv, train_tv_resumable, tv_em, tv_iteration,
-    Checkpoint, IvectorError, SessionStats, TvConfig, TvModel, TvParamsError,
+    Checkpoint, IvectorError, SessionStats, TvCommunication, TvConfig, TvModel, TvParamsError,
+    TvTraffic,
 };
 
 /// A deterministic stream of numbers in [0, 1).
@@ -286,6 +287,84 @@ fn threads_give_the_same_bits() {
         );
         assert_eq!(got.2, serial.2, "i-vectors on {threads} threads");
     }
+}
+
+#[test]
+fn gathering_and_reducing_give_the_same_bits_on_any_threads_and_budget() {
+    // 600 sessions: groups of 256, 256 and 88; 10 components (2 tiles of
+    // 8); rank 23 (K = 276: 2 tiles of 256 packed entries).
+    let (stats, model) = problem(600, 10, 3, 23, 11);
+    let per_session = 8 * (23 + 276);
+    let run = |how: TvCommunication, memory: usize, threads: usize| {
+        let config = TvConfig::new(23)
+            .iterations(2)
+            .memory(memory)
+            .communication(how);
+        Executor::threads(threads).unwrap().install(|| {
+            let trained = tv_em(&stats, model.clone(), &config, &mut |_| {}).unwrap();
+            let objectives: Vec<u64> = trained
+                .history
+                .iter()
+                .map(|it| it.objective.to_bits())
+                .collect();
+            (trained.model.t().to_owned(), objectives)
+        })
+    };
+    // The whole set in one chunk; chunks of 512 sessions (2 groups each);
+    // 100 sessions' posteriors (groups of 100, one per chunk).
+    for memory in [1 << 30, 512 * per_session, 100 * per_session] {
+        let reference = run(TvCommunication::Gather, memory, 1);
+        for how in [
+            TvCommunication::Gather,
+            TvCommunication::Reduce,
+            TvCommunication::Auto,
+        ] {
+            for threads in [1, 2, 3] {
+                let got = run(how, memory, threads);
+                assert_eq!(
+                    got.0, reference.0,
+                    "T: {how:?} on {threads} threads, memory {memory}"
+                );
+                assert_eq!(
+                    got.1, reference.1,
+                    "objectives: {how:?} on {threads} threads, memory {memory}"
+                );
+            }
+        }
+    }
+    // The grouping is the budget's: 100-session groups differ in the last
+    // bits from 256-session ones, and agree to rounding.
+    let big = run(TvCommunication::Reduce, 1 << 30, 2);
+    let small = run(TvCommunication::Reduce, 100 * per_session, 2);
+    let err = max_rel(big.0.view(), small.0.view());
+    assert!(err < 1e-10, "{err:e}");
+}
+
+#[test]
+fn the_rule_reduces_only_across_ranks_when_it_moves_less_and_fits() {
+    // FSDD-sized on 4 ranks: 2,700 sessions, 64 components, 60
+    // dimensions, rank 100.
+    let t = TvTraffic::new(2700, 64, 60, 100, 4);
+    let k = 5050u64;
+    let acc = 64 * k + 64 * 60 * 100;
+    assert_eq!(t.reduce_bytes, 48 * (acc + 100 + k + 1));
+    assert_eq!(
+        t.gather_bytes,
+        8 * (2700 - 675) * (100 + k + 1) + 8 * acc * 3 / 4
+    );
+    assert_eq!(t.reduce_memory, 112 * acc);
+    assert_eq!(t.choose(1 << 30), TvCommunication::Reduce);
+    // A budget below a worker's share: gather.
+    assert_eq!(t.choose(112 * acc as usize - 1), TvCommunication::Gather);
+    // Few sessions, many components: gathering the posteriors is cheaper.
+    assert_eq!(
+        TvTraffic::new(20, 2048, 60, 100, 4).choose(1 << 40),
+        TvCommunication::Gather
+    );
+    // One rank: nothing travels either way.
+    let one = TvTraffic::new(2700, 64, 60, 100, 1);
+    assert_eq!((one.gather_bytes, one.reduce_bytes), (0, 0));
+    assert_eq!(one.choose(1 << 40), TvCommunication::Gather);
 }
 
 #[test]

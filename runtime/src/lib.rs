@@ -31,6 +31,7 @@
 
 mod call;
 mod counters;
+mod exact_sum;
 mod executor;
 mod files;
 mod launch;
@@ -50,6 +51,7 @@ mod wire;
 #[doc(no_inline)]
 pub use ::mpi as rsmpi;
 pub use counters::{comm_counts, comm_table, CommCount, STATS_ENV};
+pub use exact_sum::{ExactSum, ExactSumError};
 pub use executor::{Executor, ExecutorError, DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV, THREADS_ENV};
 pub use files::{write_atomic, OutputClaim};
 /// The progress bar type of [`progress`] (from `indicatif`).

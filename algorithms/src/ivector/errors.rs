@@ -179,6 +179,18 @@ pub enum IvectorError {
         "the i-vectors' second moment is singular: is the rank larger than the data supports?"
     )]
     SingularSecondMoment,
+    /// A group of sessions added a value to an M-step accumulator that
+    /// the exact sums cannot hold (not finite, or of magnitude 2^84 or
+    /// more): statistics of absurd size.
+    #[error("sessions {}..{}: their part of the M-step accumulator {what} holds {value:e}, which the reproducible sums cannot take (finite values below 2^84 only); are their statistics on a sensible scale?", sessions.start, sessions.end)]
+    Accumulator {
+        /// `"A"` (`Σ N E[wwᵀ]`) or `"C"` (`Σ F̃ E[w]ᵀ`).
+        what: &'static str,
+        /// The sessions of the group.
+        sessions: std::ops::Range<usize>,
+        /// The value.
+        value: f64,
+    },
     /// An output array of the wrong shape.
     #[error(
         "the {what} output is {found:?}, but {sessions} sessions of rank {rank} need {expected:?}"

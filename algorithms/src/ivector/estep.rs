@@ -25,18 +25,31 @@
 //! sessions at a time (see [`super::batch`]).
 //!
 //! The M-step's accumulators `A_c = Σ_s N_sc E[w wᵀ]_s` (`C × K`) and
-//! `C = Σ_s F̃_s E[w_s]ᵀ` (`C·D × R`) are large, so they are not summed
-//! per worker: the session pass writes each session's `E[w]` and packed
-//! `E[w wᵀ]` in place, then `Aᵀ = E[wwᵀ]ᵀ · N` is computed split over the
-//! `K` packed entries and `C` split over components — each element has one
-//! owner, so nothing large is reduced and every worker reads its share of
-//! the session data once.
+//! `C = Σ_s F̃_s E[w_s]ᵀ` (`C·D × R`) are summed over *groups* of sessions
+//! (256 from session 0, fewer when the memory budget holds fewer
+//! posteriors): every group's part is one GEMM per tile (256 packed entries
+//! of `A`, 8 components of `C`) and the parts are added exactly
+//! ([`ExactSum`], the arithmetic of `reduce = "sum"`). Two passes do this
+//! (see [`TvCommunication`](super::TvCommunication) for when each runs):
+//!
+//! - gathering ([`posterior_pass`], then [`gather_a`] / [`gather_c`] and
+//!   [`round_a`] / [`round_c`]): the session pass writes each session's
+//!   `E[w]` and packed `E[w wᵀ]` in place (under MPI they are gathered to
+//!   every rank), then the tiles are split between workers, each tile
+//!   summed by its one owner, so no accumulator is copied per worker;
+//! - reducing ([`reduce_pass`]): a worker computes a group's posteriors and
+//!   its parts of both accumulators, and the runtime sums the groups'
+//!   parts exactly across workers and ranks, so only `A` and `C` travel.
+//!
+//! The products of a group have the same operands either way, so the two
+//! give the same bits.
 
 use std::ops::Range;
+use std::sync::Mutex;
 
 use faer::Mat;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
-use shardkit::{parallelize, Reduce};
+use shardkit::{parallelize, ExactSum, Reduce};
 
 use super::batch::{Batch, LANES};
 use super::errors::IvectorError;
@@ -197,11 +210,12 @@ pub(crate) struct PosteriorSums {
 }
 
 /// The posterior of every session's i-vector: `E[w]` into `w` (`S × R`),
-/// and what `what` asks into `second` (`S × K`, or `S × 0` for nothing).
-/// `sessions` are the rows' indices in the whole set (for messages).
+/// what `what` asks into `second` (`S × K`, or `S × 0` for nothing), and
+/// each session's term of the objective into `objective`. `sessions` are
+/// the rows' indices in the whole set (for messages).
 #[allow(clippy::too_many_arguments)]
 #[parallelize(
-    split = "sessions, zero, first, w, second",
+    split = "sessions, zero, first, w, second, objective",
     reduce = "sum",
     block_size = SESSION_BLOCK
 )]
@@ -211,6 +225,25 @@ pub(crate) fn posterior_pass(
     first: ArrayView2<'_, f64>,
     w: ArrayViewMut2<'_, f64>,
     second: ArrayViewMut2<'_, f64>,
+    objective: &mut [f64],
+    model: &TvModel,
+    pre: &Precomputed,
+    what: Second,
+) -> Result<PosteriorSums, IvectorError> {
+    posterior_block(
+        sessions, zero, first, w, second, objective, model, pre, what,
+    )
+}
+
+/// [`posterior_pass`] for one block of sessions, on the calling thread.
+#[allow(clippy::too_many_arguments)]
+fn posterior_block(
+    sessions: Range<usize>,
+    zero: ArrayView2<'_, f64>,
+    first: ArrayView2<'_, f64>,
+    w: ArrayViewMut2<'_, f64>,
+    second: ArrayViewMut2<'_, f64>,
+    objective: &mut [f64],
     model: &TvModel,
     pre: &Precomputed,
     what: Second,
@@ -264,7 +297,9 @@ pub(crate) fn posterior_pass(
                     w[[i, j]] = x;
                     sums.first[j] += x;
                 }
-                sums.objective += 0.5 * batch.b_dot_mean(lane) - 0.5 * batch.log_det(lane);
+                let term = 0.5 * batch.b_dot_mean(lane) - 0.5 * batch.log_det(lane);
+                objective[i] = term;
+                sums.objective += term;
             }
             if what == Second::Nothing {
                 continue;
@@ -294,54 +329,324 @@ struct Scratch {
     batch: Option<Batch>,
 }
 
-/// `Aᵀ += E[wwᵀ]ᵀ · N` (`=` when not `add`) for a range of packed
-/// entries: `at` is `K × C` (a block of its rows), `second` the sessions'
-/// packed `E[w wᵀ]` (`S × K`, all of them; fastest stored `K × S`, which
-/// makes the GEMM's left operand row-major: 7 % faster here), `zero`
-/// their zero-order statistics (`S × C`).
-#[parallelize(split = "entries, at", reduce = "none", block_size = PACKED_BLOCK)]
-pub(crate) fn accumulate_a(
-    entries: Range<usize>,
-    at: ArrayViewMut2<'_, f64>,
-    second: ArrayView2<'_, f64>,
-    zero: ArrayView2<'_, f64>,
-    add: bool,
-) {
-    let rows = second.slice(s![.., entries]);
-    gemm(at, rows.t(), zero, add);
+/// One group's part of `Aᵀ` for a tile of packed entries:
+/// `out = E[wwᵀ]ᵀ · N` over the group's sessions, `out` the tile's
+/// `entries × C`, `second` the group's `entries × n` (a row per packed
+/// entry), `zero` its `n × C` statistics.
+///
+/// Both ways of summing the M-step's accumulators (see
+/// [`Communication`](super::TvCommunication)) compute every group's tile
+/// products with this call, on operands of the same shapes, and add them
+/// exactly: that is what gives them the same bits.
+fn group_a(out: ArrayViewMut2<'_, f64>, second: ArrayView2<'_, f64>, zero: ArrayView2<'_, f64>) {
+    gemm(out, second, zero, false);
 }
 
-/// `C += F̃ᵀ · E[w]` (`=` when not `add`) for a range of components: `c`
-/// is `C × D·R` (a block of its rows, each a component's `D × R`), the
-/// session data whole.
-#[parallelize(split = "components, c", reduce = "none", block_size = COMPONENT_BLOCK)]
-pub(crate) fn accumulate_c(
+/// One group's part of `C = F̃ᵀ · E[w]` for the components `c0..c1`:
+/// `out` is their `(c1 − c0)·D × R`, `first` and `zero` the group's
+/// statistics, `w` its `E[w]` (`n × R`). See [`group_a`].
+fn group_c(
+    out: ArrayViewMut2<'_, f64>,
     components: Range<usize>,
-    c: ArrayViewMut2<'_, f64>,
     zero: ArrayView2<'_, f64>,
     first: ArrayView2<'_, f64>,
     means: ArrayView2<'_, f64>,
     w: ArrayView2<'_, f64>,
-    add: bool,
 ) {
+    let mut out = out;
     let (c0, c1) = (components.start, components.end);
     let d = means.ncols();
     let r = w.ncols();
-    let mut c = c
-        .into_shape_with_order(((c1 - c0) * d, r))
-        .expect("a block of standard-layout rows is contiguous");
     // Σ_s F_s E[w_s]ᵀ − m_c (Σ_s N_sc E[w_s])ᵀ: see the module docs.
     gemm(
-        c.view_mut(),
+        out.view_mut(),
         first.slice(s![.., c0 * d..c1 * d]).t(),
         w,
-        add,
+        false,
     );
     let mut nw = Array2::zeros((c1 - c0, r));
     gemm(nw.view_mut(), zero.slice(s![.., c0..c1]).t(), w, false);
     for (i, nw) in nw.rows().into_iter().enumerate() {
         for (j, &m) in means.row(c0 + i).iter().enumerate() {
-            c.row_mut(i * d + j).scaled_add(-m, &nw);
+            out.row_mut(i * d + j).scaled_add(-m, &nw);
+        }
+    }
+}
+
+/// The groups of a range of sessions: `group` sessions each, counted from
+/// session 0 (so a chunk that starts at a multiple of `group` cuts the same
+/// groups as the whole set).
+fn groups(sessions: Range<usize>, group: usize) -> impl Iterator<Item = Range<usize>> {
+    (sessions.start..sessions.end)
+        .step_by(group)
+        .map(move |g| g..(g + group).min(sessions.end))
+}
+
+/// An exact sum per tile of an accumulator, made on first use: under MPI
+/// a rank only ever adds to the tiles of its own blocks (the same blocks
+/// in every pass, since blocks are cut from the sizes alone), so it holds
+/// only those.
+pub(crate) type TileSums = [Mutex<Option<ExactSum>>];
+
+/// Tile `tile`'s sum, `len` numbers, made on first use.
+fn tile_sum<'a>(
+    sums: &'a TileSums,
+    tile: usize,
+    len: usize,
+) -> std::sync::MutexGuard<'a, Option<ExactSum>> {
+    let mut guard = sums[tile].lock().unwrap_or_else(|e| e.into_inner());
+    guard.get_or_insert_with(|| ExactSum::new(len));
+    guard
+}
+
+/// Adds, for a tile of packed entries (`PACKED_BLOCK` of them, each a
+/// block), every group's [`group_a`] product to the tile's exact sum
+/// (`sums[entries.start / PACKED_BLOCK]`, entries × `C`). `second` holds
+/// the chunk's packed `E[w wᵀ]` (`n × K`), `zero` its statistics,
+/// `offset` the index of its first session. [`round_a`] then writes the
+/// sums out.
+#[parallelize(split = "entries", reduce = "none", block_size = PACKED_BLOCK)]
+pub(crate) fn gather_a(
+    entries: Range<usize>,
+    sums: &TileSums,
+    second: ArrayView2<'_, f64>,
+    zero: ArrayView2<'_, f64>,
+    offset: usize,
+    group: usize,
+) -> Result<(), IvectorError> {
+    let (n, c) = zero.dim();
+    let mut sum = tile_sum(sums, entries.start / PACKED_BLOCK, entries.len() * c);
+    let sum = sum.as_mut().expect("made above");
+    let mut out = Array2::<f64>::zeros((entries.len(), c));
+    for g in groups(offset..offset + n, group) {
+        let local = g.start - offset..g.end - offset;
+        group_a(
+            out.view_mut(),
+            second.slice(s![local.clone(), entries.clone()]).t(),
+            zero.slice(s![local, ..]),
+        );
+        sum.add(out.as_slice().expect("a new array"))
+            .map_err(|bad| IvectorError::Accumulator {
+                what: "A",
+                sessions: g,
+                value: bad.value,
+            })?;
+    }
+    Ok(())
+}
+
+/// Writes the tiles' sums of [`gather_a`] into `at` (`K × C`, a tile's
+/// rows per block: the blocks, and so the ranks, of `gather_a`).
+#[parallelize(split = "entries, at", reduce = "none", block_size = PACKED_BLOCK)]
+pub(crate) fn round_a(entries: Range<usize>, at: ArrayViewMut2<'_, f64>, sums: &TileSums) {
+    let mut at = at;
+    let c = at.ncols();
+    let sum = tile_sum(sums, entries.start / PACKED_BLOCK, entries.len() * c);
+    let values = sum.as_ref().expect("made above").to_vec();
+    let values =
+        ArrayView2::from_shape((entries.len(), c), &values).expect("a tile of entries × C");
+    at.assign(&values);
+}
+
+/// As [`gather_a`] for `C`: a tile of `COMPONENT_BLOCK` components per
+/// block (`sums[components.start / COMPONENT_BLOCK]`, their `D × R`
+/// blocks), from the chunk's statistics and `E[w]`.
+#[allow(clippy::too_many_arguments)]
+#[parallelize(split = "components", reduce = "none", block_size = COMPONENT_BLOCK)]
+pub(crate) fn gather_c(
+    components: Range<usize>,
+    sums: &TileSums,
+    zero: ArrayView2<'_, f64>,
+    first: ArrayView2<'_, f64>,
+    means: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    offset: usize,
+    group: usize,
+) -> Result<(), IvectorError> {
+    let (d, r) = (means.ncols(), w.ncols());
+    let n = zero.nrows();
+    let len = components.len() * d * r;
+    let mut sum = tile_sum(sums, components.start / COMPONENT_BLOCK, len);
+    let sum = sum.as_mut().expect("made above");
+    let mut out = Array2::<f64>::zeros((components.len() * d, r));
+    for g in groups(offset..offset + n, group) {
+        let local = g.start - offset..g.end - offset;
+        group_c(
+            out.view_mut(),
+            components.clone(),
+            zero.slice(s![local.clone(), ..]),
+            first.slice(s![local.clone(), ..]),
+            means,
+            w.slice(s![local, ..]),
+        );
+        sum.add(out.as_slice().expect("a new array"))
+            .map_err(|bad| IvectorError::Accumulator {
+                what: "C",
+                sessions: g,
+                value: bad.value,
+            })?;
+    }
+    Ok(())
+}
+
+/// Writes the tiles' sums of [`gather_c`] into `c` (`C × D·R`, a tile's
+/// rows per block: the blocks, and so the ranks, of `gather_c`).
+#[parallelize(split = "components, c", reduce = "none", block_size = COMPONENT_BLOCK)]
+pub(crate) fn round_c(components: Range<usize>, c: ArrayViewMut2<'_, f64>, sums: &TileSums) {
+    let mut c = c;
+    let sum = tile_sum(sums, components.start / COMPONENT_BLOCK, c.len());
+    let values = sum.as_ref().expect("made above").to_vec();
+    let values = ArrayView2::from_shape(c.dim(), &values).expect("a tile of components × D·R");
+    c.assign(&values);
+}
+
+/// The tiles of `n` rows `size` at a time.
+pub(crate) fn tiles(n: usize, size: usize) -> usize {
+    n.div_ceil(size)
+}
+
+/// 2^84: exact sums take finite values below it (see [`ExactSum`]).
+const EXACT_LIMIT: f64 = 19_342_813_113_834_066_795_298_816.0;
+
+/// What a group of sessions adds to the M-step: its parts of `Aᵀ`
+/// (`K × C`) and `C` (`C × D·R`), and its posterior sums. Summed exactly
+/// over groups, threads and ranks by [`reduce_pass`].
+#[derive(Reduce, Debug, Clone, PartialEq)]
+pub(crate) struct Contribution {
+    /// `Σ_s E[w wᵀ]_s N_sᵀ`, `K × C`.
+    pub(crate) at: Array2<f64>,
+    /// `Σ_s F̃_s E[w_s]ᵀ`, `C × D·R`.
+    pub(crate) c: Array2<f64>,
+    /// The posterior sums.
+    pub(crate) sums: PosteriorSums,
+}
+
+/// Every group's [`Contribution`], summed: the posteriors of a group stay
+/// on the worker that computes them, and only the sums travel between
+/// ranks (`K·C + C·D·R + K + R + 2` numbers, however many sessions).
+/// Groups are `group` sessions from session 0, as [`gather_a`] and
+/// [`gather_c`] cut them, and every product has the same operands, so the
+/// sums have the same bits as theirs.
+#[parallelize(split = "sessions, zero, first", reduce = "sum", block_size = group)]
+pub(crate) fn reduce_pass(
+    sessions: Range<usize>,
+    zero: ArrayView2<'_, f64>,
+    first: ArrayView2<'_, f64>,
+    model: &TvModel,
+    pre: &Precomputed,
+    group: usize,
+) -> Result<Contribution, IvectorError> {
+    let n = zero.nrows();
+    let (c, d, r) = (model.n_components(), model.dim(), model.rank());
+    let k = packed_len(r);
+    with_scratch(|scratch: &mut GroupScratch| {
+        scratch.w.resize(n * r, 0.0);
+        scratch.objective.resize(n, 0.0);
+        let mut w =
+            ArrayViewMut2::from_shape((n, r), &mut scratch.w[..n * r]).expect("scratch of n × R");
+        // Stored `K × n`, as in the gathered pass (`gather_a` reads it so).
+        let mut second = aligned_rows(&mut scratch.second, k, n);
+        posterior_block(
+            sessions.clone(),
+            zero,
+            first,
+            w.view_mut(),
+            second.view_mut().reversed_axes(),
+            &mut scratch.objective[..n],
+            model,
+            pre,
+            Second::Moment,
+        )?;
+        let sums = group_sums(w.view(), second.view(), &scratch.objective[..n]);
+        let mut at = Array2::<f64>::zeros((k, c));
+        for tile in 0..tiles(k, PACKED_BLOCK) {
+            let entries = tile * PACKED_BLOCK..((tile + 1) * PACKED_BLOCK).min(k);
+            group_a(
+                at.slice_mut(s![entries.clone(), ..]),
+                second.slice(s![entries, ..]),
+                zero,
+            );
+        }
+        let mut cacc = Array2::<f64>::zeros((c, d * r));
+        for tile in 0..tiles(c, COMPONENT_BLOCK) {
+            let components = tile * COMPONENT_BLOCK..((tile + 1) * COMPONENT_BLOCK).min(c);
+            let rows = cacc.slice_mut(s![components.clone(), ..]);
+            let out = rows
+                .into_shape_with_order((components.len() * d, r))
+                .expect("rows of a new array are contiguous");
+            group_c(out, components, zero, first, model.means(), w.view());
+        }
+        // The runtime's exact sum would panic on such a value: name the
+        // group instead.
+        for (what, part) in [("A", &at), ("C", &cacc)] {
+            if let Some(&value) = part
+                .iter()
+                .find(|v| !v.is_finite() || v.abs() >= EXACT_LIMIT)
+            {
+                return Err(IvectorError::Accumulator {
+                    what,
+                    sessions: sessions.clone(),
+                    value,
+                });
+            }
+        }
+        Ok(Contribution { at, c: cacc, sums })
+    })
+}
+
+/// Buffers of [`reduce_pass`], kept per thread between groups.
+#[derive(Default)]
+struct GroupScratch {
+    w: Vec<f64>,
+    second: Vec<f64>,
+    objective: Vec<f64>,
+}
+
+/// A group's posterior sums, added in session order from what the session
+/// pass wrote (`w`: `n × R`; `second`: `K × n`, a row per packed entry;
+/// each session's objective term), so that both ways of summing see the
+/// same per-group numbers.
+pub(crate) fn group_sums(
+    w: ArrayView2<'_, f64>,
+    second: ArrayView2<'_, f64>,
+    objective: &[f64],
+) -> PosteriorSums {
+    let mut first = Array1::<f64>::zeros(w.ncols());
+    for row in w.rows() {
+        first += &row;
+    }
+    let second = second
+        .rows()
+        .into_iter()
+        .map(|row| row.iter().sum::<f64>())
+        .collect();
+    PosteriorSums {
+        first,
+        second,
+        objective: objective.iter().sum(),
+        sessions: objective.len() as u64,
+    }
+}
+
+impl PosteriorSums {
+    /// The sums as numbers for an [`ExactSum`]: `first`, `second`,
+    /// `objective`.
+    pub(crate) fn numbers(&self) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.first.len() + self.second.len() + 1);
+        out.extend(self.first.iter());
+        out.extend(self.second.iter());
+        out.push(self.objective);
+        out
+    }
+
+    /// The inverse of [`numbers`](PosteriorSums::numbers), for `r` and
+    /// `sessions`.
+    pub(crate) fn from_numbers(numbers: &[f64], r: usize, sessions: u64) -> PosteriorSums {
+        PosteriorSums {
+            first: Array1::from(numbers[..r].to_vec()),
+            second: Array1::from(numbers[r..numbers.len() - 1].to_vec()),
+            objective: numbers[numbers.len() - 1],
+            sessions,
         }
     }
 }

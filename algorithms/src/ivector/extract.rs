@@ -89,6 +89,7 @@ pub fn extract_into(
         stats.first.view(),
         out,
         second,
+        &mut vec![0.0; s],
         model,
         &pre,
         what,

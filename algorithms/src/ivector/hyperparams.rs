@@ -26,6 +26,7 @@ pub struct TvConfig {
     pub(crate) seed: u64,
     pub(crate) init_scale: f64,
     pub(crate) memory: usize,
+    pub(crate) communication: TvCommunication,
 }
 
 impl Default for TvConfig {
@@ -37,6 +38,7 @@ impl Default for TvConfig {
             seed: 0,
             init_scale: 0.1,
             memory: 1 << 30,
+            communication: TvCommunication::Auto,
         }
     }
 }
@@ -90,6 +92,14 @@ impl TvConfig {
         self
     }
 
+    /// How each iteration's accumulators come together across MPI ranks
+    /// (default [`TvCommunication::Auto`]). Every choice gives the same
+    /// bits.
+    pub fn communication(mut self, how: TvCommunication) -> Self {
+        self.communication = how;
+        self
+    }
+
     /// The i-vector dimension `R`.
     pub fn rank(&self) -> usize {
         self.rank
@@ -130,4 +140,119 @@ pub(crate) fn check_memory(memory: usize, rank: usize) -> Result<(), TvParamsErr
         });
     }
     Ok(())
+}
+
+/// How an EM iteration's M-step accumulators `A` (`C × K`, `K =
+/// R(R+1)/2`) and `C` (`C·D × R`) come together when the sessions are
+/// spread over MPI ranks. Both ways cut the sessions into the same groups
+/// (256 sessions from the first, fewer when [`TvConfig::memory`] holds
+/// fewer posteriors), compute every group's products with the same
+/// operands and add them exactly, so they give the same bits, on any
+/// number of threads and ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TvCommunication {
+    /// [`TvTraffic::choose`] decides from the sizes, every iteration.
+    #[default]
+    Auto,
+    /// Every session's posterior (`E[w]` and packed `E[w wᵀ]`) is written
+    /// in place and gathered to every rank; then `A` and `C` are computed
+    /// split by entries and components, and gathered. Each rank receives
+    /// `8·(R + K + 1)` bytes per session of the other ranks: it grows with
+    /// the sessions. It holds one exact sum (48 bytes) per accumulator
+    /// number, and no per-worker copy.
+    Gather,
+    /// Every rank sums its own groups' contributions to `A` and `C`, and
+    /// the ranks add those sums exactly (SIDEKIT's MPI design, made
+    /// reproducible): `48·(C·K + C·D·R + R + K + 1)` bytes each way per
+    /// rank, whatever the number of sessions. Each worker holds a group's
+    /// contribution and the running exact sums: about 112 bytes per
+    /// accumulator number.
+    Reduce,
+}
+
+/// Bytes of one number in shardkit's exact sums (six 64-bit limbs), as an
+/// MPI all-reduce of them moves it.
+pub(crate) const EXACT_BYTES: u64 = 48;
+
+/// What each [`TvCommunication`] costs one rank per EM iteration, from the
+/// sizes alone (so that every rank makes the same choice): the rule
+/// [`TvCommunication::Auto`] applies.
+///
+/// ```
+/// use shardkit_algorithms::ivector::{TvCommunication, TvTraffic};
+///
+/// // NIST-sized: 2048 components, 60 dimensions, rank 400, 60,000
+/// // sessions on 16 ranks.
+/// let t = TvTraffic::new(60_000, 2048, 60, 400, 16);
+/// assert!(t.reduce_bytes < t.gather_bytes / 3);
+/// // A worker of the reduction holds ~24 GB at this size: with the
+/// // default budget of 1 GiB the posteriors are gathered instead.
+/// assert_eq!(t.choose(1 << 30), TvCommunication::Gather);
+/// assert_eq!(t.choose(32 << 30), TvCommunication::Reduce);
+/// // One rank: nothing travels, and gathering in place needs less memory.
+/// let one = TvTraffic::new(60_000, 2048, 60, 400, 1);
+/// assert_eq!(one.choose(32 << 30), TvCommunication::Gather);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TvTraffic {
+    /// Ranks.
+    pub ranks: usize,
+    /// Bytes a rank receives when gathering: the other ranks' posteriors
+    /// (`8·(R + K + 1)` per session) and their parts of `A` and `C`
+    /// (`8·(C·K + C·D·R)·(P − 1)/P`).
+    pub gather_bytes: u64,
+    /// Bytes a rank sends (and receives) when reducing: the exact sums of
+    /// `A`, `C` and the posterior sums, `48·(C·K + C·D·R + R + K + 1)`.
+    pub reduce_bytes: u64,
+    /// Bytes each worker of the reduction holds: a group's contribution in
+    /// `f64` and as exact sums, `56·(C·K + C·D·R)`, and as much again for
+    /// the running sum it may be folding into.
+    pub reduce_memory: u64,
+}
+
+impl TvTraffic {
+    /// The costs for `sessions` sessions, `components` × `dim` statistics
+    /// and rank `rank` on `ranks` ranks.
+    pub fn new(
+        sessions: usize,
+        components: usize,
+        dim: usize,
+        rank: usize,
+        ranks: usize,
+    ) -> TvTraffic {
+        let (s, c, d, r) = (sessions as u64, components as u64, dim as u64, rank as u64);
+        let p = ranks.max(1) as u64;
+        let k = packed_len(rank) as u64;
+        let accumulators = c * k + c * d * r;
+        let others = s - s / p;
+        TvTraffic {
+            ranks: ranks.max(1),
+            gather_bytes: if p == 1 {
+                0
+            } else {
+                8 * others * (r + k + 1) + 8 * accumulators * (p - 1) / p
+            },
+            reduce_bytes: if p == 1 {
+                0
+            } else {
+                EXACT_BYTES * (accumulators + r + k + 1)
+            },
+            reduce_memory: 2 * (8 + EXACT_BYTES) * accumulators,
+        }
+    }
+
+    /// The rule of [`TvCommunication::Auto`]: reduce when there are
+    /// several ranks, the reduction moves fewer bytes than gathering, and
+    /// a worker's share of it fits `memory` (the [`TvConfig::memory`]
+    /// budget); gather otherwise.
+    pub fn choose(&self, memory: usize) -> TvCommunication {
+        if self.ranks > 1
+            && self.reduce_bytes < self.gather_bytes
+            && self.reduce_memory <= memory as u64
+        {
+            TvCommunication::Reduce
+        } else {
+            TvCommunication::Gather
+        }
+    }
 }

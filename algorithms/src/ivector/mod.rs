@@ -78,7 +78,7 @@ pub use crate::checkpoint::Checkpoint;
 pub use checkpoint::{train_tv_resumable, tv_em_resumable};
 pub use errors::{IvectorError, ModelPart, Statistic, TvParamsError};
 pub use extract::{extract, extract_into};
-pub use hyperparams::TvConfig;
+pub use hyperparams::{TvCommunication, TvConfig, TvTraffic};
 pub use model::TvModel;
 pub use stats::{baum_welch, SessionStats};
 pub use train::{train_tv, tv_em, tv_iteration, TvIteration, TvStep, TvTrained};

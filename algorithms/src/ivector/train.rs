@@ -1,22 +1,24 @@
 //! Total-variability training by EM.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use ndarray::{s, Array2};
 
 use super::errors::IvectorError;
 use super::estep::{
-    accumulate_a, accumulate_c, by_component, by_component_mut, cholesky_factor, ensure_shape,
-    posterior_pass, rows, solve_components, PosteriorSums, Precomputed, Second,
+    by_component, by_component_mut, cholesky_factor, ensure_shape, gather_a, gather_c, group_sums,
+    posterior_pass, reduce_pass, round_a, round_c, rows, solve_components, tiles, PosteriorSums,
+    Precomputed, Second, COMPONENT_BLOCK, PACKED_BLOCK, SESSION_BLOCK,
 };
 use super::hyperparams::check_memory;
-use super::hyperparams::TvConfig;
+use super::hyperparams::{TvCommunication, TvConfig, TvTraffic};
 use super::model::TvModel;
 use super::stats::SessionStats;
 use crate::gmm::DiagGmm;
 use crate::linalg::packed_len;
 use crate::scratch::aligned_rows;
-use shardkit::Reduce;
+use shardkit::ExactSum;
 
 /// One EM iteration, as [`train_tv`] and [`tv_em`] report it.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +135,7 @@ pub(crate) fn tv_em_from(
             &model,
             config.min_divergence,
             config.memory,
+            config.communication,
         )?;
         // The old T's memory holds the next iteration's T.
         let old = std::mem::replace(&mut model, step.model);
@@ -195,6 +198,7 @@ pub fn tv_iteration(
         model,
         min_divergence,
         memory,
+        TvCommunication::Auto,
     )
 }
 
@@ -211,6 +215,8 @@ struct Workspace {
     w: Array2<f64>,
     /// `E[w wᵀ]` of a chunk, `K × chunk` (see [`aligned_rows`]).
     second: Vec<f64>,
+    /// Each session's objective term, of a chunk.
+    objective: Vec<f64>,
     /// The previous model's `T`, to be overwritten by the next one.
     spare_t: Option<Array2<f64>>,
 }
@@ -222,6 +228,7 @@ fn iterate(
     model: &TvModel,
     min_divergence: bool,
     memory: usize,
+    communication: TvCommunication,
 ) -> Result<TvStep, IvectorError> {
     check(stats, model)?;
     let (s, c, d, r) = (
@@ -235,7 +242,10 @@ fn iterate(
     }
     check_memory(memory, r)?;
     let k = packed_len(r);
-    let chunk = (memory / (8 * (k + r))).min(s);
+    // Sessions whose posteriors fit the budget, and the groups that every
+    // product and exact sum is cut into (see `TvCommunication`).
+    let fit = memory / (8 * (k + r));
+    let group = fit.clamp(1, SESSION_BLOCK);
     let pre = match &mut ws.pre {
         Some(pre) => {
             pre.update(model);
@@ -243,51 +253,111 @@ fn iterate(
         }
         slot => &*slot.insert(Precomputed::new(model)),
     };
-    // Every array is written whole: the accumulators by the first chunk
-    // (then added to), the posteriors by the session pass.
-    ensure_shape(&mut ws.cacc, (c * d, r));
-    ensure_shape(&mut ws.w, (chunk, r));
-    let mut at = aligned_rows(&mut ws.at, k, c);
-    let cacc = &mut ws.cacc;
-    let mut sums: Option<PosteriorSums> = None;
-    let mut start = 0;
-    while start < s {
-        let end = (start + chunk).min(s);
-        let zero = rows(stats.zero.view(), start..end);
-        let first = rows(stats.first.view(), start..end);
-        let mut w = ws.w.slice_mut(s![..end - start, ..]);
-        // Sessions × K, stored transposed: a batch of the session pass
-        // writes one cache line per entry, and the `A` GEMM reads rows.
-        let mut second = aligned_rows(&mut ws.second, k, chunk);
-        let mut second = second.slice_mut(s![.., ..end - start]).reversed_axes();
-        let part = posterior_pass(
-            start..end,
-            zero,
-            first,
-            w.view_mut(),
-            second.view_mut(),
-            model,
-            pre,
-            Second::Moment,
-        )?;
-        match &mut sums {
-            Some(total) => total.merge(part),
-            None => sums = Some(part),
+    let how = match communication {
+        TvCommunication::Auto => {
+            let ranks = shardkit::Executor::current().rank().1;
+            TvTraffic::new(s, c, d, r, ranks).choose(memory)
         }
-        let add = start > 0;
-        accumulate_a(0..k, at.view_mut(), second.view(), zero, add);
-        accumulate_c(
-            0..c,
-            by_component_mut(cacc.view_mut(), c),
-            zero,
-            first,
-            model.means(),
-            w.view(),
-            add,
-        );
-        start = end;
-    }
-    let sums = sums.expect("at least one session");
+        how => how,
+    };
+    tracing::debug!(?how, group, "total-variability accumulators");
+    let mut at = aligned_rows(&mut ws.at, k, c);
+    let sums = match how {
+        TvCommunication::Reduce => {
+            let total = reduce_pass(
+                0..s,
+                stats.zero.view(),
+                stats.first.view(),
+                model,
+                pre,
+                group,
+            )?;
+            at.assign(&total.at);
+            ws.cacc = total
+                .c
+                .into_shape_with_order((c * d, r))
+                .expect("a standard-layout array");
+            total.sums
+        }
+        _ => {
+            // Every array is written whole: the accumulators from their
+            // exact sums, the posteriors by the session pass.
+            ensure_shape(&mut ws.cacc, (c * d, r));
+            let chunk = (fit / group * group).clamp(group, s.max(group));
+            ensure_shape(&mut ws.w, (chunk, r));
+            ws.objective.resize(chunk, 0.0);
+            let a_sums: Vec<_> = (0..tiles(k, PACKED_BLOCK))
+                .map(|_| Mutex::new(None))
+                .collect();
+            let c_sums: Vec<_> = (0..tiles(c, COMPONENT_BLOCK))
+                .map(|_| Mutex::new(None))
+                .collect();
+            let mut posterior = ExactSum::new(r + k + 1);
+            let mut start = 0;
+            while start < s {
+                let end = (start + chunk).min(s);
+                let n = end - start;
+                let zero = rows(stats.zero.view(), start..end);
+                let first = rows(stats.first.view(), start..end);
+                let mut w = ws.w.slice_mut(s![..n, ..]);
+                // Sessions × K, stored transposed: a batch of the session
+                // pass writes one cache line per entry, and the `A` GEMMs
+                // read rows.
+                let mut second = aligned_rows(&mut ws.second, k, chunk);
+                let mut second = second.slice_mut(s![.., ..n]);
+                let objective = &mut ws.objective[..n];
+                posterior_pass(
+                    start..end,
+                    zero,
+                    first,
+                    w.view_mut(),
+                    second.view_mut().reversed_axes(),
+                    objective,
+                    model,
+                    pre,
+                    Second::Moment,
+                )?;
+                for g in (0..n).step_by(group) {
+                    let local = g..(g + group).min(n);
+                    let part = group_sums(
+                        w.slice(s![local.clone(), ..]),
+                        second.slice(s![.., local.clone()]),
+                        &objective[local.clone()],
+                    );
+                    posterior
+                        .add(&part.numbers())
+                        .map_err(|bad| IvectorError::Accumulator {
+                            what: "of the posterior sums",
+                            sessions: start + local.start..start + local.end,
+                            value: bad.value,
+                        })?;
+                }
+                gather_a(
+                    0..k,
+                    &a_sums,
+                    second.view().reversed_axes(),
+                    zero,
+                    start,
+                    group,
+                )?;
+                gather_c(
+                    0..c,
+                    &c_sums,
+                    zero,
+                    first,
+                    model.means(),
+                    w.view(),
+                    start,
+                    group,
+                )?;
+                start = end;
+            }
+            round_a(0..k, at.view_mut(), &a_sums);
+            round_c(0..c, by_component_mut(ws.cacc.view_mut(), c), &c_sums);
+            PosteriorSums::from_numbers(&posterior.to_vec(), r, s as u64)
+        }
+    };
+    let cacc = &ws.cacc;
     let rotation = if min_divergence {
         let second = sums.second.mapv(|v| v / s as f64);
         Some(

@@ -163,7 +163,7 @@ pub enum TvCommunication {
     Gather,
     /// Every rank sums its own groups' contributions to `A` and `C`, and
     /// the ranks add those sums exactly (SIDEKIT's MPI design, made
-    /// reproducible): `48·(C·K + C·D·R + R + K + 1)` bytes each way per
+    /// reproducible): `48·(C·K + C·D·R + R + K + 2)` bytes each way per
     /// rank, whatever the number of sessions. Each worker holds a group's
     /// contribution and the running exact sums: about 112 bytes per
     /// accumulator number.
@@ -202,7 +202,8 @@ pub struct TvTraffic {
     /// (`8·(C·K + C·D·R)·(P − 1)/P`).
     pub gather_bytes: u64,
     /// Bytes a rank sends (and receives) when reducing: the exact sums of
-    /// `A`, `C` and the posterior sums, `48·(C·K + C·D·R + R + K + 1)`.
+    /// `A`, `C` and the posterior sums, `48·(C·K + C·D·R + R + K + 2)` (the
+    /// sums of `E[w]`, `E[w wᵀ]`, the objective and the session count).
     pub reduce_bytes: u64,
     /// Bytes each worker of the reduction holds: a group's contribution in
     /// `f64` and as exact sums, `56·(C·K + C·D·R)`, and as much again for
@@ -235,7 +236,7 @@ impl TvTraffic {
             reduce_bytes: if p == 1 {
                 0
             } else {
-                EXACT_BYTES * (accumulators + r + k + 1)
+                EXACT_BYTES * (accumulators + r + k + 2)
             },
             reduce_memory: 2 * (8 + EXACT_BYTES) * accumulators,
         }

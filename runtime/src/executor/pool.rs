@@ -15,14 +15,16 @@
 //! which makes even the grouping irrelevant.
 //!
 //! This file knows nothing of executors: it gets a pool, or `None` for the
-//! calling thread, and the shard function to run on each piece.
+//! calling thread, and the shard function to run on each piece. On a pool
+//! the calling thread takes blocks as well, and pool threads join it as
+//! they become free (`offer.rs`).
 
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use super::offer;
 use crate::reduce::Folder;
 
 type Payload = Box<dyn Any + Send + 'static>;
@@ -36,10 +38,12 @@ enum Outcome<T, E> {
 
 /// The state of the ordered fold, shared by the workers.
 struct Fold<T, A, E> {
-    /// The index of the next block to fold.
+    /// The number of the next block to fold.
     next: usize,
-    /// Blocks that finished before their turn.
-    waiting: BTreeMap<usize, Outcome<T, E>>,
+    /// Blocks that finished before their turn, at their block number less
+    /// the call's first; empty until one does (blocks that finish in order,
+    /// as on one thread, are folded without waiting here).
+    waiting: Vec<Option<Outcome<T, E>>>,
     /// The running result; `None` before the first block, and while a
     /// worker has it out to merge.
     acc: Option<A>,
@@ -50,8 +54,9 @@ struct Fold<T, A, E> {
     stop: Option<(usize, Outcome<T, E>)>,
 }
 
-/// Leaves block `index`'s outcome and, unless another worker is already
-/// folding, folds every block that is ready, in order.
+/// Leaves block `index`'s outcome (of the `blocks` blocks from `first`)
+/// and, if it is the next in order and no other worker is folding, folds
+/// it and every block after it that is ready, in order.
 ///
 /// The merge runs *outside* the lock: a merge that uses rayon (or calls a
 /// `#[parallelize]` function) may make this thread pick up another block,
@@ -59,63 +64,67 @@ struct Fold<T, A, E> {
 fn deliver<T, E, F: Folder<T>>(
     fold: &Mutex<Fold<T, F::Acc, E>>,
     folder: &F,
+    (first, blocks): (usize, usize),
     index: usize,
     outcome: Outcome<T, E>,
 ) {
     let mut state = lock(fold);
-    state.waiting.insert(index, outcome);
-    if state.folding {
+    if state.stop.is_some() {
+        // An earlier block failed: nothing more is folded. (The guard drops
+        // before the outcome, which may be costly to drop.)
+        return;
+    }
+    if state.folding || index != state.next {
+        if state.waiting.is_empty() {
+            state.waiting.resize_with(blocks, || None);
+        }
+        state.waiting[index - first] = Some(outcome);
         return;
     }
     state.folding = true;
-    loop {
-        // Take the run of blocks that are ready, stopping at a failure.
-        let mut ready = Vec::new();
-        while state.stop.is_none() {
-            let next = state.next;
-            match state.waiting.remove(&next) {
-                Some(Outcome::Done(value)) => {
-                    ready.push((next, value));
-                    state.next += 1;
-                }
-                Some(failed) => {
-                    state.next += 1;
-                    state.stop = Some((next, failed));
-                }
-                None => break,
+    let mut acc = state.acc.take();
+    let mut current = Some(outcome);
+    while let Some(outcome) = current.take() {
+        let at = state.next;
+        state.next += 1;
+        let value = match outcome {
+            Outcome::Done(value) => value,
+            failed => {
+                state.stop = Some((at, failed));
+                break;
             }
-        }
-        if state.stop.is_some() {
-            // Nothing more is folded; drop whatever waits or arrives later.
-            state.waiting.clear();
-        }
-        if ready.is_empty() {
-            state.folding = false;
-            return;
-        }
-        let mut acc = state.acc.take();
+        };
         drop(state);
-        let merged = panic::catch_unwind(AssertUnwindSafe(|| {
-            for (index, value) in ready {
-                acc = Some(match acc.take() {
-                    None => folder.start(index, value),
-                    Some(a) => folder.fold(a, index, value),
-                });
-            }
-            acc
+        let merged = panic::catch_unwind(AssertUnwindSafe(|| match acc.take() {
+            None => folder.start(at, value),
+            Some(a) => folder.fold(a, at, value),
         }));
         state = lock(fold);
         match merged {
-            Ok(acc) => state.acc = acc,
-            // The merge covered blocks before any failure this pass found,
-            // so its panic comes first in block order.
-            Err(payload) => state.stop = Some((state.next, Outcome::Panicked(payload))),
+            Ok(a) => acc = Some(a),
+            // Blocks before `at` are folded and none failed, so this
+            // panic comes first in block order.
+            Err(payload) => {
+                state.stop = Some((at, Outcome::Panicked(payload)));
+                break;
+            }
         }
+        let slot = state.next - first;
+        current = state.waiting.get_mut(slot).and_then(Option::take);
+    }
+    state.acc = acc;
+    state.folding = false;
+    if state.stop.is_some() {
+        // Drop whatever waits, outside the lock.
+        let dropped = std::mem::take(&mut state.waiting);
+        drop(state);
+        drop(dropped);
     }
 }
 
-/// Runs `shard` on every piece (block `first + i` for piece `i`), on `pool`
-/// or, for `None`, on the calling thread, and folds the results in block
+/// Runs `shard` on every piece (block `first + i` for piece `i`), on the
+/// calling thread helped by up to all but one of `pool`'s threads or, for
+/// `None`, on the calling thread alone, and folds the results in block
 /// order with `folder`; `None` when there are no pieces (an MPI rank that
 /// owns no block).
 ///
@@ -148,7 +157,7 @@ where
     let cutoff = AtomicUsize::new(usize::MAX);
     let fold = Mutex::new(Fold {
         next: first,
-        waiting: BTreeMap::new(),
+        waiting: Vec::new(),
         acc: None,
         folding: false,
         stop: None,
@@ -170,17 +179,15 @@ where
         if !matches!(outcome, Outcome::Done(_)) {
             cutoff.fetch_min(index, Ordering::Relaxed);
         }
-        deliver(&fold, folder, first + index, outcome);
+        deliver(&fold, folder, (first, blocks), first + index, outcome);
     };
 
     match pool {
+        // The calling thread takes blocks too, with up to one helper fewer
+        // than the pool has threads (see `offer.rs`).
         Some(pool) if blocks > 1 && pool.current_num_threads() > 1 => {
-            let workers = pool.current_num_threads().min(blocks);
-            pool.scope(|scope| {
-                for _ in 0..workers {
-                    scope.spawn(|_| work());
-                }
-            });
+            let helpers = pool.current_num_threads().min(blocks) - 1;
+            offer::run_helped(pool, helpers, &work);
         }
         _ => work(),
     }

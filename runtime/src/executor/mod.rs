@@ -249,8 +249,8 @@ impl Executor {
     /// (see [`pool::execute`], which this wraps); `None` when there are no
     /// pieces.
     ///
-    /// A `#[parallelize]` call made inside a shard runs serially on that
-    /// shard's thread.
+    /// A `#[parallelize]` call made inside a shard (or a merge) runs
+    /// serially on that shard's thread.
     ///
     /// # Panics
     ///
@@ -262,11 +262,9 @@ impl Executor {
         shard: &(dyn Fn(P) -> Result<T, E> + Sync),
         folder: &F,
     ) -> Result<Option<F::Acc>, (usize, E)> {
-        let nested = |piece: P| {
-            let _serial = Installed::new(Some(Executor::serial()));
-            shard(piece)
-        };
-        pool::execute(self.pool(), first, pieces, &nested, folder)
+        // Installed once per thread and call, not per block.
+        let serial = || Installed::new(Some(Executor::serial()));
+        pool::execute(self.pool(), first, pieces, shard, folder, serial)
     }
 
     /// The thread pool, or `None` for the serial and MPI executors (an MPI

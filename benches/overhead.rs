@@ -2,8 +2,10 @@
 //!
 //! - `overhead`: one call on 16 numbers (16 one-item blocks) on the default
 //!   executor, on a pool of 2 threads and on the serial executor, against the
-//!   same body as a plain function, and rayon's own `scope` and `join` on a
-//!   pool of 2 (the floor of any call that wakes a worker).
+//!   same body as a plain function; and rayon's own `scope` and `join` on a
+//!   pool of 2, from one of its threads (the floor of any pool-based call)
+//!   and from outside it (`install`, which wakes a worker and waits for it:
+//!   where a `#[parallelize]` call is made from).
 //! - `speedup`: a CPU-bound body over 100,000 items on pools of 1 and 2
 //!   threads.
 //!
@@ -87,6 +89,18 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("rayon join(2)", |b| {
         pool.install(|| {
             b.iter(|| {
+                let (left, right) = xs.split_at(8);
+                let (a, c) = rayon::join(
+                    || plain_sum(black_box(left)),
+                    || plain_sum(black_box(right)),
+                );
+                a + c
+            })
+        })
+    });
+    group.bench_function("rayon install+join(2)", |b| {
+        b.iter(|| {
+            pool.install(|| {
                 let (left, right) = xs.split_at(8);
                 let (a, c) = rayon::join(
                     || plain_sum(black_box(left)),

@@ -2,14 +2,12 @@
 //! `Executor::from_env` and by the default executor. Environment variables are process-wide, so this binary holds a
 //! single test that changes them one step at a time.
 
+mod common;
+
 use std::panic::{self, AssertUnwindSafe};
 
-use shardkit::{parallelize, Executor, ExecutorError, MPI_TIMEOUT_ENV, THREADS_ENV};
-
-#[parallelize(split = "xs", reduce = "concat", block_size = 1)]
-fn thread_names(xs: &[u8]) -> Vec<Option<String>> {
-    vec![std::thread::current().name().map(str::to_string); xs.len()]
-}
+use common::{on_pool_and_caller, thread_names, Meeting};
+use shardkit::{Executor, ExecutorError, MPI_TIMEOUT_ENV, THREADS_ENV};
 
 fn set(value: &str) {
     std::env::set_var(THREADS_ENV, value);
@@ -100,13 +98,8 @@ fn shardkit_threads() {
     // kept.
     set("3");
     assert_eq!(Executor::current().workers(), 3);
-    let names = thread_names(&[0; 30]);
-    assert!(
-        names
-            .iter()
-            .all(|n| n.as_deref().is_some_and(|n| n.starts_with("shardkit-"))),
-        "{names:?}"
-    );
+    let names = thread_names(&[0; 30], &Meeting::new(2));
+    assert!(on_pool_and_caller(&names), "{names:?}");
     set("5");
     assert_eq!(Executor::current().workers(), 3);
 

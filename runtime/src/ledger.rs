@@ -12,10 +12,17 @@
 //! checkpoint (which carries the set of the passes before it, see
 //! [`plan_kinds`] and [`merge_plan_kinds`]), has the same digest.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 static KINDS: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
+
+thread_local! {
+    /// The kind this thread noted last: already in `KINDS`, which never
+    /// loses a kind, so noting it again can skip the lock.
+    static LAST: Cell<Option<u64>> = const { Cell::new(None) };
+}
 
 /// FNV-1a, stable across processes and platforms.
 pub(crate) fn fnv(bytes: &[u8]) -> u64 {
@@ -38,7 +45,11 @@ pub(crate) fn note(function: &str, blocks: Option<usize>) {
         Some(n) => fnv_more(named, &(n as u64).to_le_bytes()),
         None => fnv_more(named, b" (local)"),
     };
+    if LAST.get() == Some(kind) {
+        return;
+    }
     KINDS.lock().unwrap_or_else(|e| e.into_inner()).insert(kind);
+    LAST.set(Some(kind));
 }
 
 /// The kinds of pass this process has made so far, and a digest of them

@@ -1,6 +1,6 @@
 //! Helpers shared by the behaviour tests: the executors every test runs
 //! on (built once per test binary), a timeout that turns a deadlock into a
-//! failure, the text of a panic, and two small `#[parallelize]` functions
+//! failure, the text of a panic, and three small `#[parallelize]` functions
 //! that several files call.
 //!
 //! Declared with `mod common;` by each test file; a file uses only some of
@@ -10,9 +10,9 @@
 use std::any::Any;
 use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{mpsc, OnceLock};
-use std::thread;
-use std::time::Duration;
+use std::sync::{mpsc, Mutex, OnceLock};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
 
 use shardkit::{parallelize, Executor};
 
@@ -90,4 +90,57 @@ pub(crate) fn explode_at(ids: Range<usize>, at: usize) -> usize {
 #[parallelize(split = "xs, ys", reduce = "sum")]
 pub(crate) fn dot(xs: &[f64], ys: &[f64]) -> f64 {
     xs.iter().zip(ys).map(|(x, y)| x * y).sum()
+}
+
+/// The threads that ran the shards of one call of [`thread_names`], and how
+/// many different ones its shards wait for.
+pub(crate) struct Meeting {
+    want: usize,
+    since: Instant,
+    seen: Mutex<Vec<ThreadId>>,
+}
+
+impl Meeting {
+    /// Shards wait until `want` different threads have run one (at most
+    /// 10 s in all).
+    pub(crate) fn new(want: usize) -> Meeting {
+        Meeting {
+            want,
+            since: Instant::now(),
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn arrive(&self) {
+        let me = thread::current().id();
+        loop {
+            let mut seen = self.seen.lock().unwrap();
+            if !seen.contains(&me) {
+                seen.push(me);
+            }
+            if seen.len() >= self.want || self.since.elapsed() > Duration::from_secs(10) {
+                return;
+            }
+            drop(seen);
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// The name of the thread that ran each item (one block per item). Each
+/// shard first waits until `met.want` different threads have run shards of
+/// the call, so that on a pool its own threads visibly take part, however
+/// quickly the calling thread (which takes blocks too) could run them all.
+#[parallelize(split = "xs", reduce = "concat", block_size = 1)]
+pub(crate) fn thread_names(xs: &[u8], met: &Meeting) -> Vec<Option<String>> {
+    met.arrive();
+    vec![thread::current().name().map(str::to_string); xs.len()]
+}
+
+/// Whether every name in `names` is the calling thread's or a pool
+/// thread's (`shardkit-*`), and at least one is a pool thread's.
+pub(crate) fn on_pool_and_caller(names: &[Option<String>]) -> bool {
+    let caller = thread::current().name().map(str::to_string);
+    let pooled = |n: &Option<String>| n.as_deref().is_some_and(|n| n.starts_with("shardkit-"));
+    names.iter().all(|n| *n == caller || pooled(n)) && names.iter().any(pooled)
 }

@@ -7,6 +7,8 @@
 //!   the others;
 //! - [`pool`]: the ordered fold of one call's blocks on one pool (or the
 //!   calling thread), which every executor ends in;
+//! - `offer`: how the calling thread runs a call's blocks with help from
+//!   the pool's threads, without waiting for a pool thread to wake;
 //! - `transport` (feature `mpi`): the interface through which an executor
 //!   reaches other processes — implemented by `mpi/`;
 //! - `ranks` (feature `mpi`): what ranks do for a call, written against
@@ -21,6 +23,7 @@
 //! `mpi/`.
 
 pub(crate) mod error;
+mod offer;
 pub(crate) mod pool;
 #[cfg(feature = "mpi")]
 pub(crate) mod ranks;
@@ -241,13 +244,13 @@ impl Executor {
     }
 
     /// Runs `shard` on every piece (block `first + i` for piece `i`) on this
-    /// process — on the pool, or on the calling thread for the serial and
-    /// MPI executors — and folds the results in block order with `folder`
+    /// process — on the calling thread helped by the pool's threads, or on
+    /// the calling thread alone for the serial and MPI executors — and folds the results in block order with `folder`
     /// (see [`pool::execute`], which this wraps); `None` when there are no
     /// pieces.
     ///
-    /// A `#[parallelize]` call made inside a shard runs serially on that
-    /// shard's thread.
+    /// A `#[parallelize]` call made inside a shard (or a merge) runs
+    /// serially on that shard's thread.
     ///
     /// # Panics
     ///
@@ -259,11 +262,9 @@ impl Executor {
         shard: &(dyn Fn(P) -> Result<T, E> + Sync),
         folder: &F,
     ) -> Result<Option<F::Acc>, (usize, E)> {
-        let nested = |piece: P| {
-            let _serial = Installed::new(Some(Executor::serial()));
-            shard(piece)
-        };
-        pool::execute(self.pool(), first, pieces, &nested, folder)
+        // Installed once per thread and call, not per block.
+        let serial = || Installed::new(Some(Executor::serial()));
+        pool::execute(self.pool(), first, pieces, shard, folder, serial)
     }
 
     /// The thread pool, or `None` for the serial and MPI executors (an MPI

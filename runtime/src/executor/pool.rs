@@ -15,14 +15,17 @@
 //! which makes even the grouping irrelevant.
 //!
 //! This file knows nothing of executors: it gets a pool, or `None` for the
-//! calling thread, and the shard function to run on each piece.
+//! calling thread, and the shard function to run on each piece. On a pool
+//! the calling thread takes blocks as well, and pool threads join it as
+//! they become free (`offer.rs`).
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::cell::{Cell, UnsafeCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
+use super::offer;
 use crate::reduce::Folder;
 
 type Payload = Box<dyn Any + Send + 'static>;
@@ -35,89 +38,156 @@ enum Outcome<T, E> {
 }
 
 /// The state of the ordered fold, shared by the workers.
-struct Fold<T, A, E> {
-    /// The index of the next block to fold.
+struct Fold<T, E> {
+    /// The number of the next block to fold.
     next: usize,
-    /// Blocks that finished before their turn.
-    waiting: BTreeMap<usize, Outcome<T, E>>,
-    /// The running result; `None` before the first block, and while a
-    /// worker has it out to merge.
-    acc: Option<A>,
-    /// Whether a worker is folding now; others only leave their results.
+    /// Blocks that finished before their turn, at their block number less
+    /// the call's first; empty until one does (blocks that finish in order,
+    /// as on one thread, are folded without waiting here).
+    waiting: Vec<Option<Outcome<T, E>>>,
+    /// Whether a worker is folding now, and so holds the [`Running`]
+    /// result; others only leave their results.
     folding: bool,
     /// The first error or panic in block order, with its block; nothing is
     /// folded after it.
     stop: Option<(usize, Outcome<T, E>)>,
 }
 
-/// Leaves block `index`'s outcome and, unless another worker is already
-/// folding, folds every block that is ready, in order.
+/// The running result of the fold; `None` before the first block. Only the
+/// worker that set [`Fold::folding`] (under the lock) touches it, until it
+/// clears the flag (under the lock again), so it needs no lock of its own
+/// and is merged where it lies.
+struct Running<A>(UnsafeCell<Option<A>>);
+
+// SAFETY: one thread at a time has the result (see above), which moves
+// between threads (`A: Send`).
+unsafe impl<A: Send> Sync for Running<A> {}
+
+/// Leaves block `index`'s outcome (of the `blocks` blocks from `first`)
+/// and, if it is the next in order and no other worker is folding, folds
+/// it and every block after it that is ready, in order.
 ///
 /// The merge runs *outside* the lock: a merge that uses rayon (or calls a
 /// `#[parallelize]` function) may make this thread pick up another block,
 /// whose `deliver` then finds the fold taken and just leaves its result.
 fn deliver<T, E, F: Folder<T>>(
-    fold: &Mutex<Fold<T, F::Acc, E>>,
+    fold: &Mutex<Fold<T, E>>,
+    running: &Running<F::Acc>,
     folder: &F,
+    (first, blocks): (usize, usize),
     index: usize,
     outcome: Outcome<T, E>,
 ) {
     let mut state = lock(fold);
-    state.waiting.insert(index, outcome);
-    if state.folding {
+    if state.stop.is_some() {
+        // An earlier block failed: nothing more is folded. (The guard drops
+        // before the outcome, which may be costly to drop.)
         return;
     }
+    if state.folding || index != state.next {
+        if state.waiting.is_empty() {
+            state.waiting.resize_with(blocks, || None);
+        }
+        state.waiting[index - first] = Some(outcome);
+        return;
+    }
+    state.next += 1;
+    let mut ready = match outcome {
+        Outcome::Done(value) => (index, value),
+        failed => return stop(state, index, failed),
+    };
     state.folding = true;
     loop {
-        // Take the run of blocks that are ready, stopping at a failure.
-        let mut ready = Vec::new();
-        while state.stop.is_none() {
-            let next = state.next;
-            match state.waiting.remove(&next) {
-                Some(Outcome::Done(value)) => {
-                    ready.push((next, value));
-                    state.next += 1;
-                }
-                Some(failed) => {
-                    state.next += 1;
-                    state.stop = Some((next, failed));
-                }
-                None => break,
-            }
-        }
-        if state.stop.is_some() {
-            // Nothing more is folded; drop whatever waits or arrives later.
-            state.waiting.clear();
-        }
-        if ready.is_empty() {
-            state.folding = false;
-            return;
-        }
-        let mut acc = state.acc.take();
         drop(state);
-        let merged = panic::catch_unwind(AssertUnwindSafe(|| {
-            for (index, value) in ready {
-                acc = Some(match acc.take() {
-                    None => folder.start(index, value),
-                    Some(a) => folder.fold(a, index, value),
-                });
-            }
-            acc
+        // SAFETY: this thread set `folding`, so it alone has the result.
+        let acc = unsafe { &mut *running.0.get() };
+        // The block being merged, for a panic in the merge.
+        let at = Cell::new(index);
+        let run = panic::catch_unwind(AssertUnwindSafe(|| {
+            fold_ready(fold, folder, first, acc, ready, &at)
         }));
         state = lock(fold);
-        match merged {
-            Ok(acc) => state.acc = acc,
-            // The merge covered blocks before any failure this pass found,
-            // so its panic comes first in block order.
-            Err(payload) => state.stop = Some((state.next, Outcome::Panicked(payload))),
+        match run {
+            Ok(()) => {}
+            // Blocks before it are folded and none failed, so this panic
+            // comes first in block order.
+            Err(payload) => return stop(state, at.get(), Outcome::Panicked(payload)),
+        }
+        // A block may have arrived since `fold_ready` last looked.
+        match take_ready(&mut state, first) {
+            Some(next) => ready = next,
+            None => break,
+        }
+    }
+    state.folding = false;
+    if state.stop.is_some() {
+        // A failed block was found: nothing after it is folded.
+        let dropped = std::mem::take(&mut state.waiting);
+        drop(state);
+        drop(dropped);
+    }
+}
+
+/// Folds `ready` (a block and its result) and every block after it that
+/// waits, in order, into `acc`, until the next block is not ready.
+fn fold_ready<T, E, F: Folder<T>>(
+    fold: &Mutex<Fold<T, E>>,
+    folder: &F,
+    first: usize,
+    acc: &mut Option<F::Acc>,
+    mut ready: (usize, T),
+    at: &Cell<usize>,
+) {
+    loop {
+        let (index, value) = ready;
+        at.set(index);
+        *acc = Some(match acc.take() {
+            None => folder.start(index, value),
+            Some(a) => folder.fold(a, index, value),
+        });
+        match take_ready(&mut lock(fold), first) {
+            Some(next) => ready = next,
+            None => return,
         }
     }
 }
 
-/// Runs `shard` on every piece (block `first + i` for piece `i`), on `pool`
-/// or, for `None`, on the calling thread, and folds the results in block
+/// The next block in order and its result, if it waits and succeeded;
+/// a failed one stops the fold.
+fn take_ready<T, E>(state: &mut MutexGuard<'_, Fold<T, E>>, first: usize) -> Option<(usize, T)> {
+    if state.stop.is_some() {
+        return None;
+    }
+    let index = state.next;
+    let outcome = state.waiting.get_mut(index - first)?.take()?;
+    state.next += 1;
+    match outcome {
+        Outcome::Done(value) => Some((index, value)),
+        failed => {
+            state.stop = Some((index, failed));
+            None
+        }
+    }
+}
+
+/// Records the first failure in block order and ends the fold: whatever
+/// waits is dropped (outside the lock), and later blocks are dropped as
+/// they arrive.
+fn stop<T, E>(mut state: MutexGuard<'_, Fold<T, E>>, index: usize, failed: Outcome<T, E>) {
+    state.stop = Some((index, failed));
+    state.folding = false;
+    let dropped = std::mem::take(&mut state.waiting);
+    drop(state);
+    drop(dropped);
+}
+
+/// Runs `shard` on every piece (block `first + i` for piece `i`), on the
+/// calling thread helped by up to all but one of `pool`'s threads or, for
+/// `None`, on the calling thread alone, and folds the results in block
 /// order with `folder`; `None` when there are no pieces (an MPI rank that
-/// owns no block).
+/// owns no block). Each thread calls `enter` before its first block and
+/// drops what it returns after its last (the executor installs the serial
+/// executor there, for calls made inside shards and merges).
 ///
 /// Returns the first error in block order, with its block number. Blocks after a failing one that
 /// have not started are skipped; blocks already running finish. A panic in a
@@ -128,12 +198,13 @@ fn deliver<T, E, F: Folder<T>>(
 /// # Panics
 ///
 /// When a shard panics.
-pub(crate) fn execute<P, T, E, F>(
+pub(crate) fn execute<P, T, E, F, G>(
     pool: Option<&rayon::ThreadPool>,
     first: usize,
     pieces: Vec<P>,
     shard: &(dyn Fn(P) -> Result<T, E> + Sync),
     folder: &F,
+    enter: impl Fn() -> G + Sync,
 ) -> Result<Option<F::Acc>, (usize, E)>
 where
     P: Send,
@@ -142,45 +213,52 @@ where
     F: Folder<T>,
 {
     let blocks = pieces.len();
-    let slots: Vec<Mutex<Option<P>>> = pieces.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let slots = Slots::new(pieces);
     let counter = AtomicUsize::new(0);
     // Blocks after this index are not started: an earlier block failed.
     let cutoff = AtomicUsize::new(usize::MAX);
+    let running = Running(UnsafeCell::new(None));
     let fold = Mutex::new(Fold {
         next: first,
-        waiting: BTreeMap::new(),
-        acc: None,
+        waiting: Vec::new(),
         folding: false,
         stop: None,
     });
 
-    let work = || loop {
-        let index = counter.fetch_add(1, Ordering::Relaxed);
-        if index >= blocks || index > cutoff.load(Ordering::Relaxed) {
-            return;
+    let work = || {
+        let _entered = enter();
+        loop {
+            let index = counter.fetch_add(1, Ordering::Relaxed);
+            if index >= blocks || index > cutoff.load(Ordering::Relaxed) {
+                return;
+            }
+            // SAFETY: `counter` gives out each index once.
+            let piece = unsafe { slots.take(index) };
+            let outcome = match panic::catch_unwind(AssertUnwindSafe(|| shard(piece))) {
+                Ok(Ok(value)) => Outcome::Done(value),
+                Ok(Err(error)) => Outcome::Failed(error),
+                Err(payload) => Outcome::Panicked(payload),
+            };
+            if !matches!(outcome, Outcome::Done(_)) {
+                cutoff.fetch_min(index, Ordering::Relaxed);
+            }
+            deliver(
+                &fold,
+                &running,
+                folder,
+                (first, blocks),
+                first + index,
+                outcome,
+            );
         }
-        let piece = lock(&slots[index])
-            .take()
-            .expect("each block is taken once");
-        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| shard(piece))) {
-            Ok(Ok(value)) => Outcome::Done(value),
-            Ok(Err(error)) => Outcome::Failed(error),
-            Err(payload) => Outcome::Panicked(payload),
-        };
-        if !matches!(outcome, Outcome::Done(_)) {
-            cutoff.fetch_min(index, Ordering::Relaxed);
-        }
-        deliver(&fold, folder, first + index, outcome);
     };
 
     match pool {
+        // The calling thread takes blocks too, with up to one helper fewer
+        // than the pool has threads (see `offer.rs`).
         Some(pool) if blocks > 1 && pool.current_num_threads() > 1 => {
-            let workers = pool.current_num_threads().min(blocks);
-            pool.scope(|scope| {
-                for _ in 0..workers {
-                    scope.spawn(|_| work());
-                }
-            });
+            let helpers = pool.current_num_threads().min(blocks) - 1;
+            offer::run_helped(pool, helpers, &work);
         }
         _ => work(),
     }
@@ -190,7 +268,40 @@ where
         Some((block, Outcome::Failed(error))) => Err((block, error)),
         Some((_, Outcome::Panicked(payload))) => panic::resume_unwind(payload),
         Some((_, Outcome::Done(_))) => unreachable!("a finished block never stops the fold"),
-        None => Ok(fold.acc),
+        None => Ok(running.0.into_inner()),
+    }
+}
+
+/// The pieces of a call, each taken once by the worker that drew its index
+/// from the call's counter; pieces not taken (after a failure) are dropped
+/// with the slots, once every worker has finished.
+struct Slots<P>(Vec<UnsafeCell<Option<P>>>);
+
+// SAFETY: a piece is moved to the one thread that takes it (`P: Send`), and
+// no two threads take the same index (see `take`).
+unsafe impl<P: Send> Sync for Slots<P> {}
+
+impl<P> Slots<P> {
+    fn new(pieces: Vec<P>) -> Self {
+        // (Reuses the pieces' allocation where `Option<P>` is no larger.)
+        Slots(
+            pieces
+                .into_iter()
+                .map(|p| UnsafeCell::new(Some(p)))
+                .collect(),
+        )
+    }
+
+    /// The piece at `index`.
+    ///
+    /// # Safety
+    ///
+    /// No other call of `take` with the same `index` may happen, on any
+    /// thread.
+    unsafe fn take(&self, index: usize) -> P {
+        // SAFETY: by the contract above, no other reference to this cell
+        // exists.
+        unsafe { (*self.0[index].get()).take() }.expect("each block is taken once")
     }
 }
 

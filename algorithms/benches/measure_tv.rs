@@ -104,6 +104,12 @@ struct Args {
     /// per-worker sums (e.g. 512M, 4G; TvConfig::memory).
     #[arg(long, default_value = "1G", value_parser = cli::bytes())]
     memory: usize,
+    /// After training, compare the bytes this rank received through the
+    /// data collectives of the iterations (gathered outputs) with what
+    /// `shardkit_algorithms::scale` predicts, and fail if they differ
+    /// (then the extraction is not timed).
+    #[arg(long, conflicts_with = "checkpoint")]
+    check_model: bool,
     #[command(flatten)]
     cargo: cli::CargoBench,
 }
@@ -222,6 +228,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if let (Some(path), true) = (&args.out, shardkit::is_root()) {
             model.save(path)?;
         }
+        if args.check_model {
+            return check_model(args, &stats, &model);
+        }
         let (best, worst, w) = timing::time(args.reps, || extract(&stats, &model));
         let w = w?;
         let norm = w.iter().map(|v| v * v).sum::<f64>() / w.nrows() as f64;
@@ -243,6 +252,43 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         );
         Ok(())
     })
+}
+
+/// `--check-model`: this rank's gathered bytes against the model's.
+fn check_model(
+    args: &Args,
+    stats: &SessionStats,
+    model: &TvModel,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use shardkit_algorithms::scale::{tv_iteration_of, Cluster, TvSizes};
+    let (rank, ranks) = Executor::current().rank();
+    let sizes = TvSizes {
+        sessions: stats.n_sessions(),
+        components: model.n_components(),
+        dim: model.dim(),
+        rank: model.rank(),
+    };
+    // Only the gathered outputs: the reduction's bytes are those of the
+    // runtime's exact sums, checked in tests/mpi.
+    let gathered: u64 = shardkit::comm_counts()
+        .iter()
+        .filter(|c| c.op == "allgatherv")
+        .map(|c| c.received)
+        .sum();
+    let how = args.communication.into();
+    let cost = tv_iteration_of(rank, &sizes, ranks, 1, how, args.memory, 0, &Cluster::infiniband());
+    let predicted = cost.bytes * args.iters as u64;
+    println!(
+        "rank {rank}: gathered {gathered} bytes in {} iterations, the model predicts {predicted}",
+        args.iters
+    );
+    if gathered != predicted {
+        return Err(format!(
+            "rank {rank}: the model predicts {predicted} gathered bytes, the counters say {gathered}"
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Statistics that follow the model: a hidden `T` (rank R, scale 0.5 of the

@@ -53,6 +53,7 @@ pub mod naive_bayes;
 pub mod npz;
 pub mod protocol;
 pub mod provenance;
+pub mod scale;
 mod scratch;
 mod simd;
 pub mod stats;

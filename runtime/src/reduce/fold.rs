@@ -92,7 +92,7 @@ impl<T> ExactFolder<T> {
 
     /// Combines `next` into `acc`, treating identity-shaped sides as identity.
     pub(crate) fn absorb(&self, acc: &mut Exact, index: usize, next: Exact) {
-        if acc.shape() == next.shape() {
+        if acc.same_structure(&next) {
             acc.add(&next);
         } else if next.same_as(&self.identity) {
         } else if acc.same_as(&self.identity) {
@@ -110,6 +110,12 @@ impl<T> ExactFolder<T> {
     /// The combined result.
     pub(crate) fn finish(&self, acc: &Exact) -> T {
         (self.ops.unpack)(&mut acc.unlanes())
+    }
+
+    /// The combined result, moving what it can out of `acc`.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn finish_owned(&self, acc: Exact) -> T {
+        (self.ops.unpack)(&mut acc.into_unlanes())
     }
 }
 

@@ -8,7 +8,7 @@
 //! grouping — one thread, sixteen, or MPI ranks each with a pool. The exact
 //! total is rounded to `f64` once, at the end.
 
-use super::exact::{FixedVec, Unrepresentable};
+use super::exact::{FixedVec, Span, Wire, MAX_MAGNITUDE};
 
 /// How the numbers written under it combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +65,15 @@ impl Lanes {
         match self.op {
             LaneOp::Sum => self.sum_f.extend(xs),
             op => xs.into_iter().for_each(|x| self.push_key(float_key(x, op))),
+        }
+    }
+
+    /// Writes a slice of floating-point numbers under the current
+    /// operation (as [`Lanes::f64s`], at the cost of a copy for sums).
+    pub fn f64_slice(&mut self, xs: &[f64]) {
+        match self.op {
+            LaneOp::Sum => self.sum_f.extend_from_slice(xs),
+            _ => self.f64s(xs.iter().copied()),
         }
     }
 
@@ -129,6 +138,25 @@ impl Unlanes {
         }
     }
 
+    /// Reads `n` floating-point numbers, as `n` calls of [`Unlanes::f64`]
+    /// would.
+    pub fn f64_vec(&mut self, n: usize) -> Vec<f64> {
+        match self.op {
+            // All that is left (a lone array or Vec): the buffer itself.
+            LaneOp::Sum if n == self.sum_f.len() => std::mem::take(&mut self.sum_f).collect(),
+            LaneOp::Sum => {
+                let rest = self.sum_f.as_slice();
+                assert!(n <= rest.len(), "{SHORT}");
+                let v = rest[..n].to_vec();
+                if n > 0 {
+                    self.sum_f.nth(n - 1);
+                }
+                v
+            }
+            _ => (0..n).map(|_| self.f64()).collect(),
+        }
+    }
+
     /// Reads an integer written by [`Lanes::int`].
     pub fn int(&mut self) -> i128 {
         match self.op {
@@ -188,12 +216,119 @@ pub(crate) struct BadLane {
     pub(crate) value: f64,
 }
 
+/// The summed floating-point numbers of an [`Exact`].
+///
+/// A block's own numbers stay as they came ([`FloatSums::One`]) until a
+/// second block's are added: converting them to fixed point would cost a
+/// pass and an allocation of six words per number, which a rank holding
+/// one block (and the MPI exchange, which packs straight from them) never
+/// needs.
+#[derive(Clone, Debug)]
+enum FloatSums {
+    /// One addend, every element accepted by [`FixedVec::add_f64_slice`]:
+    /// its exact value is each element truncated toward zero at 2^-108.
+    One(Vec<f64>),
+    /// Exact sums of several addends.
+    Many(FixedVec),
+    /// The totals of all ranks, correctly rounded (after the MPI
+    /// exchange): only read, never added to.
+    Total(Vec<f64>),
+}
+
+impl FloatSums {
+    fn len(&self) -> usize {
+        match self {
+            FloatSums::One(v) | FloatSums::Total(v) => v.len(),
+            FloatSums::Many(f) => f.len(),
+        }
+    }
+
+    /// The exact sums, as a [`FixedVec`] (converting one addend).
+    fn fixed(&mut self) -> &mut FixedVec {
+        if let FloatSums::One(xs) = self {
+            let mut f = FixedVec::new(xs.len());
+            f.add_f64_slice(xs)
+                .expect("the numbers of one addend were checked when it was made");
+            *self = FloatSums::Many(f);
+        }
+        match self {
+            FloatSums::Many(f) => f,
+            FloatSums::One(_) => unreachable!("converted above"),
+            FloatSums::Total(_) => {
+                unreachable!("shardkit: a combined total of all ranks is not added to")
+            }
+        }
+    }
+
+    /// Adds `other` in.
+    fn add(&mut self, other: &FloatSums) {
+        match other {
+            FloatSums::One(xs) => {
+                self.fixed()
+                    .add_f64_slice(xs)
+                    .expect("the numbers of one addend were checked when it was made");
+            }
+            FloatSums::Many(f) => self.fixed().add_assign(f),
+            FloatSums::Total(_) => {
+                unreachable!("shardkit: a combined total of all ranks is not added to")
+            }
+        }
+    }
+
+    /// Every sum correctly rounded to `f64`.
+    fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            // One addend's exact value is itself truncated at 2^-108, an
+            // f64 (it has fewer significant bits): its own rounding.
+            FloatSums::One(xs) => xs.iter().map(|&x| truncated(x)).collect(),
+            FloatSums::Many(f) => f.to_f64_vec(),
+            FloatSums::Total(v) => v.clone(),
+        }
+    }
+
+    /// Where the nonzero bits of the sums lie.
+    fn span(&self) -> Span {
+        match self {
+            FloatSums::One(xs) => Span::of_f64s(xs),
+            FloatSums::Many(f) => Span::of_fixed(f),
+            FloatSums::Total(_) => unreachable!("shardkit: a combined total is not sent"),
+        }
+    }
+
+    /// The sums in `wire`'s layout (see [`Wire`]).
+    fn pack(&mut self, wire: Wire, out: &mut [i64]) {
+        match self {
+            FloatSums::One(xs) if wire != Wire::Limbs => wire.pack_f64s(xs, out),
+            FloatSums::Total(_) => unreachable!("shardkit: a combined total is not sent"),
+            _ => wire.pack_fixed(self.fixed(), out),
+        }
+    }
+}
+
+/// `x` (accepted by the exact sum) truncated toward zero at 2^-108, as
+/// [`FixedVec::add_f64_slice`] takes it; zeros, and values below 2^-108,
+/// become `+0.0`.
+#[inline]
+fn truncated(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i32;
+    // Mantissa bits below 2^-108: the unit of the last bit is 2^(e − 1075).
+    let below = 1075 - 108 - e;
+    if e < 1023 - 108 {
+        0.0
+    } else if below <= 0 {
+        x
+    } else {
+        f64::from_bits(bits & !((1u64 << below) - 1))
+    }
+}
+
 /// The exact combination of any number of [`Lanes`] with the same shape.
 #[derive(Clone, Debug)]
 pub(crate) struct Exact {
     op: LaneOp,
     shape: Vec<u64>,
-    sum_f: FixedVec,
+    sum_f: FloatSums,
     sum_i: FixedVec,
     min: Vec<i128>,
     max: Vec<i128>,
@@ -202,10 +337,12 @@ pub(crate) struct Exact {
 impl Exact {
     /// The combination of one partial result.
     pub(crate) fn from_lanes(lanes: Lanes) -> Result<Exact, BadLane> {
-        let mut sum_f = FixedVec::new(lanes.sum_f.len());
-        sum_f
-            .add_f64_slice(&lanes.sum_f)
-            .map_err(|(lane, Unrepresentable { value })| BadLane { lane, value })?;
+        if let Some(lane) = lanes.sum_f.iter().position(|&x| !accepted(x)) {
+            return Err(BadLane {
+                lane,
+                value: lanes.sum_f[lane],
+            });
+        }
         let mut sum_i = FixedVec::new(lanes.sum_i.len());
         for (i, &x) in lanes.sum_i.iter().enumerate() {
             sum_i.add_i128(i, x).map_err(|_| BadLane {
@@ -216,7 +353,7 @@ impl Exact {
         Ok(Exact {
             op: lanes.op,
             shape: lanes.shape,
-            sum_f,
+            sum_f: FloatSums::One(lanes.sum_f),
             sum_i,
             min: lanes.min,
             max: lanes.max,
@@ -234,10 +371,21 @@ impl Exact {
         &self.shape
     }
 
+    /// Whether `other` has the same structure: shape and numbers of each
+    /// kind. (The counts are compared first: they differ whenever the
+    /// shapes of arrays do, and cost nothing.)
+    pub(crate) fn same_structure(&self, other: &Exact) -> bool {
+        self.sum_f.len() == other.sum_f.len()
+            && self.sum_i.len() == other.sum_i.len()
+            && self.min.len() == other.min.len()
+            && self.max.len() == other.max.len()
+            && self.shape == other.shape
+    }
+
     /// Adds `other` in. The caller checks that the shapes agree.
     pub(crate) fn add(&mut self, other: &Exact) {
         debug_assert_eq!(self.shape, other.shape);
-        self.sum_f.add_assign(&other.sum_f);
+        self.sum_f.add(&other.sum_f);
         self.sum_i.add_assign(&other.sum_i);
         for (a, &b) in self.min.iter_mut().zip(&other.min) {
             *a = (*a).min(b);
@@ -280,7 +428,7 @@ impl Exact {
         Exact {
             op,
             shape: description[4..].to_vec(),
-            sum_f: FixedVec::new(n(0)),
+            sum_f: FloatSums::One(vec![0.0; n(0)]),
             sum_i: FixedVec::new(n(1)),
             min: vec![i128::MAX; n(2)],
             max: vec![i128::MIN; n(3)],
@@ -289,13 +437,13 @@ impl Exact {
 
     /// Whether `self` and `other` hold the same shape and numbers.
     pub(crate) fn same_as(&self, other: &Exact) -> bool {
-        let bits = |v: &FixedVec| {
+        let bits = |v: &FloatSums| {
             v.to_f64_vec()
                 .iter()
                 .map(|x| x.to_bits())
                 .collect::<Vec<_>>()
         };
-        self.shape == other.shape
+        self.same_structure(other)
             && self.min == other.min
             && self.max == other.max
             && bits(&self.sum_f) == bits(&other.sum_f)
@@ -304,6 +452,11 @@ impl Exact {
 
     /// Reads the combined numbers back, each sum rounded once.
     pub(crate) fn unlanes(&self) -> Unlanes {
+        self.clone().into_unlanes()
+    }
+
+    /// As [`Exact::unlanes`], without copying what it can move.
+    pub(crate) fn into_unlanes(self) -> Unlanes {
         let sum_i: Vec<i128> = (0..self.sum_i.len())
             .map(|i| {
                 self.sum_i
@@ -311,30 +464,63 @@ impl Exact {
                     .expect("a sum of integers is an integer")
             })
             .collect();
+        let sum_f = match self.sum_f {
+            FloatSums::Total(v) => v,
+            FloatSums::One(mut xs) => {
+                xs.iter_mut().for_each(|x| *x = truncated(*x));
+                xs
+            }
+            FloatSums::Many(f) => f.to_f64_vec(),
+        };
         Unlanes {
             op: self.op,
-            shape: self.shape.clone().into_iter(),
-            sum_f: self.sum_f.to_f64_vec().into_iter(),
+            shape: self.shape.into_iter(),
+            sum_f: sum_f.into_iter(),
             sum_i: sum_i.into_iter(),
-            min: self.min.clone().into_iter(),
-            max: self.max.clone().into_iter(),
+            min: self.min.into_iter(),
+            max: self.max.into_iter(),
         }
     }
 
-    /// How many 64-bit words travel in an MPI reduction of this result.
+    /// Where the nonzero bits of the floating-point sums lie (to agree on a
+    /// [`Wire`] with the other ranks).
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn word_count(&self) -> usize {
-        self.sum_f.words().len() + self.sum_i.words().len() + 2 * (self.min.len() + self.max.len())
+    pub(crate) fn float_span(&self) -> Span {
+        self.sum_f.span()
     }
 
-    /// The words of the sums (floating-point, then integer), normalised so
-    /// that MPI's own `MPI_SUM` on int64 can add those of up to 2^30 ranks
-    /// in place.
+    /// Writes the words of the sums for one MPI reduction with `MPI_SUM`
+    /// on int64 into `words` (replacing what it held; a buffer kept from
+    /// call to call saves touching fresh memory): the floating-point sums
+    /// in `wire`'s layout, then the integer sums as normalised limbs (six
+    /// words each). `8 ·` its length is
+    /// [`sum_bytes`](super::exact::sum_bytes).
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn sum_words_mut(&mut self) -> [&mut [i64]; 2] {
-        self.sum_f.normalize();
-        self.sum_i.normalize();
-        [self.sum_f.words_mut(), self.sum_i.words_mut()]
+    pub(crate) fn sum_words(&mut self, wire: Wire, words: &mut Vec<i64>) {
+        let nf = self.sum_f.len() * wire.words_per_number();
+        words.clear();
+        words.resize(nf, 0);
+        self.sum_f.pack(wire, words);
+        words.extend_from_slice(&self.sum_i.normalized_words());
+    }
+
+    /// Replaces the sums with the totals from the reduced words of
+    /// [`Exact::sum_words`] (the same `wire`). The totals take the place of
+    /// one addend's numbers, if that is what this result held.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn set_sum_words(&mut self, wire: Wire, words: &[i64]) {
+        let n = self.sum_f.len();
+        let nf = n * wire.words_per_number();
+        let mut totals = match std::mem::replace(&mut self.sum_f, FloatSums::Total(Vec::new())) {
+            FloatSums::One(mut xs) => {
+                xs.clear();
+                xs
+            }
+            _ => Vec::with_capacity(n),
+        };
+        wire.unpack(n, &words[..nf], &mut totals);
+        self.sum_f = FloatSums::Total(totals);
+        self.sum_i = FixedVec::from_words(words[nf..].to_vec());
     }
 
     /// The minimum keys, then the maximum keys, as two words each (high,
@@ -363,6 +549,12 @@ impl Exact {
             *k = keys.next().expect("a key per minimum and maximum");
         }
     }
+}
+
+/// Whether the exact sum accepts `x`: finite, |x| < 2^84.
+#[inline]
+fn accepted(x: f64) -> bool {
+    x.abs() < MAX_MAGNITUDE
 }
 
 /// Where the sections of the words of an MPI reduction are.
@@ -447,17 +639,71 @@ mod tests {
 
     #[test]
     fn words_round_trip() {
-        let mut a = lanes(&[1.5, -2.25], -1.0, 4.0, 3);
+        let a = lanes(&[1.5, -2.25], -1.0, 4.0, 3);
         let (keys, layout) = a.key_words();
         assert_eq!((layout.mins, layout.maxs), (2, 2));
-        let sums: Vec<Vec<i64>> = a.sum_words_mut().iter().map(|w| w.to_vec()).collect();
-        assert_eq!(a.word_count(), sums[0].len() + sums[1].len() + keys.len());
-        let mut b = lanes(&[0.0, 0.0], 0.0, 0.0, 0);
-        for (to, from) in b.sum_words_mut().into_iter().zip(&sums) {
-            to.copy_from_slice(from);
+        let span = a.float_span();
+        assert_eq!(span, Span { low: -2, high: 2 });
+        for ranks in [1, 2, 7] {
+            let wire = Wire::choose(span, ranks);
+            assert_eq!(wire, Wire::One { low: -2 });
+            let mut words = Vec::new();
+            a.clone().sum_words(wire, &mut words);
+            assert_eq!(words.len(), 2 + 6, "one word per f64, six per integer");
+            assert_eq!(
+                8 * words.len(),
+                super::super::exact::sum_bytes(2, 1, span, ranks)
+            );
+            let mut b = lanes(&[0.0, 0.0], 0.0, 0.0, 0);
+            b.set_sum_words(wire, &words);
+            b.set_key_words(&keys);
+            assert!(b.same_as(&a));
+            assert!(a.same_as(&b));
         }
-        b.set_key_words(&keys);
-        assert!(b.same_as(&a));
+        // Wider spans travel in two words, then in limbs.
+        for (xs, words) in [
+            (vec![2f64.powi(61), 0.5], 2),
+            (vec![2f64.powi(80), 2f64.powi(-100)], 6),
+        ] {
+            let a = lanes(&xs, 0.0, 0.0, 1);
+            let wire = Wire::choose(a.float_span(), 2);
+            assert_eq!(wire.words_per_number(), words, "{xs:?}");
+            let mut w = Vec::new();
+            a.clone().sum_words(wire, &mut w);
+            let mut b = lanes(&[0.0, 0.0], 0.0, 0.0, 0);
+            b.set_sum_words(wire, &w);
+            b.set_key_words(&a.key_words().0);
+            assert!(b.same_as(&a), "{xs:?}");
+        }
+    }
+
+    #[test]
+    fn one_addend_rounds_as_the_fixed_sum() {
+        let p = |k: i32| 2f64.powi(k);
+        let xs = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            p(-108),
+            -p(-108),
+            p(-109),
+            -p(-109),
+            5e-324,
+            p(-100) * (1.0 + p(-52)),
+            -(p(-60) + p(-110)),
+            p(83) * 1.75,
+            0.1,
+        ];
+        let mut l = Lanes::new(LaneOp::Sum);
+        l.f64s(xs.iter().copied());
+        let one = Exact::from_lanes(l).unwrap();
+        let mut fixed = FixedVec::new(xs.len());
+        fixed.add_f64_slice(&xs).unwrap();
+        let want: Vec<u64> = fixed.to_f64_vec().iter().map(|x| x.to_bits()).collect();
+        let mut u = one.unlanes();
+        let got: Vec<u64> = xs.iter().map(|_| u.f64().to_bits()).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -467,5 +713,66 @@ mod tests {
         let err = Exact::from_lanes(l).unwrap_err();
         assert_eq!(err.lane, 1);
         assert!(err.value.is_nan());
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::reduce::Reduce;
+    use ndarray::Array3;
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    /// Prints µs per step of the exact sum of a 512 × 60 × 2 accumulator
+    /// on one rank, as an MPI call takes them.
+    #[test]
+    #[ignore = "timing; run with --release -- --ignored --nocapture"]
+    fn exact_sum_steps() {
+        let part = Array3::from_shape_fn((512, 60, 2), |(m, d, k)| {
+            ((m * 131 + d * 7 + k) as f64).sin() * 1e3
+        });
+        let reps = 200;
+        let mut t = [0f64; 8];
+        for _ in 0..reps {
+            let mut clock = Instant::now();
+            let mut lap = |i: usize, t: &mut [f64; 8]| {
+                t[i] += clock.elapsed().as_secs_f64();
+                clock = Instant::now();
+            };
+            let value = black_box(&part).clone();
+            lap(0, &mut t);
+            let mut lanes = Lanes::new(LaneOp::Sum);
+            assert!(value.pack(&mut lanes));
+            lap(1, &mut t);
+            let mut exact = Exact::from_lanes(lanes).unwrap();
+            lap(2, &mut t);
+            let span = exact.float_span();
+            lap(3, &mut t);
+            let wire = Wire::choose(span, 2);
+            let mut words = Vec::new();
+            exact.sum_words(wire, &mut words);
+            lap(4, &mut t);
+            let recv = black_box(words.clone());
+            lap(5, &mut t);
+            exact.set_sum_words(wire, &recv);
+            lap(6, &mut t);
+            let out: Array3<f64> = Reduce::unpack(&mut exact.into_unlanes());
+            black_box(out);
+            lap(7, &mut t);
+        }
+        let names = [
+            "clone",
+            "pack",
+            "from_lanes",
+            "span",
+            "sum_words",
+            "copy",
+            "set_sum_words",
+            "unpack",
+        ];
+        for (n, t) in names.iter().zip(t) {
+            println!("{n:>14} {:8.1} µs", t / reps as f64 * 1e6);
+        }
     }
 }

@@ -18,6 +18,8 @@ pub(crate) mod op;
 pub(crate) mod traits;
 
 #[cfg(feature = "mpi")]
+pub(crate) use exact::{Span, Wire};
+#[cfg(feature = "mpi")]
 pub(crate) use fold::Collect;
 pub(crate) use fold::{ExactFolder, Folder, Plain};
 #[cfg(feature = "mpi")]

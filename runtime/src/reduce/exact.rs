@@ -706,17 +706,20 @@ impl Span {
         for &x in xs {
             let bits = x.to_bits();
             let e = ((bits >> MANT_BITS) & EXP_FIELD) as i32;
-            if e < EXP_MIN_NONZERO as i32 {
-                continue; // truncates to zero
-            }
             let m = (bits & MANT_MASK) | HIDDEN_BIT;
             // The lowest set bit, or 2^-108 if that is below: a multiple of
-            // 2^-108 after truncation, whatever it then is.
+            // 2^-108 after truncation, whatever it then is. |x| < 2^(e - 1022).
             let lowest = (e - (EXP_BIAS + u64::from(MANT_BITS)) as i32 + m.trailing_zeros() as i32)
                 .max(-(FRAC_BITS as i32));
-            low = low.min(lowest);
-            // |x| < 2^(e - 1022).
-            high = high.max(e - EXP_BIAS as i32 + 1);
+            // Values below 2^-108 truncate to zero: they count for nothing
+            // (selects, not a branch).
+            let nonzero = e >= EXP_MIN_NONZERO as i32;
+            low = low.min(if nonzero { lowest } else { i32::MAX });
+            high = high.max(if nonzero {
+                e - EXP_BIAS as i32 + 1
+            } else {
+                i32::MIN
+            });
         }
         Span { low, high }
     }
@@ -986,21 +989,20 @@ fn f64_in_units(x: f64, low: i32) -> i128 {
 }
 
 /// `v · 2^low` correctly rounded (to nearest, ties to even), for results
-/// in the normal range. Faster than `v as f64` (a library call) for the
-/// 65..127-bit integers of two-word sums.
+/// in the normal range. Branch-free, and faster than `v as f64` (a library
+/// call).
 #[inline]
 fn i128_to_f64_scaled(v: i128, low: i32) -> f64 {
-    if let Ok(small) = i64::try_from(v) {
-        return small as f64 * pow2(low);
-    }
     let mag = v.unsigned_abs();
-    let n = mag.leading_zeros(); // < 65
+    // The top 63 bits of the magnitude (all of it below 2^63, where n
+    // stops at 65), with the bits below them folded into a sticky bit 0,
+    // which lies 9 places below the rounding bit of a 53-bit mantissa: so
+    // rounding the 63 bits (an exact i64 to f64 conversion) rounds the
+    // whole number.
+    let n = mag.leading_zeros().min(65);
     let norm = mag << n;
-    // The top 64 bits, with the bits below them folded into a sticky bit
-    // (bit 0 is 10 places below the rounding bit of a 53-bit mantissa), so
-    // that rounding the 64 bits rounds the whole number.
-    let top = (norm >> 64) as u64 | u64::from(norm as u64 != 0);
-    let f = top as f64 * pow2(64 - n as i32 + low);
+    let top = (norm >> 65) as u64 | u64::from(norm & ((1u128 << 65) - 1) != 0);
+    let f = top as i64 as f64 * pow2(65 - n as i32 + low);
     if v < 0 {
         -f
     } else {

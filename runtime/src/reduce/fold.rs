@@ -75,10 +75,10 @@ impl<T> ExactFolder<T> {
         })
     }
 
-    pub(crate) fn lanes_of(&self, index: usize, value: &T) -> Exact {
+    pub(crate) fn lanes_of(&self, index: usize, value: T) -> Exact {
         let mut lanes = Lanes::new(self.ops.op);
         assert!(
-            (self.ops.pack)(value, &mut lanes),
+            (self.ops.pack_owned)(value, &mut lanes),
             "shardkit: `{}`: the result of block {index} cannot be packed for an exact reduction although the type's identity can (an integer beyond the range of i128?)",
             self.function
         );
@@ -122,10 +122,10 @@ impl<T> ExactFolder<T> {
 impl<T: Send> Folder<T> for ExactFolder<T> {
     type Acc = Exact;
     fn start(&self, index: usize, first: T) -> Exact {
-        self.lanes_of(index, &first)
+        self.lanes_of(index, first)
     }
     fn fold(&self, mut acc: Exact, index: usize, next: T) -> Exact {
-        let next = self.lanes_of(index, &next);
+        let next = self.lanes_of(index, next);
         self.absorb(&mut acc, index, next);
         acc
     }

@@ -69,6 +69,19 @@ pub trait Reduce: Sized {
         items.iter().all(|x| x.pack(lanes))
     }
 
+    /// As [`pack`](Reduce::pack), taking the value: a `Vec` or array of
+    /// `f64`s hands its buffer over instead of copying it.
+    #[doc(hidden)]
+    fn pack_owned(self, lanes: &mut Lanes) -> bool {
+        self.pack(lanes)
+    }
+
+    /// As [`pack_all`](Reduce::pack_all), taking the items.
+    #[doc(hidden)]
+    fn pack_all_owned(items: Vec<Self>, lanes: &mut Lanes) -> bool {
+        Self::pack_all(&items, lanes)
+    }
+
     /// `n` items read by [`unpack`](Reduce::unpack), in order. `f64` reads
     /// them at once.
     #[doc(hidden)]
@@ -152,6 +165,10 @@ macro_rules! numbers {
             #[inline]
             fn unpack_all(n: usize, lanes: &mut Unlanes) -> Vec<Self> {
                 <$t as Bulk>::unpack_all(n, lanes)
+            }
+            #[inline]
+            fn pack_all_owned(items: Vec<Self>, lanes: &mut Lanes) -> bool {
+                <$t as Bulk>::pack_all_owned(items, lanes)
             }
         }
         impl Extremum for $t {
@@ -250,9 +267,17 @@ trait Bulk: Reduce {
     fn unpack_all(n: usize, lanes: &mut Unlanes) -> Vec<Self> {
         (0..n).map(|_| Self::unpack(lanes)).collect()
     }
+    fn pack_all_owned(items: Vec<Self>, lanes: &mut Lanes) -> bool {
+        <Self as Bulk>::pack_all(&items, lanes)
+    }
 }
 
 impl Bulk for f64 {
+    #[inline]
+    fn pack_all_owned(items: Vec<f64>, lanes: &mut Lanes) -> bool {
+        lanes.f64_vec_owned(items);
+        true
+    }
     #[inline]
     fn pack_all(items: &[f64], lanes: &mut Lanes) -> bool {
         lanes.f64_slice(items);
@@ -445,6 +470,10 @@ impl<T: Reduce> Reduce for Vec<T> {
         let n = lanes.shape();
         T::unpack_all(n, lanes)
     }
+    fn pack_owned(self, lanes: &mut Lanes) -> bool {
+        lanes.shape(self.len());
+        T::pack_all_owned(self, lanes)
+    }
 }
 
 impl<T: Extremum> Extremum for Vec<T> {
@@ -507,6 +536,23 @@ impl<A: Reduce + Clone, D: Dimension> Reduce for Array<A, D> {
                 A::pack_all(items, lanes)
             }
             None => pack_array(self, lanes, <A as Reduce>::pack),
+        }
+    }
+    fn pack_owned(self, lanes: &mut Lanes) -> bool {
+        if !self.is_standard_layout() {
+            return self.pack(lanes);
+        }
+        lanes.shape(self.ndim());
+        self.shape().iter().for_each(|&n| lanes.shape(n));
+        let size = self.len();
+        // Standard layout: the items are contiguous, in iteration order,
+        // from the logical pointer.
+        match self.into_raw_vec_and_offset() {
+            (items, Some(0)) if items.len() == size => A::pack_all_owned(items, lanes),
+            (items, offset) => {
+                let at = offset.unwrap_or(0);
+                A::pack_all(&items[at..at + size], lanes)
+            }
         }
     }
     fn unpack(lanes: &mut Unlanes) -> Self {

@@ -325,15 +325,14 @@ impl Ranks {
             }
         }
         let mut exact = local.expect("every rank holds a result or the template's structure");
-        // One MPI_SUM on int64 adds the sums of all ranks, exactly: the
+        // An MPI_SUM on int64 adds the sums of all ranks, exactly: the
         // floating-point ones in the narrowest layout that holds them (see
-        // `Wire` in reduce/exact.rs), the integer ones as limbs.
+        // `Wire` in reduce/exact.rs; a second, small one for the numbers
+        // whose rounding the first leaves open), the integer ones as limbs.
         let wire = Wire::choose(span, self.size());
         SUM_WORDS.with(|cell| {
             let mut words = cell.take();
-            exact.sum_words(wire, &mut words);
-            self.transport.all_reduce_sum(&mut words);
-            exact.set_sum_words(wire, &words);
+            exact.reduce_sums(wire, &mut words, |w| self.transport.all_reduce_sum(w));
             if words.capacity() <= KEPT_WORDS {
                 cell.set(words);
             }

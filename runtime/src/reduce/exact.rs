@@ -771,7 +771,7 @@ impl Span {
     }
 }
 
-/// How the exact partial sums of `f64`s travel in one `MPI_SUM` on int64
+/// How the exact partial sums of `f64`s travel in `MPI_SUM`s on int64
 /// between `ranks` ranks, chosen by every rank from the same [`Span`] (the
 /// union of all ranks' spans) and number of ranks, so the same on every
 /// rank.
@@ -785,16 +785,29 @@ pub(crate) enum Wire {
         /// The unit's exponent.
         low: i32,
     },
-    /// Two words per number, `[l, h]`: the partial sum in units of
-    /// 2^`low` is `h · 2^bits + l`, with `l` in `[0, 2^bits)`.
-    Two {
+    /// One word per number, then one per number whose rounding it leaves
+    /// open. In units of 2^`low`, a partial sum `v` is split into
+    /// `q = ⌊v / 2^shift⌋` and the remainder `r = v − q · 2^shift` in
+    /// `[0, 2^shift)`. The ranks first add the `q`s: the total is then
+    /// known to lie in `[Q · 2^shift, (Q + ranks) · 2^shift)` (units of
+    /// 2^`low`), since the remainders of `ranks` partial sums add up to
+    /// less than `ranks · 2^shift`. Rounding is monotonic, so when both
+    /// ends of that interval round to the same `f64`, so does the total:
+    /// that is the answer. For the other numbers (the same on every rank,
+    /// as `Q` is) the ranks add their remainders too, which gives the
+    /// exact total `Q · 2^shift + R`, rounded once. Either way the result
+    /// is the correctly rounded exact sum.
+    Split {
         /// The unit's exponent.
         low: i32,
-        /// Payload bits of the low word: `63 − ⌈log₂ ranks⌉`.
-        bits: u32,
+        /// Bits of the remainder.
+        shift: u32,
+        /// The number of ranks (the width of the interval, in units of
+        /// 2^(`low` + `shift`)).
+        ranks: u32,
     },
     /// The old layout, [`LIMBS`] normalised limbs per number (for spans too
-    /// wide for two words).
+    /// wide for the split).
     Limbs,
 }
 
@@ -809,11 +822,10 @@ impl Wire {
     ///
     /// * [`Wire::One`] when `t + h ≤ 63`: any sum of at most `ranks` such
     ///   integers is in `[-2^63, 2^63)`, an `i64`.
-    /// * [`Wire::Two`] when `t + 2h ≤ 126`, with `bits = 63 − h`: the low
-    ///   words are in `[0, 2^bits)`, so their sums stay below
-    ///   `ranks · 2^bits ≤ 2^63`; the high words `⌊v / 2^bits⌋` are in
-    ///   `[-2^(t−bits), 2^(t−bits))`, so their sums stay in
-    ///   `[-2^(t−bits+h), 2^(t−bits+h))` and `t − bits + h ≤ 63`.
+    /// * [`Wire::Split`] when `t + 2h ≤ 126`, with `shift = t + h − 63`:
+    ///   the quotients `⌊v / 2^shift⌋` are in `[-2^(63−h), 2^(63−h))`, so
+    ///   their sums are `i64`s; the remainders are in `[0, 2^shift)` with
+    ///   `shift ≤ 63 − h`, so theirs are too.
     /// * [`Wire::Limbs`] otherwise (the headroom argument of the module
     ///   docs: at most 2^30 ranks).
     pub(crate) fn choose(span: Span, ranks: usize) -> Wire {
@@ -825,29 +837,46 @@ impl Wire {
         if t + h <= 63 {
             Wire::One { low: span.low }
         } else if t + 2 * h <= 126 {
-            Wire::Two {
+            Wire::Split {
                 low: span.low,
-                bits: (63 - h) as u32,
+                shift: (t + h - 63) as u32,
+                ranks: ranks as u32,
             }
         } else {
             Wire::Limbs
         }
     }
 
-    /// Words per number on the wire: 0, 1, 2 or [`LIMBS`].
+    /// Words per number in the first exchange: 0, 1 or [`LIMBS`].
     pub(crate) fn words_per_number(self) -> usize {
         match self {
             Wire::Zero => 0,
-            Wire::One { .. } => 1,
-            Wire::Two { .. } => 2,
+            Wire::One { .. } | Wire::Split { .. } => 1,
             Wire::Limbs => LIMBS,
         }
     }
 
-    /// Writes the `f64`s `xs` (each truncated toward zero at 2^-108, as
-    /// [`FixedVec::add_f64_slice`] takes them; all accepted, and inside
-    /// the span the layout was chosen for) into `out`,
-    /// [`words_per_number`](Wire::words_per_number) words each.
+    /// The first exchange's word of a partial sum of `v` units of 2^`low`.
+    #[inline(always)]
+    fn first_word(self, v: i128) -> i64 {
+        match self {
+            Wire::Split { shift, .. } => (v >> shift) as i64,
+            _ => v as i64,
+        }
+    }
+
+    /// The unit's exponent (`Zero` and `Limbs` have none: 0).
+    fn low(self) -> i32 {
+        match self {
+            Wire::One { low } | Wire::Split { low, .. } => low,
+            _ => 0,
+        }
+    }
+
+    /// Writes the first exchange's words of the `f64`s `xs` (each
+    /// truncated toward zero at 2^-108, as [`FixedVec::add_f64_slice`]
+    /// takes them; all accepted, and inside the span the layout was chosen
+    /// for) into `out`, [`words_per_number`](Wire::words_per_number) each.
     ///
     /// # Panics
     ///
@@ -857,90 +886,134 @@ impl Wire {
         assert_eq!(out.len(), xs.len() * self.words_per_number());
         match self {
             Wire::Zero => {}
-            Wire::One { low } => {
-                for (o, &x) in out.iter_mut().zip(xs) {
-                    *o = f64_in_units(x, low) as i64;
-                }
-            }
-            Wire::Two { low, bits } => {
-                for (o, &x) in out.chunks_exact_mut(2).zip(xs) {
-                    let v = f64_in_units(x, low);
-                    o[0] = (v as u64 & ((1u64 << bits) - 1)) as i64;
-                    o[1] = (v >> bits) as i64;
-                }
-            }
             Wire::Limbs => panic!("Wire::pack_f64s: the limb layout packs a FixedVec"),
+            _ => {
+                let low = self.low();
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = self.first_word(f64_in_units(x, low));
+                }
+            }
         }
     }
 
-    /// Writes the numbers of `v` (inside the span the layout was chosen
-    /// for) into `out`, [`words_per_number`](Wire::words_per_number) words
-    /// each (for [`Wire::Limbs`], normalised limbs).
+    /// Writes the first exchange's words of the numbers of `v` (inside the
+    /// span the layout was chosen for) into `out`,
+    /// [`words_per_number`](Wire::words_per_number) each (for
+    /// [`Wire::Limbs`], normalised limbs).
     ///
     /// # Panics
     ///
     /// If `out` has the wrong length.
     pub(crate) fn pack_fixed(self, v: &FixedVec, out: &mut [i64]) {
         assert_eq!(out.len(), v.len() * self.words_per_number());
-        let (low, bits, k) = match self {
-            Wire::Zero => return,
+        match self {
+            Wire::Zero => {}
             Wire::Limbs => {
                 out.copy_from_slice(&v.limbs);
                 for acc in out.chunks_exact_mut(LIMBS) {
                     normalize_limbs(limb_array(acc));
                 }
-                return;
             }
-            Wire::One { low } => (low, 0, 1),
-            Wire::Two { low, bits } => (low, bits, 2),
-        };
-        // The value in units of 2^-108, shifted right by `low + 108` (exact:
-        // those bits are zero), fits an i128 (|v| < 2^126 in the new unit).
-        let shift = (low + FRAC_BITS as i32) as u32;
-        for (o, l) in out.chunks_exact_mut(k).zip(v.limbs.chunks_exact(LIMBS)) {
-            let (hi, lo) = limbs_to_i256(limb_array_ref(l));
-            let v = if shift == 0 {
-                lo as i128
-            } else if shift < 128 {
-                ((lo >> shift) | ((hi as u128) << (128 - shift))) as i128
-            } else {
-                hi >> (shift - 128)
-            };
-            if k == 1 {
-                o[0] = v as i64;
-            } else {
-                o[0] = (v as u64 & ((1u64 << bits) - 1)) as i64;
-                o[1] = (v >> bits) as i64;
+            _ => {
+                let low = self.low();
+                for (o, l) in out.iter_mut().zip(v.limbs.chunks_exact(LIMBS)) {
+                    *o = self.first_word(fixed_in_units(limb_array_ref(l), low));
+                }
             }
         }
     }
 
-    /// The totals, correctly rounded, from the element-wise `i64` sums of
-    /// the ranks' words (`n` numbers), appended to `out`.
+    /// The totals from the element-wise `i64` sums of the ranks' first
+    /// words, correctly rounded, into `out` (one per number); for
+    /// [`Wire::Split`], returns the numbers whose rounding is left open,
+    /// whose places in `out` it leaves as they were (until
+    /// [`Wire::finish`]).
     ///
     /// # Panics
     ///
     /// If `words` has the wrong length.
-    pub(crate) fn unpack(self, n: usize, words: &[i64], out: &mut Vec<f64>) {
-        assert_eq!(words.len(), n * self.words_per_number());
+    pub(crate) fn unpack(self, words: &[i64], out: &mut [f64]) -> Vec<usize> {
+        assert_eq!(words.len(), out.len() * self.words_per_number());
+        let mut open = Vec::new();
         match self {
-            Wire::Zero => out.extend(std::iter::repeat_n(0.0, n)),
+            Wire::Zero => out.fill(0.0),
             Wire::One { low } => {
                 let scale = pow2(low);
-                out.extend(words.iter().map(|&w| w as f64 * scale));
+                for (o, &w) in out.iter_mut().zip(words) {
+                    *o = w as f64 * scale;
+                }
             }
-            Wire::Two { low, bits } => {
-                out.extend(words.chunks_exact(2).map(|w| {
-                    let v = (i128::from(w[1]) << bits) + i128::from(w[0]);
-                    i128_to_f64_scaled(v, low)
-                }));
+            Wire::Split { low, shift, ranks } => {
+                let scale = pow2(low + shift as i32);
+                for (i, (o, &q)) in out.iter_mut().zip(words).enumerate() {
+                    // Both ends of [q, q + ranks) · 2^(low + shift).
+                    let a = q as f64 * scale;
+                    match q.checked_add(i64::from(ranks)) {
+                        Some(b) if b as f64 * scale == a => *o = a,
+                        _ => open.push(i),
+                    }
+                }
             }
-            Wire::Limbs => out.extend(
-                words
-                    .chunks_exact(LIMBS)
-                    .map(|l| limbs_to_f64(limb_array_ref(l))),
-            ),
+            Wire::Limbs => {
+                for (o, l) in out.iter_mut().zip(words.chunks_exact(LIMBS)) {
+                    *o = limbs_to_f64(limb_array_ref(l));
+                }
+            }
         }
+        open
+    }
+
+    /// The remainders (second exchange of [`Wire::Split`]) of the `f64`s
+    /// `xs` at the positions `open`, into `out`.
+    pub(crate) fn remainders_f64s(self, xs: &[f64], open: &[usize], out: &mut [i64]) {
+        let Wire::Split { low, shift, .. } = self else {
+            return;
+        };
+        for (o, &i) in out.iter_mut().zip(open) {
+            *o = (f64_in_units(xs[i], low) & ((1i128 << shift) - 1)) as i64;
+        }
+    }
+
+    /// The remainders of the numbers of `v` at the positions `open`.
+    pub(crate) fn remainders_fixed(self, v: &FixedVec, open: &[usize], out: &mut [i64]) {
+        let Wire::Split { low, shift, .. } = self else {
+            return;
+        };
+        for (o, &i) in out.iter_mut().zip(open) {
+            let l = limb_array_ref(&v.limbs[i * LIMBS..(i + 1) * LIMBS]);
+            *o = (fixed_in_units(l, low) & ((1i128 << shift) - 1)) as i64;
+        }
+    }
+
+    /// Completes the totals at the positions `open` of [`Wire::unpack`]'s
+    /// `totals`: the exact total `Q · 2^shift + R` (units of 2^`low`) from
+    /// the summed first words `words` and the summed remainders `rests`,
+    /// rounded once.
+    pub(crate) fn finish(self, words: &[i64], open: &[usize], rests: &[i64], totals: &mut [f64]) {
+        let Wire::Split { low, shift, .. } = self else {
+            return;
+        };
+        for (&i, &r) in open.iter().zip(rests) {
+            // |Q| < 2^63 and shift <= 63 - h: the total fits an i128.
+            let v = (i128::from(words[i]) << shift) + i128::from(r);
+            totals[i] = i128_to_f64_scaled(v, low);
+        }
+    }
+}
+
+/// The number with limbs `l` (a multiple of 2^`low`, below 2^126 units of
+/// it in magnitude) in units of 2^`low` (`low >= -108`), exactly.
+#[inline]
+fn fixed_in_units(l: &[i64; LIMBS], low: i32) -> i128 {
+    let (hi, lo) = limbs_to_i256(l);
+    // Shifted right by `low + 108` (exact: those bits are zero).
+    let shift = (low + FRAC_BITS as i32) as u32;
+    if shift == 0 {
+        lo as i128
+    } else if shift < 128 {
+        ((lo >> shift) | ((hi as u128) << (128 - shift))) as i128
+    } else {
+        hi >> (shift - 128)
     }
 }
 
@@ -951,16 +1024,33 @@ fn headroom_bits(ranks: usize) -> i64 {
     i64::from(usize::BITS - ranks.max(1).saturating_sub(1).leading_zeros())
 }
 
-/// The payload bytes of the all-reduce with which the ranks add the exact
-/// sums of one call: `8 · (w · n_f64 + 6 · n_int)`, where `w` is the words
-/// per summed `f64` of the layout chosen from `span` and `ranks`
-/// ([`Wire::choose`]: 0 when every partial sum is zero, 1 when
-/// `high − low + ⌈log₂ ranks⌉ ≤ 63`, 2 when
-/// `high − low + 2⌈log₂ ranks⌉ ≤ 126`, else 6), and integers travel as six
-/// limbs each. (Minima and maxima travel apart, 16 bytes each.)
+/// The payload bytes of the all-reduces with which the ranks add the
+/// exact sums of one call: `8 · (w · n_f64 + 6 · n_int)` in the first (one
+/// all-reduce, in chunks of at most 2^26 words), where `w` is the words
+/// per summed `f64` of the layout chosen from the union `span` of the
+/// ranks' spans and `ranks` ([`Wire::choose`], with `t = high − low` and
+/// `h = ⌈log₂ ranks⌉`: 0 when every partial sum is zero, 1 when
+/// `t + 2h ≤ 126`, else 6), then, for a [`Wire::Split`] (`63 < t + h`,
+/// `t + 2h ≤ 126`), `8 · open` in a second all-reduce, made only when
+/// `open > 0`: one word per number whose rounding the first leaves open
+/// (rarely more than a few per cent; every number that cancels to nearly
+/// nothing). Integers travel as six limbs each; minima and maxima apart,
+/// 16 bytes each.
 #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-pub(crate) fn sum_bytes(n_f64: usize, n_int: usize, span: Span, ranks: usize) -> usize {
-    8 * (Wire::choose(span, ranks).words_per_number() * n_f64 + LIMBS * n_int)
+pub(crate) fn sum_bytes(
+    n_f64: usize,
+    n_int: usize,
+    span: Span,
+    ranks: usize,
+    open: usize,
+) -> usize {
+    let wire = Wire::choose(span, ranks);
+    let second = if matches!(wire, Wire::Split { .. }) {
+        open
+    } else {
+        0
+    };
+    8 * (wire.words_per_number() * n_f64 + LIMBS * n_int + second)
 }
 
 /// The accepted `f64` `x` truncated toward zero at 2^-108, in units of
@@ -1861,6 +1951,7 @@ mod tests {
     fn narrow_wire_gives_the_bits_of_the_limbs() {
         let mut rng = Rng(12);
         let mut seen = [0usize; 4];
+        let mut opened = 0;
         for case in 0..3000 {
             let ranks = 1 + rng.below(7);
             let n = rng.below(12);
@@ -1898,28 +1989,61 @@ mod tests {
                 })
                 .fold(Span::EMPTY, Span::union);
             let wire = Wire::choose(span, ranks);
-            seen[wire.words_per_number().min(3)] += 1;
+            seen[match wire {
+                Wire::Zero => 0,
+                Wire::One { .. } => 1,
+                Wire::Split { .. } => 2,
+                Wire::Limbs => 3,
+            }] += 1;
             let k = wire.words_per_number();
             let mut sums = vec![0i64; n * k];
             let mut order: Vec<usize> = (0..ranks).collect();
             rng.shuffle(&mut order);
+            // Each rank's partial sums as a FixedVec too (for the limbs and
+            // the remainders of the Split).
+            let fixed: Vec<FixedVec> = partials
+                .iter()
+                .map(|p| match p {
+                    Partial::One(xs) => {
+                        let mut f = FixedVec::new(n);
+                        f.add_f64_slice(xs).unwrap();
+                        f
+                    }
+                    Partial::Many(f) => f.clone(),
+                })
+                .collect();
             for &r in &order {
                 let mut words = vec![0i64; n * k];
                 match &partials[r] {
                     Partial::One(xs) if wire != Wire::Limbs => wire.pack_f64s(xs, &mut words),
-                    Partial::One(xs) => {
-                        let mut f = FixedVec::new(n);
-                        f.add_f64_slice(xs).unwrap();
-                        wire.pack_fixed(&f, &mut words);
-                    }
-                    Partial::Many(f) => wire.pack_fixed(f, &mut words),
+                    _ => wire.pack_fixed(&fixed[r], &mut words),
                 }
                 for (s, w) in sums.iter_mut().zip(&words) {
                     *s = s.checked_add(*w).expect("no word overflows");
                 }
             }
-            let mut got = Vec::new();
-            wire.unpack(n, &sums, &mut got);
+            let mut got = vec![f64::NAN; n];
+            let open = wire.unpack(&sums, &mut got);
+            if !open.is_empty() {
+                opened += open.len();
+                let mut rests = vec![0i64; open.len()];
+                for &r in &order {
+                    let mut words = vec![0i64; open.len()];
+                    match &partials[r] {
+                        Partial::One(xs) => wire.remainders_f64s(xs, &open, &mut words),
+                        Partial::Many(f) => wire.remainders_fixed(f, &open, &mut words),
+                    }
+                    // The two ways of taking remainders agree.
+                    let mut again = vec![0i64; open.len()];
+                    wire.remainders_fixed(&fixed[r], &open, &mut again);
+                    assert_eq!(words, again);
+                    for (s, w) in rests.iter_mut().zip(&words) {
+                        assert!(*w >= 0);
+                        *s = s.checked_add(*w).expect("no remainder overflows");
+                    }
+                }
+                wire.finish(&sums, &open, &rests, &mut got);
+            }
             // The old path: six limbs per number, added as FixedVecs.
             let mut old = FixedVec::new(n);
             for p in &partials {
@@ -1935,8 +2059,9 @@ mod tests {
                 assert_same(got[i], fsum(&truncated), &(case, i, "fsum"));
             }
         }
-        // Every layout was exercised.
+        // Every layout was exercised, and the second exchange of the split.
         assert!(seen.iter().all(|&c| c > 50), "{seen:?}");
+        assert!(opened > 100, "{opened}");
     }
 
     /// The layouts' headroom on 2^30 ranks, and their limits: the extreme
@@ -1962,37 +2087,41 @@ mod tests {
                         assert!(ranks as i128 * lo_v >= i64::MIN as i128);
                         assert!(ranks as i128 * hi_v <= i64::MAX as i128);
                     }
-                    Wire::Two { bits, .. } => {
-                        assert_eq!(bits as i64, 63 - h);
-                        let low_max = (1i128 << bits) - 1;
-                        assert!(ranks as i128 * low_max <= i64::MAX as i128);
+                    Wire::Split {
+                        shift, ranks: r, ..
+                    } => {
+                        assert_eq!(r as usize, ranks);
+                        assert_eq!(shift as i64, t as i64 + h - 63);
+                        // Remainders in [0, 2^shift), quotients of the
+                        // extreme values: P of each fit an i64.
+                        let rest_max = (1i128 << shift) - 1;
+                        assert!(ranks as i128 * rest_max <= i64::MAX as i128);
                         for v in [lo_v, hi_v] {
-                            let high = v >> bits;
-                            assert!(ranks as i128 * high >= i64::MIN as i128, "{ranks} {t}");
-                            assert!(ranks as i128 * high <= i64::MAX as i128, "{ranks} {t}");
+                            let q = v >> shift;
+                            assert!(ranks as i128 * q >= i64::MIN as i128, "{ranks} {t}");
+                            assert!(ranks as i128 * q <= i64::MAX as i128, "{ranks} {t}");
+                            // The interval end Q + ranks and the exact
+                            // total Q · 2^shift + R fit their types.
+                            assert!(ranks as i128 * (q + 1) <= i64::MAX as i128 + 1);
+                            let total = ((ranks as i128 * q) << shift) + ranks as i128 * rest_max;
+                            assert!(total.unsigned_abs() < 1 << 127);
                         }
                     }
                     Wire::Limbs => assert!(t as i64 + 2 * h > 126),
                 }
                 // One word as long as the span and the headroom fit 63
-                // bits; two while they fit 126; limbs beyond.
-                let want = if t as i64 + h <= 63 {
-                    1
-                } else if t as i64 + 2 * h <= 126 {
-                    2
-                } else {
-                    LIMBS
-                };
+                // bits (or twice that, split); limbs beyond.
+                let want = if t as i64 + 2 * h <= 126 { 1 } else { LIMBS };
                 assert_eq!(wire.words_per_number(), want);
             }
         }
         assert_eq!(Wire::choose(Span::EMPTY, 4), Wire::Zero);
-        assert_eq!(sum_bytes(10, 0, Span::EMPTY, 4), 0);
+        assert_eq!(sum_bytes(10, 0, Span::EMPTY, 4, 0), 0);
         assert_eq!(
-            sum_bytes(10, 1, Span { low: -59, high: 11 }, 2),
-            8 * (2 * 10 + 6)
+            sum_bytes(10, 1, Span { low: -59, high: 11 }, 2, 3),
+            8 * (10 + 6 + 3)
         );
-        assert_eq!(sum_bytes(10, 0, Span { low: 0, high: 40 }, 2), 80);
+        assert_eq!(sum_bytes(10, 0, Span { low: 0, high: 40 }, 2, 3), 80);
         assert_eq!(
             sum_bytes(
                 3,
@@ -2001,7 +2130,8 @@ mod tests {
                     low: -108,
                     high: 84
                 },
-                2
+                2,
+                1
             ),
             8 * 18
         );
@@ -2079,8 +2209,13 @@ mod tests {
             }
             let mut words = vec![0; 3 * wire.words_per_number()];
             wire.pack_f64s(&xs, &mut words);
-            let mut back = Vec::new();
-            wire.unpack(3, &words, &mut back);
+            let mut back = vec![0.0; 3];
+            let open = wire.unpack(&words, &mut back);
+            if !open.is_empty() {
+                let mut rests = vec![0; open.len()];
+                wire.remainders_f64s(&xs, &open, &mut rests);
+                wire.finish(&words, &open, &rests, &mut back);
+            }
             for (x, b) in xs.iter().zip(&back) {
                 assert_same(*b, trunc_ref(*x), &(x, wire));
             }

@@ -499,38 +499,51 @@ impl Exact {
         self.sum_f.span()
     }
 
-    /// Writes the words of the sums for one MPI reduction with `MPI_SUM`
-    /// on int64 into `words` (replacing what it held; a buffer kept from
-    /// call to call saves touching fresh memory): the floating-point sums
-    /// in `wire`'s layout, then the integer sums as normalised limbs (six
-    /// words each). `8 ·` its length is
-    /// [`sum_bytes`](super::exact::sum_bytes).
+    /// Replaces the sums with the totals of all ranks, which `all_reduce`
+    /// (an `MPI_SUM` on int64 over every rank, all calling this with the
+    /// same `wire`) adds: first the floating-point sums in `wire`'s layout
+    /// followed by the integer sums as normalised limbs (six words each),
+    /// written into `words` (a buffer kept from call to call saves touching
+    /// fresh memory); then, for a [`Wire::Split`] that leaves some
+    /// roundings open, their remainders. The bytes are
+    /// [`sum_bytes`](super::exact::sum_bytes). The totals take the place of
+    /// one addend's numbers, if that is what this result held.
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn sum_words(&mut self, wire: Wire, words: &mut Vec<i64>) {
-        let nf = self.sum_f.len() * wire.words_per_number();
+    pub(crate) fn reduce_sums(
+        &mut self,
+        wire: Wire,
+        words: &mut Vec<i64>,
+        mut all_reduce: impl FnMut(&mut [i64]),
+    ) {
+        let n = self.sum_f.len();
+        let nf = n * wire.words_per_number();
         words.clear();
         words.resize(nf, 0);
         self.sum_f.pack(wire, words);
         words.extend_from_slice(&self.sum_i.normalized_words());
-    }
-
-    /// Replaces the sums with the totals from the reduced words of
-    /// [`Exact::sum_words`] (the same `wire`). The totals take the place of
-    /// one addend's numbers, if that is what this result held.
-    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn set_sum_words(&mut self, wire: Wire, words: &[i64]) {
-        let n = self.sum_f.len();
-        let nf = n * wire.words_per_number();
-        let mut totals = match std::mem::replace(&mut self.sum_f, FloatSums::Total(Vec::new())) {
-            FloatSums::One(mut xs) => {
-                xs.clear();
-                xs
-            }
-            _ => Vec::with_capacity(n),
-        };
-        wire.unpack(n, &words[..nf], &mut totals);
-        self.sum_f = FloatSums::Total(totals);
+        if !words.is_empty() {
+            all_reduce(words);
+        }
         self.sum_i = FixedVec::from_words(words[nf..].to_vec());
+        // The totals go where one addend's numbers were, if they were: the
+        // numbers whose rounding is left open keep theirs until their
+        // remainders are taken.
+        let (mut totals, many) =
+            match std::mem::replace(&mut self.sum_f, FloatSums::Total(Vec::new())) {
+                FloatSums::One(xs) => (xs, None),
+                other => (vec![0.0; n], Some(other)),
+            };
+        let open = wire.unpack(&words[..nf], &mut totals);
+        if !open.is_empty() {
+            let mut rests = vec![0i64; open.len()];
+            match many {
+                None => wire.remainders_f64s(&totals, &open, &mut rests),
+                Some(mut other) => wire.remainders_fixed(other.fixed(), &open, &mut rests),
+            }
+            all_reduce(&mut rests);
+            wire.finish(&words[..nf], &open, &rests, &mut totals);
+        }
+        self.sum_f = FloatSums::Total(totals);
     }
 
     /// The minimum keys, then the maximum keys, as two words each (high,
@@ -647,6 +660,8 @@ mod tests {
         }
     }
 
+    /// `reduce_sums` on one rank (the all-reduce adds nothing) gives the
+    /// numbers back, in each layout.
     #[test]
     fn words_round_trip() {
         let a = lanes(&[1.5, -2.25], -1.0, 4.0, 3);
@@ -654,37 +669,40 @@ mod tests {
         assert_eq!((layout.mins, layout.maxs), (2, 2));
         let span = a.float_span();
         assert_eq!(span, Span { low: -2, high: 2 });
-        for ranks in [1, 2, 7] {
-            let wire = Wire::choose(span, ranks);
-            assert_eq!(wire, Wire::One { low: -2 });
-            let mut words = Vec::new();
-            a.clone().sum_words(wire, &mut words);
-            assert_eq!(words.len(), 2 + 6, "one word per f64, six per integer");
-            assert_eq!(
-                8 * words.len(),
-                super::super::exact::sum_bytes(2, 1, span, ranks)
-            );
-            let mut b = lanes(&[0.0, 0.0], 0.0, 0.0, 0);
-            b.set_sum_words(wire, &words);
-            b.set_key_words(&keys);
-            assert!(b.same_as(&a));
-            assert!(a.same_as(&b));
-        }
-        // Wider spans travel in two words, then in limbs.
+        let p = |k: i32| 2f64.powi(k);
+        let mut seconds = 0;
         for (xs, words) in [
-            (vec![2f64.powi(61), 0.5], 2),
-            (vec![2f64.powi(80), 2f64.powi(-100)], 6),
+            (vec![1.5, -2.25], 1),
+            (vec![p(61), 0.5], 1),
+            // Split on 3 ranks: 2^-10 lies in the interval around 0 that
+            // the first words leave open.
+            (vec![p(70) + p(18), p(-10)], 1),
+            (vec![p(80), p(-100)], 6),
         ] {
-            let a = lanes(&xs, 0.0, 0.0, 1);
-            let wire = Wire::choose(a.float_span(), 2);
-            assert_eq!(wire.words_per_number(), words, "{xs:?}");
-            let mut w = Vec::new();
-            a.clone().sum_words(wire, &mut w);
-            let mut b = lanes(&[0.0, 0.0], 0.0, 0.0, 0);
-            b.set_sum_words(wire, &w);
-            b.set_key_words(&a.key_words().0);
-            assert!(b.same_as(&a), "{xs:?}");
+            for ranks in [1, 3] {
+                let mut b = lanes(&xs, 0.0, 0.0, 1);
+                let want = b.clone();
+                let wire = Wire::choose(b.float_span(), ranks);
+                assert_eq!(wire.words_per_number(), words, "{xs:?}");
+                let mut buffer = Vec::new();
+                let mut sizes = Vec::new();
+                b.reduce_sums(wire, &mut buffer, |w| sizes.push(w.len()));
+                assert_eq!(sizes[0], 2 * words + 6);
+                assert!(sizes.len() == 1 || matches!(wire, Wire::Split { .. }));
+                let opened = sizes.get(1).copied().unwrap_or(0);
+                seconds += usize::from(opened > 0);
+                let bytes: usize = 8 * sizes.iter().sum::<usize>();
+                let span = want.float_span();
+                assert_eq!(
+                    bytes,
+                    super::super::exact::sum_bytes(2, 1, span, ranks, opened)
+                );
+                b.set_key_words(&want.key_words().0);
+                assert!(b.same_as(&want), "{xs:?} {ranks}");
+            }
         }
+        assert!(seconds >= 1, "a second exchange was made");
+        let _ = keys;
     }
 
     #[test]
@@ -763,13 +781,12 @@ mod timing {
             let span = black_box(exact.float_span());
             lap(3, &mut t);
             let wire = Wire::choose(span, 2);
-            exact.sum_words(wire, &mut words);
-            black_box(&mut words);
             lap(4, &mut t);
-            lap(5, &mut t);
-            exact.set_sum_words(wire, black_box(&words));
+            let mut n = 0;
+            exact.reduce_sums(wire, &mut words, |w| n += black_box(w).len());
             black_box(&mut exact);
             lap(6, &mut t);
+            black_box(n);
             let out: Array3<f64> = Reduce::unpack(&mut exact.into_unlanes());
             black_box(out);
             lap(7, &mut t);
@@ -779,9 +796,9 @@ mod timing {
             "pack",
             "from_lanes",
             "span",
-            "sum_words",
-            "copy",
-            "set_sum_words",
+            "choose",
+            "-",
+            "reduce_sums",
             "unpack",
         ];
         for (n, t) in names.iter().zip(t) {

@@ -887,10 +887,20 @@ impl Wire {
         match self {
             Wire::Zero => {}
             Wire::Limbs => panic!("Wire::pack_f64s: the limb layout packs a FixedVec"),
-            _ => {
-                let low = self.low();
+            Wire::One { low } => {
+                // t · 2^-low is an integer below 2^63 in magnitude: exact.
+                let scale = pow2(-low);
                 for (o, &x) in out.iter_mut().zip(xs) {
-                    *o = self.first_word(f64_in_units(x, low));
+                    *o = (truncate_f64(x) * scale) as i64;
+                }
+            }
+            Wire::Split { low, shift, .. } => {
+                // ⌊t · 2^-(low + shift)⌋: the scaling is exact (a normal
+                // f64 stays normal), and so is the floor (below 2^63 in
+                // magnitude); it equals ⌊v / 2^shift⌋ for v = t · 2^-low.
+                let scale = pow2(-(low + shift as i32));
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = floor_to_i64(truncate_f64(x) * scale);
                 }
             }
         }
@@ -999,6 +1009,27 @@ impl Wire {
             totals[i] = i128_to_f64_scaled(v, low);
         }
     }
+}
+
+/// The accepted `x` truncated toward zero at 2^-108 (its value in the
+/// exact sum), as an `f64` (it has fewer significant bits); zeros and
+/// values below 2^-108 give `+0.0`. Branch-free.
+#[inline(always)]
+pub(crate) fn truncate_f64(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let e = ((bits >> MANT_BITS) & EXP_FIELD) as i32;
+    // Mantissa bits below 2^-108: the unit of the last bit is 2^(e − 1075).
+    let below = (EXP_BIAS as i32 + MANT_BITS as i32 - FRAC_BITS as i32 - e).clamp(0, 63) as u32;
+    let keep = !((1u64 << below) - 1) & u64::from(e >= EXP_MIN_NONZERO as i32).wrapping_neg();
+    f64::from_bits(bits & keep)
+}
+
+/// `⌊y⌋` for an integer-or-not `y` whose floor is an `i64` (without the
+/// library call that `f64::floor` is on baseline x86-64).
+#[inline(always)]
+fn floor_to_i64(y: f64) -> i64 {
+    let t = y as i64; // toward zero
+    t - i64::from((t as f64) > y)
 }
 
 /// The number with limbs `l` (a multiple of 2^`low`, below 2^126 units of
@@ -2220,6 +2251,26 @@ mod tests {
                 assert_same(*b, trunc_ref(*x), &(x, wire));
             }
         }
+    }
+
+    /// The f64 truncation and floor behind the packing of one addend.
+    #[test]
+    fn truncate_and_floor() {
+        let mut rng = Rng(15);
+        for case in 0..200_000 {
+            let x = match case % 3 {
+                0 => rng.f64_in(-170, 83),
+                1 => rng.f64_in(-115, -100),
+                _ => f64::from_bits(rng.next_u64() >> 12) * if rng.coin() { -1.0 } else { 1.0 },
+            };
+            assert_same(truncate_f64(x), trunc_ref(x), &x);
+            let y = rng.f64_in(-60, 62);
+            assert_eq!(floor_to_i64(y), y.floor() as i64, "{y:e}");
+        }
+        assert_same(truncate_f64(-0.0), 0.0, &"-0");
+        assert_eq!(floor_to_i64(-2.0), -2);
+        assert_eq!(floor_to_i64(-2.5), -3);
+        assert_eq!(floor_to_i64(2.5), 2);
     }
 
     /// The fast conversion of 128-bit integers rounds as the built-in one.

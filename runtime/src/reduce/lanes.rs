@@ -8,7 +8,7 @@
 //! grouping — one thread, sixteen, or MPI ranks each with a pool. The exact
 //! total is rounded to `f64` once, at the end.
 
-use super::exact::{FixedVec, Span, Wire, MAX_MAGNITUDE};
+use super::exact::{truncate_f64, FixedVec, Span, Wire, MAX_MAGNITUDE};
 
 /// How the numbers written under it combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,7 +290,7 @@ impl FloatSums {
         match self {
             // One addend's exact value is itself truncated at 2^-108, an
             // f64 (it has fewer significant bits): its own rounding.
-            FloatSums::One(xs) => xs.iter().map(|&x| truncated(x)).collect(),
+            FloatSums::One(xs) => xs.iter().map(|&x| truncate_f64(x)).collect(),
             FloatSums::Many(f) => f.to_f64_vec(),
             FloatSums::Total(v) => v.clone(),
         }
@@ -312,24 +312,6 @@ impl FloatSums {
             FloatSums::Total(_) => unreachable!("shardkit: a combined total is not sent"),
             _ => wire.pack_fixed(self.fixed(), out),
         }
-    }
-}
-
-/// `x` (accepted by the exact sum) truncated toward zero at 2^-108, as
-/// [`FixedVec::add_f64_slice`] takes it; zeros, and values below 2^-108,
-/// become `+0.0`.
-#[inline]
-fn truncated(x: f64) -> f64 {
-    let bits = x.to_bits();
-    let e = ((bits >> 52) & 0x7ff) as i32;
-    // Mantissa bits below 2^-108: the unit of the last bit is 2^(e − 1075).
-    let below = 1075 - 108 - e;
-    if e < 1023 - 108 {
-        0.0
-    } else if below <= 0 {
-        x
-    } else {
-        f64::from_bits(bits & !((1u64 << below) - 1))
     }
 }
 
@@ -477,7 +459,7 @@ impl Exact {
         let sum_f = match self.sum_f {
             FloatSums::Total(v) => v,
             FloatSums::One(mut xs) => {
-                xs.iter_mut().for_each(|x| *x = truncated(*x));
+                xs.iter_mut().for_each(|x| *x = truncate_f64(*x));
                 xs
             }
             FloatSums::Many(f) => f.to_f64_vec(),

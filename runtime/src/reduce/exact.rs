@@ -1055,19 +1055,51 @@ fn headroom_bits(ranks: usize) -> i64 {
     i64::from(usize::BITS - ranks.max(1).saturating_sub(1).leading_zeros())
 }
 
-/// The payload bytes of the all-reduces with which the ranks add the
-/// exact sums of one call: `8 · (w · n_f64 + 6 · n_int)` in the first (one
-/// all-reduce, in chunks of at most 2^26 words), where `w` is the words
-/// per summed `f64` of the layout chosen from the union `span` of the
-/// ranks' spans and `ranks` ([`Wire::choose`], with `t = high − low` and
-/// `h = ⌈log₂ ranks⌉`: 0 when every partial sum is zero, 1 when
-/// `t + 2h ≤ 126`, else 6), then, for a [`Wire::Split`] (`63 < t + h`,
-/// `t + 2h ≤ 126`), `8 · open` in a second all-reduce, made only when
-/// `open > 0`: one word per number whose rounding the first leaves open
-/// (rarely more than a few per cent; every number that cancels to nearly
-/// nothing). Integers travel as six limbs each; minima and maxima apart,
-/// 16 bytes each.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+/// The payload bytes that one rank sends (and receives: an all-reduce
+/// counts both the same, see [`comm_counts`](crate::comm_counts)) in the
+/// all-reduces (`allreduce` rows) with which MPI ranks add the exact sums
+/// of one `reduce = "sum"` call, for a result with `n_f64` summed
+/// floating-point numbers and `n_int` summed integers on `ranks` ranks.
+///
+/// The floating-point sums travel in a window agreed for the call: `span`
+/// is `Some((low, high))` where 2^`low` is the lowest bit set in any rank's
+/// partial sum (never below 2^-108) and every partial sum lies in
+/// `[-2^high, 2^high)` (so `high` is at most one more than the exponent of
+/// the largest partial sum), or `None` when every partial sum is zero. With
+/// `t = high − low` and `h = ⌈log₂ ranks⌉`, each `f64` costs
+///
+/// * 0 bytes when `span` is `None`;
+/// * 8 bytes when `t + 2h ≤ 126` (one word; when `t + h > 63` the word is
+///   the quotient of a split, and the `open` numbers whose rounding it
+///   leaves open cost 8 bytes more each, in a second all-reduce made only
+///   when `open > 0`: typically a few per cent of them, more where totals
+///   cancel to far below the largest partial sum);
+/// * 48 bytes otherwise (six 32-bit limbs in 64-bit words, as before).
+///
+/// Each summed integer costs 48 bytes, in the first all-reduce. So the
+/// result is `8 · (w · n_f64 + 6 · n_int + open')` with `w` in {0, 1, 6}
+/// and `open'` the `open` of a split, else 0. Besides, the ranks exchange
+/// four words (32 bytes each) in an all-gather of the shapes and spans,
+/// and minima and maxima (`allreduce-keys`) cost 16 bytes each.
+pub fn exact_sum_bytes(
+    n_f64: usize,
+    n_int: usize,
+    span: Option<(i32, i32)>,
+    ranks: usize,
+    open: usize,
+) -> u64 {
+    let span = span.map_or(Span::EMPTY, |(low, high)| Span { low, high });
+    let wire = Wire::choose(span, ranks);
+    let second = if matches!(wire, Wire::Split { .. }) {
+        open
+    } else {
+        0
+    };
+    8 * (wire.words_per_number() * n_f64 + LIMBS * n_int + second) as u64
+}
+
+/// [`exact_sum_bytes`] for a [`Span`].
+#[cfg(test)]
 pub(crate) fn sum_bytes(
     n_f64: usize,
     n_int: usize,
@@ -1075,13 +1107,8 @@ pub(crate) fn sum_bytes(
     ranks: usize,
     open: usize,
 ) -> usize {
-    let wire = Wire::choose(span, ranks);
-    let second = if matches!(wire, Wire::Split { .. }) {
-        open
-    } else {
-        0
-    };
-    8 * (wire.words_per_number() * n_f64 + LIMBS * n_int + second)
+    let span = (!span.is_empty()).then_some((span.low, span.high));
+    exact_sum_bytes(n_f64, n_int, span, ranks, open) as usize
 }
 
 /// The accepted `f64` `x` truncated toward zero at 2^-108, in units of

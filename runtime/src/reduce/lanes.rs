@@ -444,18 +444,31 @@ impl Exact {
 
     /// Reads the combined numbers back, each sum rounded once.
     pub(crate) fn unlanes(&self) -> Unlanes {
-        self.clone().into_unlanes()
+        Unlanes {
+            op: self.op,
+            shape: self.shape.clone().into_iter(),
+            sum_f: self.sum_f.to_f64_vec().into_iter(),
+            sum_i: self.int_totals().into_iter(),
+            min: self.min.clone().into_iter(),
+            max: self.max.clone().into_iter(),
+        }
     }
 
-    /// As [`Exact::unlanes`], without copying what it can move.
-    pub(crate) fn into_unlanes(self) -> Unlanes {
-        let sum_i: Vec<i128> = (0..self.sum_i.len())
+    /// The integer sums.
+    fn int_totals(&self) -> Vec<i128> {
+        (0..self.sum_i.len())
             .map(|i| {
                 self.sum_i
                     .get_i128(i)
                     .expect("a sum of integers is an integer")
             })
-            .collect();
+            .collect()
+    }
+
+    /// As [`Exact::unlanes`], without copying what it can move.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn into_unlanes(self) -> Unlanes {
+        let sum_i = self.int_totals();
         let sum_f = match self.sum_f {
             FloatSums::Total(v) => v,
             FloatSums::One(mut xs) => {

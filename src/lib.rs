@@ -37,11 +37,11 @@ extern crate self as shardkit;
 pub use shardkit_macros::{parallelize, Reduce};
 pub use shardkit_runtime::weights;
 pub use shardkit_runtime::{
-    claim_output, comm_counts, comm_table, is_root, merge_plan_kinds, plan_digest, plan_kinds,
-    progress, write_atomic, write_on_root, CommCount, Concat, ExactSum, ExactSumError, Executor,
-    ExecutorError, Extremum, LaneOp, Lanes, OutputClaim, Plan, PlanDigest, ProgressBar, Reduce,
-    RemoteError, Split, Unlanes, DEFAULT_BLOCKS, DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV, STATS_ENV,
-    THREADS_ENV,
+    claim_output, comm_counts, comm_table, exact_sum_bytes, is_root, merge_plan_kinds, plan_digest,
+    plan_kinds, progress, write_atomic, write_on_root, CommCount, Concat, ExactSum, ExactSumError,
+    Executor, ExecutorError, Extremum, LaneOp, Lanes, OutputClaim, Plan, PlanDigest, ProgressBar,
+    Reduce, RemoteError, Split, Unlanes, DEFAULT_BLOCKS, DEFAULT_MPI_TIMEOUT, MPI_TIMEOUT_ENV,
+    STATS_ENV, THREADS_ENV,
 };
 
 /// The `mpi` crate (rsmpi) that shardkit's MPI executor uses: build a

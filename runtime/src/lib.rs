@@ -60,7 +60,7 @@ pub use ledger::{merge_plan_kinds, plan_digest, plan_kinds, PlanDigest};
 pub use plan::weights;
 pub use plan::{Copied, Items, MutRows, MutSlice, Rows, Same, Source, Split, Weigh};
 pub use plan::{Plan, DEFAULT_BLOCKS};
+pub use reduce::{exact_sum_bytes, LaneOp, Lanes, Unlanes};
 pub use reduce::{Concat, Extremum, Reduce};
-pub use reduce::{LaneOp, Lanes, Unlanes};
 pub use root::{claim_output, is_root, progress, write_on_root};
 pub use wire::RemoteError;

@@ -17,8 +17,18 @@ use std::ops::Range;
 use super::transport::{Keep, PAYLOAD};
 use super::Ranks;
 use crate::plan::{Output, Plan};
-use crate::reduce::{Collect, Exact, ExactFolder, Plain, Reduction};
+use crate::reduce::{Collect, Exact, ExactFolder, Plain, Reduction, Span, Wire};
 use crate::wire::{Codec, ErrorOps, RemoteError};
+
+thread_local! {
+    /// The buffer of the exact sums' words, kept from call to call (up to
+    /// [`KEPT_WORDS`]), so that an iterative algorithm's sums write into
+    /// memory already mapped rather than fresh pages every call.
+    static SUM_WORDS: std::cell::Cell<Vec<i64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest buffer of sum words kept between calls: 4 Mi words (32 MiB).
+const KEPT_WORDS: usize = 1 << 22;
 
 impl Ranks {
     fn rank(&self) -> usize {
@@ -94,7 +104,7 @@ impl Ranks {
             let mine = self.local.execute(first, pieces, shard, &folder);
             let mine = self.agree(function, mine, &errors)?;
             let exact = self.combine_exact(function, &folder, mine);
-            return Ok(folder.finish(&exact));
+            return Ok(folder.finish_owned(exact));
         }
         if let Some(make) = reduction.stays {
             // `none`: nothing travels but the verdict on errors.
@@ -274,25 +284,32 @@ impl Ranks {
         // A rank with no block, or only identities, adopts the shape of the
         // first rank that has a result.
         let mut local = local.filter(|e| !e.same_as(&folder.identity));
-        let (digest, words) = match &local {
-            Some(e) => (e.digest(), e.word_count() as u64),
-            None => (0, 0),
+        // Each rank's span of its floating-point sums travels with its
+        // shape, so that all ranks choose the same narrow layout.
+        let (digest, span) = match &local {
+            Some(e) => (e.digest(), e.float_span()),
+            None => (0, Span::EMPTY),
         };
-        let mine = [u64::from(local.is_some()), digest, words];
+        let [low, high] = span.to_words();
+        let mine = [u64::from(local.is_some()), digest, low, high];
         let all = self.transport.all_gather_u64(&mine);
         let holders: Vec<(usize, &[u64])> = all
-            .chunks_exact(3)
+            .chunks_exact(4)
             .enumerate()
             .filter(|(_, s)| s[0] == 1)
             .collect();
         let Some(&(template, first)) = holders.first() else {
             return folder.identity.clone();
         };
-        if let Some((rank, _)) = holders.iter().find(|(_, s)| s[1..] != first[1..]) {
+        if let Some((rank, _)) = holders.iter().find(|(_, s)| s[1] != first[1]) {
             panic!(
                 "shardkit: `{function}`: the result on MPI rank {rank} has a different shape from the result on rank {template}; every block must return the same shape"
             );
         }
+        let span = holders
+            .iter()
+            .map(|(_, s)| Span::from_words([s[2], s[3]]))
+            .fold(Span::EMPTY, Span::union);
         if holders.len() < self.size() {
             // Ranks without a result take the template's structure.
             let mut description = match &local {
@@ -308,9 +325,18 @@ impl Ranks {
             }
         }
         let mut exact = local.expect("every rank holds a result or the template's structure");
-        for words in exact.sum_words_mut() {
-            self.transport.all_reduce_sum(words);
-        }
+        // An MPI_SUM on int64 adds the sums of all ranks, exactly: the
+        // floating-point ones in the narrowest layout that holds them (see
+        // `Wire` in reduce/exact.rs; a second, small one for the numbers
+        // whose rounding the first leaves open), the integer ones as limbs.
+        let wire = Wire::choose(span, self.size());
+        SUM_WORDS.with(|cell| {
+            let mut words = cell.take();
+            exact.reduce_sums(wire, &mut words, |w| self.transport.all_reduce_sum(w));
+            if words.capacity() <= KEPT_WORDS {
+                cell.set(words);
+            }
+        });
         let (mut keys, layout) = exact.key_words();
         let (mins, maxs) = keys.split_at_mut(layout.mins);
         self.transport.all_reduce_keys(mins, Keep::Min);

@@ -305,9 +305,13 @@ impl Transport for Arc<Comm> {
         // Normalised limbs have headroom for 2^30 ranks, so MPI's own
         // MPI_SUM on int64 adds them, and MPI may cut and pipeline the
         // buffer as it likes. (rsmpi offers no MPI_IN_PLACE, hence the copy.)
+        // The send copy goes to a buffer kept from call to call (up to
+        // KEPT_SEND words), already mapped.
+        let mut send = SEND.with(std::cell::Cell::take);
         for chunk in words.chunks_mut(chunk_words().max(2)) {
             let started = Instant::now();
-            let send = chunk.to_vec();
+            send.clear();
+            send.extend_from_slice(chunk);
             scope(|scope| {
                 self.complete(comm.immediate_all_reduce_into(
                     scope,
@@ -318,6 +322,9 @@ impl Transport for Arc<Comm> {
             });
             let n = 8 * send.len();
             self.count("allreduce", n, n, 2 * n, started);
+        }
+        if send.capacity() <= KEPT_SEND {
+            SEND.with(|cell| cell.set(send));
         }
     }
 
@@ -352,6 +359,14 @@ impl Transport for Arc<Comm> {
         }
     }
 }
+
+thread_local! {
+    /// The send buffer of [`Comm::all_reduce_sum`], kept between calls.
+    static SEND: std::cell::Cell<Vec<i64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest send buffer kept between calls: 4 Mi words (32 MiB).
+const KEPT_SEND: usize = 1 << 22;
 
 /// The words in one element of the datatype being reduced by
 /// [`combine_keys`] (shifted left by one), and which key it keeps (the low

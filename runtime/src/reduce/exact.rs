@@ -640,6 +640,524 @@ fn limbs_to_i128(l: &[i64; LIMBS]) -> Option<i128> {
     Some((hi << (128 - FRAC_BITS)) + (lo >> FRAC_BITS) as i128)
 }
 
+// ---------------------------------------------------------------------------
+// Narrow windows: what travels between MPI ranks.
+// ---------------------------------------------------------------------------
+//
+// Six 32-bit limbs per number cover every sum the representation can hold,
+// but a particular call's numbers usually occupy a small part of that
+// range. Before the ranks add their partial sums, they agree (one tiny
+// all-gather, which the exchange of shapes already makes) on a [`Span`]:
+// the lowest bit any rank's partial sum has set and the highest bit any of
+// them needs. The sums then travel as integers in units of 2^`low` in one
+// or two 64-bit words per number ([`Wire`]), and only if the span is too
+// wide for two words in the old six limbs.
+//
+// Why the result is unchanged. Every rank's partial sum (an exact multiple
+// of 2^-108, the bits below 2^-108 of each addend having been dropped when
+// it was first accumulated, exactly as before) is a multiple of 2^`low`,
+// since `low` is at most the lowest set bit of every one of them: dividing
+// by 2^`low` is exact, and nothing is dropped. So the words carry each
+// partial sum *exactly*, MPI's integer additions give the exact total (the
+// headroom argument is at [`Wire::choose`]), and the total is rounded once,
+// correctly, as before. The window may differ between layouts (it is
+// chosen from the partial sums, which depend on the grouping), but the
+// value it carries does not, so neither does any bit of the result; only
+// the number of words on the wire may.
+
+/// Where the nonzero bits of some exact values lie: every value is a
+/// multiple of 2^`low` and lies in `[-2^high, 2^high)`. The empty span
+/// ([`Span::EMPTY`], `high < low`) holds only zeros.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// Every value is a multiple of 2^`low`.
+    pub(crate) low: i32,
+    /// Every value is in `[-2^high, 2^high)`.
+    pub(crate) high: i32,
+}
+
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+impl Span {
+    /// The span of no nonzero value.
+    pub(crate) const EMPTY: Span = Span {
+        low: i32::MAX,
+        high: i32::MIN,
+    };
+
+    /// Whether only zeros are spanned.
+    pub(crate) fn is_empty(self) -> bool {
+        self.high < self.low
+    }
+
+    /// The span of the values of both.
+    #[must_use]
+    pub(crate) fn union(self, other: Span) -> Span {
+        Span {
+            low: self.low.min(other.low),
+            high: self.high.max(other.high),
+        }
+    }
+
+    /// The span of the `f64`s `xs` as [`FixedVec::add_f64_slice`] takes
+    /// them: each truncated toward zero at 2^-108. Every element must be
+    /// accepted (|x| < 2^84, finite).
+    pub(crate) fn of_f64s(xs: &[f64]) -> Span {
+        let (mut low, mut high) = (i32::MAX, i32::MIN);
+        for &x in xs {
+            let bits = x.to_bits();
+            let e = ((bits >> MANT_BITS) & EXP_FIELD) as i32;
+            let m = (bits & MANT_MASK) | HIDDEN_BIT;
+            // The lowest set bit, or 2^-108 if that is below: a multiple of
+            // 2^-108 after truncation, whatever it then is. |x| < 2^(e - 1022).
+            let lowest = (e - (EXP_BIAS + u64::from(MANT_BITS)) as i32 + m.trailing_zeros() as i32)
+                .max(-(FRAC_BITS as i32));
+            // Values below 2^-108 truncate to zero: they count for nothing
+            // (selects, not a branch).
+            let nonzero = e >= EXP_MIN_NONZERO as i32;
+            low = low.min(if nonzero { lowest } else { i32::MAX });
+            high = high.max(if nonzero {
+                e - EXP_BIAS as i32 + 1
+            } else {
+                i32::MIN
+            });
+        }
+        Span { low, high }
+    }
+
+    /// The span of the numbers of `v`.
+    pub(crate) fn of_fixed(v: &FixedVec) -> Span {
+        let mut span = Span::EMPTY;
+        for l in v.limbs.chunks_exact(LIMBS) {
+            let (hi, lo) = limbs_to_i256(limb_array_ref(l));
+            if hi == 0 && lo == 0 {
+                continue;
+            }
+            let tz = if lo != 0 {
+                lo.trailing_zeros()
+            } else {
+                128 + hi.trailing_zeros()
+            };
+            // v or !v (= -v - 1) for negative v: v is in [-2^b, 2^b) for b
+            // its bit length.
+            let (ph, pl) = if hi < 0 {
+                (!hi as u128, !lo)
+            } else {
+                (hi as u128, lo)
+            };
+            let bits = if ph != 0 {
+                256 - ph.leading_zeros()
+            } else {
+                128 - pl.leading_zeros()
+            };
+            span = span.union(Span {
+                low: tz as i32 - FRAC_BITS as i32,
+                high: bits as i32 - FRAC_BITS as i32,
+            });
+        }
+        span
+    }
+
+    /// Two words: how the span travels in an all-gather.
+    pub(crate) fn to_words(self) -> [u64; 2] {
+        [i64::from(self.low) as u64, i64::from(self.high) as u64]
+    }
+
+    /// The span from [`Span::to_words`].
+    pub(crate) fn from_words(w: [u64; 2]) -> Span {
+        Span {
+            low: w[0] as i64 as i32,
+            high: w[1] as i64 as i32,
+        }
+    }
+}
+
+/// How the exact partial sums of `f64`s travel in `MPI_SUM`s on int64
+/// between `ranks` ranks, chosen by every rank from the same [`Span`] (the
+/// union of all ranks' spans) and number of ranks, so the same on every
+/// rank.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// Every partial sum is zero: nothing travels.
+    Zero,
+    /// One word per number: the partial sum in units of 2^`low`.
+    One {
+        /// The unit's exponent.
+        low: i32,
+    },
+    /// One word per number, then one per number whose rounding it leaves
+    /// open. In units of 2^`low`, a partial sum `v` is split into
+    /// `q = ⌊v / 2^shift⌋` and the remainder `r = v − q · 2^shift` in
+    /// `[0, 2^shift)`. The ranks first add the `q`s: the total is then
+    /// known to lie in `[Q · 2^shift, (Q + ranks) · 2^shift)` (units of
+    /// 2^`low`), since the remainders of `ranks` partial sums add up to
+    /// less than `ranks · 2^shift`. Rounding is monotonic, so when both
+    /// ends of that interval round to the same `f64`, so does the total:
+    /// that is the answer. For the other numbers (the same on every rank,
+    /// as `Q` is) the ranks add their remainders too, which gives the
+    /// exact total `Q · 2^shift + R`, rounded once. Either way the result
+    /// is the correctly rounded exact sum.
+    Split {
+        /// The unit's exponent.
+        low: i32,
+        /// Bits of the remainder.
+        shift: u32,
+        /// The number of ranks (the width of the interval, in units of
+        /// 2^(`low` + `shift`)).
+        ranks: u32,
+    },
+    /// The old layout, [`LIMBS`] normalised limbs per number (for spans too
+    /// wide for the split).
+    Limbs,
+}
+
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+impl Wire {
+    /// The narrowest layout for partial sums in `span` on `ranks` ranks.
+    ///
+    /// With `h = ⌈log₂ ranks⌉` and `t = high − low`, every partial sum in
+    /// units of 2^`low` is an integer `v` in `[-2^t, 2^t)`, and MPI adds
+    /// `ranks` of them (in any grouping, each intermediate a sum of some of
+    /// them):
+    ///
+    /// * [`Wire::One`] when `t + h ≤ 63`: any sum of at most `ranks` such
+    ///   integers is in `[-2^63, 2^63)`, an `i64`.
+    /// * [`Wire::Split`] when `t + 2h ≤ 126`, with `shift = t + h − 63`:
+    ///   the quotients `⌊v / 2^shift⌋` are in `[-2^(63−h), 2^(63−h))`, so
+    ///   their sums are `i64`s; the remainders are in `[0, 2^shift)` with
+    ///   `shift ≤ 63 − h`, so theirs are too.
+    /// * [`Wire::Limbs`] otherwise (the headroom argument of the module
+    ///   docs: at most 2^30 ranks).
+    pub(crate) fn choose(span: Span, ranks: usize) -> Wire {
+        if span.is_empty() {
+            return Wire::Zero;
+        }
+        let h = headroom_bits(ranks);
+        let t = i64::from(span.high) - i64::from(span.low);
+        if t + h <= 63 {
+            Wire::One { low: span.low }
+        } else if t + 2 * h <= 126 {
+            Wire::Split {
+                low: span.low,
+                shift: (t + h - 63) as u32,
+                ranks: ranks as u32,
+            }
+        } else {
+            Wire::Limbs
+        }
+    }
+
+    /// Words per number in the first exchange: 0, 1 or [`LIMBS`].
+    pub(crate) fn words_per_number(self) -> usize {
+        match self {
+            Wire::Zero => 0,
+            Wire::One { .. } | Wire::Split { .. } => 1,
+            Wire::Limbs => LIMBS,
+        }
+    }
+
+    /// The first exchange's word of a partial sum of `v` units of 2^`low`.
+    #[inline(always)]
+    fn first_word(self, v: i128) -> i64 {
+        match self {
+            Wire::Split { shift, .. } => (v >> shift) as i64,
+            _ => v as i64,
+        }
+    }
+
+    /// The unit's exponent (`Zero` and `Limbs` have none: 0).
+    fn low(self) -> i32 {
+        match self {
+            Wire::One { low } | Wire::Split { low, .. } => low,
+            _ => 0,
+        }
+    }
+
+    /// Writes the first exchange's words of the `f64`s `xs` (each
+    /// truncated toward zero at 2^-108, as [`FixedVec::add_f64_slice`]
+    /// takes them; all accepted, and inside the span the layout was chosen
+    /// for) into `out`, [`words_per_number`](Wire::words_per_number) each.
+    ///
+    /// # Panics
+    ///
+    /// For [`Wire::Limbs`] (convert to a [`FixedVec`] first), or if `out`
+    /// has the wrong length.
+    pub(crate) fn pack_f64s(self, xs: &[f64], out: &mut [i64]) {
+        assert_eq!(out.len(), xs.len() * self.words_per_number());
+        match self {
+            Wire::Zero => {}
+            Wire::Limbs => panic!("Wire::pack_f64s: the limb layout packs a FixedVec"),
+            Wire::One { low } => {
+                // t · 2^-low is an integer below 2^63 in magnitude: exact.
+                let scale = pow2(-low);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = (truncate_f64(x) * scale) as i64;
+                }
+            }
+            Wire::Split { low, shift, .. } => {
+                // ⌊t · 2^-(low + shift)⌋: the scaling is exact (a normal
+                // f64 stays normal), and so is the floor (below 2^63 in
+                // magnitude); it equals ⌊v / 2^shift⌋ for v = t · 2^-low.
+                let scale = pow2(-(low + shift as i32));
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = floor_to_i64(truncate_f64(x) * scale);
+                }
+            }
+        }
+    }
+
+    /// Writes the first exchange's words of the numbers of `v` (inside the
+    /// span the layout was chosen for) into `out`,
+    /// [`words_per_number`](Wire::words_per_number) each (for
+    /// [`Wire::Limbs`], normalised limbs).
+    ///
+    /// # Panics
+    ///
+    /// If `out` has the wrong length.
+    pub(crate) fn pack_fixed(self, v: &FixedVec, out: &mut [i64]) {
+        assert_eq!(out.len(), v.len() * self.words_per_number());
+        match self {
+            Wire::Zero => {}
+            Wire::Limbs => {
+                out.copy_from_slice(&v.limbs);
+                for acc in out.chunks_exact_mut(LIMBS) {
+                    normalize_limbs(limb_array(acc));
+                }
+            }
+            _ => {
+                let low = self.low();
+                for (o, l) in out.iter_mut().zip(v.limbs.chunks_exact(LIMBS)) {
+                    *o = self.first_word(fixed_in_units(limb_array_ref(l), low));
+                }
+            }
+        }
+    }
+
+    /// The totals from the element-wise `i64` sums of the ranks' first
+    /// words, correctly rounded, into `out` (one per number); for
+    /// [`Wire::Split`], returns the numbers whose rounding is left open,
+    /// whose places in `out` it leaves as they were (until
+    /// [`Wire::finish`]).
+    ///
+    /// # Panics
+    ///
+    /// If `words` has the wrong length.
+    pub(crate) fn unpack(self, words: &[i64], out: &mut [f64]) -> Vec<usize> {
+        assert_eq!(words.len(), out.len() * self.words_per_number());
+        let mut open = Vec::new();
+        match self {
+            Wire::Zero => out.fill(0.0),
+            Wire::One { low } => {
+                let scale = pow2(low);
+                for (o, &w) in out.iter_mut().zip(words) {
+                    *o = w as f64 * scale;
+                }
+            }
+            Wire::Split { low, shift, ranks } => {
+                let scale = pow2(low + shift as i32);
+                for (i, (o, &q)) in out.iter_mut().zip(words).enumerate() {
+                    // Both ends of [q, q + ranks) · 2^(low + shift).
+                    let a = q as f64 * scale;
+                    match q.checked_add(i64::from(ranks)) {
+                        Some(b) if b as f64 * scale == a => *o = a,
+                        _ => open.push(i),
+                    }
+                }
+            }
+            Wire::Limbs => {
+                for (o, l) in out.iter_mut().zip(words.chunks_exact(LIMBS)) {
+                    *o = limbs_to_f64(limb_array_ref(l));
+                }
+            }
+        }
+        open
+    }
+
+    /// The remainders (second exchange of [`Wire::Split`]) of the `f64`s
+    /// `xs` at the positions `open`, into `out`.
+    pub(crate) fn remainders_f64s(self, xs: &[f64], open: &[usize], out: &mut [i64]) {
+        let Wire::Split { low, shift, .. } = self else {
+            return;
+        };
+        for (o, &i) in out.iter_mut().zip(open) {
+            *o = (f64_in_units(xs[i], low) & ((1i128 << shift) - 1)) as i64;
+        }
+    }
+
+    /// The remainders of the numbers of `v` at the positions `open`.
+    pub(crate) fn remainders_fixed(self, v: &FixedVec, open: &[usize], out: &mut [i64]) {
+        let Wire::Split { low, shift, .. } = self else {
+            return;
+        };
+        for (o, &i) in out.iter_mut().zip(open) {
+            let l = limb_array_ref(&v.limbs[i * LIMBS..(i + 1) * LIMBS]);
+            *o = (fixed_in_units(l, low) & ((1i128 << shift) - 1)) as i64;
+        }
+    }
+
+    /// Completes the totals at the positions `open` of [`Wire::unpack`]'s
+    /// `totals`: the exact total `Q · 2^shift + R` (units of 2^`low`) from
+    /// the summed first words `words` and the summed remainders `rests`,
+    /// rounded once.
+    pub(crate) fn finish(self, words: &[i64], open: &[usize], rests: &[i64], totals: &mut [f64]) {
+        let Wire::Split { low, shift, .. } = self else {
+            return;
+        };
+        for (&i, &r) in open.iter().zip(rests) {
+            // |Q| < 2^63 and shift <= 63 - h: the total fits an i128.
+            let v = (i128::from(words[i]) << shift) + i128::from(r);
+            totals[i] = i128_to_f64_scaled(v, low);
+        }
+    }
+}
+
+/// The accepted `x` truncated toward zero at 2^-108 (its value in the
+/// exact sum), as an `f64` (it has fewer significant bits); zeros and
+/// values below 2^-108 give `+0.0`. Branch-free.
+#[inline(always)]
+pub(crate) fn truncate_f64(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let e = ((bits >> MANT_BITS) & EXP_FIELD) as i32;
+    // Mantissa bits below 2^-108: the unit of the last bit is 2^(e − 1075).
+    let below = (EXP_BIAS as i32 + MANT_BITS as i32 - FRAC_BITS as i32 - e).clamp(0, 63) as u32;
+    let keep = !((1u64 << below) - 1) & u64::from(e >= EXP_MIN_NONZERO as i32).wrapping_neg();
+    f64::from_bits(bits & keep)
+}
+
+/// `⌊y⌋` for an integer-or-not `y` whose floor is an `i64` (without the
+/// library call that `f64::floor` is on baseline x86-64).
+#[inline(always)]
+fn floor_to_i64(y: f64) -> i64 {
+    let t = y as i64; // toward zero
+    t - i64::from((t as f64) > y)
+}
+
+/// The number with limbs `l` (a multiple of 2^`low`, below 2^126 units of
+/// it in magnitude) in units of 2^`low` (`low >= -108`), exactly.
+#[inline]
+fn fixed_in_units(l: &[i64; LIMBS], low: i32) -> i128 {
+    let (hi, lo) = limbs_to_i256(l);
+    // Shifted right by `low + 108` (exact: those bits are zero).
+    let shift = (low + FRAC_BITS as i32) as u32;
+    if shift == 0 {
+        lo as i128
+    } else if shift < 128 {
+        ((lo >> shift) | ((hi as u128) << (128 - shift))) as i128
+    } else {
+        hi >> (shift - 128)
+    }
+}
+
+/// `⌈log₂ ranks⌉`: the bits a sum of `ranks` values needs beyond one
+/// value's (0 for one rank).
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+fn headroom_bits(ranks: usize) -> i64 {
+    i64::from(usize::BITS - ranks.max(1).saturating_sub(1).leading_zeros())
+}
+
+/// The payload bytes that one rank sends (and receives: an all-reduce
+/// counts both the same, see [`comm_counts`](crate::comm_counts)) in the
+/// all-reduces (`allreduce` rows) with which MPI ranks add the exact sums
+/// of one `reduce = "sum"` call, for a result with `n_f64` summed
+/// floating-point numbers and `n_int` summed integers on `ranks` ranks.
+///
+/// The floating-point sums travel in a window agreed for the call: `span`
+/// is `Some((low, high))` where 2^`low` is the lowest bit set in any rank's
+/// partial sum (never below 2^-108) and every partial sum lies in
+/// `[-2^high, 2^high)` (so `high` is at most one more than the exponent of
+/// the largest partial sum), or `None` when every partial sum is zero. With
+/// `t = high − low` and `h = ⌈log₂ ranks⌉`, each `f64` costs
+///
+/// * 0 bytes when `span` is `None`;
+/// * 8 bytes when `t + 2h ≤ 126` (one word; when `t + h > 63` the word is
+///   the quotient of a split, and the `open` numbers whose rounding it
+///   leaves open cost 8 bytes more each, in a second all-reduce made only
+///   when `open > 0`: typically a few per cent of them, more where totals
+///   cancel to far below the largest partial sum);
+/// * 48 bytes otherwise (six 32-bit limbs in 64-bit words, as before).
+///
+/// Each summed integer costs 48 bytes, in the first all-reduce. So the
+/// result is `8 · (w · n_f64 + 6 · n_int + open')` with `w` in {0, 1, 6}
+/// and `open'` the `open` of a split, else 0. Besides, the ranks exchange
+/// four words (32 bytes each) in an all-gather of the shapes and spans,
+/// and minima and maxima (`allreduce-keys`) cost 16 bytes each.
+pub fn exact_sum_bytes(
+    n_f64: usize,
+    n_int: usize,
+    span: Option<(i32, i32)>,
+    ranks: usize,
+    open: usize,
+) -> u64 {
+    let span = span.map_or(Span::EMPTY, |(low, high)| Span { low, high });
+    let wire = Wire::choose(span, ranks);
+    let second = if matches!(wire, Wire::Split { .. }) {
+        open
+    } else {
+        0
+    };
+    8 * (wire.words_per_number() * n_f64 + LIMBS * n_int + second) as u64
+}
+
+/// [`exact_sum_bytes`] for a [`Span`].
+#[cfg(test)]
+pub(crate) fn sum_bytes(
+    n_f64: usize,
+    n_int: usize,
+    span: Span,
+    ranks: usize,
+    open: usize,
+) -> usize {
+    let span = (!span.is_empty()).then_some((span.low, span.high));
+    exact_sum_bytes(n_f64, n_int, span, ranks, open) as usize
+}
+
+/// The accepted `f64` `x` truncated toward zero at 2^-108, in units of
+/// 2^`low`, for `low` at most the lowest set bit of the truncated value
+/// and at least -108 (exact), and |result| < 2^127.
+#[inline(always)]
+fn f64_in_units(x: f64, low: i32) -> i128 {
+    let bits = x.to_bits();
+    let e = ((bits >> MANT_BITS) & EXP_FIELD) as i32;
+    let m =
+        ((bits & MANT_MASK) | HIDDEN_BIT) & u64::from(e >= EXP_MIN_NONZERO as i32).wrapping_neg();
+    let s = e - (EXP_BIAS + u64::from(MANT_BITS)) as i32 - low;
+    let mag = if s >= 0 {
+        u128::from(m) << (s & 127)
+    } else {
+        // Only for low = -108 (bits below 2^-108 are dropped): -s <= 52,
+        // or m = 0.
+        u128::from(m >> (-s).min(63))
+    };
+    let v = mag as i128;
+    if (bits as i64) < 0 {
+        -v
+    } else {
+        v
+    }
+}
+
+/// `v · 2^low` correctly rounded (to nearest, ties to even), for results
+/// in the normal range. Branch-free, and faster than `v as f64` (a library
+/// call).
+#[inline]
+fn i128_to_f64_scaled(v: i128, low: i32) -> f64 {
+    let mag = v.unsigned_abs();
+    // The top 63 bits of the magnitude (all of it below 2^63, where n
+    // stops at 65), with the bits below them folded into a sticky bit 0,
+    // which lies 9 places below the rounding bit of a 53-bit mantissa: so
+    // rounding the 63 bits (an exact i64 to f64 conversion) rounds the
+    // whole number.
+    let n = mag.leading_zeros().min(65);
+    let norm = mag << n;
+    let top = (norm >> 65) as u64 | u64::from(norm & ((1u128 << 65) - 1) != 0);
+    let f = top as i64 as f64 * pow2(65 - n as i32 + low);
+    if v < 0 {
+        -f
+    } else {
+        f
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1450,6 +1968,356 @@ mod tests {
         }
         assert_eq!(v.adds_since_normalize, ADD_LIMIT);
         assert_eq!(v.get_f64(0), 2.5);
+    }
+
+    /// One rank's partial sums in the test of the wire: one addend as it
+    /// came, or several accumulated.
+    enum Partial {
+        One(Vec<f64>),
+        Many(FixedVec),
+    }
+
+    /// A random vector of `n` accepted values with a random character.
+    fn random_values(rng: &mut Rng, n: usize, style: usize) -> Vec<f64> {
+        let p = |k: i32| 2f64.powi(k);
+        (0..n)
+            .map(|_| match style {
+                0 => rng.f64_in(-60, 20),
+                1 => rng.f64_in(-115, 83),
+                2 => (rng.below(2001) as f64 - 1000.0) * p(rng.range_i32(-20, 20)),
+                3 => match rng.below(8) {
+                    0 => MAX_MAGNITUDE - p(31),
+                    1 => -(MAX_MAGNITUDE - p(31)),
+                    2 => p(-108),
+                    3 => -p(-108),
+                    4 => p(-109) * 1.5,
+                    5 => 0.0,
+                    6 => -0.0,
+                    _ => rng.f64_in(-108, 83),
+                },
+                4 => 0.0,
+                _ => rng.f64_in(-3, 3).trunc(),
+            })
+            .collect()
+    }
+
+    /// The narrow wire gives the bits of the old six-limb exchange, for
+    /// random partial sums on random numbers of ranks (one addend or
+    /// several per rank, any mix of magnitudes and signs, cancellation,
+    /// all zeros), and the fsum of the truncated addends.
+    #[test]
+    fn narrow_wire_gives_the_bits_of_the_limbs() {
+        let mut rng = Rng(12);
+        let mut seen = [0usize; 4];
+        let mut opened = 0;
+        for case in 0..3000 {
+            let ranks = 1 + rng.below(7);
+            let n = rng.below(12);
+            let mut all_addends: Vec<Vec<f64>> = vec![Vec::new(); n];
+            let mut partials = Vec::new();
+            for _ in 0..ranks {
+                let style = rng.below(6);
+                let addends = if rng.coin() { 1 } else { rng.below(4) };
+                let mut acc = FixedVec::new(n);
+                let mut first = None;
+                for _ in 0..addends {
+                    let mut xs = random_values(&mut rng, n, style);
+                    if case % 7 == 0 && !all_addends.is_empty() && !all_addends[0].is_empty() {
+                        // Cancel what the earlier ranks added.
+                        for (x, earlier) in xs.iter_mut().zip(&all_addends) {
+                            *x = -earlier[0];
+                        }
+                    }
+                    acc.add_f64_slice(&xs).unwrap();
+                    for (col, &x) in all_addends.iter_mut().zip(&xs) {
+                        col.push(x);
+                    }
+                    first.get_or_insert(xs);
+                }
+                partials.push(match (addends, first) {
+                    (1, Some(xs)) => Partial::One(xs),
+                    _ => Partial::Many(acc),
+                });
+            }
+            let span = partials
+                .iter()
+                .map(|p| match p {
+                    Partial::One(xs) => Span::of_f64s(xs),
+                    Partial::Many(f) => Span::of_fixed(f),
+                })
+                .fold(Span::EMPTY, Span::union);
+            let wire = Wire::choose(span, ranks);
+            seen[match wire {
+                Wire::Zero => 0,
+                Wire::One { .. } => 1,
+                Wire::Split { .. } => 2,
+                Wire::Limbs => 3,
+            }] += 1;
+            let k = wire.words_per_number();
+            let mut sums = vec![0i64; n * k];
+            let mut order: Vec<usize> = (0..ranks).collect();
+            rng.shuffle(&mut order);
+            // Each rank's partial sums as a FixedVec too (for the limbs and
+            // the remainders of the Split).
+            let fixed: Vec<FixedVec> = partials
+                .iter()
+                .map(|p| match p {
+                    Partial::One(xs) => {
+                        let mut f = FixedVec::new(n);
+                        f.add_f64_slice(xs).unwrap();
+                        f
+                    }
+                    Partial::Many(f) => f.clone(),
+                })
+                .collect();
+            for &r in &order {
+                let mut words = vec![0i64; n * k];
+                match &partials[r] {
+                    Partial::One(xs) if wire != Wire::Limbs => wire.pack_f64s(xs, &mut words),
+                    _ => wire.pack_fixed(&fixed[r], &mut words),
+                }
+                for (s, w) in sums.iter_mut().zip(&words) {
+                    *s = s.checked_add(*w).expect("no word overflows");
+                }
+            }
+            let mut got = vec![f64::NAN; n];
+            let open = wire.unpack(&sums, &mut got);
+            if !open.is_empty() {
+                opened += open.len();
+                let mut rests = vec![0i64; open.len()];
+                for &r in &order {
+                    let mut words = vec![0i64; open.len()];
+                    match &partials[r] {
+                        Partial::One(xs) => wire.remainders_f64s(xs, &open, &mut words),
+                        Partial::Many(f) => wire.remainders_fixed(f, &open, &mut words),
+                    }
+                    // The two ways of taking remainders agree.
+                    let mut again = vec![0i64; open.len()];
+                    wire.remainders_fixed(&fixed[r], &open, &mut again);
+                    assert_eq!(words, again);
+                    for (s, w) in rests.iter_mut().zip(&words) {
+                        assert!(*w >= 0);
+                        *s = s.checked_add(*w).expect("no remainder overflows");
+                    }
+                }
+                wire.finish(&sums, &open, &rests, &mut got);
+            }
+            // The old path: six limbs per number, added as FixedVecs.
+            let mut old = FixedVec::new(n);
+            for p in &partials {
+                match p {
+                    Partial::One(xs) => old.add_f64_slice(xs).unwrap(),
+                    Partial::Many(f) => old.add_assign(f),
+                }
+            }
+            let want = old.to_f64_vec();
+            for i in 0..n {
+                assert_same(got[i], want[i], &(case, i, wire, span));
+                let truncated: Vec<f64> = all_addends[i].iter().map(|&x| trunc_ref(x)).collect();
+                assert_same(got[i], fsum(&truncated), &(case, i, "fsum"));
+            }
+        }
+        // Every layout was exercised, and the second exchange of the split.
+        assert!(seen.iter().all(|&c| c > 50), "{seen:?}");
+        assert!(opened > 100, "{opened}");
+    }
+
+    /// The layouts' headroom on 2^30 ranks, and their limits: the extreme
+    /// words of values at the edges of a span, times the number of ranks,
+    /// stay inside `i64`.
+    #[test]
+    fn wire_headroom_holds_for_2_pow_30_ranks() {
+        for ranks in [1usize, 2, 3, 4, 5, 1000, 1 << 20, 1 << 30] {
+            let h = headroom_bits(ranks);
+            assert!(ranks as i128 <= 1 << h && (ranks as i128) > (1 << h) / 2 || ranks == 1);
+            for t in 0..=200i32 {
+                let span = Span {
+                    low: -108,
+                    high: -108 + t,
+                };
+                let wire = Wire::choose(span, ranks);
+                // The extreme values of the span, in units of 2^low.
+                let (lo_v, hi_v) = (-(1i128 << t.min(126)), (1i128 << t.min(126)) - 1);
+                match wire {
+                    Wire::Zero => unreachable!("a nonempty span"),
+                    Wire::One { .. } => {
+                        assert!(t as i64 + h <= 63);
+                        assert!(ranks as i128 * lo_v >= i64::MIN as i128);
+                        assert!(ranks as i128 * hi_v <= i64::MAX as i128);
+                    }
+                    Wire::Split {
+                        shift, ranks: r, ..
+                    } => {
+                        assert_eq!(r as usize, ranks);
+                        assert_eq!(shift as i64, t as i64 + h - 63);
+                        // Remainders in [0, 2^shift), quotients of the
+                        // extreme values: P of each fit an i64.
+                        let rest_max = (1i128 << shift) - 1;
+                        assert!(ranks as i128 * rest_max <= i64::MAX as i128);
+                        for v in [lo_v, hi_v] {
+                            let q = v >> shift;
+                            assert!(ranks as i128 * q >= i64::MIN as i128, "{ranks} {t}");
+                            assert!(ranks as i128 * q <= i64::MAX as i128, "{ranks} {t}");
+                            // The interval end Q + ranks and the exact
+                            // total Q · 2^shift + R fit their types.
+                            assert!(ranks as i128 * (q + 1) <= i64::MAX as i128 + 1);
+                            let total = ((ranks as i128 * q) << shift) + ranks as i128 * rest_max;
+                            assert!(total.unsigned_abs() < 1 << 127);
+                        }
+                    }
+                    Wire::Limbs => assert!(t as i64 + 2 * h > 126),
+                }
+                // One word as long as the span and the headroom fit 63
+                // bits (or twice that, split); limbs beyond.
+                let want = if t as i64 + 2 * h <= 126 { 1 } else { LIMBS };
+                assert_eq!(wire.words_per_number(), want);
+            }
+        }
+        assert_eq!(Wire::choose(Span::EMPTY, 4), Wire::Zero);
+        assert_eq!(sum_bytes(10, 0, Span::EMPTY, 4, 0), 0);
+        assert_eq!(
+            sum_bytes(10, 1, Span { low: -59, high: 11 }, 2, 3),
+            8 * (10 + 6 + 3)
+        );
+        assert_eq!(sum_bytes(10, 0, Span { low: 0, high: 40 }, 2, 3), 80);
+        assert_eq!(
+            sum_bytes(
+                3,
+                0,
+                Span {
+                    low: -108,
+                    high: 84
+                },
+                2,
+                1
+            ),
+            8 * 18
+        );
+        // A span round-trips through its words.
+        for s in [
+            Span::EMPTY,
+            Span {
+                low: -108,
+                high: 116,
+            },
+            Span { low: 3, high: 3 },
+        ] {
+            assert_eq!(Span::from_words(s.to_words()), s);
+        }
+    }
+
+    /// The span of values at the edges of the range, of one addend and of
+    /// sums.
+    #[test]
+    fn spans_of_edge_values() {
+        let p = |k: i32| 2f64.powi(k);
+        let one = |x: f64| Span::of_f64s(&[x]);
+        assert_eq!(one(1.0), Span { low: 0, high: 1 });
+        assert_eq!(one(-1.0), Span { low: 0, high: 1 });
+        assert_eq!(one(1.5), Span { low: -1, high: 1 });
+        assert_eq!(
+            one(p(-108)),
+            Span {
+                low: -108,
+                high: -107
+            }
+        );
+        assert_eq!(one(p(-109)), Span::EMPTY);
+        assert_eq!(one(0.0), Span::EMPTY);
+        assert_eq!(one(-0.0), Span::EMPTY);
+        assert_eq!(one(5e-324), Span::EMPTY);
+        assert_eq!(
+            one(p(-100) + p(-150)),
+            Span {
+                low: -108,
+                high: -99
+            }
+        );
+        assert_eq!(one(MAX_MAGNITUDE - p(31)), Span { low: 31, high: 84 });
+        let fixed = |xs: &[f64]| {
+            let mut f = FixedVec::new(xs.len());
+            f.add_f64_slice(xs).unwrap();
+            Span::of_fixed(&f)
+        };
+        // A fixed number's span is the tight one: -1 is in [-2^0, 2^0).
+        assert_eq!(fixed(&[-1.0]), Span { low: 0, high: 0 });
+        assert_eq!(fixed(&[1.0]), Span { low: 0, high: 1 });
+        assert_eq!(fixed(&[0.0, -0.0, p(-109)]), Span::EMPTY);
+        assert_eq!(
+            fixed(&[p(-108), -p(-107)]),
+            Span {
+                low: -108,
+                high: -107
+            }
+        );
+        let mut f = FixedVec::new(1);
+        for _ in 0..8 {
+            f.add_f64_slice(&[MAX_MAGNITUDE - p(31)]).unwrap();
+        }
+        assert_eq!(Span::of_fixed(&f), Span { low: 34, high: 87 });
+        // Every span holds its values: the words of each value round-trip.
+        let mut rng = Rng(13);
+        for _ in 0..20_000 {
+            let style = rng.below(6);
+            let xs = random_values(&mut rng, 3, style);
+            let span = Span::of_f64s(&xs);
+            let wire = Wire::choose(span, 1);
+            if wire == Wire::Limbs {
+                continue;
+            }
+            let mut words = vec![0; 3 * wire.words_per_number()];
+            wire.pack_f64s(&xs, &mut words);
+            let mut back = vec![0.0; 3];
+            let open = wire.unpack(&words, &mut back);
+            if !open.is_empty() {
+                let mut rests = vec![0; open.len()];
+                wire.remainders_f64s(&xs, &open, &mut rests);
+                wire.finish(&words, &open, &rests, &mut back);
+            }
+            for (x, b) in xs.iter().zip(&back) {
+                assert_same(*b, trunc_ref(*x), &(x, wire));
+            }
+        }
+    }
+
+    /// The f64 truncation and floor behind the packing of one addend.
+    #[test]
+    fn truncate_and_floor() {
+        let mut rng = Rng(15);
+        for case in 0..200_000 {
+            let x = match case % 3 {
+                0 => rng.f64_in(-170, 83),
+                1 => rng.f64_in(-115, -100),
+                _ => f64::from_bits(rng.next_u64() >> 12) * if rng.coin() { -1.0 } else { 1.0 },
+            };
+            assert_same(truncate_f64(x), trunc_ref(x), &x);
+            let y = rng.f64_in(-60, 62);
+            assert_eq!(floor_to_i64(y), y.floor() as i64, "{y:e}");
+        }
+        assert_same(truncate_f64(-0.0), 0.0, &"-0");
+        assert_eq!(floor_to_i64(-2.0), -2);
+        assert_eq!(floor_to_i64(-2.5), -3);
+        assert_eq!(floor_to_i64(2.5), 2);
+    }
+
+    /// The fast conversion of 128-bit integers rounds as the built-in one.
+    #[test]
+    fn i128_conversion_rounds_correctly() {
+        let mut rng = Rng(14);
+        for case in 0..200_000 {
+            let raw = (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())) as i128;
+            let v = match case % 4 {
+                0 => raw >> rng.below(127),
+                1 => (raw >> 60) | 0x7ff, // runs of ones (ties, carries)
+                2 => (raw >> 60) & !0x7ff | 0x400, // exact ties
+                _ => raw >> 1,
+            };
+            let low = rng.range_i32(-108, 40);
+            let want = v as f64 * pow2(low);
+            assert_same(i128_to_f64_scaled(v, low), want, &(v, low));
+        }
+        assert_same(i128_to_f64_scaled(0, -108), 0.0, &0);
+        assert_same(i128_to_f64_scaled(i128::MIN / 2, 0), -(2f64.powi(126)), &1);
     }
 
     /// Prints ns/element of the hot paths (`EXACT_N` sets the vector length).

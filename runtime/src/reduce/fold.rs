@@ -75,10 +75,10 @@ impl<T> ExactFolder<T> {
         })
     }
 
-    pub(crate) fn lanes_of(&self, index: usize, value: &T) -> Exact {
+    pub(crate) fn lanes_of(&self, index: usize, value: T) -> Exact {
         let mut lanes = Lanes::new(self.ops.op);
         assert!(
-            (self.ops.pack)(value, &mut lanes),
+            (self.ops.pack_owned)(value, &mut lanes),
             "shardkit: `{}`: the result of block {index} cannot be packed for an exact reduction although the type's identity can (an integer beyond the range of i128?)",
             self.function
         );
@@ -92,7 +92,7 @@ impl<T> ExactFolder<T> {
 
     /// Combines `next` into `acc`, treating identity-shaped sides as identity.
     pub(crate) fn absorb(&self, acc: &mut Exact, index: usize, next: Exact) {
-        if acc.shape() == next.shape() {
+        if acc.same_structure(&next) {
             acc.add(&next);
         } else if next.same_as(&self.identity) {
         } else if acc.same_as(&self.identity) {
@@ -111,15 +111,21 @@ impl<T> ExactFolder<T> {
     pub(crate) fn finish(&self, acc: &Exact) -> T {
         (self.ops.unpack)(&mut acc.unlanes())
     }
+
+    /// The combined result, moving what it can out of `acc`.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn finish_owned(&self, acc: Exact) -> T {
+        (self.ops.unpack)(&mut acc.into_unlanes())
+    }
 }
 
 impl<T: Send> Folder<T> for ExactFolder<T> {
     type Acc = Exact;
     fn start(&self, index: usize, first: T) -> Exact {
-        self.lanes_of(index, &first)
+        self.lanes_of(index, first)
     }
     fn fold(&self, mut acc: Exact, index: usize, next: T) -> Exact {
-        let next = self.lanes_of(index, &next);
+        let next = self.lanes_of(index, next);
         self.absorb(&mut acc, index, next);
         acc
     }

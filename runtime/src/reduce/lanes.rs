@@ -8,7 +8,7 @@
 //! grouping — one thread, sixteen, or MPI ranks each with a pool. The exact
 //! total is rounded to `f64` once, at the end.
 
-use super::exact::{FixedVec, Unrepresentable};
+use super::exact::{truncate_f64, FixedVec, Span, Wire, MAX_MAGNITUDE};
 
 /// How the numbers written under it combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +65,25 @@ impl Lanes {
         match self.op {
             LaneOp::Sum => self.sum_f.extend(xs),
             op => xs.into_iter().for_each(|x| self.push_key(float_key(x, op))),
+        }
+    }
+
+    /// Writes a slice of floating-point numbers under the current
+    /// operation (as [`Lanes::f64s`], at the cost of a copy for sums).
+    pub fn f64_slice(&mut self, xs: &[f64]) {
+        match self.op {
+            LaneOp::Sum => self.sum_f.extend_from_slice(xs),
+            _ => self.f64s(xs.iter().copied()),
+        }
+    }
+
+    /// Writes the floating-point numbers `xs` under the current operation,
+    /// taking their buffer (as [`Lanes::f64_slice`], without the copy when
+    /// they are the first summed numbers).
+    pub fn f64_vec_owned(&mut self, xs: Vec<f64>) {
+        match self.op {
+            LaneOp::Sum if self.sum_f.is_empty() => self.sum_f = xs,
+            _ => self.f64_slice(&xs),
         }
     }
 
@@ -129,6 +148,25 @@ impl Unlanes {
         }
     }
 
+    /// Reads `n` floating-point numbers, as `n` calls of [`Unlanes::f64`]
+    /// would.
+    pub fn f64_vec(&mut self, n: usize) -> Vec<f64> {
+        match self.op {
+            // All that is left (a lone array or Vec): the buffer itself.
+            LaneOp::Sum if n == self.sum_f.len() => std::mem::take(&mut self.sum_f).collect(),
+            LaneOp::Sum => {
+                let rest = self.sum_f.as_slice();
+                assert!(n <= rest.len(), "{SHORT}");
+                let v = rest[..n].to_vec();
+                if n > 0 {
+                    self.sum_f.nth(n - 1);
+                }
+                v
+            }
+            _ => (0..n).map(|_| self.f64()).collect(),
+        }
+    }
+
     /// Reads an integer written by [`Lanes::int`].
     pub fn int(&mut self) -> i128 {
         match self.op {
@@ -188,12 +226,101 @@ pub(crate) struct BadLane {
     pub(crate) value: f64,
 }
 
+/// The summed floating-point numbers of an [`Exact`].
+///
+/// A block's own numbers stay as they came ([`FloatSums::One`]) until a
+/// second block's are added: converting them to fixed point would cost a
+/// pass and an allocation of six words per number, which a rank holding
+/// one block (and the MPI exchange, which packs straight from them) never
+/// needs.
+#[derive(Clone, Debug)]
+enum FloatSums {
+    /// One addend, every element accepted by [`FixedVec::add_f64_slice`]:
+    /// its exact value is each element truncated toward zero at 2^-108.
+    One(Vec<f64>),
+    /// Exact sums of several addends.
+    Many(FixedVec),
+    /// The totals of all ranks, correctly rounded (after the MPI
+    /// exchange): only read, never added to.
+    Total(Vec<f64>),
+}
+
+impl FloatSums {
+    fn len(&self) -> usize {
+        match self {
+            FloatSums::One(v) | FloatSums::Total(v) => v.len(),
+            FloatSums::Many(f) => f.len(),
+        }
+    }
+
+    /// The exact sums, as a [`FixedVec`] (converting one addend).
+    fn fixed(&mut self) -> &mut FixedVec {
+        if let FloatSums::One(xs) = self {
+            let mut f = FixedVec::new(xs.len());
+            f.add_f64_slice(xs)
+                .expect("the numbers of one addend were checked when it was made");
+            *self = FloatSums::Many(f);
+        }
+        match self {
+            FloatSums::Many(f) => f,
+            FloatSums::One(_) => unreachable!("converted above"),
+            FloatSums::Total(_) => {
+                unreachable!("shardkit: a combined total of all ranks is not added to")
+            }
+        }
+    }
+
+    /// Adds `other` in.
+    fn add(&mut self, other: &FloatSums) {
+        match other {
+            FloatSums::One(xs) => {
+                self.fixed()
+                    .add_f64_slice(xs)
+                    .expect("the numbers of one addend were checked when it was made");
+            }
+            FloatSums::Many(f) => self.fixed().add_assign(f),
+            FloatSums::Total(_) => {
+                unreachable!("shardkit: a combined total of all ranks is not added to")
+            }
+        }
+    }
+
+    /// Every sum correctly rounded to `f64`.
+    fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            // One addend's exact value is itself truncated at 2^-108, an
+            // f64 (it has fewer significant bits): its own rounding.
+            FloatSums::One(xs) => xs.iter().map(|&x| truncate_f64(x)).collect(),
+            FloatSums::Many(f) => f.to_f64_vec(),
+            FloatSums::Total(v) => v.clone(),
+        }
+    }
+
+    /// Where the nonzero bits of the sums lie.
+    fn span(&self) -> Span {
+        match self {
+            FloatSums::One(xs) => Span::of_f64s(xs),
+            FloatSums::Many(f) => Span::of_fixed(f),
+            FloatSums::Total(_) => unreachable!("shardkit: a combined total is not sent"),
+        }
+    }
+
+    /// The sums in `wire`'s layout (see [`Wire`]).
+    fn pack(&mut self, wire: Wire, out: &mut [i64]) {
+        match self {
+            FloatSums::One(xs) if wire != Wire::Limbs => wire.pack_f64s(xs, out),
+            FloatSums::Total(_) => unreachable!("shardkit: a combined total is not sent"),
+            _ => wire.pack_fixed(self.fixed(), out),
+        }
+    }
+}
+
 /// The exact combination of any number of [`Lanes`] with the same shape.
 #[derive(Clone, Debug)]
 pub(crate) struct Exact {
     op: LaneOp,
     shape: Vec<u64>,
-    sum_f: FixedVec,
+    sum_f: FloatSums,
     sum_i: FixedVec,
     min: Vec<i128>,
     max: Vec<i128>,
@@ -202,10 +329,12 @@ pub(crate) struct Exact {
 impl Exact {
     /// The combination of one partial result.
     pub(crate) fn from_lanes(lanes: Lanes) -> Result<Exact, BadLane> {
-        let mut sum_f = FixedVec::new(lanes.sum_f.len());
-        sum_f
-            .add_f64_slice(&lanes.sum_f)
-            .map_err(|(lane, Unrepresentable { value })| BadLane { lane, value })?;
+        if let Some(lane) = lanes.sum_f.iter().position(|&x| !accepted(x)) {
+            return Err(BadLane {
+                lane,
+                value: lanes.sum_f[lane],
+            });
+        }
         let mut sum_i = FixedVec::new(lanes.sum_i.len());
         for (i, &x) in lanes.sum_i.iter().enumerate() {
             sum_i.add_i128(i, x).map_err(|_| BadLane {
@@ -216,7 +345,7 @@ impl Exact {
         Ok(Exact {
             op: lanes.op,
             shape: lanes.shape,
-            sum_f,
+            sum_f: FloatSums::One(lanes.sum_f),
             sum_i,
             min: lanes.min,
             max: lanes.max,
@@ -234,10 +363,21 @@ impl Exact {
         &self.shape
     }
 
+    /// Whether `other` has the same structure: shape and numbers of each
+    /// kind. (The counts are compared first: they differ whenever the
+    /// shapes of arrays do, and cost nothing.)
+    pub(crate) fn same_structure(&self, other: &Exact) -> bool {
+        self.sum_f.len() == other.sum_f.len()
+            && self.sum_i.len() == other.sum_i.len()
+            && self.min.len() == other.min.len()
+            && self.max.len() == other.max.len()
+            && self.shape == other.shape
+    }
+
     /// Adds `other` in. The caller checks that the shapes agree.
     pub(crate) fn add(&mut self, other: &Exact) {
         debug_assert_eq!(self.shape, other.shape);
-        self.sum_f.add_assign(&other.sum_f);
+        self.sum_f.add(&other.sum_f);
         self.sum_i.add_assign(&other.sum_i);
         for (a, &b) in self.min.iter_mut().zip(&other.min) {
             *a = (*a).min(b);
@@ -280,7 +420,7 @@ impl Exact {
         Exact {
             op,
             shape: description[4..].to_vec(),
-            sum_f: FixedVec::new(n(0)),
+            sum_f: FloatSums::One(vec![0.0; n(0)]),
             sum_i: FixedVec::new(n(1)),
             min: vec![i128::MAX; n(2)],
             max: vec![i128::MIN; n(3)],
@@ -289,13 +429,13 @@ impl Exact {
 
     /// Whether `self` and `other` hold the same shape and numbers.
     pub(crate) fn same_as(&self, other: &Exact) -> bool {
-        let bits = |v: &FixedVec| {
+        let bits = |v: &FloatSums| {
             v.to_f64_vec()
                 .iter()
                 .map(|x| x.to_bits())
                 .collect::<Vec<_>>()
         };
-        self.shape == other.shape
+        self.same_structure(other)
             && self.min == other.min
             && self.max == other.max
             && bits(&self.sum_f) == bits(&other.sum_f)
@@ -304,37 +444,101 @@ impl Exact {
 
     /// Reads the combined numbers back, each sum rounded once.
     pub(crate) fn unlanes(&self) -> Unlanes {
-        let sum_i: Vec<i128> = (0..self.sum_i.len())
-            .map(|i| {
-                self.sum_i
-                    .get_i128(i)
-                    .expect("a sum of integers is an integer")
-            })
-            .collect();
         Unlanes {
             op: self.op,
             shape: self.shape.clone().into_iter(),
             sum_f: self.sum_f.to_f64_vec().into_iter(),
-            sum_i: sum_i.into_iter(),
+            sum_i: self.int_totals().into_iter(),
             min: self.min.clone().into_iter(),
             max: self.max.clone().into_iter(),
         }
     }
 
-    /// How many 64-bit words travel in an MPI reduction of this result.
-    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn word_count(&self) -> usize {
-        self.sum_f.words().len() + self.sum_i.words().len() + 2 * (self.min.len() + self.max.len())
+    /// The integer sums.
+    fn int_totals(&self) -> Vec<i128> {
+        (0..self.sum_i.len())
+            .map(|i| {
+                self.sum_i
+                    .get_i128(i)
+                    .expect("a sum of integers is an integer")
+            })
+            .collect()
     }
 
-    /// The words of the sums (floating-point, then integer), normalised so
-    /// that MPI's own `MPI_SUM` on int64 can add those of up to 2^30 ranks
-    /// in place.
+    /// As [`Exact::unlanes`], without copying what it can move.
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn sum_words_mut(&mut self) -> [&mut [i64]; 2] {
-        self.sum_f.normalize();
-        self.sum_i.normalize();
-        [self.sum_f.words_mut(), self.sum_i.words_mut()]
+    pub(crate) fn into_unlanes(self) -> Unlanes {
+        let sum_i = self.int_totals();
+        let sum_f = match self.sum_f {
+            FloatSums::Total(v) => v,
+            FloatSums::One(mut xs) => {
+                xs.iter_mut().for_each(|x| *x = truncate_f64(*x));
+                xs
+            }
+            FloatSums::Many(f) => f.to_f64_vec(),
+        };
+        Unlanes {
+            op: self.op,
+            shape: self.shape.into_iter(),
+            sum_f: sum_f.into_iter(),
+            sum_i: sum_i.into_iter(),
+            min: self.min.into_iter(),
+            max: self.max.into_iter(),
+        }
+    }
+
+    /// Where the nonzero bits of the floating-point sums lie (to agree on a
+    /// [`Wire`] with the other ranks).
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn float_span(&self) -> Span {
+        self.sum_f.span()
+    }
+
+    /// Replaces the sums with the totals of all ranks, which `all_reduce`
+    /// (an `MPI_SUM` on int64 over every rank, all calling this with the
+    /// same `wire`) adds: first the floating-point sums in `wire`'s layout
+    /// followed by the integer sums as normalised limbs (six words each),
+    /// written into `words` (a buffer kept from call to call saves touching
+    /// fresh memory); then, for a [`Wire::Split`] that leaves some
+    /// roundings open, their remainders. The bytes are
+    /// [`sum_bytes`](super::exact::sum_bytes). The totals take the place of
+    /// one addend's numbers, if that is what this result held.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn reduce_sums(
+        &mut self,
+        wire: Wire,
+        words: &mut Vec<i64>,
+        mut all_reduce: impl FnMut(&mut [i64]),
+    ) {
+        let n = self.sum_f.len();
+        let nf = n * wire.words_per_number();
+        words.clear();
+        words.resize(nf, 0);
+        self.sum_f.pack(wire, words);
+        words.extend_from_slice(&self.sum_i.normalized_words());
+        if !words.is_empty() {
+            all_reduce(words);
+        }
+        self.sum_i = FixedVec::from_words(words[nf..].to_vec());
+        // The totals go where one addend's numbers were, if they were: the
+        // numbers whose rounding is left open keep theirs until their
+        // remainders are taken.
+        let (mut totals, many) =
+            match std::mem::replace(&mut self.sum_f, FloatSums::Total(Vec::new())) {
+                FloatSums::One(xs) => (xs, None),
+                other => (vec![0.0; n], Some(other)),
+            };
+        let open = wire.unpack(&words[..nf], &mut totals);
+        if !open.is_empty() {
+            let mut rests = vec![0i64; open.len()];
+            match many {
+                None => wire.remainders_f64s(&totals, &open, &mut rests),
+                Some(mut other) => wire.remainders_fixed(other.fixed(), &open, &mut rests),
+            }
+            all_reduce(&mut rests);
+            wire.finish(&words[..nf], &open, &rests, &mut totals);
+        }
+        self.sum_f = FloatSums::Total(totals);
     }
 
     /// The minimum keys, then the maximum keys, as two words each (high,
@@ -363,6 +567,12 @@ impl Exact {
             *k = keys.next().expect("a key per minimum and maximum");
         }
     }
+}
+
+/// Whether the exact sum accepts `x`: finite, |x| < 2^84.
+#[inline]
+fn accepted(x: f64) -> bool {
+    x.abs() < MAX_MAGNITUDE
 }
 
 /// Where the sections of the words of an MPI reduction are.
@@ -445,19 +655,78 @@ mod tests {
         }
     }
 
+    /// `reduce_sums` on one rank (the all-reduce adds nothing) gives the
+    /// numbers back, in each layout.
     #[test]
     fn words_round_trip() {
-        let mut a = lanes(&[1.5, -2.25], -1.0, 4.0, 3);
+        let a = lanes(&[1.5, -2.25], -1.0, 4.0, 3);
         let (keys, layout) = a.key_words();
         assert_eq!((layout.mins, layout.maxs), (2, 2));
-        let sums: Vec<Vec<i64>> = a.sum_words_mut().iter().map(|w| w.to_vec()).collect();
-        assert_eq!(a.word_count(), sums[0].len() + sums[1].len() + keys.len());
-        let mut b = lanes(&[0.0, 0.0], 0.0, 0.0, 0);
-        for (to, from) in b.sum_words_mut().into_iter().zip(&sums) {
-            to.copy_from_slice(from);
+        let span = a.float_span();
+        assert_eq!(span, Span { low: -2, high: 2 });
+        let p = |k: i32| 2f64.powi(k);
+        let mut seconds = 0;
+        for (xs, words) in [
+            (vec![1.5, -2.25], 1),
+            (vec![p(61), 0.5], 1),
+            // Split on 3 ranks: 2^-10 lies in the interval around 0 that
+            // the first words leave open.
+            (vec![p(70) + p(18), p(-10)], 1),
+            (vec![p(80), p(-100)], 6),
+        ] {
+            for ranks in [1, 3] {
+                let mut b = lanes(&xs, 0.0, 0.0, 1);
+                let want = b.clone();
+                let wire = Wire::choose(b.float_span(), ranks);
+                assert_eq!(wire.words_per_number(), words, "{xs:?}");
+                let mut buffer = Vec::new();
+                let mut sizes = Vec::new();
+                b.reduce_sums(wire, &mut buffer, |w| sizes.push(w.len()));
+                assert_eq!(sizes[0], 2 * words + 6);
+                assert!(sizes.len() == 1 || matches!(wire, Wire::Split { .. }));
+                let opened = sizes.get(1).copied().unwrap_or(0);
+                seconds += usize::from(opened > 0);
+                let bytes: usize = 8 * sizes.iter().sum::<usize>();
+                let span = want.float_span();
+                assert_eq!(
+                    bytes,
+                    super::super::exact::sum_bytes(2, 1, span, ranks, opened)
+                );
+                b.set_key_words(&want.key_words().0);
+                assert!(b.same_as(&want), "{xs:?} {ranks}");
+            }
         }
-        b.set_key_words(&keys);
-        assert!(b.same_as(&a));
+        assert!(seconds >= 1, "a second exchange was made");
+        let _ = keys;
+    }
+
+    #[test]
+    fn one_addend_rounds_as_the_fixed_sum() {
+        let p = |k: i32| 2f64.powi(k);
+        let xs = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            p(-108),
+            -p(-108),
+            p(-109),
+            -p(-109),
+            5e-324,
+            p(-100) * (1.0 + p(-52)),
+            -(p(-60) + p(-110)),
+            p(83) * 1.75,
+            0.1,
+        ];
+        let mut l = Lanes::new(LaneOp::Sum);
+        l.f64s(xs.iter().copied());
+        let one = Exact::from_lanes(l).unwrap();
+        let mut fixed = FixedVec::new(xs.len());
+        fixed.add_f64_slice(&xs).unwrap();
+        let want: Vec<u64> = fixed.to_f64_vec().iter().map(|x| x.to_bits()).collect();
+        let mut u = one.unlanes();
+        let got: Vec<u64> = xs.iter().map(|_| u.f64().to_bits()).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -467,5 +736,68 @@ mod tests {
         let err = Exact::from_lanes(l).unwrap_err();
         assert_eq!(err.lane, 1);
         assert!(err.value.is_nan());
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::reduce::Reduce;
+    use ndarray::Array3;
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    /// Prints the shortest µs of each step of the exact sum of a 512 × 60 × 2 accumulator
+    /// on one rank, as an MPI call takes them.
+    #[test]
+    #[ignore = "timing; run with --release -- --ignored --nocapture"]
+    fn exact_sum_steps() {
+        let part = Array3::from_shape_fn((512, 60, 2), |(m, d, k)| {
+            ((m * 131 + d * 7 + k) as f64).sin() * 1e3
+        });
+        let reps = 300;
+        let mut t = [f64::MAX; 8];
+        // As in a call: the block's result, then its lanes.
+        let mut words = Vec::new();
+        for _ in 0..reps {
+            let mut clock = Instant::now();
+            let mut lap = |i: usize, t: &mut [f64; 8]| {
+                t[i] = t[i].min(clock.elapsed().as_secs_f64());
+                clock = Instant::now();
+            };
+            let value = black_box(black_box(&part).clone());
+            lap(0, &mut t);
+            let mut lanes = Lanes::new(LaneOp::Sum);
+            assert!(black_box(value).pack_owned(&mut lanes));
+            let lanes = black_box(lanes);
+            lap(1, &mut t);
+            let mut exact = black_box(Exact::from_lanes(lanes).unwrap());
+            lap(2, &mut t);
+            let span = black_box(exact.float_span());
+            lap(3, &mut t);
+            let wire = Wire::choose(span, 2);
+            lap(4, &mut t);
+            let mut n = 0;
+            exact.reduce_sums(wire, &mut words, |w| n += black_box(w).len());
+            black_box(&mut exact);
+            lap(6, &mut t);
+            black_box(n);
+            let out: Array3<f64> = Reduce::unpack(&mut exact.into_unlanes());
+            black_box(out);
+            lap(7, &mut t);
+        }
+        let names = [
+            "clone",
+            "pack",
+            "from_lanes",
+            "span",
+            "choose",
+            "-",
+            "reduce_sums",
+            "unpack",
+        ];
+        for (n, t) in names.iter().zip(t) {
+            println!("{n:>14} {:8.1} µs (shortest of {reps})", t * 1e6);
+        }
     }
 }

@@ -17,6 +17,9 @@ pub(crate) mod lanes;
 pub(crate) mod op;
 pub(crate) mod traits;
 
+pub use exact::exact_sum_bytes;
+#[cfg(feature = "mpi")]
+pub(crate) use exact::{Span, Wire};
 #[cfg(feature = "mpi")]
 pub(crate) use fold::Collect;
 pub(crate) use fold::{ExactFolder, Folder, Plain};

@@ -36,6 +36,9 @@ pub(crate) struct ExactOps<T> {
     pub(crate) op: LaneOp,
     pub(crate) identity: fn() -> T,
     pub(crate) pack: fn(&T, &mut Lanes) -> bool,
+    /// As `pack`, taking the value (whose buffer of `f64`s, if it has one,
+    /// becomes the lanes' own: no copy).
+    pub(crate) pack_owned: fn(T, &mut Lanes) -> bool,
     pub(crate) unpack: fn(&mut Unlanes) -> T,
 }
 
@@ -53,6 +56,7 @@ pub fn sum<T: Reduce>() -> Reduction<T> {
             op: LaneOp::Sum,
             identity: T::identity,
             pack: <T as Reduce>::pack,
+            pack_owned: <T as Reduce>::pack_owned,
             unpack: <T as Reduce>::unpack,
         }),
         codec: None,
@@ -77,6 +81,7 @@ fn extremum<T: Extremum>(op: LaneOp, merge: fn(T, T) -> T, identity: fn() -> T) 
             op,
             identity,
             pack: <T as Extremum>::pack,
+            pack_owned: |value, lanes| <T as Extremum>::pack(&value, lanes),
             unpack: <T as Extremum>::unpack,
         }),
         codec: None,

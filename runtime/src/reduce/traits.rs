@@ -61,6 +61,33 @@ pub trait Reduce: Sized {
         let _ = lanes;
         unreachable!("shardkit: `Reduce::unpack` called for a type whose `pack` returns false")
     }
+
+    /// [`pack`](Reduce::pack) of every item of a slice, in order (the
+    /// elements of a `Vec` or an array). `f64` writes them at once.
+    #[doc(hidden)]
+    fn pack_all(items: &[Self], lanes: &mut Lanes) -> bool {
+        items.iter().all(|x| x.pack(lanes))
+    }
+
+    /// As [`pack`](Reduce::pack), taking the value: a `Vec` or array of
+    /// `f64`s hands its buffer over instead of copying it.
+    #[doc(hidden)]
+    fn pack_owned(self, lanes: &mut Lanes) -> bool {
+        self.pack(lanes)
+    }
+
+    /// As [`pack_all`](Reduce::pack_all), taking the items.
+    #[doc(hidden)]
+    fn pack_all_owned(items: Vec<Self>, lanes: &mut Lanes) -> bool {
+        Self::pack_all(&items, lanes)
+    }
+
+    /// `n` items read by [`unpack`](Reduce::unpack), in order. `f64` reads
+    /// them at once.
+    #[doc(hidden)]
+    fn unpack_all(n: usize, lanes: &mut Unlanes) -> Vec<Self> {
+        (0..n).map(|_| Self::unpack(lanes)).collect()
+    }
 }
 
 /// A partial result with an element-wise minimum and maximum: the trait
@@ -130,6 +157,18 @@ macro_rules! numbers {
             #[inline]
             fn unpack(lanes: &mut Unlanes) -> Self {
                 ($unpack)(lanes)
+            }
+            #[inline]
+            fn pack_all(items: &[Self], lanes: &mut Lanes) -> bool {
+                <$t as Bulk>::pack_all(items, lanes)
+            }
+            #[inline]
+            fn unpack_all(n: usize, lanes: &mut Unlanes) -> Vec<Self> {
+                <$t as Bulk>::unpack_all(n, lanes)
+            }
+            #[inline]
+            fn pack_all_owned(items: Vec<Self>, lanes: &mut Lanes) -> bool {
+                <$t as Bulk>::pack_all_owned(items, lanes)
             }
         }
         impl Extremum for $t {
@@ -218,6 +257,42 @@ all_numbers! {
     u128 => u128::MAX, u128::MIN, int;
     usize => usize::MAX, usize::MIN, int;
 }
+
+/// How the numbers write and read slices of themselves in lanes: `f64`s
+/// at once (a copy), every other number one by one.
+trait Bulk: Reduce {
+    fn pack_all(items: &[Self], lanes: &mut Lanes) -> bool {
+        items.iter().all(|x| x.pack(lanes))
+    }
+    fn unpack_all(n: usize, lanes: &mut Unlanes) -> Vec<Self> {
+        (0..n).map(|_| Self::unpack(lanes)).collect()
+    }
+    fn pack_all_owned(items: Vec<Self>, lanes: &mut Lanes) -> bool {
+        <Self as Bulk>::pack_all(&items, lanes)
+    }
+}
+
+impl Bulk for f64 {
+    #[inline]
+    fn pack_all_owned(items: Vec<f64>, lanes: &mut Lanes) -> bool {
+        lanes.f64_vec_owned(items);
+        true
+    }
+    #[inline]
+    fn pack_all(items: &[f64], lanes: &mut Lanes) -> bool {
+        lanes.f64_slice(items);
+        true
+    }
+    #[inline]
+    fn unpack_all(n: usize, lanes: &mut Unlanes) -> Vec<f64> {
+        lanes.f64_vec(n)
+    }
+}
+
+macro_rules! bulk_one_by_one {
+    ($($t:ty),*) => {$(impl Bulk for $t {})*};
+}
+bulk_one_by_one!(f32, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
 
 /// `min` / `max` under one name for floats (`f64::min`) and integers (`Ord::min`).
 trait Ord_ {
@@ -389,10 +464,15 @@ impl<T: Reduce> Reduce for Vec<T> {
     }
     fn pack(&self, lanes: &mut Lanes) -> bool {
         lanes.shape(self.len());
-        pack_items(self, lanes, <T as Reduce>::pack)
+        T::pack_all(self, lanes)
     }
     fn unpack(lanes: &mut Unlanes) -> Self {
-        unpack_vec(lanes, <T as Reduce>::unpack)
+        let n = lanes.shape();
+        T::unpack_all(n, lanes)
+    }
+    fn pack_owned(self, lanes: &mut Lanes) -> bool {
+        lanes.shape(self.len());
+        T::pack_all_owned(self, lanes)
     }
 }
 
@@ -448,10 +528,40 @@ impl<A: Reduce + Clone, D: Dimension> Reduce for Array<A, D> {
         merge_array(self, other, "sum", A::merge);
     }
     fn pack(&self, lanes: &mut Lanes) -> bool {
-        pack_array(self, lanes, <A as Reduce>::pack)
+        match self.as_slice() {
+            // Standard layout: memory order is the iteration order.
+            Some(items) => {
+                lanes.shape(self.ndim());
+                self.shape().iter().for_each(|&n| lanes.shape(n));
+                A::pack_all(items, lanes)
+            }
+            None => pack_array(self, lanes, <A as Reduce>::pack),
+        }
+    }
+    fn pack_owned(self, lanes: &mut Lanes) -> bool {
+        if !self.is_standard_layout() {
+            return self.pack(lanes);
+        }
+        lanes.shape(self.ndim());
+        self.shape().iter().for_each(|&n| lanes.shape(n));
+        let size = self.len();
+        // Standard layout: the items are contiguous, in iteration order,
+        // from the logical pointer.
+        match self.into_raw_vec_and_offset() {
+            (items, Some(0)) if items.len() == size => A::pack_all_owned(items, lanes),
+            (items, offset) => {
+                let at = offset.unwrap_or(0);
+                A::pack_all(&items[at..at + size], lanes)
+            }
+        }
     }
     fn unpack(lanes: &mut Unlanes) -> Self {
-        unpack_array(lanes, <A as Reduce>::unpack)
+        let mut dim = D::zeros(lanes.shape());
+        for axis in dim.slice_mut() {
+            *axis = lanes.shape();
+        }
+        let items = A::unpack_all(dim.size(), lanes);
+        Array::from_shape_vec(dim, items).expect("a packed shape holds its items")
     }
 }
 

@@ -106,7 +106,9 @@
 //!
 //! - **GMM-UBM**: MAP-adapted speaker GMMs (means, relevance 16), average
 //!   frame log-likelihood ratio over all UBM components (SIDEKIT's
-//!   scoring; `--top-n` keeps each frame's best few instead).
+//!   scoring; `--top-n` keeps each frame's best few instead;
+//!   `--llr-scale sqrt-frames` multiplies it by the square root of the
+//!   test segment's frames, see the README).
 //! - **i-vector cosine**: length-normalised i-vectors, the enrolment
 //!   i-vector is the mean of the speaker's training i-vectors.
 //! - **i-vector LDA+WCCN cosine**: the same after LDA and WCCN trained on
@@ -160,7 +162,9 @@ use shardkit_algorithms::frames::{FrameCache, Frames};
 use shardkit_algorithms::frontend::{
     extract_features, Cmvn, DeltaEdges, Job, MfccConfig, VadConfig,
 };
-use shardkit_algorithms::gmm::map::{adapt_speakers, score_trials, MapConfig, Speaker, Trial};
+use shardkit_algorithms::gmm::map::{
+    adapt_speakers, score_trials_scaled, LlrScale, MapConfig, Speaker, Trial,
+};
 use shardkit_algorithms::gmm::ubm::{train_ubm, train_ubm_resumable, EmConfig};
 use shardkit_algorithms::gmm::DiagGmm;
 use shardkit_algorithms::ivector::{
@@ -177,6 +181,13 @@ use shardkit_testkit::speech;
 enum Edges {
     Zero,
     Repeat,
+}
+
+/// `--llr-scale`: [`LlrScale`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scale {
+    FrameMean,
+    SqrtFrames,
 }
 
 /// `--cmvn`: [`Cmvn`] on the command line.
@@ -225,6 +236,9 @@ struct GmmUbmSettings {
     delta_window: usize,
     /// Components per frame in the scoring (none: all of them).
     top_n: Option<usize>,
+    /// How a trial's frame log-likelihood ratios make its score (the
+    /// library's `LlrScale`: `"frame-mean"` or `"sqrt-frames"`).
+    llr_scale: LlrScale,
     /// MAP adaptation (the library's `MapConfig`).
     map: MapConfig,
 }
@@ -275,6 +289,7 @@ impl Default for GmmUbmSettings {
         GmmUbmSettings {
             delta_window: 3,
             top_n: None,
+            llr_scale: LlrScale::FrameMean,
             map: MapConfig::new(),
         }
     }
@@ -325,6 +340,10 @@ impl Settings {
             gmm_ubm: GmmUbmSettings {
                 delta_window: args.gmm_delta_window,
                 top_n: args.top_n,
+                llr_scale: match args.llr_scale {
+                    Scale::FrameMean => LlrScale::FrameMean,
+                    Scale::SqrtFrames => LlrScale::SqrtFrames,
+                },
                 map: MapConfig::new(),
             },
             ivector: IvectorSettings {
@@ -468,7 +487,7 @@ struct Args {
     /// Every setting of the systems from this TOML file instead of the
     /// options below (an earlier run's --out/settings.toml repeats it;
     /// fields it lacks take their defaults).
-    #[arg(long, conflicts_with_all = ["low_hz", "high_hz", "vad_db", "delta_window", "gmm_delta_window", "delta_edges", "cmvn", "top_n", "lda_dim", "components", "rank", "tv_iters"])]
+    #[arg(long, conflicts_with_all = ["low_hz", "high_hz", "vad_db", "delta_window", "gmm_delta_window", "delta_edges", "cmvn", "top_n", "llr_scale", "lda_dim", "components", "rank", "tv_iters"])]
     config: Option<PathBuf>,
     /// Where the features, models, scores and plots go.
     #[arg(long, default_value = "target/speaker_verification")]
@@ -540,6 +559,13 @@ struct Args {
     /// full log-sum-exp as SIDEKIT's GMM-UBM scoring].
     #[arg(long, value_parser = cli::count(1, 1 << 16))]
     top_n: Option<usize>,
+    /// GMM-UBM scoring: a trial's score from its frames' log-likelihood
+    /// ratios: `frame-mean`, their average (SIDEKIT's), or `sqrt-frames`,
+    /// their sum over the square root of the test segment's frames (the
+    /// average × √frames, so that short and long test segments have
+    /// non-target scores of one spread; see the README).
+    #[arg(long, value_enum, default_value_t = Scale::FrameMean)]
+    llr_scale: Scale,
     /// LDA directions of the LDA+WCCN and PLDA back ends [default: speakers
     /// − 1].
     #[arg(long, value_parser = cli::count(1, 4096))]
@@ -1621,6 +1647,7 @@ fn evaluate(
                 .gmm_ubm
                 .top_n
                 .map_or(gmm_ubm.n_components(), |n| n.min(gmm_ubm.n_components())),
+            settings.gmm_ubm.llr_scale,
         )?;
         Ok(Scores::from_triples(trials.iter().zip(scores).map(
             |(t, score)| (models[t.model].clone(), tests[t.segment], score),
@@ -1714,11 +1741,14 @@ fn gmm_ubm_scores(
     trials: &[Trial],
     tests: &Frames<'_>,
     top_n: usize,
+    scale: LlrScale,
 ) -> Result<Vec<f64>> {
     let bar = shardkit::progress(trials.len() as u64, "GMM-UBM scoring");
     let mut scores = Vec::with_capacity(trials.len());
     for chunk in trials.chunks(256) {
-        scores.extend(score_trials(chunk, models, ubm, tests, top_n)?);
+        scores.extend(score_trials_scaled(
+            chunk, models, ubm, tests, top_n, scale,
+        )?);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();

@@ -7,8 +7,8 @@ use shardkit::Executor;
 use shardkit_algorithms::features::write_npy;
 use shardkit_algorithms::frames::Frames;
 use shardkit_algorithms::gmm::map::{
-    adapt_speakers, llr, map_adapt, score_trials, MapConfig, MapError, MapParamsError, Speaker,
-    Trial,
+    adapt_speakers, llr, map_adapt, score_trials, score_trials_scaled, LlrScale, MapConfig,
+    MapError, MapParamsError, Speaker, Trial,
 };
 use shardkit_algorithms::gmm::{DiagGmm, GmmStats};
 
@@ -255,4 +255,61 @@ fn llr_matches_a_naive_top_n_log_likelihood_ratio() {
             "top_n {top_n}: {got} vs {want}"
         );
     }
+}
+
+#[test]
+fn sqrt_frames_scores_are_the_summed_frame_ratios_over_the_root_of_the_frames() {
+    let ubm = ubm();
+    let speaker = DiagGmm::new(
+        array![0.25, 0.25, 0.25, 0.25],
+        array![[-3.5, 0.2], [4.2, -0.1], [0.3, -3.6], [-0.2, 4.4]],
+        Array2::ones((4, 2)),
+    )
+    .unwrap();
+    let other = DiagGmm::new(
+        array![0.25, 0.25, 0.25, 0.25],
+        array![[-4.4, -0.3], [3.7, 0.4], [-0.5, -4.2], [0.4, 3.5]],
+        Array2::ones((4, 2)),
+    )
+    .unwrap();
+    let models = [speaker, other];
+    // Segments of different lengths.
+    let segments: Vec<Array2<f32>> = [7, 20, 53]
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| frames(n, [0.3, -0.2], 31 + k as u64))
+        .collect();
+    let views: Vec<_> = segments.iter().map(|x| x.view()).collect();
+    let test = Frames::segments(&views);
+    let trials: Vec<Trial> = (0..2)
+        .flat_map(|model| (0..3).map(move |segment| Trial { model, segment }))
+        .collect();
+    let mean = score_trials(&trials, &models, &ubm, &test, 4).unwrap();
+    let same = score_trials_scaled(&trials, &models, &ubm, &test, 4, LlrScale::FrameMean).unwrap();
+    assert_eq!(mean, same, "frame-mean is score_trials, bit for bit");
+    let scaled = score_trials_scaled(&trials, &models, &ubm, &test, 4, LlrScale::SqrtFrames);
+    let scaled = scaled.unwrap();
+    for (k, t) in trials.iter().enumerate() {
+        let x = &segments[t.segment];
+        // The sum of the frames' full log-likelihood ratios, written out.
+        let mut sum = 0.0;
+        for row in x.rows() {
+            let row: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
+            let lse = |d: Vec<f64>| d.iter().map(|v| v.exp()).sum::<f64>().ln();
+            sum += lse(naive_log_densities(&row, &models[t.model]))
+                - lse(naive_log_densities(&row, &ubm));
+        }
+        let want = sum / (x.nrows() as f64).sqrt();
+        assert!(
+            (scaled[k] - want).abs() < 1e-9 * want.abs().max(1.0),
+            "trial {k}: {} vs {want}",
+            scaled[k]
+        );
+        // The average times the root of the frames.
+        let root = (x.nrows() as f64).sqrt();
+        assert!((scaled[k] - mean[k] * root).abs() < 1e-9 * want.abs().max(1.0));
+    }
+    // The lengths differ, so the two scales rank some trials differently
+    // in magnitude: the 53-frame segment's score grows by √53.
+    assert!(scaled[2].abs() > 7.0 * mean[2].abs());
 }

@@ -6,13 +6,16 @@ use std::path::Path;
 use super::errors::{Location, ProtocolError};
 use super::text::{check_id, read_lines, write_lines};
 
-/// The frames of a segment an [`IdMapEntry`] covers: `start` to `stop`,
-/// frame indices (SIDEKIT: the first and the last frame).
+/// The frames of a segment an [`IdMapEntry`] covers: frame indices
+/// `start..stop`, `stop` excluded, as SIDEKIT slices a segment's features
+/// (`cep[start:stop]`): `stop - start` frames, none when `start == stop`
+/// (what `features::SidekitRead::span` reads, with the `hdf5` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameSpan {
-    /// First frame.
+    /// The first frame.
     pub start: u64,
-    /// Last frame (`start <= stop`).
+    /// One past the last frame: the first frame not covered
+    /// (`start <= stop`).
     pub stop: u64,
 }
 

@@ -43,4 +43,4 @@ mod score;
 pub use adapt::{adapt_speakers, map_adapt, Speaker};
 pub use errors::{MapError, MapParamsError};
 pub use hyperparams::MapConfig;
-pub use score::{llr, score_trials, Trial};
+pub use score::{llr, score_trials, score_trials_scaled, LlrScale, Trial};

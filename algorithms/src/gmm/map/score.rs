@@ -2,6 +2,7 @@
 //! components.
 
 use ndarray::{ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
 use shardkit::parallelize;
 
 use super::errors::MapError;
@@ -17,6 +18,54 @@ pub struct Trial {
     pub model: usize,
     /// Index of the test segment.
     pub segment: usize,
+}
+
+/// How a trial's frame log-likelihood ratios, summed over the `T` frames
+/// of its test segment, become its score.
+///
+/// The average frame ratio (the default; Reynolds et al., 2000, and
+/// SIDEKIT's `gmm_scoring`) has the same expected value for a short and a
+/// long segment of one speaker, but its spread shrinks like `1/√T`, so
+/// with a threshold fixed for all trials the short test segments make most
+/// of the highest non-target scores. Dividing the sum by `√T` instead (the
+/// average × `√T`) makes that spread the same for every length: a fixed
+/// threshold on it is a threshold on the average that falls as `1/√T`
+/// (the ratio of the frames' mean to its standard error, were the frames
+/// independent; the plain sum would treat them as independent, which
+/// neighbouring frames are not).
+///
+/// It serialises as `"frame-mean"` and `"sqrt-frames"`.
+///
+/// ```
+/// use shardkit_algorithms::gmm::map::LlrScale;
+///
+/// assert_eq!(LlrScale::FrameMean.score(6.0, 4), 1.5);
+/// assert_eq!(LlrScale::SqrtFrames.score(6.0, 4), 3.0);
+/// assert_eq!(LlrScale::SqrtFrames.score(0.0, 0), 0.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LlrScale {
+    /// The sum divided by `T`: the average frame log-likelihood ratio.
+    #[default]
+    FrameMean,
+    /// The sum divided by `√T`.
+    SqrtFrames,
+}
+
+impl LlrScale {
+    /// The score of a segment of `frames` frames whose frame
+    /// log-likelihood ratios sum to `sum`; a segment without frames
+    /// scores 0.
+    pub fn score(self, sum: f64, frames: usize) -> f64 {
+        if frames == 0 {
+            return 0.0;
+        }
+        match self {
+            LlrScale::FrameMean => sum / frames as f64,
+            LlrScale::SqrtFrames => sum / (frames as f64).sqrt(),
+        }
+    }
 }
 
 /// Per component `m`, the part of `log w_m N(x; μ_m, σ²_m)` that does not
@@ -81,7 +130,14 @@ pub fn llr(
             expected: ubm.dim(),
         });
     }
-    Ok(score(frames, speaker, ubm, &ubm.prepare(), top_n))
+    Ok(score(
+        frames,
+        speaker,
+        ubm,
+        &ubm.prepare(),
+        top_n,
+        LlrScale::FrameMean,
+    ))
 }
 
 /// Checks models and `top_n` against the UBM.
@@ -114,6 +170,7 @@ fn score(
     ubm: &DiagGmm,
     prepared: &Prepared<f32>,
     top_n: usize,
+    scale: LlrScale,
 ) -> f64 {
     if frames.nrows() == 0 {
         return 0.0;
@@ -127,13 +184,14 @@ fn score(
         total += top_log_likelihood(x, speaker, &speaker_constants, best, &mut terms)
             - top_log_likelihood(x, ubm, &ubm_constants, best, &mut terms);
     }
-    total / frames.nrows() as f64
+    scale.score(total, frames.nrows())
 }
 
 /// Scores every trial (GMM-UBM log-likelihood ratios, see [`llr`]) of the
 /// models against the segments of `test`, in trial order; trials are
 /// shared out between the workers (threads or MPI ranks), each reading its
-/// trials' segments.
+/// trials' segments. [`score_trials_scaled`] with
+/// [`LlrScale::FrameMean`].
 ///
 /// # Errors
 ///
@@ -148,6 +206,25 @@ pub fn score_trials(
     ubm: &DiagGmm,
     test: &Frames<'_>,
     top_n: usize,
+) -> Result<Vec<f64>, MapError> {
+    score_trials_scaled(trials, models, ubm, test, top_n, LlrScale::FrameMean)
+}
+
+/// [`score_trials`] with the frames' log-likelihood ratios made a score
+/// by `scale` (see [`LlrScale`]): with [`LlrScale::SqrtFrames`], each
+/// trial's average frame ratio times the square root of its segment's
+/// frames.
+///
+/// # Errors
+///
+/// Those of [`score_trials`].
+pub fn score_trials_scaled(
+    trials: &[Trial],
+    models: &[DiagGmm],
+    ubm: &DiagGmm,
+    test: &Frames<'_>,
+    top_n: usize,
+    scale: LlrScale,
 ) -> Result<Vec<f64>, MapError> {
     check(models, ubm, top_n)?;
     for (trial, t) in trials.iter().enumerate() {
@@ -167,7 +244,7 @@ pub fn score_trials(
         }
     }
     let test = test.expect_dim(ubm.dim());
-    score_each(trials, models, ubm, &ubm.prepare(), &test, top_n)
+    score_each(trials, models, ubm, &ubm.prepare(), &test, top_n, scale)
 }
 
 #[parallelize(split = "trials", reduce = "concat")]
@@ -178,6 +255,7 @@ fn score_each(
     prepared: &Prepared<f32>,
     test: &Frames<'_>,
     top_n: usize,
+    scale: LlrScale,
 ) -> Result<Vec<f64>, MapError> {
     let mut scores = Vec::with_capacity(trials.len());
     for trial in trials {
@@ -188,6 +266,7 @@ fn score_each(
             ubm,
             prepared,
             top_n,
+            scale,
         ));
     }
     Ok(scores)

@@ -104,11 +104,12 @@
 //!
 //! # Systems
 //!
-//! - **GMM-UBM**: MAP-adapted speaker GMMs (means, relevance 16), average
-//!   frame log-likelihood ratio over all UBM components (SIDEKIT's
-//!   scoring; `--top-n` keeps each frame's best few instead;
-//!   `--llr-scale sqrt-frames` multiplies it by the square root of the
-//!   test segment's frames, see the README).
+//! - **GMM-UBM**: MAP-adapted speaker GMMs (means, relevance 16), the
+//!   frames' log-likelihood ratios over all UBM components (SIDEKIT's
+//!   scoring; `--top-n` keeps each frame's best few instead), summed and
+//!   divided by the square root of the test segment's frames
+//!   (`--llr-scale frame-mean` averages them, as SIDEKIT does; see the
+//!   README).
 //! - **i-vector cosine**: length-normalised i-vectors, the enrolment
 //!   i-vector is the mean of the speaker's training i-vectors.
 //! - **i-vector LDA+WCCN cosine**: the same after LDA and WCCN trained on
@@ -183,6 +184,12 @@ enum Edges {
     Repeat,
 }
 
+/// What a settings file without `gmm_ubm.llr_scale` (one written before
+/// the field existed) scores by.
+fn frame_mean() -> LlrScale {
+    LlrScale::FrameMean
+}
+
 /// `--llr-scale`: [`LlrScale`] on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scale {
@@ -237,7 +244,10 @@ struct GmmUbmSettings {
     /// Components per frame in the scoring (none: all of them).
     top_n: Option<usize>,
     /// How a trial's frame log-likelihood ratios make its score (the
-    /// library's `LlrScale`: `"frame-mean"` or `"sqrt-frames"`).
+    /// library's `LlrScale`: `"frame-mean"` or `"sqrt-frames"`). A file
+    /// written before this field existed scored by the frame mean, and
+    /// still does.
+    #[serde(default = "frame_mean")]
     llr_scale: LlrScale,
     /// MAP adaptation (the library's `MapConfig`).
     map: MapConfig,
@@ -289,7 +299,7 @@ impl Default for GmmUbmSettings {
         GmmUbmSettings {
             delta_window: 3,
             top_n: None,
-            llr_scale: LlrScale::FrameMean,
+            llr_scale: LlrScale::SqrtFrames,
             map: MapConfig::new(),
         }
     }
@@ -560,11 +570,12 @@ struct Args {
     #[arg(long, value_parser = cli::count(1, 1 << 16))]
     top_n: Option<usize>,
     /// GMM-UBM scoring: a trial's score from its frames' log-likelihood
-    /// ratios: `frame-mean`, their average (SIDEKIT's), or `sqrt-frames`,
-    /// their sum over the square root of the test segment's frames (the
-    /// average × √frames, so that short and long test segments have
-    /// non-target scores of one spread; see the README).
-    #[arg(long, value_enum, default_value_t = Scale::FrameMean)]
+    /// ratios: `sqrt-frames`, their sum over the square root of the test
+    /// segment's frames (the average × √frames, so that short and long
+    /// test segments have non-target scores of one spread; chosen on
+    /// development splits, see the README), or `frame-mean`, their average
+    /// (SIDEKIT's).
+    #[arg(long, value_enum, default_value_t = Scale::SqrtFrames)]
     llr_scale: Scale,
     /// LDA directions of the LDA+WCCN and PLDA back ends [default: speakers
     /// − 1].

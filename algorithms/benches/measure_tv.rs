@@ -276,7 +276,16 @@ fn check_model(
         .map(|c| c.received)
         .sum();
     let how = args.communication.into();
-    let cost = tv_iteration_of(rank, &sizes, ranks, 1, how, args.memory, 0, &Cluster::infiniband());
+    let cost = tv_iteration_of(
+        rank,
+        &sizes,
+        ranks,
+        1,
+        how,
+        args.memory,
+        0,
+        &Cluster::infiniband(),
+    );
     let predicted = cost.bytes * args.iters as u64;
     println!(
         "rank {rank}: gathered {gathered} bytes in {} iterations, the model predicts {predicted}",

@@ -114,7 +114,13 @@ pub fn encoded_f64s(n: u64) -> u64 {
 /// `block` writes `per_item` `f64`s per item into each of `outputs`
 /// outputs and every rank gathers the others' items: the runtime's own
 /// plan share and encoding.
-pub fn gathered_bytes(len: usize, block: usize, per_item: &[u64], ranks: usize, rank: usize) -> u64 {
+pub fn gathered_bytes(
+    len: usize,
+    block: usize,
+    per_item: &[u64],
+    ranks: usize,
+    rank: usize,
+) -> u64 {
     let plan = Plan::even(len, Some(block));
     (0..ranks)
         .filter(|&other| other != rank)
@@ -255,12 +261,15 @@ pub fn tv_iteration_of(
             )
         }
     };
-    let model_seconds = allgather_seconds(8.0 * (c * (k + 2 * d * r + r)) as f64, p as f64, cluster);
+    let model_seconds =
+        allgather_seconds(8.0 * (c * (k + 2 * d * r + r)) as f64, p as f64, cluster);
     let flops = tv_flops(sizes) / p as f64;
     RankCost {
         flops,
         bytes: bytes + model_bytes,
-        memory: 8 * s * c * (d + 1) + 8 * 2 * c * d * r + 8 * (c * k + c * d * r + c * r)
+        memory: 8 * s * c * (d + 1)
+            + 8 * 2 * c * d * r
+            + 8 * (c * k + c * d * r + c * r)
             + extra_memory,
         seconds: flops / (cluster.rank_gflops * 1e9) + comm_seconds + model_seconds,
     }
@@ -293,7 +302,8 @@ pub fn sidekit_tv_iteration(sizes: &TvSizes, ranks: usize, cluster: &Cluster) ->
     RankCost {
         flops,
         bytes: bytes as u64,
-        memory: (8.0 * (s / p) * c * (d + 1.0) + 8.0 * 2.0 * accumulators + 16.0 * c * d * r) as u64,
+        memory: (8.0 * (s / p) * c * (d + 1.0) + 8.0 * 2.0 * accumulators + 16.0 * c * d * r)
+            as u64,
         seconds: flops / (cluster.rank_gflops * 1e9)
             + allreduce_seconds(8.0 * accumulators, p, cluster)
             + allgather_seconds(8.0 * c * d * r, p, cluster),
@@ -352,7 +362,10 @@ mod tests {
         // either way rank 0 receives the other share.
         let plan = Plan::even(600, Some(256));
         let other = plan.items_in(plan.share(1, 2)).len() as u64;
-        assert_eq!(gathered_bytes(600, 256, &[3], 2, 0), encoded_f64s(3 * other));
+        assert_eq!(
+            gathered_bytes(600, 256, &[3], 2, 0),
+            encoded_f64s(3 * other)
+        );
         assert_eq!(gathered_bytes(600, 256, &[3], 1, 0), 0);
     }
 
@@ -361,15 +374,20 @@ mod tests {
         let cluster = Cluster::infiniband();
         let mut small = TvSizes::nist();
         small.sessions = 6_000;
-        let at = |sizes: &TvSizes, how| tv_iteration(sizes, 16, 8, how, 1 << 40, 48, &cluster).bytes;
+        let at =
+            |sizes: &TvSizes, how| tv_iteration(sizes, 16, 8, how, 1 << 40, 48, &cluster).bytes;
         assert_eq!(
             at(&small, TvCommunication::Reduce),
             at(&TvSizes::nist(), TvCommunication::Reduce)
         );
         // Gathering grows with them: 54,000 more sessions, 15/16 of them on
         // other ranks, each 8·(R + K + 1) bytes.
-        let more = at(&TvSizes::nist(), TvCommunication::Gather) - at(&small, TvCommunication::Gather);
+        let more =
+            at(&TvSizes::nist(), TvCommunication::Gather) - at(&small, TvCommunication::Gather);
         let per_session = 8 * (400 + 80_200 + 1);
-        assert!(more.abs_diff(54_000 * 15 / 16 * per_session) < per_session * 256, "{more}");
+        assert!(
+            more.abs_diff(54_000 * 15 / 16 * per_session) < per_session * 256,
+            "{more}"
+        );
     }
 }

@@ -242,7 +242,7 @@ pub fn tv_iteration_of(
             let bytes = if p == 1 {
                 0
             } else {
-                exact_bytes * (accumulators + r + k + 2)
+                exact_bytes * (accumulators + r + k + 1) + 48
             };
             let seconds = allreduce_seconds(bytes as f64, p as f64, cluster);
             (bytes, seconds, 112 * accumulators * workers.max(1) as u64)
@@ -280,9 +280,9 @@ pub fn tv_iteration_of(
 /// its own sessions' statistics, computes their posteriors and its parts
 /// of `A` and `C` in `f64`, rank 0 receives the sum (an MPI reduce of
 /// `C·K + C·D·R` numbers, 8 bytes each: counted here as the all-reduce
-/// it amounts to) and broadcasts the new `T`. Its flops are ours; the
-/// per-session `C·D × R` products its E-step forms (`S·C·D·R²` flops more)
-/// are counted.
+/// it amounts to) and broadcasts the new `T`. Its flops are ours, except
+/// that it forms the precisions and `A` over full `R × R` matrices where
+/// shardkit packs their triangles (`4·S·C·(R² − K)` flops more).
 pub fn sidekit_tv_iteration(sizes: &TvSizes, ranks: usize, cluster: &Cluster) -> RankCost {
     let (s, c, d, r) = (
         sizes.sessions as f64,
@@ -298,7 +298,7 @@ pub fn sidekit_tv_iteration(sizes: &TvSizes, ranks: usize, cluster: &Cluster) ->
     } else {
         0.0
     };
-    let flops = (tv_flops(sizes) + s * c * d * r * r) / p;
+    let flops = (tv_flops(sizes) + 4.0 * s * c * (r * r - k)) / p;
     RankCost {
         flops,
         bytes: bytes as u64,

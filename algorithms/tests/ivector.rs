@@ -347,7 +347,7 @@ fn the_rule_reduces_only_across_ranks_when_it_moves_less_and_fits() {
     let t = TvTraffic::new(2700, 64, 60, 100, 4);
     let k = 5050u64;
     let acc = 64 * k + 64 * 60 * 100;
-    assert_eq!(t.reduce_bytes, 48 * (acc + 100 + k + 2));
+    assert_eq!(t.reduce_bytes, 16 * (acc + 100 + k + 1) + 48);
     assert_eq!(
         t.gather_bytes,
         8 * (2700 - 675) * (100 + k + 1) + 8 * acc * 3 / 4

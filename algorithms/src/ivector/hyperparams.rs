@@ -163,16 +163,25 @@ pub enum TvCommunication {
     Gather,
     /// Every rank sums its own groups' contributions to `A` and `C`, and
     /// the ranks add those sums exactly (SIDEKIT's MPI design, made
-    /// reproducible): `48·(C·K + C·D·R + R + K + 2)` bytes each way per
-    /// rank, whatever the number of sessions. Each worker holds a group's
+    /// reproducible): at most `16·(C·K + C·D·R + R + K + 1) + 48` bytes
+    /// each way per rank, whatever the number of sessions. Each worker
+    /// holds a group's
     /// contribution and the running exact sums: about 112 bytes per
     /// accumulator number.
     Reduce,
 }
 
-/// Bytes of one number in shardkit's exact sums (six 64-bit limbs), as an
-/// MPI all-reduce of them moves it.
-pub(crate) const EXACT_BYTES: u64 = 48;
+/// Bytes of one `f64` of shardkit's exact sums as the ranks' all-reduces
+/// move it, at most, when the partial sums span less than 126 bits
+/// (`shardkit::exact_sum_bytes`: one word, and one more for a total whose
+/// rounding the first leaves open; TV's accumulators leave most open).
+pub(crate) const EXACT_BYTES: u64 = 16;
+
+/// Bytes of one integer of an exact sum (six words).
+const EXACT_INT_BYTES: u64 = 48;
+
+/// Bytes an exact sum holds per number (six 64-bit limbs).
+const EXACT_HELD: u64 = 48;
 
 /// What each [`TvCommunication`] costs one rank per EM iteration, from the
 /// sizes alone (so that every rank makes the same choice): the rule
@@ -201,9 +210,10 @@ pub struct TvTraffic {
     /// (`8·(R + K + 1)` per session) and their parts of `A` and `C`
     /// (`8·(C·K + C·D·R)·(P − 1)/P`).
     pub gather_bytes: u64,
-    /// Bytes a rank sends (and receives) when reducing: the exact sums of
-    /// `A`, `C` and the posterior sums, `48·(C·K + C·D·R + R + K + 2)` (the
-    /// sums of `E[w]`, `E[w wᵀ]`, the objective and the session count).
+    /// Bytes a rank sends (and receives) when reducing, at most: the exact
+    /// sums of `A`, `C` and the posterior sums,
+    /// `16·(C·K + C·D·R + R + K + 1) + 48` (the sums of `E[w]`, `E[w wᵀ]`
+    /// and the objective, and the session count).
     pub reduce_bytes: u64,
     /// Bytes each worker of the reduction holds: a group's contribution in
     /// `f64` and as exact sums, `56·(C·K + C·D·R)`, and as much again for
@@ -236,9 +246,9 @@ impl TvTraffic {
             reduce_bytes: if p == 1 {
                 0
             } else {
-                EXACT_BYTES * (accumulators + r + k + 2)
+                EXACT_BYTES * (accumulators + r + k + 1) + EXACT_INT_BYTES
             },
-            reduce_memory: 2 * (8 + EXACT_BYTES) * accumulators,
+            reduce_memory: 2 * (8 + EXACT_HELD) * accumulators,
         }
     }
 

@@ -248,7 +248,18 @@ pub fn tv_iteration_of(
             (bytes, seconds, 112 * accumulators * workers.max(1) as u64)
         }
         _ => {
-            let sessions = gathered_bytes(sizes.sessions, 256, &[r, k, 1], p, rank);
+            // One session pass per chunk of the posteriors the budget
+            // holds (as `tv_em` cuts them: whole groups of up to 256).
+            let fit = memory / (8 * (r + k) as usize).max(1);
+            let group = fit.clamp(1, 256);
+            let chunk = (fit / group * group).clamp(group, sizes.sessions.max(group));
+            let sessions = (0..sizes.sessions)
+                .step_by(chunk)
+                .map(|start| {
+                    let n = chunk.min(sizes.sessions - start);
+                    gathered_bytes(n, 256, &[r, k, 1], p, rank)
+                })
+                .sum::<u64>();
             let tiles = gathered_bytes(k as usize, 256, &[c], p, rank)
                 + gathered_bytes(c as usize, 8, &[d * r], p, rank);
             let total = 8.0 * (s * (r + k + 1) + accumulators) as f64;

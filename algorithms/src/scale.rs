@@ -324,7 +324,8 @@ pub fn sidekit_tv_iteration(sizes: &TvSizes, ranks: usize, cluster: &Cluster) ->
 /// One UBM EM iteration over `frames` frames of dimension `dim` with
 /// `components` components, on `ranks` ranks: the E-step (about `8·C·D`
 /// flops per frame: the log-likelihoods as a GEMM of `[x, x²]`, then the
-/// zero-, first- and second-order sums) split by frames, and one exact
+/// zero-, first- and second-order sums, in `f32`: at twice the rank's
+/// `f64` rate) split by frames, and one exact
 /// sum of the statistics (`C·(2D + 1) + 2` numbers). Memory: the rank's
 /// frames in `f32` when they are kept (`keep_frames`), and the model.
 pub fn ubm_iteration(
@@ -349,7 +350,8 @@ pub fn ubm_iteration(
         } else {
             0
         } + 8 * 3 * c * d,
-        seconds: flops / (cluster.rank_gflops * 1e9)
+        // The E-step runs in f32, at twice the f64 rate.
+        seconds: flops / (2.0 * cluster.rank_gflops * 1e9)
             + allreduce_seconds(bytes as f64, p as f64, cluster),
     }
 }

@@ -286,7 +286,7 @@ fn check_model(
         0,
         &Cluster::infiniband(),
     );
-    let predicted = cost.bytes * args.iters as u64;
+    let predicted = cost.gathered * args.iters as u64;
     println!(
         "rank {rank}: gathered {gathered} bytes in {} iterations, the model predicts {predicted}",
         args.iters

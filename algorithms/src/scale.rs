@@ -91,6 +91,9 @@ pub struct RankCost {
     /// Bytes the rank receives through its collectives (see the module
     /// docs).
     pub bytes: u64,
+    /// Of [`bytes`](RankCost::bytes), those of gathered outputs: exact
+    /// predictions of the counters (the rest, exact sums, is a bound).
+    pub gathered: u64,
     /// Bytes the rank holds (its largest arrays).
     pub memory: u64,
     /// Seconds of the iteration on the cluster (a floor: see the module
@@ -237,7 +240,7 @@ pub fn tv_iteration_of(
     // `T`, by blocks of 8 components.
     let model_bytes = gathered_bytes(c as usize, 8, &[k, d * r, r], p, rank)
         + gathered_bytes(c as usize, 8, &[d * r], p, rank);
-    let (bytes, comm_seconds, extra_memory) = match how {
+    let (bytes, gathered, comm_seconds, extra_memory) = match how {
         TvCommunication::Reduce => {
             let bytes = if p == 1 {
                 0
@@ -245,7 +248,12 @@ pub fn tv_iteration_of(
                 exact_bytes * (accumulators + r + k + 1) + 48
             };
             let seconds = allreduce_seconds(bytes as f64, p as f64, cluster);
-            (bytes, seconds, 112 * accumulators * workers.max(1) as u64)
+            (
+                bytes,
+                0,
+                seconds,
+                112 * accumulators * workers.max(1) as u64,
+            )
         }
         _ => {
             // One session pass per chunk of the posteriors the budget
@@ -267,6 +275,7 @@ pub fn tv_iteration_of(
             let posteriors = (memory as u64).min(8 * s * (r + k + 1));
             (
                 sessions + tiles,
+                sessions + tiles,
                 seconds,
                 posteriors + 8 * c * k + 48 * accumulators / p as u64,
             )
@@ -278,6 +287,7 @@ pub fn tv_iteration_of(
     RankCost {
         flops,
         bytes: bytes + model_bytes,
+        gathered: gathered + model_bytes,
         memory: 8 * s * c * (d + 1)
             + 8 * 2 * c * d * r
             + 8 * (c * k + c * d * r + c * r)
@@ -313,6 +323,7 @@ pub fn sidekit_tv_iteration(sizes: &TvSizes, ranks: usize, cluster: &Cluster) ->
     RankCost {
         flops,
         bytes: bytes as u64,
+        gathered: 0,
         memory: (8.0 * (s / p) * c * (d + 1.0) + 8.0 * 2.0 * accumulators + 16.0 * c * d * r)
             as u64,
         seconds: flops / (cluster.rank_gflops * 1e9)
@@ -345,6 +356,7 @@ pub fn ubm_iteration(
     RankCost {
         flops,
         bytes,
+        gathered: 0,
         memory: if keep_frames {
             4 * d * frames.div_ceil(p)
         } else {

@@ -26,12 +26,13 @@ use shardkit_testkit::cli;
 /// Predicts, per MPI rank and per EM iteration, the flops, the bytes
 /// received, the memory held and the time of UBM EM and total-variability
 /// EM (shardkit gathering and reducing, and SIDEKIT's MPI design) for 1 to
-/// --max-ranks ranks.
+/// --max-ranks ranks. (The sizes' bounds keep every byte count within
+/// 64 bits.)
 #[derive(Parser, Debug)]
 #[command(name = "scale_model")]
 struct Args {
     /// UBM components C.
-    #[arg(long, default_value_t = 2048, value_parser = cli::count(1, 1 << 20))]
+    #[arg(long, default_value_t = 2048, value_parser = cli::count(1, 1 << 16))]
     components: usize,
     /// Feature dimension D.
     #[arg(long, default_value_t = 60, value_parser = cli::count(1, 4096))]
@@ -40,10 +41,10 @@ struct Args {
     #[arg(long, default_value_t = 400, value_parser = cli::count(1, 4096))]
     rank: usize,
     /// Training sessions S.
-    #[arg(long, default_value_t = 60_000, value_parser = cli::count(1, 1 << 30))]
+    #[arg(long, default_value_t = 60_000, value_parser = cli::count(1, 1 << 27))]
     sessions: usize,
     /// Training frames of the UBM.
-    #[arg(long, default_value_t = 1_000_000_000, value_parser = cli::count(1, 1 << 50))]
+    #[arg(long, default_value_t = 1_000_000_000, value_parser = cli::count(1, 1 << 40))]
     frames: usize,
     /// Largest number of ranks (powers of two up to it).
     #[arg(long, default_value_t = 256, value_parser = cli::count(1, 1 << 20))]

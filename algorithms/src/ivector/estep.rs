@@ -425,14 +425,26 @@ pub(crate) fn gather_a(
             second.slice(s![local.clone(), entries.clone()]).t(),
             zero.slice(s![local, ..]),
         );
-        sum.add(out.as_slice().expect("a new array"))
-            .map_err(|bad| IvectorError::Accumulator {
-                what: "A",
-                sessions: g,
-                value: bad.value,
-            })?;
+        add_group(sum, &out, "A", g)?;
     }
     Ok(())
+}
+
+/// Adds a group's part of a tile (`out`, a new array) to the tile's exact
+/// sum, or names the group and the accumulator (`what`) when a value is
+/// one the exact sums cannot take.
+fn add_group(
+    sum: &mut ExactSum,
+    out: &Array2<f64>,
+    what: &'static str,
+    sessions: Range<usize>,
+) -> Result<(), IvectorError> {
+    sum.add(out.as_slice().expect("a new array"))
+        .map_err(|bad| IvectorError::Accumulator {
+            what,
+            sessions,
+            value: bad.value,
+        })
 }
 
 /// Writes the tiles' sums of [`gather_a`] into `at` (`K × C`, a tile's
@@ -479,12 +491,7 @@ pub(crate) fn gather_c(
             means,
             w.slice(s![local, ..]),
         );
-        sum.add(out.as_slice().expect("a new array"))
-            .map_err(|bad| IvectorError::Accumulator {
-                what: "C",
-                sessions: g,
-                value: bad.value,
-            })?;
+        add_group(sum, &out, "C", g)?;
     }
     Ok(())
 }
